@@ -1,0 +1,138 @@
+package org.zfsbackup;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.ConfigException;
+import org.zfsbackup.config.ConfigLoader;
+
+/**
+ * Wiring only: parse the command line, load the config, run one command. Receives its streams and
+ * environment so the whole CLI runs in-process in tests. Usage and config errors become exit code 2
+ * here, and only here.
+ */
+public final class Main {
+
+  public static final int EXIT_OK = 0;
+  public static final int EXIT_FAILED = 1;
+  public static final int EXIT_USAGE = 2;
+
+  static final String USAGE =
+      """
+      Usage: java -jar zfs-backup-agent.jar [COMMAND] [--config PATH] [--quiet]
+
+      Commands:
+        agent    (default) connect to MQTT and wait for commands on the configured topic
+        run      one backup cycle now (pull, then push); no MQTT needed
+        plan     print what a cycle would do per dataset; changes nothing anywhere
+        check    preflight: config, broker, every ssh host with zfs, backup root, offsite
+
+      Options:
+        --config PATH   configuration file (YAML or JSON), default config/agent.yaml
+        --quiet, -q     print nothing on success, only errors on failure (run, check)
+        --help, -h      this text
+        --version       the version
+
+      Exit codes:
+        0  success (run: every dataset sent or already up to date; check: every item passed)
+        1  failure (run: at least one dataset failed; check: at least one item failed)
+        2  bad usage or bad configuration; nothing was run
+      """;
+
+  /** A parsed command line. */
+  record Invocation(String command, Path configPath, boolean quiet) {}
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err, System.getenv()));
+  }
+
+  /** Runs the CLI; returns the exit code. {@code agent} returns only when the agent stops. */
+  public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> env) {
+    Invocation inv;
+    try {
+      inv = parse(List.of(args));
+    } catch (UsageException e) {
+      err.println("zfs-backup-agent: " + e.getMessage());
+      err.println("Try 'java -jar zfs-backup-agent.jar --help'.");
+      return EXIT_USAGE;
+    }
+    if (inv.command().equals("help")) {
+      out.print(USAGE);
+      return EXIT_OK;
+    }
+    if (inv.command().equals("version")) {
+      out.println("zfs-backup-agent " + version());
+      return EXIT_OK;
+    }
+    AgentConfig config;
+    try {
+      config = ConfigLoader.load(inv.configPath(), env);
+    } catch (ConfigException e) {
+      err.println("zfs-backup-agent: bad configuration " + inv.configPath() + ": " + e.getMessage());
+      return EXIT_USAGE;
+    }
+    Logging.configure(config.logLevel(), env, inv.quiet());
+    return switch (inv.command()) {
+      case "run" -> org.zfsbackup.cycle.CliCycle.run(config, false, inv.quiet(), out, err);
+      case "plan" -> org.zfsbackup.cycle.CliCycle.run(config, true, inv.quiet(), out, err);
+      case "check" -> org.zfsbackup.check.Preflight.run(config, inv.quiet(), out, err);
+      case "agent" -> org.zfsbackup.mqtt.AgentLauncher.run(config, out, err);
+      default -> throw new IllegalStateException(inv.command());
+    };
+  }
+
+  static Invocation parse(List<String> args) {
+    String command = null;
+    Path config = Path.of("config/agent.yaml");
+    boolean quiet = false;
+    List<String> rest = new ArrayList<>(args);
+    for (int i = 0; i < rest.size(); i++) {
+      String a = rest.get(i);
+      switch (a) {
+        case "--help", "-h", "help" -> {
+          return new Invocation("help", config, quiet);
+        }
+        case "--version" -> {
+          return new Invocation("version", config, quiet);
+        }
+        case "--quiet", "-q" -> quiet = true;
+        case "--config", "-c" -> {
+          if (i + 1 >= rest.size()) {
+            throw new UsageException("--config needs a path");
+          }
+          config = Path.of(rest.get(++i));
+        }
+        default -> {
+          if (a.startsWith("--config=")) {
+            config = Path.of(a.substring("--config=".length()));
+          } else if (a.startsWith("-")) {
+            throw new UsageException("unknown option '" + a + "'");
+          } else if (command != null) {
+            throw new UsageException("unexpected argument '" + a + "' after command '" + command + "'");
+          } else if (List.of("agent", "run", "plan", "check").contains(a)) {
+            command = a;
+          } else {
+            throw new UsageException("unknown command '" + a + "' (expected agent, run, plan or check)");
+          }
+        }
+      }
+    }
+    return new Invocation(command == null ? "agent" : command, config, quiet);
+  }
+
+  static String version() {
+    String v = Main.class.getPackage().getImplementationVersion();
+    return v == null ? "dev" : v;
+  }
+
+  static final class UsageException extends RuntimeException {
+    UsageException(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package org.zfsbackup.cycle;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Lets another thread stop a running cycle. A graceful stop starts no new dataset and lets the
+ * streams in flight finish; a forced stop also kills them. Thread-safe.
+ */
+public final class CycleControl {
+
+  /** Why the cycle was stopped; decides its outcome. */
+  public enum StopReason {
+    CANCEL,
+    SUSPEND
+  }
+
+  private volatile StopReason stopReason;
+  private volatile boolean forced;
+  private final Set<Runnable> killers = ConcurrentHashMap.newKeySet();
+
+  public void stop(StopReason reason, boolean force) {
+    if (stopReason == null) {
+      stopReason = reason;
+    }
+    if (force) {
+      forced = true;
+      killers.forEach(Runnable::run);
+    }
+  }
+
+  public boolean stopRequested() {
+    return stopReason != null;
+  }
+
+  public StopReason stopReason() {
+    return stopReason;
+  }
+
+  public boolean forced() {
+    return forced;
+  }
+
+  /** Registers what kills the stream in flight; runs it at once if a forced stop already came. */
+  public void registerKiller(Runnable killer) {
+    killers.add(killer);
+    if (forced) {
+      killer.run();
+    }
+  }
+
+  public void unregisterKiller(Runnable killer) {
+    killers.remove(killer);
+  }
+}

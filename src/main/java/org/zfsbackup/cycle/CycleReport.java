@@ -1,0 +1,70 @@
+package org.zfsbackup.cycle;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import org.zfsbackup.event.CycleEvent.Phase;
+
+/** The outcome of one cycle: every dataset's result, in the order they were handled. */
+public record CycleReport(
+    String cycleId,
+    String runId,
+    Outcome outcome,
+    Instant startedAt,
+    Instant finishedAt,
+    List<DatasetResult> datasets,
+    List<String> warnings) {
+
+  public enum Outcome {
+    SUCCESS,
+    PARTIAL,
+    FAILED,
+    CANCELLED,
+    SUSPENDED;
+
+    public String wire() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** What became of one dataset. */
+  public enum Status {
+    /** At least one snapshot was received. */
+    SENT,
+    UP_TO_DATE,
+    /** Nothing to do that is a problem: no source snapshots, or not started because of a stop. */
+    SKIPPED,
+    FAILED;
+
+    public String wire() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /**
+   * @param plan    what was (or, for {@code plan}, would be) done, e.g. {@code full @a, incremental @a..@c}
+   * @param message why it failed or was skipped; null on success
+   */
+  public record DatasetResult(
+      Phase phase,
+      String source,
+      String dataset,
+      String target,
+      Status status,
+      long bytes,
+      String plan,
+      String message) {}
+
+  public long bytes() {
+    return datasets.stream().mapToLong(DatasetResult::bytes).sum();
+  }
+
+  public long count(Status status) {
+    return datasets.stream().filter(d -> d.status() == status).count();
+  }
+
+  public Duration duration() {
+    return Duration.between(startedAt, finishedAt);
+  }
+}

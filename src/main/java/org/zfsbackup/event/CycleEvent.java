@@ -1,0 +1,92 @@
+package org.zfsbackup.event;
+
+import java.time.Instant;
+import org.zfsbackup.cycle.CycleReport;
+
+/**
+ * What a backup cycle reports while it runs. The engine emits these through an {@link EventSink};
+ * the MQTT agent maps them onto the contract's topics ({@code T/progress}, {@code T/error},
+ * {@code T/event}, {@code T/result}), the CLI onto lines of text.
+ */
+public sealed interface CycleEvent
+    permits CycleEvent.CycleStarted,
+        CycleEvent.PhaseStarted,
+        CycleEvent.Progress,
+        CycleEvent.Error,
+        CycleEvent.CycleFinished {
+
+  String cycleId();
+
+  /** Phase of a cycle. */
+  enum Phase {
+    PULL,
+    PUSH;
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** Status of one dataset step, as on {@code T/progress}. */
+  enum StepStatus {
+    STARTED,
+    STREAMING,
+    DONE,
+    SKIPPED,
+    FAILED;
+
+    public String wire() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  record CycleStarted(String cycleId, String runId, Instant at) implements CycleEvent {}
+
+  record PhaseStarted(String cycleId, Phase phase) implements CycleEvent {}
+
+  /**
+   * One dataset's progress: at its start, at least every 5 s while streaming, at its end.
+   *
+   * @param from         incremental base snapshot name, null for a full send or no send
+   * @param to           snapshot being sent, null when nothing is sent
+   * @param totalBytes   estimate from {@code zfs send -nP}, null when unknown
+   * @param percent      0..100, null when the total is unknown
+   */
+  record Progress(
+      String cycleId,
+      Phase phase,
+      String source,
+      String dataset,
+      String target,
+      String from,
+      String to,
+      StepStatus status,
+      long bytes,
+      Long totalBytes,
+      long bytesPerSecond,
+      Double percent,
+      String message)
+      implements CycleEvent {}
+
+  /**
+   * A failure (or, with kind {@code warning}, something that did not fail the dataset, such as a
+   * hold that could not be placed).
+   *
+   * @param kind     e.g. {@code diverged}, {@code no_common_snapshot}, {@code send_failed},
+   *                 {@code host_unreachable}, {@code stalled}, {@code warning}
+   * @param exitCode null when no process exit code applies
+   * @param stderr   the last lines of the failing process's stderr, or null
+   */
+  record Error(
+      String cycleId,
+      String kind,
+      Phase phase,
+      String source,
+      String dataset,
+      String message,
+      Integer exitCode,
+      String stderr)
+      implements CycleEvent {}
+
+  record CycleFinished(String cycleId, CycleReport report) implements CycleEvent {}
+}
