@@ -1,0 +1,73 @@
+package org.zfsbackup.zfs;
+
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * ZFS naming rules for datasets (not snapshots): {@code pool/child/...}, each component made of
+ * letters, digits, {@code _ - . :}; the pool name starts with a letter; no empty, {@code .} or
+ * {@code ..} components; at most 255 characters. Spaces, which ZFS allows, are refused: they are a
+ * trap in ssh command lines and MQTT payloads.
+ */
+public final class DatasetName {
+  private static final Pattern COMPONENT = Pattern.compile("[A-Za-z0-9_.:\\-]+");
+  private static final int MAX_LENGTH = 255;
+
+  private DatasetName() {}
+
+  /** Empty when {@code name} is a valid dataset name, else why it is not. */
+  public static Optional<String> problem(String name) {
+    if (name == null || name.isEmpty()) {
+      return Optional.of("empty dataset name");
+    }
+    if (name.length() > MAX_LENGTH) {
+      return Optional.of("dataset name longer than " + MAX_LENGTH + " characters");
+    }
+    if (name.contains("@") || name.contains("#")) {
+      return Optional.of("'" + name + "' is a snapshot or bookmark, not a dataset");
+    }
+    String[] parts = name.split("/", -1);
+    for (String part : parts) {
+      if (part.isEmpty()) {
+        return Optional.of("'" + name + "' has an empty component (leading, trailing or double '/')");
+      }
+      if (part.equals(".") || part.equals("..")) {
+        return Optional.of("'" + name + "' has a '" + part + "' component");
+      }
+      if (!COMPONENT.matcher(part).matches()) {
+        return Optional.of(
+            "'" + name + "' has characters ZFS does not allow (letters, digits, _ - . : only)");
+      }
+    }
+    if (!Character.isLetter(parts[0].charAt(0))) {
+      return Optional.of("'" + name + "': a pool name starts with a letter");
+    }
+    return Optional.empty();
+  }
+
+  public static boolean valid(String name) {
+    return problem(name).isEmpty();
+  }
+
+  /** A single component (used for source names, which become one level of the target path). */
+  public static Optional<String> componentProblem(String name) {
+    if (name == null || name.isEmpty()) {
+      return Optional.of("empty name");
+    }
+    if (name.equals(".") || name.equals("..") || !COMPONENT.matcher(name).matches()) {
+      return Optional.of("'" + name + "' is not a valid dataset name component (letters, digits, _ - . :)");
+    }
+    return Optional.empty();
+  }
+
+  /** True when {@code name} is {@code root} or below it. */
+  public static boolean isWithin(String name, String root) {
+    return name.equals(root) || name.startsWith(root + "/");
+  }
+
+  /** The parent dataset, or empty for a pool. */
+  public static Optional<String> parent(String name) {
+    int slash = name.lastIndexOf('/');
+    return slash < 0 ? Optional.empty() : Optional.of(name.substring(0, slash));
+  }
+}
