@@ -1,0 +1,267 @@
+package org.zfsbackup.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.config.AgentConfig.MqttConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+
+/** Defaults, overrides from the environment and system properties, and secrets. */
+class ConfigLoaderTest {
+  private static final String SECRET = "hunter2-not-a-real-secret";
+  private static final String BASE =
+      """
+      mqtt:
+        url: tcp://localhost:1883
+      pull:
+        target: backuppool/backups
+        sources:
+          - host: host-storage
+            datasets: [tank/data]
+      push:
+        host: host-albion
+        target: offsitepool/backups
+      """;
+
+  @TempDir Path dir;
+
+  private Path write(String name, String content) throws IOException {
+    return Files.writeString(dir.resolve(name), content);
+  }
+
+  private AgentConfig load(String yaml, Map<String, String> env, Map<String, String> props) throws IOException {
+    return ConfigLoader.load(write("agent.yaml", yaml), env, props);
+  }
+
+  @Test
+  void load_minimalFile_appliesEveryDefault() throws IOException {
+    AgentConfig c = ConfigLoader.load(Path.of("src/test/resources/config/valid/minimal.yaml"), Map.of(), Map.of());
+
+    assertEquals(Optional.empty(), c.mqtt());
+    assertEquals(List.of("zfs"), c.commands().zfs());
+    assertEquals(List.of("ssh", "-o", "BatchMode=yes"), c.commands().ssh());
+    assertEquals(List.of("pv"), c.commands().pv());
+    assertEquals(List.of("-u"), c.pull().receiveOptions());
+    SourceConfig source = c.pull().sources().get(0);
+    assertEquals("host-storage", source.name(), "name defaults to host");
+    assertEquals(Optional.empty(), source.user());
+    assertEquals(Optional.empty(), source.port());
+    assertEquals(Optional.empty(), c.push());
+    assertEquals(List.of("systemctl", "poweroff"), c.power().command());
+    assertTrue(c.replication().holds());
+    assertEquals(Duration.ofSeconds(600), c.replication().stallTimeout());
+    assertEquals(Duration.ofSeconds(15), c.replication().connectTimeout());
+    assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout());
+    assertEquals(Path.of("/var/lib/zfs-backup-agent/state.json"), c.stateFile());
+    assertEquals("info", c.logLevel());
+  }
+
+  @Test
+  void load_mqttAndPushWithoutOptionalKeys_applyDefaults() throws IOException {
+    AgentConfig c = load(BASE, Map.of(), Map.of());
+
+    MqttConfig mqtt = c.mqtt().orElseThrow();
+    assertEquals("servers/host-backups", mqtt.topic());
+    assertTrue(mqtt.clientId().startsWith("zfs-backup-agent-"), mqtt.clientId());
+    assertTrue(mqtt.clientId().length() > "zfs-backup-agent-".length(), "hostname appended");
+    assertTrue(mqtt.homeAssistant().enabled());
+    assertEquals("homeassistant", mqtt.homeAssistant().discoveryPrefix());
+    assertEquals(Optional.empty(), mqtt.password());
+    PushConfig push = c.push().orElseThrow();
+    assertEquals("backuppool/backups", push.stripPrefix(), "strip_prefix defaults to pull.target");
+    assertEquals(List.of("backuppool/backups"), push.datasets(), "datasets default to [pull.target]");
+    assertTrue(push.raw());
+    assertEquals(List.of("-u"), push.receiveOptions());
+  }
+
+  @Test
+  void load_envOverride_replacesFileValue() throws IOException {
+    AgentConfig c = load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URL", "tcp://broker.lan:1884"), Map.of());
+
+    assertEquals("tcp://broker.lan:1884", c.mqtt().orElseThrow().url());
+  }
+
+  @Test
+  void load_envOverrides_convertStringsToTheKeysTypes() throws IOException {
+    Map<String, String> env =
+        Map.of(
+            "ZFS_BACKUP_AGENT_REPLICATION__STALL_TIMEOUT_S", "30",
+            "ZFS_BACKUP_AGENT_PUSH__RAW", "false",
+            "ZFS_BACKUP_AGENT_MQTT__HOME_ASSISTANT__ENABLED", "no",
+            "ZFS_BACKUP_AGENT_COMMANDS__SSH", "ssh, -o, BatchMode=yes, -i, /root/.ssh/backup",
+            "ZFS_BACKUP_AGENT_PULL__RECEIVE_OPTIONS", "[\"-u\", \"-o\", \"readonly=on\"]",
+            "ZFS_BACKUP_AGENT_POWER__COMMAND", "",
+            "ZFS_BACKUP_AGENT_LOG_LEVEL", "debug");
+
+    AgentConfig c = load(BASE, env, Map.of());
+
+    assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout());
+    assertFalse(c.push().orElseThrow().raw());
+    assertFalse(c.mqtt().orElseThrow().homeAssistant().enabled());
+    assertEquals(List.of("ssh", "-o", "BatchMode=yes", "-i", "/root/.ssh/backup"), c.commands().ssh());
+    assertEquals(List.of("-u", "-o", "readonly=on"), c.pull().receiveOptions());
+    assertEquals(List.of(), c.power().command(), "empty string = empty list");
+    assertEquals("debug", c.logLevel());
+  }
+
+  @Test
+  void load_envOverrideOfListOfMappings_takesJson() throws IOException {
+    String sources = "[{\"name\":\"nas\",\"host\":\"nas.lan\",\"port\":2222,\"datasets\":[\"tank/a\",\"tank/b\"]}]";
+
+    AgentConfig c = load(BASE, Map.of("ZFS_BACKUP_AGENT_PULL__SOURCES", sources), Map.of());
+
+    SourceConfig only = c.pull().sources().get(0);
+    assertEquals(1, c.pull().sources().size());
+    assertEquals("nas", only.name());
+    assertEquals(Optional.of(2222), only.port());
+    assertEquals(List.of("tank/a", "tank/b"), only.datasets());
+  }
+
+  @Test
+  void load_systemProperty_winsOverEnvironment() throws IOException {
+    AgentConfig c =
+        load(
+            BASE,
+            Map.of("ZFS_BACKUP_AGENT_MQTT__TOPIC", "from/env"),
+            Map.of("zfs-backup-agent.mqtt.topic", "from/property", "unrelated.property", "x"));
+
+    assertEquals("from/property", c.mqtt().orElseThrow().topic());
+  }
+
+  @Test
+  void load_systemProperty_overridesNestedKey() throws IOException {
+    AgentConfig c = load(BASE, Map.of(), Map.of("zfs-backup-agent.replication.connect_timeout_s", "3"));
+
+    assertEquals(Duration.ofSeconds(3), c.replication().connectTimeout());
+  }
+
+  @Test
+  void load_envOverrideOfWrongType_namesKeyAndVariable() throws IOException {
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S", "soon"), Map.of()));
+
+    assertTrue(e.getMessage().contains("replication.connect_timeout_s: expected an integer"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("from environment variable ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S"),
+        e.getMessage());
+  }
+
+  @Test
+  void load_envOverrideOfUnknownKey_fails() throws IOException {
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URI", "tcp://x"), Map.of()));
+
+    assertTrue(e.getMessage().startsWith("mqtt.uri: unknown key"), e.getMessage());
+    assertTrue(e.getMessage().contains("ZFS_BACKUP_AGENT_MQTT__URI"), e.getMessage());
+  }
+
+  @Test
+  void load_envOverrideOfListItem_isRefusedWithHint() throws IOException {
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_PULL__SOURCES__0__PORT", "22"), Map.of()));
+
+    assertTrue(e.getMessage().contains("item by item"), e.getMessage());
+  }
+
+  @Test
+  void load_unrelatedEnvironment_isIgnored() throws IOException {
+    AgentConfig c = load(BASE, Map.of("HOME", "/root", "ZFS_BACKUP_AGENTX", "1", "PATH", "/bin"), Map.of());
+
+    assertEquals("tcp://localhost:1883", c.mqtt().orElseThrow().url());
+  }
+
+  @Test
+  void load_passwordFile_readsItWithoutTrailingNewline() throws IOException {
+    Path pass = write("mqtt.pass", SECRET + "\r\n");
+    String yaml = BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+
+    AgentConfig c = load(yaml, Map.of(), Map.of());
+
+    assertEquals(SECRET, c.mqtt().orElseThrow().password().orElseThrow().value());
+  }
+
+  @Test
+  void load_passwordEnv_winsOverFileAndSkipsReadingIt() throws IOException {
+    String yaml = BASE.replace(
+        "  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: /nonexistent/pass\n");
+
+    AgentConfig c = load(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "from-env"), Map.of());
+
+    assertEquals("from-env", c.mqtt().orElseThrow().password().orElseThrow().value());
+  }
+
+  @Test
+  void load_password_neverInToStringNorInProblems() throws IOException {
+    Path pass = write("mqtt.pass", SECRET + "\n");
+    String good = BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+
+    AgentConfig c = load(good, Map.of(), Map.of());
+    assertFalse(c.toString().contains(SECRET), c.toString());
+    assertFalse(c.mqtt().orElseThrow().toString().contains(SECRET));
+    assertFalse(String.valueOf(c.mqtt().orElseThrow().password()).contains(SECRET));
+
+    // The same secret in every place a careless message could pick it up.
+    String bad = good.replace("target: backuppool/backups", "target: 1bad")
+        .replace("  username: backup\n", "  username: backup\n  password: " + SECRET + "\n");
+    Map<String, String> env =
+        Map.of(
+            "ZFS_BACKUP_AGENT_MQTT_PASSWORD", SECRET,
+            "ZFS_BACKUP_AGENT_MQTT__PASSWORD", SECRET,
+            "ZFS_BACKUP_AGENT_MQTT__URL", "tcp://backup:" + SECRET + "@broker:1883");
+    ConfigException e = assertThrows(ConfigException.class, () -> load(bad, env, Map.of()));
+    assertTrue(e.problems().size() >= 3, e.getMessage());
+    assertFalse(e.getMessage().contains(SECRET), e.getMessage());
+    assertFalse(String.valueOf(e).contains(SECRET));
+  }
+
+  @Test
+  void load_missingFile_namesThePath() {
+    Path missing = dir.resolve("nowhere/agent.yaml");
+
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(missing, Map.of(), Map.of()));
+
+    assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("not found"), e.getMessage());
+  }
+
+  @Test
+  void load_jsonFileWithWrongType_namesKeyPath() throws IOException {
+    Path json = write("agent.json", "{\"pull\": {\"target\": \"backuppool/b\", \"sources\": [{\"host\": \"h\", \"datasets\": \"tank\"}]}}");
+
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+
+    assertEquals("pull.sources[0].datasets: expected a list, got a string", e.getMessage());
+  }
+
+  @Test
+  void load_jsonFileWithYamlContent_isParsedAsJson() throws IOException {
+    Path json = write("agent.json", BASE);
+
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+
+    assertTrue(e.getMessage().startsWith("cannot parse " + json + " as JSON"), e.getMessage());
+  }
+
+  @Test
+  void load_emptyFile_reportsMissingPull() throws IOException {
+    ConfigException e = assertThrows(ConfigException.class, () -> load("", Map.of(), Map.of()));
+
+    assertEquals("pull: missing (required)", e.getMessage());
+  }
+}
