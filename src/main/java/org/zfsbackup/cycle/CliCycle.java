@@ -1,14 +1,100 @@
 package org.zfsbackup.cycle;
 
 import java.io.PrintStream;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.Set;
+import org.zfsbackup.Main;
 import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.EventSink;
 
-/** PLACEHOLDER — the engine work (issue 2). */
+/**
+ * The {@code run} and {@code plan} commands: one cycle without MQTT, one line per dataset (phase,
+ * source, dataset, target, outcome, bytes). {@code --quiet} prints nothing on success and only the
+ * failures otherwise, like the old {@code zfs-pull-backups.py --quiet} under cron.
+ */
 public final class CliCycle {
+  private static final DateTimeFormatter ID = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+
   private CliCycle() {}
 
   public static int run(AgentConfig config, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
-    err.println("not implemented yet");
-    return 1;
+    return run(BackupCycle.create(config), planOnly, quiet, out, err);
+  }
+
+  static int run(CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+    String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
+    EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
+    CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, new CycleControl());
+    boolean failed = report.count(Status.FAILED) > 0;
+    for (DatasetResult d : report.datasets()) {
+      if (!quiet || d.status() == Status.FAILED) {
+        (d.status() == Status.FAILED ? err : out).println(line(d, planOnly));
+      }
+    }
+    if (quiet && !failed) {
+      return Main.EXIT_OK;
+    }
+    for (String w : report.warnings()) {
+      if (!quiet) {
+        err.println("warning: " + w);
+      }
+    }
+    (failed ? err : out)
+        .printf(
+            Locale.ROOT,
+            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s in %.1f s%n",
+            planOnly ? "plan" : "cycle",
+            report.outcome().wire(),
+            report.datasets().size(),
+            report.count(Status.SENT),
+            planOnly ? "to send" : "sent",
+            report.count(Status.UP_TO_DATE),
+            report.count(Status.SKIPPED),
+            report.count(Status.FAILED),
+            bytes(report.bytes()),
+            report.duration().toMillis() / 1000.0);
+    return failed ? Main.EXIT_FAILED : Main.EXIT_OK;
+  }
+
+  /** Prints each step as it starts; the final per-dataset lines come from the report. */
+  private static EventSink live(PrintStream out) {
+    return e -> {
+      if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
+        out.printf("... %s %s %s -> %s: %s%n", p.phase().wire(), p.source(), p.dataset(), p.target(), p.message());
+      }
+    };
+  }
+
+  static String line(DatasetResult d, boolean planOnly) {
+    String outcome =
+        switch (d.status()) {
+          case SENT -> planOnly ? d.plan() : "sent (" + d.plan() + ")";
+          case UP_TO_DATE -> d.plan();
+          case SKIPPED -> "skipped: " + d.message();
+          case FAILED -> (planOnly ? "refused: " : "FAILED: ") + d.message();
+        };
+    return String.format(
+        Locale.ROOT, "%-4s %s %s -> %s: %s%s", d.phase().wire(), d.source(), d.dataset(), d.target(), outcome,
+        d.status() == Status.SENT && !planOnly ? ", " + bytes(d.bytes()) : "");
+  }
+
+  static String bytes(long n) {
+    if (n < 1024) {
+      return n + " B";
+    }
+    String[] units = {"KiB", "MiB", "GiB", "TiB"};
+    double v = n;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return String.format(Locale.ROOT, "%.1f %s (%d bytes)", v, units[u], n);
   }
 }

@@ -1,0 +1,197 @@
+package org.zfsbackup.cycle;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.EventSink;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.zfs.DatasetName;
+import org.zfsbackup.zfs.Endpoint;
+
+/**
+ * One backup cycle: the pull phase (every source host into {@code pull.target/<source>/...}), then
+ * the push phase (local backups to the offsite host). Each phase is a set of {@link Transfer}s that
+ * differ only in which side is local. One failed dataset or unreachable host never stops the
+ * others; a stop request ends the cycle between datasets.
+ */
+public final class BackupCycle implements CycleRunner {
+  private static final Logger LOG = LoggerFactory.getLogger(BackupCycle.class);
+  static final String HOLD_PREFIX = "zfs-backup-agent:";
+
+  private final AgentConfig config;
+  private final ProcessRunner runner;
+  private final Clock clock;
+
+  public BackupCycle(AgentConfig config, ProcessRunner runner, Clock clock) {
+    this.config = config;
+    this.runner = runner;
+    this.clock = clock;
+  }
+
+  /** The production wiring: real processes, the system clock. */
+  public static BackupCycle create(AgentConfig config) {
+    return new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC());
+  }
+
+  @Override
+  public CycleReport run(CycleRequest request, EventSink sink, CycleControl control) {
+    Instant started = clock.instant();
+    LOG.info("cycle {} started{}", request.cycleId(), request.dryRun() ? " (dry run)" : "");
+    sink.accept(new CycleEvent.CycleStarted(request.cycleId(), request.runId(), started));
+    List<DatasetResult> results = new ArrayList<>();
+    List<String> warnings = new ArrayList<>();
+
+    sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PULL));
+    Endpoint local = Endpoint.local(config.commands().zfs());
+    String pullTarget = config.pull().target();
+    TargetSide pullSide = new TargetSide(local, pullTarget);
+    for (SourceConfig source : config.pull().sources()) {
+      Set<String> only = selection(request, source.name());
+      if (only != null && only.isEmpty()) {
+        continue;
+      }
+      Transfer t =
+          new Transfer(
+              this,
+              request,
+              sink,
+              control,
+              Phase.PULL,
+              source.name(),
+              endpoint(source.host(), source.user(), source.port()),
+              source.datasets(),
+              only,
+              pullSide,
+              d -> pullTarget + "/" + source.name() + "/" + d,
+              config.pull().receiveOptions(),
+              false,
+              HOLD_PREFIX + pullTarget);
+      results.addAll(t.run(warnings));
+    }
+
+    Optional<PushConfig> push = config.push();
+    if (push.isPresent()) {
+      PushConfig p = push.get();
+      Set<String> only = pushSelection(request);
+      if (only == null || !only.isEmpty()) {
+        sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
+        Endpoint remote = endpoint(p.host(), p.user(), p.port());
+        TargetSide pushSide = new TargetSide(remote, p.target());
+        String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
+        Transfer t =
+            new Transfer(
+                this, request, sink, control, Phase.PUSH, "local", local, p.datasets(), only, pushSide,
+                pushMapping(p), p.receiveOptions(), p.raw(), holdTag);
+        results.addAll(t.run(warnings));
+      }
+    }
+
+    Instant finished = clock.instant();
+    CycleReport report =
+        new CycleReport(request.cycleId(), request.runId(), outcome(results, control), started, finished, results, warnings);
+    LOG.info(
+        "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
+        report.cycleId(),
+        report.outcome().wire(),
+        report.count(Status.SENT),
+        report.count(Status.UP_TO_DATE),
+        report.count(Status.SKIPPED),
+        report.count(Status.FAILED),
+        report.bytes(),
+        report.duration().toMillis());
+    sink.accept(new CycleEvent.CycleFinished(request.cycleId(), report));
+    return report;
+  }
+
+  /** The contract's path mapping: the local dataset minus {@code strip_prefix}, below {@code target}. */
+  static UnaryOperator<String> pushMapping(PushConfig p) {
+    String prefix = p.stripPrefix();
+    return d -> {
+      if (d.equals(prefix)) {
+        return p.target();
+      }
+      if (!d.startsWith(prefix + "/")) {
+        throw new IllegalArgumentException(d + " is not below strip_prefix " + prefix);
+      }
+      return p.target() + d.substring(prefix.length());
+    };
+  }
+
+  static Outcome outcome(List<DatasetResult> results, CycleControl control) {
+    if (control.stopRequested()) {
+      return control.stopReason() == CycleControl.StopReason.SUSPEND ? Outcome.SUSPENDED : Outcome.CANCELLED;
+    }
+    long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
+    long good = results.stream().filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE).count();
+    if (failed == 0) {
+      return Outcome.SUCCESS;
+    }
+    return good > 0 ? Outcome.PARTIAL : Outcome.FAILED;
+  }
+
+  /**
+   * The datasets of {@code source} a request is limited to ({@code source:dataset} entries, each
+   * selecting that dataset and its children); null when the request is not limited.
+   */
+  static Set<String> selection(CycleRequest request, String source) {
+    if (request.only().isEmpty()) {
+      return null;
+    }
+    Set<String> roots = new LinkedHashSet<>();
+    for (String entry : request.only()) {
+      int colon = entry.indexOf(':');
+      if (colon > 0 && entry.substring(0, colon).equals(source)) {
+        roots.add(entry.substring(colon + 1));
+      }
+    }
+    return roots;
+  }
+
+  /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
+  private Set<String> pushSelection(CycleRequest request) {
+    if (request.only().isEmpty()) {
+      return null;
+    }
+    Set<String> roots = new LinkedHashSet<>();
+    for (String entry : request.only()) {
+      int colon = entry.indexOf(':');
+      if (colon > 0) {
+        roots.add(config.pull().target() + "/" + entry.substring(0, colon) + "/" + entry.substring(colon + 1));
+      }
+    }
+    return roots;
+  }
+
+  private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
+    return host.map(h -> Endpoint.remote(h, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout()))
+        .orElseGet(() -> Endpoint.local(config.commands().zfs()));
+  }
+
+  AgentConfig config() {
+    return config;
+  }
+
+  ProcessRunner runner() {
+    return runner;
+  }
+
+  static boolean within(String dataset, Set<String> roots) {
+    return roots.stream().anyMatch(r -> DatasetName.isWithin(dataset, r));
+  }
+}

@@ -1,0 +1,39 @@
+package org.zfsbackup.cycle;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.zfsbackup.exec.ProcessResult;
+
+/** Reading what a failed listing says: which roots are simply missing, and whether the host is unreachable. */
+final class Listings {
+  private static final Pattern MISSING = Pattern.compile("cannot open '([^']+)': dataset does not exist");
+
+  /** ssh's own failure (connection refused, timeout, auth): the host, not zfs. */
+  static final int SSH_FAILURE = 255;
+
+  private Listings() {}
+
+  /** The roots that zfs said do not exist. */
+  static List<String> missingRoots(ProcessResult r) {
+    List<String> missing = new ArrayList<>();
+    Matcher m = MISSING.matcher(r.stderrTail());
+    while (m.find()) {
+      missing.add(m.group(1));
+    }
+    return missing;
+  }
+
+  /** True when the listing failed only because some of {@code roots} do not exist (the rest is listed). */
+  static boolean onlyMissing(ProcessResult r, List<String> roots) {
+    if (r.startFailed() || r.timedOut() || r.exitCode() != 1) {
+      return false;
+    }
+    List<String> missing = missingRoots(r);
+    if (missing.isEmpty() || !roots.containsAll(missing)) {
+      return false;
+    }
+    return r.stderrTail().lines().allMatch(l -> l.isBlank() || MISSING.matcher(l).find());
+  }
+}

@@ -1,0 +1,274 @@
+package org.zfsbackup.exec;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs processes with {@link ProcessBuilder}: argv lists, stdin from /dev/null (ssh must never wait
+ * for a terminal), every call bounded in time.
+ *
+ * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one
+ * {@link ProcessBuilder#startPipeline} whose pipes the JVM never reads, and {@code pv -n} reports
+ * the byte count once a second on its stderr. Memory stays bounded whatever the stream size, and
+ * the throughput is that of a shell pipe. With no {@code pv} configured, a Java relay with a 1 MiB
+ * buffer counts the bytes instead (slower: every byte crosses the JVM twice).
+ */
+public final class RealProcessRunner implements ProcessRunner {
+  private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
+  private static final File DEV_NULL = new File("/dev/null");
+  private static final int MAX_STDOUT = 64 * 1024 * 1024;
+  private static final long TICK_MS = 1000;
+
+  private final List<String> pv;
+
+  /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = count in a Java relay */
+  public RealProcessRunner(List<String> pv) {
+    this.pv = List.copyOf(pv);
+  }
+
+  public RealProcessRunner() {
+    this(List.of("pv"));
+  }
+
+  @Override
+  public ProcessResult run(List<String> argv, Duration timeout) {
+    LOG.debug("run: {}", argv);
+    Process p;
+    try {
+      p = new ProcessBuilder(argv).redirectInput(DEV_NULL).start();
+    } catch (IOException e) {
+      return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
+    }
+    StdoutCollector out = new StdoutCollector(p.getInputStream());
+    StderrTail err = new StderrTail(p.getErrorStream(), "stderr " + argv.get(0));
+    boolean finished = waitFor(p, timeout);
+    if (!finished) {
+      kill(p);
+    }
+    String stdout = out.await();
+    String stderr = err.await();
+    if (out.overflowed) {
+      stderr = (stderr + "\noutput exceeded " + MAX_STDOUT + " bytes").strip();
+    }
+    return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
+  }
+
+  @Override
+  public PipeResult pipe(
+      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+    return pv.isEmpty()
+        ? relay(send, receive, progress, stallTimeout, control)
+        : kernelPipe(send, receive, progress, stallTimeout, control);
+  }
+
+  private PipeResult kernelPipe(
+      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+    List<String> counter = new ArrayList<>(pv);
+    counter.addAll(List.of("-f", "-n", "-b", "-i", "1"));
+    List<ProcessBuilder> builders =
+        List.of(
+            new ProcessBuilder(send).redirectInput(DEV_NULL),
+            new ProcessBuilder(counter),
+            new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
+    List<Process> procs;
+    try {
+      procs = ProcessBuilder.startPipeline(builders);
+    } catch (IOException e) {
+      ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
+      return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
+    }
+    AtomicLong bytes = new AtomicLong();
+    StderrTail sendErr = new StderrTail(procs.get(0).getErrorStream(), "stderr send");
+    StderrTail pvErr =
+        new StderrTail(
+            procs.get(1).getErrorStream(),
+            "pv",
+            line -> {
+              String t = line.trim();
+              if (t.matches("[0-9]{1,19}")) {
+                bytes.set(Long.parseLong(t));
+              }
+            });
+    StderrTail recvErr = new StderrTail(procs.get(2).getErrorStream(), "stderr receive");
+    Watch watch = supervise(procs, bytes, progress, stallTimeout, control);
+    pvErr.await();
+    ProcessResult s = new ProcessResult(send, procs.get(0).exitValue(), "", sendErr.await(), false, false);
+    ProcessResult r = new ProcessResult(receive, procs.get(2).exitValue(), "", recvErr.await(), false, false);
+    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed);
+  }
+
+  private PipeResult relay(
+      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+    Process s;
+    Process r;
+    try {
+      s = new ProcessBuilder(send).redirectInput(DEV_NULL).start();
+    } catch (IOException e) {
+      ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
+      return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
+    }
+    try {
+      r = new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    } catch (IOException e) {
+      kill(s);
+      ProcessResult failed = new ProcessResult(receive, -1, "", e.getMessage(), true, false);
+      return new PipeResult(0, new ProcessResult(send, -1, "", "", false, false), failed, false, false);
+    }
+    AtomicLong bytes = new AtomicLong();
+    StderrTail sendErr = new StderrTail(s.getErrorStream(), "stderr send");
+    StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
+    Thread copier =
+        new Thread(
+            () -> {
+              byte[] buf = new byte[1 << 20];
+              try (InputStream in = s.getInputStream();
+                  OutputStream out = r.getOutputStream()) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                  out.write(buf, 0, n);
+                  bytes.addAndGet(n);
+                }
+              } catch (IOException e) {
+                // the receiver went away; its exit code and stderr tell why
+              } finally {
+                try {
+                  s.getInputStream().close(); // the sender gets SIGPIPE instead of blocking
+                } catch (IOException ignored) {
+                  // nothing to do
+                }
+              }
+            },
+            "relay");
+    copier.setDaemon(true);
+    copier.start();
+    Watch watch = supervise(List.of(s, r), bytes, progress, stallTimeout, control);
+    try {
+      copier.join(5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return new PipeResult(
+        bytes.get(),
+        new ProcessResult(send, s.exitValue(), "", sendErr.await(), false, false),
+        new ProcessResult(receive, r.exitValue(), "", recvErr.await(), false, false),
+        watch.stalled,
+        watch.killed);
+  }
+
+  private static final class Watch {
+    volatile boolean stalled;
+    volatile boolean killed;
+  }
+
+  /** Waits for every process; reports progress each second; kills all on a stall or a forced stop. */
+  private static Watch supervise(
+      List<Process> procs, AtomicLong bytes, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+    Watch watch = new Watch();
+    Runnable killer =
+        () -> {
+          watch.killed = true;
+          procs.forEach(RealProcessRunner::kill);
+        };
+    control.register(killer);
+    try {
+      long lastBytes = -1;
+      long lastMove = System.nanoTime();
+      Process last = procs.get(procs.size() - 1);
+      while (true) {
+        boolean done = waitFor(last, Duration.ofMillis(TICK_MS));
+        long now = System.nanoTime();
+        long b = bytes.get();
+        if (b != lastBytes) {
+          lastBytes = b;
+          lastMove = now;
+          progress.bytes(b);
+        }
+        if (done) {
+          break;
+        }
+        if (now - lastMove > stallTimeout.toNanos()) {
+          LOG.warn("no byte moved for {} s: killing {}", stallTimeout.toSeconds(), procs.get(0).info().command().orElse("stream"));
+          watch.stalled = true;
+          procs.forEach(RealProcessRunner::kill);
+        }
+      }
+      // The receiver is done; the others end on EOF or SIGPIPE. Bound that wait too.
+      for (Process p : procs) {
+        if (!waitFor(p, Duration.ofSeconds(30))) {
+          kill(p);
+          waitFor(p, Duration.ofSeconds(5));
+        }
+      }
+      progress.bytes(bytes.get());
+    } finally {
+      control.unregister(killer);
+    }
+    return watch;
+  }
+
+  private static boolean waitFor(Process p, Duration timeout) {
+    try {
+      return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      kill(p);
+      return false;
+    }
+  }
+
+  /** Kills a process and what it started (ssh, zfs), forcibly. */
+  static void kill(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  /** Collects stdout on its own thread so a chatty process never blocks on a full pipe. */
+  private static final class StdoutCollector {
+    private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    private final Thread thread;
+    volatile boolean overflowed;
+
+    StdoutCollector(InputStream in) {
+      thread =
+          new Thread(
+              () -> {
+                byte[] chunk = new byte[64 * 1024];
+                try (in) {
+                  int n;
+                  while ((n = in.read(chunk)) > 0) {
+                    if (buf.size() + n > MAX_STDOUT) {
+                      overflowed = true;
+                      continue; // keep draining, drop the excess
+                    }
+                    buf.write(chunk, 0, n);
+                  }
+                } catch (IOException e) {
+                  // process gone
+                }
+              },
+              "stdout");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    String await() {
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return buf.toString(StandardCharsets.UTF_8);
+    }
+  }
+}

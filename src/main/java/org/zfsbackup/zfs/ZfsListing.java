@@ -1,0 +1,172 @@
+package org.zfsbackup.zfs;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.zfsbackup.plan.Snapshot;
+
+/**
+ * Parses the output of {@link ZfsCommands#list}: {@code zfs get -H -p -o name,property,value
+ * guid,createtxg,canmount -r ROOTS}, one line per dataset or snapshot and property. The same
+ * command works on zfs-fuse and OpenZFS, and lists every dataset and snapshot of a host in one
+ * process. Malformed output is a {@link ListingException} naming the line, never a silent skip.
+ * Bookmarks ({@code #}) are not snapshots and are left out.
+ */
+public final class ZfsListing {
+
+  /**
+   * A dataset and its snapshots in createtxg order.
+   *
+   * @param canmount {@code on}, {@code off}, {@code noauto}, or empty for volumes
+   */
+  public record Dataset(String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots) {}
+
+  /** Output that does not have the expected shape. */
+  public static final class ListingException extends RuntimeException {
+    public ListingException(String message) {
+      super(message);
+    }
+  }
+
+  private final Map<String, Dataset> datasets;
+
+  private ZfsListing(Map<String, Dataset> datasets) {
+    this.datasets = datasets;
+  }
+
+  public static ZfsListing empty() {
+    return new ZfsListing(Map.of());
+  }
+
+  /** Datasets in the order zfs listed them (parents before children). */
+  public List<Dataset> datasets() {
+    return List.copyOf(datasets.values());
+  }
+
+  public Optional<Dataset> dataset(String name) {
+    return Optional.ofNullable(datasets.get(name));
+  }
+
+  public boolean contains(String name) {
+    return datasets.containsKey(name);
+  }
+
+  /** {@code root} and every dataset below it, in listing order. */
+  public List<String> expand(String root) {
+    return datasets.keySet().stream().filter(n -> DatasetName.isWithin(n, root)).toList();
+  }
+
+  public List<Snapshot> snapshots(String dataset) {
+    Dataset d = datasets.get(dataset);
+    return d == null ? List.of() : d.snapshots();
+  }
+
+  public static ZfsListing parse(String output) {
+    Map<String, Builder> builders = new LinkedHashMap<>();
+    String[] lines = output.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String line = lines[i];
+      if (line.isEmpty() && i == lines.length - 1) {
+        break; // trailing newline
+      }
+      int lineNo = i + 1;
+      String[] f = line.split("\t", -1);
+      if (f.length != 3) {
+        throw malformed(lineNo, line, "expected 3 tab-separated fields (name, property, value), got " + f.length);
+      }
+      String name = f[0];
+      String property = f[1];
+      String value = f[2];
+      if (name.contains("#")) {
+        continue; // a bookmark
+      }
+      int at = name.indexOf('@');
+      String dataset = at < 0 ? name : name.substring(0, at);
+      Optional<String> problem = DatasetName.problem(dataset);
+      if (problem.isPresent() || (at >= 0 && (at == name.length() - 1 || name.indexOf('@', at + 1) >= 0))) {
+        throw malformed(lineNo, line, "not a dataset or snapshot name: " + problem.orElse("'" + name + "'"));
+      }
+      Builder b;
+      if (at < 0) {
+        b = builders.computeIfAbsent(name, Builder::new);
+      } else {
+        Builder parent = builders.get(dataset);
+        if (parent == null) {
+          throw malformed(lineNo, line, "snapshot listed before (or without) its dataset '" + dataset + "'");
+        }
+        b = parent.snapshots.computeIfAbsent(name.substring(at + 1), Builder::new);
+      }
+      switch (property) {
+        case "guid" -> b.guid = number(lineNo, line, value, true);
+        case "createtxg" -> b.createtxg = Long.parseLong(number(lineNo, line, value, false));
+        case "canmount" -> {
+          if (at < 0 && !value.equals("-")) {
+            if (!List.of("on", "off", "noauto").contains(value)) {
+              throw malformed(lineNo, line, "canmount is '" + value + "', expected on, off or noauto");
+            }
+            b.canmount = value;
+          }
+        }
+        default -> throw malformed(lineNo, line, "unexpected property '" + property + "'");
+      }
+    }
+    Map<String, Dataset> result = new LinkedHashMap<>();
+    for (Builder b : builders.values()) {
+      List<Snapshot> snaps = new ArrayList<>();
+      for (Builder s : b.snapshots.values()) {
+        snaps.add(new Snapshot(s.name, s.require("guid", s.guid), s.requireTxg()));
+      }
+      snaps.sort((x, y) -> Long.compare(x.createtxg(), y.createtxg()));
+      result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount), Collections.unmodifiableList(snaps)));
+    }
+    return new ZfsListing(Collections.unmodifiableMap(result));
+  }
+
+  private static String number(int lineNo, String line, String value, boolean unsigned64) {
+    if (!value.matches("[0-9]{1,20}")) {
+      throw malformed(lineNo, line, "expected a number, got '" + value + "' (is this zfs printing humanized values?)");
+    }
+    if (!unsigned64) {
+      try {
+        Long.parseLong(value);
+      } catch (NumberFormatException e) {
+        throw malformed(lineNo, line, "number out of range: " + value);
+      }
+    }
+    return value;
+  }
+
+  private static ListingException malformed(int lineNo, String line, String why) {
+    String shown = line.length() > 200 ? line.substring(0, 200) + "..." : line;
+    return new ListingException("malformed zfs output at line " + lineNo + " ('" + shown + "'): " + why);
+  }
+
+  private static final class Builder {
+    final String name;
+    String guid;
+    Long createtxg;
+    String canmount;
+    final Map<String, Builder> snapshots = new LinkedHashMap<>();
+
+    Builder(String name) {
+      this.name = name;
+    }
+
+    String require(String what, String value) {
+      if (value == null) {
+        throw new ListingException("malformed zfs output: no " + what + " for '" + name + "'");
+      }
+      return value;
+    }
+
+    long requireTxg() {
+      if (createtxg == null) {
+        throw new ListingException("malformed zfs output: no createtxg for '" + name + "'");
+      }
+      return createtxg;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.zfs.ZfsListing;
+
+class BackupCycleRulesTest {
+
+  static ZfsListing listing(String... datasets) {
+    StringBuilder sb = new StringBuilder();
+    int txg = 1;
+    for (String d : datasets) {
+      sb.append(d).append("\tguid\t").append(txg).append('\n');
+      sb.append(d).append("\tcreatetxg\t").append(txg++).append('\n');
+    }
+    return ZfsListing.parse(sb.toString());
+  }
+
+  @Test
+  void order_expandsDedupesKeepsFirstSeenAndPutsParentsFirst() {
+    ZfsListing l = listing("tank", "tank/data", "tank/data/child", "tank/other", "fast", "fast/c");
+    // tank/data is listed before its parent tank, and again inside it.
+    assertEquals(
+        List.of("tank", "tank/data", "tank/data/child", "fast/c", "tank/other"),
+        Transfer.order(List.of("tank/data", "fast/c", "tank"), l).stream().filter(d -> !d.equals("fast")).toList());
+    assertEquals(List.of("tank/data", "tank/data/child"), Transfer.order(List.of("tank/data", "tank/data"), l));
+  }
+
+  @Test
+  void pushMapping_stripsThePrefixBelowTheTarget() {
+    PushConfig p = new PushConfig(Optional.of("host-albion"), Optional.empty(), Optional.empty(), "offsitepool/backups",
+        "backuppool/encryptedbackups", true, List.of("-u"), List.of("backuppool/encryptedbackups"));
+    assertEquals("offsitepool/backups/host-storage/tank/data", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups/host-storage/tank/data"));
+    assertEquals("offsitepool/backups", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups"));
+    assertThrows(IllegalArgumentException.class, () -> BackupCycle.pushMapping(p).apply("backuppool/encryptedbackupsX/a"));
+  }
+
+  static DatasetResult result(Status s) {
+    return new DatasetResult(Phase.PULL, "s", "d", "t", s, 0, null, null);
+  }
+
+  @Test
+  void outcome_fromResultsAndStops() {
+    CycleControl none = new CycleControl();
+    assertEquals(Outcome.SUCCESS, BackupCycle.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
+    assertEquals(Outcome.PARTIAL, BackupCycle.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
+    assertEquals(Outcome.FAILED, BackupCycle.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
+    CycleControl suspended = new CycleControl();
+    suspended.stop(CycleControl.StopReason.SUSPEND, false);
+    assertEquals(Outcome.SUSPENDED, BackupCycle.outcome(List.of(result(Status.SENT)), suspended));
+    CycleControl cancelled = new CycleControl();
+    cancelled.stop(CycleControl.StopReason.CANCEL, false);
+    assertEquals(Outcome.CANCELLED, BackupCycle.outcome(List.of(), cancelled));
+  }
+
+  @Test
+  void selection_limitsToTheNamedSourcesDatasets() {
+    CycleRequest r = new CycleRequest("c", null, Set.of("host-storage:tank/data", "other:x"), false);
+    assertEquals(Set.of("tank/data"), BackupCycle.selection(r, "host-storage"));
+    assertEquals(Set.of(), BackupCycle.selection(r, "nobody"));
+    assertEquals(null, BackupCycle.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
+  }
+}

@@ -1,0 +1,332 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.ZfsPools.dataset;
+import static org.zfsbackup.testing.ZfsPools.get;
+import static org.zfsbackup.testing.ZfsPools.snapshot;
+import static org.zfsbackup.testing.ZfsPools.snapshots;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.exec.PipeResult;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.FreePort;
+import org.zfsbackup.testing.SshServer;
+import org.zfsbackup.testing.TestConfigs;
+import org.zfsbackup.testing.ZfsPools;
+
+/**
+ * The replication rules against real ZFS (file-backed zfs-fuse pools) over a real sshd on
+ * 127.0.0.1: one test per rule. Sources are pulled over ssh, the backup pool is local, the
+ * "offsite" pool is reached over ssh again. zfs-fuse has no {@code receive -u}: these tests
+ * receive with no options ({@link TestConfigs#ZFS_FUSE_RECEIVE}); {@link FakeZfsIT} covers
+ * {@code -u} and raw sends.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ReplicationIT {
+  ZfsPools pools;
+  SshServer ssh;
+  String src;
+  String bak;
+  String off;
+
+  @BeforeAll
+  void setUp() {
+    pools = new ZfsPools();
+    ssh = new SshServer();
+    src = pools.create("zsrc");
+    bak = pools.create("zbak");
+    off = pools.create("zoff");
+  }
+
+  @AfterAll
+  void tearDown() {
+    if (ssh != null) {
+      ssh.close();
+    }
+    if (pools != null) {
+      pools.close();
+    }
+  }
+
+  /** Counts processes by kind around the real runner. */
+  static final class CountingRunner implements ProcessRunner {
+    final ProcessRunner real = new RealProcessRunner(List.of("pv"));
+    final List<List<String>> commands = Collections.synchronizedList(new ArrayList<>());
+    final AtomicInteger pipes = new AtomicInteger();
+
+    @Override
+    public ProcessResult run(List<String> argv, Duration timeout) {
+      commands.add(argv);
+      return real.run(argv, timeout);
+    }
+
+    @Override
+    public PipeResult pipe(List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+      commands.add(send);
+      commands.add(receive);
+      pipes.incrementAndGet();
+      return real.pipe(send, receive, p, stall, k);
+    }
+
+    long ssh() {
+      return commands.stream().filter(c -> c.get(0).equals("ssh")).count();
+    }
+  }
+
+  final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
+  CountingRunner runner;
+
+  CycleReport cycle(AgentConfig config) {
+    events.clear();
+    runner = new CountingRunner();
+    return new BackupCycle(config, runner, Clock.systemUTC())
+        .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
+  }
+
+  AgentConfig pull(String target, SourceConfig... sources) {
+    return TestConfigs.config(ssh.sshCommand(), target, List.of(sources), Optional.empty());
+  }
+
+  DatasetResult result(CycleReport r, String dataset) {
+    return r.datasets().stream().filter(d -> d.dataset().equals(dataset)).findFirst().orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
+  }
+
+  List<CycleEvent.Error> errors() {
+    return events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> (CycleEvent.Error) e).toList();
+  }
+
+  @Test
+  void initialThenIncrementalThenUpToDate() {
+    String ds = src + "/init/data";
+    dataset(ds);
+    pools.snapshotWithData(ds, "a", 200_000);
+    pools.snapshotWithData(ds, "b", 100_000);
+    pools.snapshotWithData(ds, "c", 100_000);
+    String target = bak + "/init";
+    AgentConfig cfg = pull(target, TestConfigs.sshSource("host-one", ssh, ds));
+
+    CycleReport first = cycle(cfg);
+    String dst = target + "/host-one/" + ds;
+    assertEquals(Outcome.SUCCESS, first.outcome(), first.toString());
+    assertEquals(Status.SENT, result(first, ds).status());
+    assertEquals("full @a, incremental @a..@c", result(first, ds).plan());
+    assertEquals(List.of("a", "b", "c"), snapshots(dst));
+    assertEquals(get("guid", ds + "@c"), get("guid", dst + "@c"));
+    assertTrue(result(first, ds).bytes() > 400_000, "bytes counted: " + result(first, ds).bytes());
+    // Received datasets and the parents the agent created end with canmount=off.
+    assertEquals("off", get("canmount", dst));
+    assertEquals("off", get("canmount", target + "/host-one"));
+    assertEquals("off", get("canmount", target + "/host-one/" + src + "/init"));
+    // Progress events: started, done per step, with bytes.
+    List<CycleEvent.Progress> done = events.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE).map(e -> (CycleEvent.Progress) e).toList();
+    assertEquals(2, done.size());
+    assertTrue(done.get(0).bytes() > 200_000);
+
+    pools.snapshotWithData(ds, "d", 50_000);
+    CycleReport second = cycle(cfg);
+    assertEquals("incremental @c..@d", result(second, ds).plan());
+    assertEquals(List.of("a", "b", "c", "d"), snapshots(dst));
+
+    CycleReport third = cycle(cfg);
+    assertEquals(Status.UP_TO_DATE, result(third, ds).status());
+    assertEquals(0, runner.pipes.get(), "an up-to-date cycle sends nothing");
+    assertEquals(1, runner.ssh(), "one ssh listing for the host, nothing else: " + runner.commands);
+  }
+
+  @Test
+  void holdsPlacedOnTheNewBaseAndReleasedFromTheOld() {
+    String ds = src + "/holds/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    snapshot(ds, "b");
+    AgentConfig cfg = pull(bak + "/holds", TestConfigs.sshSource("h", ssh, ds));
+    cycle(cfg);
+    assertEquals("0", get("userrefs", ds + "@a"), "the first base is released after the incremental");
+    assertEquals("1", get("userrefs", ds + "@b"));
+    // The held base cannot be destroyed on the source, so pruning cannot break the chain.
+    assertTrue(org.zfsbackup.testing.Cmd.run("zfs", "destroy", ds + "@b").code() != 0);
+    snapshot(ds, "c");
+    cycle(cfg);
+    assertEquals("0", get("userrefs", ds + "@b"));
+    assertEquals("1", get("userrefs", ds + "@c"));
+  }
+
+  @Test
+  void snapshotNamesOutOfAlphabeticalOrder_orderedByCreation() {
+    String ds = src + "/names/data";
+    dataset(ds);
+    snapshot(ds, "zulu");
+    snapshot(ds, "alpha");
+    AgentConfig cfg = pull(bak + "/names", TestConfigs.sshSource("h", ssh, ds));
+    CycleReport r = cycle(cfg);
+    assertEquals("full @zulu, incremental @zulu..@alpha", result(r, ds).plan());
+    snapshot(ds, "mike");
+    CycleReport r2 = cycle(cfg);
+    assertEquals("incremental @alpha..@mike", result(r2, ds).plan());
+    assertEquals(List.of("zulu", "alpha", "mike"), snapshots(bak + "/names/h/" + ds));
+  }
+
+  @Test
+  void childWithItsOwnSnapshots_eachSentOnItsOwn() {
+    // The case where `zfs send -R` failed: the child's snapshots differ from the parent's.
+    String parent = src + "/kids/tank";
+    String child = parent + "/child";
+    dataset(child);
+    snapshot(parent, "p1");
+    snapshot(child, "c1");
+    snapshot(child, "c2");
+    CycleReport r = cycle(pull(bak + "/kids", TestConfigs.sshSource("h", ssh, parent)));
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    assertEquals(List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
+    assertEquals(List.of("p1"), snapshots(bak + "/kids/h/" + parent));
+    assertEquals(List.of("c1", "c2"), snapshots(bak + "/kids/h/" + child));
+    assertTrue(runner.commands.stream().noneMatch(c -> c.contains("-R")), "never zfs send -R");
+  }
+
+  @Test
+  void datasetListedTwice_sentOnceParentsFirst() {
+    String parent = src + "/twice/tank";
+    String child = parent + "/data";
+    dataset(child);
+    snapshot(parent, "s1");
+    snapshot(child, "s1");
+    CycleReport r = cycle(pull(bak + "/twice", TestConfigs.sshSource("h", ssh, child, parent, child)));
+    assertEquals(List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
+    assertEquals(2, runner.pipes.get());
+  }
+
+  @Test
+  void datasetWithoutSnapshots_skippedAndReported() {
+    String ds = src + "/nosnap/data";
+    dataset(ds);
+    CycleReport r = cycle(pull(bak + "/nosnap", TestConfigs.sshSource("h", ssh, ds)));
+    assertEquals(Status.SKIPPED, result(r, ds).status());
+    assertTrue(result(r, ds).message().contains("no snapshots"));
+    assertEquals(Outcome.SUCCESS, r.outcome());
+    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.SKIPPED && p.dataset().equals(ds)));
+  }
+
+  @Test
+  void divergedTarget_failsNamingSnapshotsAndLeavesTargetUntouched() {
+    String ds = src + "/div/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    String target = bak + "/div";
+    AgentConfig cfg = pull(target, TestConfigs.sshSource("h", ssh, ds));
+    cycle(cfg);
+    String dst = target + "/h/" + ds;
+    snapshot(dst, "local-change");
+    snapshot(ds, "b");
+    String before = ZfsPools.fingerprint(target);
+    CycleReport r = cycle(cfg);
+    assertEquals(Status.FAILED, result(r, ds).status());
+    assertEquals(Outcome.FAILED, r.outcome());
+    assertTrue(result(r, ds).message().contains("@local-change"), result(r, ds).message());
+    assertEquals("diverged", errors().get(0).kind());
+    assertEquals(before, ZfsPools.fingerprint(target), "nothing on the target changed");
+    assertEquals(0, runner.pipes.get());
+  }
+
+  @Test
+  void noCommonSnapshot_failsAndLeavesTargetUntouched() {
+    String ds = src + "/nocommon/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    String target = bak + "/nocommon";
+    String dst = target + "/h/" + ds;
+    dataset(dst);
+    snapshot(dst, "a"); // same name, another guid
+    String before = ZfsPools.fingerprint(target);
+    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", ssh, ds)));
+    assertEquals(Status.FAILED, result(r, ds).status());
+    assertEquals("no_common_snapshot", errors().get(0).kind());
+    assertTrue(result(r, ds).message().contains("@a"));
+    assertEquals(before, ZfsPools.fingerprint(target));
+  }
+
+  @Test
+  void unreachableHostBesideALiveOne_liveOneStillReplicated() {
+    String ds = src + "/unreach/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    int closed = FreePort.find();
+    long t0 = System.nanoTime();
+    CycleReport r =
+        cycle(pull(bak + "/unreach", TestConfigs.sshSource("dead", closed, "tank/data"), TestConfigs.sshSource("live", ssh, ds)));
+    assertEquals(Outcome.PARTIAL, r.outcome());
+    DatasetResult dead = r.datasets().stream().filter(d -> d.source().equals("dead")).findFirst().orElseThrow();
+    assertEquals(Status.FAILED, dead.status());
+    assertEquals(Status.SENT, result(r, ds).status());
+    CycleEvent.Error e = errors().get(0);
+    assertEquals("host_unreachable", e.kind());
+    assertEquals(255, e.exitCode());
+    assertTrue(e.stderr() != null && e.stderr().contains("onnect"), e.stderr());
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(30).toNanos());
+  }
+
+  @Test
+  void missingSourceDataset_failsThatOneOnly() {
+    String ds = src + "/missing/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    CycleReport r = cycle(pull(bak + "/missing", TestConfigs.sshSource("h", ssh, src + "/missing/nope", ds)));
+    assertEquals(Status.FAILED, result(r, src + "/missing/nope").status());
+    assertEquals(Status.SENT, result(r, ds).status());
+    assertEquals("dataset_missing", errors().get(0).kind());
+  }
+
+  @Test
+  void push_stripsPrefixCreatesMissingParentsOverSsh() {
+    String ds = src + "/push/data";
+    dataset(ds);
+    snapshot(ds, "a");
+    snapshot(ds, "b");
+    String target = bak + "/push";
+    String offTarget = off + "/backups";
+    PushConfig push =
+        new PushConfig(Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(ssh.port), offTarget, target, false,
+            TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
+    AgentConfig cfg = TestConfigs.config(ssh.sshCommand(), target, List.of(TestConfigs.localSource("host-storage", ds)), Optional.of(push));
+    CycleReport r = cycle(cfg);
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    String local = target + "/host-storage/" + ds;
+    String remote = offTarget + "/host-storage/" + ds;
+    DatasetResult pushed = r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(local)).findFirst().orElseThrow();
+    assertEquals(remote, pushed.target());
+    assertEquals(Status.SENT, pushed.status());
+    assertEquals(List.of("a", "b"), snapshots(remote));
+    assertEquals("off", get("canmount", remote));
+    assertEquals("off", get("canmount", offTarget));
+    assertEquals("off", get("canmount", offTarget + "/host-storage"));
+    // The local parents the pull created have no snapshots: skipped and reported, not failed.
+    assertEquals(Status.SKIPPED, r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(target)).findFirst().orElseThrow().status());
+    // The push holds its base on the local backup with its own tag, beside the pull's hold on the source.
+    assertEquals("1", get("userrefs", local + "@b"));
+    assertEquals("1", get("userrefs", ds + "@b"));
+    // A second cycle: up to date on both sides.
+    CycleReport again = cycle(cfg);
+    assertEquals(0, runner.pipes.get());
+    assertEquals(Outcome.SUCCESS, again.outcome());
+  }
+}

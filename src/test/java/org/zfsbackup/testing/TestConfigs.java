@@ -1,0 +1,50 @@
+package org.zfsbackup.testing;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.CommandsConfig;
+import org.zfsbackup.config.AgentConfig.PowerConfig;
+import org.zfsbackup.config.AgentConfig.PullConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.ReplicationConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+
+/** Builds engine configs for tests without going through the file loader. */
+public final class TestConfigs {
+  private TestConfigs() {}
+
+  /** zfs-fuse has no {@code receive -u}: the tests receive with no options. */
+  public static final List<String> ZFS_FUSE_RECEIVE = List.of();
+
+  public static SourceConfig sshSource(String name, SshServer ssh, String... datasets) {
+    return new SourceConfig(name, Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(ssh.port), List.of(datasets));
+  }
+
+  public static SourceConfig sshSource(String name, int port, String... datasets) {
+    return new SourceConfig(name, Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(port), List.of(datasets));
+  }
+
+  public static SourceConfig localSource(String name, String... datasets) {
+    return new SourceConfig(name, Optional.empty(), Optional.empty(), Optional.empty(), List.of(datasets));
+  }
+
+  public static AgentConfig config(List<String> ssh, String target, List<SourceConfig> sources, Optional<PushConfig> push) {
+    return config(ssh, List.of("zfs"), List.of("pv"), target, sources, push, Duration.ofSeconds(60));
+  }
+
+  public static AgentConfig config(
+      List<String> ssh, List<String> zfs, List<String> pv, String target, List<SourceConfig> sources, Optional<PushConfig> push, Duration stall) {
+    return new AgentConfig(
+        Optional.empty(),
+        new CommandsConfig(zfs, ssh, pv),
+        new PullConfig(target, ZFS_FUSE_RECEIVE, sources),
+        push,
+        new PowerConfig(List.of()),
+        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
+        Path.of("/tmp/zba-test-state.json"),
+        "info");
+  }
+}

@@ -1,0 +1,74 @@
+package org.zfsbackup.zfs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Snapshot;
+
+/** Golden argv lists: commands are data. */
+class ZfsCommandsTest {
+  static final Snapshot A = new Snapshot("a", "1", 1);
+  static final Snapshot C = new Snapshot("c", "3", 3);
+
+  @Test
+  void list_oneProcessForAllRoots() {
+    assertEquals(
+        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount", "-r", "tank/data", "fast/x"),
+        ZfsCommands.list(List.of("tank/data", "fast/x")));
+  }
+
+  @Test
+  void send_fullAndIncremental_neverRecursive() {
+    assertEquals(List.of("send", "tank/d@a"), ZfsCommands.send("tank/d", new ReplicationStep.Full(A), false));
+    assertEquals(List.of("send", "-I", "tank/d@a", "tank/d@c"), ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), false));
+    assertEquals(List.of("send", "-w", "-I", "tank/d@a", "tank/d@c"), ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), true));
+    assertEquals(List.of("send", "-n", "-P", "-w", "tank/d@a"), ZfsCommands.estimate("tank/d", new ReplicationStep.Full(A), true));
+  }
+
+  @Test
+  void receive_forceWithOptions() {
+    assertEquals(List.of("receive", "-F", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u")));
+    assertEquals(List.of("receive", "-F", "pool/x"), ZfsCommands.receive("pool/x", List.of()));
+  }
+
+  @Test
+  void parentsHoldsCanmount() {
+    assertEquals(List.of("create", "-o", "canmount=off", "pool/a"), ZfsCommands.createParent("pool/a"));
+    assertEquals(List.of("set", "canmount=off", "pool/a"), ZfsCommands.canmountOff("pool/a"));
+    assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", "p/d@a"));
+    assertEquals(List.of("release", "tag", "p/d@a"), ZfsCommands.release("tag", "p/d@a"));
+  }
+
+  @Test
+  void parseEstimate_openZfsOutput() {
+    assertEquals(12345, ZfsCommands.parseEstimate("incremental\ta\ttank/d@c\t12345\nsize\t12345\n"));
+    assertEquals(-1, ZfsCommands.parseEstimate("invalid option 'n'"));
+  }
+
+  @Test
+  void endpoint_remoteQuotesArgumentsAndBoundsTheConnect() {
+    Endpoint e = Endpoint.remote("host-storage", Optional.of("zbackup"), Optional.of(2222), List.of("ssh", "-o", "BatchMode=yes"), List.of("zfs"), Duration.ofSeconds(15));
+    assertEquals(
+        List.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", "2222", "-l", "zbackup", "host-storage", "--",
+            "zfs", "send", "-I", "tank/d@a", "'tank/d@it'\\''s'"),
+        e.zfs("send", "-I", "tank/d@a", "tank/d@it's"));
+    assertEquals("zbackup@host-storage:2222", e.label());
+  }
+
+  @Test
+  void endpoint_localRunsZfsDirectly() {
+    assertEquals(List.of("sudo", "zfs", "list"), Endpoint.local(List.of("sudo", "zfs")).zfs("list"));
+  }
+
+  @Test
+  void datasetName_rules() {
+    assertEquals(Optional.empty(), DatasetName.problem("tank/data-1_x.y:z"));
+    for (String bad : List.of("", "/tank", "tank/", "tank//x", "tank/./x", "tank@s", "1tank", "tank/a b", "tank/$(x)", "tank;rm")) {
+      assertEquals(true, DatasetName.problem(bad).isPresent(), bad);
+    }
+  }
+}

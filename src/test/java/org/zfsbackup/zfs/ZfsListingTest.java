@@ -1,0 +1,98 @@
+package org.zfsbackup.zfs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.plan.Snapshot;
+
+class ZfsListingTest {
+  // As printed by zfs-fuse 0.7 for `zfs get -H -p -o name,property,value guid,createtxg,canmount -r tank`.
+  static final String OUTPUT =
+      """
+      tank\tguid\t16675999208754403542
+      tank\tcreatetxg\t1
+      tank\tcanmount\ton
+      tank/data\tguid\t14905369630165237717
+      tank/data\tcreatetxg\t8
+      tank/data\tcanmount\toff
+      tank/data@zz\tguid\t111
+      tank/data@zz\tcreatetxg\t13
+      tank/data@zz\tcanmount\t-
+      tank/data@aa\tguid\t222
+      tank/data@aa\tcreatetxg\t21
+      tank/data@aa\tcanmount\t-
+      tank/data#bm\tguid\t333
+      tank/data#bm\tcreatetxg\t21
+      tank/vol\tguid\t444
+      tank/vol\tcreatetxg\t30
+      """;
+
+  @Test
+  void parse_realOutput_datasetsAndSnapshotsInTxgOrder() {
+    ZfsListing l = ZfsListing.parse(OUTPUT);
+    assertEquals(List.of("tank", "tank/data", "tank/vol"), l.datasets().stream().map(ZfsListing.Dataset::name).toList());
+    assertEquals(List.of(new Snapshot("zz", "111", 13), new Snapshot("aa", "222", 21)), l.snapshots("tank/data"));
+    assertEquals(Optional.of("off"), l.dataset("tank/data").get().canmount());
+    assertEquals(Optional.empty(), l.dataset("tank/vol").get().canmount());
+    assertEquals("16675999208754403542", l.dataset("tank").get().guid());
+    assertEquals(List.of("tank/data"), l.expand("tank/data"));
+    assertEquals(List.of(), l.snapshots("tank/nope"));
+  }
+
+  @Test
+  void parse_emptyOutput_noDatasets() {
+    assertTrue(ZfsListing.parse("").datasets().isEmpty());
+  }
+
+  @Test
+  void expand_doesNotMatchSiblingsWithTheSamePrefix() {
+    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt/a\tguid\t2\nt/a\tcreatetxg\t2\nt/ab\tguid\t3\nt/ab\tcreatetxg\t3\n");
+    assertEquals(List.of("t/a"), l.expand("t/a"));
+  }
+
+  private static String error(String output) {
+    return assertThrows(ZfsListing.ListingException.class, () -> ZfsListing.parse(output)).getMessage();
+  }
+
+  @Test
+  void parse_wrongFieldCount_errorNamesTheLine() {
+    String msg = error("tank\tguid\t1\ntank createtxg 1\n");
+    assertTrue(msg.contains("line 2") && msg.contains("tank createtxg 1"), msg);
+  }
+
+  @Test
+  void parse_humanizedNumber_error() {
+    String msg = error("tank\tguid\t1\ntank\tcreatetxg\t1.5K\n");
+    assertTrue(msg.contains("line 2") && msg.contains("1.5K"), msg);
+  }
+
+  @Test
+  void parse_snapshotWithoutItsDataset_error() {
+    assertTrue(error("tank@a\tguid\t1\n").contains("line 1"));
+  }
+
+  @Test
+  void parse_missingGuid_error() {
+    assertTrue(error("tank\tcreatetxg\t1\n").contains("no guid for 'tank'"));
+  }
+
+  @Test
+  void parse_unexpectedProperty_error() {
+    assertTrue(error("tank\tused\t1\n").contains("unexpected property 'used'"));
+  }
+
+  @Test
+  void parse_invalidName_error() {
+    assertTrue(error("tank/\tguid\t1\n").contains("line 1"));
+    assertTrue(error("ta nk\tguid\t1\n").contains("line 1"));
+  }
+
+  @Test
+  void parse_badCanmount_error() {
+    assertTrue(error("tank\tguid\t1\ntank\tcanmount\tmaybe\n").contains("canmount"));
+  }
+}
