@@ -1,14 +1,224 @@
 package org.zfsbackup.check;
 
 import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.zfsbackup.Main;
 import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.MqttConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.zfs.Endpoint;
 
-/** PLACEHOLDER — replaced by the preflight work (issue 4). */
+/**
+ * The {@code check} command: is everything a cycle needs there? One item per line, in a fixed
+ * order: the configuration, the broker (reachable, credentials accepted), each pull source (ssh
+ * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code pull.target})
+ * and the offsite side ({@code push.target}'s pool). Changes nothing anywhere.
+ *
+ * <p>The items run in parallel, each bounded by {@code replication.connect_timeout_s} plus a
+ * margin, so a host that does not answer costs that bound once, not once per host.
+ */
 public final class Preflight {
-  private Preflight() {}
+  /** Added to the connect timeout for the remote command itself. */
+  static final Duration MARGIN = Duration.ofSeconds(5);
+  private static final int MAX_THREADS = 8;
 
+  private final AgentConfig config;
+  private final ProcessRunner runner;
+  private final BrokerProbe broker;
+  private final Duration margin;
+
+  Preflight(AgentConfig config, ProcessRunner runner, BrokerProbe broker, Duration margin) {
+    this.config = config;
+    this.runner = runner;
+    this.broker = broker;
+    this.margin = margin;
+  }
+
+  /** The CLI entry: prints the report, returns the exit code (0 only when every item passed). */
   public static int run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
-    err.println("check: not implemented yet");
-    return 1;
+    List<CheckItem> items =
+        new Preflight(config, new RealProcessRunner(), new PahoBrokerProbe(), MARGIN).check();
+    return print(items, quiet, out);
+  }
+
+  /**
+   * Every line goes to {@code out}, failures included: the report is the product of this command,
+   * and a pipe ({@code check | mail}) should get all of it. {@code quiet} keeps only the failures.
+   */
+  static int print(List<CheckItem> items, boolean quiet, PrintStream out) {
+    boolean allOk = true;
+    for (CheckItem item : items) {
+      allOk &= item.ok();
+      if (!item.ok() || !quiet) {
+        out.println(item.line());
+      }
+    }
+    out.flush();
+    return allOk ? Main.EXIT_OK : Main.EXIT_FAILED;
+  }
+
+  /** Runs every item; returns within about {@link #deadline()} whatever the hosts do. */
+  List<CheckItem> check() {
+    List<CheckItem> items = new ArrayList<>();
+    items.add(CheckItem.ok("config", describeConfig()));
+
+    List<String> names = new ArrayList<>();
+    List<Callable<CheckItem>> tasks = new ArrayList<>();
+    Optional<MqttConfig> mqtt = config.mqtt();
+    if (mqtt.isEmpty()) {
+      items.add(CheckItem.fail("broker", "no mqtt section in the configuration (the agent needs one)"));
+    } else {
+      String name = "broker " + mqtt.get().url();
+      names.add(name);
+      tasks.add(() -> brokerItem(name, mqtt.get()));
+    }
+    for (SourceConfig source : config.pull().sources()) {
+      Endpoint endpoint = endpoint(source.host(), source.user(), source.port());
+      String name = "source " + source.name() + " (" + endpoint.label() + ")";
+      names.add(name);
+      tasks.add(() -> zfsListItem(name, endpoint, source.datasets(), plural(source.datasets().size(), "dataset") + " present"));
+    }
+    String root = config.pull().target();
+    names.add("backup root " + root);
+    tasks.add(() -> zfsListItem("backup root " + root, Endpoint.local(config.commands().zfs()), List.of(root), "present"));
+    config.push().ifPresent(push -> {
+      Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
+      String pool = pool(push);
+      String name = "offsite " + endpoint.label() + " pool " + pool;
+      names.add(name);
+      tasks.add(() -> zfsListItem(name, endpoint, List.of(pool), "present"));
+    });
+
+    items.addAll(runAll(names, tasks));
+    return items;
+  }
+
+  /** Each item is already bounded; this is the backstop for one that is not (a stuck probe). */
+  private List<CheckItem> runAll(List<String> names, List<Callable<CheckItem>> tasks) {
+    int threads = Math.max(1, Math.min(MAX_THREADS, tasks.size()));
+    AtomicInteger counter = new AtomicInteger();
+    ExecutorService pool =
+        Executors.newFixedThreadPool(threads, r -> {
+          Thread t = new Thread(r, "check-" + counter.incrementAndGet());
+          t.setDaemon(true); // a stuck item must not keep the JVM alive
+          return t;
+        });
+    try {
+      List<Future<CheckItem>> futures = new ArrayList<>();
+      tasks.forEach(t -> futures.add(pool.submit(t)));
+      int waves = (tasks.size() + threads - 1) / threads;
+      long deadline = System.nanoTime() + deadline().multipliedBy(Math.max(1, waves)).toNanos();
+      List<CheckItem> out = new ArrayList<>();
+      for (int i = 0; i < futures.size(); i++) {
+        out.add(await(names.get(i), futures.get(i), deadline));
+      }
+      return out;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private CheckItem await(String name, Future<CheckItem> future, long deadline) {
+    try {
+      return future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      future.cancel(true);
+      return CheckItem.fail(name, "no answer within " + deadline().toSeconds() + " s");
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      return CheckItem.fail(name, "unexpected " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return CheckItem.fail(name, "interrupted");
+    }
+  }
+
+  /** The bound for one item's process; the backstop adds one more margin. */
+  Duration itemTimeout() {
+    return config.replication().connectTimeout().plus(margin);
+  }
+
+  Duration deadline() {
+    return itemTimeout().plus(margin);
+  }
+
+  private CheckItem brokerItem(String name, MqttConfig mqtt) {
+    Optional<String> problem = broker.problem(mqtt, config.replication().connectTimeout());
+    if (problem.isPresent()) {
+      return CheckItem.fail(name, problem.get());
+    }
+    return CheckItem.ok(name, mqtt.username().map(u -> "connected as " + u).orElse("connected (anonymous)"));
+  }
+
+  /** {@code zfs list -H -o name <names>} on that side: proves ssh, zfs on PATH and the datasets. */
+  private CheckItem zfsListItem(String name, Endpoint endpoint, List<String> datasets, String okDetail) {
+    List<String> args = new ArrayList<>(List.of("list", "-H", "-o", "name"));
+    args.addAll(datasets);
+    ProcessResult r = runner.run(endpoint.zfs(args), itemTimeout());
+    return r.ok() ? CheckItem.ok(name, okDetail) : CheckItem.fail(name, reason(r, endpoint));
+  }
+
+  /** Why a {@code zfs list} failed, in the words a user would search for. */
+  String reason(ProcessResult r, Endpoint endpoint) {
+    String stderr = oneLine(r.stderrTail());
+    String tail = stderr.isEmpty() ? "" : ": " + stderr;
+    if (r.startFailed()) {
+      return "cannot start '" + r.argv().get(0) + "'" + tail;
+    }
+    if (r.timedOut()) {
+      return "no answer within " + itemTimeout().toSeconds() + " s" + tail;
+    }
+    if (!endpoint.isLocal() && r.exitCode() == 255) {
+      return "ssh failed" + tail;
+    }
+    if (r.exitCode() == 127) {
+      return "zfs not found" + (endpoint.isLocal() ? "" : " on " + endpoint.label()) + tail;
+    }
+    return "zfs list exited with " + r.exitCode() + tail;
+  }
+
+  private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
+    return host.map(h -> Endpoint.remote(h, user, port, config.commands().ssh(), config.commands().zfs(),
+            config.replication().connectTimeout()))
+        .orElseGet(() -> Endpoint.local(config.commands().zfs()));
+  }
+
+  private static String pool(PushConfig push) {
+    String target = push.target();
+    int slash = target.indexOf('/');
+    return slash < 0 ? target : target.substring(0, slash);
+  }
+
+  private String describeConfig() {
+    int datasets = config.pull().sources().stream().mapToInt(s -> s.datasets().size()).sum();
+    int sources = config.pull().sources().size();
+    String push = config.push()
+        .map(p -> "push to " + p.host().orElse("local") + ":" + p.target())
+        .orElse("no push");
+    return plural(sources, "source") + ", " + plural(datasets, "dataset") + ", " + push;
+  }
+
+  private static String plural(int n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
+  /** stderr tails are several lines; a report line is one. */
+  static String oneLine(String s) {
+    return s == null ? "" : s.strip().replaceAll("\\s*\\n\\s*", "; ");
   }
 }

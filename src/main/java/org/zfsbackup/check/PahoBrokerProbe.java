@@ -1,0 +1,113 @@
+package org.zfsbackup.check;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManagerFactory;
+import org.eclipse.paho.client.mqttv3.MqttClient;
+import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
+import org.eclipse.paho.client.mqttv3.MqttException;
+import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
+import org.zfsbackup.config.AgentConfig.MqttConfig;
+
+/**
+ * {@link BrokerProbe} with the Paho v3 client: connect with a clean session, disconnect. The client
+ * id gets a {@code -check} suffix: a broker drops an existing session when the same id connects
+ * again, and {@code check} must not kick a running agent off.
+ */
+public final class PahoBrokerProbe implements BrokerProbe {
+
+  @Override
+  public Optional<String> problem(MqttConfig mqtt, Duration timeout) {
+    // Our own scheduler, so that no Paho thread outlives the probe whatever state it ends in.
+    // Paho runs its connect task, sender, receiver and callback on it at the same time: with
+    // fewer threads the CONNECT is never sent (10 is Paho's own default).
+    ScheduledExecutorService scheduler =
+        Executors.newScheduledThreadPool(10, r -> {
+          Thread t = new Thread(r, "check-mqtt");
+          t.setDaemon(true);
+          return t;
+        });
+    MqttClient client = null;
+    try {
+      client = new MqttClient(mqtt.url(), mqtt.clientId() + "-check", new MemoryPersistence(), scheduler);
+      client.setTimeToWait(timeout.toMillis()); // bounds the wait for CONNACK from a silent peer
+      MqttConnectOptions options = new MqttConnectOptions();
+      options.setCleanSession(true);
+      options.setAutomaticReconnect(false);
+      options.setMqttVersion(MqttConnectOptions.MQTT_VERSION_3_1_1); // no second try with 3.1
+      options.setConnectionTimeout((int) Math.max(1, timeout.toSeconds()));
+      mqtt.username().ifPresent(options::setUserName);
+      mqtt.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
+      if (mqtt.url().toLowerCase(Locale.ROOT).startsWith("ssl://") && mqtt.caFile().isPresent()) {
+        options.setSocketFactory(socketFactory(mqtt.caFile().get()));
+      }
+      options.setHttpsHostnameVerificationEnabled(true);
+      client.connect(options);
+      client.disconnect(1000);
+      return Optional.empty();
+    } catch (MqttException e) {
+      return Optional.of(describe(e));
+    } catch (IOException | GeneralSecurityException e) {
+      return Optional.of("cannot use ca_file " + mqtt.caFile().orElse(null) + ": " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      return Optional.of("Paho refused the URL or client id: " + e.getMessage());
+    } finally {
+      if (client != null) {
+        try {
+          if (client.isConnected()) {
+            client.disconnectForcibly(0, 500);
+          }
+          client.close(true);
+        } catch (MqttException | RuntimeException e) {
+          // already failed or disconnected; the scheduler below ends its threads either way
+        }
+      }
+      scheduler.shutdownNow();
+    }
+  }
+
+  /** Paho's reason ("Not authorized to connect", "Unable to connect to server") plus the cause. */
+  static String describe(MqttException e) {
+    String reason = switch (e.getReasonCode()) {
+      case MqttException.REASON_CODE_FAILED_AUTHENTICATION -> "credentials refused (bad user name or password)";
+      case MqttException.REASON_CODE_NOT_AUTHORIZED -> "credentials refused (not authorized)";
+      case MqttException.REASON_CODE_CLIENT_TIMEOUT -> "no answer from the broker in time";
+      default -> e.getMessage();
+    };
+    Throwable cause = e.getCause();
+    if (cause != null && cause.getMessage() != null) {
+      reason += " (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";
+    }
+    return reason.replaceAll("\\s*\\n\\s*", " ");
+  }
+
+  /** Trusts exactly the certificates in {@code caFile}. */
+  static SSLSocketFactory socketFactory(Path caFile) throws IOException, GeneralSecurityException {
+    KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+    trust.load(null, null);
+    try (InputStream in = Files.newInputStream(caFile)) {
+      int i = 0;
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        trust.setCertificateEntry("ca-" + i++, c);
+      }
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, tmf.getTrustManagers(), null);
+    return context.getSocketFactory();
+  }
+}

@@ -1,0 +1,257 @@
+package org.zfsbackup.check;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.zfsbackup.Main;
+import org.zfsbackup.testing.Cmd;
+import org.zfsbackup.testing.FreePort;
+import org.zfsbackup.testing.Prerequisites;
+import org.zfsbackup.testing.SshServer;
+import org.zfsbackup.testing.ZfsPools;
+
+/**
+ * {@code java -jar ... check} in-process against real things: a Mosquitto broker with a password
+ * file (started by this test on a free port), a real sshd on 127.0.0.1, real zfs-fuse pools, and
+ * peers that do not answer: a closed port, and a listening socket that never speaks (the TCP
+ * handshake succeeds, then silence: the case a plain connect timeout does not cover).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PreflightIT {
+  private static final String USER = "backup";
+  private final String password = "it-" + UUID.randomUUID();
+
+  private Path dir;
+  private Process mosquitto;
+  private int brokerPort;
+  private ServerSocket silent;
+  private int closedPort;
+
+  @BeforeAll
+  void setUp() throws IOException, InterruptedException {
+    Path bin = Prerequisites.requireProgram("/usr/sbin/mosquitto");
+    Prerequisites.requireProgram("mosquitto_passwd");
+    Prerequisites.requireProgram("ssh");
+    dir = Files.createTempDirectory("zba-check-it");
+    Path passwd = dir.resolve("passwd");
+    Cmd.ok("mosquitto_passwd", "-b", "-c", passwd.toString(), USER, password);
+    brokerPort = FreePort.find();
+    Path conf = Files.writeString(dir.resolve("mosquitto.conf"), String.join("\n",
+        "listener " + brokerPort + " 127.0.0.1",
+        "allow_anonymous false",
+        "password_file " + passwd,
+        "persistence false",
+        "user root", // as root, Mosquitto would otherwise switch to 'mosquitto' and lose the 0700 temp dir
+        ""));
+    mosquitto = new ProcessBuilder(bin.toString(), "-c", conf.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("mosquitto.log").toFile())
+        .start();
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (!listening(brokerPort)) {
+      if (!mosquitto.isAlive() || System.currentTimeMillis() > deadline) {
+        throw new AssertionError("mosquitto did not start: " + Files.readString(dir.resolve("mosquitto.log")));
+      }
+      Thread.sleep(50);
+    }
+    silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress()); // never accept()ed
+    closedPort = FreePort.find();
+  }
+
+  @AfterAll
+  void tearDown() throws IOException, InterruptedException {
+    if (silent != null) {
+      silent.close();
+    }
+    if (mosquitto != null) {
+      mosquitto.destroy();
+      mosquitto.waitFor();
+    }
+    if (dir != null) {
+      try (Stream<Path> files = Files.walk(dir)) {
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  private static boolean listening(int port) {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  record Run(int exit, String out, String err, long millis) {}
+
+  private Run check(String yaml, Map<String, String> env, String... extra) throws IOException {
+    Path file = Files.writeString(dir.resolve("agent-" + UUID.randomUUID() + ".yaml"), yaml);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] args = Stream.concat(Stream.of("check", "--config", file.toString()), Stream.of(extra)).toArray(String[]::new);
+    long start = System.nanoTime();
+    int exit = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), env);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), ms);
+  }
+
+  private static String flow(List<String> argv) {
+    return argv.stream().map(a -> "\"" + a + "\"").collect(Collectors.joining(", ", "[", "]"));
+  }
+
+  @Test
+  void check_everythingReachable_allOkAndExit0() throws IOException {
+    try (ZfsPools pools = new ZfsPools(); SshServer ssh = new SshServer()) {
+      String src = pools.create("zchksrc");
+      String bak = pools.create("zchkbak");
+      ZfsPools.dataset(src + "/data");
+      ZfsPools.dataset(bak + "/backups");
+      String yaml = """
+          mqtt:
+            url: tcp://127.0.0.1:%d
+            username: %s
+          commands:
+            ssh: %s
+          pull:
+            target: %s/backups
+            sources:
+              - name: storage
+                host: 127.0.0.1
+                user: root
+                port: %d
+                datasets: [%s/data]
+              - name: here
+                datasets: [%s/data]
+          push:
+            host: 127.0.0.1
+            user: root
+            port: %d
+            target: %s/offsite
+          replication:
+            connect_timeout_s: 5
+          """.formatted(brokerPort, USER, flow(ssh.sshCommand()), bak, ssh.port, src, src, ssh.port, bak);
+
+      Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password));
+
+      assertEquals(0, run.exit(), run.out() + run.err());
+      List<String> lines = run.out().lines().toList();
+      assertEquals(6, lines.size(), run.out());
+      assertTrue(lines.stream().allMatch(l -> l.startsWith("ok   ")), run.out());
+      assertEquals("ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
+      assertEquals("ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
+      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " pool " + bak + ": present", lines.get(5));
+      assertFalse(run.out().contains(password) || run.err().contains(password));
+
+      Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password), "--quiet");
+      assertEquals(0, quiet.exit());
+      assertEquals("", quiet.out());
+    }
+  }
+
+  @Test
+  void check_wrongPasswordAndHostsThatDoNotAnswer_eachFailsWithinBound() throws IOException {
+    String yaml = """
+        mqtt:
+          url: tcp://127.0.0.1:%d
+          username: %s
+        commands:
+          ssh: [ssh, -o, BatchMode=yes, -o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null]
+        pull:
+          target: zchknopool/backups
+          sources:
+            - name: silent
+              host: 127.0.0.1
+              port: %d
+              datasets: [tank/data]
+        push:
+          host: 127.0.0.1
+          port: %d
+          target: offsitepool/backups
+        replication:
+          connect_timeout_s: 1
+        """.formatted(brokerPort, USER, silent.getLocalPort(), closedPort);
+
+    Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "wrong-" + password));
+
+    assertEquals(1, run.exit(), run.out());
+    List<String> lines = run.out().lines().toList();
+    assertEquals(5, lines.size(), run.out());
+    assertTrue(lines.get(0).startsWith("ok   config"), run.out());
+    assertTrue(lines.get(1).startsWith("FAIL broker tcp://127.0.0.1:" + brokerPort + ": credentials refused"), run.out());
+    assertTrue(lines.get(2).startsWith("FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "), run.out());
+    assertTrue(lines.get(3).startsWith("FAIL backup root zchknopool/backups: "), run.out());
+    assertTrue(lines.get(4).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " pool offsitepool: ssh failed: "), run.out());
+    assertTrue(lines.get(4).contains("Connection refused"), run.out());
+    assertFalse(run.out().contains(password), run.out());
+    // Parallel, each bounded by connect_timeout_s (1 s) plus the margin: far below the sum.
+    assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");
+
+    Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "wrong-" + password), "--quiet");
+    assertEquals(1, quiet.exit());
+    assertEquals(4, quiet.out().lines().count(), quiet.out());
+    assertTrue(quiet.out().lines().allMatch(l -> l.startsWith("FAIL ")), quiet.out());
+  }
+
+  @Test
+  void check_brokerThatNeverAnswers_failsWithinBound() throws IOException {
+    String yaml = """
+        mqtt:
+          url: tcp://127.0.0.1:%d
+        pull:
+          target: zchknopool/backups
+          sources:
+            - name: here
+              datasets: [tank/data]
+        replication:
+          connect_timeout_s: 1
+        """.formatted(silent.getLocalPort());
+
+    Run run = check(yaml, Map.of());
+
+    assertEquals(1, run.exit(), run.out());
+    String broker = run.out().lines().filter(l -> l.contains("broker")).findFirst().orElseThrow();
+    assertTrue(broker.startsWith("FAIL broker tcp://127.0.0.1:" + silent.getLocalPort() + ": "), run.out());
+    assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");
+  }
+
+  @Test
+  void check_brokerPortClosed_saysCannotConnect() throws IOException {
+    String yaml = """
+        mqtt:
+          url: tcp://127.0.0.1:%d
+        pull:
+          target: zchknopool/backups
+          sources:
+            - name: here
+              datasets: [tank/data]
+        replication:
+          connect_timeout_s: 1
+        """.formatted(closedPort);
+
+    Run run = check(yaml, Map.of());
+
+    String broker = run.out().lines().filter(l -> l.contains("broker")).findFirst().orElseThrow();
+    assertTrue(broker.contains("Connection refused"), run.out());
+  }
+}
