@@ -25,7 +25,7 @@ public final class ConfigException extends RuntimeException {
     this.problems = List.copyOf(problems);
   }
 
-  /** One entry per problem, in the order of the file. */
+  /** One entry per problem, section by section (mqtt, commands, pull, push, ...). */
   public List<String> problems() {
     return problems;
   }
