@@ -95,7 +95,8 @@ public final class ConfigLoader {
         retriever.close();
       }
     } catch (ExecutionException e) {
-      throw new ConfigException("cannot parse " + file + " as " + (json ? "JSON" : "YAML") + ": " + rootMessage(e));
+      // No path here: the caller's message names the file already.
+      throw new ConfigException("cannot parse it as " + (json ? "JSON" : "YAML") + ": " + rootMessage(e));
     } catch (TimeoutException e) {
       throw new ConfigException("reading " + file + " took longer than " + READ_TIMEOUT_S + " s");
     } catch (InterruptedException e) {
