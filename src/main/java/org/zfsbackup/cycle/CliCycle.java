@@ -48,7 +48,7 @@ public final class CliCycle {
     (failed ? err : out)
         .printf(
             Locale.ROOT,
-            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s in %.1f s%n",
+            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s in %.2f s%n",
             planOnly ? "plan" : "cycle",
             report.outcome().wire(),
             report.datasets().size(),

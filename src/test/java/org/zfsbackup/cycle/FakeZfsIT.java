@@ -1,0 +1,195 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.Prerequisites;
+import org.zfsbackup.testing.TestConfigs;
+
+/**
+ * The engine against a fake {@code zfs} (src/test/resources/fake/fake-zfs), for what the real
+ * zfs-fuse cannot do here: raw sends ({@code send -w}) and {@code receive -u} do not exist in
+ * zfs-fuse, and a stalled stream, malformed output or a failing receive are hard to provoke on a
+ * real pool. Real processes, real pipes; only the zfs program is fake.
+ */
+class FakeZfsIT {
+  @TempDir Path dir;
+  Path fake;
+  final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
+
+  @BeforeEach
+  void setUp() throws IOException {
+    Prerequisites.requireProgram("pv");
+    fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
+    Files.createDirectories(dir.resolve("list"));
+  }
+
+  void list(String root, String... lines) throws IOException {
+    Files.writeString(dir.resolve("list").resolve(root.replace('/', '_')), String.join("\n", lines) + "\n");
+  }
+
+  static String[] ds(String name, long txg, String... snaps) {
+    List<String> l = new ArrayList<>(List.of(name + "\tguid\t" + txg, name + "\tcreatetxg\t" + txg, name + "\tcanmount\toff"));
+    int i = 1;
+    for (String s : snaps) {
+      l.add(name + "@" + s + "\tguid\t" + (s.hashCode() & 0xffffff)); // same snapshot = same guid on every side
+      l.add(name + "@" + s + "\tcreatetxg\t" + (txg + i++));
+    }
+    return l.toArray(String[]::new);
+  }
+
+  List<List<String>> argv() throws IOException {
+    return Files.readAllLines(dir.resolve("argv.log")).stream().map(l -> List.of(l.split("\\|"))).toList();
+  }
+
+  AgentConfig config(List<String> pv, Duration stall, Optional<PushConfig> push, String... datasets) {
+    AgentConfig c =
+        TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()), pv, "bak",
+            List.of(TestConfigs.localSource("h", datasets)), push, stall);
+    // Production receive options: -u, which zfs-fuse lacks.
+    return new AgentConfig(c.mqtt(), c.commands(), new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()), c.push(), c.power(), c.replication(), c.stateFile(), c.logLevel());
+  }
+
+  CycleReport run(AgentConfig config, CycleControl control) {
+    return new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
+        .run(new CycleRequest("fake", "r1", Set.of(), false), events::add, control);
+  }
+
+  @Test
+  void pushIsRawAndReceivesUnmounted() throws IOException {
+    list("src/data", ds("src/data", 10, "a", "b"));
+    List<String> bak = new ArrayList<>(List.of(ds("bak", 1)));
+    bak.addAll(List.of(ds("bak/h", 2)));
+    bak.addAll(List.of(ds("bak/h/src", 3)));
+    bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
+    list("bak", bak.toArray(String[]::new));
+    PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/backups", "bak", true, List.of("-u"), List.of("bak"));
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
+    List<List<String>> argv = argv();
+    // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
+    assertTrue(argv.contains(List.of("receive", "-F", "-u", "off/backups/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
+    assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
+    assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
+    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "off/backups")), argv.toString());
+    assertTrue(argv.contains(List.of("set", "canmount=off", "off/backups/h/src/data")), argv.toString());
+    assertTrue(argv.stream().noneMatch(a -> a.contains("-R")));
+    // Estimated total: percent is reported, 100 at the end.
+    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.totalBytes() != null && p.percent() != null && p.percent() == 100.0));
+    assertEquals(Outcome.SUCCESS, r.outcome());
+  }
+
+  @Test
+  void pullReceivesWithConfiguredOptionsAndNeverRaw() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    List<List<String>> argv = argv();
+    assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
+  }
+
+  @Test
+  void stalledStream_killedAndReported() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.createFile(dir.resolve("stall"));
+    long t0 = System.nanoTime();
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(2), Optional.empty(), "src/data"), new CycleControl());
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded in time");
+    assertEquals(Status.FAILED, r.datasets().get(0).status());
+    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Error err && err.kind().equals("stalled")), events.toString());
+  }
+
+  @Test
+  void malformedListing_failsNamingTheLine() throws IOException {
+    list("src/data", "src/data\tguid\t1", "src/data createtxg 5");
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    DatasetResult d = r.datasets().get(0);
+    assertEquals(Status.FAILED, d.status());
+    assertTrue(d.message().contains("line 2"), d.message());
+    assertEquals("bad_zfs_output", ((CycleEvent.Error) events.stream().filter(e -> e instanceof CycleEvent.Error).findFirst().orElseThrow()).kind());
+  }
+
+  @Test
+  void failingReceive_reportsExitCodeAndStderr() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.writeString(dir.resolve("receive-exit"), "3");
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    assertEquals(Status.FAILED, r.datasets().get(0).status());
+    CycleEvent.Error e = (CycleEvent.Error) events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
+    assertEquals("receive_failed", e.kind());
+    assertEquals(3, e.exitCode());
+  }
+
+  @Test
+  void byteCount_sameWithPvAndWithTheJavaRelay() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.writeString(dir.resolve("bytes"), "5000000");
+    CycleReport withPv = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport relay = run(config(List.of(), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    assertEquals(5_000_000, withPv.bytes());
+    assertEquals(5_000_000, relay.bytes());
+  }
+
+  @Test
+  void forcedStop_killsTheStreamInFlight() throws Exception {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.createFile(dir.resolve("stall"));
+    CycleControl control = new CycleControl();
+    Thread stopper = new Thread(() -> {
+      try {
+        Thread.sleep(1500);
+      } catch (InterruptedException e) {
+        return;
+      }
+      control.stop(CycleControl.StopReason.SUSPEND, true);
+    });
+    stopper.start();
+    long t0 = System.nanoTime();
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(600), Optional.empty(), "src/data"), control);
+    assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos());
+    assertEquals(Outcome.SUSPENDED, r.outcome());
+    assertEquals(Status.FAILED, r.datasets().get(0).status());
+    assertTrue(r.datasets().get(0).message().contains("forced stop"));
+  }
+
+  @Test
+  void gracefulStop_finishesInFlightStartsNothingNew() throws Exception {
+    list("src/one", ds("src/one", 10, "a"));
+    list("src/two", ds("src/two", 20, "a"));
+    Files.writeString(dir.resolve("bytes"), "1000");
+    CycleControl control = new CycleControl();
+    // Stop as soon as the first stream starts: it finishes, the second dataset never starts.
+    CycleReport r =
+        new BackupCycle(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/one", "src/two"), new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+            .run(new CycleRequest("g", null, Set.of(), false), e -> {
+              if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
+                control.stop(CycleControl.StopReason.CANCEL, false);
+              }
+            }, control);
+    assertEquals(Outcome.CANCELLED, r.outcome());
+    assertEquals(Status.SENT, r.datasets().get(0).status());
+    assertEquals(Status.SKIPPED, r.datasets().get(1).status());
+    assertTrue(r.datasets().get(1).message().contains("not started"));
+  }
+}
