@@ -59,7 +59,7 @@ ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2])
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$BYTES" "$1"; }
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "bare shell pipe (send | receive)" "$(secs "$bare")" "$(rate "$bare")" "1.00"
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | pv | receive" "$(secs "$pv")" "$(rate "$pv")" "$(ratio "$bare" "$pv")"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, Java relay (pv: [])" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
+printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, direct pipe (pv: [])" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
 
 echo "== 2. peak RSS of the agent's JVM (java -jar ... run), default heap settings"
 for size in 16000000 6000000000; do

@@ -4,7 +4,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,9 +19,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one
  * {@link ProcessBuilder#startPipeline} whose pipes the JVM never reads, and {@code pv -n} reports
- * the byte count once a second on its stderr. Memory stays bounded whatever the stream size, and
- * the throughput is that of a shell pipe. With no {@code pv} configured, a Java relay with a 1 MiB
- * buffer counts the bytes instead (slower: every byte crosses the JVM twice).
+ * the exact byte count once a second on its stderr. Memory stays bounded whatever the stream
+ * size. The extra hop costs throughput on very fast streams (figures in docs/performance.md); with
+ * no {@code pv} configured ({@code commands.pv: []}) the pipe is {@code send | receive} alone and
+ * the count is sampled from the kernel's per-process I/O counters instead (approximate).
  */
 public final class RealProcessRunner implements ProcessRunner {
   private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
@@ -32,7 +32,7 @@ public final class RealProcessRunner implements ProcessRunner {
 
   private final List<String> pv;
 
-  /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = count in a Java relay */
+  /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
   public RealProcessRunner(List<String> pv) {
     this.pv = List.copyOf(pv);
   }
@@ -68,7 +68,7 @@ public final class RealProcessRunner implements ProcessRunner {
   public PipeResult pipe(
       List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
     return pv.isEmpty()
-        ? relay(send, receive, progress, stallTimeout, control)
+        ? direct(send, receive, progress, stallTimeout, control)
         : kernelPipe(send, receive, progress, stallTimeout, control);
   }
 
@@ -108,56 +108,50 @@ public final class RealProcessRunner implements ProcessRunner {
     return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed);
   }
 
-  private PipeResult relay(
+  /**
+   * {@code send | receive} with nothing in between: the fastest pipe, but the byte count is read
+   * from the kernel's per-process I/O counters ({@code /proc/PID/io}: the sender's {@code wchar},
+   * else the receiver's {@code rchar}, each summed over the process and its children), sampled
+   * every 20 ms. It is approximate: what a process wrote in its last 20 ms before exiting may be
+   * missed, and where the data is moved by a daemon (zfs-fuse) rather than by the zfs process
+   * itself the counters stay at zero.
+   */
+  private PipeResult direct(
       List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
-    Process s;
-    Process r;
+    List<ProcessBuilder> builders =
+        List.of(
+            new ProcessBuilder(send).redirectInput(DEV_NULL),
+            new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
+    List<Process> procs;
     try {
-      s = new ProcessBuilder(send).redirectInput(DEV_NULL).start();
+      procs = ProcessBuilder.startPipeline(builders);
     } catch (IOException e) {
       ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
       return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
     }
-    try {
-      r = new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    } catch (IOException e) {
-      kill(s);
-      ProcessResult failed = new ProcessResult(receive, -1, "", e.getMessage(), true, false);
-      return new PipeResult(0, new ProcessResult(send, -1, "", "", false, false), failed, false, false);
-    }
+    Process s = procs.get(0);
+    Process r = procs.get(1);
     AtomicLong bytes = new AtomicLong();
     StderrTail sendErr = new StderrTail(s.getErrorStream(), "stderr send");
     StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
-    Thread copier =
+    Thread sampler =
         new Thread(
             () -> {
-              byte[] buf = new byte[1 << 20];
-              try (InputStream in = s.getInputStream();
-                  OutputStream out = r.getOutputStream()) {
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                  out.write(buf, 0, n);
-                  bytes.addAndGet(n);
-                }
-              } catch (IOException e) {
-                // the receiver went away; its exit code and stderr tell why
-              } finally {
+              while (r.isAlive()) {
+                long n = Math.max(IoCounters.tree(s.toHandle(), "wchar"), IoCounters.tree(r.toHandle(), "rchar"));
+                bytes.accumulateAndGet(n, Math::max);
                 try {
-                  s.getInputStream().close(); // the sender gets SIGPIPE instead of blocking
-                } catch (IOException ignored) {
-                  // nothing to do
+                  Thread.sleep(20);
+                } catch (InterruptedException e) {
+                  return;
                 }
               }
             },
-            "relay");
-    copier.setDaemon(true);
-    copier.start();
-    Watch watch = supervise(List.of(s, r), bytes, progress, stallTimeout, control);
-    try {
-      copier.join(5_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+            "io-sampler");
+    sampler.setDaemon(true);
+    sampler.start();
+    Watch watch = supervise(procs, bytes, progress, stallTimeout, control);
+    sampler.interrupt();
     return new PipeResult(
         bytes.get(),
         new ProcessResult(send, s.exitValue(), "", sendErr.await(), false, false),
