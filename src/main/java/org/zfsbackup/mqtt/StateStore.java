@@ -60,7 +60,8 @@ final class StateStore {
           result instanceof ObjectNode o ? Optional.of(o) : Optional.empty();
       return new Saved(lastSuccess, lastResult);
     } catch (IOException | DateTimeParseException | UncheckedIOException e) {
-      log.warn("state file {} is unreadable ({}); starting as if no backup was recorded", file, e.getMessage());
+      String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+      log.warn("state file {} is unreadable ({}); starting as if no backup was recorded", file, why);
       return Saved.NONE;
     }
   }
