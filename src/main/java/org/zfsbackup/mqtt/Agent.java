@@ -106,6 +106,7 @@ final class Agent implements MqttPort.Listener {
   private boolean poweringDown;
   private boolean stopping;
   private Future<Void> shutdown;
+  private Future<Void> lastSave = Future.succeededFuture();
   private final List<ObjectNode> errorsForNextConnect = new ArrayList<>();
 
   Agent(
@@ -372,14 +373,16 @@ final class Agent implements MqttPort.Listener {
   }
 
   private void save(Instant at, ObjectNode result) {
-    workers
-        .executeBlocking(
-            () -> {
-              store.save(at, result);
-              return null;
-            },
-            true)
-        .onFailure(e -> log.warn("could not save {}: {}", store.file(), e.toString()));
+    lastSave =
+        workers
+            .<Void>executeBlocking(
+                () -> {
+                  store.save(at, result);
+                  return null;
+                },
+                true)
+            .onFailure(e -> log.warn("could not save {}: {}", store.file(), e.toString()))
+            .otherwiseEmpty();
   }
 
   // ---------------------------------------------------------------- power
@@ -470,6 +473,7 @@ final class Agent implements MqttPort.Listener {
     }
     shutdown =
         cycleDone
+            .compose(v -> lastSave)
             .compose(v -> poweringDown ? Future.<Void>succeededFuture() : publish(topics.availability(), "offline", true))
             .otherwiseEmpty()
             .compose(v -> mqtt.close())
