@@ -146,7 +146,11 @@ public final class CommandParser {
     try {
       root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
-      return reject(Reason.MALFORMED_JSON, "malformed JSON: " + firstLine(e.getOriginalMessage()));
+      String why = String.valueOf(e.getOriginalMessage())
+          .replaceAll("\\s*\\(start marker at \\[Source:.*?\\]\\)", "")
+          .replaceAll("\\[Source:[^\\]]*\\]", "");
+      String where = e.getLocation() == null ? "" : " at column " + e.getLocation().getColumnNr();
+      return reject(Reason.MALFORMED_JSON, "malformed JSON" + where + ": " + firstLine(why));
     }
     if (root == null || !root.isObject()) {
       return reject(Reason.MALFORMED_JSON, "malformed JSON: expected one object");

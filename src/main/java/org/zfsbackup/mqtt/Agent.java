@@ -194,6 +194,11 @@ final class Agent implements MqttPort.Listener {
         log.info("ignored a command: {}", stopping ? "the agent is shutting down" : "powering down");
         return;
       }
+      if (payload.length == 0) {
+        // How a retained message is cleared (mosquitto_pub -r -n): not a command, not an error.
+        log.info("ignored an empty message on {}", topic);
+        return;
+      }
       ParseResult parsed = parser.parse(payload, retained, clock.instant());
       if (parsed instanceof ParseResult.Rejection rejection) {
         log.warn("rejected a command on {}: {}", topic, rejection.message());

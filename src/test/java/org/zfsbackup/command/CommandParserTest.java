@@ -169,6 +169,13 @@ class CommandParserTest {
   }
 
   @Test
+  void parse_truncatedJson_messageSaysWhereWithoutJacksonInternals() {
+    Rejection r = (Rejection) PARSER.parse(bytes("{\"command\": \"run\""), false, NOW);
+    assertTrue(r.message().startsWith("malformed JSON at column "), r.message());
+    assertTrue(!r.message().contains("Source"), r.message());
+  }
+
+  @Test
   void reasonKind_isPrefixedSnakeCase() {
     assertEquals("command_unconfigured_dataset", Reason.UNCONFIGURED_DATASET.kind());
     assertEquals("command_retained", Reason.RETAINED.kind());
