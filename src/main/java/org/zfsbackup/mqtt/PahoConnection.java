@@ -118,6 +118,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     options.setWill(settings.willTopic(), "offline".getBytes(StandardCharsets.UTF_8), 1, true);
     settings.username().ifPresent(options::setUserName);
     settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
+    options.setHttpsHostnameVerificationEnabled(true); // the broker's name must be in its certificate
     if (settings.url().startsWith("ssl://") && settings.caFile().isPresent()) {
       options.setSocketFactory(sslSocketFactory(settings.caFile().get()));
     }

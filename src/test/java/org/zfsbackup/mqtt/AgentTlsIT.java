@@ -117,10 +117,21 @@ class AgentTlsIT {
     awaitLog("failed (attempt 2)");
   }
 
+  @Test
+  void start_brokerNameNotInItsCertificate_refusesTheBroker() throws Exception {
+    // The certificate is for IP 127.0.0.1 only; "localhost" is the same socket under another name.
+    startAgent("agent-tls-badname", dir.resolve("ca/ca.pem"), PASSWORD, broker.url().replace("127.0.0.1", "localhost"));
+    awaitLog("failed (attempt 2)");
+  }
+
   void startAgent(String client, Path caFile, String password) {
+    startAgent(client, caFile, password, broker.url());
+  }
+
+  void startAgent(String client, Path caFile, String password, String url) {
     AgentConfig config =
         TestConfigs.withMqtt(
-            TestConfigs.config(broker.url(), client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
+            TestConfigs.config(url, client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
             m -> new AgentConfig.MqttConfig(m.url(), m.clientId(), Optional.of(USER), Optional.of(new Secret(password)),
                 Optional.of(caFile), m.topic(), m.homeAssistant()));
     agents.add(AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST));
