@@ -221,7 +221,10 @@ final class Agent implements MqttPort.Listener {
       if (state == AgentState.IDLE) {
         startCycle(run);
       } else {
-        refuse("run", "cycle " + cycle.id + " is " + state.wire() + "; a new run starts only when idle");
+        refuse(
+            "run",
+            (cycle == null ? "the agent" : "cycle " + cycle.id) + " is " + state.wire()
+                + "; a new run starts only when idle");
       }
     } else if (command instanceof AgentCommand.Suspend suspend) {
       suspend(suspend.force());
