@@ -248,6 +248,19 @@ class AgentTest {
     assertEquals("pull", s.get("phase").asText());
   }
 
+  @Test
+  void engineProgress_streamingEvery100ms_isThrottledButStartAndEndAlwaysPublished() throws Exception {
+    startBlockedCycle();
+    Thread.sleep(1200); // the fake engine reports every 100 ms: about 12 updates
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    List<String> statuses = mqtt.json(T.progress()).stream().map(p -> p.get("status").asText()).toList();
+    long streaming = statuses.stream().filter("streaming"::equals).count();
+    assertTrue(streaming >= 2 && streaming <= 6, "one streaming update per 300 ms, got " + streaming);
+    assertEquals("started", statuses.get(0));
+    assertTrue(statuses.contains("done"));
+  }
+
   // ------------------------------------------------------------------ CANCELLING
 
   @Test
