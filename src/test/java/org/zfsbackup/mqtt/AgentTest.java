@@ -70,7 +70,8 @@ class AgentTest {
     engine = new FakeCycleRunner();
     power = new FakePower(timeline);
     agent = newAgent(StateStore.Saved.NONE);
-    await(() -> "idle".equals(state()), "agent online and idle");
+    // connected() publishes availability, state, then discovery: the last one means it is done.
+    await(() -> "idle".equals(state()) && discoveryCount() == 9, "agent online and idle");
   }
 
   @AfterEach
