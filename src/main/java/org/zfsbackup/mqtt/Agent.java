@@ -177,7 +177,8 @@ final class Agent implements MqttPort.Listener {
     try {
       Optional<Discovery> discovery = settings.discovery();
       if (discovery.isPresent() && topic.equals(discovery.get().statusTopic())) {
-        if (new String(payload, StandardCharsets.UTF_8).strip().equals("online")) {
+        // A retained birth message comes with every subscribe; connected() publishes then anyway.
+        if (!retained && new String(payload, StandardCharsets.UTF_8).strip().equals("online")) {
           log.info("Home Assistant came online: republishing discovery");
           publishDiscovery();
         }
