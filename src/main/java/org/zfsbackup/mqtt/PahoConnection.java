@@ -1,0 +1,442 @@
+package org.zfsbackup.mqtt;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManagerFactory;
+import org.eclipse.paho.client.mqttv3.IMqttActionListener;
+import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
+import org.eclipse.paho.client.mqttv3.IMqttToken;
+import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
+import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
+import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
+import org.eclipse.paho.client.mqttv3.MqttException;
+import org.eclipse.paho.client.mqttv3.MqttMessage;
+import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.config.AgentConfig.Secret;
+
+/**
+ * The Paho MQTT v3 adapter. What it does about Paho's known traps:
+ *
+ * <ul>
+ *   <li>Clean session and memory persistence: a command published while the server sleeps is not
+ *       replayed on wake, and no lock files land in the working directory.
+ *   <li>{@code automaticReconnect} does not retry a failed <em>first</em> connect (paho.mqtt.java
+ *       #825): right after wake-on-LAN the broker is often unreachable, so {@link #connect} retries
+ *       with exponential backoff, forever, logging each attempt.
+ *   <li>Subscribing inside {@code connectComplete} can deadlock (#999): the callback only hands the
+ *       event to the Vert.x context, which subscribes.
+ *   <li>The QoS 1 acknowledgement of a received message goes out only when {@code messageArrived}
+ *       returns: it copies the payload, hands it to the context and returns at once; it never throws.
+ *   <li>{@code maxInflight} is raised from Paho's 10: discovery alone is nine retained messages.
+ * </ul>
+ *
+ * <p>The will is {@code offline}, retained, on {@code T/availability}. Credentials are passed to
+ * Paho and never logged.
+ */
+final class PahoConnection implements MqttPort, MqttCallbackExtended {
+  private static final Logger log = LoggerFactory.getLogger(PahoConnection.class);
+
+  /**
+   * @param url             {@code tcp://host:1883} or {@code ssl://host:8883}
+   * @param caFile          trusted CA certificates (PEM) for {@code ssl://}; empty = the JVM's
+   * @param subscriptions   topics to subscribe to at QoS 1 after every connect
+   * @param firstRetry      backoff after the first failed connect; doubles up to {@code maxRetry}
+   * @param ackTimeout      how long {@link #disconnect} waits for outstanding acknowledgements
+   */
+  record Settings(
+      String url,
+      String clientId,
+      Optional<String> username,
+      Optional<Secret> password,
+      Optional<Path> caFile,
+      String willTopic,
+      List<String> subscriptions,
+      Duration firstRetry,
+      Duration maxRetry,
+      Duration ackTimeout,
+      int keepAliveSeconds) {}
+
+  private final Vertx vertx;
+  private final Context context;
+  private final Settings settings;
+  private final MqttAsyncClient client;
+  private final MqttConnectOptions options;
+  private final AtomicLong connections = new AtomicLong();
+  private final Set<Promise<Void>> pending = new HashSet<>();
+
+  private volatile Listener listener;
+  private boolean wanted;
+  private boolean closed;
+  private int attempt;
+  private long retryTimer = -1;
+
+  /**
+   * @throws IllegalArgumentException for a bad URL or an unreadable CA file, with a message for a
+   *     person
+   */
+  PahoConnection(Vertx vertx, Context context, Settings settings) {
+    this.vertx = vertx;
+    this.context = context;
+    this.settings = settings;
+    try {
+      this.client = new MqttAsyncClient(settings.url(), settings.clientId(), new MemoryPersistence());
+    } catch (MqttException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("mqtt.url '" + settings.url() + "': " + e.getMessage(), e);
+    }
+    client.setCallback(this);
+    options = new MqttConnectOptions();
+    options.setCleanSession(true);
+    options.setAutomaticReconnect(true);
+    options.setMaxReconnectDelay((int) settings.maxRetry().toMillis());
+    options.setKeepAliveInterval(settings.keepAliveSeconds());
+    options.setConnectionTimeout(10);
+    options.setMaxInflight(1000);
+    options.setWill(settings.willTopic(), "offline".getBytes(StandardCharsets.UTF_8), 1, true);
+    settings.username().ifPresent(options::setUserName);
+    settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
+    options.setHttpsHostnameVerificationEnabled(true); // the broker's name must be in its certificate
+    if (settings.url().startsWith("ssl://") && settings.caFile().isPresent()) {
+      options.setSocketFactory(sslSocketFactory(settings.caFile().get()));
+    }
+  }
+
+  /** An SSL socket factory that trusts exactly the CA certificates in {@code caFile} (PEM or DER). */
+  static SSLSocketFactory sslSocketFactory(Path caFile) {
+    try (InputStream in = Files.newInputStream(caFile)) {
+      Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+      if (certs.isEmpty()) {
+        throw new IllegalArgumentException("mqtt.ca_file " + caFile + " holds no certificate");
+      }
+      KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+      trust.load(null, null);
+      int i = 0;
+      for (Certificate c : certs) {
+        trust.setCertificateEntry("ca-" + i++, c);
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trust);
+      SSLContext ssl = SSLContext.getInstance("TLS");
+      ssl.init(null, tmf.getTrustManagers(), null);
+      return ssl.getSocketFactory();
+    } catch (IOException | GeneralSecurityException e) {
+      throw new IllegalArgumentException("mqtt.ca_file " + caFile + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void connect(Listener listener) {
+    this.listener = listener;
+    if (closed) {
+      return;
+    }
+    wanted = true;
+    attempt = 0;
+    tryConnect();
+  }
+
+  private void tryConnect() {
+    retryTimer = -1;
+    if (!wanted || closed || client.isConnected()) {
+      return;
+    }
+    attempt++;
+    log.info("connecting to MQTT broker {} as '{}' (attempt {})", settings.url(), settings.clientId(), attempt);
+    try {
+      client.connect(
+          options,
+          null,
+          new IMqttActionListener() {
+            @Override
+            public void onSuccess(IMqttToken token) {
+              // connectComplete() carries on.
+            }
+
+            @Override
+            public void onFailure(IMqttToken token, Throwable e) {
+              context.runOnContext(v -> connectFailed(e));
+            }
+          });
+    } catch (MqttException e) {
+      connectFailed(e);
+    }
+  }
+
+  private void connectFailed(Throwable e) {
+    if (!wanted || closed || client.isConnected()) {
+      return;
+    }
+    long delay = Math.min(
+        settings.maxRetry().toMillis(),
+        settings.firstRetry().toMillis() << Math.min(attempt - 1, 20));
+    log.warn(
+        "MQTT connect to {} failed (attempt {}): {}; retrying in {}",
+        settings.url(), attempt, describe(e), seconds(delay));
+    retryTimer = vertx.setTimer(delay, t -> tryConnect());
+  }
+
+  @Override
+  public void connectComplete(boolean reconnect, String serverUri) {
+    // Paho's thread: hand over, subscribe from the context (#999).
+    long n = connections.incrementAndGet();
+    context.runOnContext(v -> connected(n, reconnect));
+  }
+
+  private void connected(long n, boolean reconnect) {
+    if (closed || !wanted) {
+      // A reconnect raced with disconnect(): do not come back online during a power-down.
+      log.info("connected to MQTT broker {} while shutting the connection down; disconnecting", settings.url());
+      disconnectNow();
+      return;
+    }
+    attempt = 0;
+    log.info("{} MQTT broker {}", reconnect ? "reconnected to" : "connected to", settings.url());
+    subscribe(n);
+  }
+
+  private void subscribe(long n) {
+    if (closed || n != connections.get() || !client.isConnected()) {
+      return;
+    }
+    String[] topics = settings.subscriptions().toArray(String[]::new);
+    int[] qos = new int[topics.length];
+    java.util.Arrays.fill(qos, 1);
+    try {
+      client.subscribe(
+          topics,
+          qos,
+          null,
+          new IMqttActionListener() {
+            @Override
+            public void onSuccess(IMqttToken token) {
+              context.runOnContext(
+                  v -> {
+                    log.info("subscribed to {}", String.join(", ", topics));
+                    Listener l = listener;
+                    if (l != null && n == connections.get()) {
+                      l.connected(n);
+                    }
+                  });
+            }
+
+            @Override
+            public void onFailure(IMqttToken token, Throwable e) {
+              context.runOnContext(v -> subscribeFailed(n, e));
+            }
+          });
+    } catch (MqttException e) {
+      subscribeFailed(n, e);
+    }
+  }
+
+  private void subscribeFailed(long n, Throwable e) {
+    log.error("subscribing to {} failed: {}; retrying in 5 s", settings.subscriptions(), describe(e));
+    vertx.setTimer(5000, t -> subscribe(n));
+  }
+
+  @Override
+  public void connectionLost(Throwable cause) {
+    context.runOnContext(
+        v -> {
+          failPending("connection lost");
+          log.warn("lost the connection to MQTT broker {}: {}; reconnecting automatically", settings.url(), describe(cause));
+          Listener l = listener;
+          if (l != null) {
+            l.lost(describe(cause));
+          }
+        });
+  }
+
+  @Override
+  public void messageArrived(String topic, MqttMessage message) {
+    // Paho's thread: the ack goes out when this returns. Copy, hand over, return; never throw.
+    try {
+      byte[] copy = message.getPayload().clone();
+      boolean retained = message.isRetained();
+      long n = connections.get();
+      context.runOnContext(
+          v -> {
+            Listener l = listener;
+            if (l != null) {
+              l.message(topic, copy, retained, n);
+            }
+          });
+    } catch (Throwable t) {
+      log.error("dropped a message on {}: {}", topic, t.toString());
+    }
+  }
+
+  @Override
+  public void deliveryComplete(IMqttDeliveryToken token) {
+    // Acknowledgements complete the publish futures through their action listeners.
+  }
+
+  @Override
+  public Future<Void> publish(String topic, String payload, boolean retained) {
+    if (closed || !client.isConnected()) {
+      return Future.failedFuture("not connected to the MQTT broker");
+    }
+    Promise<Void> promise = Promise.promise();
+    pending.add(promise);
+    try {
+      client.publish(
+          topic,
+          payload.getBytes(StandardCharsets.UTF_8),
+          1,
+          retained,
+          null,
+          new IMqttActionListener() {
+            @Override
+            public void onSuccess(IMqttToken token) {
+              context.runOnContext(
+                  v -> {
+                    pending.remove(promise);
+                    promise.tryComplete();
+                  });
+            }
+
+            @Override
+            public void onFailure(IMqttToken token, Throwable e) {
+              context.runOnContext(
+                  v -> {
+                    pending.remove(promise);
+                    promise.tryFail(e);
+                  });
+            }
+          });
+    } catch (MqttException e) {
+      pending.remove(promise);
+      promise.tryFail(e);
+    }
+    return promise.future();
+  }
+
+  @Override
+  public Future<Void> disconnect() {
+    wanted = false;
+    if (retryTimer >= 0) {
+      vertx.cancelTimer(retryTimer);
+      retryTimer = -1;
+    }
+    if (!client.isConnected()) {
+      failPending("disconnected");
+      return Future.succeededFuture();
+    }
+    List<Future<Void>> outstanding = new ArrayList<>();
+    for (Promise<Void> p : pending) {
+      outstanding.add(p.future().otherwiseEmpty());
+    }
+    long ackMillis = settings.ackTimeout().toMillis();
+    return Future.join(outstanding)
+        .timeout(ackMillis, TimeUnit.MILLISECONDS)
+        .<Void>mapEmpty()
+        .otherwise(
+            e -> {
+              log.warn("{} publish(es) not acknowledged within {}; disconnecting anyway", pending.size(), seconds(ackMillis));
+              return null;
+            })
+        .compose(v -> disconnectNow());
+  }
+
+  private Future<Void> disconnectNow() {
+    Promise<Void> done = Promise.promise();
+    try {
+      client.disconnect(
+          1000,
+          null,
+          new IMqttActionListener() {
+            @Override
+            public void onSuccess(IMqttToken token) {
+              context.runOnContext(v -> done.tryComplete());
+            }
+
+            @Override
+            public void onFailure(IMqttToken token, Throwable e) {
+              context.runOnContext(v -> done.tryFail(e));
+            }
+          });
+    } catch (MqttException e) {
+      done.tryFail(e);
+    }
+    return done.future()
+        .timeout(5, TimeUnit.SECONDS)
+        .onSuccess(v -> log.info("disconnected from MQTT broker {}", settings.url()))
+        .recover(
+            e -> {
+              log.warn("clean disconnect from {} failed: {}; closing the connection", settings.url(), describe(e));
+              try {
+                client.disconnectForcibly(0, 1000, false);
+              } catch (MqttException ignored) {
+                // Already gone.
+              }
+              return Future.succeededFuture();
+            })
+        .onComplete(ar -> failPending("disconnected"));
+  }
+
+  @Override
+  public Future<Void> close() {
+    if (closed) {
+      return Future.succeededFuture();
+    }
+    Future<Void> disconnected = disconnect();
+    closed = true;
+    return disconnected.eventually(
+        () ->
+            vertx.executeBlocking(
+                () -> {
+                  client.close(true);
+                  return null;
+                }));
+  }
+
+  @Override
+  public long connection() {
+    return connections.get();
+  }
+
+  private void failPending(String why) {
+    List<Promise<Void>> all = new ArrayList<>(pending);
+    pending.clear();
+    all.forEach(p -> p.tryFail(why));
+  }
+
+  private static String describe(Throwable e) {
+    if (e == null) {
+      return "unknown reason";
+    }
+    Throwable cause = e.getCause();
+    String msg = e.getMessage();
+    if (cause != null && cause.getMessage() != null) {
+      msg = (msg == null ? "" : msg + ": ") + cause.getMessage();
+    }
+    return msg == null ? e.getClass().getSimpleName() : msg;
+  }
+
+  private static String seconds(long millis) {
+    return millis % 1000 == 0 ? (millis / 1000) + " s" : String.format("%.1f s", millis / 1000.0);
+  }
+}

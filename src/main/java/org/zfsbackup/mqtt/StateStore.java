@@ -1,0 +1,93 @@
+package org.zfsbackup.mqtt;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the agent keeps across restarts, in {@code state_file}: {@code last_success_at} and the last
+ * {@code T/result} (republished after every connect, so a broker that lost its retained messages
+ * gets it back). A small JSON file, replaced atomically (write a temporary file beside it, fsync,
+ * rename), so a crash leaves the old or the new file, never half of one. Blocking: call it from a
+ * worker thread.
+ */
+final class StateStore {
+  private static final Logger log = LoggerFactory.getLogger(StateStore.class);
+
+  /** What was saved; both empty on a first start. */
+  record Saved(Optional<Instant> lastSuccessAt, Optional<ObjectNode> lastResult) {
+    static final Saved NONE = new Saved(Optional.empty(), Optional.empty());
+  }
+
+  private final Path file;
+
+  StateStore(Path file) {
+    this.file = file;
+  }
+
+  Path file() {
+    return file;
+  }
+
+  /** Reads the file; a missing or unreadable one is logged and treated as a first start. */
+  Saved load() {
+    if (!Files.exists(file)) {
+      log.info("no state file at {} yet: no backup recorded so far", file);
+      return Saved.NONE;
+    }
+    try {
+      JsonNode root = Payloads.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+      Optional<Instant> lastSuccess = Optional.empty();
+      JsonNode at = root.get("last_success_at");
+      if (at != null && at.isTextual()) {
+        lastSuccess = Optional.of(Instant.parse(at.asText()));
+      }
+      JsonNode result = root.get("last_result");
+      Optional<ObjectNode> lastResult =
+          result instanceof ObjectNode o ? Optional.of(o) : Optional.empty();
+      return new Saved(lastSuccess, lastResult);
+    } catch (IOException | DateTimeParseException | UncheckedIOException e) {
+      String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+      log.warn("state file {} is unreadable ({}); starting as if no backup was recorded", file, why);
+      return Saved.NONE;
+    }
+  }
+
+  /** Replaces the file atomically. */
+  void save(Instant lastSuccessAt, ObjectNode lastResult) throws IOException {
+    ObjectNode root = Payloads.JSON.createObjectNode();
+    root.put("version", 1);
+    root.put("last_success_at", Payloads.time(lastSuccessAt));
+    root.set("last_result", lastResult);
+    byte[] bytes = Payloads.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ch.write(java.nio.ByteBuffer.wrap(bytes));
+        ch.force(true);
+      }
+      try {
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The MQTT agent (contract §4): the Paho v3 adapter, the agent's state machine, what it publishes
+ * (availability, state, progress, error, result, event), Home Assistant discovery, the power-down,
+ * and {@link org.zfsbackup.mqtt.AgentLauncher}, which wires it all for the {@code agent} command.
+ *
+ * <p>Depends on {@code config}, {@code command}, {@code cycle} and {@code event}; this package (with
+ * {@code exec}'s implementation, the config loader and {@code Main}) is where Paho, Vert.x and
+ * processes are touched. The Vert.x event loop never blocks: the cycle and the power command run on
+ * a dedicated worker executor and report back with {@code runOnContext}; Paho callbacks copy what
+ * they received, hand it to the agent's context and return.
+ */
+package org.zfsbackup.mqtt;

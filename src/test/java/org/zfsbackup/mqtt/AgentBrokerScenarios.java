@@ -1,0 +1,363 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.cycle.CycleControl.StopReason;
+import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.MqttProbe;
+import org.zfsbackup.testing.MqttProbe.Message;
+import org.zfsbackup.testing.Prerequisites;
+
+/**
+ * What the agent does over a real broker, run against each broker by a subclass. The engine is a
+ * {@link FakeCycleRunner} (the real one needs ZFS; the lead's end-to-end test covers it); the broker,
+ * Paho, Vert.x, the state file and the power command are real. Each test has its own topic and
+ * client id, so a broker shared by a test class carries nothing from one test to the next.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+abstract class AgentBrokerScenarios {
+  static final Duration WAIT = Duration.ofSeconds(15);
+  private static final AtomicInteger COUNTER = new AtomicInteger();
+
+  @TempDir Path dir;
+  String clientId;
+  Topics topics;
+  final FakeCycleRunner engine = new FakeCycleRunner();
+  final List<RunningAgent> agents = new ArrayList<>();
+  final List<MqttProbe> probes = new ArrayList<>();
+
+  /** The broker under test, e.g. {@code tcp://127.0.0.1:18830}. */
+  abstract String brokerUrl();
+
+  @BeforeEach
+  void names() {
+    clientId = "agent-" + getClass().getSimpleName().toLowerCase() + "-" + COUNTER.incrementAndGet();
+    topics = new Topics("servers/" + clientId);
+  }
+
+  @AfterEach
+  void stopEverything() {
+    engine.release();
+    agents.forEach(RunningAgent::stop);
+    probes.forEach(MqttProbe::close);
+  }
+
+  // ------------------------------------------------------------------ scenarios
+
+  @Test
+  void start_freshBroker_publishesRetainedOnlineIdleAndDiscovery() {
+    startAgent(List.of("true"));
+    probe().await(topics.availability(), "online", WAIT);
+    // A client that subscribes later (Home Assistant after a restart) gets it all retained.
+    MqttProbe late = probe();
+    assertTrue(late.await(topics.availability(), "online", WAIT).retained());
+    Message state = late.await(topics.state(), m -> json(m).get("state").asText().equals("idle"), WAIT);
+    assertTrue(state.retained());
+    String prefix = "homeassistant/button/" + Discovery.nodeId(clientId) + "/run/config";
+    Message run = late.await(prefix, m -> true, WAIT);
+    assertTrue(run.retained());
+    assertEquals("run", json(run).get("payload_press").asText());
+    assertEquals(topics.command(), json(run).get("command_topic").asText());
+    awaitCount(late, "homeassistant/", 9);
+  }
+
+  @Test
+  void run_plainText_publishesStartedProgressResultAndEventThenIdle() {
+    startAgent(List.of("true"));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    Message result = probe.await(topics.result(), m -> true, WAIT);
+    JsonNode r = json(result);
+    assertEquals("success", r.get("outcome").asText());
+    assertEquals(1, r.at("/datasets/sent").asInt());
+    assertTrue(r.get("last_success_at").isTextual());
+    probe.await(topics.event(), m -> json(m).get("event_type").asText().equals("started"), WAIT);
+    probe.await(topics.event(), m -> json(m).get("event_type").asText().equals("success"), WAIT);
+    probe.await(topics.progress(), m -> json(m).get("status").asText().equals("done"), WAIT);
+    probe.await(topics.state(), m -> json(m).get("state").asText().equals("running"), WAIT);
+    awaitState(probe, probe.messages().indexOf(result), "idle");
+    // The result stays retained for whoever looks later.
+    assertEquals(r.get("cycle_id"), json(probe().await(topics.result(), m -> m.retained(), WAIT)).get("cycle_id"));
+  }
+
+  @Test
+  void suspend_midCycleWithMosquittoPub_streamFinishesThenOfflineThenPowerThenOnline() throws Exception {
+    Path mosquittoPub = Prerequisites.requireProgram("mosquitto_pub");
+    URI url = URI.create(brokerUrl());
+    String powerTopic = topics.base() + "/test/power";
+    engine.blockStreams();
+    // The power command reports to the broker, so the broker's order proves what came first.
+    startAgent(List.of(mosquittoPub.toString(), "-h", url.getHost(), "-p", String.valueOf(url.getPort()),
+        "-q", "1", "-t", powerTopic, "-m", "ran"));
+    MqttProbe probe = probe(powerTopic);
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    int mark = probe.mark();
+    // Exactly what the old suspend-backups.sh ran.
+    run(mosquittoPub.toString(), "-h", url.getHost(), "-p", String.valueOf(url.getPort()), "-t", topics.command(), "-m", "suspend");
+    awaitState(probe, mark, "suspending");
+    assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
+    assertFalse(engine.lastControl().forced());
+    Thread.sleep(300);
+    assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
+        "nothing goes offline while a stream is in flight");
+    engine.release();
+    Message result = probe.awaitAfter(mark, topics.result(), m -> true, WAIT);
+    assertEquals("suspended", json(result).get("outcome").asText());
+    assertEquals(1, json(result).at("/datasets/sent").asInt(), "the stream in flight finished");
+    assertEquals(1, json(result).at("/datasets/skipped").asInt(), "no new dataset started");
+    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    Message power = probe.awaitAfter(mark, powerTopic, m -> true, WAIT);
+    Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    List<Message> after = probe.messages().subList(mark, probe.mark());
+    assertTrue(after.indexOf(result) < after.indexOf(offline), "result before offline");
+    assertTrue(after.indexOf(offline) < after.indexOf(power), "offline before the power command");
+    assertTrue(after.indexOf(power) < after.indexOf(online), "online only after the power command returned");
+    assertEquals(1, after.stream().filter(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")).count(),
+        "one offline: the disconnect was clean, the will was not sent");
+    awaitState(probe, after.indexOf(online) + mark, "idle");
+    assertEquals(1, engine.requests.size(), "the suspend command was not executed again after the resume");
+  }
+
+  @Test
+  void suspend_forceMidCycle_killsStreamAndRunsPowerCommand() throws Exception {
+    Path marker = dir.resolve("powered-down");
+    engine.blockStreams();
+    startAgent(List.of("touch", marker.toString()));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    command("{\"command\": \"suspend\", \"force\": true}");
+    Message result = probe.await(topics.result(), m -> true, WAIT);
+    assertEquals("suspended", json(result).get("outcome").asText());
+    assertEquals(1, json(result).at("/datasets/failed").asInt(), "the stream in flight was killed");
+    assertTrue(engine.lastControl().forced());
+    awaitFile(marker);
+  }
+
+  @Test
+  void cancel_midCycle_endsCancelledAndStaysOnline() throws Exception {
+    Path marker = dir.resolve("powered-down");
+    engine.blockStreams();
+    startAgent(List.of("touch", marker.toString()));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    command("cancel");
+    awaitState(probe, 0, "cancelling");
+    engine.release();
+    Message result = probe.await(topics.result(), m -> true, WAIT);
+    assertEquals("cancelled", json(result).get("outcome").asText());
+    awaitState(probe, probe.messages().indexOf(result), "idle");
+    assertFalse(Files.exists(marker));
+    assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+  }
+
+  @Test
+  void runThenSuspend_cycleEnds_runsPowerCommand() throws Exception {
+    Path marker = dir.resolve("powered-down");
+    startAgent(List.of("touch", marker.toString()));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("{\"command\": \"run\", \"run_id\": \"nightly-42\", \"then\": \"suspend\"}");
+    Message result = probe.await(topics.result(), m -> true, WAIT);
+    assertEquals("nightly-42", json(result).get("run_id").asText());
+    probe.await(topics.availability(), "offline", WAIT);
+    awaitFile(marker);
+  }
+
+  @Test
+  void badPayloads_eachClass_publishErrorAndTheAgentStaysUp() {
+    startAgent(List.of("true"));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    byte[] tooLarge = new byte[70 * 1024];
+    Arrays.fill(tooLarge, (byte) 'x');
+    List<Object[]> cases = List.of(
+        new Object[] {"{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2020-01-01T00:00:00Z\"}", "command_stale"},
+        new Object[] {"{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"last tuesday\"}", "command_invalid_value"},
+        new Object[] {"reboot", "command_unknown_command"},
+        new Object[] {"{\"command\": \"run\"", "command_malformed_json"},
+        new Object[] {"{\"command\": \"run\", \"dry_run\": \"yes\"}", "command_wrong_type"},
+        new Object[] {"{\"command\": \"run\", \"dry-run\": true}", "command_unknown_field"},
+        new Object[] {tooLarge, "command_too_large"},
+        new Object[] {new byte[] {'r', (byte) 0xC3, (byte) 0x28}, "command_invalid_utf8"},
+        new Object[] {"{\"command\": \"run\", \"datasets\": [\"src:tank/a; rm -rf /\"]}", "command_unconfigured_dataset"});
+    for (Object[] c : cases) {
+      int mark = probe.mark();
+      byte[] payload = c[0] instanceof byte[] b ? b : ((String) c[0]).getBytes(StandardCharsets.UTF_8);
+      commander().publish(topics.command(), payload, false);
+      Message error = probe.awaitAfter(mark, topics.error(), m -> true, WAIT);
+      assertEquals(c[1], json(error).get("kind").asText(), json(error).get("message").asText());
+    }
+    int mark = probe.mark();
+    command("status");
+    awaitState(probe, mark, "idle");
+    assertTrue(engine.requests.isEmpty(), "no bad payload ran anything");
+    assertEquals("online", probe.messages(topics.availability()).get(probe.messages(topics.availability()).size() - 1).text());
+  }
+
+  @Test
+  void retainedCommand_seenOnConnect_isRejectedAndClearingItIsNoError() {
+    commander().publish(topics.command(), "run", true); // someone used mosquitto_pub -r
+    startAgent(List.of("true"));
+    MqttProbe probe = probe();
+    Message error = probe.await(topics.error(), m -> true, WAIT);
+    assertEquals("command_retained", json(error).get("kind").asText());
+    int mark = probe.mark();
+    commander().publish(topics.command(), new byte[0], true); // mosquitto_pub -r -n clears it
+    command("status");
+    awaitState(probe, mark, "idle");
+    assertEquals(1, probe.messages(topics.error()).size(), "clearing the retained command is not an error");
+    assertTrue(engine.requests.isEmpty());
+  }
+
+  @Test
+  void resume_commandPublishedWhileAsleep_isNotReplayed() throws Exception {
+    startAgent(List.of("sleep", "2"));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    int mark = probe.mark();
+    command("suspend");
+    probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    command("run"); // the server "sleeps": clean session, so nobody keeps this for the agent
+    command("{\"command\": \"run\"}");
+    Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    int back = probe.messages().indexOf(online);
+    awaitState(probe, back, "idle");
+    int mark2 = probe.mark();
+    command("status");
+    awaitState(probe, mark2, "idle");
+    assertTrue(engine.requests.isEmpty(), "a command sent during the sleep ran: " + engine.requests);
+  }
+
+  @Test
+  void powerCommandFails_publishesErrorAndIsBackOnlineIdle() {
+    startAgent(List.of("false"));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    int mark = probe.mark();
+    command("suspend");
+    probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    Message error = probe.awaitAfter(mark, topics.error(), m -> true, WAIT);
+    assertEquals("power_failed", json(error).get("kind").asText());
+    assertEquals(1, json(error).get("exit_code").asInt());
+    probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    int mark2 = probe.mark();
+    command("run");
+    probe.awaitAfter(mark2, topics.result(), m -> true, WAIT);
+  }
+
+  @Test
+  void homeAssistantBirth_online_republishesDiscovery() {
+    startAgent(List.of("true"));
+    MqttProbe probe = probe();
+    awaitCount(probe, "homeassistant/", 9);
+    commander().publish("homeassistant/status", "online", false);
+    awaitCount(probe, "homeassistant/", 18);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  RunningAgent startAgent(List<String> power) {
+    return startAgent(TestConfigs.config(brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power));
+  }
+
+  RunningAgent startAgent(AgentConfig config) {
+    RunningAgent agent = AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST);
+    agents.add(agent);
+    return agent;
+  }
+
+  /** Subscribed to everything below T and to this agent's discovery topics. */
+  MqttProbe probe(String... more) {
+    MqttProbe p = MqttProbe.connect(brokerUrl());
+    probes.add(p);
+    List<String> filters = new ArrayList<>(List.of(topics.base() + "/+", "homeassistant/+/" + Discovery.nodeId(clientId) + "/+/config"));
+    filters.addAll(List.of(more));
+    return p.subscribe(filters.toArray(String[]::new));
+  }
+
+  private MqttProbe commander;
+
+  MqttProbe commander() {
+    if (commander == null || !commander.connected()) {
+      commander = MqttProbe.connect(brokerUrl());
+      probes.add(commander);
+    }
+    return commander;
+  }
+
+  void command(String payload) {
+    commander().publish(topics.command(), payload, false);
+  }
+
+  Message awaitState(MqttProbe probe, int mark, String state) {
+    return probe.awaitAfter(mark, topics.state(), m -> json(m).get("state").asText().equals(state), WAIT);
+  }
+
+  static void awaitCount(MqttProbe probe, String topicPrefix, int count) {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (probe.messages().stream().filter(m -> m.topic().startsWith(topicPrefix)).count() < count) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("fewer than " + count + " messages on " + topicPrefix + "*");
+      }
+      sleep(20);
+    }
+  }
+
+  static void awaitFile(Path file) {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!Files.exists(file)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(file + " never appeared");
+      }
+      sleep(20);
+    }
+  }
+
+  static JsonNode json(Message m) {
+    try {
+      return Payloads.JSON.readTree(m.payload());
+    } catch (Exception e) {
+      throw new AssertionError("not JSON on " + m.topic() + ": " + m.text(), e);
+    }
+  }
+
+  static void run(String... argv) throws Exception {
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    assertTrue(p.waitFor(10, TimeUnit.SECONDS), String.join(" ", argv) + " did not finish");
+    assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+  }
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

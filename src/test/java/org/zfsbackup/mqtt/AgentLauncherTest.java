@@ -1,0 +1,68 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.MqttConfig;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class AgentLauncherTest {
+  @TempDir Path dir;
+  final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  int run(AgentConfig config) {
+    return AgentLauncher.run(
+        config, new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
+        c -> new FakeCycleRunner());
+  }
+
+  AgentConfig config() {
+    return TestConfigs.config("tcp://127.0.0.1:1", "agent", "servers/host-backups", dir.resolve("s.json"), List.of());
+  }
+
+  @Test
+  void run_noMqttSection_returnsExitCode2AtOnce() {
+    AgentConfig c = config();
+    AgentConfig noMqtt = new AgentConfig(Optional.empty(), c.commands(), c.pull(), c.push(), c.power(),
+        c.replication(), c.stateFile(), c.logLevel());
+    assertEquals(2, run(noMqtt));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt section"), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void run_unsupportedUrl_returnsExitCode2NamingTheKey() {
+    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig("http://broker:80", m.clientId(),
+        m.username(), m.password(), m.caFile(), m.topic(), m.homeAssistant()))));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.url"), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void run_missingCaFile_returnsExitCode2NamingTheKey() {
+    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig("ssl://broker:8883", m.clientId(),
+        m.username(), m.password(), Optional.of(dir.resolve("missing.pem")), m.topic(), m.homeAssistant()))));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.ca_file"), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void run_wildcardTopic_returnsExitCode2() {
+    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig(m.url(), m.clientId(),
+        m.username(), m.password(), m.caFile(), "servers/#", m.homeAssistant()))));
+  }
+
+  @Test
+  void configuredDatasets_everySourceAndDataset() {
+    assertEquals(Set.of("src:tank/a", "src:tank/b"), AgentLauncher.configuredDatasets(config()));
+  }
+}

@@ -1,0 +1,589 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.vertx.core.Context;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.command.CommandParser;
+import org.zfsbackup.cycle.CycleControl.StopReason;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+
+/**
+ * The state machine with a fake engine, a fake broker connection and a fake power switch: every
+ * command in every state (the table in docs/mqtt.md), and the order of what is published.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class AgentTest {
+  static final Topics T = new Topics("servers/host-backups");
+  static final List<String> POWER = List.of("systemctl", "suspend");
+  static Vertx vertx;
+  static WorkerExecutor workers;
+
+  @TempDir Path dir;
+  final List<String> timeline = Collections.synchronizedList(new ArrayList<>());
+  Context context;
+  FakeMqtt mqtt;
+  FakeCycleRunner engine;
+  FakePower power;
+  Agent agent;
+
+  @BeforeAll
+  static void startVertx() {
+    vertx = Vertx.vertx();
+    workers = vertx.createSharedWorkerExecutor("agent-test-worker", 4, 1, TimeUnit.DAYS);
+  }
+
+  @AfterAll
+  static void stopVertx() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  @BeforeEach
+  void startAgent() {
+    context = vertx.getOrCreateContext();
+    mqtt = new FakeMqtt(context, T, timeline);
+    engine = new FakeCycleRunner();
+    power = new FakePower(timeline);
+    agent = newAgent(StateStore.Saved.NONE);
+    // connected() publishes availability, state, then discovery: the last one means it is done.
+    await(() -> "idle".equals(state()) && discoveryCount() == 9, "agent online and idle");
+  }
+
+  @AfterEach
+  void stopAgent() throws Exception {
+    engine.release();
+    power.wake();
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+  }
+
+  Agent newAgent(StateStore.Saved saved) {
+    Agent a =
+        new Agent(
+            context,
+            workers,
+            mqtt,
+            engine,
+            power,
+            new CommandParser(Set.of("src:tank/a", "src:tank/b")),
+            new StateStore(dir.resolve("state.json")),
+            Clock.systemUTC(),
+            new Agent.Settings(
+                T,
+                POWER,
+                Optional.of(new Discovery("homeassistant", "agent-1", T, "test")),
+                Duration.ofMillis(300),
+                Duration.ofSeconds(5)));
+    context.runOnContext(v -> a.start(saved));
+    return a;
+  }
+
+  // ------------------------------------------------------------------ IDLE
+
+  @Test
+  void handle_runWhenIdle_runsOneCycleAndPublishesInContractOrder() {
+    send("run");
+    await(() -> timeline.contains("result success"), "result");
+    await(() -> "idle".equals(state()), "idle again");
+    assertEquals(1, engine.requests.size());
+    assertSubsequence(
+        List.of("state running", "event started", "state running", "progress started", "progress done",
+            "result success", "event success", "state idle"));
+    JsonNode result = mqtt.last(T.result());
+    assertNotNull(result.get("last_success_at").textValue());
+    assertEquals(result.get("cycle_id"), mqtt.json(T.event()).get(0).get("cycle_id"));
+    assertTrue(mqtt.on(T.result()).get(0).retained());
+    assertFalse(mqtt.on(T.event()).get(0).retained());
+    assertFalse(timeline.contains("power"));
+  }
+
+  @Test
+  void handle_runWithOptions_passesThemToTheEngine() {
+    send("{\"command\": \"run\", \"run_id\": \"nightly-42\", \"dry_run\": true, \"datasets\": [\"src:tank/b\"]}");
+    await(() -> timeline.contains("result success"), "result");
+    assertEquals("nightly-42", engine.requests.get(0).runId());
+    assertTrue(engine.requests.get(0).dryRun());
+    assertEquals(Set.of("src:tank/b"), engine.requests.get(0).only());
+    assertEquals("nightly-42", mqtt.last(T.result()).get("run_id").asText());
+    assertEquals("nightly-42", mqtt.json(T.state()).stream()
+        .filter(s -> s.get("state").asText().equals("running")).findFirst().orElseThrow().get("run_id").asText());
+  }
+
+  @Test
+  void handle_suspendWhenIdle_goesOfflineDisconnectsThenRunsPowerAndComesBackIdle() {
+    send("suspend");
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "back online");
+    assertSubsequence(
+        List.of("state suspending", "availability offline", "disconnect", "power", "connect",
+            "availability online", "state idle"));
+    assertEquals(List.of(POWER), power.calls);
+    assertTrue(engine.requests.isEmpty());
+  }
+
+  @Test
+  void handle_cancelWhenIdle_changesNothingAndReportsNoError() {
+    int states = mqtt.on(T.state()).size();
+    send("cancel");
+    await(() -> mqtt.on(T.state()).size() > states, "state republished");
+    assertEquals("idle", state());
+    assertTrue(mqtt.on(T.error()).isEmpty());
+    assertTrue(engine.requests.isEmpty());
+  }
+
+  @Test
+  void handle_statusWhenIdle_republishesState() {
+    int states = mqtt.on(T.state()).size();
+    send("status");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    assertEquals("idle", state());
+  }
+
+  // ------------------------------------------------------------------ RUNNING
+
+  @Test
+  void handle_runWhileRunning_isRefusedAndNeverStartsASecondCycle() throws Exception {
+    startBlockedCycle();
+    send("run");
+    send("{\"command\": \"run\"}");
+    send("RUN");
+    await(() -> errors("command_refused") == 3, "three refusals");
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    assertEquals(1, engine.requests.size());
+    assertEquals(1, engine.maxRunning.get());
+    assertTrue(mqtt.last(T.error()).get("message").asText().contains("running"));
+  }
+
+  @Test
+  void handle_suspendWhileRunning_letsTheStreamFinishStartsNothingNewThenPowersDown() throws Exception {
+    startBlockedCycle();
+    send("suspend");
+    await(() -> "suspending".equals(state()), "suspending");
+    assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
+    assertFalse(engine.lastControl().forced());
+    Thread.sleep(300);
+    assertFalse(timeline.contains("power"), "no power-down while a stream is in flight");
+    assertFalse(timeline.contains("availability offline"));
+    engine.release();
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    JsonNode result = mqtt.json(T.result()).get(0);
+    assertEquals("suspended", result.get("outcome").asText());
+    assertEquals(1, result.at("/datasets/sent").asInt(), "the stream in flight finished");
+    assertEquals(1, result.at("/datasets/skipped").asInt(), "nothing new started");
+    assertSubsequence(
+        List.of("state suspending", "progress done", "progress skipped", "result suspended", "event suspended",
+            "state suspending", "availability offline", "disconnect", "power", "connect", "availability online",
+            "state idle"));
+  }
+
+  @Test
+  void handle_suspendForceWhileRunning_killsTheStreamsInFlightThenPowersDown() throws Exception {
+    startBlockedCycle();
+    send("{\"command\": \"suspend\", \"force\": true}");
+    await(() -> power.calls.size() == 1, "power-down");
+    assertTrue(engine.lastControl().forced());
+    JsonNode result = mqtt.json(T.result()).get(0);
+    assertEquals("suspended", result.get("outcome").asText());
+    assertEquals(1, result.at("/datasets/failed").asInt(), "the stream in flight was killed");
+  }
+
+  @Test
+  void handle_cancelWhileRunning_endsCancelledWithoutPowerDown() throws Exception {
+    startBlockedCycle();
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    assertEquals(StopReason.CANCEL, engine.lastControl().stopReason());
+    assertFalse(engine.lastControl().forced());
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    assertEquals("cancelled", mqtt.last(T.result()).get("outcome").asText());
+    assertSubsequence(List.of("state cancelling", "result cancelled", "event cancelled", "state idle"));
+    assertFalse(timeline.contains("power"));
+    assertFalse(timeline.contains("availability offline"));
+  }
+
+  @Test
+  void handle_cancelForceWhileRunning_killsTheStreamsInFlight() throws Exception {
+    startBlockedCycle();
+    send("{\"command\": \"cancel\", \"force\": true}");
+    await(() -> "idle".equals(state()) && !mqtt.on(T.result()).isEmpty(), "idle");
+    assertTrue(engine.lastControl().forced());
+    assertEquals(1, mqtt.last(T.result()).at("/datasets/failed").asInt());
+  }
+
+  @Test
+  void handle_statusWhileRunning_republishesRunningWithTheCycle() throws Exception {
+    startBlockedCycle();
+    int states = mqtt.on(T.state()).size();
+    send("status");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    JsonNode s = mqtt.last(T.state());
+    assertEquals("running", s.get("state").asText());
+    assertEquals(engine.requests.get(0).cycleId(), s.get("cycle_id").asText());
+    assertEquals("pull", s.get("phase").asText());
+  }
+
+  @Test
+  void engineProgress_streamingEvery100ms_isThrottledButStartAndEndAlwaysPublished() throws Exception {
+    startBlockedCycle();
+    Thread.sleep(1200); // the fake engine reports every 100 ms: about 12 updates
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    List<String> statuses = mqtt.json(T.progress()).stream().map(p -> p.get("status").asText()).toList();
+    long streaming = statuses.stream().filter("streaming"::equals).count();
+    assertTrue(streaming >= 2 && streaming <= 6, "one streaming update per 300 ms, got " + streaming);
+    assertEquals("started", statuses.get(0));
+    assertTrue(statuses.contains("done"));
+  }
+
+  // ------------------------------------------------------------------ CANCELLING
+
+  @Test
+  void handle_runWhileCancelling_isRefused() throws Exception {
+    startBlockedCycle();
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    send("run");
+    await(() -> errors("command_refused") == 1, "refusal");
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    assertEquals(1, engine.requests.size());
+  }
+
+  @Test
+  void handle_suspendWhileCancelling_powersDownWhenTheCycleEnds() throws Exception {
+    startBlockedCycle();
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    send("suspend");
+    await(() -> "suspending".equals(state()), "suspending");
+    engine.release();
+    await(() -> power.calls.size() == 1, "power-down");
+    assertEquals("cancelled", mqtt.last(T.result()).get("outcome").asText(), "the first stop decides the outcome");
+    assertSubsequence(List.of("result cancelled", "state suspending", "availability offline", "disconnect", "power"));
+  }
+
+  @Test
+  void handle_cancelAgainWhileCancelling_isANoOpUnlessForced() throws Exception {
+    startBlockedCycle();
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    int states = mqtt.on(T.state()).size();
+    send("cancel");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    assertFalse(engine.lastControl().forced());
+    assertTrue(mqtt.on(T.error()).isEmpty());
+    send("{\"command\": \"cancel\", \"force\": true}");
+    await(() -> "idle".equals(state()), "idle after the forced cancel");
+    assertTrue(engine.lastControl().forced());
+  }
+
+  @Test
+  void handle_statusWhileCancelling_republishesCancelling() throws Exception {
+    startBlockedCycle();
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    int states = mqtt.on(T.state()).size();
+    send("status");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    assertEquals("cancelling", state());
+  }
+
+  // ------------------------------------------------------------------ SUSPENDING
+
+  @Test
+  void handle_runWhileSuspending_isRefused() throws Exception {
+    startSuspendingCycle();
+    send("run");
+    await(() -> errors("command_refused") == 1, "refusal");
+    engine.release();
+    await(() -> power.calls.size() == 1, "power-down");
+    assertEquals(1, engine.requests.size());
+  }
+
+  @Test
+  void handle_suspendAgainWhileSuspending_powersDownOnceAndForcesOnlyWhenAsked() throws Exception {
+    startSuspendingCycle();
+    int states = mqtt.on(T.state()).size();
+    send("suspend");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    assertFalse(engine.lastControl().forced());
+    send("{\"command\": \"suspend\", \"force\": true}");
+    await(() -> power.calls.size() == 1, "power-down");
+    assertTrue(engine.lastControl().forced());
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    assertEquals(1, power.calls.size());
+  }
+
+  @Test
+  void handle_cancelWhileSuspending_isRefusedAndTheSuspendGoesOn() throws Exception {
+    startSuspendingCycle();
+    send("cancel");
+    await(() -> errors("command_refused") == 1, "refusal");
+    assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
+    engine.release();
+    await(() -> power.calls.size() == 1, "power-down");
+  }
+
+  @Test
+  void handle_statusWhileSuspending_republishesSuspending() throws Exception {
+    startSuspendingCycle();
+    int states = mqtt.on(T.state()).size();
+    send("status");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "state republished");
+    assertEquals("suspending", state());
+  }
+
+  @Test
+  void message_duringAndBeforePowerDown_isNeverActedOnAfterResume() throws Exception {
+    power.sleepUntilWoken();
+    long before = mqtt.connection();
+    send("suspend");
+    assertTrue(power.awaitCalled(10));
+    deliver("run", before); // arrived while the power command runs
+    power.wake();
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    deliver("run", before); // queued before the power-down, handled after the resume
+    int states = mqtt.on(T.state()).size();
+    send("status");
+    await(() -> mqtt.on(T.state()).size() == states + 1, "status handled");
+    assertTrue(engine.requests.isEmpty(), "no command of the old connection ran");
+    send("run");
+    await(() -> engine.requests.size() == 1, "a command after the resume runs");
+  }
+
+  // ------------------------------------------------------------------ then: suspend, power, failures
+
+  @Test
+  void handle_runThenSuspend_powersDownAfterTheCycle() {
+    send("{\"command\": \"run\", \"then\": \"suspend\"}");
+    await(() -> power.calls.size() == 1, "power-down");
+    assertSubsequence(List.of("result success", "event success", "state suspending", "availability offline", "disconnect", "power"));
+  }
+
+  @Test
+  void handle_runThenSuspendAndTheCycleFails_powersDownAnyway() {
+    engine.outcome = Outcome.FAILED;
+    send("{\"command\": \"run\", \"then\": \"suspend\"}");
+    await(() -> power.calls.size() == 1, "power-down");
+    assertSubsequence(List.of("error diverged", "result failed", "event failed", "state suspending", "power"));
+  }
+
+  @Test
+  void powerDown_commandFails_reportsErrorAfterReconnectAndIsIdle() {
+    power.exitCode = 1;
+    send("suspend");
+    await(() -> errors("power_failed") == 1, "power error");
+    JsonNode error = mqtt.last(T.error());
+    assertEquals(1, error.get("exit_code").asInt());
+    assertTrue(error.get("stderr").asText().contains("Access denied"));
+    assertEquals("idle", state());
+    assertSubsequence(List.of("power", "connect", "availability online", "state idle", "error power_failed"));
+  }
+
+  @Test
+  void cycle_engineThrows_reportsInternalErrorAndFailedResultAndStaysUp() {
+    engine.crash = new IllegalStateException("engine bug");
+    send("run");
+    await(() -> "idle".equals(state()) && timeline.contains("result failed"), "failed result");
+    assertTrue(mqtt.json(T.error()).stream().anyMatch(e -> e.get("message").asText().contains("engine bug")));
+    engine.crash = null;
+    send("run");
+    await(() -> timeline.contains("result success"), "next run works");
+  }
+
+  @Test
+  void message_rejectedCommand_publishesErrorAndRunsNothing() {
+    deliver("run", mqtt.connection(), true);
+    send("{\"command\": \"run\", \"datasets\": [\"src:tank/nope\"]}");
+    send("reboot");
+    await(() -> mqtt.on(T.error()).size() == 3, "three errors");
+    assertEquals(
+        List.of("command_retained", "command_unconfigured_dataset", "command_unknown_command"),
+        mqtt.json(T.error()).stream().map(e -> e.get("kind").asText()).toList());
+    assertTrue(engine.requests.isEmpty());
+    assertEquals("idle", state());
+  }
+
+  // ------------------------------------------------------------------ results, reconnects
+
+  @Test
+  void result_lastSuccessAt_isKeptByFailuresAndDryRunsAndSaved() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "first result");
+    String success = mqtt.last(T.result()).get("last_success_at").asText();
+    engine.outcome = Outcome.PARTIAL;
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "second result");
+    engine.outcome = Outcome.SUCCESS;
+    Thread.sleep(1100); // a later second, so a wrong update would show
+    send("{\"command\": \"run\", \"dry_run\": true}");
+    await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "third result");
+    for (JsonNode r : mqtt.json(T.result())) {
+      assertEquals(success, r.get("last_success_at").asText());
+    }
+    await(() -> Files.exists(dir.resolve("state.json")), "state file");
+    await(() -> new StateStore(dir.resolve("state.json")).load().lastResult()
+        .map(r -> r.get("cycle_id").equals(mqtt.last(T.result()).get("cycle_id"))).orElse(false), "saved last");
+    assertEquals(success, new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
+  }
+
+  @Test
+  void start_withSavedResult_republishesItOnConnect() {
+    JsonNode saved = Payloads.JSON.createObjectNode().put("cycle_id", "old").put("outcome", "success")
+        .put("last_success_at", "2026-11-01T02:00:00Z");
+    FakeMqtt second = new FakeMqtt(context, T, timeline);
+    mqtt = second;
+    newAgent(new StateStore.Saved(Optional.of(java.time.Instant.parse("2026-11-01T02:00:00Z")),
+        Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)));
+    await(() -> !second.on(T.result()).isEmpty(), "result republished");
+    assertEquals(saved, second.last(T.result()));
+    assertTrue(second.on(T.result()).get(0).retained());
+  }
+
+  @Test
+  void connected_afterBrokerRestart_republishesAvailabilityStateResultAndDiscovery() throws Exception {
+    send("run");
+    await(() -> "idle".equals(state()) && !mqtt.on(T.result()).isEmpty(), "a result");
+    engine.blockStreams();
+    send("run");
+    assertTrue(engine.awaitStreaming(10));
+    int before = mqtt.published.size();
+    mqtt.dropAndReconnect();
+    await(() -> mqtt.published.size() >= before + 12, "republished");
+    List<String> after = mqtt.published.subList(before, mqtt.published.size()).stream()
+        .map(p -> mqtt.summary(p.topic(), p.payload())).filter(s -> !s.startsWith("progress")).toList();
+    assertEquals("availability online", after.get(0));
+    assertEquals("state running", after.get(1));
+    assertEquals("result success", after.get(2));
+    assertEquals(9, after.stream().filter("discovery"::equals).count());
+    assertTrue(mqtt.published.subList(before, mqtt.published.size()).stream()
+        .filter(p -> !p.topic().startsWith(T.base() + "/progress")).allMatch(FakeMqtt.Published::retained));
+  }
+
+  @Test
+  void message_homeAssistantOnline_republishesDiscovery() {
+    int discovery = discoveryCount();
+    assertEquals(9, discovery);
+    deliverOn("homeassistant/status", "online");
+    await(() -> discoveryCount() == 18, "discovery republished");
+    deliverOn("homeassistant/status", "offline");
+    send("status");
+    await(() -> mqtt.on(T.state()).size() > 1, "status handled");
+    assertEquals(18, discoveryCount());
+  }
+
+  @Test
+  void shutdown_whileRunning_forceCancelsReportsThenGoesOffline() throws Exception {
+    startBlockedCycle();
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+    assertTrue(engine.lastControl().forced());
+    assertSubsequence(List.of("result cancelled", "availability offline", "close"));
+    assertFalse(timeline.contains("power"));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  void startBlockedCycle() throws InterruptedException {
+    engine.blockStreams();
+    send("run");
+    assertTrue(engine.awaitStreaming(10), "cycle streaming");
+    await(() -> "running".equals(state()), "running");
+  }
+
+  void startSuspendingCycle() throws InterruptedException {
+    startBlockedCycle();
+    send("suspend");
+    await(() -> "suspending".equals(state()), "suspending");
+  }
+
+  void send(String payload) {
+    deliver(payload, mqtt.connection());
+  }
+
+  void deliver(String payload, long connection) {
+    deliver(payload, connection, false);
+  }
+
+  void deliver(String payload, long connection, boolean retained) {
+    byte[] bytes = payload.getBytes(StandardCharsets.UTF_8);
+    context.runOnContext(v -> agent.message(T.command(), bytes, retained, connection));
+  }
+
+  void deliverOn(String topic, String payload) {
+    byte[] bytes = payload.getBytes(StandardCharsets.UTF_8);
+    long n = mqtt.connection();
+    context.runOnContext(v -> agent.message(topic, bytes, false, n));
+  }
+
+  String state() {
+    JsonNode s = mqtt.last(T.state());
+    return s == null ? null : s.get("state").asText();
+  }
+
+  long errors(String kind) {
+    return mqtt.json(T.error()).stream().filter(e -> e.get("kind").asText().equals(kind)).count();
+  }
+
+  int discoveryCount() {
+    return (int) mqtt.published.stream().filter(p -> p.topic().startsWith("homeassistant/")).count();
+  }
+
+  /** {@code expected} appears in the timeline in this order (other entries may come between). */
+  void assertSubsequence(List<String> expected) {
+    List<String> actual;
+    synchronized (timeline) {
+      actual = new ArrayList<>(timeline);
+    }
+    int i = 0;
+    for (String entry : actual) {
+      if (i < expected.size() && entry.equals(expected.get(i))) {
+        i++;
+      }
+    }
+    assertEquals(expected.size(), i, "expected in order " + expected + "\nmissing from " + expected.get(Math.min(i, expected.size() - 1)) + "\ntimeline " + actual);
+  }
+
+  static void await(BooleanSupplier condition, String what) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for: " + what);
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.core.read.ListAppender;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.Secret;
+import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.MosquittoBroker;
+import org.zfsbackup.testing.MqttProbe;
+import org.zfsbackup.testing.Prerequisites;
+
+/**
+ * {@code ssl://} with {@code ca_file}, and a username and password, against Mosquitto with a
+ * throwaway CA made by openssl. The password never reaches a log line.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class AgentTlsIT {
+  static final String USER = "backup";
+  static final String PASSWORD = "s3cret-Pa55word-xyz";
+  static final Duration WAIT = Duration.ofSeconds(15);
+  static Path dir;
+  static MosquittoBroker broker;
+
+  final FakeCycleRunner engine = new FakeCycleRunner();
+  final List<RunningAgent> agents = new ArrayList<>();
+  final List<MqttProbe> probes = new ArrayList<>();
+  final ListAppender<ILoggingEvent> logs = new ListAppender<>();
+
+  @BeforeAll
+  static void startTlsBroker() throws Exception {
+    Path openssl = Prerequisites.requireProgram("openssl");
+    Path passwd = Prerequisites.requireProgram("mosquitto_passwd");
+    dir = Files.createTempDirectory("agent-tls-");
+    for (Path caDir : List.of(dir.resolve("ca"), dir.resolve("other-ca"))) {
+      Files.createDirectories(caDir);
+      run(openssl.toString(), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+          "-keyout", caDir.resolve("ca.key").toString(), "-out", caDir.resolve("ca.pem").toString());
+    }
+    Path ca = dir.resolve("ca");
+    Files.writeString(dir.resolve("san.cnf"), "subjectAltName=IP:127.0.0.1\n");
+    run(openssl.toString(), "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", dir.resolve("server.key").toString(), "-out", dir.resolve("server.csr").toString());
+    run(openssl.toString(), "x509", "-req", "-days", "2", "-in", dir.resolve("server.csr").toString(),
+        "-CA", ca.resolve("ca.pem").toString(), "-CAkey", ca.resolve("ca.key").toString(), "-CAcreateserial",
+        "-extfile", dir.resolve("san.cnf").toString(), "-out", dir.resolve("server.pem").toString());
+    run(passwd.toString(), "-b", "-c", dir.resolve("passwd").toString(), USER, PASSWORD);
+    broker = MosquittoBroker.builder()
+        .tls(dir.resolve("server.pem"), dir.resolve("server.key"))
+        .passwordFile(dir.resolve("passwd"))
+        .start();
+  }
+
+  @AfterAll
+  static void stopTlsBroker() {
+    if (broker != null) {
+      broker.close();
+    }
+  }
+
+  @BeforeEach
+  void captureLogs() {
+    logs.start();
+    ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).addAppender(logs);
+  }
+
+  @AfterEach
+  void stopAll() {
+    engine.release();
+    agents.forEach(RunningAgent::stop);
+    probes.forEach(MqttProbe::close);
+    ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(logs);
+    assertTrue(logText().contains("connecting to MQTT broker ssl://"), "logs were captured");
+    assertTrue(!logText().contains(PASSWORD), "the password reached the log:\n" + logText());
+  }
+
+  @Test
+  void start_sslWithCaFileAndPassword_connectsAndRunsCommands() {
+    String client = "agent-tls-ok";
+    startAgent(client, dir.resolve("ca/ca.pem"), PASSWORD);
+    MqttProbe probe = probe();
+    probe.await("servers/" + client + "/availability", "online", WAIT);
+    probe.publish("servers/" + client, "run", false);
+    assertEquals("success",
+        AgentBrokerScenarios.json(probe.await("servers/" + client + "/result", m -> true, WAIT)).get("outcome").asText());
+  }
+
+  @Test
+  void start_wrongPassword_retriesAndLogsEachAttemptWithoutThePassword() throws Exception {
+    startAgent("agent-tls-badpw", dir.resolve("ca/ca.pem"), "not-" + PASSWORD);
+    awaitLog("failed (attempt 2)");
+    assertTrue(logText().contains("attempt 1"));
+  }
+
+  @Test
+  void start_caFileOfAnotherCa_refusesTheBroker() throws Exception {
+    startAgent("agent-tls-badca", dir.resolve("other-ca/ca.pem"), PASSWORD);
+    awaitLog("failed (attempt 2)");
+  }
+
+  @Test
+  void start_brokerNameNotInItsCertificate_refusesTheBroker() throws Exception {
+    // The certificate is for IP 127.0.0.1 only; "localhost" is the same socket under another name.
+    startAgent("agent-tls-badname", dir.resolve("ca/ca.pem"), PASSWORD, broker.url().replace("127.0.0.1", "localhost"));
+    awaitLog("failed (attempt 2)");
+  }
+
+  void startAgent(String client, Path caFile, String password) {
+    startAgent(client, caFile, password, broker.url());
+  }
+
+  void startAgent(String client, Path caFile, String password, String url) {
+    AgentConfig config =
+        TestConfigs.withMqtt(
+            TestConfigs.config(url, client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
+            m -> new AgentConfig.MqttConfig(m.url(), m.clientId(), Optional.of(USER), Optional.of(new Secret(password)),
+                Optional.of(caFile), m.topic(), m.homeAssistant()));
+    agents.add(AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST));
+  }
+
+  MqttProbe probe() {
+    MqttProbe p = MqttProbe.connect(broker.url(), PahoConnection.sslSocketFactory(dir.resolve("ca/ca.pem")), USER, PASSWORD)
+        .subscribe("servers/#");
+    probes.add(p);
+    return p;
+  }
+
+  void awaitLog(String text) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!logText().contains(text)) {
+      assertTrue(System.nanoTime() < deadline, "no log line with '" + text + "':\n" + logText());
+      Thread.sleep(50);
+    }
+  }
+
+  String logText() {
+    StringBuilder b = new StringBuilder();
+    for (ILoggingEvent e : new ArrayList<>(logs.list)) {
+      b.append(e.getFormattedMessage()).append('\n');
+      for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
+        b.append(t.getMessage()).append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  static void run(String... argv) throws Exception {
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), String.join(" ", argv) + ":\n" + out);
+  }
+}

@@ -1,0 +1,48 @@
+package org.zfsbackup.mqtt;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.zfsbackup.exec.ProcessResult;
+
+/** Records power-command runs on the timeline; can fail, or block like a suspend until woken. */
+final class FakePower implements PowerSwitch {
+  final List<List<String>> calls = new CopyOnWriteArrayList<>();
+  private final List<String> timeline;
+  volatile int exitCode;
+  private volatile CountDownLatch wake = new CountDownLatch(0);
+  private final CountDownLatch called = new CountDownLatch(1);
+
+  FakePower(List<String> timeline) {
+    this.timeline = timeline;
+  }
+
+  /** From now on the power command "sleeps" until {@link #wake()}. */
+  void sleepUntilWoken() {
+    wake = new CountDownLatch(1);
+  }
+
+  void wake() {
+    wake.countDown();
+  }
+
+  boolean awaitCalled(long seconds) throws InterruptedException {
+    return called.await(seconds, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public ProcessResult run(List<String> argv) {
+    timeline.add("power");
+    calls.add(argv);
+    called.countDown();
+    try {
+      if (!wake.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("fake power never woken (test bug)");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return new ProcessResult(argv, exitCode, "", exitCode == 0 ? "" : "Failed to suspend system: Access denied", false, false);
+  }
+}

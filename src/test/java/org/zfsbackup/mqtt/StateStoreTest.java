@@ -1,0 +1,54 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StateStoreTest {
+  @TempDir Path dir;
+
+  @Test
+  void load_missingFile_returnsNothing() {
+    StateStore.Saved saved = new StateStore(dir.resolve("state.json")).load();
+    assertTrue(saved.lastSuccessAt().isEmpty());
+    assertTrue(saved.lastResult().isEmpty());
+  }
+
+  @Test
+  void save_thenLoad_returnsLastSuccessAndResult() throws Exception {
+    StateStore store = new StateStore(dir.resolve("sub/dir/state.json"));
+    ObjectNode result = Payloads.JSON.createObjectNode().put("outcome", "success").put("cycle_id", "c1");
+    store.save(Instant.parse("2026-11-27T02:10:00Z"), result);
+    StateStore.Saved saved = new StateStore(dir.resolve("sub/dir/state.json")).load();
+    assertEquals(Instant.parse("2026-11-27T02:10:00Z"), saved.lastSuccessAt().orElseThrow());
+    assertEquals(result, saved.lastResult().orElseThrow());
+  }
+
+  @Test
+  void save_twice_replacesAndLeavesNoTemporaryFiles() throws Exception {
+    Path file = dir.resolve("state.json");
+    StateStore store = new StateStore(file);
+    store.save(null, Payloads.JSON.createObjectNode().put("outcome", "failed"));
+    store.save(Instant.parse("2026-11-28T02:00:00Z"), Payloads.JSON.createObjectNode().put("outcome", "success"));
+    try (var files = Files.list(dir)) {
+      assertEquals(List.of(file), files.toList());
+    }
+    assertEquals("success", store.load().lastResult().orElseThrow().get("outcome").asText());
+  }
+
+  @Test
+  void load_corruptFile_returnsNothing() throws Exception {
+    Path file = dir.resolve("state.json");
+    Files.writeString(file, "{\"last_success_at\": \"not a time\"");
+    StateStore.Saved saved = new StateStore(file).load();
+    assertFalse(saved.lastSuccessAt().isPresent());
+  }
+}
