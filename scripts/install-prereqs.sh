@@ -22,6 +22,7 @@ command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v pv >/dev/null 2>&1 || need+=(pv)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)          # TLS test certificates
 
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
@@ -48,4 +49,4 @@ elif ! pgrep -x zfs-fuse >/dev/null 2>&1; then
   done
 fi
 zpool list >/dev/null 2>&1 || { log "zfs is not answering (zpool list failed)"; exit 1; }
-log "ready: $(zfs 2>&1 | head -0; echo zfs) sshd mosquitto pv java $(java -version 2>&1 | head -1)"
+log "ready: zfs, sshd, mosquitto, pv, $(java -version 2>&1 | head -1)"

@@ -36,12 +36,8 @@ public final class AgentLauncher {
     CycleRunner create(AgentConfig config);
   }
 
-  /** The real engine: the one line to change when it is wired. */
-  public static final CycleRunnerFactory ENGINE = AgentLauncher::engine;
-
-  private static CycleRunner engine(AgentConfig config) {
-    return org.zfsbackup.cycle.BackupCycle.create(config);
-  }
+  /** The real engine. */
+  public static final CycleRunnerFactory ENGINE = org.zfsbackup.cycle.BackupCycle::create;
 
   /** Timings; production values in {@link #DEFAULT}, short ones in tests. */
   record Timings(
