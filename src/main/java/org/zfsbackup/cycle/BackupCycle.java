@@ -90,7 +90,9 @@ public final class BackupCycle implements CycleRunner {
       PushConfig p = push.get();
       Set<String> only = pushSelection(request);
       if (only == null || !only.isEmpty()) {
-        sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
+        if (!control.stopRequested()) {
+          sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
+        }
         Endpoint remote = endpoint(p.host(), p.user(), p.port());
         TargetSide pushSide = new TargetSide(remote, p.target());
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
