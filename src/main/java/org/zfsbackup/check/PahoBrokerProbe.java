@@ -1,21 +1,12 @@
 package org.zfsbackup.check;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
+import org.zfsbackup.mqtt.TlsSockets;
+
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocketFactory;
-import javax.net.ssl.TrustManagerFactory;
 import org.eclipse.paho.client.mqttv3.MqttClient;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 import org.eclipse.paho.client.mqttv3.MqttException;
@@ -52,7 +43,11 @@ public final class PahoBrokerProbe implements BrokerProbe {
       mqtt.username().ifPresent(options::setUserName);
       mqtt.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
       if (mqtt.url().toLowerCase(Locale.ROOT).startsWith("ssl://") && mqtt.caFile().isPresent()) {
-        options.setSocketFactory(socketFactory(mqtt.caFile().get()));
+        try {
+          options.setSocketFactory(TlsSockets.trusting(mqtt.caFile().get()));
+        } catch (IllegalArgumentException e) {
+          return Optional.of("cannot use " + e.getMessage());
+        }
       }
       options.setHttpsHostnameVerificationEnabled(true);
       client.connect(options);
@@ -60,8 +55,6 @@ public final class PahoBrokerProbe implements BrokerProbe {
       return Optional.empty();
     } catch (MqttException e) {
       return Optional.of(describe(e));
-    } catch (IOException | GeneralSecurityException e) {
-      return Optional.of("cannot use ca_file " + mqtt.caFile().orElse(null) + ": " + e.getMessage());
     } catch (IllegalArgumentException e) {
       return Optional.of("Paho refused the URL or client id: " + e.getMessage());
     } finally {
@@ -92,22 +85,5 @@ public final class PahoBrokerProbe implements BrokerProbe {
       reason += " (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";
     }
     return reason.replaceAll("\\s*\\n\\s*", " ");
-  }
-
-  /** Trusts exactly the certificates in {@code caFile}. */
-  static SSLSocketFactory socketFactory(Path caFile) throws IOException, GeneralSecurityException {
-    KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-    trust.load(null, null);
-    try (InputStream in = Files.newInputStream(caFile)) {
-      int i = 0;
-      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        trust.setCertificateEntry("ca-" + i++, c);
-      }
-    }
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(null, tmf.getTrustManagers(), null);
-    return context.getSocketFactory();
   }
 }

@@ -4,27 +4,16 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocketFactory;
-import javax.net.ssl.TrustManagerFactory;
 import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
@@ -120,30 +109,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
     options.setHttpsHostnameVerificationEnabled(true); // the broker's name must be in its certificate
     if (settings.url().startsWith("ssl://") && settings.caFile().isPresent()) {
-      options.setSocketFactory(sslSocketFactory(settings.caFile().get()));
-    }
-  }
-
-  /** An SSL socket factory that trusts exactly the CA certificates in {@code caFile} (PEM or DER). */
-  static SSLSocketFactory sslSocketFactory(Path caFile) {
-    try (InputStream in = Files.newInputStream(caFile)) {
-      Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
-      if (certs.isEmpty()) {
-        throw new IllegalArgumentException("mqtt.ca_file " + caFile + " holds no certificate");
-      }
-      KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-      trust.load(null, null);
-      int i = 0;
-      for (Certificate c : certs) {
-        trust.setCertificateEntry("ca-" + i++, c);
-      }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(trust);
-      SSLContext ssl = SSLContext.getInstance("TLS");
-      ssl.init(null, tmf.getTrustManagers(), null);
-      return ssl.getSocketFactory();
-    } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalArgumentException("mqtt.ca_file " + caFile + ": " + e.getMessage(), e);
+      options.setSocketFactory(TlsSockets.trusting(settings.caFile().get()));
     }
   }
 

@@ -138,7 +138,7 @@ class AgentTlsIT {
   }
 
   MqttProbe probe() {
-    MqttProbe p = MqttProbe.connect(broker.url(), PahoConnection.sslSocketFactory(dir.resolve("ca/ca.pem")), USER, PASSWORD)
+    MqttProbe p = MqttProbe.connect(broker.url(), org.zfsbackup.mqtt.TlsSockets.trusting(dir.resolve("ca/ca.pem")), USER, PASSWORD)
         .subscribe("servers/#");
     probes.add(p);
     return p;
