@@ -85,8 +85,7 @@ public final class RealProcessRunner implements ProcessRunner {
     try {
       procs = ProcessBuilder.startPipeline(builders);
     } catch (IOException e) {
-      ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
-      return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
+      return notStarted(send, receive, e);
     }
     AtomicLong bytes = new AtomicLong();
     StderrTail sendErr = new StderrTail(procs.get(0).getErrorStream(), "stderr send");
@@ -126,8 +125,7 @@ public final class RealProcessRunner implements ProcessRunner {
     try {
       procs = ProcessBuilder.startPipeline(builders);
     } catch (IOException e) {
-      ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
-      return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
+      return notStarted(send, receive, e);
     }
     Process s = procs.get(0);
     Process r = procs.get(1);
@@ -158,6 +156,11 @@ public final class RealProcessRunner implements ProcessRunner {
         new ProcessResult(receive, r.exitValue(), "", recvErr.await(), false, false),
         watch.stalled,
         watch.killed);
+  }
+
+  private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {
+    ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
+    return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
   }
 
   private static final class Watch {
