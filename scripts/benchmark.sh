@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks that print figures (not timed tests). Results and how to read them: docs/performance.md.
-#   bash scripts/benchmark.sh [GB]      (GB: size of the throughput stream, default 4)
+#   bash scripts/benchmark.sh [GB]      (GB: size of the throughput stream, default 12)
+#   BENCH_SECTIONS="1 2" bash scripts/benchmark.sh    (only some sections; default "1 2 3")
 # 1. streaming throughput: the agent's send|receive versus a bare shell pipe, same synthetic stream
 #    (scripts/bench/fake-zfs emits N zero bytes as `zfs send` and swallows them as `zfs receive`);
 # 2. the agent's peak RSS for a 16 MB and a 6 GB stream;
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-GB=${1:-4}
+GB=${1:-12}
 bash scripts/install-prereqs.sh
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/null; }
 [ -f target/zfs-backup-agent.jar ] || mvn -B -q -ntp -DskipTests package
@@ -43,6 +44,10 @@ scenario() {  # dir bytes
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
 
+SECTIONS=${BENCH_SECTIONS:-1 2 3}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
+if want 1; then
 echo "== 1. throughput, ${GB} GB stream of zeros, best of 3"
 BYTES=$(( GB * 1000 * 1000 * 1000 ))
 scenario "$W/tp" "$BYTES"
@@ -58,17 +63,23 @@ relay=$(for i in 1 2 3; do agent_secs "$W/relay.yaml"; done | best)
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$BYTES" "$1"; }
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "bare shell pipe (send | receive)" "$(secs "$bare")" "$(rate "$bare")" "1.00"
+printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | receive (default)" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | pv | receive" "$(secs "$pv")" "$(rate "$pv")" "$(ratio "$bare" "$pv")"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, direct pipe (pv: [])" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
 
+fi
+
+if want 2; then
 echo "== 2. peak RSS of the agent's JVM (java -jar ... run), default heap settings"
 for size in 16000000 6000000000; do
   scenario "$W/rss$size" "$size"
-  fake_config "$W/rss$size" "[pv]" > "$W/rss$size.yaml"
+  fake_config "$W/rss$size" "[]" > "$W/rss$size.yaml"
   kb=$( { /usr/bin/time -f %M java -jar "$JAR" run --quiet --config "$W/rss$size.yaml" >/dev/null; } 2>&1 | tail -1)
   printf '%-34s %8s MB\n' "stream of $(( size / 1000000 )) MB" "$(( kb / 1024 ))"
 done
 
+fi
+
+want 3 || exit 0
 echo "== 3. up-to-date cycle, 500 datasets on one ssh host (zfs-fuse)"
 N=${BENCH_DATASETS:-500}
 SRC=bsrc$RANDOM BAK=bbak$RANDOM

@@ -3,18 +3,45 @@ package org.zfsbackup.exec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Reads Linux's per-process I/O counters ({@code /proc/PID/io}); 0 where they cannot be read. */
+/**
+ * Reads one of Linux's per-process I/O counters ({@code /proc/PID/io}: {@code rchar} or
+ * {@code wchar}) for a process and its descendants (a wrapper such as {@code sudo zfs} moves the
+ * data in its child). Finding the descendants scans every process, so that is done at most every
+ * half second; reading the counters of known processes is cheap. 0 where nothing can be read.
+ */
 final class IoCounters {
-  private IoCounters() {}
+  private static final long RESCAN_NANOS = 500_000_000L;
 
-  /** {@code field} ({@code rchar} or {@code wchar}) of {@code process} plus all its descendants. */
-  static long tree(ProcessHandle process, String field) {
-    long sum = read(process.pid(), field);
-    for (ProcessHandle child : (Iterable<ProcessHandle>) process.descendants()::iterator) {
-      sum += read(child.pid(), field);
+  private final ProcessHandle root;
+  private final String field;
+  private List<Long> pids = List.of();
+  private long lastScan;
+  private long best;
+
+  IoCounters(ProcessHandle root, String field) {
+    this.root = root;
+    this.field = field;
+  }
+
+  /** The largest total seen so far (counters vanish with their process; the total never goes down). */
+  long read() {
+    long now = System.nanoTime();
+    if (pids.isEmpty() || now - lastScan > RESCAN_NANOS) {
+      List<Long> found = new ArrayList<>();
+      found.add(root.pid());
+      root.descendants().forEach(d -> found.add(d.pid()));
+      pids = found;
+      lastScan = now;
     }
-    return sum;
+    long sum = 0;
+    for (long pid : pids) {
+      sum += read(pid, field);
+    }
+    best = Math.max(best, sum);
+    return best;
   }
 
   static long read(long pid, String field) {

@@ -17,12 +17,13 @@ import org.slf4j.LoggerFactory;
  * Runs processes with {@link ProcessBuilder}: argv lists, stdin from /dev/null (ssh must never wait
  * for a terminal), every call bounded in time.
  *
- * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one
- * {@link ProcessBuilder#startPipeline} whose pipes the JVM never reads, and {@code pv -n} reports
- * the exact byte count once a second on its stderr. Memory stays bounded whatever the stream
- * size. The extra hop costs throughput on very fast streams (figures in docs/performance.md); with
- * no {@code pv} configured ({@code commands.pv: []}) the pipe is {@code send | receive} alone and
- * the count is sampled from the kernel's per-process I/O counters instead (approximate).
+ * <p>Streams go through the kernel, not the JVM: {@code send | receive} is one
+ * {@link ProcessBuilder#startPipeline} whose pipe the JVM never reads, so memory stays bounded
+ * whatever the stream size and the throughput is that of a shell pipe. The byte count is sampled
+ * from the kernel's per-process I/O counters (approximate, see {@link #direct}). With a counter
+ * configured ({@code commands.pv: [pv]}) the pipeline is {@code send | pv | receive} and
+ * {@code pv -n} reports the exact count once a second; the extra hop costs throughput on very fast
+ * streams (figures in docs/performance.md).
  */
 public final class RealProcessRunner implements ProcessRunner {
   private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
@@ -38,7 +39,7 @@ public final class RealProcessRunner implements ProcessRunner {
   }
 
   public RealProcessRunner() {
-    this(List.of("pv"));
+    this(List.of());
   }
 
   @Override
@@ -135,9 +136,10 @@ public final class RealProcessRunner implements ProcessRunner {
     Thread sampler =
         new Thread(
             () -> {
+              IoCounters sender = new IoCounters(s.toHandle(), "wchar");
+              IoCounters receiver = new IoCounters(r.toHandle(), "rchar");
               while (r.isAlive()) {
-                long n = Math.max(IoCounters.tree(s.toHandle(), "wchar"), IoCounters.tree(r.toHandle(), "rchar"));
-                bytes.accumulateAndGet(n, Math::max);
+                bytes.accumulateAndGet(Math.max(sender.read(), receiver.read()), Math::max);
                 try {
                   Thread.sleep(20);
                 } catch (InterruptedException e) {
