@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 GB=${1:-12}
+REPS=${BENCH_REPS:-5}
 bash scripts/install-prereqs.sh
 command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/null; }
 [ -f target/zfs-backup-agent.jar ] || mvn -B -q -ntp -DskipTests package
@@ -48,18 +49,20 @@ SECTIONS=${BENCH_SECTIONS:-1 2 3}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 if want 1; then
-echo "== 1. throughput, ${GB} GB stream of zeros, best of 3"
+echo "== 1. throughput, ${GB} GB stream of zeros, best of $REPS"
 BYTES=$(( GB * 1000 * 1000 * 1000 ))
 scenario "$W/tp" "$BYTES"
 best() { sort -g | head -1; }
-bare=$(for i in 1 2 3; do /usr/bin/time -f %e bash -c "bash $FAKE $W/tp send src/data@a | bash $FAKE $W/tp receive -F bak/h/src/data" 2>&1 >/dev/null | tail -1; done | best)
+bare=$(for i in $(seq 1 "$REPS"); do /usr/bin/time -f %e bash -c "bash $FAKE $W/tp send src/data@a | bash $FAKE $W/tp receive -F bak/h/src/data" 2>&1 >/dev/null | tail -1; done | best)
 fake_config "$W/tp" "[pv]" > "$W/pv.yaml"
 fake_config "$W/tp" "[]" > "$W/relay.yaml"
-agent_secs() {  # config -> seconds of the cycle (from the run summary)
-  java -jar "$JAR" run --config "$1" | sed -n 's/.* in \([0-9.]*\) s$/\1/p' | tail -1
+agent_secs() {  # config -> seconds of the stream step (bytes / the step's measured rate)
+  local rate
+  rate=$(java -jar "$JAR" run --config "$1" | sed -n 's/.*done: .* (\([0-9]*\) B\/s)$/\1/p' | tail -1)
+  python3 -c "import sys; print(int(sys.argv[1])/int(sys.argv[2]))" "$BYTES" "$rate"
 }
-pv=$(for i in 1 2 3; do agent_secs "$W/pv.yaml"; done | best)
-relay=$(for i in 1 2 3; do agent_secs "$W/relay.yaml"; done | best)
+pv=$(for i in $(seq 1 "$REPS"); do agent_secs "$W/pv.yaml"; done | best)
+relay=$(for i in $(seq 1 "$REPS"); do agent_secs "$W/relay.yaml"; done | best)
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$BYTES" "$1"; }
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "bare shell pipe (send | receive)" "$(secs "$bare")" "$(rate "$bare")" "1.00"

@@ -62,13 +62,21 @@ public final class CliCycle {
     return failed ? Main.EXIT_FAILED : Main.EXIT_OK;
   }
 
-  /** Prints each step as it starts; the final per-dataset lines come from the report. */
+  /** Prints each step as it starts and ends; the final per-dataset lines come from the report. */
   private static EventSink live(PrintStream out) {
     return e -> {
       if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
         out.printf("... %s %s %s -> %s: %s%n", p.phase().wire(), p.source(), p.dataset(), p.target(), p.message());
+      } else if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE && p.bytes() > 0) {
+        out.printf(Locale.ROOT, "... done: %s at %s/s (%d B/s)%n", bytes(p.bytes()), shortBytes(p.bytesPerSecond()), p.bytesPerSecond());
       }
     };
+  }
+
+  private static String shortBytes(long n) {
+    String full = bytes(n);
+    int paren = full.indexOf(" (");
+    return paren < 0 ? full : full.substring(0, paren);
   }
 
   static String line(DatasetResult d, boolean planOnly) {
