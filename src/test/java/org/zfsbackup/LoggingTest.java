@@ -35,25 +35,20 @@ class LoggingTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
   void configure_underJournald_noTimestampOfOurOwn() {
-    // The appender of src/main/resources/logback.xml is named OUT; tests use logback-test.xml,
-    // so give the root logger one to reconfigure.
-    ConsoleAppender<ILoggingEvent> out = new ConsoleAppender<>();
-    out.setName("OUT");
-    out.setContext(root.getLoggerContext());
-    PatternLayoutEncoder enc = new PatternLayoutEncoder();
-    enc.setContext(root.getLoggerContext());
-    enc.setPattern("%d %msg%n");
-    enc.start();
-    out.setEncoder(enc);
-    out.start();
-    root.addAppender(out);
+    // logback-test.xml names its console appender OUT, like src/main/resources/logback.xml.
+    ConsoleAppender<ILoggingEvent> out = (ConsoleAppender<ILoggingEvent>) root.getAppender("OUT");
+    var original = out.getEncoder();
     try {
+      Logging.configure("info", Map.of(), false);
+      assertEquals(original, out.getEncoder(), "outside systemd the format stays");
       Logging.configure("info", Map.of("JOURNAL_STREAM", "8:1234"), false);
       assertEquals(Logging.JOURNAL_PATTERN, ((PatternLayoutEncoder) out.getEncoder()).getPattern());
     } finally {
-      root.detachAppender(out);
       out.stop();
+      out.setEncoder(original);
+      out.start();
     }
   }
 }
