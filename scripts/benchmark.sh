@@ -66,8 +66,8 @@ relay=$(for i in $(seq 1 "$REPS"); do agent_secs "$W/relay.yaml"; done | best)
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$BYTES" "$1"; }
 printf '%-34s %8s s  %6s GB/s  %5sx\n' "bare shell pipe (send | receive)" "$(secs "$bare")" "$(rate "$bare")" "1.00"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | receive (default)" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | pv | receive" "$(secs "$pv")" "$(rate "$pv")" "$(ratio "$bare" "$pv")"
+printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | pv | receive (default)" "$(secs "$pv")" "$(rate "$pv")" "$(ratio "$bare" "$pv")"
+printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | receive (pv: [])" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
 
 fi
 
@@ -75,7 +75,7 @@ if want 2; then
 echo "== 2. peak RSS of the agent's JVM (java -jar ... run), default heap settings"
 for size in 16000000 6000000000; do
   scenario "$W/rss$size" "$size"
-  fake_config "$W/rss$size" "[]" > "$W/rss$size.yaml"
+  fake_config "$W/rss$size" "[pv]" > "$W/rss$size.yaml"
   kb=$( { /usr/bin/time -f %M java -jar "$JAR" run --quiet --config "$W/rss$size.yaml" >/dev/null; } 2>&1 | tail -1)
   printf '%-34s %8s MB\n' "stream of $(( size / 1000000 )) MB" "$(( kb / 1024 ))"
 done

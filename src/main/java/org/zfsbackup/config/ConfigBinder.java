@@ -40,7 +40,7 @@ final class ConfigBinder {
   static final String DEFAULT_DISCOVERY_PREFIX = "homeassistant";
   static final List<String> DEFAULT_ZFS = List.of("zfs");
   static final List<String> DEFAULT_SSH = List.of("ssh", "-o", "BatchMode=yes");
-  static final List<String> DEFAULT_PV = List.of();
+  static final List<String> DEFAULT_PV = List.of("pv");
   static final List<String> DEFAULT_RECEIVE_OPTIONS = List.of("-u");
   static final List<String> DEFAULT_POWER = List.of("systemctl", "poweroff");
   static final Path DEFAULT_STATE_FILE = Path.of("/var/lib/zfs-backup-agent/state.json");

@@ -17,13 +17,13 @@ import org.slf4j.LoggerFactory;
  * Runs processes with {@link ProcessBuilder}: argv lists, stdin from /dev/null (ssh must never wait
  * for a terminal), every call bounded in time.
  *
- * <p>Streams go through the kernel, not the JVM: {@code send | receive} is one
- * {@link ProcessBuilder#startPipeline} whose pipe the JVM never reads, so memory stays bounded
- * whatever the stream size and the throughput is that of a shell pipe. The byte count is sampled
- * from the kernel's per-process I/O counters (approximate, see {@link #direct}). With a counter
- * configured ({@code commands.pv: [pv]}) the pipeline is {@code send | pv | receive} and
- * {@code pv -n} reports the exact count once a second; the extra hop costs throughput on very fast
- * streams (figures in docs/performance.md).
+ * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one
+ * {@link ProcessBuilder#startPipeline} whose pipes the JVM never reads, so memory stays bounded
+ * whatever the stream size; {@code pv -n} reports the exact byte count once a second. The extra
+ * hop costs throughput on streams that run at memory speed (figures in docs/performance.md). With
+ * no counter configured ({@code commands.pv: []}) the pipeline is {@code send | receive} alone, at
+ * the speed of a shell pipe, and the count is sampled from the kernel's per-process I/O counters
+ * instead (approximate, see {@link #direct}).
  */
 public final class RealProcessRunner implements ProcessRunner {
   private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
@@ -39,7 +39,7 @@ public final class RealProcessRunner implements ProcessRunner {
   }
 
   public RealProcessRunner() {
-    this(List.of());
+    this(List.of("pv"));
   }
 
   @Override

@@ -52,7 +52,7 @@ class ConfigLoaderTest {
     assertEquals(Optional.empty(), c.mqtt());
     assertEquals(List.of("zfs"), c.commands().zfs());
     assertEquals(List.of("ssh", "-o", "BatchMode=yes"), c.commands().ssh());
-    assertEquals(List.of(), c.commands().pv());
+    assertEquals(List.of("pv"), c.commands().pv());
     assertEquals(List.of("-u"), c.pull().receiveOptions());
     SourceConfig source = c.pull().sources().get(0);
     assertEquals("host-storage", source.name(), "name defaults to host");
