@@ -26,8 +26,8 @@ import org.zfsbackup.zfs.Endpoint;
 /**
  * The {@code check} command: is everything a cycle needs there? One item per line, in a fixed
  * order: the configuration, the broker (reachable, credentials accepted), each pull source (ssh
- * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code pull.target})
- * and the offsite side ({@code push.target}'s pool). Changes nothing anywhere.
+ * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code pull.target}),
+ * the byte counter ({@code commands.pv}) and the offsite side ({@code push.target}'s pool). Changes nothing anywhere.
  *
  * <p>The items run in parallel, each bounded by {@code replication.connect_timeout_s} plus a
  * margin, so a host that does not answer costs that bound once, not once per host.
@@ -96,6 +96,11 @@ public final class Preflight {
     String root = config.pull().target();
     names.add("backup root " + root);
     tasks.add(() -> zfsListItem("backup root " + root, Endpoint.local(config.commands().zfs()), List.of(root), "present"));
+    List<String> pv = config.commands().pv();
+    if (!pv.isEmpty()) {
+      names.add("byte counter");
+      tasks.add(() -> counterItem(pv));
+    }
     config.push().ifPresent(push -> {
       Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
       String pool = pool(push);
@@ -171,6 +176,18 @@ public final class Preflight {
     args.addAll(datasets);
     ProcessResult r = runner.run(endpoint.zfs(args), itemTimeout());
     return r.ok() ? CheckItem.ok(name, okDetail) : CheckItem.fail(name, reason(r, endpoint));
+  }
+
+  /** {@code commands.pv} must run on this machine: every stream goes through it. */
+  private CheckItem counterItem(List<String> pv) {
+    List<String> argv = new ArrayList<>(pv);
+    argv.add("--version");
+    ProcessResult r = runner.run(argv, itemTimeout());
+    String cmd = String.join(" ", pv);
+    return r.ok()
+        ? CheckItem.ok("byte counter", cmd + " works")
+        : CheckItem.fail("byte counter", "cannot run '" + cmd + "' (install pv, or set commands.pv: [])"
+            + (r.stderrTail().isBlank() ? "" : ": " + oneLine(r.stderrTail())));
   }
 
   /** Why a {@code zfs list} failed, in the words a user would search for. */

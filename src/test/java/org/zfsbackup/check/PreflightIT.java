@@ -156,11 +156,12 @@ class PreflightIT {
 
       assertEquals(0, run.exit(), run.out() + run.err());
       List<String> lines = run.out().lines().toList();
-      assertEquals(6, lines.size(), run.out());
+      assertEquals(7, lines.size(), run.out());
       assertTrue(lines.stream().allMatch(l -> l.startsWith("ok   ")), run.out());
       assertEquals("ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
       assertEquals("ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
-      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " pool " + bak + ": present", lines.get(5));
+      assertEquals("ok   byte counter: pv works", lines.get(5));
+      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " pool " + bak + ": present", lines.get(6));
       assertFalse(run.out().contains(password) || run.err().contains(password));
 
       Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password), "--quiet");
@@ -196,13 +197,14 @@ class PreflightIT {
 
     assertEquals(1, run.exit(), run.out());
     List<String> lines = run.out().lines().toList();
-    assertEquals(5, lines.size(), run.out());
+    assertEquals(6, lines.size(), run.out());
     assertTrue(lines.get(0).startsWith("ok   config"), run.out());
     assertTrue(lines.get(1).startsWith("FAIL broker tcp://127.0.0.1:" + brokerPort + ": credentials refused"), run.out());
     assertTrue(lines.get(2).startsWith("FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "), run.out());
     assertTrue(lines.get(3).startsWith("FAIL backup root zchknopool/backups: "), run.out());
-    assertTrue(lines.get(4).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " pool offsitepool: ssh failed: "), run.out());
-    assertTrue(lines.get(4).contains("Connection refused"), run.out());
+    assertTrue(lines.get(4).startsWith("ok   byte counter"), run.out());
+    assertTrue(lines.get(5).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " pool offsitepool: ssh failed: "), run.out());
+    assertTrue(lines.get(5).contains("Connection refused"), run.out());
     assertFalse(run.out().contains(password), run.out());
     // Parallel, each bounded by connect_timeout_s (1 s) plus the margin: far below the sum.
     assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");

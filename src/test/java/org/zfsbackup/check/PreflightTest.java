@@ -115,10 +115,26 @@ class PreflightTest {
         ok   source host-storage (zbackup@host-storage:2222): 2 datasets present
         ok   source here (local): 1 dataset present
         ok   backup root backuppool/backups: present
+        ok   byte counter: pv works
         ok   offsite host-albion pool offsitepool: present
         """,
         out);
     assertEquals(0, exit[0]);
+  }
+
+  @Test
+  void check_pvMissing_byteCounterFails() {
+    FakeRunner runner = new FakeRunner() {
+      @Override
+      public ProcessResult run(List<String> argv, Duration timeout) {
+        return argv.get(0).equals("pv") ? new ProcessResult(argv, -1, "", "No such file or directory", true, false) : super.run(argv, timeout);
+      }
+    };
+    List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
+    int[] exit = new int[1];
+    String out = print(items, true, exit);
+    assertEquals("FAIL byte counter: cannot run 'pv' (install pv, or set commands.pv: []): No such file or directory\n", out);
+    assertEquals(1, exit[0]);
   }
 
   @Test
@@ -135,7 +151,8 @@ class PreflightTest {
     assertTrue(runner.calls.contains(List.of(
         "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "host-albion", "--",
         "zfs", "list", "-H", "-o", "name", "offsitepool")), runner.calls.toString());
-    assertEquals(4, runner.calls.size());
+    assertTrue(runner.calls.contains(List.of("pv", "--version")));
+    assertEquals(5, runner.calls.size());
   }
 
   @Test
@@ -226,7 +243,7 @@ class PreflightTest {
 
     List<CheckItem> items = new Preflight(c, new FakeRunner(), BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals(4, items.size());
+    assertEquals(5, items.size()); // config, broker, source, backup root, byte counter
     assertTrue(items.stream().noneMatch(i -> i.name().startsWith("offsite")));
     assertTrue(items.get(0).detail().endsWith("no push"));
   }
@@ -303,7 +320,7 @@ class PreflightTest {
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("FAIL offsite host-albion pool offsitepool: no answer within 1 s", items.get(5).line());
+    assertEquals("FAIL offsite host-albion pool offsitepool: no answer within 1 s", items.get(6).line());
   }
 
   private static void sleep(long ms) {
