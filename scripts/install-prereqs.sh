@@ -34,17 +34,21 @@ fi
 # Debian's packages start their services; the tests start their own brokers and sshd on free
 # ports, so the system-wide ones are not needed (but are harmless).
 
-# ZFS: kernel OpenZFS if loaded, otherwise the zfs-fuse daemon.
-if [ -e /dev/zfs ] && ! pgrep -x zfs-fuse >/dev/null 2>&1 && lsmod 2>/dev/null | grep -q '^zfs '; then
-  log "kernel ZFS present"
-elif ! pgrep -x zfs-fuse >/dev/null 2>&1; then
+# ZFS: kernel OpenZFS if loaded, otherwise the zfs-fuse daemon. A daemon that is still shutting
+# down (or starting) gets 15 s to answer, and is started again if it went away meanwhile.
+start_zfs_fuse() {
   [ -e /dev/fuse ] || { log "/dev/fuse is missing: zfs-fuse cannot run here"; exit 1; }
   log "starting zfs-fuse"
   mkdir -p /var/run/zfs /var/lock/zfs
   rm -f /var/run/zfs-fuse.pid
   /usr/sbin/zfs-fuse --no-kstat-mount --pidfile /var/run/zfs-fuse.pid
-  for _ in $(seq 1 50); do
-    if zpool list >/dev/null 2>&1; then break; fi
+}
+if [ -e /dev/zfs ] && lsmod 2>/dev/null | grep -q '^zfs '; then
+  log "kernel ZFS present"
+else
+  for _ in $(seq 1 75); do
+    zpool list >/dev/null 2>&1 && break
+    pgrep -x zfs-fuse >/dev/null 2>&1 || start_zfs_fuse
     sleep 0.2
   done
 fi
