@@ -47,7 +47,7 @@ if [ -e /dev/zfs ] && lsmod 2>/dev/null | grep -q '^zfs '; then
   log "kernel ZFS present"
 else
   for _ in $(seq 1 75); do
-    (zpool list) >/dev/null 2>&1 && break
+    bash -c 'zpool list; exit $?' >/dev/null 2>&1 && break
     pgrep -x zfs-fuse >/dev/null 2>&1 || start_zfs_fuse
     sleep 0.2
   done
