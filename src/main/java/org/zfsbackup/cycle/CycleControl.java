@@ -2,12 +2,13 @@ package org.zfsbackup.cycle;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.zfsbackup.exec.ProcessRunner;
 
 /**
  * Lets another thread stop a running cycle. A graceful stop starts no new dataset and lets the
  * streams in flight finish; a forced stop also kills them. Thread-safe.
  */
-public final class CycleControl {
+public final class CycleControl implements ProcessRunner.KillSwitch {
 
   /** Why the cycle was stopped; decides its outcome. */
   public enum StopReason {
@@ -42,14 +43,16 @@ public final class CycleControl {
   }
 
   /** Registers what kills the stream in flight; runs it at once if a forced stop already came. */
-  public void registerKiller(Runnable killer) {
+  @Override
+  public void register(Runnable killer) {
     killers.add(killer);
     if (forced) {
       killer.run();
     }
   }
 
-  public void unregisterKiller(Runnable killer) {
+  @Override
+  public void unregister(Runnable killer) {
     killers.remove(killer);
   }
 }

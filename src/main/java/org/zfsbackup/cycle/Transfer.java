@@ -213,17 +213,7 @@ final class Transfer {
               target.endpoint.zfs(ZfsCommands.receive(dst, receiveOptions)),
               bytes -> progress(dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate, rate(bytes, stepStart), null),
               cycle.config().replication().stallTimeout(),
-              new ProcessRunner.KillSwitch() {
-                @Override
-                public void register(Runnable kill) {
-                  control.registerKiller(kill);
-                }
-
-                @Override
-                public void unregister(Runnable kill) {
-                  control.unregisterKiller(kill);
-                }
-              });
+              control);
       total += pr.bytes();
       if (!pr.ok()) {
         progress(dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate(pr.bytes(), stepStart), null);

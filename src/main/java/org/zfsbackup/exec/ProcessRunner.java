@@ -43,14 +43,5 @@ public interface ProcessRunner {
     void register(Runnable kill);
 
     void unregister(Runnable kill);
-
-    KillSwitch NONE =
-        new KillSwitch() {
-          @Override
-          public void register(Runnable kill) {}
-
-          @Override
-          public void unregister(Runnable kill) {}
-        };
   }
 }

@@ -45,10 +45,6 @@ public final class DatasetName {
     return Optional.empty();
   }
 
-  public static boolean valid(String name) {
-    return problem(name).isEmpty();
-  }
-
   /** A single component (used for source names, which become one level of the target path). */
   public static Optional<String> componentProblem(String name) {
     if (name == null || name.isEmpty()) {

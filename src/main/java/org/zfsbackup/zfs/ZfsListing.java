@@ -37,10 +37,6 @@ public final class ZfsListing {
     this.datasets = datasets;
   }
 
-  public static ZfsListing empty() {
-    return new ZfsListing(Map.of());
-  }
-
   /** Datasets in the order zfs listed them (parents before children). */
   public List<Dataset> datasets() {
     return List.copyOf(datasets.values());
