@@ -119,10 +119,46 @@ if [ "$("${SUB[@]}" -t "$T/availability" -C 1 -W 60)" != online ]; then
 fi
 echo "$T/availability: online"
 
-# Everything the agent publishes, printed live as it arrives (retained state and discovery left out).
-"${SUB[@]}" -v -t "$T/progress" -t "$T/event" -t "$T/error" -t "$T/result" | while read -r topic payload; do
-  printf '  %-28s %s\n' "$topic" "$payload"
-done & PIDS+=($!)
+# What the agent publishes, printed live as it arrives (retained state and discovery left out):
+# one readable line per message; DEMO_RAW=1 prints the JSON as it is.
+cat > "$SANDBOX/format.py" <<'PY'
+import json, os, sys
+raw = os.environ.get("DEMO_RAW") == "1"
+def size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+for line in sys.stdin:
+    topic, _, payload = line.rstrip("\n").partition(" ")
+    name = topic.rsplit("/", 1)[-1]
+    try:
+        m = json.loads(payload)
+    except ValueError:
+        m = None
+    if raw or not isinstance(m, dict):
+        print(f"  {topic} {payload}")
+    elif name == "progress":
+        frm, to, status = m["from"], m["to"], m["status"]
+        if frm and frm == to:
+            step, status, amount = "@" + to, "up to date", ""
+        else:
+            step = ("@" + frm + ".." if frm else "full ") + ("@" + to if to else "")
+            amount = " " + size(m["bytes"]) if status in ("streaming", "done") else ""
+            if not to:
+                step = "(no snapshots)" if status == "skipped" else ""
+        print(f"  progress  {m['phase']:4} {m['dataset']} {step} {status}{amount}")
+    elif name == "error":
+        print(f"  ERROR     {m['kind']}: {m['message']}")
+    elif name == "result":
+        d = m["datasets"]
+        print(f"  result    {m['outcome']}: {d['sent']} sent, {d['up_to_date']} up to date, "
+              f"{d['skipped']} skipped, {d['failed']} failed, {size(m['bytes'])} in {m['duration_ms'] / 1000:.1f} s")
+    else:
+        print(f"  {name:9} {m.get('event_type', payload)}  (cycle {m.get('cycle_id')}, run_id {m.get('run_id') or '-'})")
+    sys.stdout.flush()
+PY
+"${SUB[@]}" -v -t "$T/progress" -t "$T/event" -t "$T/error" -t "$T/result" | python3 -u "$SANDBOX/format.py" & PIDS+=($!)
 sleep 0.5
 
 run_and_wait() {  # payload
