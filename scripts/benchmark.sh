@@ -25,7 +25,7 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-FAKE=$ROOT/scripts/bench/fake-zfs
+FAKE=$ROOT/src/test/resources/fake/fake-zfs
 
 fake_config() {  # dir pv-list
   cat <<CONF

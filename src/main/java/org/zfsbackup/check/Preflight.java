@@ -210,9 +210,7 @@ public final class Preflight {
   }
 
   private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
-    return host.map(h -> Endpoint.remote(h, user, port, config.commands().ssh(), config.commands().zfs(),
-            config.replication().connectTimeout()))
-        .orElseGet(() -> Endpoint.local(config.commands().zfs()));
+    return Endpoint.of(host, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout());
   }
 
   private static String pool(PushConfig push) {

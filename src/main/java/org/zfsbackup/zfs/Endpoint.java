@@ -39,6 +39,12 @@ public record Endpoint(
     return new Endpoint(label, Optional.of(host), user, port, List.copyOf(ssh), List.copyOf(zfs), connectTimeout);
   }
 
+  /** The local side when {@code host} is empty, else the host over ssh. */
+  public static Endpoint of(
+      Optional<String> host, Optional<String> user, Optional<Integer> port, List<String> ssh, List<String> zfs, Duration connectTimeout) {
+    return host.map(h -> remote(h, user, port, ssh, zfs, connectTimeout)).orElseGet(() -> local(zfs));
+  }
+
   public boolean isLocal() {
     return host.isEmpty();
   }
