@@ -3,7 +3,7 @@
 #   bash scripts/benchmark.sh [GB]      (GB: size of the throughput stream, default 12)
 #   BENCH_SECTIONS="1 2" bash scripts/benchmark.sh    (only some sections; default "1 2 3")
 # 1. streaming throughput: the agent's send|receive versus a bare shell pipe, same synthetic stream
-#    (scripts/bench/fake-zfs emits N zero bytes as `zfs send` and swallows them as `zfs receive`);
+#    (src/test/resources/fake/fake-zfs emits N zero bytes as `zfs send` and swallows them as `zfs receive`);
 # 2. the agent's peak RSS for a 16 MB and a 6 GB stream;
 # 3. an up-to-date cycle over 500 datasets on one ssh host (zfs-fuse): ssh processes and wall time.
 set -euo pipefail
