@@ -126,6 +126,24 @@ class AgentEndToEndIT {
     return s -> s.startsWith("{") && value.equals(json(s).path(name).asText(null));
   }
 
+  /** mosquitto_sub prints nothing when its subscription is in place: ping until it sees one. */
+  void awaitSubscribed() throws InterruptedException {
+    String ready = T + "/test/ready";
+    for (int attempt = 1; ; attempt++) {
+      int mark = sub.mark();
+      Cmd.Result r = Cmd.run(List.of("mosquitto_pub", "-h", "127.0.0.1", "-p", String.valueOf(broker.port()), "-q", "1", "-t", ready, "-m", "ping"), 30);
+      assertEquals(0, r.code(), "mosquitto_pub failed: " + r.err());
+      try {
+        sub.await(mark, ready, "ping"::equals, Duration.ofSeconds(1));
+        return;
+      } catch (AssertionError notYet) {
+        if (attempt == 20) {
+          throw notYet;
+        }
+      }
+    }
+  }
+
   void pub(String... args) {
     List<String> argv = new ArrayList<>(List.of("mosquitto_pub", "-h", "127.0.0.1", "-p", String.valueOf(broker.port()), "-q", "1", "-t", T));
     argv.addAll(List.of(args));
@@ -182,7 +200,7 @@ class AgentEndToEndIT {
         "state_file: " + dir.resolve("state.json"),
         ""));
     sub = new Sub(broker.port());
-    Thread.sleep(300);
+    awaitSubscribed();
     // A run left retained on the topic while the server slept: the agent must reject it when it
     // subscribes, not start a backup on every connect. (A retained publish that reaches an agent
     // already subscribed arrives with the retain flag cleared, MQTT 3.1.1 section 3.3.1.3, and

@@ -66,7 +66,7 @@ abstract class AgentBrokerScenarios {
   @Test
   void start_freshBroker_publishesRetainedOnlineIdleAndDiscovery() {
     startAgent(List.of("true"));
-    probe().await(topics.availability(), "online", WAIT);
+    awaitRepublished();
     // A client that subscribes later (Home Assistant after a restart) gets it all retained.
     MqttProbe late = probe();
     assertTrue(late.await(topics.availability(), "online", WAIT).retained());
@@ -223,8 +223,10 @@ abstract class AgentBrokerScenarios {
   @Test
   void retainedCommand_seenOnConnect_isRejectedAndClearingItIsNoError() {
     commander().publish(topics.command(), "run", true); // someone used mosquitto_pub -r
-    startAgent(List.of("true"));
+    // Subscribed before the agent starts: the error event is not retained, and the agent
+    // publishes it as soon as it is online.
     MqttProbe probe = probe();
+    startAgent(List.of("true"));
     Message error = probe.await(topics.error(), m -> true, WAIT);
     assertEquals("command_retained", json(error).get("kind").asText());
     int mark = probe.mark();
@@ -290,6 +292,17 @@ abstract class AgentBrokerScenarios {
     RunningAgent agent = AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST);
     agents.add(agent);
     return agent;
+  }
+
+  /**
+   * Waits until the agent has published everything it publishes on (re)connect: availability,
+   * state, the last result, then discovery, in that order over one connection. A probe subscribed
+   * after this sees all of it retained, none of it live.
+   */
+  void awaitRepublished() {
+    MqttProbe p = probe();
+    p.await(topics.availability(), "online", WAIT);
+    awaitCount(p, "homeassistant/", 9);
   }
 
   /** Subscribed to everything below T and to this agent's discovery topics. */

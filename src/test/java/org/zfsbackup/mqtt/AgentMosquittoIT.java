@@ -49,7 +49,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     broker.kill(); // SIGKILL: no persistence, every retained message is lost
     broker.restart();
 
-    probe().await(topics.availability(), "online", WAIT); // the agent is back
+    awaitRepublished(); // the agent is back
     MqttProbe after = probe(); // as Home Assistant reconnecting to the restarted broker
     assertTrue(after.await(topics.availability(), "online", WAIT).retained());
     Message state = after.await(topics.state(), m -> json(m).get("state").asText().equals("running"), WAIT);
@@ -92,7 +92,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
 
     broker.restart(); // the broker lost the retained result too
     startAgent(List.of("true"));
-    probe().await(topics.availability(), "online", WAIT);
+    awaitRepublished();
     MqttProbe fresh = probe();
     Message result = fresh.await(topics.result(), m -> true, WAIT);
     assertTrue(result.retained());
