@@ -166,17 +166,25 @@ class FakeZfsIT {
     list("src/data", ds("src/data", 10, "a"));
     Files.createFile(dir.resolve("stall"));
     CycleControl control = new CycleControl();
-    Thread stopper = new Thread(() -> {
-      try {
-        Thread.sleep(1500);
-      } catch (InterruptedException e) {
-        return;
-      }
-      control.stop(CycleControl.StopReason.SUSPEND, true);
-    });
-    stopper.start();
+    // Half a second after the stream started (not after the test started: a slow machine may
+    // take longer than that to get there), as an operator's `suspend` with force would.
+    AgentConfig config = config(List.of("pv"), Duration.ofSeconds(600), Optional.empty(), "src/data");
     long t0 = System.nanoTime();
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(600), Optional.empty(), "src/data"), control);
+    CycleReport r = new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
+        .run(new CycleRequest("fake", "r1", Set.of(), false), e -> {
+          if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
+            Thread stopper = new Thread(() -> {
+              try {
+                Thread.sleep(500);
+              } catch (InterruptedException ie) {
+                return;
+              }
+              control.stop(CycleControl.StopReason.SUSPEND, true);
+            });
+            stopper.setDaemon(true);
+            stopper.start();
+          }
+        }, control);
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos());
     assertEquals(Outcome.SUSPENDED, r.outcome());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
