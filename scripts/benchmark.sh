@@ -45,29 +45,79 @@ scenario() {  # dir bytes
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
 
+start_sshd() {  # sshd on 127.0.0.1, a free port, throwaway keys; once
+  [ -n "$SSHD" ] && return 0
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  ssh-keygen -q -t ed25519 -N '' -f "$W/hk"; ssh-keygen -q -t ed25519 -N '' -f "$W/id"; cp "$W/id.pub" "$W/ak"; mkdir -p /run/sshd
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile %s\n' \
+    "$PORT" "$W/hk" "$W/ak" "$W/sshd.pid" > "$W/sshd_config"
+  /usr/sbin/sshd -D -f "$W/sshd_config" & SSHD=$!
+  sleep 1
+  SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i "$W/id")
+}
+
 SECTIONS=${BENCH_SECTIONS:-1 2 3}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 if want 1; then
-echo "== 1. throughput, ${GB} GB stream of zeros, best of $REPS"
+echo "== 1a. throughput in memory, ${GB} GB stream of zeros, best of $REPS"
 BYTES=$(( GB * 1000 * 1000 * 1000 ))
 scenario "$W/tp" "$BYTES"
 best() { sort -g | head -1; }
-bare=$(for i in $(seq 1 "$REPS"); do /usr/bin/time -f %e bash -c "bash $FAKE $W/tp send src/data@a | bash $FAKE $W/tp receive -F bak/h/src/data" 2>&1 >/dev/null | tail -1; done | best)
+timed() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 fake_config "$W/tp" "[pv]" > "$W/pv.yaml"
 fake_config "$W/tp" "[]" > "$W/relay.yaml"
-agent_secs() {  # config -> seconds of the stream step (bytes / the step's measured rate)
+agent_secs() {  # config bytes -> seconds of the stream step (bytes / the step's measured rate)
   local rate
-  rate=$(java -jar "$JAR" run --config "$1" | sed -n 's/.*done: .* (\([0-9]*\) B\/s)$/\1/p' | tail -1)
-  python3 -c "import sys; print(int(sys.argv[1])/int(sys.argv[2]))" "$BYTES" "$rate"
+  rate=$(java -jar "$JAR" run --config "$1" 2>>"$W/agent.log" | sed -n 's/.*done: .* (\([0-9]*\) B\/s)$/\1/p' | tail -1)
+  python3 -c "import sys; print(int(sys.argv[1])/int(sys.argv[2]))" "$2" "$rate"
 }
-pv=$(for i in $(seq 1 "$REPS"); do agent_secs "$W/pv.yaml"; done | best)
-relay=$(for i in $(seq 1 "$REPS"); do agent_secs "$W/relay.yaml"; done | best)
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
-rate() { python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$BYTES" "$1"; }
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "bare shell pipe (send | receive)" "$(secs "$bare")" "$(rate "$bare")" "1.00"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | pv | receive (default)" "$(secs "$pv")" "$(rate "$pv")" "$(ratio "$bare" "$pv")"
-printf '%-34s %8s s  %6s GB/s  %5sx\n' "agent, send | receive (pv: [])" "$(secs "$relay")" "$(rate "$relay")" "$(ratio "$bare" "$relay")"
+row() {  # label seconds bytes baseline-seconds
+  printf '%-40s %8s s  %6s GB/s  %5sx\n' "$1" "$(secs "$2")" \
+    "$(python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$3" "$2")" "$(ratio "$4" "$2")"
+}
+# Interleaved (bare, cat hop, agent+pv, agent direct) so that drift in the VM's speed hits all alike.
+for i in $(seq 1 "$REPS"); do
+  echo "bare $(timed bash -c "bash $FAKE $W/tp send src/data@a | bash $FAKE $W/tp receive -F bak/h/src/data")"
+  echo "cat $(timed bash -c "bash $FAKE $W/tp send src/data@a | cat | bash $FAKE $W/tp receive -F bak/h/src/data")"
+  echo "pv $(agent_secs "$W/pv.yaml" "$BYTES")"
+  echo "relay $(agent_secs "$W/relay.yaml" "$BYTES")"
+done > "$W/tp.times"
+pick() { awk -v k="$1" '$1 == k {print $2}' "$W/tp.times" | best; }
+bare=$(pick bare)
+row "bare shell pipe (send | receive)" "$bare" "$BYTES" "$bare"
+row "bare pipe + a cat hop (send|cat|receive)" "$(pick cat)" "$BYTES" "$bare"
+row "agent, send | pv | receive (default)" "$(pick pv)" "$BYTES" "$bare"
+row "agent, send | receive (pv: [])" "$(pick relay)" "$BYTES" "$bare"
+
+SSH_GB=${BENCH_SSH_GB:-4}
+echo "== 1b. throughput of a pull over ssh (sshd on 127.0.0.1), ${SSH_GB} GB stream of zeros, best of $REPS"
+start_sshd
+SBYTES=$(( SSH_GB * 1000 * 1000 * 1000 ))
+scenario "$W/ts" "$SBYTES"
+ssh_config() {  # pv-list
+  cat <<CONF
+commands: {zfs: [bash, $FAKE, $W/ts], ssh: [$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')], pv: $1}
+pull:
+  target: bak
+  receive_options: []
+  sources: [{name: h, host: 127.0.0.1, user: root, port: $PORT, datasets: [src/data]}]
+replication: {holds: false}
+state_file: $W/state.json
+CONF
+}
+ssh_config "[pv]" > "$W/spv.yaml"
+ssh_config "[]" > "$W/srelay.yaml"
+for i in $(seq 1 "$REPS"); do
+  echo "bare $(timed bash -c "$(printf '%q ' "${SSH[@]}" -p "$PORT" root@127.0.0.1 bash "$FAKE" "$W/ts" send src/data@a) | bash $FAKE $W/ts receive -F bak/h/src/data")"
+  echo "pv $(agent_secs "$W/spv.yaml" "$SBYTES")"
+  echo "relay $(agent_secs "$W/srelay.yaml" "$SBYTES")"
+done > "$W/tp.times"
+bare=$(pick bare)
+row "bare: ssh host zfs send | zfs receive" "$bare" "$SBYTES" "$bare"
+row "agent, default (pv)" "$(pick pv)" "$SBYTES" "$bare"
+row "agent, pv: []" "$(pick relay)" "$SBYTES" "$bare"
 
 fi
 
@@ -93,13 +143,7 @@ for i in $(seq -w 1 "$N"); do zfs create "$SRC/bench/d$i"; done
 zfs snapshot -r "$SRC/bench@s1"
 zfs create -p -o canmount=off "$BAK/t/h/$SRC"
 zfs send -R "$SRC/bench@s1" | zfs receive -F "$BAK/t/h/$SRC/bench"
-# sshd on a free port with throwaway keys
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$W/hk"; ssh-keygen -q -t ed25519 -N '' -f "$W/id"; cp "$W/id.pub" "$W/ak"; mkdir -p /run/sshd
-printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile %s\n' \
-  "$PORT" "$W/hk" "$W/ak" "$W/sshd.pid" > "$W/sshd_config"
-/usr/sbin/sshd -D -f "$W/sshd_config" & SSHD=$!
-sleep 1
+start_sshd
 cat > "$W/n.yaml" <<CONF
 commands:
   ssh: [bash, $ROOT/scripts/bench/count-ssh, $W/ssh.log, ssh, -o, BatchMode=yes, -o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null, -o, LogLevel=ERROR, -i, $W/id]

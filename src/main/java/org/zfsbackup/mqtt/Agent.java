@@ -12,7 +12,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -107,7 +109,15 @@ final class Agent implements MqttPort.Listener {
   private boolean stopping;
   private Future<Void> shutdown;
   private Future<Void> lastSave = Future.succeededFuture();
-  private final List<ObjectNode> errorsForNextConnect = new ArrayList<>();
+  /**
+   * Errors and events that could not be published because the broker was unreachable (an outage,
+   * or the power-down itself), in order; sent after the next connect's republish, so a failure
+   * that happened while the broker was away is still seen. Bounded: the oldest go first. Progress
+   * is not kept (it is stale by then), retained topics are republished whole on connect anyway.
+   */
+  private final Deque<String[]> outbox = new ArrayDeque<>();
+  static final int OUTBOX_LIMIT = 200;
+  private long outboxDropped;
 
   Agent(
       Context context,
@@ -156,10 +166,7 @@ final class Agent implements MqttPort.Listener {
       publish(topics.result(), Payloads.text(lastResult), true);
     }
     publishDiscovery();
-    for (ObjectNode error : errorsForNextConnect) {
-      publish(topics.error(), Payloads.text(error), false);
-    }
-    errorsForNextConnect.clear();
+    flushOutbox();
     log.info(
         "online on {}: state {}{}",
         topics.command(),
@@ -426,12 +433,12 @@ final class Agent implements MqttPort.Listener {
   private void powerReturned(AsyncResult<ProcessResult> ar) {
     if (ar.failed()) {
       log.error("the power command could not run: {}", ar.cause().toString());
-      errorsForNextConnect.add(
-          Payloads.agentError(null, "power_failed", "the power command could not run: " + ar.cause()));
+      publish(topics.error(),
+          Payloads.text(Payloads.agentError(null, "power_failed", "the power command could not run: " + ar.cause())), false);
     } else if (ar.result() != null && !ar.result().ok()) {
       ProcessResult r = ar.result();
       log.error("the power command failed: {}", r.describe());
-      errorsForNextConnect.add(
+      publish(topics.error(), Payloads.text(
           Payloads.error(
               null,
               "power_failed",
@@ -440,7 +447,7 @@ final class Agent implements MqttPort.Listener {
               null,
               "the power command failed: " + r.describe(),
               r.startFailed() ? null : r.exitCode(),
-              r.stderrTail().isBlank() ? null : r.stderrTail()));
+              r.stderrTail().isBlank() ? null : r.stderrTail())), false);
     } else if (ar.result() != null) {
       log.info("the power command returned (resumed): coming back online");
     }
@@ -527,7 +534,37 @@ final class Agent implements MqttPort.Listener {
 
   private Future<Void> publish(String topic, String payload, boolean retained) {
     return mqtt.publish(topic, payload, retained)
-        .onFailure(e -> log.debug("not published on {}: {}", topic, e.getMessage()));
+        .onFailure(e -> {
+          if (!retained && (topic.equals(topics.error()) || topic.equals(topics.event()))) {
+            keepForNextConnect(topic, payload);
+          } else {
+            log.debug("not published on {}: {}", topic, e.getMessage());
+          }
+        });
+  }
+
+  private void keepForNextConnect(String topic, String payload) {
+    if (outbox.size() >= OUTBOX_LIMIT) {
+      outbox.removeFirst();
+      outboxDropped++;
+    }
+    outbox.addLast(new String[] {topic, payload});
+    log.info("not connected to the MQTT broker: keeping a message for {} until it is back ({} kept)", topic, outbox.size());
+  }
+
+  private void flushOutbox() {
+    if (outboxDropped > 0) {
+      log.warn("{} error/event messages from while the broker was unreachable were dropped (more than {})", outboxDropped, OUTBOX_LIMIT);
+      outboxDropped = 0;
+    }
+    if (!outbox.isEmpty()) {
+      log.info("publishing {} error/event messages kept while the broker was unreachable", outbox.size());
+    }
+    List<String[]> kept = new ArrayList<>(outbox);
+    outbox.clear();
+    for (String[] m : kept) {
+      publish(m[0], m[1], false); // a failure puts it back, in order, for the connect after
+    }
   }
 
   // ---------------------------------------------------------------- log lines

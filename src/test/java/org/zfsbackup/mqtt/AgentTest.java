@@ -488,6 +488,38 @@ class AgentTest {
   }
 
   @Test
+  void brokerOutage_cycleFailsMeanwhile_errorsAndEndEventArePublishedAfterReconnect() throws Exception {
+    engine.outcome = Outcome.FAILED;
+    engine.blockStreams();
+    send("run");
+    assertTrue(engine.awaitStreaming(10));
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    engine.release();
+    await(() -> timeline.contains("dropped event failed"), "the cycle ended during the outage");
+    assertEquals(0, errors("diverged"), "nothing reached the broker yet");
+    mqtt.reconnect();
+    await(() -> errors("diverged") == 1 && mqtt.json(T.event()).stream().anyMatch(e -> e.get("event_type").asText().equals("failed")),
+        "the error and the end event, after the reconnect");
+    assertSubsequence(List.of("dropped error diverged", "dropped event failed", "connect", "availability online",
+        "state idle", "result failed", "error diverged", "event failed"));
+  }
+
+  @Test
+  void brokerOutage_longerThanTheOutboxHolds_keepsTheNewest() {
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    for (int i = 0; i < Agent.OUTBOX_LIMIT + 5; i++) {
+      send("reboot-" + i);
+    }
+    await(() -> List.copyOf(timeline).stream().filter(t -> t.startsWith("dropped error")).count() == Agent.OUTBOX_LIMIT + 5, "all refused");
+    mqtt.reconnect();
+    await(() -> mqtt.on(T.error()).size() == Agent.OUTBOX_LIMIT, "the kept errors");
+    assertTrue(mqtt.json(T.error()).get(0).get("message").asText().contains("reboot-5"), mqtt.json(T.error()).get(0).toString());
+    assertTrue(mqtt.last(T.error()).get("message").asText().contains("reboot-" + (Agent.OUTBOX_LIMIT + 4)));
+  }
+
+  @Test
   void message_homeAssistantOnline_republishesDiscovery() {
     int discovery = discoveryCount();
     assertEquals(9, discovery);

@@ -61,6 +61,20 @@ final class FakeMqtt implements MqttPort {
         });
   }
 
+  /** The broker goes away and stays away until {@link #reconnect}. */
+  void drop() {
+    context.runOnContext(
+        v -> {
+          connected = false;
+          timeline.add("lost");
+          listener.lost("test");
+        });
+  }
+
+  void reconnect() {
+    context.runOnContext(v -> up());
+  }
+
   @Override
   public Future<Void> publish(String topic, String payload, boolean retained) {
     if (!connected) {
