@@ -21,6 +21,7 @@ import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.zfs.Endpoint;
 
 /**
@@ -178,10 +179,13 @@ public final class Preflight {
     return r.ok() ? CheckItem.ok(name, okDetail) : CheckItem.fail(name, reason(r, endpoint));
   }
 
-  /** {@code commands.pv} must run on this machine: every stream goes through it. */
+  /**
+   * {@code commands.pv} must run on this machine, with the flags the streams give it: every
+   * stream goes through it. Run on an empty input, it counts nothing and exits 0.
+   */
   private CheckItem counterItem(List<String> pv) {
     List<String> argv = new ArrayList<>(pv);
-    argv.add("--version");
+    argv.addAll(RealProcessRunner.PV_FLAGS);
     ProcessResult r = runner.run(argv, itemTimeout());
     String cmd = String.join(" ", pv);
     return r.ok()

@@ -31,6 +31,13 @@ public final class RealProcessRunner implements ProcessRunner {
   private static final int MAX_STDOUT = 64 * 1024 * 1024;
   private static final long TICK_MS = 1000;
 
+  /**
+   * What follows {@code commands.pv}: the running byte count as a bare number ({@code -n -b}) on
+   * stderr every second ({@code -i 1}) even without a terminal ({@code -f}); {@code -C}: pv's plain
+   * read/write loop, measured faster here than its default {@code splice(2)} (docs/performance.md).
+   */
+  public static final List<String> PV_FLAGS = List.of("-C", "-f", "-n", "-b", "-i", "1");
+
   private final List<String> pv;
 
   /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
@@ -76,8 +83,7 @@ public final class RealProcessRunner implements ProcessRunner {
   private PipeResult kernelPipe(
       List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
     List<String> counter = new ArrayList<>(pv);
-    // -C: plain read/write instead of splice(2), measured faster here (docs/performance.md).
-    counter.addAll(List.of("-C", "-f", "-n", "-b", "-i", "1"));
+    counter.addAll(PV_FLAGS);
     List<ProcessBuilder> builders =
         List.of(
             new ProcessBuilder(send).redirectInput(DEV_NULL),

@@ -151,7 +151,7 @@ class PreflightTest {
     assertTrue(runner.calls.contains(List.of(
         "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "host-albion", "--",
         "zfs", "list", "-H", "-o", "name", "offsitepool")), runner.calls.toString());
-    assertTrue(runner.calls.contains(List.of("pv", "--version")));
+    assertTrue(runner.calls.contains(List.of("pv", "-C", "-f", "-n", "-b", "-i", "1")), "pv runs with the flags the streams use");
     assertEquals(5, runner.calls.size());
   }
 
