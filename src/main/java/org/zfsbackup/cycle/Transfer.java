@@ -125,19 +125,53 @@ final class Transfer {
         return results;
       }
     }
+    List<String> unheldBases = new ArrayList<>();
     for (String d : datasets) {
       if (control.stopRequested()) {
         results.add(skipped(d, notStarted()));
         continue;
       }
       try {
-        results.add(replicate(d, listing, warnings));
+        results.add(replicate(d, listing, warnings, unheldBases));
       } catch (RuntimeException e) {
         LOG.error("unexpected error replicating {}", d, e);
         results.add(failed(d, mapping.apply(d), "internal", "unexpected error: " + e, null));
       }
     }
+    holdUpToDateBases(unheldBases, warnings);
     return results;
+  }
+
+  /** Batches per {@code zfs hold} call: well under any command-line limit, ssh's included. */
+  static final int HOLD_BATCH = 100;
+
+  /**
+   * Up-to-date datasets whose base has no hold at all (the first cycle after migrating from a
+   * tool without holds, a hold someone released, one that failed before): hold them now, a
+   * batch per call, so that pruning on the source cannot break the next incremental. A base
+   * held by anyone is left alone: any hold stops {@code zfs destroy}. Costs nothing when every
+   * base is held, which is every cycle after the first.
+   */
+  private void holdUpToDateBases(List<String> snapshots, List<String> warnings) {
+    for (int i = 0; i < snapshots.size(); i += HOLD_BATCH) {
+      List<String> batch = snapshots.subList(i, Math.min(snapshots.size(), i + HOLD_BATCH));
+      ProcessResult h = runner.run(source.zfs(ZfsCommands.hold(holdTag, batch)), shortTimeout);
+      if (h.ok()) {
+        LOG.info("{} {}: held {} up-to-date base snapshot(s) that had no hold", phase.wire(), sourceName, batch.size());
+        continue;
+      }
+      // zfs holds each snapshot on its own and names those it could not hold; when it names
+      // none (ssh failed, the tail was cut), every one of the batch is reported.
+      String err = h.stderrTail();
+      List<String> named = batch.stream().filter(snap -> err.contains("'" + snap + "'")).toList();
+      for (String snap : named.isEmpty() ? batch : named) {
+        if (err.contains("'" + snap + "': tag already exists")) {
+          continue; // held meanwhile: what we wanted
+        }
+        warn(snap.substring(0, snap.indexOf('@')), "hold_failed",
+            "could not hold " + snap + " (the next incremental is not protected from pruning): " + h.describe(), h, warnings);
+      }
+    }
   }
 
   /**
@@ -164,7 +198,7 @@ final class Transfer {
     ordered.add(d);
   }
 
-  private DatasetResult replicate(String dataset, ZfsListing listing, List<String> warnings) {
+  private DatasetResult replicate(String dataset, ZfsListing listing, List<String> warnings, List<String> unheldBases) {
     String dst = mapping.apply(dataset);
     boolean targetExists = target.exists(dst);
     var targetSnaps = targetExists ? target.listing().snapshots(dst) : List.<org.zfsbackup.plan.Snapshot>of();
@@ -179,6 +213,9 @@ final class Transfer {
     if (plan instanceof PlanOutcome.UpToDate up) {
       if (!request.dryRun()) {
         ensureCanmountOff(dst, warnings);
+        if (cycle.config().replication().holds() && listing.unheld(dataset, up.latest().name())) {
+          unheldBases.add(dataset + "@" + up.latest().name());
+        }
       }
       progress(dataset, dst, up.latest().name(), up.latest().name(), StepStatus.DONE, 0, null, 0, "up to date");
       return new DatasetResult(phase, sourceName, dataset, dst, Status.UP_TO_DATE, 0, plan.toString(), null);

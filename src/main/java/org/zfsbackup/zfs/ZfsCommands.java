@@ -9,8 +9,11 @@ import org.zfsbackup.plan.ReplicationStep;
  * {@link Endpoint} adds that, and ssh when the side is remote). Pure; golden-tested.
  */
 public final class ZfsCommands {
-  /** Properties read by {@link #list}: enough to plan, and to see a received dataset's canmount. */
-  public static final String LIST_PROPERTIES = "guid,createtxg,canmount";
+  /**
+   * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, and
+   * whether a snapshot has any hold ({@code userrefs}).
+   */
+  public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs";
 
   private ZfsCommands() {}
 
@@ -62,6 +65,13 @@ public final class ZfsCommands {
 
   public static List<String> hold(String tag, String snapshot) {
     return List.of("hold", tag, snapshot);
+  }
+
+  /** {@code hold tag snap...}: zfs holds each snapshot on its own, and names the ones it could not. */
+  public static List<String> hold(String tag, List<String> snapshots) {
+    List<String> args = new ArrayList<>(List.of("hold", tag));
+    args.addAll(snapshots);
+    return args;
   }
 
   public static List<String> release(String tag, String snapshot) {

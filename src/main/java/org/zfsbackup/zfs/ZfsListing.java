@@ -2,15 +2,17 @@ package org.zfsbackup.zfs;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.zfsbackup.plan.Snapshot;
 
 /**
  * Parses the output of {@link ZfsCommands#list}: {@code zfs get -H -p -o name,property,value
- * guid,createtxg,canmount -r ROOTS}, one line per dataset or snapshot and property. The same
+ * guid,createtxg,canmount,userrefs -r ROOTS}, one line per dataset or snapshot and property. The same
  * command works on zfs-fuse and OpenZFS, and lists every dataset and snapshot of a host in one
  * process. Malformed output is a {@link ListingException} naming the line, never a silent skip.
  * Bookmarks ({@code #}) are not snapshots and are left out.
@@ -21,8 +23,10 @@ public final class ZfsListing {
    * A dataset and its snapshots in createtxg order.
    *
    * @param canmount {@code on}, {@code off}, {@code noauto}, or empty for volumes
+   * @param unheld names of the snapshots that have no hold at all ({@code userrefs} 0)
    */
-  public record Dataset(String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots) {}
+  public record Dataset(
+      String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots, Set<String> unheld) {}
 
   /** Output that does not have the expected shape. */
   public static final class ListingException extends RuntimeException {
@@ -53,6 +57,15 @@ public final class ZfsListing {
   /** {@code root} and every dataset below it, in listing order. */
   public List<String> expand(String root) {
     return datasets.keySet().stream().filter(n -> DatasetName.isWithin(n, root)).toList();
+  }
+
+  /**
+   * True when the listing says {@code dataset@snapshot} has no hold of any tag, so nothing stops
+   * its destruction. False when it has one, or when the listing did not say.
+   */
+  public boolean unheld(String dataset, String snapshot) {
+    Dataset d = datasets.get(dataset);
+    return d != null && d.unheld().contains(snapshot);
   }
 
   public List<Snapshot> snapshots(String dataset) {
@@ -106,17 +119,29 @@ public final class ZfsListing {
             b.canmount = value;
           }
         }
+        case "userrefs" -> {
+          if (at >= 0) {
+            b.userrefs = Long.parseLong(number(lineNo, line, value, false));
+          } else if (!value.equals("-")) {
+            throw malformed(lineNo, line, "userrefs on a dataset is '" + value + "', expected '-'");
+          }
+        }
         default -> throw malformed(lineNo, line, "unexpected property '" + property + "'");
       }
     }
     Map<String, Dataset> result = new LinkedHashMap<>();
     for (Builder b : builders.values()) {
       List<Snapshot> snaps = new ArrayList<>();
+      Set<String> unheld = new HashSet<>();
       for (Builder s : b.snapshots.values()) {
         snaps.add(new Snapshot(s.name, s.require("guid", s.guid), s.requireTxg()));
+        if (s.userrefs != null && s.userrefs == 0) {
+          unheld.add(s.name);
+        }
       }
       snaps.sort((x, y) -> Long.compare(x.createtxg(), y.createtxg()));
-      result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount), Collections.unmodifiableList(snaps)));
+      result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount),
+          Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld)));
     }
     return new ZfsListing(Collections.unmodifiableMap(result));
   }
@@ -145,6 +170,7 @@ public final class ZfsListing {
     String guid;
     Long createtxg;
     String canmount;
+    Long userrefs;
     final Map<String, Builder> snapshots = new LinkedHashMap<>();
 
     Builder(String name) {

@@ -173,6 +173,44 @@ class ReplicationIT {
   }
 
   @Test
+  void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
+    // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
+    // to date, so no send will hold the base; the cycle holds the unheld bases itself.
+    String a = src + "/migrated/a";
+    String b = src + "/migrated/b";
+    String c = src + "/migrated/c";
+    for (String ds : List.of(a, b, c)) {
+      dataset(ds);
+      snapshot(ds, "s1");
+    }
+    AgentConfig cfg = pull(bak + "/migrated", TestConfigs.sshSource("h", ssh, src + "/migrated"));
+    cycle(cfg);
+    String tag = BackupCycle.HOLD_PREFIX + bak + "/migrated";
+    for (String ds : List.of(a, b)) {
+      org.zfsbackup.testing.Cmd.run("zfs", "release", tag, ds + "@s1"); // the state a migration starts from
+      assertEquals("0", get("userrefs", ds + "@s1"));
+    }
+    org.zfsbackup.testing.Cmd.run("zfs", "release", tag, c + "@s1");
+    org.zfsbackup.testing.Cmd.run("zfs", "hold", "sanoid-or-someone", c + "@s1"); // held, by another tool
+
+    CycleReport up = cycle(cfg);
+    assertEquals(Status.UP_TO_DATE, result(up, a).status());
+    assertEquals(0, runner.pipes.get());
+    assertEquals("1", get("userrefs", a + "@s1"), "held again");
+    assertEquals("1", get("userrefs", b + "@s1"));
+    assertEquals("1", get("userrefs", c + "@s1"), "a base held by anyone is protected already: left alone");
+    assertEquals(List.of(List.of("hold", tag, a + "@s1", b + "@s1")),
+        runner.commands.stream().filter(cmd -> cmd.contains("hold")).map(cmd -> cmd.subList(cmd.indexOf("hold"), cmd.size())).toList(),
+        "one hold call for both: " + runner.commands);
+    assertEquals(2, runner.ssh(), "the listing and one hold: " + runner.commands);
+    assertTrue(errors().isEmpty(), errors().toString());
+
+    cycle(cfg);
+    assertEquals(1, runner.ssh(), "every base held: the listing alone: " + runner.commands);
+    org.zfsbackup.testing.Cmd.run("zfs", "release", "sanoid-or-someone", c + "@s1");
+  }
+
+  @Test
   void snapshotNamesOutOfAlphabeticalOrder_orderedByCreation() {
     String ds = src + "/names/data";
     dataset(ds);

@@ -17,7 +17,7 @@ class ZfsCommandsTest {
   @Test
   void list_oneProcessForAllRoots() {
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount", "-r", "tank/data", "fast/x"),
+        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount,userrefs", "-r", "tank/data", "fast/x"),
         ZfsCommands.list(List.of("tank/data", "fast/x")));
   }
 
@@ -40,6 +40,7 @@ class ZfsCommandsTest {
     assertEquals(List.of("create", "-o", "canmount=off", "pool/a"), ZfsCommands.createParent("pool/a"));
     assertEquals(List.of("set", "canmount=off", "pool/a"), ZfsCommands.canmountOff("pool/a"));
     assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", "p/d@a"));
+    assertEquals(List.of("hold", "tag", "p/d@a", "p/e@b"), ZfsCommands.hold("tag", List.of("p/d@a", "p/e@b")));
     assertEquals(List.of("release", "tag", "p/d@a"), ZfsCommands.release("tag", "p/d@a"));
   }
 

@@ -1,6 +1,7 @@
 package org.zfsbackup.zfs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,21 +11,24 @@ import org.junit.jupiter.api.Test;
 import org.zfsbackup.plan.Snapshot;
 
 class ZfsListingTest {
-  // As printed by zfs-fuse 0.7 for `zfs get -H -p -o name,property,value guid,createtxg,canmount -r tank`.
+  // As printed by zfs-fuse 0.7 for `zfs get -H -p -o name,property,value guid,createtxg,canmount,userrefs -r tank`.
   static final String OUTPUT =
       """
       tank\tguid\t16675999208754403542
       tank\tcreatetxg\t1
       tank\tcanmount\ton
+      tank\tuserrefs\t-
       tank/data\tguid\t14905369630165237717
       tank/data\tcreatetxg\t8
       tank/data\tcanmount\toff
       tank/data@zz\tguid\t111
       tank/data@zz\tcreatetxg\t13
       tank/data@zz\tcanmount\t-
+      tank/data@zz\tuserrefs\t0
       tank/data@aa\tguid\t222
       tank/data@aa\tcreatetxg\t21
       tank/data@aa\tcanmount\t-
+      tank/data@aa\tuserrefs\t2
       tank/data#bm\tguid\t333
       tank/data#bm\tcreatetxg\t21
       tank/vol\tguid\t444
@@ -41,6 +45,21 @@ class ZfsListingTest {
     assertEquals("16675999208754403542", l.dataset("tank").get().guid());
     assertEquals(List.of("tank/data"), l.expand("tank/data"));
     assertEquals(List.of(), l.snapshots("tank/nope"));
+    assertTrue(l.unheld("tank/data", "zz"), "userrefs 0: nothing stops its destruction");
+    assertFalse(l.unheld("tank/data", "aa"), "userrefs 2: held");
+    assertFalse(l.unheld("tank/nope", "zz"));
+  }
+
+  @Test
+  void unheld_listingWithoutUserrefs_isNeverUnheld() {
+    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tcreatetxg\t2\n");
+    assertFalse(l.unheld("t", "a"), "not listed is not known to be unheld");
+  }
+
+  @Test
+  void parse_badUserrefs_error() {
+    assertTrue(error("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tuserrefs\t-\n").contains("expected a number, got '-'"));
+    assertTrue(error("t\tguid\t1\nt\tuserrefs\t3\n").contains("userrefs on a dataset is '3'"));
   }
 
   @Test
