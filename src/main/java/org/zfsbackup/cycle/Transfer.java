@@ -253,8 +253,10 @@ final class Transfer {
               control);
       total += pr.bytes();
       if (!pr.ok()) {
-        progress(dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate(pr.bytes(), stepStart), null);
-        return streamFailed(dataset, dst, step, pr, total, send.toString());
+        DatasetResult failure = streamFailed(dataset, dst, step, pr, total, send.toString());
+        // The one end-of-step progress for this step: with its snapshots and the bytes moved.
+        progress(dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate(pr.bytes(), stepStart), failure.message());
+        return failure;
       }
       target.created(dst);
       progress(dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate(pr.bytes(), stepStart), step.toString());
@@ -332,8 +334,8 @@ final class Transfer {
       blamed = pr.receive();
     }
     String msg = dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
-    DatasetResult r = failed(dataset, dst, kind, msg, blamed, plan);
-    return new DatasetResult(r.phase(), r.source(), r.dataset(), r.target(), r.status(), total, r.plan(), r.message());
+    reportFailure(dataset, kind, msg, blamed);
+    return new DatasetResult(phase, sourceName, dataset, dst, Status.FAILED, total, plan, msg);
   }
 
   private DatasetResult failed(String dataset, String dst, String kind, String message, ProcessResult r) {
@@ -341,14 +343,19 @@ final class Transfer {
   }
 
   private DatasetResult failed(String dataset, String dst, String kind, String message, ProcessResult r, String plan) {
+    reportFailure(dataset, kind, message, r);
+    progress(dataset, dst, null, null, StepStatus.FAILED, 0, null, 0, message);
+    return new DatasetResult(phase, sourceName, dataset, dst, Status.FAILED, 0, plan, message);
+  }
+
+  /** The log line and the error event of a failed dataset; its progress is the caller's. */
+  private void reportFailure(String dataset, String kind, String message, ProcessResult r) {
     LOG.error("{} {}: {} failed ({}): {}", phase.wire(), sourceName, dataset, kind, message);
     sink.accept(
         new CycleEvent.Error(
             request.cycleId(), kind, phase, sourceName, dataset, message,
             r == null || r.startFailed() || r.timedOut() ? null : r.exitCode(),
             r == null || r.stderrTail().isBlank() ? null : r.stderrTail()));
-    progress(dataset, dst, null, null, StepStatus.FAILED, 0, null, 0, message);
-    return new DatasetResult(phase, sourceName, dataset, dst, Status.FAILED, 0, plan, message);
   }
 
   private DatasetResult skipped(String dataset, String why) {

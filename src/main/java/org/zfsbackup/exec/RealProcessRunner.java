@@ -177,7 +177,7 @@ public final class RealProcessRunner implements ProcessRunner {
     volatile boolean killed;
   }
 
-  /** Waits for every process; reports progress each second; kills all on a stall or a forced stop. */
+  /** Waits for every process; reports progress each second, bytes moved or not; kills all on a stall or a forced stop. */
   private static Watch supervise(
       List<Process> procs, AtomicLong bytes, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
     Watch watch = new Watch();
@@ -198,8 +198,10 @@ public final class RealProcessRunner implements ProcessRunner {
         if (b != lastBytes) {
           lastBytes = b;
           lastMove = now;
-          progress.bytes(b);
         }
+        // Every tick, moved or not: a paused stream still reports (the contract's "at least every
+        // 5 s while streaming"; the agent thins these out for MQTT).
+        progress.bytes(b);
         if (done) {
           break;
         }

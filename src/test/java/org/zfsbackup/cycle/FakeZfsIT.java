@@ -118,6 +118,9 @@ class FakeZfsIT {
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded in time");
     assertEquals(Status.FAILED, r.datasets().get(0).status());
     assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Error err && err.kind().equals("stalled")), events.toString());
+    // A stream that moves nothing still reports while it lasts (each second; MQTT: every 2 s).
+    assertTrue(events.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STREAMING).count() >= 2,
+        events.toString());
   }
 
   @Test
@@ -139,6 +142,14 @@ class FakeZfsIT {
     CycleEvent.Error e = (CycleEvent.Error) events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
     assertEquals("receive_failed", e.kind());
     assertEquals(3, e.exitCode());
+    // One end-of-step progress, with the step's snapshot and the bytes that moved (a dashboard
+    // shows the last one it got; a second, emptier one would overwrite it).
+    List<CycleEvent.Progress> failed = events.stream()
+        .filter(x -> x instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.FAILED)
+        .map(x -> (CycleEvent.Progress) x).toList();
+    assertEquals(1, failed.size(), failed.toString());
+    assertEquals("a", failed.get(0).to());
+    assertTrue(failed.get(0).bytes() > 0, failed.toString());
   }
 
   @Test
