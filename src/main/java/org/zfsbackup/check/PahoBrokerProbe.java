@@ -3,7 +3,6 @@ package org.zfsbackup.check;
 import org.zfsbackup.mqtt.TlsSockets;
 
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -42,7 +41,7 @@ public final class PahoBrokerProbe implements BrokerProbe {
       options.setConnectionTimeout((int) Math.max(1, timeout.toSeconds()));
       mqtt.username().ifPresent(options::setUserName);
       mqtt.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
-      if (mqtt.url().toLowerCase(Locale.ROOT).startsWith("ssl://") && mqtt.caFile().isPresent()) {
+      if (TlsSockets.isTls(mqtt.url()) && mqtt.caFile().isPresent()) {
         try {
           options.setSocketFactory(TlsSockets.trusting(mqtt.caFile().get()));
         } catch (IllegalArgumentException e) {

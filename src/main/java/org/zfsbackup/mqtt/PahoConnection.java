@@ -108,7 +108,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     settings.username().ifPresent(options::setUserName);
     settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
     options.setHttpsHostnameVerificationEnabled(true); // the broker's name must be in its certificate
-    if (settings.url().startsWith("ssl://") && settings.caFile().isPresent()) {
+    if (TlsSockets.isTls(settings.url()) && settings.caFile().isPresent()) {
       options.setSocketFactory(TlsSockets.trusting(settings.caFile().get()));
     }
   }

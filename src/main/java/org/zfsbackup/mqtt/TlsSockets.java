@@ -17,6 +17,11 @@ import javax.net.ssl.TrustManagerFactory;
 public final class TlsSockets {
   private TlsSockets() {}
 
+  /** {@code ssl://} in any case, as the config and Paho accept it. */
+  public static boolean isTls(String url) {
+    return url.regionMatches(true, 0, "ssl://", 0, 6);
+  }
+
   /** An SSL socket factory that trusts exactly the CA certificates in {@code caFile} (PEM or DER). */
   public static SSLSocketFactory trusting(Path caFile) {
     try (InputStream in = Files.newInputStream(caFile)) {
