@@ -6,17 +6,29 @@ import java.util.regex.Pattern;
 /**
  * ZFS naming rules for datasets (not snapshots): {@code pool/child/...}, each component made of
  * letters, digits, {@code _ - . :}; the pool name starts with a letter; no empty, {@code .} or
- * {@code ..} components; at most 255 characters. Spaces, which ZFS allows, are refused: they are a
- * trap in ssh command lines and MQTT payloads.
+ * {@code ..} components; at most 255 characters. Spaces, which ZFS allows, are refused in what an
+ * operator writes (the config, MQTT payloads), where they are most likely a mistake; a dataset that
+ * has one and is found below a configured one is replicated like any other
+ * ({@link #listedProblem}; ssh arguments are quoted).
  */
 public final class DatasetName {
   private static final Pattern COMPONENT = Pattern.compile("[A-Za-z0-9_.:\\-]+");
+  private static final Pattern LISTED_COMPONENT = Pattern.compile("[A-Za-z0-9_.: \\-]+");
   private static final int MAX_LENGTH = 255;
 
   private DatasetName() {}
 
   /** Empty when {@code name} is a valid dataset name, else why it is not. */
   public static Optional<String> problem(String name) {
+    return problem(name, COMPONENT, "letters, digits, _ - . : only");
+  }
+
+  /** As {@link #problem}, with the spaces ZFS allows: for names that {@code zfs} itself listed. */
+  public static Optional<String> listedProblem(String name) {
+    return problem(name, LISTED_COMPONENT, "letters, digits, space, _ - . : only");
+  }
+
+  private static Optional<String> problem(String name, Pattern component, String allowed) {
     if (name == null || name.isEmpty()) {
       return Optional.of("empty dataset name");
     }
@@ -34,9 +46,8 @@ public final class DatasetName {
       if (part.equals(".") || part.equals("..")) {
         return Optional.of("'" + name + "' has a '" + part + "' component");
       }
-      if (!COMPONENT.matcher(part).matches()) {
-        return Optional.of(
-            "'" + name + "' has characters ZFS does not allow (letters, digits, _ - . : only)");
+      if (!component.matcher(part).matches()) {
+        return Optional.of("'" + name + "' has characters that are not allowed here (" + allowed + ")");
       }
     }
     if (!Character.isLetter(parts[0].charAt(0))) {

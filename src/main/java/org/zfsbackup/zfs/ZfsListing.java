@@ -94,7 +94,7 @@ public final class ZfsListing {
       }
       int at = name.indexOf('@');
       String dataset = at < 0 ? name : name.substring(0, at);
-      Optional<String> problem = DatasetName.problem(dataset);
+      Optional<String> problem = DatasetName.listedProblem(dataset);
       if (problem.isPresent() || (at >= 0 && (at == name.length() - 1 || name.indexOf('@', at + 1) >= 0))) {
         throw malformed(lineNo, line, "not a dataset or snapshot name: " + problem.orElse("'" + name + "'"));
       }

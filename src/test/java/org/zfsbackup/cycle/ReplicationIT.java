@@ -211,6 +211,25 @@ class ReplicationIT {
   }
 
   @Test
+  void childWithSpacesInItsNames_replicatedOverSshBesideItsParent() {
+    // ZFS allows spaces in names: one such child must neither fail its host nor break the ssh
+    // command line (each remote argument is quoted).
+    String ds = src + "/spaces/data";
+    String child = ds + "/my photos";
+    dataset(ds);
+    dataset(child);
+    snapshot(ds, "a");
+    pools.snapshotWithData(child, "before trip", 50_000);
+    String target = bak + "/spaces";
+    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", ssh, ds)));
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.datasets().toString());
+    assertEquals(Status.SENT, result(r, child).status());
+    assertEquals(List.of("before trip"), snapshots(target + "/h/" + child));
+    assertEquals("1", get("userrefs", child + "@before trip"), "held like any other");
+    assertEquals(Status.UP_TO_DATE, result(cycle(pull(target, TestConfigs.sshSource("h", ssh, ds))), child).status());
+  }
+
+  @Test
   void snapshotNamesOutOfAlphabeticalOrder_orderedByCreation() {
     String ds = src + "/names/data";
     dataset(ds);

@@ -57,6 +57,18 @@ class ZfsListingTest {
   }
 
   @Test
+  void parse_childWithSpacesInItsNames_listedLikeAnyOther() {
+    // ZFS allows spaces; the config refuses them (DatasetName.problem), but a child found below a
+    // configured dataset must not make the whole host's listing fail.
+    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt/my data\tguid\t2\nt/my data\tcreatetxg\t2\n"
+        + "t/my data@snap 1\tguid\t3\nt/my data@snap 1\tcreatetxg\t3\n");
+    assertEquals(List.of("t", "t/my data"), l.expand("t"));
+    assertEquals(List.of(new Snapshot("snap 1", "3", 3)), l.snapshots("t/my data"));
+    assertTrue(DatasetName.problem("t/my data").isPresent(), "still refused where an operator writes it");
+    assertTrue(error("t\tguid\t1\nt/a\tb\tguid\t2\n").contains("expected 3 tab-separated fields"));
+  }
+
+  @Test
   void parse_badUserrefs_error() {
     assertTrue(error("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tuserrefs\t-\n").contains("expected a number, got '-'"));
     assertTrue(error("t\tguid\t1\nt\tuserrefs\t3\n").contains("userrefs on a dataset is '3'"));
@@ -107,7 +119,7 @@ class ZfsListingTest {
   @Test
   void parse_invalidName_error() {
     assertTrue(error("tank/\tguid\t1\n").contains("line 1"));
-    assertTrue(error("ta nk\tguid\t1\n").contains("line 1"));
+    assertTrue(error("ta*nk\tguid\t1\n").contains("line 1"));
   }
 
   @Test
