@@ -54,8 +54,33 @@ public final class BackupCycle implements CycleRunner {
     Instant started = clock.instant();
     LOG.info("cycle {} started{}", request.cycleId(), request.dryRun() ? " (dry run)" : "");
     sink.accept(new CycleEvent.CycleStarted(request.cycleId(), request.runId(), started));
-    List<DatasetResult> results = new ArrayList<>();
     List<String> warnings = new ArrayList<>();
+    if (request.dryRun()) {
+      return cycle(request, sink, control, started, warnings);
+    }
+    CycleLock.Attempt attempt = CycleLock.tryAcquire(CycleLock.fileFor(config.stateFile()));
+    if (attempt instanceof CycleLock.Busy busy) {
+      String msg = "another backup cycle is running with this configuration (" + busy.file()
+          + " is locked, by `run` from cron or the agent); nothing was done";
+      LOG.error("cycle {} not started: {}", request.cycleId(), msg);
+      sink.accept(new CycleEvent.Error(request.cycleId(), "cycle_locked", null, null, null, msg, null, null));
+      warnings.add(msg);
+      return finish(request, sink, started, List.of(), warnings, Outcome.FAILED);
+    }
+    if (attempt instanceof CycleLock.Unavailable u) {
+      String msg = "cannot take the cycle lock " + u.file() + " (" + u.why() + "): running without it";
+      LOG.warn("cycle {}: {}", request.cycleId(), msg);
+      sink.accept(new CycleEvent.Error(request.cycleId(), "warning", null, null, null, msg, null, null));
+      warnings.add(msg);
+      return cycle(request, sink, control, started, warnings);
+    }
+    try (CycleLock held = ((CycleLock.Acquired) attempt).lock()) {
+      return cycle(request, sink, control, started, warnings);
+    }
+  }
+
+  private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
+    List<DatasetResult> results = new ArrayList<>();
 
     sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PULL));
     Endpoint local = Endpoint.local(config.commands().zfs());
@@ -104,9 +129,13 @@ public final class BackupCycle implements CycleRunner {
       }
     }
 
+    return finish(request, sink, started, results, warnings, outcome(results, control));
+  }
+
+  private CycleReport finish(
+      CycleRequest request, EventSink sink, Instant started, List<DatasetResult> results, List<String> warnings, Outcome outcome) {
     Instant finished = clock.instant();
-    CycleReport report =
-        new CycleReport(request.cycleId(), request.runId(), outcome(results, control), started, finished, results, warnings);
+    CycleReport report = new CycleReport(request.cycleId(), request.runId(), outcome, started, finished, results, warnings);
     LOG.info(
         "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
         report.cycleId(),

@@ -31,7 +31,8 @@ public final class CliCycle {
     String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
     CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, new CycleControl());
-    boolean failed = report.count(Status.FAILED) > 0;
+    // A cycle that could not start (another one holds the lock) failed without a dataset.
+    boolean failed = report.count(Status.FAILED) > 0 || report.outcome() == CycleReport.Outcome.FAILED;
     for (DatasetResult d : report.datasets()) {
       if (!quiet || d.status() == Status.FAILED) {
         (d.status() == Status.FAILED ? err : out).println(line(d, planOnly));
@@ -41,8 +42,8 @@ public final class CliCycle {
       return Main.EXIT_OK;
     }
     for (String w : report.warnings()) {
-      if (!quiet) {
-        err.println("warning: " + w);
+      if (!quiet || report.datasets().isEmpty()) {
+        err.println((report.datasets().isEmpty() && failed ? "error: " : "warning: ") + w);
       }
     }
     (failed ? err : out)

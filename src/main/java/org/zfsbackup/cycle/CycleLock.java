@@ -1,0 +1,100 @@
+package org.zfsbackup.cycle;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * One backup cycle at a time per configuration, across processes: a {@code run} from cron and the
+ * agent's own cycle must not receive into the same datasets at once. An exclusive lock (POSIX
+ * {@code fcntl}, released by the kernel if the process dies) on {@code <state_file>.lock}, held for
+ * the whole cycle. Dry runs change nothing and take no lock.
+ */
+final class CycleLock implements AutoCloseable {
+
+  /** What {@link #tryAcquire} found. */
+  sealed interface Attempt {}
+
+  /** Ours until {@link CycleLock#close}. */
+  record Acquired(CycleLock lock) implements Attempt {}
+
+  /** Another cycle holds it. */
+  record Busy(Path file) implements Attempt {}
+
+  /** The lock file cannot be created or locked (a read-only or missing directory). */
+  record Unavailable(Path file, String why) implements Attempt {}
+
+  private final FileChannel channel;
+  private final FileLock lock;
+
+  private CycleLock(FileChannel channel, FileLock lock) {
+    this.channel = channel;
+    this.lock = lock;
+  }
+
+  static Path fileFor(Path stateFile) {
+    return stateFile.resolveSibling(stateFile.getFileName() + ".lock");
+  }
+
+  static Attempt tryAcquire(Path file) {
+    FileChannel channel = null;
+    try {
+      Path dir = file.toAbsolutePath().getParent();
+      if (dir != null) {
+        Files.createDirectories(dir);
+      }
+      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      shareWithOtherUsers(file);
+      FileLock lock = channel.tryLock();
+      if (lock == null) {
+        channel.close();
+        return new Busy(file);
+      }
+      return new Acquired(new CycleLock(channel, lock));
+    } catch (OverlappingFileLockException e) {
+      closeQuietly(channel);
+      return new Busy(file); // held by another cycle of this same process
+    } catch (IOException | SecurityException e) {
+      closeQuietly(channel);
+      return new Unavailable(file, e.toString());
+    }
+  }
+
+  /**
+   * A root {@code run} from cron and an agent running as its own user lock the same file: let
+   * both open it for writing (it stays empty; the directory's own mode still decides who gets
+   * in). Only the owner can change it; anyone else leaves it as it is.
+   */
+  private static void shareWithOtherUsers(Path file) {
+    try {
+      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      // not the owner, or not a POSIX file system: as it is
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      lock.release();
+    } catch (IOException e) {
+      // closing the channel releases it too
+    }
+    closeQuietly(channel);
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // nothing more to do
+      }
+    }
+  }
+}
