@@ -49,21 +49,8 @@ final class Discovery {
   Map<String, ObjectNode> messages() {
     Map<String, ObjectNode> out = new LinkedHashMap<>();
 
-    ObjectNode run = entity("Run backup", "run");
-    run.put("command_topic", topics.command());
-    run.put("payload_press", "run");
-    run.put("qos", 1);
-    run.put("icon", "mdi:backup-restore");
-    agentAvailability(run);
-    out.put(topic("button", "run"), run);
-
-    ObjectNode suspend = entity("Suspend", "suspend");
-    suspend.put("command_topic", topics.command());
-    suspend.put("payload_press", "suspend");
-    suspend.put("qos", 1);
-    suspend.put("icon", "mdi:power-sleep");
-    agentAvailability(suspend);
-    out.put(topic("button", "suspend"), suspend);
+    out.put(topic("button", "run"), button("Run backup", "run", "mdi:backup-restore"));
+    out.put(topic("button", "suspend"), button("Suspend", "suspend", "mdi:power-sleep"));
 
     ObjectNode state = entity("State", "state");
     state.put("state_topic", topics.state());
@@ -125,6 +112,17 @@ final class Discovery {
     out.put(topic("event", "backup_finished"), finished);
 
     return out;
+  }
+
+  /** A button that publishes the plain-text {@code command} on T; pressable while the agent is online. */
+  private ObjectNode button(String name, String command, String icon) {
+    ObjectNode b = entity(name, command);
+    b.put("command_topic", topics.command());
+    b.put("payload_press", command);
+    b.put("qos", 1);
+    b.put("icon", icon);
+    agentAvailability(b);
+    return b;
   }
 
   private String topic(String component, String objectId) {
