@@ -1,5 +1,8 @@
 package org.zfsbackup.testing;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -44,7 +47,21 @@ public final class TestConfigs {
         push,
         new PowerConfig(List.of()),
         new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
-        Path.of("/tmp/zba-test-state.json"),
+        freshStateFile(),
         "info");
+  }
+
+  /**
+   * A state file of this config's own: the cycle lock lives beside it, so two tests (or two builds
+   * on one machine) never share a lock by accident.
+   */
+  public static Path freshStateFile() {
+    try {
+      Path dir = Files.createTempDirectory("zba-state");
+      dir.toFile().deleteOnExit();
+      return dir.resolve("state.json");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 }
