@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,8 +52,119 @@ class CycleLockTest {
     }
   }
 
+  /** The zfs subcommands that change a pool; none of them may run in a dry run. */
+  static final Set<String> CHANGES_ZFS =
+      Set.of(
+          "receive", "recv", "create", "set", "inherit", "hold", "release", "destroy", "rollback",
+          "snapshot", "rename", "promote", "clone", "mount", "unmount", "umount", "bookmark");
+
+  /** The commands among {@code calls} that change ZFS: {@code zfs <verb>} with a verb above. */
+  static List<List<String>> changingZfs(List<List<String>> calls) {
+    List<List<String>> changing = new ArrayList<>();
+    synchronized (calls) {
+      for (List<String> argv : calls) {
+        for (int i = 0; i + 1 < argv.size(); i++) {
+          String program = argv.get(i);
+          boolean zfs = program.equals("zfs") || program.endsWith("/zfs");
+          if (zfs && CHANGES_ZFS.contains(argv.get(i + 1))) {
+            changing.add(argv);
+            break;
+          }
+        }
+      }
+    }
+    return changing;
+  }
+
+  /**
+   * Answers the two listings with a state in which a real cycle has work of every kind: {@code
+   * new/data} is not on the target (create its parent, receive it), {@code src/old} is up to date
+   * but its copy can still mount and its base has no hold (set canmount=off, hold). Every other
+   * command and every stream "succeeds" doing nothing, and is recorded.
+   */
+  static final class WorkToDo implements ProcessRunner {
+    static final String SOURCE =
+        """
+        new/data\tguid\t100
+        new/data\tcreatetxg\t10
+        new/data\tcanmount\ton
+        new/data\tuserrefs\t-
+        new/data@a\tguid\t101
+        new/data@a\tcreatetxg\t11
+        new/data@a\tuserrefs\t0
+        new/data@b\tguid\t102
+        new/data@b\tcreatetxg\t12
+        new/data@b\tuserrefs\t0
+        src/old\tguid\t200
+        src/old\tcreatetxg\t20
+        src/old\tcanmount\ton
+        src/old\tuserrefs\t-
+        src/old@s1\tguid\t201
+        src/old@s1\tcreatetxg\t21
+        src/old@s1\tuserrefs\t0
+        """;
+    static final String TARGET =
+        """
+        bak/t\tguid\t900
+        bak/t\tcreatetxg\t1
+        bak/t\tcanmount\ton
+        bak/t\tuserrefs\t-
+        bak/t/h\tguid\t901
+        bak/t/h\tcreatetxg\t2
+        bak/t/h\tcanmount\toff
+        bak/t/h\tuserrefs\t-
+        bak/t/h/src\tguid\t902
+        bak/t/h/src\tcreatetxg\t3
+        bak/t/h/src\tcanmount\toff
+        bak/t/h/src\tuserrefs\t-
+        bak/t/h/src/old\tguid\t903
+        bak/t/h/src/old\tcreatetxg\t4
+        bak/t/h/src/old\tcanmount\ton
+        bak/t/h/src/old\tuserrefs\t-
+        bak/t/h/src/old@s1\tguid\t201
+        bak/t/h/src/old@s1\tcreatetxg\t5
+        bak/t/h/src/old@s1\tuserrefs\t0
+        """;
+
+    final List<List<String>> calls = Collections.synchronizedList(new ArrayList<>());
+    final List<List<String>> streams = Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public ProcessResult run(List<String> argv, Duration timeout) {
+      calls.add(argv);
+      if (argv.size() > 2 && argv.get(0).equals("zfs") && argv.get(1).equals("get")) {
+        List<String> roots = argv.subList(argv.indexOf("-r") + 1, argv.size());
+        if (roots.equals(List.of("new/data", "src/old"))) {
+          return new ProcessResult(argv, 0, SOURCE, "", false, false);
+        }
+        if (roots.equals(List.of("bak/t"))) {
+          return new ProcessResult(argv, 0, TARGET, "", false, false);
+        }
+      }
+      return new ProcessResult(argv, 0, "", "", false, false);
+    }
+
+    @Override
+    public PipeResult pipe(
+        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+      calls.add(send);
+      calls.add(receive);
+      streams.add(send);
+      ProcessResult sent = new ProcessResult(send, 0, "", "", false, false);
+      ProcessResult received = new ProcessResult(receive, 0, "", "", false, false);
+      return new PipeResult(0, sent, received, false, false);
+    }
+  }
+
   AgentConfig config() {
-    AgentConfig c = TestConfigs.config(List.of("ssh"), "bak/t", List.of(TestConfigs.localSource("h", "src/data")), Optional.empty());
+    return config("src/data");
+  }
+
+  /** One local source {@code h} into {@code bak/t}; a test's configs share one state file (lock). */
+  AgentConfig config(String... datasets) {
+    AgentConfig c =
+        TestConfigs.config(
+            List.of("ssh"), "bak/t", List.of(TestConfigs.localSource("h", datasets)), Optional.empty());
     return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), dir.resolve("state/state.json"), c.logLevel());
   }
 
@@ -111,6 +223,22 @@ class CycleLockTest {
           .run(new CycleRequest("c2", null, Set.of(), true), e2 -> {}, new CycleControl());
       assertTrue(runner.calls.size() > 0, "the dry run listed");
       assertTrue(dry.datasets().size() > 0);
+      assertEquals(List.of(), changingZfs(runner.calls), "the dry run changed nothing");
+
+      // The same where a real cycle would change ZFS in every way it can (the control below): the
+      // dry run plans it all and changes nothing. Catches a dry run that creates parents, streams,
+      // receives, sets canmount, or places or releases holds.
+      WorkToDo work = new WorkToDo();
+      CycleReport plan = new BackupCycle(config("new/data", "src/old"), work, Clock.systemUTC())
+          .run(new CycleRequest("c2b", null, Set.of(), true), e2 -> {}, new CycleControl());
+      assertEquals(Outcome.SUCCESS, plan.outcome(), plan.toString());
+      assertEquals(
+          List.of(
+              "new/data: SENT would send full @a, incremental @a..@b",
+              "src/old: UP_TO_DATE up to date at @s1"),
+          plan.datasets().stream().map(d -> d.dataset() + ": " + d.status() + " " + d.plan()).toList());
+      assertEquals(List.of(), changingZfs(work.calls), "a dry run changes nothing: " + work.calls);
+      assertEquals(List.of(), work.streams, "a dry run streams nothing");
     } finally {
       holder.getOutputStream().close();
       holder.waitFor(10, TimeUnit.SECONDS);
@@ -120,5 +248,16 @@ class CycleLockTest {
     CycleReport after = new BackupCycle(config, new NothingRuns(), Clock.systemUTC())
         .run(new CycleRequest("c3", null, Set.of(), false), e -> {}, new CycleControl());
     assertTrue(after.datasets().size() > 0, "ran past the lock: " + after);
+
+    // The control for the dry run above: on the same listings a real cycle does try each change,
+    // so the dry run's empty list of changes is the dry run's doing, not the fixture's.
+    WorkToDo work = new WorkToDo();
+    new BackupCycle(config("new/data", "src/old"), work, Clock.systemUTC())
+        .run(new CycleRequest("c4", null, Set.of(), false), e -> {}, new CycleControl());
+    assertEquals(
+        Set.of("create", "receive", "set", "hold", "release"),
+        changingZfs(work.calls).stream().map(c -> c.get(1)).collect(Collectors.toSet()),
+        "a real cycle on these listings changes ZFS: " + work.calls);
+    assertEquals(2, work.streams.size(), "full @a, then -I @a..@b: " + work.calls);
   }
 }
