@@ -1,0 +1,154 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.ZfsPools.dataset;
+import static org.zfsbackup.testing.ZfsPools.get;
+import static org.zfsbackup.testing.ZfsPools.snapshot;
+import static org.zfsbackup.testing.ZfsPools.snapshots;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.testing.TestConfigs;
+import org.zfsbackup.testing.ZfsPools;
+
+/**
+ * A failure in the push phase beside a healthy dataset, on real ZFS (file-backed zfs-fuse pools):
+ * a local source, a local backup pool and a local "offsite" pool, no ssh. Phases are compared by
+ * their wire names so that the test does not depend on where the phase type lives.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class PushFailureIT {
+  ZfsPools pools;
+  String src;
+  String bak;
+  String off;
+
+  @BeforeAll
+  void setUp() {
+    pools = new ZfsPools();
+    src = pools.create("zpfsrc");
+    bak = pools.create("zpfbak");
+    off = pools.create("zpfoff");
+  }
+
+  @AfterAll
+  void tearDown() {
+    if (pools != null) {
+      pools.close();
+    }
+  }
+
+  final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
+
+  CycleReport cycle(AgentConfig config) {
+    events.clear();
+    return BackupCycle.create(config)
+        .run(new CycleRequest("push-failure", null, Set.of(), false), events::add, new CycleControl());
+  }
+
+  static DatasetResult result(CycleReport r, String phase, String dataset) {
+    return r.datasets().stream()
+        .filter(d -> d.phase().wire().equals(phase) && d.dataset().equals(dataset))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(phase + " " + dataset + " not in " + r.datasets()));
+  }
+
+  List<CycleEvent.Error> errorsAbout(String dataset) {
+    synchronized (events) {
+      return events.stream()
+          .filter(e -> e instanceof CycleEvent.Error x && dataset.equals(x.dataset()))
+          .map(e -> (CycleEvent.Error) e)
+          .toList();
+    }
+  }
+
+  /**
+   * Two datasets are pulled and pushed; then the offsite copy of one diverges (a snapshot taken
+   * there) and both get a new snapshot. Catches: a push failure that stops the rest of the push
+   * phase (the healthy one not pushed), or stops the cycle before it; a cycle with a failed push
+   * reported {@code success} or {@code failed} instead of {@code partial}; the failure not
+   * attributed to the push phase and its dataset, or not naming the offending snapshot; a diverged
+   * offsite copy received into anyway (its own snapshot rolled back or destroyed).
+   */
+  @Test
+  void oneOffsiteCopyDiverged_theOtherStillPushed_partial() {
+    // "a-bad" before "b-good" in every order (name, creation, config): the failure comes first.
+    String bad = src + "/pf/a-bad";
+    String good = src + "/pf/b-good";
+    dataset(bad);
+    dataset(good);
+    snapshot(good, "g1");
+    pools.snapshotWithData(bad, "b1", 20_000);
+    String target = bak + "/pf";
+    String offTarget = off + "/pf";
+    dataset(target);
+    dataset(offTarget);
+    PushConfig push =
+        new PushConfig(
+            Optional.empty(), Optional.empty(), Optional.empty(), offTarget, target, false,
+            TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
+    AgentConfig cfg =
+        TestConfigs.config(
+            List.of("ssh"), target, List.of(TestConfigs.localSource("h", bad, good)),
+            Optional.of(push));
+    String goodLocal = target + "/h/" + good;
+    String badLocal = target + "/h/" + bad;
+    String goodOff = offTarget + "/h/" + good;
+    String badOff = offTarget + "/h/" + bad;
+
+    CycleReport first = cycle(cfg);
+    assertEquals(Outcome.SUCCESS, first.outcome(), first.datasets().toString());
+    assertEquals(List.of("b1"), snapshots(badOff), "set-up: both pushed once");
+    assertEquals(List.of("g1"), snapshots(goodOff));
+
+    snapshot(badOff, "offsite-change");
+    String offsiteGuid = get("guid", badOff + "@offsite-change");
+    snapshot(good, "g2");
+    snapshot(bad, "b2");
+
+    CycleReport r = cycle(cfg);
+    assertEquals(Outcome.PARTIAL, r.outcome(), r.datasets().toString());
+    // The pull phase is healthy for both.
+    assertEquals(Status.SENT, result(r, "pull", good).status());
+    assertEquals(Status.SENT, result(r, "pull", bad).status());
+    assertEquals(List.of("b1", "b2"), snapshots(badLocal));
+    // The push of the diverged one fails, naming the snapshot in the way, and changes nothing.
+    DatasetResult failed = result(r, "push", badLocal);
+    assertEquals(Status.FAILED, failed.status(), failed.toString());
+    assertEquals(badOff, failed.target());
+    assertTrue(failed.message().contains("@offsite-change"), failed.message());
+    assertEquals(List.of("b1", "offsite-change"), snapshots(badOff), "the offsite copy kept");
+    assertEquals(offsiteGuid, get("guid", badOff + "@offsite-change"));
+    List<CycleEvent.Error> errors = errorsAbout(badLocal);
+    assertEquals(1, errors.size(), errors.toString());
+    assertEquals("push", errors.get(0).phase().wire());
+    assertTrue(errors.get(0).message().contains("@offsite-change"), errors.get(0).message());
+    // The healthy one is pushed all the same, and really arrived.
+    DatasetResult pushed = result(r, "push", goodLocal);
+    assertEquals(Status.SENT, pushed.status(), pushed.toString());
+    assertEquals(goodOff, pushed.target());
+    assertEquals("incremental @g1..@g2", pushed.plan());
+    assertEquals(List.of("g1", "g2"), snapshots(goodOff));
+    assertEquals(get("guid", good + "@g2"), get("guid", goodOff + "@g2"));
+    assertEquals(List.of(), errorsAbout(goodLocal));
+    assertEquals(List.of(), errorsAbout(good));
+    assertTrue(r.datasets().indexOf(failed) < r.datasets().indexOf(pushed), "after the failure");
+  }
+}
