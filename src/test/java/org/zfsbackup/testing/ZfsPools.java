@@ -88,6 +88,12 @@ public final class ZfsPools implements AutoCloseable {
     return zfs("get", "-H", "-p", "-o", "name,property,value", "all", "-r", root);
   }
 
+  /** {@code root} and every dataset below it (no snapshots), sorted by name. */
+  public static List<String> datasets(String root) {
+    String out = zfs("list", "-H", "-o", "name", "-t", "filesystem,volume", "-r", root);
+    return out.lines().filter(l -> !l.isBlank()).sorted().toList();
+  }
+
   /** Snapshot names of a dataset, in creation order. */
   public static List<String> snapshots(String dataset) {
     List<String> names = new ArrayList<>();
