@@ -246,7 +246,7 @@ class MainIT {
     assertEquals(List.of("a"), snapshots(badTo), "the failed copy was left alone");
     assertEquals(badGuid, get("guid", badTo + "@a"));
 
-    // Without --quiet: each dataset on stdout but the failure, which goes to stderr, as the summary.
+    // Without --quiet: each dataset on stdout but the failure, on stderr like the summary.
     Cli loud = main("run", "--config", cfg);
     assertEquals(1, loud.code(), loud.toString());
     assertEquals(

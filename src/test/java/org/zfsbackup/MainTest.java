@@ -3,16 +3,38 @@ package org.zfsbackup;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** The CLI in-process: usage errors map to exit code 2 in one place. */
 class MainTest {
   final ByteArrayOutputStream out = new ByteArrayOutputStream();
   final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  @TempDir Path dir;
+  /** Main configures logging ({@code --quiet} sets ERROR): restored for the tests that follow. */
+  final Level rootLevel = root().getLevel();
+
+  static Logger root() {
+    return (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+  }
+
+  @AfterEach
+  void restoreLogging() {
+    root().setLevel(rootLevel);
+  }
 
   int main(String... args) {
     return Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of());
@@ -72,5 +94,49 @@ class MainTest {
     assertEquals("config/agent.yaml", inv.configPath().toString());
     assertTrue(inv.quiet());
     assertEquals("/x.yaml", Main.parse(java.util.List.of("plan", "--config=/x.yaml")).configPath().toString());
+  }
+
+  /** A config whose zfs cannot start: every cycle fails without touching anything. */
+  String configWithoutZfs() throws IOException {
+    Path file = dir.resolve("agent.yaml");
+    Files.writeString(
+        file,
+        "commands:\n"
+            + "  zfs: [\"" + dir.resolve("no-such-zfs") + "\"]\n"
+            + "pull:\n"
+            + "  target: bak/t\n"
+            + "  sources:\n"
+            + "    - name: h\n"
+            + "      datasets: [tank/data]\n"
+            + "state_file: \"" + dir.resolve("state.json") + "\"\n");
+    return file.toString();
+  }
+
+  /**
+   * Catches: a failed run exiting 0 or 2; {@code --quiet} hiding the failure or printing anything
+   * on stdout; the failure or the summary not on stderr. (The success paths, on real ZFS: MainIT.)
+   */
+  @Test
+  void runQuiet_datasetFails_exit1_onlyTheFailureAndTheSummaryOnStderr() throws IOException {
+    assertEquals(1, main("run", "--quiet", "--config", configWithoutZfs()));
+    assertEquals("", out());
+    List<String> lines = err().lines().toList();
+    assertEquals(2, lines.size(), err());
+    assertTrue(lines.get(0).startsWith("pull h tank/data -> bak/t/h/tank/data: FAILED: "), err());
+    assertTrue(lines.get(0).contains("no-such-zfs"), "says why: " + lines.get(0));
+    assertTrue(
+        Pattern.matches(
+            "cycle failed: 1 datasets, 0 sent, 0 up to date, 0 skipped, 1 failed, 0 B in [0-9.]+ s",
+            lines.get(1)),
+        lines.get(1));
+  }
+
+  /** Catches: a plan that cannot decide exiting 0, or printing its refusal on stdout. */
+  @Test
+  void plan_datasetCannotBeListed_exit1_refusalOnStderr() throws IOException {
+    assertEquals(1, main("plan", "--config", configWithoutZfs()));
+    assertEquals("", out());
+    assertTrue(err().startsWith("pull h tank/data -> bak/t/h/tank/data: refused: "), err());
+    assertTrue(err().contains("plan failed: 1 datasets, 0 to send, "), err());
   }
 }
