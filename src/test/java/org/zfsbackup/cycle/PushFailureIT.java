@@ -59,8 +59,8 @@ class PushFailureIT {
 
   CycleReport cycle(AgentConfig config) {
     events.clear();
-    return BackupCycle.create(config)
-        .run(new CycleRequest("push-failure", null, Set.of(), false), events::add, new CycleControl());
+    CycleRequest request = new CycleRequest("push-failure", null, Set.of(), false);
+    return BackupCycle.create(config).run(request, events::add, new CycleControl());
   }
 
   static DatasetResult result(CycleReport r, String phase, String dataset) {
