@@ -13,8 +13,10 @@ import org.zfsbackup.cycle.CliCycle;
 
 /**
  * Wiring only: parse the command line, load the config, run one command. Receives its streams and
- * environment so the whole CLI runs in-process in tests. Every exit code is decided here, and only
- * here: the commands report whether they succeeded, usage and config errors become exit code 2.
+ * environment so the whole CLI runs in-process in tests. Exit codes are decided here: {@code run},
+ * {@code plan} and {@code check} report whether they succeeded ({@link #exitCode}), usage and
+ * config errors become exit code 2. ({@code agent} still returns its own code, 2 when the
+ * configuration cannot make an agent.)
  */
 public final class Main {
 
