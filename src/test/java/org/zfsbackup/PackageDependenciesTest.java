@@ -37,7 +37,8 @@ class PackageDependenciesTest {
       for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
         String pkg = packageOf(file);
         Set<String> uses = graph.computeIfAbsent(pkg, p -> new TreeSet<>());
-        String code = COMMENT.matcher(Files.readString(file, StandardCharsets.UTF_8)).replaceAll("");
+        String source = Files.readString(file, StandardCharsets.UTF_8);
+        String code = COMMENT.matcher(source).replaceAll("");
         Matcher m = REFERENCE.matcher(code);
         while (m.find()) {
           String used = m.group(1).isEmpty() ? "" : m.group(1).substring(1);

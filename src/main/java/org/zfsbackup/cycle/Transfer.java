@@ -1,10 +1,8 @@
 package org.zfsbackup.cycle;
 
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
@@ -17,7 +15,6 @@ import org.zfsbackup.plan.PlanOutcome;
 import org.zfsbackup.plan.ReplicationPlanner;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
-import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
 import org.zfsbackup.zfs.ZfsListing;
@@ -66,7 +63,7 @@ final class Transfer {
   }
 
   Result run() {
-    List<String> listRoots = listedRoots(route.roots(), route.only());
+    List<String> listRoots = Datasets.listed(route.roots(), route.only());
     if (listRoots.isEmpty()) {
       return Result.NOTHING;
     }
@@ -92,7 +89,7 @@ final class Transfer {
       String msg = missing + " does not exist on " + route.source().label();
       results.add(failed(missing, ErrorKind.DATASET_MISSING, msg, r));
     }
-    List<String> datasets = datasets(listRoots, listing);
+    List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
     if (!datasets.isEmpty()) {
       Optional<String> targetError =
           route.target().ensureListed(scope.runner(), scope.shortTimeout());
@@ -121,49 +118,6 @@ final class Transfer {
     return new Result(results, warnings.stream().map(Warning::message).toList());
   }
 
-  /** The configured roots a run lists: all of them, or those a limited run touches. */
-  static List<String> listedRoots(List<String> roots, Set<String> only) {
-    if (only == null) {
-      return roots;
-    }
-    return roots.stream()
-        .filter(
-            r -> only.stream().anyMatch(o -> DatasetName.isWithin(o, r) || DatasetName.isWithin(r, o)))
-        .toList();
-  }
-
-  /** The datasets to replicate, parents first, within the limits of a limited run. */
-  private List<String> datasets(List<String> listRoots, ZfsListing listing) {
-    List<String> all = order(listRoots, listing);
-    return route.only() == null
-        ? all
-        : all.stream().filter(d -> BackupCycle.within(d, route.only())).toList();
-  }
-
-  /**
-   * Expands each root to itself and its children, removes duplicates keeping first-seen order, and
-   * puts every dataset after its parent (when the parent is replicated too).
-   */
-  static List<String> order(List<String> roots, ZfsListing listing) {
-    Set<String> seen = new LinkedHashSet<>();
-    for (String root : roots) {
-      seen.addAll(listing.expand(root));
-    }
-    Set<String> ordered = new LinkedHashSet<>();
-    for (String d : seen) {
-      addWithParents(d, seen, ordered);
-    }
-    return List.copyOf(ordered);
-  }
-
-  private static void addWithParents(String d, Set<String> all, Set<String> ordered) {
-    if (ordered.contains(d)) {
-      return;
-    }
-    DatasetName.parent(d).filter(all::contains).ifPresent(p -> addWithParents(p, all, ordered));
-    ordered.add(d);
-  }
-
   /** A bug in one dataset's replication fails that dataset, not the cycle. */
   private Replicated replicateGuarded(String dataset, ZfsListing listing) {
     try {
@@ -178,8 +132,7 @@ final class Transfer {
   private Replicated replicate(String dataset, ZfsListing listing) {
     String dst = route.mapping().apply(dataset);
     TargetSide target = route.target();
-    List<Snapshot> targetSnaps =
-        target.exists(dst) ? target.listing().snapshots(dst) : List.of();
+    List<Snapshot> targetSnaps = target.exists(dst) ? target.listing().snapshots(dst) : List.of();
     PlanOutcome plan = ReplicationPlanner.plan(listing.snapshots(dataset), targetSnaps);
     if (plan instanceof PlanOutcome.NoSourceSnapshots) {
       String why = "no snapshots on the source: nothing to send";
@@ -197,7 +150,8 @@ final class Transfer {
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
     if (scope.dryRun()) {
       String would = "would send " + send;
-      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
+      String why = "dry run: " + would;
+      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
       return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
     }
     return send(dataset, dst, send);

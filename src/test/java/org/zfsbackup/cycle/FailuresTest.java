@@ -38,7 +38,10 @@ class FailuresTest {
     return new ProcessResult(List.of(program), -1, "", "", false, true);
   }
 
-  /** send, receive, stalled, killed -> kind, the message after the step, blamed ("send"/"receive"/null). */
+  /**
+   * send, receive, stalled, killed -> kind, the message after the step, and the blamed process
+   * ({@code "send"}, {@code "receive"} or null).
+   */
   static Stream<Arguments> streams() {
     return Stream.of(
         Arguments.of("forced stop",
@@ -49,24 +52,29 @@ class FailuresTest {
             ErrorKind.INTERRUPTED, "killed by a forced stop after 42 bytes", null),
         Arguments.of("stall",
             exit("send", -1, ""), exit("recv", 1, "cannot receive: stream truncated"), true, false,
-            ErrorKind.STALLED, "no byte moved for 600 s; the stream was killed after 42 bytes", null),
+            ErrorKind.STALLED,
+            "no byte moved for 600 s; the stream was killed after 42 bytes",
+            null),
         Arguments.of("send fails, receive fine",
             exit("send", 1, "cannot open 'tank/data@c'"), ok("recv"), false, false,
             ErrorKind.SEND_FAILED,
             "send failed: 'send' exited with 1: cannot open 'tank/data@c' after 42 bytes", "send"),
         Arguments.of("send fails, receive says nothing",
             exit("send", 1, "boom"), exit("recv", 1, ""), false, false,
-            ErrorKind.SEND_FAILED, "send failed: 'send' exited with 1: boom after 42 bytes", "send"),
+            ErrorKind.SEND_FAILED,
+            "send failed: 'send' exited with 1: boom after 42 bytes",
+            "send"),
         Arguments.of("send cannot start",
             notStarted("send"), exit("recv", 1, " "), false, false,
             ErrorKind.SEND_FAILED,
-            "send failed: could not start 'send': No such file or directory after 42 bytes", "send"),
+            "send failed: could not start 'send': No such file or directory after 42 bytes",
+            "send"),
         Arguments.of("ssh 255 on the sending side",
             exit("send", 255, "ssh: connect to host a port 22: Connection refused"), ok("recv"),
             false, false,
             ErrorKind.HOST_UNREACHABLE,
-            "send failed: 'send' exited with 255: ssh: connect to host a port 22: Connection refused"
-                + " after 42 bytes",
+            "send failed: 'send' exited with 255: ssh: connect to host a port 22:"
+                + " Connection refused after 42 bytes",
             "send"),
         Arguments.of("ssh 255 wins over what the receive says",
             exit("send", 255, "Connection reset"), exit("recv", 1, "cannot receive: incomplete"),
