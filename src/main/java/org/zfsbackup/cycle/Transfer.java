@@ -98,6 +98,14 @@ final class Transfer {
         return new Result(results, List.of());
       }
     }
+    Result replicated = replicateAll(datasets, listing);
+    results.addAll(replicated.datasets());
+    return new Result(results, replicated.warnings());
+  }
+
+  /** Each dataset in turn, until a stop; then the holds that up-to-date bases lack. */
+  private Result replicateAll(List<String> datasets, ZfsListing listing) {
+    List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
     for (String d : datasets) {
@@ -113,7 +121,8 @@ final class Transfer {
     }
     // Up-to-date bases without any hold (the first cycle after migrating from a tool without
     // holds, a hold someone released, one that failed before): held now, in batches, so pruning
-    // on the source cannot break the next incremental. Costs nothing once every base is held.
+    // on the source cannot break the next incremental. A base held by anyone is left alone: any
+    // hold stops zfs destroy. Costs nothing once every base is held.
     holds.holdAll(unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
     return new Result(results, warnings.stream().map(Warning::message).toList());
   }
