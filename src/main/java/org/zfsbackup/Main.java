@@ -5,14 +5,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.zfsbackup.check.Preflight;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.ConfigException;
 import org.zfsbackup.config.ConfigLoader;
+import org.zfsbackup.cycle.CliCycle;
 
 /**
  * Wiring only: parse the command line, load the config, run one command. Receives its streams and
- * environment so the whole CLI runs in-process in tests. Usage and config errors become exit code 2
- * here, and only here.
+ * environment so the whole CLI runs in-process in tests. Exit codes are decided here: {@code run},
+ * {@code plan} and {@code check} report whether they succeeded ({@link #exitCode}), usage and
+ * config errors become exit code 2. ({@code agent} still returns its own code, 2 when the
+ * configuration cannot make an agent.)
  */
 public final class Main {
 
@@ -78,12 +82,17 @@ public final class Main {
     }
     Logging.configure(config.logLevel(), env, inv.quiet());
     return switch (inv.command()) {
-      case "run" -> org.zfsbackup.cycle.CliCycle.run(config, false, inv.quiet(), out, err);
-      case "plan" -> org.zfsbackup.cycle.CliCycle.run(config, true, inv.quiet(), out, err);
-      case "check" -> org.zfsbackup.check.Preflight.run(config, inv.quiet(), out, err);
+      case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), out, err));
+      case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), out, err));
+      case "check" -> exitCode(Preflight.run(config, inv.quiet(), out, err));
       case "agent" -> org.zfsbackup.mqtt.AgentLauncher.run(config, out, err);
       default -> throw new IllegalStateException(inv.command());
     };
+  }
+
+  /** {@code run}, {@code plan} and {@code check}: 0 when the command succeeded, else 1. */
+  public static int exitCode(boolean succeeded) {
+    return succeeded ? EXIT_OK : EXIT_FAILED;
   }
 
   static Invocation parse(List<String> args) {

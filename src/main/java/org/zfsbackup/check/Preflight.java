@@ -13,14 +13,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.zfsbackup.Main;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
 import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
-import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.zfs.Endpoint;
 
@@ -50,8 +48,11 @@ public final class Preflight {
     this.margin = margin;
   }
 
-  /** The CLI entry: prints the report, returns the exit code (0 only when every item passed). */
-  public static int run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
+  /**
+   * The CLI entry: prints the report; true only when every item passed ({@code Main} turns that
+   * into the exit code).
+   */
+  public static boolean run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
     List<CheckItem> items =
         new Preflight(config, new RealProcessRunner(), new PahoBrokerProbe(), MARGIN).check();
     return print(items, quiet, out);
@@ -61,7 +62,7 @@ public final class Preflight {
    * Every line goes to {@code out}, failures included: the report is the product of this command,
    * and a pipe ({@code check | mail}) should get all of it. {@code quiet} keeps only the failures.
    */
-  static int print(List<CheckItem> items, boolean quiet, PrintStream out) {
+  static boolean print(List<CheckItem> items, boolean quiet, PrintStream out) {
     boolean allOk = true;
     for (CheckItem item : items) {
       allOk &= item.ok();
@@ -70,7 +71,7 @@ public final class Preflight {
       }
     }
     out.flush();
-    return allOk ? Main.EXIT_OK : Main.EXIT_FAILED;
+    return allOk;
   }
 
   /** Runs every item; returns within about {@link #deadline()} whatever the hosts do. */

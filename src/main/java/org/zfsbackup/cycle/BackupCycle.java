@@ -18,6 +18,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.EventSink;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
@@ -63,14 +64,18 @@ public final class BackupCycle implements CycleRunner {
       String msg = "another backup cycle is running with this configuration (" + busy.file()
           + " is locked, by `run` from cron or the agent); nothing was done";
       LOG.error("cycle {} not started: {}", request.cycleId(), msg);
-      sink.accept(new CycleEvent.Error(request.cycleId(), "cycle_locked", null, null, null, msg, null, null));
+      sink.accept(
+          new CycleEvent.Error(
+              request.cycleId(), ErrorKind.CYCLE_LOCKED, null, null, null, msg, null, null));
       warnings.add(msg);
       return finish(request, sink, started, List.of(), warnings, Outcome.FAILED);
     }
     if (attempt instanceof CycleLock.Unavailable u) {
       String msg = "cannot take the cycle lock " + u.file() + " (" + u.why() + "): running without it";
       LOG.warn("cycle {}: {}", request.cycleId(), msg);
-      sink.accept(new CycleEvent.Error(request.cycleId(), "warning", null, null, null, msg, null, null));
+      sink.accept(
+          new CycleEvent.Error(
+              request.cycleId(), ErrorKind.WARNING, null, null, null, msg, null, null));
       warnings.add(msg);
       return cycle(request, sink, control, started, warnings);
     }
@@ -82,6 +87,7 @@ public final class BackupCycle implements CycleRunner {
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
     List<DatasetResult> results = new ArrayList<>();
 
+    TransferContext.Scope scope = scope(request, sink, control);
     sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PULL));
     Endpoint local = Endpoint.local(config.commands().zfs());
     String pullTarget = config.pull().target();
@@ -91,12 +97,8 @@ public final class BackupCycle implements CycleRunner {
       if (only != null && only.isEmpty()) {
         continue;
       }
-      Transfer t =
-          new Transfer(
-              this,
-              request,
-              sink,
-              control,
+      TransferContext.Route route =
+          new TransferContext.Route(
               Phase.PULL,
               source.name(),
               endpoint(source.host(), source.user(), source.port()),
@@ -107,7 +109,7 @@ public final class BackupCycle implements CycleRunner {
               config.pull().receiveOptions(),
               false,
               HOLD_PREFIX + pullTarget);
-      results.addAll(t.run(warnings));
+      collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
     }
 
     Optional<PushConfig> push = config.push();
@@ -119,17 +121,45 @@ public final class BackupCycle implements CycleRunner {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
         }
         Endpoint remote = endpoint(p.host(), p.user(), p.port());
-        TargetSide pushSide = new TargetSide(remote, p.target());
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
-        Transfer t =
-            new Transfer(
-                this, request, sink, control, Phase.PUSH, "local", local, p.datasets(), only, pushSide,
-                pushMapping(p), p.receiveOptions(), p.raw(), holdTag);
-        results.addAll(t.run(warnings));
+        TransferContext.Route route =
+            new TransferContext.Route(
+                Phase.PUSH,
+                "local",
+                local,
+                p.datasets(),
+                only,
+                new TargetSide(remote, p.target()),
+                pushMapping(p),
+                p.receiveOptions(),
+                p.raw(),
+                holdTag);
+        collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
       }
     }
 
     return finish(request, sink, started, results, warnings, outcome(results, control));
+  }
+
+  /** What every transfer of this cycle shares. */
+  private TransferContext.Scope scope(
+      CycleRequest request, EventSink sink, CycleControl control) {
+    var rc = config.replication();
+    return new TransferContext.Scope(
+        request.cycleId(),
+        request.dryRun(),
+        sink,
+        control,
+        runner,
+        rc.connectTimeout().plus(rc.commandTimeout()),
+        rc.stallTimeout(),
+        rc.holds());
+  }
+
+  private static void collect(
+      Transfer.Result transfer, List<DatasetResult> results, List<String> warnings) {
+    results.addAll(transfer.datasets());
+    warnings.addAll(transfer.warnings());
   }
 
   private CycleReport finish(
@@ -146,7 +176,6 @@ public final class BackupCycle implements CycleRunner {
         report.count(Status.FAILED),
         report.bytes(),
         report.duration().toMillis());
-    sink.accept(new CycleEvent.CycleFinished(request.cycleId(), report));
     return report;
   }
 
@@ -211,14 +240,6 @@ public final class BackupCycle implements CycleRunner {
 
   private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
     return Endpoint.of(host, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout());
-  }
-
-  AgentConfig config() {
-    return config;
-  }
-
-  ProcessRunner runner() {
-    return runner;
   }
 
   static boolean within(String dataset, Set<String> roots) {

@@ -6,7 +6,6 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Set;
-import org.zfsbackup.Main;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
@@ -16,18 +15,25 @@ import org.zfsbackup.event.EventSink;
 /**
  * The {@code run} and {@code plan} commands: one cycle without MQTT, one line per dataset (phase,
  * source, dataset, target, outcome, bytes). {@code --quiet} prints nothing on success and only the
- * failures otherwise, like the old {@code zfs-pull-backups.py --quiet} under cron.
+ * failures otherwise, like the old {@code zfs-pull-backups.py --quiet} under cron. Returns whether
+ * the cycle succeeded; {@code Main} turns that into the exit code.
  */
 public final class CliCycle {
   private static final DateTimeFormatter ID = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
   private CliCycle() {}
 
-  public static int run(AgentConfig config, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+  /**
+   * Runs one cycle (or, with {@code planOnly}, a dry run) and prints its report.
+   *
+   * @return true when no dataset failed and the cycle could start
+   */
+  public static boolean run(
+      AgentConfig config, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
     return run(BackupCycle.create(config), planOnly, quiet, out, err);
   }
 
-  static int run(CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+  static boolean run(CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
     String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
     CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, new CycleControl());
@@ -39,7 +45,7 @@ public final class CliCycle {
       }
     }
     if (quiet && !failed) {
-      return Main.EXIT_OK;
+      return true;
     }
     for (String w : report.warnings()) {
       if (!quiet || report.datasets().isEmpty()) {
@@ -60,7 +66,7 @@ public final class CliCycle {
             report.count(Status.FAILED),
             bytes(report.bytes()),
             report.duration().toMillis() / 1000.0);
-    return failed ? Main.EXIT_FAILED : Main.EXIT_OK;
+    return !failed;
   }
 
   /** Prints each step as it starts and ends; the final per-dataset lines come from the report. */

@@ -6,12 +6,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.zfsbackup.exec.ProcessResult;
 
-/** Reading what a failed listing says: which roots are simply missing, and whether the host is unreachable. */
+/** Reading what a failed listing says: which roots are simply missing. */
 final class Listings {
   private static final Pattern MISSING = Pattern.compile("cannot open '([^']+)': dataset does not exist");
-
-  /** ssh's own failure (connection refused, timeout, auth): the host, not zfs. */
-  static final int SSH_FAILURE = 255;
 
   private Listings() {}
 

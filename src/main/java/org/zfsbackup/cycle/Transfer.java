@@ -1,275 +1,273 @@
 package org.zfsbackup.cycle;
 
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
-import org.zfsbackup.event.CycleEvent;
-import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
-import org.zfsbackup.event.EventSink;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
-import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.plan.PlanOutcome;
 import org.zfsbackup.plan.ReplicationPlanner;
 import org.zfsbackup.plan.ReplicationStep;
-import org.zfsbackup.zfs.DatasetName;
+import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
 import org.zfsbackup.zfs.ZfsListing;
 
 /**
- * Replicates the configured datasets of one source side into one target side: list the source once,
- * expand and order the datasets, then plan and send each on its own. Pull and push are both
- * Transfers; only the endpoints and the path mapping differ.
+ * Replicates the configured datasets of one source side into one target side: list the source
+ * once, expand and order the datasets, then plan and send each on its own. Pull and push are both
+ * Transfers; only their {@link TransferContext.Route} differs.
+ *
+ * <p>Each step returns what it did, warnings included; the events go out as things happen,
+ * through {@link TransferEvents}. What a failed stream means is decided by {@link Failures}.
  */
 final class Transfer {
   private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
 
-  private final BackupCycle cycle;
-  private final CycleRequest request;
-  private final EventSink sink;
-  private final CycleControl control;
-  private final Phase phase;
-  private final String sourceName;
-  private final Endpoint source;
-  private final List<String> roots;
-  private final Set<String> only;
-  private final TargetSide target;
-  private final UnaryOperator<String> mapping;
-  private final List<String> receiveOptions;
-  private final boolean raw;
-  private final String holdTag;
-  private final ProcessRunner runner;
-  private final Duration shortTimeout;
-
-  Transfer(
-      BackupCycle cycle,
-      CycleRequest request,
-      EventSink sink,
-      CycleControl control,
-      Phase phase,
-      String sourceName,
-      Endpoint source,
-      List<String> roots,
-      Set<String> only,
-      TargetSide target,
-      UnaryOperator<String> mapping,
-      List<String> receiveOptions,
-      boolean raw,
-      String holdTag) {
-    this.cycle = cycle;
-    this.request = request;
-    this.sink = sink;
-    this.control = control;
-    this.phase = phase;
-    this.sourceName = sourceName;
-    this.source = source;
-    this.roots = roots;
-    this.only = only;
-    this.target = target;
-    this.mapping = mapping;
-    this.receiveOptions = receiveOptions;
-    this.raw = raw;
-    this.holdTag = holdTag;
-    this.runner = cycle.runner();
-    var rc = cycle.config().replication();
-    this.shortTimeout = rc.connectTimeout().plus(rc.commandTimeout());
+  /** What a transfer did: every dataset's result, in order, and the messages of its warnings. */
+  record Result(List<DatasetResult> datasets, List<String> warnings) {
+    static final Result NOTHING = new Result(List.of(), List.of());
   }
 
-  List<DatasetResult> run(List<String> warnings) {
-    List<String> listRoots = only == null ? roots : roots.stream().filter(r -> only.stream().anyMatch(o -> DatasetName.isWithin(o, r) || DatasetName.isWithin(r, o))).toList();
-    if (listRoots.isEmpty()) {
-      return List.of();
+  /**
+   * What became of one dataset.
+   *
+   * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
+   */
+  private record Replicated(DatasetResult result, List<Warning> warnings, String unheldBase) {
+    static Replicated of(DatasetResult result) {
+      return new Replicated(result, List.of(), null);
     }
-    if (control.stopRequested()) {
-      return listRoots.stream().map(r -> skipped(r, notStarted())).toList();
+  }
+
+  /** One {@code send | receive} step: the bytes it moved and, when it failed, why. */
+  private record Streamed(long bytes, Failures.Failure failure) {}
+
+  private final TransferContext.Scope scope;
+  private final TransferContext.Route route;
+  private final TransferEvents events;
+  private final Holds holds;
+
+  Transfer(TransferContext context) {
+    this.scope = context.scope();
+    this.route = context.route();
+    this.events =
+        new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
+    this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
+  }
+
+  Result run() {
+    List<String> listRoots = Datasets.listed(route.roots(), route.only());
+    if (listRoots.isEmpty()) {
+      return Result.NOTHING;
+    }
+    if (scope.control().stopRequested()) {
+      return new Result(listRoots.stream().map(r -> skipped(r, notStarted())).toList(), List.of());
     }
     // One process lists every configured dataset of this side, children and snapshots included.
-    ProcessResult r = runner.run(source.zfs(ZfsCommands.list(listRoots)), shortTimeout);
+    ProcessResult r = run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
-      String kind = r.exitCode() == Listings.SSH_FAILURE || r.timedOut() ? "host_unreachable" : "list_failed";
-      String msg = "cannot list " + source.label() + ": " + r.describe();
-      return listRoots.stream().map(root -> failed(root, mapping.apply(root), kind, msg, r)).toList();
+      String msg = "cannot list " + route.source().label() + ": " + r.describe();
+      return new Result(failAll(listRoots, Failures.listing(r), msg, r), List.of());
     }
     ZfsListing listing;
     try {
       listing = ZfsListing.parse(r.stdout());
     } catch (ZfsListing.ListingException e) {
-      String msg = source.label() + ": " + e.getMessage();
-      return listRoots.stream().map(root -> failed(root, mapping.apply(root), "bad_zfs_output", msg, null)).toList();
+      String msg = route.source().label() + ": " + e.getMessage();
+      return new Result(failAll(listRoots, ErrorKind.BAD_ZFS_OUTPUT, msg, null), List.of());
     }
 
     List<DatasetResult> results = new ArrayList<>();
     for (String missing : Listings.missingRoots(r)) {
-      results.add(failed(missing, mapping.apply(missing), "dataset_missing", missing + " does not exist on " + source.label(), r));
+      String msg = missing + " does not exist on " + route.source().label();
+      results.add(failed(missing, ErrorKind.DATASET_MISSING, msg, r));
     }
-    List<String> datasets = order(listRoots, listing);
-    if (only != null) {
-      datasets = datasets.stream().filter(d -> BackupCycle.within(d, only)).toList();
-    }
+    List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
     if (!datasets.isEmpty()) {
-      Optional<String> targetError = target.ensureListed(runner, shortTimeout);
+      Optional<String> targetError =
+          route.target().ensureListed(scope.runner(), scope.shortTimeout());
       if (targetError.isPresent()) {
-        for (String d : datasets) {
-          results.add(failed(d, mapping.apply(d), "target_unreachable", targetError.get(), null));
-        }
-        return results;
+        results.addAll(failAll(datasets, ErrorKind.TARGET_UNREACHABLE, targetError.get(), null));
+        return new Result(results, List.of());
       }
     }
+    Result replicated = replicateAll(datasets, listing);
+    results.addAll(replicated.datasets());
+    return new Result(results, replicated.warnings());
+  }
+
+  /** Each dataset in turn, until a stop; then the holds that up-to-date bases lack. */
+  private Result replicateAll(List<String> datasets, ZfsListing listing) {
+    List<DatasetResult> results = new ArrayList<>();
+    List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
     for (String d : datasets) {
-      if (control.stopRequested()) {
-        results.add(skipped(d, notStarted()));
-        continue;
-      }
-      try {
-        results.add(replicate(d, listing, warnings, unheldBases));
-      } catch (RuntimeException e) {
-        LOG.error("unexpected error replicating {}", d, e);
-        results.add(failed(d, mapping.apply(d), "internal", "unexpected error: " + e, null));
+      Replicated one =
+          scope.control().stopRequested()
+              ? Replicated.of(skipped(d, notStarted()))
+              : replicateGuarded(d, listing);
+      results.add(one.result());
+      warnings.addAll(one.warnings());
+      if (one.unheldBase() != null) {
+        unheldBases.add(one.unheldBase());
       }
     }
-    holdUpToDateBases(unheldBases, warnings);
-    return results;
+    // Up-to-date bases without any hold (the first cycle after migrating from a tool without
+    // holds, a hold someone released, one that failed before): held now, in batches, so pruning
+    // on the source cannot break the next incremental. A base held by anyone is left alone: any
+    // hold stops zfs destroy. Costs nothing once every base is held.
+    holds.holdAll(unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
+    return new Result(results, warnings.stream().map(Warning::message).toList());
   }
 
-  /** Batches per {@code zfs hold} call: well under any command-line limit, ssh's included. */
-  static final int HOLD_BATCH = 100;
-
-  /**
-   * Up-to-date datasets whose base has no hold at all (the first cycle after migrating from a
-   * tool without holds, a hold someone released, one that failed before): hold them now, a
-   * batch per call, so that pruning on the source cannot break the next incremental. A base
-   * held by anyone is left alone: any hold stops {@code zfs destroy}. Costs nothing when every
-   * base is held, which is every cycle after the first.
-   */
-  private void holdUpToDateBases(List<String> snapshots, List<String> warnings) {
-    for (int i = 0; i < snapshots.size(); i += HOLD_BATCH) {
-      List<String> batch = snapshots.subList(i, Math.min(snapshots.size(), i + HOLD_BATCH));
-      ProcessResult h = runner.run(source.zfs(ZfsCommands.hold(holdTag, batch)), shortTimeout);
-      if (h.ok()) {
-        LOG.info("{} {}: held {} up-to-date base snapshot(s) that had no hold", phase.wire(), sourceName, batch.size());
-        continue;
-      }
-      // zfs holds each snapshot on its own and names those it could not hold; when it names
-      // none (ssh failed, the tail was cut), every one of the batch is reported.
-      String err = h.stderrTail();
-      List<String> named = batch.stream().filter(snap -> err.contains("'" + snap + "'")).toList();
-      for (String snap : named.isEmpty() ? batch : named) {
-        if (err.contains("'" + snap + "': tag already exists")) {
-          continue; // held meanwhile: what we wanted
-        }
-        warn(snap.substring(0, snap.indexOf('@')), "hold_failed",
-            "could not hold " + snap + " (the next incremental is not protected from pruning): " + h.describe(), h, warnings);
-      }
+  /** A bug in one dataset's replication fails that dataset, not the cycle. */
+  private Replicated replicateGuarded(String dataset, ZfsListing listing) {
+    try {
+      return replicate(dataset, listing);
+    } catch (RuntimeException e) {
+      LOG.error("unexpected error replicating {}", dataset, e);
+      return Replicated.of(failed(dataset, ErrorKind.INTERNAL, "unexpected error: " + e, null));
     }
   }
 
-  /**
-   * Expands each root to itself and its children, removes duplicates keeping first-seen order, and
-   * puts every dataset after its parent (when the parent is replicated too).
-   */
-  static List<String> order(List<String> roots, ZfsListing listing) {
-    Set<String> seen = new LinkedHashSet<>();
-    for (String root : roots) {
-      seen.addAll(listing.expand(root));
-    }
-    Set<String> ordered = new LinkedHashSet<>();
-    for (String d : seen) {
-      addWithParents(d, seen, ordered);
-    }
-    return List.copyOf(ordered);
-  }
-
-  private static void addWithParents(String d, Set<String> all, Set<String> ordered) {
-    if (ordered.contains(d)) {
-      return;
-    }
-    DatasetName.parent(d).filter(all::contains).ifPresent(p -> addWithParents(p, all, ordered));
-    ordered.add(d);
-  }
-
-  private DatasetResult replicate(String dataset, ZfsListing listing, List<String> warnings, List<String> unheldBases) {
-    String dst = mapping.apply(dataset);
-    boolean targetExists = target.exists(dst);
-    var targetSnaps = targetExists ? target.listing().snapshots(dst) : List.<org.zfsbackup.plan.Snapshot>of();
+  /** Plans one dataset and does what the plan says (or, in a dry run, says what it would do). */
+  private Replicated replicate(String dataset, ZfsListing listing) {
+    String dst = route.mapping().apply(dataset);
+    TargetSide target = route.target();
+    List<Snapshot> targetSnaps = target.exists(dst) ? target.listing().snapshots(dst) : List.of();
     PlanOutcome plan = ReplicationPlanner.plan(listing.snapshots(dataset), targetSnaps);
     if (plan instanceof PlanOutcome.NoSourceSnapshots) {
-      return skipped(dataset, dst, "no snapshots on the source: nothing to send");
+      String why = "no snapshots on the source: nothing to send";
+      return Replicated.of(events.skipped(dataset, dst, why));
     }
     if (plan instanceof PlanOutcome.Diverged || plan instanceof PlanOutcome.NoCommonSnapshot) {
-      String kind = plan instanceof PlanOutcome.Diverged ? "diverged" : "no_common_snapshot";
-      return failed(dataset, dst, kind, dst + ": " + plan, null, plan.toString());
+      ErrorKind kind =
+          plan instanceof PlanOutcome.Diverged ? ErrorKind.DIVERGED : ErrorKind.NO_COMMON_SNAPSHOT;
+      String msg = dst + ": " + plan;
+      return Replicated.of(events.failed(dataset, dst, kind, msg, null, plan.toString()));
     }
     if (plan instanceof PlanOutcome.UpToDate up) {
-      if (!request.dryRun()) {
-        ensureCanmountOff(dst, warnings);
-        if (cycle.config().replication().holds() && listing.unheld(dataset, up.latest().name())) {
-          unheldBases.add(dataset + "@" + up.latest().name());
-        }
-      }
-      progress(dataset, dst, up.latest().name(), up.latest().name(), StepStatus.DONE, 0, null, 0, "up to date");
-      return new DatasetResult(phase, sourceName, dataset, dst, Status.UP_TO_DATE, 0, plan.toString(), null);
+      return upToDate(dataset, dst, up, listing);
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
-    if (request.dryRun()) {
-      progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: would send " + send);
-      return new DatasetResult(phase, sourceName, dataset, dst, Status.SENT, 0, "would send " + send, null);
+    if (scope.dryRun()) {
+      String would = "would send " + send;
+      String why = "dry run: " + would;
+      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
+      return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
     }
+    return send(dataset, dst, send);
+  }
 
+  /** Nothing to send; the target still gets canmount=off, and an unheld base a hold later. */
+  private Replicated upToDate(
+      String dataset, String dst, PlanOutcome.UpToDate up, ZfsListing listing) {
+    String latest = up.latest().name();
+    List<Warning> warnings = new ArrayList<>();
+    String unheldBase = null;
+    if (!scope.dryRun()) {
+      canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
+      if (scope.holds() && listing.unheld(dataset, latest)) {
+        unheldBase = dataset + "@" + latest;
+      }
+    }
+    events.progress(dataset, dst, latest, latest, StepStatus.DONE, 0, null, 0, "up to date");
+    DatasetResult result =
+        events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
+    return new Replicated(result, warnings, unheldBase);
+  }
+
+  /** Creates the missing parents, streams each step and moves the hold, sets canmount=off. */
+  private Replicated send(String dataset, String dst, PlanOutcome.Send send) {
+    String plan = send.toString();
+    Optional<DatasetResult> noParent = createParents(dataset, dst, plan);
+    if (noParent.isPresent()) {
+      return Replicated.of(noParent.get());
+    }
+    List<Warning> warnings = new ArrayList<>();
+    long total = 0;
+    for (ReplicationStep step : send.steps()) {
+      if (scope.control().forced()) {
+        String msg = "stopped before " + step + " by a forced stop";
+        DatasetResult stopped =
+            events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
+        return new Replicated(stopped, warnings, null);
+      }
+      Streamed streamed = stream(dataset, dst, step);
+      total += streamed.bytes();
+      if (streamed.failure() != null) {
+        String msg = streamed.failure().message();
+        DatasetResult failed = events.result(dataset, dst, Status.FAILED, total, plan, msg);
+        return new Replicated(failed, warnings, null);
+      }
+      if (scope.holds()) {
+        holds.move(dataset, step).ifPresent(w -> warnings.add(events.warning(w)));
+      }
+    }
+    canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
+    DatasetResult sent = events.result(dataset, dst, Status.SENT, total, plan, null);
+    return new Replicated(sent, warnings, null);
+  }
+
+  /** The target's missing parents, top-down; the failed result when one cannot be created. */
+  private Optional<DatasetResult> createParents(String dataset, String dst, String plan) {
+    TargetSide target = route.target();
     for (String parent : target.missingParents(dst)) {
-      ProcessResult c = runner.run(target.endpoint.zfs(ZfsCommands.createParent(parent)), shortTimeout);
+      ProcessResult c = run(target.endpoint, ZfsCommands.createParent(parent));
       if (!c.ok() && !c.stderrTail().contains("dataset already exists")) {
-        return failed(dataset, dst, "create_failed", "cannot create the parent " + parent + ": " + c.describe(), c, send.toString());
+        String msg = "cannot create the parent " + parent + ": " + c.describe();
+        return Optional.of(events.failed(dataset, dst, ErrorKind.CREATE_FAILED, msg, c, plan));
       }
       target.created(parent);
     }
+    return Optional.empty();
+  }
 
-    long total = 0;
-    for (ReplicationStep step : send.steps()) {
-      String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
-      String to = step.to().name();
-      if (control.forced()) {
-        return failed(dataset, dst, "interrupted", "stopped before " + step + " by a forced stop", null, send.toString());
-      }
-      Long estimate = estimate(dataset, step);
-      progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, step.toString());
-      long stepStart = System.nanoTime();
-      PipeResult pr =
-          runner.pipe(
-              source.zfs(ZfsCommands.send(dataset, step, raw)),
-              target.endpoint.zfs(ZfsCommands.receive(dst, receiveOptions)),
-              bytes -> progress(dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate, rate(bytes, stepStart), null),
-              cycle.config().replication().stallTimeout(),
-              control);
-      total += pr.bytes();
-      if (!pr.ok()) {
-        DatasetResult failure = streamFailed(dataset, dst, step, pr, total, send.toString());
-        // The one end-of-step progress for this step: with its snapshots and the bytes moved.
-        progress(dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate(pr.bytes(), stepStart), failure.message());
-        return failure;
-      }
-      target.created(dst);
-      progress(dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate(pr.bytes(), stepStart), step.toString());
-      LOG.info("{} {}: {} -> {}: {} ({} bytes)", phase.wire(), sourceName, dataset, dst, step, pr.bytes());
-      moveHold(dataset, step, warnings);
+  /** One {@code send | receive} step, with its progress from start to end. */
+  private Streamed stream(String dataset, String dst, ReplicationStep step) {
+    String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
+    String to = step.to().name();
+    Long estimate = estimate(dataset, step);
+    events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, step.toString());
+    long start = System.nanoTime();
+    PipeResult pr =
+        scope
+            .runner()
+            .pipe(
+                route.source().zfs(ZfsCommands.send(dataset, step, route.raw())),
+                route.target().endpoint.zfs(ZfsCommands.receive(dst, route.receiveOptions())),
+                bytes ->
+                    events.progress(
+                        dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate,
+                        rate(bytes, start), null),
+                scope.stallTimeout(),
+                scope.control());
+    long rate = rate(pr.bytes(), start);
+    if (!pr.ok()) {
+      Failures.Failure f = Failures.stream(dataset, dst, step, pr, scope.stallTimeout());
+      events.error(dataset, f.kind(), f.message(), f.blamed());
+      // The one end-of-step progress for this step: with its snapshots and the bytes moved.
+      events.progress(
+          dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate, f.message());
+      return new Streamed(pr.bytes(), f);
     }
-    ensureCanmountOff(dst, warnings);
-    return new DatasetResult(phase, sourceName, dataset, dst, Status.SENT, total, send.toString(), null);
+    route.target().created(dst);
+    events.progress(
+        dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, step.toString());
+    events.sent(dataset, dst, step, pr.bytes());
+    return new Streamed(pr.bytes(), null);
   }
 
   /** Best effort: OpenZFS's {@code send -nP} size; null where it is not supported (zfs-fuse). */
   private Long estimate(String dataset, ReplicationStep step) {
-    ProcessResult r = runner.run(source.zfs(ZfsCommands.estimate(dataset, step, raw)), shortTimeout);
+    ProcessResult r = run(route.source(), ZfsCommands.estimate(dataset, step, route.raw()));
     if (!r.ok()) {
       LOG.debug("no size estimate for {}: {}", dataset, r.describe());
       return null;
@@ -278,119 +276,47 @@ final class Transfer {
     return size < 0 ? null : size;
   }
 
-  /** Holds the new base on the source so pruning cannot break the next incremental; releases the old one. */
-  private void moveHold(String dataset, ReplicationStep step, List<String> warnings) {
-    if (!cycle.config().replication().holds()) {
-      return;
+  /** Backups are never mounted: {@code canmount=off}, unless the listing shows it already. */
+  private Optional<Warning> canmountOff(String dst) {
+    ZfsListing known = route.target().listing();
+    Optional<String> canmount =
+        known == null ? Optional.empty() : known.dataset(dst).flatMap(ZfsListing.Dataset::canmount);
+    if (canmount.isPresent() && canmount.get().equals("off")) {
+      return Optional.empty();
     }
-    String snap = dataset + "@" + step.to().name();
-    ProcessResult h = runner.run(source.zfs(ZfsCommands.hold(holdTag, snap)), shortTimeout);
-    if (!h.ok() && !h.stderrTail().contains("tag already exists")) {
-      warn(dataset, "hold_failed", "could not hold " + snap + " (the next incremental is not protected from pruning): " + h.describe(), h, warnings);
-      return;
+    if (known != null && known.contains(dst) && canmount.isEmpty()) {
+      return Optional.empty(); // a volume: no canmount
     }
-    if (step instanceof ReplicationStep.Incremental inc) {
-      String old = dataset + "@" + inc.from().name();
-      ProcessResult rel = runner.run(source.zfs(ZfsCommands.release(holdTag, old)), shortTimeout);
-      if (!rel.ok() && !rel.stderrTail().contains("no such tag")) {
-        warn(dataset, "release_failed", "could not release the old hold on " + old + ": " + rel.describe(), rel, warnings);
-      }
+    ProcessResult r = run(route.target().endpoint, ZfsCommands.canmountOff(dst));
+    if (r.ok()) {
+      return Optional.empty();
     }
+    String msg = "could not set canmount=off on " + dst + ": " + r.describe();
+    return Optional.of(new Warning(dst, ErrorKind.CANMOUNT_FAILED, msg, r));
   }
 
-  private void ensureCanmountOff(String dst, List<String> warnings) {
-    Optional<String> known = target.listing() == null ? Optional.empty() : target.listing().dataset(dst).flatMap(ZfsListing.Dataset::canmount);
-    if (known.isPresent() && known.get().equals("off")) {
-      return;
-    }
-    if (target.listing() != null && target.listing().contains(dst) && known.isEmpty()) {
-      return; // a volume: no canmount
-    }
-    ProcessResult r = runner.run(target.endpoint.zfs(ZfsCommands.canmountOff(dst)), shortTimeout);
-    if (!r.ok()) {
-      warn(dst, "canmount_failed", "could not set canmount=off on " + dst + ": " + r.describe(), r, warnings);
-    }
+  private List<DatasetResult> failAll(
+      List<String> datasets, ErrorKind kind, String message, ProcessResult r) {
+    return datasets.stream().map(d -> failed(d, kind, message, r)).toList();
   }
 
-  private DatasetResult streamFailed(String dataset, String dst, ReplicationStep step, PipeResult pr, long total, String plan) {
-    String kind;
-    String why;
-    ProcessResult blamed;
-    if (pr.killed()) {
-      kind = "interrupted";
-      why = "killed by a forced stop";
-      blamed = null;
-    } else if (pr.stalled()) {
-      kind = "stalled";
-      why = "no byte moved for " + cycle.config().replication().stallTimeout().toSeconds() + " s; the stream was killed";
-      blamed = null;
-    } else if (!pr.send().ok() && (pr.receive().ok() || pr.receive().stderrTail().isBlank() || pr.send().exitCode() == Listings.SSH_FAILURE)) {
-      kind = pr.send().exitCode() == Listings.SSH_FAILURE ? "host_unreachable" : "send_failed";
-      why = "send failed: " + pr.send().describe();
-      blamed = pr.send();
-    } else {
-      kind = "receive_failed";
-      why = "receive failed: " + pr.receive().describe() + (pr.send().ok() ? "" : "; send: " + pr.send().describe());
-      blamed = pr.receive();
-    }
-    String msg = dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
-    reportFailure(dataset, kind, msg, blamed);
-    return new DatasetResult(phase, sourceName, dataset, dst, Status.FAILED, total, plan, msg);
-  }
-
-  private DatasetResult failed(String dataset, String dst, String kind, String message, ProcessResult r) {
-    return failed(dataset, dst, kind, message, r, null);
-  }
-
-  private DatasetResult failed(String dataset, String dst, String kind, String message, ProcessResult r, String plan) {
-    reportFailure(dataset, kind, message, r);
-    progress(dataset, dst, null, null, StepStatus.FAILED, 0, null, 0, message);
-    return new DatasetResult(phase, sourceName, dataset, dst, Status.FAILED, 0, plan, message);
-  }
-
-  /** The log line and the error event of a failed dataset; its progress is the caller's. */
-  private void reportFailure(String dataset, String kind, String message, ProcessResult r) {
-    LOG.error("{} {}: {} failed ({}): {}", phase.wire(), sourceName, dataset, kind, message);
-    sink.accept(
-        new CycleEvent.Error(
-            request.cycleId(), kind, phase, sourceName, dataset, message,
-            r == null || r.startFailed() || r.timedOut() ? null : r.exitCode(),
-            r == null || r.stderrTail().isBlank() ? null : r.stderrTail()));
+  private DatasetResult failed(String dataset, ErrorKind kind, String message, ProcessResult r) {
+    return events.failed(dataset, route.mapping().apply(dataset), kind, message, r, null);
   }
 
   private DatasetResult skipped(String dataset, String why) {
-    return skipped(dataset, mapping.apply(dataset), why);
-  }
-
-  private DatasetResult skipped(String dataset, String dst, String why) {
-    LOG.info("{} {}: {} skipped: {}", phase.wire(), sourceName, dataset, why);
-    progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
-    return new DatasetResult(phase, sourceName, dataset, dst, Status.SKIPPED, 0, null, why);
-  }
-
-  private void warn(String dataset, String kind, String message, ProcessResult r, List<String> warnings) {
-    LOG.warn("{} {}: {}: {}", phase.wire(), sourceName, dataset, message);
-    warnings.add(message);
-    sink.accept(
-        new CycleEvent.Error(request.cycleId(), "warning", phase, sourceName, dataset, kind + ": " + message,
-            r == null || r.startFailed() || r.timedOut() ? null : r.exitCode(),
-            r == null || r.stderrTail().isBlank() ? null : r.stderrTail()));
+    return events.skipped(dataset, route.mapping().apply(dataset), why);
   }
 
   private String notStarted() {
     return "not started: the cycle was "
-        + (control.stopReason() == CycleControl.StopReason.SUSPEND ? "suspended" : "cancelled");
+        + (scope.control().stopReason() == CycleControl.StopReason.SUSPEND
+            ? "suspended"
+            : "cancelled");
   }
 
-  private void progress(
-      String dataset, String dst, String from, String to, StepStatus status, long bytes, Long total, long rate, String message) {
-    Double percent = total == null || total <= 0 ? null : Math.min(100.0, Math.round(bytes * 1000.0 / total) / 10.0);
-    if (status == StepStatus.DONE && total != null) {
-      percent = 100.0;
-    }
-    sink.accept(
-        new CycleEvent.Progress(
-            request.cycleId(), phase, sourceName, dataset, dst, from, to, status, bytes, total, rate, percent, message));
+  private ProcessResult run(Endpoint side, List<String> zfsArgs) {
+    return scope.runner().run(side.zfs(zfsArgs), scope.shortTimeout());
   }
 
   private static long rate(long bytes, long startNanos) {

@@ -1,19 +1,18 @@
 package org.zfsbackup.event;
 
 import java.time.Instant;
-import org.zfsbackup.cycle.CycleReport;
 
 /**
  * What a backup cycle reports while it runs. The engine emits these through an {@link EventSink};
  * the MQTT agent maps them onto the contract's topics ({@code T/progress}, {@code T/error},
- * {@code T/event}, {@code T/result}), the CLI onto lines of text.
+ * {@code T/event}), the CLI onto lines of text. The cycle's end is not an event: it is the report
+ * that {@code CycleRunner.run} returns, so a cycle that crashes still ends with one.
  */
 public sealed interface CycleEvent
     permits CycleEvent.CycleStarted,
         CycleEvent.PhaseStarted,
         CycleEvent.Progress,
-        CycleEvent.Error,
-        CycleEvent.CycleFinished {
+        CycleEvent.Error {
 
   String cycleId();
 
@@ -72,14 +71,13 @@ public sealed interface CycleEvent
    * A failure (or, with kind {@code warning}, something that did not fail the dataset, such as a
    * hold that could not be placed).
    *
-   * @param kind     e.g. {@code diverged}, {@code no_common_snapshot}, {@code send_failed},
-   *                 {@code host_unreachable}, {@code stalled}, {@code warning}
+   * @param kind     why; {@link ErrorKind#WARNING} for what did not fail the dataset
    * @param exitCode null when no process exit code applies
    * @param stderr   the last lines of the failing process's stderr, or null
    */
   record Error(
       String cycleId,
-      String kind,
+      ErrorKind kind,
       Phase phase,
       String source,
       String dataset,
@@ -87,6 +85,4 @@ public sealed interface CycleEvent
       Integer exitCode,
       String stderr)
       implements CycleEvent {}
-
-  record CycleFinished(String cycleId, CycleReport report) implements CycleEvent {}
 }

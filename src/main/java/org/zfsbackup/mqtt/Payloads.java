@@ -75,7 +75,7 @@ final class Payloads {
 
   /** {@code T/error} for an engine error. */
   static ObjectNode error(CycleEvent.Error e) {
-    return error(e.cycleId(), e.kind(), e.phase(), e.source(), e.dataset(), e.message(), e.exitCode(), e.stderr());
+    return error(e.cycleId(), e.kind().wire(), e.phase(), e.source(), e.dataset(), e.message(), e.exitCode(), e.stderr());
   }
 
   /** {@code T/error} for something the agent itself refused or failed at. */

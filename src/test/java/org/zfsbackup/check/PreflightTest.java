@@ -1,6 +1,7 @@
 package org.zfsbackup.check;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -94,9 +95,9 @@ class PreflightTest {
 
   private static final BrokerProbe BROKER_OK = (mqtt, timeout) -> Optional.empty();
 
-  private static String print(List<CheckItem> items, boolean quiet, int[] exit) {
+  private static String print(List<CheckItem> items, boolean quiet, boolean[] passed) {
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    exit[0] = Preflight.print(items, quiet, new PrintStream(buf, true, StandardCharsets.UTF_8));
+    passed[0] = Preflight.print(items, quiet, new PrintStream(buf, true, StandardCharsets.UTF_8));
     return buf.toString(StandardCharsets.UTF_8);
   }
 
@@ -105,8 +106,8 @@ class PreflightTest {
     FakeRunner runner = new FakeRunner();
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
-    int[] exit = new int[1];
-    String out = print(items, false, exit);
+    boolean[] passed = new boolean[1];
+    String out = print(items, false, passed);
 
     assertEquals(
         """
@@ -119,7 +120,7 @@ class PreflightTest {
         ok   offsite host-albion pool offsitepool: present
         """,
         out);
-    assertEquals(0, exit[0]);
+    assertTrue(passed[0], "every item passed: Main exits 0");
   }
 
   @Test
@@ -131,10 +132,10 @@ class PreflightTest {
       }
     };
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
-    int[] exit = new int[1];
-    String out = print(items, true, exit);
+    boolean[] passed = new boolean[1];
+    String out = print(items, true, passed);
     assertEquals("FAIL byte counter: cannot run 'pv' (install pv, or set commands.pv: []): No such file or directory\n", out);
-    assertEquals(1, exit[0]);
+    assertFalse(passed[0], "an item failed: Main exits 1");
   }
 
   @Test
@@ -161,14 +162,14 @@ class PreflightTest {
         .answer("host-storage", 255, "ssh: connect to host host-storage port 2222: Connection refused\n");
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
-    int[] exit = new int[1];
-    String out = print(items, false, exit);
+    boolean[] passed = new boolean[1];
+    String out = print(items, false, passed);
 
     assertTrue(out.contains(
         "FAIL source host-storage (zbackup@host-storage:2222): ssh failed: ssh: connect to host host-storage port 2222:"
             + " Connection refused\n"), out);
     assertTrue(out.contains("ok   source here (local)"), "one failure does not hide the others:\n" + out);
-    assertEquals(1, exit[0]);
+    assertFalse(passed[0], "an item failed: Main exits 1");
   }
 
   @Test
@@ -251,18 +252,18 @@ class PreflightTest {
   @Test
   void print_quiet_printsOnlyFailures() {
     List<CheckItem> items = List.of(CheckItem.ok("config", "fine"), CheckItem.fail("source a (a)", "ssh failed"));
-    int[] exit = new int[1];
+    boolean[] passed = new boolean[1];
 
-    assertEquals("FAIL source a (a): ssh failed\n", print(items, true, exit));
-    assertEquals(1, exit[0]);
+    assertEquals("FAIL source a (a): ssh failed\n", print(items, true, passed));
+    assertFalse(passed[0], "an item failed: Main exits 1");
   }
 
   @Test
   void print_quietAndAllOk_printsNothingAndExit0() {
-    int[] exit = new int[1];
+    boolean[] passed = new boolean[1];
 
-    assertEquals("", print(List.of(CheckItem.ok("config", "fine")), true, exit));
-    assertEquals(0, exit[0]);
+    assertEquals("", print(List.of(CheckItem.ok("config", "fine")), true, passed));
+    assertTrue(passed[0], "every item passed: Main exits 0");
   }
 
   @Test

@@ -32,8 +32,8 @@ class BackupCycleRulesTest {
     // tank/data is listed before its parent tank, and again inside it.
     assertEquals(
         List.of("tank", "tank/data", "tank/data/child", "fast/c", "tank/other"),
-        Transfer.order(List.of("tank/data", "fast/c", "tank"), l).stream().filter(d -> !d.equals("fast")).toList());
-    assertEquals(List.of("tank/data", "tank/data/child"), Transfer.order(List.of("tank/data", "tank/data"), l));
+        Datasets.order(List.of("tank/data", "fast/c", "tank"), l).stream().filter(d -> !d.equals("fast")).toList());
+    assertEquals(List.of("tank/data", "tank/data/child"), Datasets.order(List.of("tank/data", "tank/data"), l));
   }
 
   @Test

@@ -23,6 +23,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.Main;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.event.CycleEvent;
@@ -207,14 +208,14 @@ class CycleLockTest {
       assertEquals(Outcome.FAILED, r.outcome());
       assertTrue(runner.calls.isEmpty(), "nothing ran: " + runner.calls);
       CycleEvent.Error e = events.stream().filter(x -> x instanceof CycleEvent.Error).map(x -> (CycleEvent.Error) x).findFirst().orElseThrow();
-      assertEquals("cycle_locked", e.kind());
+      assertEquals("cycle_locked", e.kind().wire());
       assertTrue(e.message().contains(lockFile.toString()), e.message());
 
       // The CLI: exit 1, and the reason even with --quiet.
       ByteArrayOutputStream so = new ByteArrayOutputStream();
       ByteArrayOutputStream se = new ByteArrayOutputStream();
-      int code = CliCycle.run(new BackupCycle(config, runner, Clock.systemUTC()), false, true,
-          new PrintStream(so, true, StandardCharsets.UTF_8), new PrintStream(se, true, StandardCharsets.UTF_8));
+      int code = Main.exitCode(CliCycle.run(new BackupCycle(config, runner, Clock.systemUTC()), false, true,
+          new PrintStream(so, true, StandardCharsets.UTF_8), new PrintStream(se, true, StandardCharsets.UTF_8)));
       assertEquals(1, code);
       assertTrue(se.toString(StandardCharsets.UTF_8).contains("error: another backup cycle is running"), se.toString(StandardCharsets.UTF_8));
 

@@ -300,7 +300,7 @@ class ReplicationIT {
     assertEquals(Status.FAILED, result(r, ds).status());
     assertEquals(Outcome.FAILED, r.outcome());
     assertTrue(result(r, ds).message().contains("@local-change"), result(r, ds).message());
-    assertEquals("diverged", errors().get(0).kind());
+    assertEquals("diverged", errors().get(0).kind().wire());
     assertEquals(before, ZfsPools.fingerprint(target), "nothing on the target changed");
     assertEquals(0, runner.pipes.get());
   }
@@ -317,7 +317,7 @@ class ReplicationIT {
     String before = ZfsPools.fingerprint(target);
     CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
-    assertEquals("no_common_snapshot", errors().get(0).kind());
+    assertEquals("no_common_snapshot", errors().get(0).kind().wire());
     assertTrue(result(r, ds).message().contains("@a"));
     assertEquals(before, ZfsPools.fingerprint(target));
   }
@@ -336,7 +336,7 @@ class ReplicationIT {
     assertEquals(Status.FAILED, dead.status());
     assertEquals(Status.SENT, result(r, ds).status());
     CycleEvent.Error e = errors().get(0);
-    assertEquals("host_unreachable", e.kind());
+    assertEquals("host_unreachable", e.kind().wire());
     assertEquals(255, e.exitCode());
     assertTrue(e.stderr() != null && e.stderr().contains("onnect"), e.stderr());
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(30).toNanos());
@@ -350,7 +350,7 @@ class ReplicationIT {
     CycleReport r = cycle(pull(bak + "/missing", TestConfigs.sshSource("h", ssh, src + "/missing/nope", ds)));
     assertEquals(Status.FAILED, result(r, src + "/missing/nope").status());
     assertEquals(Status.SENT, result(r, ds).status());
-    assertEquals("dataset_missing", errors().get(0).kind());
+    assertEquals("dataset_missing", errors().get(0).kind().wire());
   }
 
   @Test

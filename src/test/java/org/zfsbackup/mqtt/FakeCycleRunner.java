@@ -18,6 +18,7 @@ import org.zfsbackup.cycle.CycleRunner;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.EventSink;
 
 /**
@@ -97,7 +98,7 @@ final class FakeCycleRunner implements CycleRunner {
       bytes += 4096;
       sink.accept(progress(id, "tank/a", null, killed ? StepStatus.FAILED : StepStatus.DONE, bytes));
       if (killed) {
-        sink.accept(new CycleEvent.Error(id, "killed", Phase.PULL, SOURCE, "tank/a", "stream killed by a forced stop", null, null));
+        sink.accept(new CycleEvent.Error(id, ErrorKind.INTERRUPTED, Phase.PULL, SOURCE, "tank/a", "stream killed by a forced stop", null, null));
       }
       results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/a", "backup/src/tank/a",
           killed ? Status.FAILED : Status.SENT, bytes, "full @s1", killed ? "killed" : null));
@@ -107,7 +108,7 @@ final class FakeCycleRunner implements CycleRunner {
         results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.SKIPPED, 0, "", "stop requested"));
       } else if (outcome == Outcome.PARTIAL || outcome == Outcome.FAILED) {
         sink.accept(progress(id, "tank/b", null, StepStatus.STARTED, 0));
-        sink.accept(new CycleEvent.Error(id, "diverged", Phase.PULL, SOURCE, "tank/b", "target has snapshots after @s1", 1, "cannot receive"));
+        sink.accept(new CycleEvent.Error(id, ErrorKind.DIVERGED, Phase.PULL, SOURCE, "tank/b", "target has snapshots after @s1", 1, "cannot receive"));
         sink.accept(progress(id, "tank/b", null, StepStatus.FAILED, 0));
         results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.FAILED, 0, "", "diverged"));
       } else {
@@ -120,7 +121,6 @@ final class FakeCycleRunner implements CycleRunner {
               : control.stopReason() == StopReason.CANCEL ? Outcome.CANCELLED
               : outcome;
       CycleReport report = new CycleReport(id, request.runId(), o, start, Instant.now(), results, List.of());
-      sink.accept(new CycleEvent.CycleFinished(id, report));
       return report;
     } finally {
       running.decrementAndGet();

@@ -16,6 +16,7 @@ import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
 
 /** The published JSON against contract §4, field for field (names and order). */
 class PayloadsTest {
@@ -69,7 +70,7 @@ class PayloadsTest {
   void error_engineError_hasContractFields() {
     ObjectNode n =
         Payloads.error(
-            new CycleEvent.Error("c1", "diverged", Phase.PULL, "s", "tank/data", "target has @x after @b", 1, "err"));
+            new CycleEvent.Error("c1", ErrorKind.DIVERGED, Phase.PULL, "s", "tank/data", "target has @x after @b", 1, "err"));
     assertEquals(
         List.of("cycle_id", "kind", "phase", "source", "dataset", "message", "exit_code", "stderr"), fields(n));
     assertEquals("diverged", n.get("kind").asText());

@@ -1,0 +1,60 @@
+package org.zfsbackup.cycle;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.zfsbackup.zfs.DatasetName;
+import org.zfsbackup.zfs.ZfsListing;
+
+/** Which datasets a transfer handles, in which order. Pure: names and a listing in, names out. */
+final class Datasets {
+  private Datasets() {}
+
+  private static boolean isWithin(String dataset, String root) {
+    return DatasetName.isWithin(dataset, root);
+  }
+
+  /**
+   * The configured roots a run lists: all of them, or those a limited run touches.
+   *
+   * @param only the roots a limited run is limited to; null when it is not limited
+   */
+  static List<String> listed(List<String> roots, Set<String> only) {
+    if (only == null) {
+      return roots;
+    }
+    return roots.stream()
+        .filter(r -> only.stream().anyMatch(o -> isWithin(o, r) || isWithin(r, o)))
+        .toList();
+  }
+
+  /** The datasets to replicate, parents first ({@link #order}), within a limited run's roots. */
+  static List<String> selected(List<String> roots, Set<String> only, ZfsListing listing) {
+    List<String> all = order(roots, listing);
+    return only == null ? all : all.stream().filter(d -> BackupCycle.within(d, only)).toList();
+  }
+
+  /**
+   * Expands each root to itself and its children, removes duplicates keeping first-seen order, and
+   * puts every dataset after its parent (when the parent is replicated too).
+   */
+  static List<String> order(List<String> roots, ZfsListing listing) {
+    Set<String> seen = new LinkedHashSet<>();
+    for (String root : roots) {
+      seen.addAll(listing.expand(root));
+    }
+    Set<String> ordered = new LinkedHashSet<>();
+    for (String d : seen) {
+      addWithParents(d, seen, ordered);
+    }
+    return List.copyOf(ordered);
+  }
+
+  private static void addWithParents(String d, Set<String> all, Set<String> ordered) {
+    if (ordered.contains(d)) {
+      return;
+    }
+    DatasetName.parent(d).filter(all::contains).ifPresent(p -> addWithParents(p, all, ordered));
+    ordered.add(d);
+  }
+}

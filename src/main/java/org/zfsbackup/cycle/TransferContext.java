@@ -1,0 +1,58 @@
+package org.zfsbackup.cycle;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.EventSink;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.zfs.Endpoint;
+
+/**
+ * Everything one {@link Transfer} needs, fixed for its run: what every transfer of the cycle
+ * shares, and the route from one source side to one target side.
+ */
+record TransferContext(Scope scope, Route route) {
+
+  /**
+   * What every transfer of one cycle shares.
+   *
+   * @param dryRun       plan only: list both sides, decide, change nothing
+   * @param shortTimeout the bound of every short command (listing, create, set, hold, estimate)
+   * @param stallTimeout a stream that moves no byte for this long is killed
+   * @param holds        whether incremental bases are held on the source
+   */
+  record Scope(
+      String cycleId,
+      boolean dryRun,
+      EventSink sink,
+      CycleControl control,
+      ProcessRunner runner,
+      Duration shortTimeout,
+      Duration stallTimeout,
+      boolean holds) {}
+
+  /**
+   * From one source side to one target side; pull and push differ only here.
+   *
+   * @param sourceName     the source's name in events and reports ({@code local} for the push)
+   * @param roots          the configured datasets of the source side, each with its children
+   * @param only           the roots a limited run is limited to; null when it is not limited
+   * @param mapping        a source dataset's name on the target
+   * @param receiveOptions appended to every {@code zfs receive}
+   * @param raw            {@code zfs send -w}
+   * @param holdTag        the tag of the holds on the source's incremental bases
+   */
+  record Route(
+      Phase phase,
+      String sourceName,
+      Endpoint source,
+      List<String> roots,
+      Set<String> only,
+      TargetSide target,
+      UnaryOperator<String> mapping,
+      List<String> receiveOptions,
+      boolean raw,
+      String holdTag) {}
+}

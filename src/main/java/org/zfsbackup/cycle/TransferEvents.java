@@ -1,0 +1,123 @@
+package org.zfsbackup.cycle;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.event.EventSink;
+import org.zfsbackup.exec.ProcessResult;
+
+/**
+ * What a {@link Transfer} tells the world: its log lines and its events (progress, errors,
+ * warnings), all with the same cycle, phase and source. Returns the {@link DatasetResult}s it
+ * reports so a dataset's result and its last event cannot disagree.
+ */
+final class TransferEvents {
+  private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
+
+  private final String cycleId;
+  private final EventSink sink;
+  private final Phase phase;
+  private final String sourceName;
+
+  TransferEvents(String cycleId, EventSink sink, Phase phase, String sourceName) {
+    this.cycleId = cycleId;
+    this.sink = sink;
+    this.phase = phase;
+    this.sourceName = sourceName;
+  }
+
+  /** A dataset that failed before streaming: its error, its failed progress, its result. */
+  DatasetResult failed(
+      String dataset, String dst, ErrorKind kind, String message, ProcessResult r, String plan) {
+    error(dataset, kind, message, r);
+    progress(dataset, dst, null, null, StepStatus.FAILED, 0, null, 0, message);
+    return result(dataset, dst, Status.FAILED, 0, plan, message);
+  }
+
+  /** The log line and the error event of a failed dataset; its progress is the caller's. */
+  void error(String dataset, ErrorKind kind, String message, ProcessResult r) {
+    LOG.error("{} {}: {} failed ({}): {}", phase.wire(), sourceName, dataset, kind, message);
+    sink.accept(
+        new CycleEvent.Error(
+            cycleId, kind, phase, sourceName, dataset, message, exitCode(r), stderr(r)));
+  }
+
+  DatasetResult skipped(String dataset, String dst, String why) {
+    LOG.info("{} {}: {} skipped: {}", phase.wire(), sourceName, dataset, why);
+    progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
+    return result(dataset, dst, Status.SKIPPED, 0, null, why);
+  }
+
+  /** Logs and publishes {@code w}; returns it, for the report. */
+  Warning warning(Warning w) {
+    LOG.warn("{} {}: {}: {}", phase.wire(), sourceName, w.dataset(), w.message());
+    sink.accept(
+        new CycleEvent.Error(
+            cycleId,
+            ErrorKind.WARNING,
+            phase,
+            sourceName,
+            w.dataset(),
+            w.kind().wire() + ": " + w.message(),
+            exitCode(w.result()),
+            stderr(w.result())));
+    return w;
+  }
+
+  /** A step's log line once it went through. */
+  void sent(String dataset, String dst, Object step, long bytes) {
+    LOG.info("{} {}: {} -> {}: {} ({} bytes)", phase.wire(), sourceName, dataset, dst, step, bytes);
+  }
+
+  void held(int count) {
+    LOG.info(
+        "{} {}: held {} up-to-date base snapshot(s) that had no hold",
+        phase.wire(),
+        sourceName,
+        count);
+  }
+
+  DatasetResult result(
+      String dataset, String dst, Status status, long bytes, String plan, String message) {
+    return new DatasetResult(phase, sourceName, dataset, dst, status, bytes, plan, message);
+  }
+
+  /**
+   * @param total the size estimate, null when unknown; a step that is done is at 100% of it
+   */
+  void progress(
+      String dataset,
+      String dst,
+      String from,
+      String to,
+      StepStatus status,
+      long bytes,
+      Long total,
+      long rate,
+      String message) {
+    Double percent =
+        total == null || total <= 0
+            ? null
+            : Math.min(100.0, Math.round(bytes * 1000.0 / total) / 10.0);
+    if (status == StepStatus.DONE && total != null) {
+      percent = 100.0;
+    }
+    sink.accept(
+        new CycleEvent.Progress(
+            cycleId, phase, sourceName, dataset, dst, from, to, status, bytes, total, rate, percent,
+            message));
+  }
+
+  private static Integer exitCode(ProcessResult r) {
+    return r == null || r.startFailed() || r.timedOut() ? null : r.exitCode();
+  }
+
+  private static String stderr(ProcessResult r) {
+    return r == null || r.stderrTail().isBlank() ? null : r.stderrTail();
+  }
+}

@@ -1,0 +1,66 @@
+package org.zfsbackup.event;
+
+import java.util.Locale;
+
+/**
+ * Why the engine reported a {@link CycleEvent.Error}: one constant per kind, each documented here
+ * and nowhere else in the code. {@link #wire()} is the {@code kind} on {@code T/error};
+ * {@code docs/mqtt.md} lists every constant (a test checks that it does).
+ *
+ * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
+ * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED} and {@link #CANMOUNT_FAILED} are never a
+ * {@code kind} of their own: they are published as a {@code warning} whose message starts with
+ * their wire name ({@code hold_failed: could not hold ...}).
+ */
+public enum ErrorKind {
+  /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
+  HOST_UNREACHABLE,
+  /** The source side's listing failed for another reason (zfs missing, permissions, ...). */
+  LIST_FAILED,
+  /** A listing did not have the expected shape; the message names the line. */
+  BAD_ZFS_OUTPUT,
+  /** A configured dataset does not exist on its source; its siblings go on. */
+  DATASET_MISSING,
+  /** The target side could not be listed: nothing is sent to it this phase. */
+  TARGET_UNREACHABLE,
+  /** The target has snapshots newer than the latest common one; nothing on it was changed. */
+  DIVERGED,
+  /** The target has snapshots but none in common with the source; nothing on it was changed. */
+  NO_COMMON_SNAPSHOT,
+  /** A missing parent on the target could not be created ({@code zfs create}). */
+  CREATE_FAILED,
+  /** {@code zfs send} failed (on a remote source: ssh exited with something else than 255). */
+  SEND_FAILED,
+  /** {@code zfs receive} failed, or both sides failed and the receive said why. */
+  RECEIVE_FAILED,
+  /** No byte moved for {@code replication.stall_timeout_s}: the stream was killed. */
+  STALLED,
+  /** A forced stop killed the stream in flight, or came before the dataset's next step. */
+  INTERRUPTED,
+  /** An unexpected exception in the engine (a bug); the dataset, or the cycle, failed. */
+  INTERNAL,
+  /** Another cycle with the same configuration holds the cycle lock; nothing was done. */
+  CYCLE_LOCKED,
+  /**
+   * Something that failed no dataset: a hold, release or canmount that could not be set (the
+   * message then starts with that kind's wire name), or a cycle lock that could not be taken.
+   */
+  WARNING,
+  /** A hold on the new incremental base could not be placed: pruning could break the next one. */
+  HOLD_FAILED,
+  /** The hold on the replaced incremental base could not be released. */
+  RELEASE_FAILED,
+  /** {@code canmount=off} could not be set on a received dataset. */
+  CANMOUNT_FAILED;
+
+  /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
+  public String wire() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  /** The wire name, so that log lines and messages read as they did when kinds were strings. */
+  @Override
+  public String toString() {
+    return wire();
+  }
+}

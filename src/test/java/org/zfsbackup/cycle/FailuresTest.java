@@ -1,0 +1,135 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.PipeResult;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Snapshot;
+
+/** The failure classification, as a table: how a process ended -> kind, message, blamed side. */
+class FailuresTest {
+  static final Duration STALL = Duration.ofSeconds(600);
+  static final ReplicationStep STEP =
+      new ReplicationStep.Incremental(new Snapshot("a", "g1", 1), new Snapshot("c", "g3", 3));
+  static final String HEAD = "tank/data -> bak/src/tank/data: incremental @a..@c ";
+
+  static ProcessResult ok(String program) {
+    return new ProcessResult(List.of(program), 0, "", "", false, false);
+  }
+
+  static ProcessResult exit(String program, int code, String stderr) {
+    return new ProcessResult(List.of(program), code, "", stderr, false, false);
+  }
+
+  static ProcessResult notStarted(String program) {
+    return new ProcessResult(List.of(program), -1, "", "No such file or directory", true, false);
+  }
+
+  static ProcessResult timedOut(String program) {
+    return new ProcessResult(List.of(program), -1, "", "", false, true);
+  }
+
+  /**
+   * send, receive, stalled, killed -> kind, the message after the step, and the blamed process
+   * ({@code "send"}, {@code "receive"} or null).
+   */
+  static Stream<Arguments> streams() {
+    return Stream.of(
+        Arguments.of("forced stop",
+            exit("send", -1, ""), exit("recv", -1, "killed"), false, true,
+            ErrorKind.INTERRUPTED, "killed by a forced stop after 42 bytes", null),
+        Arguments.of("forced stop wins over a stall",
+            exit("send", -1, ""), exit("recv", -1, ""), true, true,
+            ErrorKind.INTERRUPTED, "killed by a forced stop after 42 bytes", null),
+        Arguments.of("stall",
+            exit("send", -1, ""), exit("recv", 1, "cannot receive: stream truncated"), true, false,
+            ErrorKind.STALLED,
+            "no byte moved for 600 s; the stream was killed after 42 bytes",
+            null),
+        Arguments.of("send fails, receive fine",
+            exit("send", 1, "cannot open 'tank/data@c'"), ok("recv"), false, false,
+            ErrorKind.SEND_FAILED,
+            "send failed: 'send' exited with 1: cannot open 'tank/data@c' after 42 bytes", "send"),
+        Arguments.of("send fails, receive says nothing",
+            exit("send", 1, "boom"), exit("recv", 1, ""), false, false,
+            ErrorKind.SEND_FAILED,
+            "send failed: 'send' exited with 1: boom after 42 bytes",
+            "send"),
+        Arguments.of("send cannot start",
+            notStarted("send"), exit("recv", 1, " "), false, false,
+            ErrorKind.SEND_FAILED,
+            "send failed: could not start 'send': No such file or directory after 42 bytes",
+            "send"),
+        Arguments.of("ssh 255 on the sending side",
+            exit("send", 255, "ssh: connect to host a port 22: Connection refused"), ok("recv"),
+            false, false,
+            ErrorKind.HOST_UNREACHABLE,
+            "send failed: 'send' exited with 255: ssh: connect to host a port 22:"
+                + " Connection refused after 42 bytes",
+            "send"),
+        Arguments.of("ssh 255 wins over what the receive says",
+            exit("send", 255, "Connection reset"), exit("recv", 1, "cannot receive: incomplete"),
+            false, false,
+            ErrorKind.HOST_UNREACHABLE,
+            "send failed: 'send' exited with 255: Connection reset after 42 bytes", "send"),
+        Arguments.of("receive refuses, send fine",
+            ok("send"), exit("recv", 1, "destination has been modified"), false, false,
+            ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'recv' exited with 1: destination has been modified after 42 bytes",
+            "receive"),
+        Arguments.of("both fail, the receive says why",
+            exit("send", 141, "broken pipe"), exit("recv", 1, "destination has been modified"),
+            false, false,
+            ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'recv' exited with 1: destination has been modified;"
+                + " send: 'send' exited with 141: broken pipe after 42 bytes",
+            "receive"),
+        Arguments.of("receive timed out",
+            ok("send"), timedOut("recv"), false, false,
+            ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'recv' timed out and was killed after 42 bytes", "receive"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("streams")
+  void stream_classifiesHowTheStepEnded(
+      String name,
+      ProcessResult send,
+      ProcessResult receive,
+      boolean stalled,
+      boolean killed,
+      ErrorKind kind,
+      String why,
+      String blamed) {
+    PipeResult pr = new PipeResult(42, send, receive, stalled, killed);
+    Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+    assertEquals(kind, f.kind());
+    assertEquals(HEAD + why, f.message());
+    ProcessResult expected = blamed == null ? null : blamed.equals("send") ? send : receive;
+    assertSame(expected, f.blamed());
+  }
+
+  static Stream<Arguments> listings() {
+    return Stream.of(
+        Arguments.of(exit("ssh", 255, "Connection refused"), ErrorKind.HOST_UNREACHABLE),
+        Arguments.of(timedOut("ssh"), ErrorKind.HOST_UNREACHABLE),
+        Arguments.of(exit("zfs", 1, "permission denied"), ErrorKind.LIST_FAILED),
+        Arguments.of(exit("ssh", 127, "zfs: command not found"), ErrorKind.LIST_FAILED),
+        Arguments.of(notStarted("zfs"), ErrorKind.LIST_FAILED));
+  }
+
+  @ParameterizedTest
+  @MethodSource("listings")
+  void listing_unreachableHostOrFailedListing(ProcessResult r, ErrorKind kind) {
+    assertEquals(kind, Failures.listing(r));
+  }
+}

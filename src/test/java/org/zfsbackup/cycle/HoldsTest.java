@@ -1,0 +1,29 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class HoldsTest {
+  static final List<String> BATCH = List.of("t/a@s1", "t/b@s1", "t/c@s1");
+
+  @Test
+  void notHeld_zfsNamesTheFailures_onlyThoseAreReported() {
+    String stderr = "cannot hold snapshot 't/b@s1': dataset is busy\n";
+    assertEquals(List.of("t/b@s1"), Holds.notHeld(BATCH, stderr));
+  }
+
+  @Test
+  void notHeld_zfsNamesNone_theWholeBatchIsReported() {
+    assertEquals(BATCH, Holds.notHeld(BATCH, "ssh: connect to host h: Connection refused"));
+  }
+
+  @Test
+  void notHeld_heldMeanwhile_isWhatWeWanted() {
+    String stderr =
+        "cannot hold snapshot 't/a@s1': tag already exists on this dataset\n"
+            + "cannot hold snapshot 't/c@s1': out of space\n";
+    assertEquals(List.of("t/c@s1"), Holds.notHeld(BATCH, stderr));
+  }
+}
