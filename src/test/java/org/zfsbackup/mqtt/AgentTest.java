@@ -509,14 +509,14 @@ class AgentTest {
   void brokerOutage_longerThanTheOutboxHolds_keepsTheNewest() {
     mqtt.drop();
     await(() -> timeline.contains("lost"), "connection lost");
-    for (int i = 0; i < Agent.OUTBOX_LIMIT + 5; i++) {
+    for (int i = 0; i < Outbox.LIMIT + 5; i++) {
       send("reboot-" + i);
     }
-    await(() -> List.copyOf(timeline).stream().filter(t -> t.startsWith("dropped error")).count() == Agent.OUTBOX_LIMIT + 5, "all refused");
+    await(() -> List.copyOf(timeline).stream().filter(t -> t.startsWith("dropped error")).count() == Outbox.LIMIT + 5, "all refused");
     mqtt.reconnect();
-    await(() -> mqtt.on(T.error()).size() == Agent.OUTBOX_LIMIT, "the kept errors");
+    await(() -> mqtt.on(T.error()).size() == Outbox.LIMIT, "the kept errors");
     assertTrue(mqtt.json(T.error()).get(0).get("message").asText().contains("reboot-5"), mqtt.json(T.error()).get(0).toString());
-    assertTrue(mqtt.last(T.error()).get("message").asText().contains("reboot-" + (Agent.OUTBOX_LIMIT + 4)));
+    assertTrue(mqtt.last(T.error()).get("message").asText().contains("reboot-" + (Outbox.LIMIT + 4)));
   }
 
   @Test
