@@ -19,7 +19,7 @@ import java.util.Optional;
  *   running / cancelling --cycle ends, then suspend--&gt; powering_down
  *   idle --suspend--&gt; powering_down --power returns--&gt; idle
  *   idle / running / cancelling / suspending / powering_down --shutdown--&gt; stopping
- *   stopping --cycle ends--&gt; stopping
+ *   stopping --cycle ends--&gt; stopping --power returns--&gt; stopping
  * </pre>
  *
  * <p>{@code T/state} shows {@link #wire}: {@code suspending} while a cycle ends before the
@@ -98,7 +98,8 @@ record AgentStatus(
           new Transition(Stage.CANCELLING, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.SUSPENDING, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.POWERING_DOWN, Event.SHUTDOWN, Stage.STOPPING),
-          new Transition(Stage.STOPPING, Event.CYCLE_ENDS, Stage.STOPPING));
+          new Transition(Stage.STOPPING, Event.CYCLE_ENDS, Stage.STOPPING),
+          new Transition(Stage.STOPPING, Event.POWER_RETURNS, Stage.STOPPING));
 
   /**
    * @param wire                what {@code T/state} shows; in {@code STOPPING}, what it showed last
