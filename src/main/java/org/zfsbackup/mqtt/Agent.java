@@ -8,7 +8,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.command.AgentCommand;
@@ -64,6 +63,7 @@ final class Agent implements MqttPort.Listener {
 
   /** The state machine's one value; after the constructor, assigned only in {@link #become}. */
   private AgentStatus status;
+
   private Future<Void> shutdown;
 
   Agent(
@@ -309,8 +309,8 @@ final class Agent implements MqttPort.Listener {
   // ---------------------------------------------------------------- power
 
   /**
-   * In {@code POWERING_DOWN}: see {@link PowerDown}; when the command returns (resume, or
-   * failure): idle, and connect again. Messages of the old connection are never acted on.
+   * In {@code POWERING_DOWN}: see {@link PowerDown}; when the command returns (resume, or failure):
+   * idle, and connect again. Messages of the old connection are never acted on.
    */
   private void powerDown() {
     powerDown.run().onComplete(ar -> context.runOnContext(v -> powerReturned(ar)));
@@ -345,16 +345,7 @@ final class Agent implements MqttPort.Listener {
     if (c != null) {
       log.info("cycle {}: cancelling and killing the streams in flight before shutting down", c.id);
       c.control.stop(StopReason.CANCEL, true);
-      Duration grace = settings.shutdownGrace();
-      cycleDone =
-          c.ended
-              .future()
-              .timeout(grace.toMillis(), TimeUnit.MILLISECONDS)
-              .otherwise(
-                  e -> {
-                    log.warn("the cycle did not end within {}; shutting down anyway", grace);
-                    return null;
-                  });
+      cycleDone = c.endedWithin(settings.shutdownGrace());
     }
     shutdown =
         cycleDone

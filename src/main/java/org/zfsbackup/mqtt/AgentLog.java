@@ -27,7 +27,9 @@ final class AgentLog {
     return command.name();
   }
 
-  /** What a {@code run} asked for beyond a plain run: {@code " run_id=x (dry run), then suspend"}. */
+  /**
+   * What a {@code run} asked for beyond a plain run: {@code " run_id=x (dry run), then suspend"}.
+   */
   static String runDetails(AgentCommand.Run run) {
     StringBuilder b = new StringBuilder();
     if (run.runId() != null) {
@@ -58,7 +60,9 @@ final class AgentLog {
    */
   static String progress(String cycleId, CycleEvent.Progress p) {
     String send =
-        p.to() == null ? "" : p.from() == null ? " full @" + p.to() : " @" + p.from() + "..@" + p.to();
+        p.to() == null
+            ? ""
+            : p.from() == null ? " full @" + p.to() : " @" + p.from() + "..@" + p.to();
     return "cycle "
         + cycleId
         + ": "
@@ -74,7 +78,9 @@ final class AgentLog {
         + (p.message() == null ? "" : ": " + p.message());
   }
 
-  /** A {@code streaming} update (logged at debug): {@code cycle C: src:tank/a 4096 bytes (0.4%)}. */
+  /**
+   * A {@code streaming} update (logged at debug): {@code cycle C: src:tank/a 4096 bytes (0.4%)}.
+   */
   static String streaming(String cycleId, CycleEvent.Progress p) {
     return "cycle "
         + cycleId

@@ -8,8 +8,8 @@ import java.util.Optional;
 /**
  * Where the agent is: one immutable value holding everything a transition depends on. The agent
  * replaces it in one method ({@code Agent.become}), through {@link #after}, which allows exactly
- * the transitions of {@link #TRANSITIONS}. The diagram below is tested against that table
- * ({@code AgentStatusTest}); edit both together.
+ * the transitions of {@link #TRANSITIONS}. The diagram below is tested against that table ({@code
+ * AgentStatusTest}); edit both together.
  *
  * <pre>
  *   idle --run--&gt; running --cycle ends--&gt; idle
@@ -102,14 +102,15 @@ record AgentStatus(
           new Transition(Stage.STOPPING, Event.POWER_RETURNS, Stage.STOPPING));
 
   /**
-   * @param wire                what {@code T/state} shows; in {@code STOPPING}, what it showed last
-   * @param cycle               the cycle being run; null when none
-   * @param since               when {@code T/state} last changed
+   * @param wire what {@code T/state} shows; in {@code STOPPING}, what it showed last
+   * @param cycle the cycle being run; null when none
+   * @param since when {@code T/state} last changed
    * @param firstLiveConnection messages that arrived on an earlier connection (before the last
    *     power-down) are dropped
    */
   AgentStatus {
-    boolean hasCycle = stage == Stage.RUNNING || stage == Stage.CANCELLING || stage == Stage.SUSPENDING;
+    boolean hasCycle =
+        stage == Stage.RUNNING || stage == Stage.CANCELLING || stage == Stage.SUSPENDING;
     if (cycle == null ? hasCycle : !hasCycle && stage != Stage.STOPPING) {
       throw new IllegalArgumentException(stage + (cycle == null ? " needs" : " has no") + " cycle");
     }
@@ -143,7 +144,7 @@ record AgentStatus(
   /**
    * The state after {@code event}.
    *
-   * @param started    the new cycle, for {@link Event#RUN}; ignored otherwise
+   * @param started the new cycle, for {@link Event#RUN}; ignored otherwise
    * @param connection the current connection's number: after the power returns, only later
    *     connections are live
    * @throws IllegalStateException when {@link #TRANSITIONS} does not allow it (a bug)

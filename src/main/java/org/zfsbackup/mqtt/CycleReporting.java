@@ -89,8 +89,8 @@ final class CycleReporting {
   }
 
   /**
-   * The cycle ended: its report (or, when the engine failed without one, an {@code internal}
-   * error and a failed report) becomes the result, which is saved and published with the event.
+   * The cycle ended: its report (or, when the engine failed without one, an {@code internal} error
+   * and a failed report) becomes the result, which is saved and published with the event.
    */
   void ended(AgentCycle c, AsyncResult<CycleReport> ar) {
     CycleReport report = ar.succeeded() ? ar.result() : null;

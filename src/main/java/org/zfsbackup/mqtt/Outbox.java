@@ -47,7 +47,8 @@ final class Outbox {
   List<Message> drain() {
     if (dropped > 0) {
       log.warn(
-          "{} error/event messages from while the broker was unreachable were dropped (more than {})",
+          "{} error/event messages from while the broker was unreachable were dropped (more than"
+              + " {})",
           dropped,
           limit);
       dropped = 0;

@@ -10,8 +10,8 @@ import org.zfsbackup.exec.ProcessResult;
 
 /**
  * The power-down (docs/mqtt.md, "The power-down, step by step"): {@code offline}, a clean
- * disconnect once every publish is acknowledged, then {@code power.command} on a worker thread;
- * and what its return reports. The agent decides when (its {@code POWERING_DOWN} stage) and what
+ * disconnect once every publish is acknowledged, then {@code power.command} on a worker thread; and
+ * what its return reports. The agent decides when (its {@code POWERING_DOWN} stage) and what
  * follows (reconnect, idle).
  */
 final class PowerDown {
@@ -24,7 +24,9 @@ final class PowerDown {
   private final PowerSwitch power;
   private final List<String> argv;
 
-  /** @param argv {@code power.command}; empty = go offline and come straight back */
+  /**
+   * @param argv {@code power.command}; empty = go offline and come straight back
+   */
   PowerDown(
       MqttPort mqtt,
       AgentPublisher out,

@@ -21,8 +21,19 @@ class AgentLogTest {
 
   static CycleEvent.Progress progress(StepStatus status, String from, String to, String message) {
     return new CycleEvent.Progress(
-        "c1", Phase.PULL, "host-storage", "tank/data", "backup/tank/data", from, to, status,
-        1048576, 2097152L, 1000, 50.04, message);
+        "c1",
+        Phase.PULL,
+        "host-storage",
+        "tank/data",
+        "backup/tank/data",
+        from,
+        to,
+        status,
+        1048576,
+        2097152L,
+        1000,
+        50.04,
+        message);
   }
 
   @Test
@@ -51,7 +62,8 @@ class AgentLogTest {
         AgentLog.progress("c1", progress(StepStatus.STARTED, null, "c", null)));
     assertEquals(
         "cycle c1: pull host-storage:tank/data skipped: not started: stop requested",
-        AgentLog.progress("c1", progress(StepStatus.SKIPPED, null, null, "not started: stop requested")));
+        AgentLog.progress(
+            "c1", progress(StepStatus.SKIPPED, null, null, "not started: stop requested")));
   }
 
   @Test
@@ -68,11 +80,18 @@ class AgentLogTest {
         AgentLog.error(
             "c1",
             new CycleEvent.Error(
-                "c1", "diverged", Phase.PULL, "src", "tank/b", "target has snapshots after @s1", 1,
+                "c1",
+                "diverged",
+                Phase.PULL,
+                "src",
+                "tank/b",
+                "target has snapshots after @s1",
+                1,
                 "x")));
     assertEquals(
         "cycle c1: internal: boom",
-        AgentLog.error("c1", new CycleEvent.Error("c1", "internal", null, null, null, "boom", null, null)));
+        AgentLog.error(
+            "c1", new CycleEvent.Error("c1", "internal", null, null, null, "boom", null, null)));
   }
 
   @Test
@@ -90,11 +109,12 @@ class AgentLogTest {
                 new DatasetResult(Phase.PUSH, "s", "c", "t/c", Status.FAILED, 0, "", "x")),
             List.of());
     assertEquals(
-        "cycle c1 finished: partial (1 sent, 1 up to date, 0 skipped, 1 failed; 8192 bytes) in 75 s",
+        "cycle c1 finished: partial (1 sent, 1 up to date, 0 skipped, 1 failed; 8192 bytes) in 75"
+            + " s",
         AgentLog.finished("c1", false, report));
     assertEquals(
-        "cycle c1 finished: partial (dry run) (1 sent, 1 up to date, 0 skipped, 1 failed; 8192 bytes)"
-            + " in 75 s",
+        "cycle c1 finished: partial (dry run) (1 sent, 1 up to date, 0 skipped, 1 failed; 8192"
+            + " bytes) in 75 s",
         AgentLog.finished("c1", true, report));
   }
 

@@ -28,8 +28,7 @@ class AgentStatusTest {
   static final Instant T0 = Instant.parse("2026-11-27T02:00:00Z");
   static final Instant T1 = T0.plusSeconds(60);
   static final Instant T2 = T0.plusSeconds(120);
-  static final Pattern EDGE =
-      Pattern.compile("((?:[a-z_]+ / )*[a-z_]+) --([a-z ,]+)--> ([a-z_]+)");
+  static final Pattern EDGE = Pattern.compile("((?:[a-z_]+ / )*[a-z_]+) --([a-z ,]+)--> ([a-z_]+)");
 
   static AgentCycle cycle(boolean thenSuspend) {
     return new AgentCycle(new CycleRequest("c1", "r1", Set.of(), false), T0, thenSuspend);
@@ -40,7 +39,8 @@ class AgentStatusTest {
   @Test
   void diagram_onTheStateType_isTheTransitionTable() throws IOException {
     String source = Files.readString(Path.of("src/main/java/org/zfsbackup/mqtt/AgentStatus.java"));
-    String pre = between(source, "<pre>", "</pre>").replace("&gt;", ">").replaceAll("(?m)^\\s*\\*", "");
+    String pre =
+        between(source, "<pre>", "</pre>").replace("&gt;", ">").replaceAll("(?m)^\\s*\\*", "");
     assertEquals(table(), edges(pre));
   }
 
@@ -152,7 +152,8 @@ class AgentStatusTest {
     assertEquals(Event.CYCLE_ENDS_THEN_SUSPEND, running.cycleEnds());
     assertEquals(Stage.POWERING_DOWN, running.after(running.cycleEnds(), null, 1, T2).stage());
     AgentStatus cancelling = running.after(Event.CANCEL, null, 1, T1);
-    assertEquals(Stage.POWERING_DOWN, cancelling.after(cancelling.cycleEnds(), null, 1, T2).stage());
+    assertEquals(
+        Stage.POWERING_DOWN, cancelling.after(cancelling.cycleEnds(), null, 1, T2).stage());
     AgentStatus plain = AgentStatus.initial(T0).after(Event.RUN, cycle(false), 1, T1);
     assertEquals(Stage.IDLE, plain.after(plain.cycleEnds(), null, 1, T2).stage());
   }
@@ -175,7 +176,8 @@ class AgentStatusTest {
   void after_powerReturns_onlyLaterConnectionsAreLiveFromThenOn() {
     AgentStatus idle = AgentStatus.initial(T0);
     assertEquals(0, idle.firstLiveConnection());
-    AgentStatus back = idle.after(Event.SUSPEND, null, 3, T1).after(Event.POWER_RETURNS, null, 3, T2);
+    AgentStatus back =
+        idle.after(Event.SUSPEND, null, 3, T1).after(Event.POWER_RETURNS, null, 3, T2);
     assertEquals(Stage.IDLE, back.stage());
     assertEquals(4, back.firstLiveConnection());
     AgentStatus running = back.after(Event.RUN, cycle(false), 4, T2);

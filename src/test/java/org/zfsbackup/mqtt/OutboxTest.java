@@ -13,7 +13,8 @@ class OutboxTest {
     Outbox outbox = new Outbox(3);
     outbox.keep("t/error", "e1");
     outbox.keep("t/event", "v1");
-    assertEquals(List.of(new Message("t/error", "e1"), new Message("t/event", "v1")), outbox.drain());
+    assertEquals(
+        List.of(new Message("t/error", "e1"), new Message("t/event", "v1")), outbox.drain());
     assertEquals(0, outbox.size());
     assertTrue(outbox.drain().isEmpty());
   }
@@ -26,8 +27,7 @@ class OutboxTest {
     }
     assertEquals(3, outbox.size());
     assertEquals(2, outbox.dropped());
-    assertEquals(
-        List.of("e3", "e4", "e5"), outbox.drain().stream().map(Message::payload).toList());
+    assertEquals(List.of("e3", "e4", "e5"), outbox.drain().stream().map(Message::payload).toList());
     assertEquals(0, outbox.dropped());
   }
 
