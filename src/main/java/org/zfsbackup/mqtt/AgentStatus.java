@@ -156,7 +156,7 @@ record AgentStatus(
                 () -> new IllegalStateException("no transition from " + stage + " on " + event));
     AgentCycle nextCycle =
         switch (to) {
-          case RUNNING -> event == Event.RUN ? started : cycle;
+          case RUNNING -> started;
           case CANCELLING, SUSPENDING -> cycle;
           case STOPPING -> event == Event.CYCLE_ENDS ? null : cycle;
           case IDLE, POWERING_DOWN -> null;
