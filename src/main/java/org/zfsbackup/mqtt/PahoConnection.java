@@ -7,16 +7,12 @@ import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
-import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
 import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -39,22 +35,24 @@ import org.zfsbackup.config.AgentConfig.Secret;
  *   <li>Subscribing inside {@code connectComplete} can deadlock (#999): the callback only hands the
  *       event to the Vert.x context, which subscribes.
  *   <li>The QoS 1 acknowledgement of a received message goes out only when {@code messageArrived}
- *       returns: it copies the payload, hands it to the context and returns at once; it never throws.
+ *       returns: it copies the payload, hands it to the context and returns at once; it never
+ *       throws.
  *   <li>{@code maxInflight} is raised from Paho's 10: discovery alone is nine retained messages.
  * </ul>
  *
  * <p>The will is {@code offline}, retained, on {@code T/availability}. Credentials are passed to
- * Paho and never logged.
+ * Paho and never logged. The options are in {@link PahoCalls#options}; publishes waiting for their
+ * acknowledgement in {@link InFlight}.
  */
 final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private static final Logger log = LoggerFactory.getLogger(PahoConnection.class);
 
   /**
-   * @param url             {@code tcp://host:1883} or {@code ssl://host:8883}
-   * @param caFile          trusted CA certificates (PEM) for {@code ssl://}; empty = the JVM's
-   * @param subscriptions   topics to subscribe to at QoS 1 after every connect
-   * @param firstRetry      backoff after the first failed connect; doubles up to {@code maxRetry}
-   * @param ackTimeout      how long {@link #disconnect} waits for outstanding acknowledgements
+   * @param url {@code tcp://host:1883} or {@code ssl://host:8883}
+   * @param caFile trusted CA certificates (PEM) for {@code ssl://}; empty = the JVM's
+   * @param subscriptions topics to subscribe to at QoS 1 after every connect
+   * @param firstRetry backoff after the first failed connect; doubles up to {@code maxRetry}
+   * @param ackTimeout how long {@link #disconnect} waits for outstanding acknowledgements
    */
   record Settings(
       String url,
@@ -75,7 +73,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private final MqttAsyncClient client;
   private final MqttConnectOptions options;
   private final AtomicLong connections = new AtomicLong();
-  private final Set<Promise<Void>> pending = new HashSet<>();
+  private final InFlight inFlight = new InFlight();
 
   private volatile Listener listener;
   private boolean wanted;
@@ -92,25 +90,13 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     this.context = context;
     this.settings = settings;
     try {
-      this.client = new MqttAsyncClient(settings.url(), settings.clientId(), new MemoryPersistence());
+      this.client =
+          new MqttAsyncClient(settings.url(), settings.clientId(), new MemoryPersistence());
     } catch (MqttException | IllegalArgumentException e) {
       throw new IllegalArgumentException("mqtt.url '" + settings.url() + "': " + e.getMessage(), e);
     }
     client.setCallback(this);
-    options = new MqttConnectOptions();
-    options.setCleanSession(true);
-    options.setAutomaticReconnect(true);
-    options.setMaxReconnectDelay((int) settings.maxRetry().toMillis());
-    options.setKeepAliveInterval(settings.keepAliveSeconds());
-    options.setConnectionTimeout(10);
-    options.setMaxInflight(1000);
-    options.setWill(settings.willTopic(), "offline".getBytes(StandardCharsets.UTF_8), 1, true);
-    settings.username().ifPresent(options::setUserName);
-    settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
-    options.setHttpsHostnameVerificationEnabled(true); // the broker's name must be in its certificate
-    if (TlsSockets.isTls(settings.url()) && settings.caFile().isPresent()) {
-      options.setSocketFactory(TlsSockets.trusting(settings.caFile().get()));
-    }
+    options = PahoCalls.options(settings);
   }
 
   @Override
@@ -130,22 +116,23 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     attempt++;
-    log.info("connecting to MQTT broker {} as '{}' (attempt {})", settings.url(), settings.clientId(), attempt);
+    log.info(
+        "connecting to MQTT broker {} as '{}' (attempt {})",
+        settings.url(),
+        settings.clientId(),
+        attempt);
     try {
+      // On success connectComplete() carries on.
       client.connect(
           options,
           null,
-          new IMqttActionListener() {
-            @Override
-            public void onSuccess(IMqttToken token) {
-              // connectComplete() carries on.
-            }
-
-            @Override
-            public void onFailure(IMqttToken token, Throwable e) {
-              context.runOnContext(v -> connectFailed(e));
-            }
-          });
+          PahoCalls.onContext(
+              context,
+              e -> {
+                if (e != null) {
+                  connectFailed(e);
+                }
+              }));
     } catch (MqttException e) {
       connectFailed(e);
     }
@@ -155,12 +142,16 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (!wanted || closed || client.isConnected()) {
       return;
     }
-    long delay = Math.min(
-        settings.maxRetry().toMillis(),
-        settings.firstRetry().toMillis() << Math.min(attempt - 1, 20));
+    long delay =
+        Math.min(
+            settings.maxRetry().toMillis(),
+            settings.firstRetry().toMillis() << Math.min(attempt - 1, 20));
     log.warn(
         "MQTT connect to {} failed (attempt {}): {}; retrying in {}",
-        settings.url(), attempt, describe(e), seconds(delay));
+        settings.url(),
+        attempt,
+        PahoCalls.describe(e),
+        PahoCalls.seconds(delay));
     retryTimer = vertx.setTimer(delay, t -> tryConnect());
   }
 
@@ -174,7 +165,9 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private void connected(long n, boolean reconnect) {
     if (closed || !wanted) {
       // A reconnect raced with disconnect(): do not come back online during a power-down.
-      log.info("connected to MQTT broker {} while shutting the connection down; disconnecting", settings.url());
+      log.info(
+          "connected to MQTT broker {} while shutting the connection down; disconnecting",
+          settings.url());
       disconnectNow();
       return;
     }
@@ -189,37 +182,35 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     }
     String[] topics = settings.subscriptions().toArray(String[]::new);
     int[] qos = new int[topics.length];
-    java.util.Arrays.fill(qos, 1);
+    Arrays.fill(qos, 1);
     try {
       client.subscribe(
           topics,
           qos,
           null,
-          new IMqttActionListener() {
-            @Override
-            public void onSuccess(IMqttToken token) {
-              context.runOnContext(
-                  v -> {
-                    log.info("subscribed to {}", String.join(", ", topics));
-                    Listener l = listener;
-                    if (l != null && n == connections.get()) {
-                      l.connected(n);
-                    }
-                  });
-            }
-
-            @Override
-            public void onFailure(IMqttToken token, Throwable e) {
-              context.runOnContext(v -> subscribeFailed(n, e));
-            }
-          });
+          PahoCalls.onContext(
+              context,
+              e -> {
+                if (e != null) {
+                  subscribeFailed(n, e);
+                  return;
+                }
+                log.info("subscribed to {}", String.join(", ", topics));
+                Listener l = listener;
+                if (l != null && n == connections.get()) {
+                  l.connected(n);
+                }
+              }));
     } catch (MqttException e) {
       subscribeFailed(n, e);
     }
   }
 
   private void subscribeFailed(long n, Throwable e) {
-    log.error("subscribing to {} failed: {}; retrying in 5 s", settings.subscriptions(), describe(e));
+    log.error(
+        "subscribing to {} failed: {}; retrying in 5 s",
+        settings.subscriptions(),
+        PahoCalls.describe(e));
     vertx.setTimer(5000, t -> subscribe(n));
   }
 
@@ -227,11 +218,14 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   public void connectionLost(Throwable cause) {
     context.runOnContext(
         v -> {
-          failPending("connection lost");
-          log.warn("lost the connection to MQTT broker {}: {}; reconnecting automatically", settings.url(), describe(cause));
+          inFlight.failAll("connection lost");
+          log.warn(
+              "lost the connection to MQTT broker {}: {}; reconnecting automatically",
+              settings.url(),
+              PahoCalls.describe(cause));
           Listener l = listener;
           if (l != null) {
-            l.lost(describe(cause));
+            l.lost(PahoCalls.describe(cause));
           }
         });
   }
@@ -265,8 +259,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (closed || !client.isConnected()) {
       return Future.failedFuture("not connected to the MQTT broker");
     }
-    Promise<Void> promise = Promise.promise();
-    pending.add(promise);
+    Promise<Void> promise = inFlight.add();
     try {
       client.publish(
           topic,
@@ -274,28 +267,9 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           1,
           retained,
           null,
-          new IMqttActionListener() {
-            @Override
-            public void onSuccess(IMqttToken token) {
-              context.runOnContext(
-                  v -> {
-                    pending.remove(promise);
-                    promise.tryComplete();
-                  });
-            }
-
-            @Override
-            public void onFailure(IMqttToken token, Throwable e) {
-              context.runOnContext(
-                  v -> {
-                    pending.remove(promise);
-                    promise.tryFail(e);
-                  });
-            }
-          });
+          PahoCalls.onContext(context, e -> inFlight.done(promise, e)));
     } catch (MqttException e) {
-      pending.remove(promise);
-      promise.tryFail(e);
+      inFlight.done(promise, e);
     }
     return promise.future();
   }
@@ -308,23 +282,10 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       retryTimer = -1;
     }
     if (!client.isConnected()) {
-      failPending("disconnected");
+      inFlight.failAll("disconnected");
       return Future.succeededFuture();
     }
-    List<Future<Void>> outstanding = new ArrayList<>();
-    for (Promise<Void> p : pending) {
-      outstanding.add(p.future().otherwiseEmpty());
-    }
-    long ackMillis = settings.ackTimeout().toMillis();
-    return Future.join(outstanding)
-        .timeout(ackMillis, TimeUnit.MILLISECONDS)
-        .<Void>mapEmpty()
-        .otherwise(
-            e -> {
-              log.warn("{} publish(es) not acknowledged within {}; disconnecting anyway", pending.size(), seconds(ackMillis));
-              return null;
-            })
-        .compose(v -> disconnectNow());
+    return inFlight.settled(settings.ackTimeout().toMillis()).compose(v -> disconnectNow());
   }
 
   private Future<Void> disconnectNow() {
@@ -333,17 +294,15 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       client.disconnect(
           1000,
           null,
-          new IMqttActionListener() {
-            @Override
-            public void onSuccess(IMqttToken token) {
-              context.runOnContext(v -> done.tryComplete());
-            }
-
-            @Override
-            public void onFailure(IMqttToken token, Throwable e) {
-              context.runOnContext(v -> done.tryFail(e));
-            }
-          });
+          PahoCalls.onContext(
+              context,
+              e -> {
+                if (e == null) {
+                  done.tryComplete();
+                } else {
+                  done.tryFail(e);
+                }
+              }));
     } catch (MqttException e) {
       done.tryFail(e);
     }
@@ -352,7 +311,10 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         .onSuccess(v -> log.info("disconnected from MQTT broker {}", settings.url()))
         .recover(
             e -> {
-              log.warn("clean disconnect from {} failed: {}; closing the connection", settings.url(), describe(e));
+              log.warn(
+                  "clean disconnect from {} failed: {}; closing the connection",
+                  settings.url(),
+                  PahoCalls.describe(e));
               try {
                 client.disconnectForcibly(0, 1000, false);
               } catch (MqttException ignored) {
@@ -360,7 +322,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
               }
               return Future.succeededFuture();
             })
-        .onComplete(ar -> failPending("disconnected"));
+        .onComplete(ar -> inFlight.failAll("disconnected"));
   }
 
   @Override
@@ -382,27 +344,5 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   @Override
   public long connection() {
     return connections.get();
-  }
-
-  private void failPending(String why) {
-    List<Promise<Void>> all = new ArrayList<>(pending);
-    pending.clear();
-    all.forEach(p -> p.tryFail(why));
-  }
-
-  private static String describe(Throwable e) {
-    if (e == null) {
-      return "unknown reason";
-    }
-    Throwable cause = e.getCause();
-    String msg = e.getMessage();
-    if (cause != null && cause.getMessage() != null) {
-      msg = (msg == null ? "" : msg + ": ") + cause.getMessage();
-    }
-    return msg == null ? e.getClass().getSimpleName() : msg;
-  }
-
-  private static String seconds(long millis) {
-    return millis % 1000 == 0 ? (millis / 1000) + " s" : String.format("%.1f s", millis / 1000.0);
   }
 }

@@ -35,6 +35,8 @@ final class FakeCycleRunner implements CycleRunner {
   final List<CycleControl> controls = new CopyOnWriteArrayList<>();
   final AtomicInteger running = new AtomicInteger();
   final AtomicInteger maxRunning = new AtomicInteger();
+  /** Every {@code streaming} progress event emitted so far, by every cycle. */
+  final AtomicInteger streamed = new AtomicInteger();
 
   private volatile CountDownLatch release = new CountDownLatch(0);
   private volatile CountDownLatch streaming = new CountDownLatch(1);
@@ -91,6 +93,7 @@ final class FakeCycleRunner implements CycleRunner {
         }
         bytes += 4096;
         sink.accept(progress(id, "tank/a", null, StepStatus.STREAMING, bytes));
+        streamed.incrementAndGet();
         streaming.countDown();
       }
       streaming.countDown();

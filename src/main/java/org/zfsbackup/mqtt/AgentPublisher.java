@@ -1,0 +1,124 @@
+package org.zfsbackup.mqtt;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.core.Future;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything the agent publishes goes through here (contract §4): QoS 1, retained where the
+ * contract says so. A non-retained error or event that cannot be published (the broker is away) is
+ * kept in the {@link Outbox} and sent after the next connect's republish. Used on the agent's
+ * context only.
+ */
+final class AgentPublisher {
+  /** Logs as the agent, whose messages these are. */
+  private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+  private final MqttPort mqtt;
+  private final Topics topics;
+  private final Optional<Discovery> discovery;
+  private final Outbox outbox;
+
+  AgentPublisher(MqttPort mqtt, Topics topics, Optional<Discovery> discovery, Outbox outbox) {
+    this.mqtt = mqtt;
+    this.topics = topics;
+    this.discovery = discovery;
+    this.outbox = outbox;
+  }
+
+  /**
+   * After every (re)connect: {@code online}, the state, the last result, discovery, then what the
+   * outbox kept.
+   */
+  void online(AgentStatus status, ObjectNode lastResult) {
+    availability("online");
+    state(status);
+    if (lastResult != null) {
+      publish(topics.result(), Payloads.text(lastResult), true);
+    }
+    discovery();
+    for (Outbox.Message m : outbox.drain()) {
+      publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
+    }
+  }
+
+  Future<Void> availability(String online) {
+    return publish(topics.availability(), online, true);
+  }
+
+  void state(AgentStatus s) {
+    AgentCycle c = s.cycle();
+    publish(
+        topics.state(),
+        Payloads.text(
+            Payloads.state(
+                s.wire(),
+                c == null ? null : c.id,
+                c == null ? null : c.runId,
+                c == null ? null : c.phase(),
+                s.since())),
+        true);
+  }
+
+  /**
+   * True when {@code topic} is Home Assistant's status topic; when Home Assistant (re)started,
+   * republishes discovery. A retained birth message comes with every subscribe: the connect
+   * publishes discovery then anyway.
+   */
+  boolean homeAssistantStatus(String topic, byte[] payload, boolean retained) {
+    if (discovery.isEmpty() || !topic.equals(discovery.get().statusTopic())) {
+      return false;
+    }
+    if (!retained && new String(payload, StandardCharsets.UTF_8).strip().equals("online")) {
+      log.info("Home Assistant came online: republishing discovery");
+      discovery();
+    }
+    return true;
+  }
+
+  void discovery() {
+    discovery.ifPresent(
+        d -> {
+          for (Map.Entry<String, ObjectNode> m : d.messages().entrySet()) {
+            publish(m.getKey(), Payloads.text(m.getValue()), true);
+          }
+        });
+  }
+
+  void result(ObjectNode result) {
+    publish(topics.result(), Payloads.text(result), true);
+  }
+
+  void event(String eventType, String cycleId, String runId) {
+    publish(topics.event(), Payloads.text(Payloads.event(eventType, cycleId, runId)), false);
+  }
+
+  void progress(ObjectNode progress) {
+    publish(topics.progress(), Payloads.text(progress), false);
+  }
+
+  void error(ObjectNode error) {
+    publish(topics.error(), Payloads.text(error), false);
+  }
+
+  /** An error of the agent itself ({@code command_refused}, {@code internal}, ...). */
+  void agentError(AgentCycle cycle, String kind, String message) {
+    error(Payloads.agentError(cycle == null ? null : cycle.id, kind, message));
+  }
+
+  private Future<Void> publish(String topic, String payload, boolean retained) {
+    return mqtt.publish(topic, payload, retained)
+        .onFailure(
+            e -> {
+              if (!retained && (topic.equals(topics.error()) || topic.equals(topics.event()))) {
+                outbox.keep(topic, payload);
+              } else {
+                log.debug("not published on {}: {}", topic, e.getMessage());
+              }
+            });
+  }
+}

@@ -1,0 +1,135 @@
+package org.zfsbackup.mqtt;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
+import io.vertx.core.WorkerExecutor;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.cycle.CycleReport;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+
+/**
+ * What a cycle publishes and keeps: its progress (throttled) and errors while it runs; at its end
+ * the result ({@code T/result}, retained, and saved in the {@link StateStore}) and the end event.
+ * Holds {@code last_success_at} and the last result across cycles and restarts. The agent decides
+ * what happens next; this only reports. Used on the agent's context only.
+ */
+final class CycleReporting {
+  /** Logs as the agent, whose cycles these are. */
+  private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+  private final WorkerExecutor workers;
+  private final StateStore store;
+  private final Clock clock;
+  private final AgentPublisher out;
+  private final ProgressThrottle throttle;
+
+  private ObjectNode lastResult;
+  private Instant lastSuccessAt;
+  private Future<Void> lastSave = Future.succeededFuture();
+
+  CycleReporting(
+      WorkerExecutor workers,
+      StateStore store,
+      Clock clock,
+      AgentPublisher out,
+      ProgressThrottle throttle) {
+    this.workers = workers;
+    this.store = store;
+    this.clock = clock;
+    this.out = out;
+    this.throttle = throttle;
+  }
+
+  /** What survived the last run. */
+  void restore(StateStore.Saved saved) {
+    lastSuccessAt = saved.lastSuccessAt().orElse(null);
+    lastResult = saved.lastResult().orElse(null);
+    if (lastSuccessAt != null) {
+      log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
+    }
+  }
+
+  /** The last {@code T/result}, republished after every connect; null before the first. */
+  ObjectNode lastResult() {
+    return lastResult;
+  }
+
+  /** Completes when the last result is saved (or saving it failed, which is logged). */
+  Future<Void> lastSave() {
+    return lastSave;
+  }
+
+  /** A cycle starts: progress starts afresh. */
+  void started() {
+    throttle.reset();
+  }
+
+  /** The engine's progress and errors. */
+  void engineEvent(AgentCycle c, CycleEvent event) {
+    if (event instanceof CycleEvent.Progress p) {
+      if (p.status() != StepStatus.STREAMING) {
+        log.info("{}", AgentLog.progress(c.id, p));
+      } else if (log.isDebugEnabled()) {
+        log.debug("{}", AgentLog.streaming(c.id, p));
+      }
+      if (throttle.admit(p, System.nanoTime() / 1_000_000)) {
+        out.progress(Payloads.progress(p));
+      }
+    } else if (event instanceof CycleEvent.Error e) {
+      log.warn("{}", AgentLog.error(c.id, e));
+      out.error(Payloads.error(e));
+    }
+  }
+
+  /**
+   * The cycle ended: its report (or, when the engine failed without one, an {@code internal} error
+   * and a failed report) becomes the result, which is saved and published with the event.
+   */
+  void ended(AgentCycle c, AsyncResult<CycleReport> ar) {
+    CycleReport report = ar.succeeded() ? ar.result() : null;
+    if (report == null) {
+      Throwable t =
+          ar.failed() ? ar.cause() : new IllegalStateException("the engine returned no report");
+      log.error("cycle {} failed unexpectedly: {}", c.id, t.toString(), t);
+      out.agentError(c, "internal", "the backup cycle failed unexpectedly: " + t);
+      report =
+          new CycleReport(
+              c.id,
+              c.runId,
+              Outcome.FAILED,
+              c.startedAt,
+              clock.instant(),
+              List.of(),
+              List.of(t.toString()));
+    }
+    if (report.outcome() == Outcome.SUCCESS && !c.request.dryRun()) {
+      lastSuccessAt = report.finishedAt();
+    }
+    lastResult = Payloads.result(report, lastSuccessAt);
+    save(lastSuccessAt, lastResult.deepCopy());
+    out.result(lastResult);
+    out.event(report.outcome().wire(), c.id, c.runId);
+    log.info("{}", AgentLog.finished(c.id, c.request.dryRun(), report));
+    throttle.reset();
+  }
+
+  private void save(Instant at, ObjectNode result) {
+    lastSave =
+        workers
+            .<Void>executeBlocking(
+                () -> {
+                  store.save(at, result);
+                  return null;
+                },
+                true)
+            .onFailure(e -> log.warn("could not save {}: {}", store.file(), e.toString()))
+            .otherwiseEmpty();
+  }
+}

@@ -1,0 +1,78 @@
+package org.zfsbackup.mqtt;
+
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import java.nio.charset.StandardCharsets;
+import org.eclipse.paho.client.mqttv3.IMqttActionListener;
+import org.eclipse.paho.client.mqttv3.IMqttToken;
+import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
+
+/**
+ * Small pieces of {@link PahoConnection}: the connect options, Paho's action callbacks handed to
+ * the Vert.x context, and the text of its log lines.
+ */
+final class PahoCalls {
+  private PahoCalls() {}
+
+  /**
+   * Clean session, Paho's automatic reconnect after a lost connection, {@code offline} as the
+   * retained will, credentials, the broker's name checked against its certificate, and a raised
+   * {@code maxInflight} (Paho's 10 is less than discovery alone).
+   */
+  static MqttConnectOptions options(PahoConnection.Settings settings) {
+    MqttConnectOptions options = new MqttConnectOptions();
+    options.setCleanSession(true);
+    options.setAutomaticReconnect(true);
+    options.setMaxReconnectDelay((int) settings.maxRetry().toMillis());
+    options.setKeepAliveInterval(settings.keepAliveSeconds());
+    options.setConnectionTimeout(10);
+    options.setMaxInflight(1000);
+    options.setWill(settings.willTopic(), "offline".getBytes(StandardCharsets.UTF_8), 1, true);
+    settings.username().ifPresent(options::setUserName);
+    settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
+    options.setHttpsHostnameVerificationEnabled(
+        true); // the broker's name must be in its certificate
+    if (TlsSockets.isTls(settings.url()) && settings.caFile().isPresent()) {
+      options.setSocketFactory(TlsSockets.trusting(settings.caFile().get()));
+    }
+    return options;
+  }
+
+  /**
+   * A Paho action listener that hands the outcome to {@code context}: {@code handler} gets null on
+   * success, the cause on failure. Paho's thread only schedules it.
+   */
+  static IMqttActionListener onContext(Context context, Handler<Throwable> handler) {
+    return new IMqttActionListener() {
+      @Override
+      public void onSuccess(IMqttToken token) {
+        context.runOnContext(v -> handler.handle(null));
+      }
+
+      @Override
+      public void onFailure(IMqttToken token, Throwable e) {
+        context.runOnContext(v -> handler.handle(e));
+      }
+    };
+  }
+
+  /**
+   * A Paho exception's message with its cause's: {@code "Unable to connect: Connection refused"}.
+   */
+  static String describe(Throwable e) {
+    if (e == null) {
+      return "unknown reason";
+    }
+    Throwable cause = e.getCause();
+    String msg = e.getMessage();
+    if (cause != null && cause.getMessage() != null) {
+      msg = (msg == null ? "" : msg + ": ") + cause.getMessage();
+    }
+    return msg == null ? e.getClass().getSimpleName() : msg;
+  }
+
+  /** {@code "4 s"}, {@code "1.5 s"}. */
+  static String seconds(long millis) {
+    return millis % 1000 == 0 ? (millis / 1000) + " s" : String.format("%.1f s", millis / 1000.0);
+  }
+}

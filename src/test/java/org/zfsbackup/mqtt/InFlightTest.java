@@ -1,0 +1,75 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class InFlightTest {
+  static Vertx vertx;
+
+  @BeforeAll
+  static void startVertx() {
+    vertx = Vertx.vertx();
+  }
+
+  @AfterAll
+  static void stopVertx() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  /** Runs {@code body} on a Vert.x context, as the connection does, and waits for its future. */
+  static <T> T onContext(java.util.function.Supplier<Future<T>> body) throws Exception {
+    Promise<T> result = Promise.promise();
+    vertx.getOrCreateContext().runOnContext(v -> body.get().onComplete(result));
+    return result.future().await(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void settled_waitsForEveryPublishToBeAcknowledgedOrFailed() throws Exception {
+    InFlight inFlight = new InFlight();
+    Promise<Void> acked = inFlight.add();
+    Promise<Void> failed = inFlight.add();
+    long[] settledAfter = new long[1];
+    onContext(
+        () -> {
+          long start = System.nanoTime();
+          Future<Void> settled = inFlight.settled(10_000);
+          assertFalse(settled.isComplete());
+          inFlight.done(acked, null);
+          assertFalse(settled.isComplete());
+          inFlight.done(failed, new RuntimeException("refused"));
+          return settled.onComplete(ar -> settledAfter[0] = System.nanoTime() - start);
+        });
+    assertTrue(acked.future().succeeded());
+    assertTrue(failed.future().failed());
+    assertTrue(settledAfter[0] < TimeUnit.SECONDS.toNanos(10), "did not wait for the timeout");
+  }
+
+  @Test
+  void settled_anUnacknowledgedPublish_givesUpAfterTheTimeoutWithoutFailing() throws Exception {
+    InFlight inFlight = new InFlight();
+    Promise<Void> stuck = inFlight.add();
+    assertEquals(null, onContext(() -> inFlight.settled(50)));
+    assertFalse(stuck.future().isComplete());
+  }
+
+  @Test
+  void failAll_failsWhatIsStillWaitingAndForgetsIt() throws Exception {
+    InFlight inFlight = new InFlight();
+    Promise<Void> a = inFlight.add();
+    Promise<Void> b = inFlight.add();
+    inFlight.done(a, null);
+    inFlight.failAll("connection lost");
+    assertTrue(a.future().succeeded());
+    assertEquals("connection lost", b.future().cause().getMessage());
+    assertEquals(null, onContext(() -> inFlight.settled(10_000)), "nothing left to wait for");
+  }
+}
