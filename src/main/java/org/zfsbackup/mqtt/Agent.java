@@ -293,8 +293,8 @@ final class Agent implements MqttPort.Listener {
     } else {
       reporting.engineEvent(c, event);
     }
-    // CycleStarted: announced when the agent launched the cycle. CycleFinished: the agent uses the
-    // report the runner returns, so a cycle that crashes still gets a result.
+    // CycleStarted: announced when the agent launched the cycle. The result comes from the report
+    // the runner returns (cycleEnded), so a cycle that crashes still gets one.
   }
 
   private void cycleEnded(AgentCycle c, AsyncResult<CycleReport> ar) {

@@ -99,7 +99,7 @@ final class AgentLog {
     return "cycle "
         + cycleId
         + ": "
-        + e.kind()
+        + e.kind().wire()
         + (e.dataset() == null ? "" : " on " + e.source() + ":" + e.dataset())
         + ": "
         + e.message();

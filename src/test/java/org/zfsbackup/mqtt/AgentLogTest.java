@@ -12,6 +12,7 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
 
@@ -81,7 +82,7 @@ class AgentLogTest {
             "c1",
             new CycleEvent.Error(
                 "c1",
-                "diverged",
+                ErrorKind.DIVERGED,
                 Phase.PULL,
                 "src",
                 "tank/b",
@@ -91,7 +92,7 @@ class AgentLogTest {
     assertEquals(
         "cycle c1: internal: boom",
         AgentLog.error(
-            "c1", new CycleEvent.Error("c1", "internal", null, null, null, "boom", null, null)));
+            "c1", new CycleEvent.Error("c1", ErrorKind.INTERNAL, null, null, null, "boom", null, null)));
   }
 
   @Test
