@@ -10,13 +10,14 @@ import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.ConfigException;
 import org.zfsbackup.config.ConfigLoader;
 import org.zfsbackup.cycle.CliCycle;
+import org.zfsbackup.mqtt.AgentLauncher;
 
 /**
  * Wiring only: parse the command line, load the config, run one command. Receives its streams and
  * environment so the whole CLI runs in-process in tests. Exit codes are decided here: {@code run},
  * {@code plan} and {@code check} report whether they succeeded ({@link #exitCode}), usage and
- * config errors become exit code 2. ({@code agent} still returns its own code, 2 when the
- * configuration cannot make an agent.)
+ * config errors become exit code 2, and so does an {@code agent} whose configuration cannot make
+ * one.
  */
 public final class Main {
 
@@ -85,7 +86,7 @@ public final class Main {
       case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), out, err));
       case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), out, err));
       case "check" -> exitCode(Preflight.run(config, inv.quiet(), out, err));
-      case "agent" -> org.zfsbackup.mqtt.AgentLauncher.run(config, out, err);
+      case "agent" -> AgentLauncher.run(config, out, err) ? EXIT_OK : EXIT_USAGE;
       default -> throw new IllegalStateException(inv.command());
     };
   }

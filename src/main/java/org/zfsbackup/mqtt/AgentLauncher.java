@@ -59,22 +59,26 @@ public final class AgentLauncher {
 
   private AgentLauncher() {}
 
-  /** {@code Main}'s entry: runs until SIGTERM. Exit code 2 when the config cannot make an agent. */
-  public static int run(AgentConfig config, PrintStream out, PrintStream err) {
+  /**
+   * {@code Main}'s entry: runs until SIGTERM, then returns true. Returns false at once, having
+   * printed why, when the configuration cannot make an agent ({@code Main} turns that into exit 2).
+   */
+  public static boolean run(AgentConfig config, PrintStream out, PrintStream err) {
     return run(config, out, err, ENGINE);
   }
 
-  public static int run(AgentConfig config, PrintStream out, PrintStream err, CycleRunnerFactory engine) {
+  public static boolean run(
+      AgentConfig config, PrintStream out, PrintStream err, CycleRunnerFactory engine) {
     RunningAgent agent;
     try {
       agent = start(config, engine);
     } catch (IllegalArgumentException e) {
       err.println("zfs-backup-agent: " + e.getMessage());
-      return 2;
+      return false;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(agent::stop, "agent-shutdown"));
     agent.awaitStopped();
-    return 0;
+    return true;
   }
 
   /**

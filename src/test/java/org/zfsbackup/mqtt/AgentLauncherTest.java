@@ -1,6 +1,7 @@
 package org.zfsbackup.mqtt;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -22,7 +23,7 @@ class AgentLauncherTest {
   @TempDir Path dir;
   final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
-  int run(AgentConfig config) {
+  boolean run(AgentConfig config) {
     return AgentLauncher.run(
         config, new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
         c -> new FakeCycleRunner());
@@ -33,31 +34,31 @@ class AgentLauncherTest {
   }
 
   @Test
-  void run_noMqttSection_returnsExitCode2AtOnce() {
+  void run_noMqttSection_isRefusedAtOnceAtOnce() {
     AgentConfig c = config();
     AgentConfig noMqtt = new AgentConfig(Optional.empty(), c.commands(), c.pull(), c.push(), c.power(),
         c.replication(), c.stateFile(), c.logLevel());
-    assertEquals(2, run(noMqtt));
+    assertFalse(run(noMqtt));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt section"), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
-  void run_unsupportedUrl_returnsExitCode2NamingTheKey() {
-    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig("http://broker:80", m.clientId(),
+  void run_unsupportedUrl_isRefusedAtOnceNamingTheKey() {
+    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig("http://broker:80", m.clientId(),
         m.username(), m.password(), m.caFile(), m.topic(), m.homeAssistant()))));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.url"), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
-  void run_missingCaFile_returnsExitCode2NamingTheKey() {
-    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig("ssl://broker:8883", m.clientId(),
+  void run_missingCaFile_isRefusedAtOnceNamingTheKey() {
+    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig("ssl://broker:8883", m.clientId(),
         m.username(), m.password(), Optional.of(dir.resolve("missing.pem")), m.topic(), m.homeAssistant()))));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.ca_file"), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
-  void run_wildcardTopic_returnsExitCode2() {
-    assertEquals(2, run(TestConfigs.withMqtt(config(), m -> new MqttConfig(m.url(), m.clientId(),
+  void run_wildcardTopic_isRefusedAtOnce() {
+    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig(m.url(), m.clientId(),
         m.username(), m.password(), m.caFile(), "servers/#", m.homeAssistant()))));
   }
 

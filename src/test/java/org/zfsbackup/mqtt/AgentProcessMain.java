@@ -16,12 +16,12 @@ public final class AgentProcessMain {
     if (args.length > 4 && args[4].equals("block")) {
       engine.blockStreams();
     }
-    int code =
+    boolean started =
         AgentLauncher.run(
             TestConfigs.config(args[0], args[1], args[2], Path.of(args[3]), List.of("true")),
             System.out,
             System.err,
             config -> engine);
-    System.exit(code);
+    System.exit(started ? 0 : 2);
   }
 }
