@@ -220,7 +220,8 @@ class AgentEndToEndIT {
     pub("-m", "status");
     sub.await(asked, T + "/state", field("state", "idle"), Duration.ofSeconds(15));
     assertTrue(sub.since(0, T + "/event").isEmpty(), "the retained run started nothing: " + sub.since(0));
-    assertTrue(sub.since(asked, T + "/error").isEmpty(), "clearing it is no error: " + sub.since(0));
+    assertTrue(
+        sub.since(asked, T + "/error").isEmpty(), "clearing it is no error: " + sub.since(0));
   }
 
   @AfterAll
@@ -337,7 +338,9 @@ class AgentEndToEndIT {
     pub("-m", "status");
     sub.await(asked, T + "/state", field("state", "idle"), Duration.ofSeconds(30));
     assertTrue(sub.since(resumed, T + "/event").isEmpty(), "no cycle replayed after the resume: " + sub.since(resumed));
-    assertTrue(sub.since(resumed, T + "/availability").stream().noneMatch("offline"::equals), sub.since(resumed));
+    assertTrue(
+        sub.since(resumed, T + "/availability").stream().noneMatch("offline"::equals),
+        sub.since(resumed));
     assertEquals(1, powerRuns(), "the power command ran once");
   }
 

@@ -28,8 +28,8 @@ import org.zfsbackup.testing.Prerequisites;
  * and {@code commands.pv} carries {@code -L 100k}, so the stream takes about 15 s.
  *
  * <p>Catches: streaming updates not published (only {@code started} and {@code done}: one gap of
- * the whole stream), a throttle interval over 5 s, and an engine that reports bytes less often.
- * The stream must last at least 10 s, so a stream too quick to tell fails instead of passing.
+ * the whole stream), a throttle interval over 5 s, and an engine that reports bytes less often. The
+ * stream must last at least 10 s, so a stream too quick to tell fails instead of passing.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class AgentProgressEndToEndIT {
@@ -63,65 +63,99 @@ class AgentProgressEndToEndIT {
     Prerequisites.requireProgram("pv");
     Prerequisites.requireProgram("bash");
     Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
+    Prerequisites.require(
+        Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
     Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     Path scenario = Files.createDirectories(dir.resolve("zfs"));
     Files.createDirectories(scenario.resolve("list"));
-    Files.writeString(scenario.resolve("list/src_data"), String.join("\n",
-        "src/data\tguid\t10", "src/data\tcreatetxg\t10", "src/data\tcanmount\toff",
-        "src/data@a\tguid\t4711", "src/data@a\tcreatetxg\t11", ""));
+    Files.writeString(
+        scenario.resolve("list/src_data"),
+        String.join(
+            "\n",
+            "src/data\tguid\t10",
+            "src/data\tcreatetxg\t10",
+            "src/data\tcanmount\toff",
+            "src/data@a\tguid\t4711",
+            "src/data@a\tcreatetxg\t11",
+            ""));
     Files.writeString(scenario.resolve("bytes"), String.valueOf(BYTES));
     broker = MosquittoBroker.start();
     Path config = dir.resolve("agent.yaml");
-    Files.writeString(config, String.join("\n",
-        "mqtt:",
-        "  url: " + broker.url(),
-        "  client_id: e2e-progress-agent",
-        "  topic: " + T,
-        "  home_assistant:",
-        "    enabled: false",
-        "commands:",
-        "  zfs: [bash, " + fake + ", " + scenario + "]",
-        "  pv: [pv, -L, 100k]   # about 15 s for the stream",
-        "pull:",
-        "  target: bak",
-        "  receive_options: []",
-        "  sources:",
-        "    - name: h",
-        "      datasets: [src/data]",
-        "power:",
-        "  command: []",
-        "state_file: " + dir.resolve("state.json"),
-        ""));
+    Files.writeString(
+        config,
+        String.join(
+            "\n",
+            "mqtt:",
+            "  url: " + broker.url(),
+            "  client_id: e2e-progress-agent",
+            "  topic: " + T,
+            "  home_assistant:",
+            "    enabled: false",
+            "commands:",
+            "  zfs: [bash, " + fake + ", " + scenario + "]",
+            "  pv: [pv, -L, 100k]   # about 15 s for the stream",
+            "pull:",
+            "  target: bak",
+            "  receive_options: []",
+            "  sources:",
+            "    - name: h",
+            "      datasets: [src/data]",
+            "power:",
+            "  command: []",
+            "state_file: " + dir.resolve("state.json"),
+            ""));
     MqttProbe probe = MqttProbe.connect(broker.url()).subscribe(T + "/+");
     probes.add(probe);
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    agent = new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString(), "agent", "--config", config.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("agent.log").toFile())
-        .start();
+    agent =
+        new ProcessBuilder(
+                java, "-Xmx256m", "-jar", jar.toString(), "agent", "--config", config.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("agent.log").toFile())
+            .start();
     probe.await(T + "/availability", "online", Duration.ofSeconds(60));
 
     probe.publish(T, "run", false);
     Message result = probe.await(T + "/result", m -> true, Duration.ofSeconds(90));
     assertEquals("success", json(result).get("outcome").asText(), result.text());
 
-    List<Message> steps = probe.messages(T + "/progress").stream()
-        .filter(m -> json(m).get("dataset").asText().equals("src/data"))
-        .toList();
+    List<Message> steps =
+        probe.messages(T + "/progress").stream()
+            .filter(m -> json(m).get("dataset").asText().equals("src/data"))
+            .toList();
     List<String> statuses = steps.stream().map(m -> json(m).get("status").asText()).toList();
     assertEquals("started", statuses.get(0), statuses.toString());
     assertEquals("done", statuses.get(statuses.size() - 1), statuses.toString());
-    assertEquals(BYTES, json(steps.get(steps.size() - 1)).get("bytes").asLong(), "the whole stream went through");
-    long streamMillis = millis(steps.get(steps.size() - 1).receivedNanos() - steps.get(0).receivedNanos());
-    assertTrue(streamMillis >= 10_000, "the stream took " + streamMillis + " ms: too quick to prove anything");
+    assertEquals(
+        BYTES,
+        json(steps.get(steps.size() - 1)).get("bytes").asLong(),
+        "the whole stream went through");
+    long streamMillis =
+        millis(steps.get(steps.size() - 1).receivedNanos() - steps.get(0).receivedNanos());
+    assertTrue(
+        streamMillis >= 10_000,
+        "the stream took " + streamMillis + " ms: too quick to prove anything");
     long maxGap = 0;
     for (int i = 1; i < steps.size(); i++) {
-      maxGap = Math.max(maxGap, millis(steps.get(i).receivedNanos() - steps.get(i - 1).receivedNanos()));
+      maxGap =
+          Math.max(maxGap, millis(steps.get(i).receivedNanos() - steps.get(i - 1).receivedNanos()));
     }
-    System.out.println("progress: " + steps.size() + " messages over " + streamMillis + " ms, max gap " + maxGap + " ms");
-    assertTrue(maxGap <= MAX_GAP.toMillis(),
-        "a gap of " + maxGap + " ms between progress messages in a " + streamMillis + " ms stream: " + statuses);
+    System.out.println(
+        "progress: "
+            + steps.size()
+            + " messages over "
+            + streamMillis
+            + " ms, max gap "
+            + maxGap
+            + " ms");
+    assertTrue(
+        maxGap <= MAX_GAP.toMillis(),
+        "a gap of "
+            + maxGap
+            + " ms between progress messages in a "
+            + streamMillis
+            + " ms stream: "
+            + statuses);
   }
 
   static long millis(long nanos) {

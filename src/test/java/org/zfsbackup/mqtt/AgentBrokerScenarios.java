@@ -124,7 +124,11 @@ abstract class AgentBrokerScenarios {
     probe.await(topics.event(), m -> json(m).get("event_type").asText().equals("failed"), WAIT);
     int mark = probe.mark();
     command("reboot"); // an error the agent itself publishes
-    probe.awaitAfter(mark, topics.error(), m -> json(m).get("kind").asText().equals("command_unknown_command"), WAIT);
+    probe.awaitAfter(
+        mark,
+        topics.error(),
+        m -> json(m).get("kind").asText().equals("command_unknown_command"),
+        WAIT);
     int asked = probe.mark();
     command("status");
     awaitState(probe, asked, "idle");
@@ -142,7 +146,10 @@ abstract class AgentBrokerScenarios {
     commander().publish(marker, "m", false);
     late.await(marker, m -> true, WAIT);
     for (String live : List.of(topics.progress(), topics.error(), topics.event())) {
-      assertEquals(List.of(), late.messages(live).stream().map(Message::text).toList(), live + " was retained");
+      assertEquals(
+          List.of(),
+          late.messages(live).stream().map(Message::text).toList(),
+          live + " was retained");
     }
   }
 
@@ -245,7 +252,9 @@ abstract class AgentBrokerScenarios {
     Message result = probe.await(topics.result(), m -> true, WAIT);
     assertEquals("nightly-42", json(result).get("run_id").asText());
     Message offline = probe.await(topics.availability(), "offline", WAIT);
-    assertTrue(probe.messages().indexOf(result) < probe.messages().indexOf(offline), "result before offline");
+    assertTrue(
+        probe.messages().indexOf(result) < probe.messages().indexOf(offline),
+        "result before offline");
     power.awaitCount(1, WAIT);
     awaitResumedIdle(probe, probe.messages().indexOf(offline));
     assertEquals(1, power.count(), "the power command ran once");
@@ -405,18 +414,21 @@ abstract class AgentBrokerScenarios {
   }
 
   /**
-   * After a power-down: the agent came back ({@code online}, then {@code idle}) after
-   * {@code mark}, and a {@code status} reply came after that, so whatever the agent did on waking up
-   * (a second power-down would publish {@code offline} first) has reached the probe.
+   * After a power-down: the agent came back ({@code online}, then {@code idle}) after {@code mark},
+   * and a {@code status} reply came after that, so whatever the agent did on waking up (a second
+   * power-down would publish {@code offline} first) has reached the probe.
    */
   void awaitResumedIdle(MqttProbe probe, int mark) {
-    Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message online =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
     awaitState(probe, probe.messages().indexOf(online), "idle");
     int asked = probe.mark();
     command("status");
     awaitState(probe, asked, "idle");
     List<Message> since = probe.messages().subList(probe.messages().indexOf(online), probe.mark());
-    assertTrue(since.stream().noneMatch(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")),
+    assertTrue(
+        since.stream()
+            .noneMatch(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")),
         "powered down again after the resume");
   }
 

@@ -3,11 +3,15 @@ package org.zfsbackup.mqtt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
@@ -70,8 +74,21 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   @Test
   void brokerDownAtStart_agentRetriesUntilItIsUp() throws Exception {
     broker.stop(); // right after wake-on-LAN, the broker is not there yet (Paho #825)
-    startAgent(List.of("true"));
-    Thread.sleep(1500); // several failed attempts
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+    root.addAppender(logs);
+    try {
+      startAgent(List.of("true"));
+      // Several failed attempts (counted, not guessed with a sleep): the first connect is retried.
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (!logged(logs, "failed (attempt 3)")) {
+        assertTrue(System.nanoTime() < deadline, "no third failed attempt within " + WAIT);
+        Thread.sleep(20);
+      }
+    } finally {
+      root.detachAppender(logs);
+    }
     broker.restart();
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
@@ -121,9 +138,16 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     commander().publish(topics.base() + "/test-marker", "m", false);
     probe.awaitAfter(mark, topics.base() + "/test-marker", m -> true, WAIT);
     List<Message> availability = probe.messages(topics.availability());
-    assertTrue(probe.messages().indexOf(online) < probe.messages().indexOf(offline), "offline after online");
-    assertEquals(offline, availability.get(availability.size() - 1), "offline is the last word: " + texts(availability));
-    assertEquals(1, availability.stream().filter(m -> m.text().equals("offline")).count(),
+    assertTrue(
+        probe.messages().indexOf(online) < probe.messages().indexOf(offline),
+        "offline after online");
+    assertEquals(
+        offline,
+        availability.get(availability.size() - 1),
+        "offline is the last word: " + texts(availability));
+    assertEquals(
+        1,
+        availability.stream().filter(m -> m.text().equals("offline")).count(),
         "one offline: published by the agent, not a will as well: " + texts(availability));
   }
 
@@ -136,7 +160,8 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
    * a resume that powers down again.
    */
   @Test
-  void suspend_brokerRestartedWhileSuspendingAndWhileAsleep_powerCommandRunsOnce() throws Exception {
+  void suspend_brokerRestartedWhileSuspendingAndWhileAsleep_powerCommandRunsOnce()
+      throws Exception {
     PowerRuns power = power(false);
     engine.blockStreams();
     startAgent(power.command());
@@ -172,9 +197,16 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     command("status");
     awaitState(woken, mark2, "idle");
     assertEquals(1, power.count(), "the power command ran once");
-    assertTrue(woken.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
+    assertTrue(
+        woken.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
         texts(woken.messages()).toString());
     assertEquals(1, engine.requests.size(), "nothing replayed a run");
+  }
+
+  static boolean logged(ListAppender<ILoggingEvent> logs, String text) {
+    synchronized (logs) { // the appender appends under its own lock
+      return logs.list.stream().anyMatch(e -> e.getFormattedMessage().contains(text));
+    }
   }
 
   static List<String> texts(List<Message> messages) {

@@ -131,7 +131,9 @@ class AgentTlsIT {
     // The JDK's words for "this certificate is not signed by a CA you trust".
     assertEveryAttemptFailedFor(Pattern.compile("PKIX path (validation|building) failed"));
     assertNeverOnline(probe, "agent-tls-badca");
-    assertFalse(broker.logText().contains("agent-tls-badca"), "the broker saw an MQTT CONNECT:\n" + broker.logText());
+    assertFalse(
+        broker.logText().contains("agent-tls-badca"),
+        "the broker saw an MQTT CONNECT:\n" + broker.logText());
   }
 
   /**
@@ -146,9 +148,12 @@ class AgentTlsIT {
     awaitLog("failed (attempt 2)");
     // The JDK's HostnameChecker: "No name matching localhost found" (or "No subject alternative
     // DNS name matching localhost found" when the certificate has DNS names).
-    assertEveryAttemptFailedFor(Pattern.compile("No (subject alternative (DNS )?)?name matching localhost"));
+    assertEveryAttemptFailedFor(
+        Pattern.compile("No (subject alternative (DNS )?)?name matching localhost"));
     assertNeverOnline(probe, "agent-tls-badname");
-    assertFalse(broker.logText().contains("agent-tls-badname"), "the broker saw an MQTT CONNECT:\n" + broker.logText());
+    assertFalse(
+        broker.logText().contains("agent-tls-badname"),
+        "the broker saw an MQTT CONNECT:\n" + broker.logText());
   }
 
   /** Every logged connect failure (at least two) names {@code reason}, not just any failure. */
@@ -156,7 +161,9 @@ class AgentTlsIT {
     List<String> failures = logText().lines().filter(l -> l.contains("failed (attempt")).toList();
     assertTrue(failures.size() >= 2, "fewer than two failed attempts:\n" + logText());
     for (String line : failures) {
-      assertTrue(reason.matcher(line).find(), "an attempt failed for another reason than " + reason + ": " + line);
+      assertTrue(
+          reason.matcher(line).find(),
+          "an attempt failed for another reason than " + reason + ": " + line);
     }
   }
 
@@ -165,7 +172,11 @@ class AgentTlsIT {
    * subscribe time (the probe subscribed before the agent started), none live since.
    */
   static void assertNeverOnline(MqttProbe probe, String client) {
-    assertEquals(List.of(), probe.messages("servers/" + client + "/availability").stream().map(Message::text).toList());
+    assertEquals(
+        List.of(),
+        probe.messages("servers/" + client + "/availability").stream()
+            .map(Message::text)
+            .toList());
   }
 
   void startAgent(String client, Path caFile, String password) {
@@ -198,7 +209,11 @@ class AgentTlsIT {
 
   String logText() {
     StringBuilder b = new StringBuilder();
-    for (ILoggingEvent e : new ArrayList<>(logs.list)) {
+    List<ILoggingEvent> events;
+    synchronized (logs) { // the appender appends under its own lock
+      events = new ArrayList<>(logs.list);
+    }
+    for (ILoggingEvent e : events) {
       b.append(e.getFormattedMessage()).append('\n');
       for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
         b.append(t.getMessage()).append('\n');
