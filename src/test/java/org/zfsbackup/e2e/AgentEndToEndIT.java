@@ -196,7 +196,8 @@ class AgentEndToEndIT {
         "  raw: false            # zfs-fuse has no raw sends",
         "  receive_options: []",
         "power:",
-        "  command: [touch, " + dir.resolve("powered-off") + "]",
+        // Counts its runs: one line per run (a marker file cannot tell one run from two).
+        "  command: [sh, -c, 'echo run >> \"$0\"', " + dir.resolve("power-runs") + "]",
         "state_file: " + dir.resolve("state.json"),
         ""));
     sub = new Sub(broker.port());
@@ -213,8 +214,14 @@ class AgentEndToEndIT {
     sub.await(0, T + "/availability", "online"::equals, Duration.ofSeconds(60));
     sub.await(0, T + "/error", field("kind", "command_retained"), Duration.ofSeconds(15));
     pub("-r", "-n"); // clear it (an empty payload is ignored by the agent)
-    Thread.sleep(1000);
+    // The agent handles commands in order: its reply to a status comes after whatever the retained
+    // run (and the empty payload) made it do, so a started event would be in the stream by then.
+    int asked = sub.mark();
+    pub("-m", "status");
+    sub.await(asked, T + "/state", field("state", "idle"), Duration.ofSeconds(15));
     assertTrue(sub.since(0, T + "/event").isEmpty(), "the retained run started nothing: " + sub.since(0));
+    assertTrue(
+        sub.since(asked, T + "/error").isEmpty(), "clearing it is no error: " + sub.since(0));
   }
 
   @AfterAll
@@ -310,10 +317,10 @@ class AgentEndToEndIT {
     sub.await(m, T + "/state", field("state", "suspending"), Duration.ofSeconds(10));
     sub.await(m, T + "/availability", "offline"::equals, Duration.ofSeconds(30));
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!Files.exists(dir.resolve("powered-off")) && System.nanoTime() < deadline) {
+    while (powerRuns() == 0 && System.nanoTime() < deadline) {
       Thread.sleep(100);
     }
-    assertTrue(Files.exists(dir.resolve("powered-off")), "the power command ran");
+    assertEquals(1, powerRuns(), "the power command ran");
     // Nothing new started: fast/small's new snapshot was not sent, and the push did not start.
     assertTrue(sub.since(m, T + "/progress").stream().map(AgentEndToEndIT::json)
         .noneMatch(p -> p.get("dataset").asText().equals(src + "/fast/small") && p.get("status").asText().equals("started")), sub.since(m));
@@ -325,7 +332,20 @@ class AgentEndToEndIT {
     int resumed = sub.mark();
     sub.await(m, T + "/availability", "online"::equals, Duration.ofSeconds(60));
     sub.await(m, T + "/state", field("state", "idle"), Duration.ofSeconds(30));
-    Thread.sleep(2000);
+    // Instead of a sleep: whatever the agent does on reconnecting (a replayed run or suspend) comes
+    // before its reply to a status published now.
+    int asked = sub.mark();
+    pub("-m", "status");
+    sub.await(asked, T + "/state", field("state", "idle"), Duration.ofSeconds(30));
     assertTrue(sub.since(resumed, T + "/event").isEmpty(), "no cycle replayed after the resume: " + sub.since(resumed));
+    assertTrue(
+        sub.since(resumed, T + "/availability").stream().noneMatch("offline"::equals),
+        sub.since(resumed));
+    assertEquals(1, powerRuns(), "the power command ran once");
+  }
+
+  int powerRuns() throws IOException {
+    Path runs = dir.resolve("power-runs");
+    return Files.exists(runs) ? Files.readAllLines(runs).size() : 0;
   }
 }

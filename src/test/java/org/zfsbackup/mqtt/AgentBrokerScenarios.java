@@ -44,6 +44,7 @@ abstract class AgentBrokerScenarios {
   final FakeCycleRunner engine = new FakeCycleRunner();
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
+  final List<PowerRuns> powers = new ArrayList<>();
 
   /** The broker under test, e.g. {@code tcp://127.0.0.1:18830}. */
   abstract String brokerUrl();
@@ -56,6 +57,7 @@ abstract class AgentBrokerScenarios {
 
   @AfterEach
   void stopEverything() {
+    powers.forEach(PowerRuns::close);
     engine.release();
     agents.forEach(RunningAgent::stop);
     probes.forEach(MqttProbe::close);
@@ -100,6 +102,57 @@ abstract class AgentBrokerScenarios {
     assertEquals(r.get("cycle_id"), json(probe().await(topics.result(), m -> m.retained(), WAIT)).get("cycle_id"));
   }
 
+  /**
+   * {@code progress}, {@code error} and {@code event} are published not retained; availability,
+   * state and result are. Only a subscriber that comes later can tell: the broker clears the retain
+   * flag of every message it forwards live (MQTT 3.1.1 section 3.3.1.3), so the flag on what the
+   * first probe receives proves nothing. Catches: progress or error published with retain=true
+   * (after a restart Home Assistant would show a finished stream's progress or a stale error as
+   * new), and state or result no longer retained.
+   */
+  @Test
+  void liveTopics_notRetained_stateTopicsRetained() {
+    engine.outcome = org.zfsbackup.cycle.CycleReport.Outcome.FAILED; // tank/b: a "diverged" error
+    startAgent(List.of("true"));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    Message result = probe.await(topics.result(), m -> true, WAIT);
+    assertEquals("failed", json(result).get("outcome").asText());
+    probe.await(topics.error(), m -> json(m).get("kind").asText().equals("diverged"), WAIT);
+    probe.await(topics.progress(), m -> json(m).get("status").asText().equals("done"), WAIT);
+    probe.await(topics.event(), m -> json(m).get("event_type").asText().equals("failed"), WAIT);
+    int mark = probe.mark();
+    command("reboot"); // an error the agent itself publishes
+    probe.awaitAfter(
+        mark,
+        topics.error(),
+        m -> json(m).get("kind").asText().equals("command_unknown_command"),
+        WAIT);
+    int asked = probe.mark();
+    command("status");
+    awaitState(probe, asked, "idle");
+
+    MqttProbe late = probe(); // everything above is over: only retained messages can reach it
+    assertTrue(late.await(topics.availability(), "online", WAIT).retained());
+    assertTrue(awaitState(late, 0, "idle").retained());
+    Message retainedResult = late.await(topics.result(), m -> true, WAIT);
+    assertTrue(retainedResult.retained());
+    assertEquals(json(result).get("cycle_id"), json(retainedResult).get("cycle_id"));
+    awaitCount(late, "homeassistant/", 9);
+    // The broker sends a subscription's retained messages as one batch on subscribing; a live
+    // marker published after that batch arrived ends it.
+    String marker = topics.base() + "/test-marker";
+    commander().publish(marker, "m", false);
+    late.await(marker, m -> true, WAIT);
+    for (String live : List.of(topics.progress(), topics.error(), topics.event())) {
+      assertEquals(
+          List.of(),
+          late.messages(live).stream().map(Message::text).toList(),
+          live + " was retained");
+    }
+  }
+
   @Test
   void suspend_midCycleWithMosquittoPub_streamFinishesThenOfflineThenPowerThenOnline() throws Exception {
     Path mosquittoPub = Prerequisites.requireProgram("mosquitto_pub");
@@ -119,7 +172,14 @@ abstract class AgentBrokerScenarios {
     awaitState(probe, mark, "suspending");
     assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
     assertFalse(engine.lastControl().forced());
-    Thread.sleep(300);
+    // Instead of a sleep: a status reply, then a progress update of the stream published after it.
+    // The agent still answers and the stream still runs, and an offline published on the suspend
+    // would have come before them.
+    int asked = probe.mark();
+    command("status");
+    Message reply = awaitState(probe, asked, "suspending");
+    probe.awaitAfter(probe.messages().indexOf(reply), topics.progress(),
+        m -> json(m).get("status").asText().equals("streaming"), WAIT);
     assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
         "nothing goes offline while a stream is in flight");
     engine.release();
@@ -142,9 +202,9 @@ abstract class AgentBrokerScenarios {
 
   @Test
   void suspend_forceMidCycle_killsStreamAndRunsPowerCommand() throws Exception {
-    Path marker = dir.resolve("powered-down");
+    PowerRuns power = power(true);
     engine.blockStreams();
-    startAgent(List.of("touch", marker.toString()));
+    startAgent(power.command());
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     command("run");
@@ -154,14 +214,16 @@ abstract class AgentBrokerScenarios {
     assertEquals("suspended", json(result).get("outcome").asText());
     assertEquals(1, json(result).at("/datasets/failed").asInt(), "the stream in flight was killed");
     assertTrue(engine.lastControl().forced());
-    awaitFile(marker);
+    power.awaitCount(1, WAIT);
+    awaitResumedIdle(probe, probe.messages().indexOf(result));
+    assertEquals(1, power.count(), "the power command ran once");
   }
 
   @Test
   void cancel_midCycle_endsCancelledAndStaysOnline() throws Exception {
-    Path marker = dir.resolve("powered-down");
+    PowerRuns power = power(true);
     engine.blockStreams();
-    startAgent(List.of("touch", marker.toString()));
+    startAgent(power.command());
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     command("run");
@@ -172,21 +234,31 @@ abstract class AgentBrokerScenarios {
     Message result = probe.await(topics.result(), m -> true, WAIT);
     assertEquals("cancelled", json(result).get("outcome").asText());
     awaitState(probe, probe.messages().indexOf(result), "idle");
-    assertFalse(Files.exists(marker));
+    // A status reply orders the stream: a power-down would have come (offline first) before it.
+    int asked = probe.mark();
+    command("status");
+    awaitState(probe, asked, "idle");
+    assertEquals(0, power.count(), "a cancel never powers down");
     assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
   }
 
   @Test
   void runThenSuspend_cycleEnds_runsPowerCommand() throws Exception {
-    Path marker = dir.resolve("powered-down");
-    startAgent(List.of("touch", marker.toString()));
+    PowerRuns power = power(true);
+    startAgent(power.command());
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     command("{\"command\": \"run\", \"run_id\": \"nightly-42\", \"then\": \"suspend\"}");
     Message result = probe.await(topics.result(), m -> true, WAIT);
     assertEquals("nightly-42", json(result).get("run_id").asText());
-    probe.await(topics.availability(), "offline", WAIT);
-    awaitFile(marker);
+    Message offline = probe.await(topics.availability(), "offline", WAIT);
+    assertTrue(
+        probe.messages().indexOf(result) < probe.messages().indexOf(offline),
+        "result before offline");
+    power.awaitCount(1, WAIT);
+    awaitResumedIdle(probe, probe.messages().indexOf(offline));
+    assertEquals(1, power.count(), "the power command ran once");
+    assertEquals(1, engine.requests.size(), "the run was not replayed after the resume");
   }
 
   @Test
@@ -239,14 +311,19 @@ abstract class AgentBrokerScenarios {
 
   @Test
   void resume_commandPublishedWhileAsleep_isNotReplayed() throws Exception {
-    startAgent(List.of("sleep", "2"));
+    // The machine sleeps until the test wakes it up (it used to be `sleep 2`, which a loaded
+    // machine could outlast before the commands below were even sent).
+    PowerRuns power = power(false);
+    startAgent(power.command());
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     int mark = probe.mark();
     command("suspend");
     probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    power.awaitCount(1, WAIT); // asleep: disconnected, the power command has not returned
     command("run"); // the server "sleeps": clean session, so nobody keeps this for the agent
     command("{\"command\": \"run\"}");
+    power.open();
     Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
     int back = probe.messages().indexOf(online);
     awaitState(probe, back, "idle");
@@ -254,6 +331,7 @@ abstract class AgentBrokerScenarios {
     command("status");
     awaitState(probe, mark2, "idle");
     assertTrue(engine.requests.isEmpty(), "a command sent during the sleep ran: " + engine.requests);
+    assertEquals(1, power.count(), "the power command ran once");
   }
 
   @Test
@@ -283,6 +361,13 @@ abstract class AgentBrokerScenarios {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** A power command that counts its runs; {@code open}: it returns at once (else: see open()). */
+  PowerRuns power(boolean open) {
+    PowerRuns p = new PowerRuns(dir, open);
+    powers.add(p);
+    return p;
+  }
 
   RunningAgent startAgent(List<String> power) {
     return startAgent(TestConfigs.config(brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power));
@@ -326,6 +411,25 @@ abstract class AgentBrokerScenarios {
 
   void command(String payload) {
     commander().publish(topics.command(), payload, false);
+  }
+
+  /**
+   * After a power-down: the agent came back ({@code online}, then {@code idle}) after {@code mark},
+   * and a {@code status} reply came after that, so whatever the agent did on waking up (a second
+   * power-down would publish {@code offline} first) has reached the probe.
+   */
+  void awaitResumedIdle(MqttProbe probe, int mark) {
+    Message online =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    awaitState(probe, probe.messages().indexOf(online), "idle");
+    int asked = probe.mark();
+    command("status");
+    awaitState(probe, asked, "idle");
+    List<Message> since = probe.messages().subList(probe.messages().indexOf(online), probe.mark());
+    assertTrue(
+        since.stream()
+            .noneMatch(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")),
+        "powered down again after the resume");
   }
 
   Message awaitState(MqttProbe probe, int mark, String state) {

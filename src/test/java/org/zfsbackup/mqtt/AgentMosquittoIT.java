@@ -3,11 +3,15 @@ package org.zfsbackup.mqtt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
@@ -70,8 +74,21 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   @Test
   void brokerDownAtStart_agentRetriesUntilItIsUp() throws Exception {
     broker.stop(); // right after wake-on-LAN, the broker is not there yet (Paho #825)
-    startAgent(List.of("true"));
-    Thread.sleep(1500); // several failed attempts
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+    root.addAppender(logs);
+    try {
+      startAgent(List.of("true"));
+      // Several failed attempts (counted, not guessed with a sleep): the first connect is retried.
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (!logged(logs, "failed (attempt 3)")) {
+        assertTrue(System.nanoTime() < deadline, "no third failed attempt within " + WAIT);
+        Thread.sleep(20);
+      }
+    } finally {
+      root.detachAppender(logs);
+    }
     broker.restart();
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
@@ -111,9 +128,88 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     RunningAgent agent = startAgent(List.of("true"));
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
+    Message online = probe.await(topics.availability(), "online", WAIT);
     agent.stop();
     Message offline = probe.await(topics.availability(), "offline", Duration.ofSeconds(5));
-    assertTrue(probe.messages().indexOf(offline) >= 0);
-    assertTrue(broker.loggedCleanDisconnect(clientId), broker.logText());
+    assertTrue(broker.awaitCleanDisconnect(clientId, WAIT), broker.logText());
+    // The broker has handled the agent's last packet; a marker published now orders the stream:
+    // a will (an unclean end) or a late "online" would have reached the probe before it.
+    int mark = probe.mark();
+    commander().publish(topics.base() + "/test-marker", "m", false);
+    probe.awaitAfter(mark, topics.base() + "/test-marker", m -> true, WAIT);
+    List<Message> availability = probe.messages(topics.availability());
+    assertTrue(
+        probe.messages().indexOf(online) < probe.messages().indexOf(offline),
+        "offline after online");
+    assertEquals(
+        offline,
+        availability.get(availability.size() - 1),
+        "offline is the last word: " + texts(availability));
+    assertEquals(
+        1,
+        availability.stream().filter(m -> m.text().equals("offline")).count(),
+        "one offline: published by the agent, not a will as well: " + texts(availability));
+  }
+
+  /**
+   * The power command runs exactly once for one suspend, although the broker goes away twice
+   * around it: killed while the agent is suspending (a stream in flight; the agent reconnects and
+   * republishes {@code suspending}) and killed again while the power command runs (the agent comes
+   * back to a fresh broker on resume). Catches: a reconnect that re-runs a pending power-down (or
+   * replays the suspend command), a power-down that starts before the stream in flight ended, and
+   * a resume that powers down again.
+   */
+  @Test
+  void suspend_brokerRestartedWhileSuspendingAndWhileAsleep_powerCommandRunsOnce()
+      throws Exception {
+    PowerRuns power = power(false);
+    engine.blockStreams();
+    startAgent(power.command());
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    int mark = probe.mark();
+    command("suspend");
+    awaitState(probe, mark, "suspending");
+
+    broker.kill(); // the connection drops while the agent waits for the stream to finish
+    broker.restart();
+    MqttProbe back = probe();
+    back.await(topics.availability(), "online", WAIT);
+    awaitState(back, 0, "suspending");
+    assertEquals(0, power.count(), "no power-down while the stream is in flight");
+
+    engine.release(); // the stream ends: result, offline, then the power command (blocked)
+    back.await(topics.result(), m -> json(m).get("outcome").asText().equals("suspended"), WAIT);
+    back.await(topics.availability(), "offline", WAIT);
+    power.awaitCount(1, WAIT);
+
+    broker.kill(); // the broker goes away while the machine "sleeps"
+    broker.restart();
+    MqttProbe woken = probe();
+    power.open(); // wake up
+    woken.await(topics.availability(), "online", WAIT);
+    awaitState(woken, 0, "idle");
+    // A status reply comes after everything the agent did on reconnecting: a second power-down
+    // would have shown as offline (and a second line) before it.
+    int mark2 = woken.mark();
+    command("status");
+    awaitState(woken, mark2, "idle");
+    assertEquals(1, power.count(), "the power command ran once");
+    assertTrue(
+        woken.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
+        texts(woken.messages()).toString());
+    assertEquals(1, engine.requests.size(), "nothing replayed a run");
+  }
+
+  static boolean logged(ListAppender<ILoggingEvent> logs, String text) {
+    synchronized (logs) { // the appender appends under its own lock
+      return logs.list.stream().anyMatch(e -> e.getFormattedMessage().contains(text));
+    }
+  }
+
+  static List<String> texts(List<Message> messages) {
+    return messages.stream().map(m -> m.topic() + " " + m.text()).toList();
   }
 }

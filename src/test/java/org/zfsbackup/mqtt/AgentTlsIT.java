@@ -1,6 +1,7 @@
 package org.zfsbackup.mqtt;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Logger;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -27,6 +29,7 @@ import org.zfsbackup.config.AgentConfig.Secret;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
+import org.zfsbackup.testing.MqttProbe.Message;
 import org.zfsbackup.testing.Prerequisites;
 
 /**
@@ -106,22 +109,74 @@ class AgentTlsIT {
 
   @Test
   void start_wrongPassword_retriesAndLogsEachAttemptWithoutThePassword() throws Exception {
+    MqttProbe probe = probe();
     startAgent("agent-tls-badpw", dir.resolve("ca/ca.pem"), "not-" + PASSWORD);
     awaitLog("failed (attempt 2)");
     assertTrue(logText().contains("attempt 1"));
+    // Fails if the attempts fail for another reason than the broker refusing the credentials.
+    assertEveryAttemptFailedFor(Pattern.compile("Not authori[sz]ed"));
+    assertNeverOnline(probe, "agent-tls-badpw");
   }
 
+  /**
+   * Catches: a socket factory that trusts every certificate (or the JVM's store instead of
+   * {@code ca_file}): the agent would connect, go online and never log a PKIX failure; and a test
+   * that passes because the connection failed for an unrelated reason (wrong port, bad password).
+   */
   @Test
   void start_caFileOfAnotherCa_refusesTheBroker() throws Exception {
+    MqttProbe probe = probe();
     startAgent("agent-tls-badca", dir.resolve("other-ca/ca.pem"), PASSWORD);
     awaitLog("failed (attempt 2)");
+    // The JDK's words for "this certificate is not signed by a CA you trust".
+    assertEveryAttemptFailedFor(Pattern.compile("PKIX path (validation|building) failed"));
+    assertNeverOnline(probe, "agent-tls-badca");
+    assertFalse(
+        broker.logText().contains("agent-tls-badca"),
+        "the broker saw an MQTT CONNECT:\n" + broker.logText());
   }
 
+  /**
+   * Catches: hostname verification switched off ({@code setHttpsHostnameVerificationEnabled}),
+   * which would accept any certificate of the trusted CA for any broker name.
+   */
   @Test
   void start_brokerNameNotInItsCertificate_refusesTheBroker() throws Exception {
+    MqttProbe probe = probe();
     // The certificate is for IP 127.0.0.1 only; "localhost" is the same socket under another name.
     startAgent("agent-tls-badname", dir.resolve("ca/ca.pem"), PASSWORD, broker.url().replace("127.0.0.1", "localhost"));
     awaitLog("failed (attempt 2)");
+    // The JDK's HostnameChecker: "No name matching localhost found" (or "No subject alternative
+    // DNS name matching localhost found" when the certificate has DNS names).
+    assertEveryAttemptFailedFor(
+        Pattern.compile("No (subject alternative (DNS )?)?name matching localhost"));
+    assertNeverOnline(probe, "agent-tls-badname");
+    assertFalse(
+        broker.logText().contains("agent-tls-badname"),
+        "the broker saw an MQTT CONNECT:\n" + broker.logText());
+  }
+
+  /** Every logged connect failure (at least two) names {@code reason}, not just any failure. */
+  void assertEveryAttemptFailedFor(Pattern reason) {
+    List<String> failures = logText().lines().filter(l -> l.contains("failed (attempt")).toList();
+    assertTrue(failures.size() >= 2, "fewer than two failed attempts:\n" + logText());
+    for (String line : failures) {
+      assertTrue(
+          reason.matcher(line).find(),
+          "an attempt failed for another reason than " + reason + ": " + line);
+    }
+  }
+
+  /**
+   * Nothing was ever published on the agent's availability topic: no retained {@code online} at
+   * subscribe time (the probe subscribed before the agent started), none live since.
+   */
+  static void assertNeverOnline(MqttProbe probe, String client) {
+    assertEquals(
+        List.of(),
+        probe.messages("servers/" + client + "/availability").stream()
+            .map(Message::text)
+            .toList());
   }
 
   void startAgent(String client, Path caFile, String password) {
@@ -154,7 +209,11 @@ class AgentTlsIT {
 
   String logText() {
     StringBuilder b = new StringBuilder();
-    for (ILoggingEvent e : new ArrayList<>(logs.list)) {
+    List<ILoggingEvent> events;
+    synchronized (logs) { // the appender appends under its own lock
+      events = new ArrayList<>(logs.list);
+    }
+    for (ILoggingEvent e : events) {
       b.append(e.getFormattedMessage()).append('\n');
       for (IThrowableProxy t = e.getThrowableProxy(); t != null; t = t.getCause()) {
         b.append(t.getMessage()).append('\n');

@@ -191,6 +191,21 @@ public final class MosquittoBroker implements AutoCloseable {
     return logText().contains("Client " + clientId + " disconnected.");
   }
 
+  /**
+   * Waits (up to {@code timeout}) until the broker logged a clean DISCONNECT from {@code clientId};
+   * after that the broker has handled everything that client sent. False when it never came.
+   */
+  public boolean awaitCleanDisconnect(String clientId, java.time.Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!loggedCleanDisconnect(clientId)) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      sleep(20);
+    }
+    return true;
+  }
+
   @Override
   public void close() {
     kill();
