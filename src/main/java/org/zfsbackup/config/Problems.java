@@ -7,10 +7,12 @@ import java.util.Map;
 
 /**
  * Collects every configuration problem, each prefixed with its key path, so that one run reports
- * all of them. Remembers which key paths came from an environment variable or a system property
+ * all of them; one per value: a key whose value, or a value above or below it, was reported is not
+ * reported again. Remembers which key paths came from an environment variable or a system property
  * and says so in the message, since the file alone would not explain the value.
  */
 final class Problems {
+  private final List<String> paths = new ArrayList<>();
   private final List<String> messages = new ArrayList<>();
   private final Map<String, String> origins = new HashMap<>();
 
@@ -26,12 +28,15 @@ final class Problems {
 
   /** Adds {@code path: message}; {@code message} must never contain a secret value. */
   void add(String path, String message) {
+    if (paths.stream().anyMatch(p -> p.equals(path) || below(p, path) || below(path, p))) {
+      return;
+    }
+    paths.add(path);
     String origin = originOf(path);
-    String where = path.isEmpty() ? "(top level)" : path;
-    messages.add(where + ": " + message + (origin == null ? "" : " (from " + origin + ")"));
+    messages.add(path + ": " + message + (origin == null ? "" : " (from " + origin + ")"));
   }
 
-  /** A problem that is not about one key (an unreadable file, a bad override name). */
+  /** A problem that is not about one key (a bad override name). */
   void addGeneral(String message) {
     messages.add(message);
   }
@@ -44,15 +49,15 @@ final class Problems {
     return List.copyOf(messages);
   }
 
+  private static boolean below(String path, String root) {
+    return path.startsWith(root + ".") || path.startsWith(root + "[");
+  }
+
   private String originOf(String path) {
-    String p = path;
-    while (true) {
-      String origin = origins.get(p);
-      if (origin != null || p.isEmpty()) {
-        return origin;
+    for (String p = path; ; p = p.substring(0, Math.max(p.lastIndexOf('.'), p.lastIndexOf('[')))) {
+      if (origins.containsKey(p) || p.indexOf('.') < 0 && p.indexOf('[') < 0) {
+        return origins.get(p);
       }
-      int cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
-      p = cut < 0 ? "" : p.substring(0, cut);
     }
   }
 }
