@@ -1,5 +1,16 @@
 package org.zfsbackup.config;
 
+import static org.zfsbackup.config.ConfigRules.Rule.CA_FILE;
+import static org.zfsbackup.config.ConfigRules.Rule.DATASET;
+import static org.zfsbackup.config.ConfigRules.Rule.HOST;
+import static org.zfsbackup.config.ConfigRules.Rule.LOG_LEVEL;
+import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
+import static org.zfsbackup.config.ConfigRules.Rule.PORT;
+import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
+import static org.zfsbackup.config.ConfigRules.Rule.TOPIC;
+import static org.zfsbackup.config.ConfigRules.Rule.URL;
+import static org.zfsbackup.config.ConfigRules.Rule.USER;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.nio.file.Path;
@@ -7,13 +18,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.zfsbackup.config.ConfigRules.Check;
 
 /**
  * The whole configuration, validated and typed. Built only by {@link ConfigLoader}; nothing else in
- * the agent sees raw JSON. Each key is a component, named in snake_case in the file; its default
- * is the YAML value in {@code @JsonProperty(defaultValue)}, an absent section gets the defaults of
- * its keys, and {@code required} keys have none. The rules types cannot say are in {@link
- * ConfigRules}. docs/configuration.md lists every key.
+ * the agent sees raw JSON. A key is a component, in snake_case in the file, with its default as a
+ * YAML value in {@code @JsonProperty(defaultValue)} (an absent section gets its keys' defaults) and
+ * the format of its value in {@link Check}. docs/configuration.md lists every key.
  *
  * @param mqtt broker connection; empty when the file has no {@code mqtt} section (the {@code run}
  *     and {@code plan} commands do not need one)
@@ -28,44 +39,41 @@ public record AgentConfig(
     PowerConfig power,
     ReplicationConfig replication,
     @JsonProperty(defaultValue = "/var/lib/zfs-backup-agent/state.json") Path stateFile,
-    @JsonProperty(defaultValue = "info") String logLevel) {
+    @Check(LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel) {
 
   public AgentConfig {
     logLevel = logLevel == null ? null : logLevel.trim().toLowerCase(Locale.ROOT);
   }
 
   /**
-   * MQTT broker and topic. {@code password} is read from {@code password_file} or the environment
-   * (see {@link ConfigLoader}), never logged. {@code clientId} defaults to {@code
+   * MQTT broker and topic. {@code password} comes from {@code password_file} or the environment
+   * (see {@link ConfigLoader}) and is never logged; {@code clientId} defaults to {@code
    * zfs-backup-agent-<hostname>}.
    */
   public record MqttConfig(
-      @JsonProperty(required = true) String url,
+      @Check(URL) @JsonProperty(required = true) String url,
       String clientId,
       Optional<String> username,
       @JsonProperty("password_file") Optional<Secret> password,
-      Optional<Path> caFile,
-      @JsonProperty(defaultValue = "servers/host-backups") String topic,
+      @Check(CA_FILE) Optional<Path> caFile,
+      @Check(TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,
       HomeAssistantConfig homeAssistant) {}
 
   public record HomeAssistantConfig(
       @JsonProperty(defaultValue = "true") boolean enabled,
-      @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
+      @Check(TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
 
-  /**
-   * argv prefixes; never run through a shell. {@code pv} counts bytes in the stream; empty = Java
-   * relay.
-   */
+  /** argv prefixes, never run through a shell. {@code pv} counts bytes; empty = Java relay. */
   public record CommandsConfig(
-      @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
-      @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]") List<String> ssh,
+      @Check(NON_EMPTY) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
+      @Check(NON_EMPTY) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]") List<String> ssh,
       @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
 
   /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
   public record PullConfig(
-      @JsonProperty(required = true) String target,
+      @Check(DATASET) @JsonProperty(required = true) String target,
       @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
-      @JsonProperty(required = true) List<SourceConfig> sources) {}
+      @Check(NON_EMPTY) @JsonProperty(required = true) List<SourceConfig> sources) {}
 
   /**
    * @param name defaults to {@code host}
@@ -73,10 +81,10 @@ public record AgentConfig(
    */
   public record SourceConfig(
       String name,
-      Optional<String> host,
-      Optional<String> user,
-      Optional<Integer> port,
-      @JsonProperty(required = true) List<String> datasets) {}
+      @Check(HOST) Optional<String> host,
+      @Check(USER) Optional<String> user,
+      @Check(PORT) Optional<Integer> port,
+      @Check({NON_EMPTY, DATASET}) @JsonProperty(required = true) List<String> datasets) {}
 
   /**
    * @param host empty = receive locally without ssh
@@ -84,24 +92,21 @@ public record AgentConfig(
    * @param datasets defaults to {@code [pull.target]}
    */
   public record PushConfig(
-      Optional<String> host,
-      Optional<String> user,
-      Optional<Integer> port,
-      @JsonProperty(required = true) String target,
-      String stripPrefix,
+      @Check(HOST) Optional<String> host,
+      @Check(USER) Optional<String> user,
+      @Check(PORT) Optional<Integer> port,
+      @Check(DATASET) @JsonProperty(required = true) String target,
+      @Check(DATASET) String stripPrefix,
       @JsonProperty(defaultValue = "true") boolean raw,
       @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
-      List<String> datasets) {}
+      @Check({NON_EMPTY, DATASET}) List<String> datasets) {}
 
-  /**
-   * Run after a graceful suspend. Empty = suspend only stops the agent's work, nothing is powered
-   * down.
-   */
+  /** Run after a graceful suspend; empty = suspend only stops the agent's work. */
   public record PowerConfig(
       @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command) {}
 
   /**
-   * Durations are whole seconds in the file ({@code *_s}).
+   * Durations are whole seconds in the file.
    *
    * @param holds hold the incremental base on the source so pruning cannot break the chain
    * @param stallTimeout a step that moves no bytes for this long is killed and reported
@@ -110,9 +115,12 @@ public record AgentConfig(
    */
   public record ReplicationConfig(
       @JsonProperty(defaultValue = "true") boolean holds,
-      @JsonProperty(value = "stall_timeout_s", defaultValue = "600") Duration stallTimeout,
-      @JsonProperty(value = "connect_timeout_s", defaultValue = "15") Duration connectTimeout,
-      @JsonProperty(value = "command_timeout_s", defaultValue = "120") Duration commandTimeout) {}
+      @Check(SECONDS) @JsonProperty(value = "stall_timeout_s", defaultValue = "600")
+          Duration stallTimeout,
+      @Check(SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
+          Duration connectTimeout,
+      @Check(SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
+          Duration commandTimeout) {}
 
   /** A secret value whose {@code toString} never reveals it. */
   public record Secret(String value) {
