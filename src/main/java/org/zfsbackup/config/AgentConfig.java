@@ -1,16 +1,5 @@
 package org.zfsbackup.config;
 
-import static org.zfsbackup.config.ConfigRules.Rule.CA_FILE;
-import static org.zfsbackup.config.ConfigRules.Rule.DATASET;
-import static org.zfsbackup.config.ConfigRules.Rule.HOST;
-import static org.zfsbackup.config.ConfigRules.Rule.LOG_LEVEL;
-import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
-import static org.zfsbackup.config.ConfigRules.Rule.PORT;
-import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
-import static org.zfsbackup.config.ConfigRules.Rule.TOPIC;
-import static org.zfsbackup.config.ConfigRules.Rule.URL;
-import static org.zfsbackup.config.ConfigRules.Rule.USER;
-
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.nio.file.Path;
@@ -19,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.zfsbackup.config.ConfigRules.Check;
+import org.zfsbackup.config.ConfigRules.Rule;
 
 /**
  * The whole configuration, validated and typed. Built only by {@link ConfigLoader}; nothing else in
@@ -39,7 +29,7 @@ public record AgentConfig(
     PowerConfig power,
     ReplicationConfig replication,
     @JsonProperty(defaultValue = "/var/lib/zfs-backup-agent/state.json") Path stateFile,
-    @Check(LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel) {
+    @Check(Rule.LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel) {
 
   public AgentConfig {
     logLevel = logLevel == null ? null : logLevel.trim().toLowerCase(Locale.ROOT);
@@ -51,29 +41,30 @@ public record AgentConfig(
    * zfs-backup-agent-<hostname>}.
    */
   public record MqttConfig(
-      @Check(URL) @JsonProperty(required = true) String url,
+      @Check(Rule.URL) @JsonProperty(required = true) String url,
       String clientId,
       Optional<String> username,
       @JsonProperty("password_file") Optional<Secret> password,
-      @Check(CA_FILE) Optional<Path> caFile,
-      @Check(TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,
+      @Check(Rule.CA_FILE) Optional<Path> caFile,
+      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,
       HomeAssistantConfig homeAssistant) {}
 
   public record HomeAssistantConfig(
       @JsonProperty(defaultValue = "true") boolean enabled,
-      @Check(TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
+      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
 
   /** argv prefixes, never run through a shell. {@code pv} counts bytes; empty = Java relay. */
   public record CommandsConfig(
-      @Check(NON_EMPTY) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
-      @Check(NON_EMPTY) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]") List<String> ssh,
+      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
+      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]")
+          List<String> ssh,
       @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
 
   /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
   public record PullConfig(
-      @Check(DATASET) @JsonProperty(required = true) String target,
+      @Check(Rule.DATASET) @JsonProperty(required = true) String target,
       @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
-      @Check(NON_EMPTY) @JsonProperty(required = true) List<SourceConfig> sources) {}
+      @Check(Rule.NON_EMPTY) @JsonProperty(required = true) List<SourceConfig> sources) {}
 
   /**
    * @param name defaults to {@code host}
@@ -81,10 +72,11 @@ public record AgentConfig(
    */
   public record SourceConfig(
       String name,
-      @Check(HOST) Optional<String> host,
-      @Check(USER) Optional<String> user,
-      @Check(PORT) Optional<Integer> port,
-      @Check({NON_EMPTY, DATASET}) @JsonProperty(required = true) List<String> datasets) {}
+      @Check(Rule.HOST) Optional<String> host,
+      @Check(Rule.USER) Optional<String> user,
+      @Check(Rule.PORT) Optional<Integer> port,
+      @Check({Rule.NON_EMPTY, Rule.DATASET}) @JsonProperty(required = true)
+          List<String> datasets) {}
 
   /**
    * @param host empty = receive locally without ssh
@@ -92,14 +84,14 @@ public record AgentConfig(
    * @param datasets defaults to {@code [pull.target]}
    */
   public record PushConfig(
-      @Check(HOST) Optional<String> host,
-      @Check(USER) Optional<String> user,
-      @Check(PORT) Optional<Integer> port,
-      @Check(DATASET) @JsonProperty(required = true) String target,
-      @Check(DATASET) String stripPrefix,
+      @Check(Rule.HOST) Optional<String> host,
+      @Check(Rule.USER) Optional<String> user,
+      @Check(Rule.PORT) Optional<Integer> port,
+      @Check(Rule.DATASET) @JsonProperty(required = true) String target,
+      @Check(Rule.DATASET) String stripPrefix,
       @JsonProperty(defaultValue = "true") boolean raw,
       @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
-      @Check({NON_EMPTY, DATASET}) List<String> datasets) {}
+      @Check({Rule.NON_EMPTY, Rule.DATASET}) List<String> datasets) {}
 
   /** Run after a graceful suspend; empty = suspend only stops the agent's work. */
   public record PowerConfig(
@@ -115,11 +107,11 @@ public record AgentConfig(
    */
   public record ReplicationConfig(
       @JsonProperty(defaultValue = "true") boolean holds,
-      @Check(SECONDS) @JsonProperty(value = "stall_timeout_s", defaultValue = "600")
+      @Check(Rule.SECONDS) @JsonProperty(value = "stall_timeout_s", defaultValue = "600")
           Duration stallTimeout,
-      @Check(SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
+      @Check(Rule.SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
           Duration connectTimeout,
-      @Check(SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
+      @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
           Duration commandTimeout) {}
 
   /** A secret value whose {@code toString} never reveals it. */

@@ -51,8 +51,8 @@ import org.zfsbackup.zfs.DatasetName;
  * twice is an error in both), then environment variables, then system properties, each winning;
  * then defaults and {@link Check}s along the record types, Jackson's binding, and {@link
  * ConfigRules}. Every problem is reported in one run: Jackson stops at the first, so binding is
- * repeated, each failure recorded under its key path and its value nulled (an unknown key
- * removed), until the rest binds.
+ * repeated, each failure recorded under its key path and its value nulled (an unknown key removed),
+ * until the rest binds.
  *
  * <p>Overrides: {@code ZFS_BACKUP_AGENT_} + the key path upper-cased, levels joined by {@code __}
  * ({@code ZFS_BACKUP_AGENT_MQTT__URL} sets {@code mqtt.url}), or the system property {@code
@@ -119,7 +119,10 @@ public final class ConfigLoader {
     ConfigRules.check(config, loader.problems);
     if (!loader.problems.isEmpty()) {
       throw new ConfigException(
-          loader.problems.list(Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigLoader::key).toList()));
+          loader.problems.list(
+              Arrays.stream(AgentConfig.class.getRecordComponents())
+                  .map(ConfigLoader::key)
+                  .toList()));
     }
     return config;
   }
@@ -158,41 +161,50 @@ public final class ConfigLoader {
   /** Sets each override's key path to its string, creating mappings on the way. */
   private void override(
       ObjectNode tree, Map<String, String> values, String prefix, String separator, String kind) {
-    new TreeMap<>(values).forEach((name, value) -> {
-      String[] keys = name.substring(Math.min(prefix.length(), name.length()))
-          .toLowerCase(Locale.ROOT).split(separator, -1);
+    for (Map.Entry<String, String> e : new TreeMap<>(values).entrySet()) {
+      String name = e.getKey();
       if (!name.startsWith(prefix) || name.equals(PASSWORD_ENV)) {
-        return;
-      } else if (Arrays.stream(keys).anyMatch(String::isEmpty)) {
+        continue;
+      }
+      String[] keys = name.substring(prefix.length()).toLowerCase(Locale.ROOT).split(separator, -1);
+      if (Arrays.stream(keys).anyMatch(String::isEmpty)) {
         problems.addGeneral(kind + name + ": not a key path (empty level)");
-        return;
+        continue;
       } else if (Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
-        problems.addGeneral(kind + name
-            + ": a list cannot be changed item by item; override the whole list (JSON)");
-        return;
+        problems.addGeneral(
+            kind
+                + name
+                + ": a list cannot be changed item by item; override the"
+                + " whole list (JSON)");
+        continue;
       }
       ObjectNode node = tree;
       for (int i = 0; i < keys.length - 1; i++) {
-        JsonNode child = node.get(keys[i]) instanceof TextNode t ? json(t.asText()) : node.get(keys[i]);
-        node = node.set(keys[i], child instanceof ObjectNode o ? o : JSON.createObjectNode()).with(keys[i]);
+        JsonNode child = node.get(keys[i]);
+        child = child instanceof TextNode t ? json(t.asText()) : child; // a mapping given whole
+        node.set(keys[i], child instanceof ObjectNode o ? o : JSON.createObjectNode());
+        node = (ObjectNode) node.get(keys[i]);
       }
-      node.put(keys[keys.length - 1], value);
+      node.put(keys[keys.length - 1], e.getValue());
       problems.origin(String.join(".", keys), kind + name);
-    });
+    }
   }
 
   /**
    * Walks the tree along the record types: gives an absent key its default (an absent section, its
-   * keys' defaults) or reports it missing when required, turns an override's string into the key's type, and checks each value:
-   * present, not blank, and following its {@link Check}. Types are left to Jackson.
+   * keys' defaults) or reports it missing when required, turns an override's string into the key's
+   * type, and checks each value: present, not blank, and following its {@link Check}. Types are
+   * left to Jackson.
    */
   private void complete(ObjectNode node, Class<?> type, String path) {
     for (RecordComponent c : type.getRecordComponents()) {
       JsonProperty property = c.getAccessor().getAnnotation(JsonProperty.class);
       Check check = c.getAccessor().getAnnotation(Check.class);
       String at = (path.isEmpty() ? "" : path + ".") + key(c);
-      Class<?> item = c.getGenericType() instanceof ParameterizedType t
-          ? (Class<?>) t.getActualTypeArguments()[0] : Object.class;
+      Class<?> item =
+          c.getGenericType() instanceof ParameterizedType t
+              ? (Class<?>) t.getActualTypeArguments()[0]
+              : Object.class;
       Class<?> valueType = c.getType() == Optional.class ? item : c.getType();
       JsonNode value = node.get(key(c));
       if (value == null && property != null && !property.defaultValue().isEmpty()) {
@@ -220,7 +232,10 @@ public final class ConfigLoader {
 
   private void check(JsonNode value, String at, Check check) {
     if (value != null && value.isNull()) {
-      problems.add(at, "has no value" + (at.endsWith("]") ? "" : " (give one, or remove the key to get the default)"));
+      problems.add(
+          at,
+          "has no value"
+              + (at.endsWith("]") ? "" : " (give one, or remove the key to get the default)"));
     } else if (value != null && value.isTextual() && value.asText().isBlank()) {
       problems.add(at, "must not be empty");
     }
@@ -234,11 +249,13 @@ public final class ConfigLoader {
     String t = text.trim();
     JsonNode json = json(t);
     if (type == boolean.class || type == Boolean.class) {
-      return t.matches("(?i)true|yes|on|1") ? BooleanNode.TRUE
+      return t.matches("(?i)true|yes|on|1")
+          ? BooleanNode.TRUE
           : t.matches("(?i)false|no|off|0") ? BooleanNode.FALSE : TextNode.valueOf(text);
-    } else if (json != null && (json.isIntegralNumber() && (type == Integer.class || type == Duration.class)
-        || json.isArray() && type == List.class
-        || json.isObject() && type.isRecord())) {
+    } else if (json != null
+        && (json.isIntegralNumber() && (type == Integer.class || type == Duration.class)
+            || json.isArray() && type == List.class
+            || json.isObject() && type.isRecord())) {
       return json;
     } else if (type == List.class && item == String.class && !t.startsWith("[")) {
       ArrayNode list = JSON.createArrayNode();
@@ -287,9 +304,11 @@ public final class ConfigLoader {
         }
       } catch (IOException | RuntimeException e) {
         // The exception type only: a decoding error's message could quote the content.
-        boolean readable = Files.isRegularFile(file) && Files.isReadable(file);
-        problems.add("mqtt.password_file", "cannot read " + file + " (" + (readable
-            ? e.getClass().getSimpleName() : "missing, not a file, or not readable") + ")");
+        String why =
+            Files.isRegularFile(file) && Files.isReadable(file)
+                ? e.getClass().getSimpleName()
+                : "missing, not a file, or not readable";
+        problems.add("mqtt.password_file", "cannot read " + file + " (" + why + ")");
       }
     }
   }
@@ -304,7 +323,8 @@ public final class ConfigLoader {
         String at = "";
         for (JsonMappingException.Reference r : e.getPath()) {
           String field = r.getFieldName();
-          pointer = field != null ? pointer.appendProperty(field) : pointer.appendIndex(r.getIndex());
+          pointer =
+              field != null ? pointer.appendProperty(field) : pointer.appendIndex(r.getIndex());
           at += field == null ? "[" + r.getIndex() + "]" : (at.isEmpty() ? "" : ".") + field;
         }
         JsonNode value = tree.at(pointer);
@@ -337,15 +357,22 @@ public final class ConfigLoader {
     } else if (type == Boolean.class || type == boolean.class) {
       return "expected true or false, got " + a(value);
     } else if (type == Integer.class || type == Duration.class) {
-      return value.isIntegralNumber() ? value + " is out of range" : "expected an integer, got " + a(value);
+      return value.isIntegralNumber()
+          ? value + " is out of range"
+          : "expected an integer, got " + a(value);
     }
     return "expected a string, got " + a(value);
   }
 
   /** What kind of value {@code value} is, e.g. "a list". */
   private static String a(JsonNode value) {
-    return value.isNull() ? "no value" : value.isArray() ? "a list" : value.isObject() ? "a mapping"
-        : "a " + value.getNodeType().name().toLowerCase(Locale.ROOT);
+    return value.isNull()
+        ? "no value"
+        : value.isArray()
+            ? "a list"
+            : value.isObject()
+                ? "a mapping"
+                : "a " + value.getNodeType().name().toLowerCase(Locale.ROOT);
   }
 
   private static JsonNode json(String text) {
@@ -359,7 +386,8 @@ public final class ConfigLoader {
   /** A component's key: its {@code @JsonProperty} name, else its name in snake_case. */
   private static String key(RecordComponent c) {
     JsonProperty property = c.getAccessor().getAnnotation(JsonProperty.class);
-    return property != null && !property.value().isEmpty() ? property.value()
+    return property != null && !property.value().isEmpty()
+        ? property.value()
         : c.getName().replaceAll("([A-Z])", "_$1").toLowerCase(Locale.ROOT);
   }
 

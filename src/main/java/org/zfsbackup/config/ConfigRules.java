@@ -22,17 +22,17 @@ import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.zfs.DatasetName;
 
 /**
- * What types cannot say: the format of one value ({@link Check} on its component, checked by
- * {@link ConfigLoader} with the value's key path), and rules across keys ({@link #check}). A
- * value that failed to bind is null in the records and skipped here: it is reported already.
+ * What types cannot say: the format of one value ({@link Check} on its component, checked by {@link
+ * ConfigLoader} with the value's key path), and rules across keys ({@link #check}). A value that
+ * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {
   private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
 
   /** ssh destinations and users: no spaces, and no leading '-' that ssh would read as an option. */
-  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9_.:%\\[\\]][A-Za-z0-9_.:%\\[\\]-]*");
+  private static final Pattern HOST_NAME = Pattern.compile("[\\w.:%\\[\\]][\\w.:%\\[\\]-]*");
 
-  private static final Pattern USER = Pattern.compile("[A-Za-z0-9_.][A-Za-z0-9_.-]*");
+  private static final Pattern USER_NAME = Pattern.compile("[\\w.][\\w.-]*");
 
   private ConfigRules() {}
 
@@ -43,31 +43,59 @@ final class ConfigRules {
   }
 
   enum Rule {
-    NON_EMPTY, DATASET, HOST, USER, PORT, SECONDS, TOPIC, URL, CA_FILE, LOG_LEVEL;
+    NON_EMPTY,
+    DATASET,
+    HOST,
+    USER,
+    PORT,
+    SECONDS,
+    TOPIC,
+    URL,
+    CA_FILE,
+    LOG_LEVEL;
 
-    /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
+    /**
+     * What is wrong with {@code value}, or null; a value of another type is Jackson's to report.
+     */
     String problem(JsonNode value) {
       String s = value.asText();
       String level = s.trim().toLowerCase(Locale.ROOT);
       boolean numeric = this == PORT || this == SECONDS;
       if (this == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
-        return this == NON_EMPTY && value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
+        boolean empty = this == NON_EMPTY && value.isArray() && value.isEmpty();
+        return empty ? "must not be an empty list" : null;
       }
       return switch (this) {
         case DATASET -> DatasetName.problem(s).orElse(null);
-        case HOST -> ConfigRules.HOST.matcher(s).matches() ? null
-            : "'" + s + "' is not a host name (letters, digits, . _ : - and no leading -)";
-        case USER -> ConfigRules.USER.matcher(s).matches() ? null
-            : "'" + s + "' is not a user name (letters, digits, . _ - and no leading -)";
-        case PORT -> value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535 ? null
-            : s + " is out of range 1..65535";
-        case SECONDS -> !value.canConvertToInt() ? s + " is too large"
-            : value.asInt() < 1 ? s + " is too small: must be at least 1" : null;
+        case HOST ->
+            unless(
+                HOST_NAME.matcher(s).matches(),
+                "'%s' is not a host name" + " (letters, digits, . _ : - and no leading -)",
+                s);
+        case USER ->
+            unless(
+                USER_NAME.matcher(s).matches(),
+                "'%s' is not a user name" + " (letters, digits, . _ - and no leading -)",
+                s);
+        case PORT ->
+            unless(
+                value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535,
+                "%s is out of range 1..65535",
+                s);
+        case SECONDS ->
+            unless(
+                value.canConvertToInt() && value.asInt() >= 1,
+                value.canConvertToInt() ? "%s is too small: must be at least 1" : "%s is too large",
+                s);
         case TOPIC -> topicProblem(s);
         case URL -> urlProblem(s);
         case CA_FILE -> caProblem(Path.of(s));
-        case LOG_LEVEL -> LOG_LEVELS.contains(level) ? null
-            : "'" + level + "' is not one of " + String.join(", ", LOG_LEVELS);
+        case LOG_LEVEL ->
+            unless(
+                LOG_LEVELS.contains(level),
+                "'%s' is not one of %s",
+                level,
+                String.join(", ", LOG_LEVELS));
         case NON_EMPTY -> null;
       };
     }
@@ -75,34 +103,46 @@ final class ConfigRules {
 
   /** The rules across keys, on the bound configuration. */
   static void check(AgentConfig c, Problems problems) {
-    c.mqtt().filter(m -> m.password().isPresent() && m.username().isEmpty()).ifPresent(m ->
-        problems.add("mqtt.username", "missing: a password is given, and MQTT sends a password only with a user name"));
+    if (c.mqtt().filter(m -> m.password().isPresent() && m.username().isEmpty()).isPresent()) {
+      problems.add(
+          "mqtt.username",
+          "missing: a password is given, and MQTT sends a password" + " only with a user name");
+    }
     String pullTarget = c.pull() == null ? null : valid(c.pull().target());
-    List<SourceConfig> sources = c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
     Map<String, String> seen = new HashMap<>();
-    for (int i = 0; i < sources.size(); i++) {
-      SourceConfig s = sources.get(i);
+    for (int i = 0;
+        c.pull() != null && c.pull().sources() != null && i < c.pull().sources().size();
+        i++) {
+      SourceConfig s = c.pull().sources().get(i);
       String at = "pull.sources[" + i + "]";
-      boolean fromHost = s != null && s.host().isPresent() && s.host().get().equals(s.name());
+      if (s != null && s.name() == null && s.host().isEmpty()) {
+        problems.add(at + ".name", "missing: required when host is absent");
+      }
       if (s == null || s.name() == null) {
-        if (s != null && s.host().isEmpty()) {
-          problems.add(at + ".name", "missing: required when host is absent");
-        }
         continue;
       }
-      DatasetName.componentProblem(s.name()).ifPresent(p -> problems.add(at + ".name",
-          p + (fromHost ? "; the name defaults to host, set one explicitly" : "")));
+      String hint =
+          s.host().equals(Optional.of(s.name())) ? "; the name defaults to host, set" : "";
+      DatasetName.componentProblem(s.name())
+          .ifPresent(
+              p ->
+                  problems.add(at + ".name", p + hint + (hint.isEmpty() ? "" : " one explicitly")));
       String first = seen.putIfAbsent(s.name(), at);
       if (first != null) {
-        problems.add(at + ".name", "duplicate source name '" + s.name() + "' (also " + first + ")"
-            + (fromHost ? "; the name defaults to host, set a distinct name" : ""));
+        problems.add(
+            at + ".name",
+            "duplicate source name '%s' (also %s)%s"
+                .formatted(s.name(), first, hint + (hint.isEmpty() ? "" : " a distinct name")));
       }
       // A local source overlapping the backup root would back up its own backups, forever.
-      List<String> datasets = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
-      for (int j = 0; pullTarget != null && j < datasets.size(); j++) {
-        if (overlap(datasets.get(j), pullTarget)) {
-          problems.add(at + ".datasets[" + j + "]", "'" + datasets.get(j) + "' overlaps pull.target '"
-              + pullTarget + "': a local source cannot contain or be inside the backup root");
+      List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
+      for (int j = 0; pullTarget != null && j < local.size(); j++) {
+        if (overlap(local.get(j), pullTarget)) {
+          problems.add(
+              at + ".datasets[" + j + "]",
+              ("'%s' overlaps pull.target '%s': a local"
+                      + " source cannot contain or be inside the backup root")
+                  .formatted(local.get(j), pullTarget));
         }
       }
     }
@@ -115,23 +155,36 @@ final class ConfigRules {
     List<String> pushed = push.datasets() == null ? List.of() : push.datasets();
     boolean pullTargetOnly = pullTarget != null && pushed.equals(List.of(pullTarget));
     if (prefix != null && pullTargetOnly && !DatasetName.isWithin(pullTarget, prefix)) {
-      problems.add("push.strip_prefix", "'" + prefix + "' is not equal to or above the pushed dataset '"
-          + pullTarget + "' (push.datasets defaults to pull.target)");
+      problems.add(
+          "push.strip_prefix",
+          ("'%s' is not equal to or above the pushed dataset '%s'"
+                  + " (push.datasets defaults to pull.target)")
+              .formatted(prefix, pullTarget));
     }
     for (int i = 0; prefix != null && !pullTargetOnly && i < pushed.size(); i++) {
       if (pushed.get(i) != null && !DatasetName.isWithin(pushed.get(i), prefix)) {
-        problems.add("push.datasets[" + i + "]", "'" + pushed.get(i) + "' is not equal to or below push.strip_prefix '"
-            + prefix + "'" + (prefix.equals(pullTarget) ? " (strip_prefix defaults to pull.target)" : ""));
+        String hint = prefix.equals(pullTarget) ? " (strip_prefix defaults to pull.target)" : "";
+        problems.add(
+            "push.datasets[" + i + "]",
+            ("'%s' is not equal to or below push.strip_prefix" + " '%s'%s")
+                .formatted(pushed.get(i), prefix, hint));
       }
     }
     // Receiving locally inside what is being pushed would push its own copies again, forever.
     String target = push.host().isEmpty() ? valid(push.target()) : null;
     for (String d : target == null ? List.<String>of() : pushed) {
       if (overlap(d, target)) {
-        problems.add("push.target", "'" + target + "' overlaps the pushed dataset '" + d
-            + "': without push.host the push receives locally, so target must be outside what is pushed");
+        problems.add(
+            "push.target",
+            ("'%s' overlaps the pushed dataset '%s': without push.host the"
+                    + " push receives locally, so target must be outside what is pushed")
+                .formatted(target, d));
       }
     }
+  }
+
+  private static String unless(boolean ok, String format, Object... args) {
+    return ok ? null : format.formatted(args);
   }
 
   private static String valid(String dataset) {
