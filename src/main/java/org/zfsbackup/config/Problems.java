@@ -1,6 +1,7 @@
 package org.zfsbackup.config;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -40,8 +41,10 @@ final class Problems {
     return problems.isEmpty();
   }
 
-  /** In the order of {@code sections} (the top-level keys), others first; found order within. */
-  List<String> list(List<String> sections) {
+  /** Section by section, in the order of {@link AgentConfig}'s keys; others first. */
+  List<String> list() {
+    List<String> sections =
+        Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigBinder::key).toList();
     return problems.stream()
         .sorted(Comparator.comparingInt(p -> sections.indexOf(p.path().split("[.\\[]")[0])))
         .map(p -> p.path().isEmpty() ? p.message() : p.path() + ": " + p.message())
