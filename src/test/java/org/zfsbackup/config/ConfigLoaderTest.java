@@ -261,10 +261,17 @@ class ConfigLoaderTest {
 
   @Test
   void load_envOverrideOfWholeSection_takesJsonAndKeepsTheOtherDefaults() throws IOException {
-    AgentConfig c = load(BASE, Map.of("ZFS_BACKUP_AGENT_REPLICATION", "{\"holds\": false}"), Map.of());
+    Map<String, String> env =
+        Map.of(
+            "ZFS_BACKUP_AGENT_REPLICATION", "{\"holds\": false, \"connect_timeout_s\": 5}",
+            "ZFS_BACKUP_AGENT_REPLICATION__STALL_TIMEOUT_S", "30");
+
+    AgentConfig c = load(BASE, env, Map.of());
 
     assertFalse(c.replication().holds());
-    assertEquals(Duration.ofSeconds(600), c.replication().stallTimeout());
+    assertEquals(Duration.ofSeconds(5), c.replication().connectTimeout());
+    assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout(), "a key below it applies on top");
+    assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout(), "the default");
   }
 
   @Test
