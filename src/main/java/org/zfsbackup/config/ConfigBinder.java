@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.deser.std.StdDelegatingDeserializer;
@@ -64,6 +65,7 @@ final class ConfigBinder {
                   Arrays.stream(CoercionInputShape.values())
                       .forEach(shape -> c.setCoercion(shape, CoercionAction.Fail)))
           .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS) // YAML dates: strings
           .build();
 
   private final Problems problems;
@@ -162,8 +164,10 @@ final class ConfigBinder {
           at += field == null ? "[" + r.getIndex() + "]" : (at.isEmpty() ? "" : ".") + field;
         }
         JsonNode value = tree.at(pointer);
-        if (pointer.matches() || value.isNull()) {
-          throw new IllegalStateException("cannot bind the configuration at " + at, e);
+        if (pointer.matches() || value.isNull() && !(e instanceof UnrecognizedPropertyException)) {
+          // Not Jackson's message: it may quote a value. Every value that fails is nulled first.
+          throw new ConfigException(
+              at + ": cannot be bound (" + e.getClass().getSimpleName() + ")");
         }
         problems.add(at, problem(e, value));
         if (tree.at(pointer.head()) instanceof ArrayNode list) {
@@ -174,7 +178,7 @@ final class ConfigBinder {
           ((ObjectNode) tree.at(pointer.head())).putNull(pointer.last().getMatchingProperty());
         }
       } catch (IOException e) {
-        throw new IllegalStateException("cannot bind the configuration", e);
+        throw new ConfigException("cannot be bound (" + e.getClass().getSimpleName() + ")");
       }
     }
   }
