@@ -23,7 +23,7 @@ import org.zfsbackup.zfs.DatasetName;
 
 /**
  * What types cannot say: the format of one value ({@link Check} on its component, checked by {@link
- * ConfigLoader} with the value's key path), and rules across keys ({@link #check}). A value that
+ * ConfigBinder} with the value's key path), and rules across keys ({@link #check}). A value that
  * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {
@@ -70,12 +70,12 @@ final class ConfigRules {
         case HOST ->
             unless(
                 HOST_NAME.matcher(s).matches(),
-                "'%s' is not a host name" + " (letters, digits, . _ : - and no leading -)",
+                "'%s' is not a host name (letters, digits, . _ : - and no leading -)",
                 s);
         case USER ->
             unless(
                 USER_NAME.matcher(s).matches(),
-                "'%s' is not a user name" + " (letters, digits, . _ - and no leading -)",
+                "'%s' is not a user name (letters, digits, . _ - and no leading -)",
                 s);
         case PORT ->
             unless(
@@ -106,14 +106,14 @@ final class ConfigRules {
     if (c.mqtt().filter(m -> m.password().isPresent() && m.username().isEmpty()).isPresent()) {
       problems.add(
           "mqtt.username",
-          "missing: a password is given, and MQTT sends a password" + " only with a user name");
+          "missing: a password is given, and MQTT sends a password only with a user name");
     }
     String pullTarget = c.pull() == null ? null : valid(c.pull().target());
+    List<SourceConfig> sources =
+        c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
     Map<String, String> seen = new HashMap<>();
-    for (int i = 0;
-        c.pull() != null && c.pull().sources() != null && i < c.pull().sources().size();
-        i++) {
-      SourceConfig s = c.pull().sources().get(i);
+    for (int i = 0; i < sources.size(); i++) {
+      SourceConfig s = sources.get(i);
       String at = "pull.sources[" + i + "]";
       if (s != null && s.name() == null && s.host().isEmpty()) {
         problems.add(at + ".name", "missing: required when host is absent");
@@ -121,18 +121,17 @@ final class ConfigRules {
       if (s == null || s.name() == null) {
         continue;
       }
-      String hint =
-          s.host().equals(Optional.of(s.name())) ? "; the name defaults to host, set" : "";
+      boolean fromHost = s.host().equals(Optional.of(s.name()));
+      String hint = fromHost ? "; the name defaults to host, set " : "";
       DatasetName.componentProblem(s.name())
           .ifPresent(
-              p ->
-                  problems.add(at + ".name", p + hint + (hint.isEmpty() ? "" : " one explicitly")));
+              p -> problems.add(at + ".name", p + hint + (fromHost ? "one explicitly" : "")));
       String first = seen.putIfAbsent(s.name(), at);
       if (first != null) {
+        String message = "duplicate source name '%s' (also %s)%s%s";
         problems.add(
             at + ".name",
-            "duplicate source name '%s' (also %s)%s"
-                .formatted(s.name(), first, hint + (hint.isEmpty() ? "" : " a distinct name")));
+            message.formatted(s.name(), first, hint, fromHost ? "a distinct name" : ""));
       }
       // A local source overlapping the backup root would back up its own backups, forever.
       List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
@@ -166,7 +165,7 @@ final class ConfigRules {
         String hint = prefix.equals(pullTarget) ? " (strip_prefix defaults to pull.target)" : "";
         problems.add(
             "push.datasets[" + i + "]",
-            ("'%s' is not equal to or below push.strip_prefix" + " '%s'%s")
+            "'%s' is not equal to or below push.strip_prefix '%s'%s"
                 .formatted(pushed.get(i), prefix, hint));
       }
     }
