@@ -124,7 +124,7 @@ final class ConfigBinder {
       problems.add(at, "must not be empty");
     }
     for (Rule rule : value == null || check == null ? new Rule[0] : check.value()) {
-      Optional.ofNullable(rule.problem(value)).ifPresent(p -> problems.add(at, p));
+      Optional.ofNullable(ConfigRules.problem(rule, value)).ifPresent(p -> problems.add(at, p));
     }
   }
 

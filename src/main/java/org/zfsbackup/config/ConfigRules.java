@@ -1,5 +1,9 @@
 package org.zfsbackup.config;
 
+import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
+import static org.zfsbackup.config.ConfigRules.Rule.PORT;
+import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,6 +46,7 @@ final class ConfigRules {
     Rule[] value();
   }
 
+  /** See {@link #problem}. */
   enum Rule {
     NON_EMPTY,
     DATASET,
@@ -52,53 +57,51 @@ final class ConfigRules {
     TOPIC,
     URL,
     CA_FILE,
-    LOG_LEVEL;
+    LOG_LEVEL
+  }
 
-    /**
-     * What is wrong with {@code value}, or null; a value of another type is Jackson's to report.
-     */
-    String problem(JsonNode value) {
-      String s = value.asText();
-      String level = s.trim().toLowerCase(Locale.ROOT);
-      boolean numeric = this == PORT || this == SECONDS;
-      if (this == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
-        boolean empty = this == NON_EMPTY && value.isArray() && value.isEmpty();
-        return empty ? "must not be an empty list" : null;
-      }
-      return switch (this) {
-        case DATASET -> DatasetName.problem(s).orElse(null);
-        case HOST ->
-            unless(
-                HOST_NAME.matcher(s).matches(),
-                "'%s' is not a host name (letters, digits, . _ : - and no leading -)",
-                s);
-        case USER ->
-            unless(
-                USER_NAME.matcher(s).matches(),
-                "'%s' is not a user name (letters, digits, . _ - and no leading -)",
-                s);
-        case PORT ->
-            unless(
-                value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535,
-                "%s is out of range 1..65535",
-                s);
-        case SECONDS ->
-            unless(
-                value.canConvertToInt() && value.asInt() >= 1,
-                value.canConvertToInt() ? "%s is too small: must be at least 1" : "%s is too large",
-                s);
-        case TOPIC -> topicProblem(s);
-        case URL -> urlProblem(s);
-        case CA_FILE -> caProblem(Path.of(s));
-        case LOG_LEVEL ->
-            unless(
-                LOG_LEVELS.contains(level),
-                "'%s' is not one of %s",
-                level,
-                String.join(", ", LOG_LEVELS));
-        case NON_EMPTY -> null;
-      };
+  /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
+  static String problem(Rule rule, JsonNode value) {
+    String s = value.asText();
+    String level = s.trim().toLowerCase(Locale.ROOT);
+    boolean numeric = rule == PORT || rule == SECONDS;
+    if (rule == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
+      boolean empty = rule == NON_EMPTY && value.isArray() && value.isEmpty();
+      return empty ? "must not be an empty list" : null;
     }
+    return switch (rule) {
+      case DATASET -> DatasetName.problem(s).orElse(null);
+      case HOST ->
+          unless(
+              HOST_NAME.matcher(s).matches(),
+              "'%s' is not a host name (letters, digits, . _ : - and no leading -)",
+              s);
+      case USER ->
+          unless(
+              USER_NAME.matcher(s).matches(),
+              "'%s' is not a user name (letters, digits, . _ - and no leading -)",
+              s);
+      case PORT ->
+          unless(
+              value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535,
+              "%s is out of range 1..65535",
+              s);
+      case SECONDS ->
+          unless(
+              value.canConvertToInt() && value.asInt() >= 1,
+              value.canConvertToInt() ? "%s is too small: must be at least 1" : "%s is too large",
+              s);
+      case TOPIC -> topicProblem(s);
+      case URL -> urlProblem(s);
+      case CA_FILE -> caProblem(Path.of(s));
+      case LOG_LEVEL ->
+          unless(
+              LOG_LEVELS.contains(level),
+              "'%s' is not one of %s",
+              level,
+              String.join(", ", LOG_LEVELS));
+      case NON_EMPTY -> null;
+    };
   }
 
   /** The rules across keys, on the bound configuration. */
