@@ -1,80 +1,124 @@
 package org.zfsbackup.config;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import org.zfsbackup.config.ConfigRules.Check;
+import org.zfsbackup.config.ConfigRules.Rule;
 
 /**
  * The whole configuration, validated and typed. Built only by {@link ConfigLoader}; nothing else in
- * the agent sees raw JSON. See {@code config/agent.example.yaml} for every key.
+ * the agent sees raw JSON. A key is a component, in snake_case in the file, with its default as a
+ * YAML value in {@code @JsonProperty(defaultValue)} (an absent section gets its keys' defaults) and
+ * the format of its value in {@link Check}. docs/configuration.md lists every key.
  *
- * @param mqtt        broker connection; empty when the file has no {@code mqtt} section (the
- *                    {@code run} and {@code plan} commands do not need one)
- * @param push        the offsite phase; empty = no push phase
- * @param stateFile   where the agent keeps what must survive restarts ({@code last_success_at})
+ * @param mqtt broker connection; empty when the file has no {@code mqtt} section (the {@code run}
+ *     and {@code plan} commands do not need one)
+ * @param push the offsite phase; empty = no push phase
+ * @param stateFile where the agent keeps what must survive restarts ({@code last_success_at})
  */
 public record AgentConfig(
     Optional<MqttConfig> mqtt,
     CommandsConfig commands,
-    PullConfig pull,
+    @JsonProperty(required = true) PullConfig pull,
     Optional<PushConfig> push,
     PowerConfig power,
     ReplicationConfig replication,
-    Path stateFile,
-    String logLevel) {
+    @JsonProperty(defaultValue = "/var/lib/zfs-backup-agent/state.json") Path stateFile,
+    @Check(Rule.LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel) {
 
-  /** MQTT broker and topic. {@code password} is resolved from a file or the environment, never logged. */
-  public record MqttConfig(
-      String url,
-      String clientId,
-      Optional<String> username,
-      Optional<Secret> password,
-      Optional<Path> caFile,
-      String topic,
-      HomeAssistantConfig homeAssistant) {}
-
-  public record HomeAssistantConfig(boolean enabled, String discoveryPrefix) {}
-
-  /** argv prefixes; never run through a shell. {@code pv} counts bytes in the stream; empty = Java relay. */
-  public record CommandsConfig(List<String> zfs, List<String> ssh, List<String> pv) {}
-
-  /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
-  public record PullConfig(String target, List<String> receiveOptions, List<SourceConfig> sources) {}
+  public AgentConfig {
+    logLevel = logLevel == null ? null : logLevel.trim().toLowerCase(Locale.ROOT);
+  }
 
   /**
+   * MQTT broker and topic. {@code password} comes from {@code password_file} or the environment
+   * (see {@link ConfigLoader}) and is never logged; {@code clientId} defaults to {@code
+   * zfs-backup-agent-<hostname>}.
+   */
+  public record MqttConfig(
+      @Check(Rule.URL) @JsonProperty(required = true) String url,
+      String clientId,
+      Optional<String> username,
+      @JsonProperty("password_file") Optional<Secret> password,
+      @Check(Rule.CA_FILE) Optional<Path> caFile,
+      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,
+      HomeAssistantConfig homeAssistant) {}
+
+  public record HomeAssistantConfig(
+      @JsonProperty(defaultValue = "true") boolean enabled,
+      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
+
+  /** argv prefixes, never run through a shell. {@code pv} counts bytes; empty = Java relay. */
+  public record CommandsConfig(
+      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
+      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]")
+          List<String> ssh,
+      @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
+
+  /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
+  public record PullConfig(
+      @Check(Rule.DATASET) @JsonProperty(required = true) String target,
+      @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
+      @Check(Rule.NON_EMPTY) @JsonProperty(required = true) List<SourceConfig> sources) {}
+
+  /**
+   * @param name defaults to {@code host}
    * @param host empty = run zfs locally without ssh
    */
   public record SourceConfig(
-      String name, Optional<String> host, Optional<String> user, Optional<Integer> port, List<String> datasets) {}
+      String name,
+      @Check(Rule.HOST) Optional<String> host,
+      @Check(Rule.USER) Optional<String> user,
+      @Check(Rule.PORT) Optional<Integer> port,
+      @Check({Rule.NON_EMPTY, Rule.DATASET}) @JsonProperty(required = true)
+          List<String> datasets) {}
 
   /**
    * @param host empty = receive locally without ssh
+   * @param stripPrefix defaults to {@code pull.target}
+   * @param datasets defaults to {@code [pull.target]}
    */
   public record PushConfig(
-      Optional<String> host,
-      Optional<String> user,
-      Optional<Integer> port,
-      String target,
-      String stripPrefix,
-      boolean raw,
-      List<String> receiveOptions,
-      List<String> datasets) {}
+      @Check(Rule.HOST) Optional<String> host,
+      @Check(Rule.USER) Optional<String> user,
+      @Check(Rule.PORT) Optional<Integer> port,
+      @Check(Rule.DATASET) @JsonProperty(required = true) String target,
+      @Check(Rule.DATASET) String stripPrefix,
+      @JsonProperty(defaultValue = "true") boolean raw,
+      @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
+      @Check({Rule.NON_EMPTY, Rule.DATASET}) List<String> datasets) {}
 
-  /** Run after a graceful suspend. Empty = suspend only stops the agent's work, nothing is powered down. */
-  public record PowerConfig(List<String> command) {}
+  /** Run after a graceful suspend; empty = suspend only stops the agent's work. */
+  public record PowerConfig(
+      @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command) {}
 
   /**
-   * @param holds          hold the incremental base on the source so pruning cannot break the chain
-   * @param stallTimeout   a step that moves no bytes for this long is killed and reported
+   * Durations are whole seconds in the file.
+   *
+   * @param holds hold the incremental base on the source so pruning cannot break the chain
+   * @param stallTimeout a step that moves no bytes for this long is killed and reported
    * @param connectTimeout ssh ConnectTimeout, and the bound for listing a host
    * @param commandTimeout bound for short zfs commands (list, create, set, hold, release)
    */
   public record ReplicationConfig(
-      boolean holds, Duration stallTimeout, Duration connectTimeout, Duration commandTimeout) {}
+      @JsonProperty(defaultValue = "true") boolean holds,
+      @Check(Rule.SECONDS) @JsonProperty(value = "stall_timeout_s", defaultValue = "600")
+          Duration stallTimeout,
+      @Check(Rule.SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
+          Duration connectTimeout,
+      @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
+          Duration commandTimeout) {}
 
   /** A secret value whose {@code toString} never reveals it. */
   public record Secret(String value) {
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    public Secret {}
+
     @Override
     public String toString() {
       return "Secret[****]";

@@ -14,11 +14,6 @@ public final class ConfigException extends RuntimeException {
     this.problems = List.of(message);
   }
 
-  public ConfigException(String message, Throwable cause) {
-    super(message, cause);
-    this.problems = List.of(message);
-  }
-
   /** Every problem found, each {@code key.path: what is wrong}. */
   public ConfigException(List<String> problems) {
     super(format(problems));

@@ -1,17 +1,22 @@
 package org.zfsbackup.config;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Collects every configuration problem, each prefixed with its key path, so that one run reports
- * all of them. Remembers which key paths came from an environment variable or a system property
- * and says so in the message, since the file alone would not explain the value.
+ * Every configuration problem, each prefixed with its key path, so that one run reports all of
+ * them; one per value: a key whose value, or a value above or below it, was reported is skipped.
+ * Remembers which key paths came from an environment variable or a system property and says so,
+ * since the file alone would not explain the value.
  */
 final class Problems {
-  private final List<String> messages = new ArrayList<>();
+  private record Problem(String path, String message) {}
+
+  private final List<Problem> problems = new ArrayList<>();
   private final Map<String, String> origins = new HashMap<>();
 
   /** Records that the value at {@code path} (and everything below it) came from {@code origin}. */
@@ -19,40 +24,44 @@ final class Problems {
     origins.put(path, origin);
   }
 
-  /** True when the value at {@code path} (or a parent) was given as an override string. */
-  boolean fromOverride(String path) {
-    return originOf(path) != null;
-  }
-
   /** Adds {@code path: message}; {@code message} must never contain a secret value. */
   void add(String path, String message) {
-    String origin = originOf(path);
-    String where = path.isEmpty() ? "(top level)" : path;
-    messages.add(where + ": " + message + (origin == null ? "" : " (from " + origin + ")"));
+    if (problems.stream().map(Problem::path).noneMatch(p -> below(p, path) || below(path, p))) {
+      String origin = originOf(path);
+      problems.add(new Problem(path, message + (origin == null ? "" : " (from " + origin + ")")));
+    }
   }
 
-  /** A problem that is not about one key (an unreadable file, a bad override name). */
+  /** A problem that is not about one key (a bad override name). */
   void addGeneral(String message) {
-    messages.add(message);
+    problems.add(new Problem("", message));
   }
 
   boolean isEmpty() {
-    return messages.isEmpty();
+    return problems.isEmpty();
   }
 
+  /** Section by section, in the order of {@link AgentConfig}'s keys; others first. */
   List<String> list() {
-    return List.copyOf(messages);
+    List<String> sections =
+        Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigBinder::key).toList();
+    return problems.stream()
+        .sorted(Comparator.comparingInt(p -> sections.indexOf(p.path().split("[.\\[]")[0])))
+        .map(p -> p.path().isEmpty() ? p.message() : p.path() + ": " + p.message())
+        .toList();
   }
 
-  private String originOf(String path) {
+  /** The origin of {@code path} or of the nearest key above it that has one, else null. */
+  String originOf(String path) {
     String p = path;
-    while (true) {
-      String origin = origins.get(p);
-      if (origin != null || p.isEmpty()) {
-        return origin;
-      }
-      int cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
-      p = cut < 0 ? "" : p.substring(0, cut);
+    while (!origins.containsKey(p) && p.matches(".*[.\\[].*")) {
+      p = p.substring(0, Math.max(p.lastIndexOf('.'), p.lastIndexOf('[')));
     }
+    return origins.get(p);
+  }
+
+  /** {@code path} is {@code root} or a key or item below it. */
+  private static boolean below(String path, String root) {
+    return !root.isEmpty() && path.matches("\\Q" + root + "\\E([.\\[].*)?");
   }
 }

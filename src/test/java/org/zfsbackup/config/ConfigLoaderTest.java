@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
@@ -256,6 +257,56 @@ class ConfigLoaderTest {
     ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
 
     assertTrue(e.getMessage().startsWith("cannot parse it as JSON: "), e.getMessage());
+  }
+
+  @Test
+  void load_envOverrideOfWholeSection_takesJsonAndKeepsTheOtherDefaults() throws IOException {
+    Map<String, String> env =
+        Map.of(
+            "ZFS_BACKUP_AGENT_REPLICATION", "{\"holds\": false, \"connect_timeout_s\": 5}",
+            "ZFS_BACKUP_AGENT_REPLICATION__STALL_TIMEOUT_S", "30");
+
+    AgentConfig c = load(BASE, env, Map.of());
+
+    assertFalse(c.replication().holds());
+    assertEquals(Duration.ofSeconds(5), c.replication().connectTimeout());
+    assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout(), "a key below it applies on top");
+    assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout(), "the default");
+  }
+
+  @Test
+  void load_everyKindOfProblem_isReportedInOneRun() throws IOException {
+    String yaml =
+        BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  topic: 5\n  colour: x\n")
+            .replace("datasets: [tank/data]", "datasets: [tank/data, 7, \"a b\"]\n      port: 0");
+
+    ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
+
+    assertEquals(5, e.problems().size(), e.getMessage());
+    assertEquals(
+        Set.of(
+            "mqtt.colour: unknown key (expected one of: ca_file, client_id, home_assistant, password_file, topic, url, username)",
+            "mqtt.topic: expected a string, got a number",
+            "pull.sources[0].datasets[2]: 'a b' has characters that are not allowed here (letters, digits, _ - . : only)",
+            "pull.sources[0].port: 0 is out of range 1..65535",
+            "pull.sources[0].datasets[1]: expected a string, got a number"),
+        Set.copyOf(e.problems()));
+  }
+
+  @Test
+  void load_pathWithColon_isTakenAsIs() throws IOException {
+    AgentConfig c = load(BASE + "state_file: /var/lib/a:b/state.json\n", Map.of(), Map.of());
+
+    assertEquals(Path.of("/var/lib/a:b/state.json"), c.stateFile());
+  }
+
+  @Test
+  void load_jsonFileWithDuplicateKey_fails() throws IOException {
+    Path json = write("agent.json", "{\"pull\": {\"target\": \"a/b\", \"target\": \"c/d\"}}");
+
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+
+    assertTrue(e.getMessage().startsWith("cannot parse it as JSON: Duplicate field 'target'"), e.getMessage());
   }
 
   @Test

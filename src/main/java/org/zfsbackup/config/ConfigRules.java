@@ -1,0 +1,251 @@
+package org.zfsbackup.config;
+
+import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
+import static org.zfsbackup.config.ConfigRules.Rule.PORT;
+import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.zfs.DatasetName;
+
+/**
+ * What types cannot say: the format of one value ({@link Check} on its component, checked by {@link
+ * ConfigBinder} with the value's key path), and rules across keys ({@link #check}). A value that
+ * failed to bind is null in the records and skipped here: it is reported already.
+ */
+final class ConfigRules {
+  private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
+
+  /** ssh destinations and users: no spaces, and no leading '-' that ssh would read as an option. */
+  private static final Pattern HOST_NAME = Pattern.compile("[\\w.:%\\[\\]][\\w.:%\\[\\]-]*");
+
+  private static final Pattern USER_NAME = Pattern.compile("[\\w.][\\w.-]*");
+
+  private ConfigRules() {}
+
+  /** The rules a key's value must follow; a rule for a single value applies to each list item. */
+  @Retention(RetentionPolicy.RUNTIME)
+  @interface Check {
+    Rule[] value();
+  }
+
+  /** See {@link #problem}. */
+  enum Rule {
+    NON_EMPTY,
+    DATASET,
+    HOST,
+    USER,
+    PORT,
+    SECONDS,
+    TOPIC,
+    URL,
+    CA_FILE,
+    LOG_LEVEL
+  }
+
+  /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
+  static String problem(Rule rule, JsonNode value) {
+    String s = value.asText();
+    String level = s.trim().toLowerCase(Locale.ROOT);
+    boolean numeric = rule == PORT || rule == SECONDS;
+    if (rule == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
+      boolean empty = rule == NON_EMPTY && value.isArray() && value.isEmpty();
+      return empty ? "must not be an empty list" : null;
+    }
+    return switch (rule) {
+      case DATASET -> DatasetName.problem(s).orElse(null);
+      case HOST ->
+          unless(
+              HOST_NAME.matcher(s).matches(),
+              "'%s' is not a host name (letters, digits, . _ : - and no leading -)",
+              s);
+      case USER ->
+          unless(
+              USER_NAME.matcher(s).matches(),
+              "'%s' is not a user name (letters, digits, . _ - and no leading -)",
+              s);
+      case PORT ->
+          unless(
+              value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535,
+              "%s is out of range 1..65535",
+              s);
+      case SECONDS ->
+          unless(
+              value.canConvertToInt() && value.asInt() >= 1,
+              value.canConvertToInt() ? "%s is too small: must be at least 1" : "%s is too large",
+              s);
+      case TOPIC -> topicProblem(s);
+      case URL -> urlProblem(s);
+      case CA_FILE -> caProblem(Path.of(s));
+      case LOG_LEVEL ->
+          unless(
+              LOG_LEVELS.contains(level),
+              "'%s' is not one of %s",
+              level,
+              String.join(", ", LOG_LEVELS));
+      case NON_EMPTY -> null;
+    };
+  }
+
+  /** The rules across keys, on the bound configuration. */
+  static void check(AgentConfig c, Problems problems) {
+    if (c.mqtt().filter(m -> m.password().isPresent() && m.username().isEmpty()).isPresent()) {
+      problems.add(
+          "mqtt.username",
+          "missing: a password is given, and MQTT sends a password only with a user name");
+    }
+    String pullTarget = c.pull() == null ? null : valid(c.pull().target());
+    List<SourceConfig> sources =
+        c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
+    Map<String, String> seen = new HashMap<>();
+    for (int i = 0; i < sources.size(); i++) {
+      SourceConfig s = sources.get(i);
+      String at = "pull.sources[" + i + "]";
+      if (s != null && s.name() == null && s.host().isEmpty()) {
+        problems.add(at + ".name", "missing: required when host is absent");
+      }
+      if (s == null || s.name() == null) {
+        continue;
+      }
+      boolean fromHost = s.host().equals(Optional.of(s.name()));
+      String hint = fromHost ? "; the name defaults to host, set " : "";
+      DatasetName.componentProblem(s.name())
+          .ifPresent(
+              p -> problems.add(at + ".name", p + hint + (fromHost ? "one explicitly" : "")));
+      String first = seen.putIfAbsent(s.name(), at);
+      if (first != null) {
+        String message = "duplicate source name '%s' (also %s)%s%s";
+        problems.add(
+            at + ".name",
+            message.formatted(s.name(), first, hint, fromHost ? "a distinct name" : ""));
+      }
+      // A local source overlapping the backup root would back up its own backups, forever.
+      List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
+      for (int j = 0; pullTarget != null && j < local.size(); j++) {
+        if (overlap(local.get(j), pullTarget)) {
+          problems.add(
+              at + ".datasets[" + j + "]",
+              ("'%s' overlaps pull.target '%s': a local"
+                      + " source cannot contain or be inside the backup root")
+                  .formatted(local.get(j), pullTarget));
+        }
+      }
+    }
+    c.push().ifPresent(p -> push(p, pullTarget, problems));
+  }
+
+  /** {@code pullTarget} is null unless it is a valid dataset name. */
+  private static void push(PushConfig push, String pullTarget, Problems problems) {
+    String prefix = valid(push.stripPrefix());
+    List<String> pushed = push.datasets() == null ? List.of() : push.datasets();
+    boolean pullTargetOnly = pullTarget != null && pushed.equals(List.of(pullTarget));
+    if (prefix != null && pullTargetOnly && !DatasetName.isWithin(pullTarget, prefix)) {
+      problems.add(
+          "push.strip_prefix",
+          ("'%s' is not equal to or above the pushed dataset '%s'"
+                  + " (push.datasets defaults to pull.target)")
+              .formatted(prefix, pullTarget));
+    }
+    for (int i = 0; prefix != null && !pullTargetOnly && i < pushed.size(); i++) {
+      if (pushed.get(i) != null && !DatasetName.isWithin(pushed.get(i), prefix)) {
+        String hint = prefix.equals(pullTarget) ? " (strip_prefix defaults to pull.target)" : "";
+        problems.add(
+            "push.datasets[" + i + "]",
+            "'%s' is not equal to or below push.strip_prefix '%s'%s"
+                .formatted(pushed.get(i), prefix, hint));
+      }
+    }
+    // Receiving locally inside what is being pushed would push its own copies again, forever.
+    String target = push.host().isEmpty() ? valid(push.target()) : null;
+    for (String d : target == null ? List.<String>of() : pushed) {
+      if (overlap(d, target)) {
+        problems.add(
+            "push.target",
+            ("'%s' overlaps the pushed dataset '%s': without push.host the"
+                    + " push receives locally, so target must be outside what is pushed")
+                .formatted(target, d));
+      }
+    }
+  }
+
+  private static String unless(boolean ok, String format, Object... args) {
+    return ok ? null : format.formatted(args);
+  }
+
+  private static String valid(String dataset) {
+    return dataset != null && DatasetName.problem(dataset).isEmpty() ? dataset : null;
+  }
+
+  private static boolean overlap(String a, String b) {
+    return a != null && (DatasetName.isWithin(a, b) || DatasetName.isWithin(b, a));
+  }
+
+  /** Only {@code tcp://host[:port]} and {@code ssl://host[:port]}, which is what Paho accepts. */
+  static String urlProblem(String url) {
+    URI uri;
+    try {
+      uri = new URI(url.trim());
+    } catch (URISyntaxException e) {
+      return "not a valid URL (expected tcp://host:port or ssl://host:port)";
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    String path = uri.getRawPath();
+    if (!scheme.equals("tcp") && !scheme.equals("ssl")) {
+      return "only tcp:// and ssl:// URLs are accepted (e.g. tcp://localhost:1883)";
+    } else if (uri.getRawUserInfo() != null) {
+      // Not echoed: it may hold a password.
+      return "credentials in the URL are not supported; use username and password_file";
+    } else if (uri.getHost() == null) {
+      return "no host in the URL (expected " + scheme + "://host:port)";
+    } else if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
+      return "port " + uri.getPort() + " is out of range 1..65535";
+    } else if ((path != null && !path.isEmpty() && !path.equals("/"))
+        || uri.getRawQuery() != null
+        || uri.getRawFragment() != null) {
+      return "only scheme, host and port are allowed (no path or query)";
+    }
+    return null;
+  }
+
+  /** A CA file must be readable and hold a certificate, or TLS fails only at connect time. */
+  static String caProblem(Path file) {
+    if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+      return "cannot read " + file + " (missing, not a file, or not readable)";
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      boolean none = CertificateFactory.getInstance("X.509").generateCertificates(in).isEmpty();
+      return none ? file + " holds no certificate" : null;
+    } catch (IOException | CertificateException e) {
+      return file + " is not a PEM or DER certificate file";
+    }
+  }
+
+  /** A topic we publish below: no wildcards, no empty levels at either end. */
+  static String topicProblem(String topic) {
+    if (topic.contains("+") || topic.contains("#")) {
+      return "'" + topic + "' contains an MQTT wildcard (+ or #)";
+    } else if (topic.startsWith("/") || topic.endsWith("/")) {
+      return "'" + topic + "' must not start or end with '/'";
+    } else if (topic.chars().anyMatch(c -> c == 0 || Character.isWhitespace(c))) {
+      return "'" + topic + "' contains whitespace or NUL";
+    }
+    return null;
+  }
+}
