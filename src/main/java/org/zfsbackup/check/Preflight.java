@@ -22,6 +22,7 @@ import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.Endpoint;
 
 /**
@@ -42,18 +43,26 @@ public final class Preflight {
   private final ProcessRunner runner;
   private final BrokerProbe broker;
   private final Duration margin;
+  private final SshSharing.Factory sharing;
 
   Preflight(AgentConfig config, ProcessRunner runner, BrokerProbe broker, Duration margin) {
+    this(config, runner, broker, margin, SshSharing.Factory.OFF);
+  }
+
+  /** @param sharing how cycles share ssh connections: one more line per ssh host, unless OFF */
+  Preflight(AgentConfig config, ProcessRunner runner, BrokerProbe broker, Duration margin, SshSharing.Factory sharing) {
     this.config = config;
     this.runner = runner;
     this.broker = broker;
     this.margin = margin;
+    this.sharing = sharing;
   }
 
   /** The CLI entry: prints the report, returns the exit code (0 only when every item passed). */
   public static int run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
+    ProcessRunner runner = new RealProcessRunner();
     List<CheckItem> items =
-        new Preflight(config, new RealProcessRunner(), new PahoBrokerProbe(), MARGIN).check();
+        new Preflight(config, runner, new PahoBrokerProbe(), MARGIN, SshSharing.Factory.inTmp(runner)).check();
     return print(items, quiet, out);
   }
 
@@ -109,6 +118,7 @@ public final class Preflight {
       names.add(name);
       tasks.add(() -> zfsListItem(name, endpoint, List.of(pool), "present"));
     });
+    SharingCheck.addItems(config, sharing, itemTimeout(), names, tasks);
 
     items.addAll(runAll(names, tasks));
     return items;
