@@ -50,7 +50,12 @@ public final class Preflight {
   }
 
   /** @param sharing how cycles share ssh connections: one more line per ssh host, unless OFF */
-  Preflight(AgentConfig config, ProcessRunner runner, BrokerProbe broker, Duration margin, SshSharing.Factory sharing) {
+  Preflight(
+      AgentConfig config,
+      ProcessRunner runner,
+      BrokerProbe broker,
+      Duration margin,
+      SshSharing.Factory sharing) {
     this.config = config;
     this.runner = runner;
     this.broker = broker;
@@ -61,8 +66,9 @@ public final class Preflight {
   /** The CLI entry: prints the report, returns the exit code (0 only when every item passed). */
   public static int run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
     ProcessRunner runner = new RealProcessRunner();
+    SshSharing.Factory sharing = SshSharing.Factory.inTmp(runner);
     List<CheckItem> items =
-        new Preflight(config, runner, new PahoBrokerProbe(), MARGIN, SshSharing.Factory.inTmp(runner)).check();
+        new Preflight(config, runner, new PahoBrokerProbe(), MARGIN, sharing).check();
     return print(items, quiet, out);
   }
 

@@ -45,7 +45,8 @@ public final class BackupCycle implements CycleRunner {
     this(config, runner, clock, SshSharing.Factory.OFF);
   }
 
-  public BackupCycle(AgentConfig config, ProcessRunner runner, Clock clock, SshSharing.Factory sharing) {
+  public BackupCycle(
+      AgentConfig config, ProcessRunner runner, Clock clock, SshSharing.Factory sharing) {
     this.config = config;
     this.runner = runner;
     this.clock = clock;
@@ -96,7 +97,12 @@ public final class BackupCycle implements CycleRunner {
   }
 
   private CycleReport phases(
-      CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings, CycleSsh ssh) {
+      CycleRequest request,
+      EventSink sink,
+      CycleControl control,
+      Instant started,
+      List<String> warnings,
+      CycleSsh ssh) {
     List<DatasetResult> results = new ArrayList<>();
 
     sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PULL));
@@ -116,7 +122,8 @@ public final class BackupCycle implements CycleRunner {
               control,
               Phase.PULL,
               source.name(),
-              ssh.endpoint(endpoint(source.host(), source.user(), source.port()), Phase.PULL, source.name()),
+              ssh.endpoint(
+                  endpoint(source.host(), source.user(), source.port()), Phase.PULL, source.name()),
               source.datasets(),
               only,
               pullSide,

@@ -40,12 +40,12 @@ import org.zfsbackup.zfs.Endpoint;
  *       socket and listens again, so a master killed mid-cycle costs the step in flight and the
  *       next command reconnects once, for all that follow.
  *   <li>{@code ControlPersist} backgrounds the master (its stdio on /dev/null, so no command's
- *       output waits for it) and ends it after that long without a session: the masters of an
- *       agent that died do not outlive it by more than that.
- *   <li>The socket path is literal and short ({@code /tmp/zba-<pid>-<rand>/<n>}, one {@code n}
- *       per user@host:port, so one host's master never serves another): ssh binds {@code
- *       <path>.<16 random chars>} first, and a unix socket path has 104 bytes on BSD, 108 on
- *       Linux. Not below {@code $HOME} or {@code $TMPDIR}, whose length is unknown.
+ *       output waits for it) and ends it after that long without a session: the masters of an agent
+ *       that died do not outlive it by more than that.
+ *   <li>The socket path is literal and short ({@code /tmp/zba-<pid>-<rand>/<n>}, one {@code n} per
+ *       user@host:port, so one host's master never serves another): ssh binds {@code <path>.<16
+ *       random chars>} first, and a unix socket path has 104 bytes on BSD, 108 on Linux. Not below
+ *       {@code $HOME} or {@code $TMPDIR}, whose length is unknown.
  *   <li>The directory is new for every cycle, so sockets left by a crashed run never block one;
  *       those of runs whose process is gone are removed when the next directory is made.
  *   <li>A {@code commands.ssh} that sets ControlPath or ControlMaster itself is left alone.
@@ -85,7 +85,9 @@ public final class SshSharing implements AutoCloseable {
       return new Factory(Optional.of(Path.of("/tmp")), runner, PERSIST);
     }
 
-    /** @param probeTimeout bound for opening one host's master */
+    /**
+     * @param probeTimeout bound for opening one host's master
+     */
     public SshSharing open(Duration probeTimeout) {
       return new SshSharing(this, probeTimeout);
     }
@@ -107,12 +109,16 @@ public final class SshSharing implements AutoCloseable {
 
   /**
    * @param endpoint the side to run this host's commands through
-   * @param detail   for a line of {@code check} or a warning
-   * @param opened   true for the one call that probed the host: report a fallback then, once
-   * @param probe    the probe's result, when one ran
+   * @param detail for a line of {@code check} or a warning
+   * @param opened true for the one call that probed the host: report a fallback then, once
+   * @param probe the probe's result, when one ran
    */
   public record Connection(
-      Endpoint endpoint, State state, String detail, boolean opened, Optional<ProcessResult> probe) {
+      Endpoint endpoint,
+      State state,
+      String detail,
+      boolean opened,
+      Optional<ProcessResult> probe) {
     /** The warning to report, once per host, when sharing could not be set up. */
     public Optional<String> warning() {
       return opened && state == State.FALLBACK ? Optional.of(detail) : Optional.empty();
@@ -140,7 +146,15 @@ public final class SshSharing implements AutoCloseable {
     if (plain.isLocal() || factory.base().isEmpty()) {
       return new Connection(plain, State.OFF, "off", false, Optional.empty());
     }
-    FutureTask<Connection> first = new FutureTask<>(() -> open(plain.unshared()));
+    FutureTask<Connection> first =
+        new FutureTask<>(
+            () -> {
+              try {
+                return open(plain.unshared());
+              } catch (RuntimeException e) {
+                return fallback(plain.unshared(), "unexpected " + e, null);
+              }
+            });
     FutureTask<Connection> task = hosts.putIfAbsent(plain.label(), first);
     if (task == null) {
       first.run();
@@ -148,18 +162,22 @@ public final class SshSharing implements AutoCloseable {
     }
     try {
       Connection c = task.get();
-      return task == first ? c : new Connection(c.endpoint(), c.state(), c.detail(), false, c.probe());
+      return task == first
+          ? c
+          : new Connection(c.endpoint(), c.state(), c.detail(), false, c.probe());
     } catch (ExecutionException e) {
       throw new IllegalStateException("opening the shared ssh connection failed", e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new Connection(plain.unshared(), State.FALLBACK, "interrupted", false, Optional.empty());
+      return new Connection(
+          plain.unshared(), State.FALLBACK, "interrupted", false, Optional.empty());
     }
   }
 
   private Connection open(Endpoint plain) {
     if (plain.sharingSetByUser()) {
-      return new Connection(plain, State.USER_SETTING, "as set in commands.ssh", true, Optional.empty());
+      return new Connection(
+          plain, State.USER_SETTING, "as set in commands.ssh", true, Optional.empty());
     }
     Optional<Path> socket = nextSocket();
     if (socket.isEmpty()) {
@@ -169,21 +187,27 @@ public final class SshSharing implements AutoCloseable {
     ProcessResult r = factory.runner().run(shared.command(List.of("true")), probeTimeout);
     if (r.ok() && Files.exists(socket.get())) {
       LOG.info("ssh to {} shares one connection (control socket {})", plain.label(), socket.get());
-      return new Connection(shared, State.SHARED, "one connection for every command", true, Optional.of(r));
+      return new Connection(
+          shared, State.SHARED, "one connection for every command", true, Optional.of(r));
     }
     if (r.ok()) {
       return fallback(plain, "ssh opened no control socket (is commands.ssh OpenSSH?)", r);
     }
     if (!r.startFailed() && (r.timedOut() || HOST_FAILURE.matcher(r.stderrTail()).find())) {
       LOG.debug("ssh sharing for {} not tried: {}", plain.label(), r.describe());
-      return new Connection(plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
+      return new Connection(
+          plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
     }
     return fallback(plain, "ssh refused the sharing options: " + r.describe(), r);
   }
 
   private Connection fallback(Endpoint plain, String why, ProcessResult r) {
-    String msg = "cannot share one ssh connection to " + plain.label() + " (" + why
-        + "): every command opens its own connection";
+    String msg =
+        "cannot share one ssh connection to "
+            + plain.label()
+            + " ("
+            + why
+            + "): every command opens its own connection";
     LOG.warn(msg);
     return new Connection(plain, State.FALLBACK, msg, true, Optional.ofNullable(r));
   }
@@ -207,7 +231,8 @@ public final class SshSharing implements AutoCloseable {
       return Optional.empty();
     }
     Path socket = dir.resolve(String.valueOf(sockets.incrementAndGet()));
-    if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+    if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+        > MAX_SOCKET_PATH) {
       dirProblem = "the control socket path " + socket + " is too long for a unix socket";
       return Optional.empty();
     }
@@ -221,8 +246,10 @@ public final class SshSharing implements AutoCloseable {
     for (int i = 0; ; i++) {
       String name = DIR_PREFIX + pid + "-" + Long.toString(random.nextInt(Integer.MAX_VALUE), 36);
       try {
-        Path d = Files.createDirectory(
-            base.resolve(name), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path d =
+            Files.createDirectory(
+                base.resolve(name),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwx------"));
         return d;
       } catch (java.nio.file.FileAlreadyExistsException e) {
@@ -234,8 +261,8 @@ public final class SshSharing implements AutoCloseable {
   }
 
   /**
-   * Removes the directories of runs whose process is gone (a crash, a kill): their sockets are
-   * dead or belong to a master that ends by itself. Another live agent's directory is kept.
+   * Removes the directories of runs whose process is gone (a crash, a kill): their sockets are dead
+   * or belong to a master that ends by itself. Another live agent's directory is kept.
    */
   static void removeStale(Path base) {
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, DIR_PREFIX + "*")) {
@@ -277,7 +304,8 @@ public final class SshSharing implements AutoCloseable {
     for (Connection c : shared) {
       Path socket = c.endpoint().sharing().get().controlPath();
       if (Files.exists(socket)) {
-        ProcessResult r = factory.runner().run(c.endpoint().control("exit"), Duration.ofSeconds(10));
+        ProcessResult r =
+            factory.runner().run(c.endpoint().control("exit"), Duration.ofSeconds(10));
         if (!r.ok()) {
           LOG.debug("ssh -O exit for {}: {}", c.endpoint().label(), r.describe());
         }

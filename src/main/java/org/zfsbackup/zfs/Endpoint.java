@@ -104,7 +104,9 @@ public record Endpoint(
   public boolean sharingSetByUser() {
     for (String arg : ssh) {
       String a = arg.toLowerCase(java.util.Locale.ROOT);
-      if (a.contains("controlpath") || a.contains("controlmaster") || arg.equals("-M")
+      if (a.contains("controlpath")
+          || a.contains("controlmaster")
+          || arg.equals("-M")
           || arg.startsWith("-S")) {
         return true;
       }
@@ -136,7 +138,8 @@ public record Endpoint(
    * connection: talks to the master through its socket, opens no connection.
    */
   public List<String> control(String operation) {
-    Sharing s = sharing.orElseThrow(() -> new IllegalStateException(label + " shares no connection"));
+    Sharing s =
+        sharing.orElseThrow(() -> new IllegalStateException(label + " shares no connection"));
     List<String> cmd = new ArrayList<>(ssh);
     cmd.addAll(List.of("-o", "ControlPath=" + escaped(s.controlPath()), "-O", operation));
     cmd.addAll(destination());

@@ -27,7 +27,8 @@ class SshSharingTest {
   /** Records argv; the probe answers as told, and "opens" the socket when told to. */
   static final class FakeSsh implements ProcessRunner {
     final List<List<String>> calls = new CopyOnWriteArrayList<>();
-    Function<List<String>, ProcessResult> probe = argv -> new ProcessResult(argv, 0, "", "", false, false);
+    Function<List<String>, ProcessResult> probe =
+        argv -> new ProcessResult(argv, 0, "", "", false, false);
     boolean createsSocket = true;
 
     @Override
@@ -38,7 +39,8 @@ class SshSharingTest {
       }
       ProcessResult r = probe.apply(argv);
       if (r.ok() && createsSocket) {
-        String opt = argv.stream().filter(a -> a.startsWith("ControlPath=")).findFirst().orElseThrow();
+        String opt =
+            argv.stream().filter(a -> a.startsWith("ControlPath=")).findFirst().orElseThrow();
         try {
           Files.createFile(Path.of(opt.substring("ControlPath=".length())));
         } catch (IOException e) {
@@ -49,13 +51,15 @@ class SshSharingTest {
     }
 
     @Override
-    public PipeResult pipe(List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
+    public PipeResult pipe(
+        List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
       throw new AssertionError("no streams here");
     }
   }
 
   static Endpoint host(String host, List<String> ssh) {
-    return Endpoint.remote(host, Optional.of("root"), Optional.empty(), ssh, List.of("zfs"), Duration.ofSeconds(3));
+    return Endpoint.remote(
+        host, Optional.of("root"), Optional.empty(), ssh, List.of("zfs"), Duration.ofSeconds(3));
   }
 
   static Endpoint host(String host) {
@@ -63,11 +67,13 @@ class SshSharingTest {
   }
 
   SshSharing open(FakeSsh ssh) {
-    return new SshSharing.Factory(Optional.of(base), ssh, Duration.ofSeconds(60)).open(Duration.ofSeconds(5));
+    return new SshSharing.Factory(Optional.of(base), ssh, Duration.ofSeconds(60))
+        .open(Duration.ofSeconds(5));
   }
 
   @Test
-  void share_probesEachHostOnce_oneSocketPerHost_exitsEachMasterAndRemovesTheDirectory() throws IOException {
+  void share_probesEachHostOnce_oneSocketPerHost_exitsEachMasterAndRemovesTheDirectory()
+      throws IOException {
     FakeSsh ssh = new FakeSsh();
     SshSharing sharing = open(ssh);
 
@@ -81,17 +87,38 @@ class SshSharingTest {
     assertEquals(a.endpoint(), again.endpoint());
     Path dir = sharing.directory().orElseThrow();
     assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
-    assertTrue(dir.getFileName().toString().matches("zba-" + ProcessHandle.current().pid() + "-[0-9a-z]+"), dir.toString());
+    assertTrue(
+        dir.getFileName().toString().matches("zba-" + ProcessHandle.current().pid() + "-[0-9a-z]+"),
+        dir.toString());
     assertEquals(dir.resolve("1"), a.endpoint().sharing().orElseThrow().controlPath());
-    assertEquals(dir.resolve("2"), b.endpoint().sharing().orElseThrow().controlPath(), "never another host's master");
     assertEquals(
-        List.of("ssh", "-o", "ControlMaster=auto", "-o", "ControlPath=" + dir.resolve("1"), "-o", "ControlPersist=60",
-            "-o", "ConnectTimeout=3", "-l", "root", "a", "--", "true"),
+        dir.resolve("2"),
+        b.endpoint().sharing().orElseThrow().controlPath(),
+        "never another host's master");
+    assertEquals(
+        List.of(
+            "ssh",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPath=" + dir.resolve("1"),
+            "-o",
+            "ControlPersist=60",
+            "-o",
+            "ConnectTimeout=3",
+            "-l",
+            "root",
+            "a",
+            "--",
+            "true"),
         ssh.calls.get(0));
     assertEquals(2, ssh.calls.size());
 
     sharing.close();
-    assertTrue(ssh.calls.contains(List.of("ssh", "-o", "ControlPath=" + dir.resolve("1"), "-O", "exit", "-l", "root", "a")),
+    assertTrue(
+        ssh.calls.contains(
+            List.of(
+                "ssh", "-o", "ControlPath=" + dir.resolve("1"), "-O", "exit", "-l", "root", "a")),
         ssh.calls.toString());
     assertEquals(4, ssh.calls.size());
     assertFalse(Files.exists(dir));
@@ -114,7 +141,15 @@ class SshSharingTest {
   @Test
   void share_optionsRefused_plainEndpointAndOneWarning() {
     FakeSsh ssh = new FakeSsh();
-    ssh.probe = argv -> new ProcessResult(argv, 255, "", "command-line line 0: Bad configuration option: controlmaster", false, false);
+    ssh.probe =
+        argv ->
+            new ProcessResult(
+                argv,
+                255,
+                "",
+                "command-line line 0: Bad configuration option: controlmaster",
+                false,
+                false);
     SshSharing sharing = open(ssh);
 
     SshSharing.Connection c = sharing.share(host("a"));
@@ -139,7 +174,10 @@ class SshSharingTest {
   @Test
   void share_hostUnreachable_plainWithoutWarning_theHostsOwnCommandsReportIt() {
     FakeSsh ssh = new FakeSsh();
-    ssh.probe = argv -> new ProcessResult(argv, 255, "", "ssh: connect to host a port 22: Connection refused", false, false);
+    ssh.probe =
+        argv ->
+            new ProcessResult(
+                argv, 255, "", "ssh: connect to host a port 22: Connection refused", false, false);
     SshSharing.Connection c = open(ssh).share(host("a"));
     assertEquals(SshSharing.State.HOST_FAILED, c.state());
     assertEquals(host("a"), c.endpoint());
@@ -165,8 +203,15 @@ class SshSharingTest {
   void share_directoryCannotBeMade_everyHostWarnedOnce() throws IOException {
     FakeSsh ssh = new FakeSsh();
     Path file = Files.writeString(base.resolve("file"), "x");
-    SshSharing sharing = new SshSharing.Factory(Optional.of(file), ssh, Duration.ofSeconds(60)).open(Duration.ofSeconds(5));
-    assertTrue(sharing.share(host("a")).warning().orElseThrow().contains("cannot create a private directory"));
+    SshSharing sharing =
+        new SshSharing.Factory(Optional.of(file), ssh, Duration.ofSeconds(60))
+            .open(Duration.ofSeconds(5));
+    assertTrue(
+        sharing
+            .share(host("a"))
+            .warning()
+            .orElseThrow()
+            .contains("cannot create a private directory"));
     assertTrue(sharing.share(host("b")).warning().isPresent());
     assertTrue(sharing.share(host("b")).warning().isEmpty());
     assertEquals(List.of(), ssh.calls);
@@ -176,7 +221,8 @@ class SshSharingTest {
   void share_socketPathTooLong_plainAndWarning() throws IOException {
     Path deep = Files.createDirectories(base.resolve("x".repeat(60)).resolve("y".repeat(20)));
     SshSharing.Connection c =
-        new SshSharing.Factory(Optional.of(deep), new FakeSsh(), Duration.ofSeconds(60)).open(Duration.ofSeconds(5))
+        new SshSharing.Factory(Optional.of(deep), new FakeSsh(), Duration.ofSeconds(60))
+            .open(Duration.ofSeconds(5))
             .share(host("a"));
     assertEquals(SshSharing.State.FALLBACK, c.state());
     assertTrue(c.detail().contains("too long"), c.detail());

@@ -19,18 +19,44 @@ class EndpointTest {
 
   static Endpoint remote(List<String> ssh) {
     return Endpoint.remote(
-        "host-storage", Optional.of("zbackup"), Optional.of(2222), ssh, List.of("zfs"), Duration.ofSeconds(15));
+        "host-storage",
+        Optional.of("zbackup"),
+        Optional.of(2222),
+        ssh,
+        List.of("zfs"),
+        Duration.ofSeconds(15));
   }
 
   @Test
   void command_shared_sharingOptionsAfterTheUsersPrefixBeforeTheDestination() {
-    Endpoint e = remote(List.of("ssh", "-i", "/root/.ssh/backup", "-o", "BatchMode=yes")).shared(SHARING);
+    Endpoint e =
+        remote(List.of("ssh", "-i", "/root/.ssh/backup", "-o", "BatchMode=yes")).shared(SHARING);
     assertEquals(
         List.of(
-            "ssh", "-i", "/root/.ssh/backup", "-o", "BatchMode=yes",
-            "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/zba-42-x1/1", "-o", "ControlPersist=300",
-            "-o", "ConnectTimeout=15", "-p", "2222", "-l", "zbackup", "host-storage", "--",
-            "zfs", "send", "-I", "tank/data@a", "tank/data@b"),
+            "ssh",
+            "-i",
+            "/root/.ssh/backup",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPath=/tmp/zba-42-x1/1",
+            "-o",
+            "ControlPersist=300",
+            "-o",
+            "ConnectTimeout=15",
+            "-p",
+            "2222",
+            "-l",
+            "zbackup",
+            "host-storage",
+            "--",
+            "zfs",
+            "send",
+            "-I",
+            "tank/data@a",
+            "tank/data@b"),
         e.zfs("send", "-I", "tank/data@a", "tank/data@b"));
   }
 
@@ -38,8 +64,20 @@ class EndpointTest {
   void command_unshared_asBefore() {
     Endpoint e = remote(List.of("ssh", "-o", "BatchMode=yes")).shared(SHARING).unshared();
     assertEquals(
-        List.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", "2222", "-l", "zbackup",
-            "host-storage", "--", "zfs", "list"),
+        List.of(
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=15",
+            "-p",
+            "2222",
+            "-l",
+            "zbackup",
+            "host-storage",
+            "--",
+            "zfs",
+            "list"),
         e.zfs("list"));
     assertEquals(remote(List.of("ssh", "-o", "BatchMode=yes")), e);
   }
@@ -48,8 +86,19 @@ class EndpointTest {
   void control_exit_talksToTheMasterThroughItsSocket() {
     Endpoint e = remote(List.of("ssh", "-o", "BatchMode=yes")).shared(SHARING);
     assertEquals(
-        List.of("ssh", "-o", "BatchMode=yes", "-o", "ControlPath=/tmp/zba-42-x1/1", "-O", "exit",
-            "-p", "2222", "-l", "zbackup", "host-storage"),
+        List.of(
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ControlPath=/tmp/zba-42-x1/1",
+            "-O",
+            "exit",
+            "-p",
+            "2222",
+            "-l",
+            "zbackup",
+            "host-storage"),
         e.control("exit"));
     assertThrows(IllegalStateException.class, () -> e.unshared().control("exit"));
   }
