@@ -188,7 +188,11 @@ class SshSharingIT {
             + nightShared
             + " shared vs "
             + nightUnshared
-            + " plain";
+            + " plain; nightly cycle "
+            + night.duration().toMillis()
+            + " ms shared vs "
+            + nightPlain.duration().toMillis()
+            + " ms plain";
     System.out.println(figures);
     assertTrue(firstShared <= 4 && nightShared <= 4, figures);
     assertTrue(
