@@ -20,6 +20,7 @@ import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.Endpoint;
 
 /**
@@ -40,12 +41,24 @@ public final class Preflight {
   private final ProcessRunner runner;
   private final BrokerProbe broker;
   private final Duration margin;
+  private final SshSharing.Factory sharing;
 
   Preflight(AgentConfig config, ProcessRunner runner, BrokerProbe broker, Duration margin) {
+    this(config, runner, broker, margin, SshSharing.Factory.OFF);
+  }
+
+  /** @param sharing how cycles share ssh connections: one more line per ssh host, unless OFF */
+  Preflight(
+      AgentConfig config,
+      ProcessRunner runner,
+      BrokerProbe broker,
+      Duration margin,
+      SshSharing.Factory sharing) {
     this.config = config;
     this.runner = runner;
     this.broker = broker;
     this.margin = margin;
+    this.sharing = sharing;
   }
 
   /**
@@ -53,8 +66,10 @@ public final class Preflight {
    * into the exit code).
    */
   public static boolean run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
+    ProcessRunner runner = new RealProcessRunner();
+    SshSharing.Factory sharing = SshSharing.Factory.inTmp(runner);
     List<CheckItem> items =
-        new Preflight(config, new RealProcessRunner(), new PahoBrokerProbe(), MARGIN).check();
+        new Preflight(config, runner, new PahoBrokerProbe(), MARGIN, sharing).check();
     return print(items, quiet, out);
   }
 
@@ -110,6 +125,7 @@ public final class Preflight {
       names.add(name);
       tasks.add(() -> zfsListItem(name, endpoint, List.of(pool), "present"));
     });
+    SharingCheck.addItems(config, sharing, itemTimeout(), names, tasks);
 
     items.addAll(runAll(names, tasks));
     return items;

@@ -22,6 +22,7 @@ import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.EventSink;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
 
@@ -38,16 +39,25 @@ public final class BackupCycle implements CycleRunner {
   private final AgentConfig config;
   private final ProcessRunner runner;
   private final Clock clock;
+  private final SshSharing.Factory sharing;
 
+  /** Without ssh connection sharing: every command opens its own connection. */
   public BackupCycle(AgentConfig config, ProcessRunner runner, Clock clock) {
+    this(config, runner, clock, SshSharing.Factory.OFF);
+  }
+
+  public BackupCycle(
+      AgentConfig config, ProcessRunner runner, Clock clock, SshSharing.Factory sharing) {
     this.config = config;
     this.runner = runner;
     this.clock = clock;
+    this.sharing = sharing;
   }
 
-  /** The production wiring: real processes, the system clock. */
+  /** The production wiring: real processes, the system clock, one ssh connection per host. */
   public static BackupCycle create(AgentConfig config) {
-    return new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC());
+    ProcessRunner runner = new RealProcessRunner(config.commands().pv());
+    return new BackupCycle(config, runner, Clock.systemUTC(), SshSharing.Factory.inTmp(runner));
   }
 
   @Override
@@ -85,6 +95,19 @@ public final class BackupCycle implements CycleRunner {
   }
 
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
+    // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
+    try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control, warnings)) {
+      return phases(request, sink, control, started, warnings, ssh);
+    }
+  }
+
+  private CycleReport phases(
+      CycleRequest request,
+      EventSink sink,
+      CycleControl control,
+      Instant started,
+      List<String> warnings,
+      CycleSsh ssh) {
     List<DatasetResult> results = new ArrayList<>();
 
     TransferContext.Scope scope = scope(request, sink, control);
@@ -101,7 +124,8 @@ public final class BackupCycle implements CycleRunner {
           new TransferContext.Route(
               Phase.PULL,
               source.name(),
-              endpoint(source.host(), source.user(), source.port()),
+              ssh.endpoint(
+                  endpoint(source.host(), source.user(), source.port()), Phase.PULL, source.name()),
               source.datasets(),
               only,
               pullSide,
@@ -120,7 +144,7 @@ public final class BackupCycle implements CycleRunner {
         if (!control.stopRequested()) {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
         }
-        Endpoint remote = endpoint(p.host(), p.user(), p.port());
+        Endpoint remote = ssh.endpoint(endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local");
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TransferContext.Route route =
             new TransferContext.Route(

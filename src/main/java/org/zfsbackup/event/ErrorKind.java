@@ -8,7 +8,8 @@ import java.util.Locale;
  * {@code docs/mqtt.md} lists every constant (a test checks that it does).
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
- * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED} and {@link #CANMOUNT_FAILED} are never a
+ * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED} and
+ * {@link #SSH_SHARING_FAILED} are never a
  * {@code kind} of their own: they are published as a {@code warning} whose message starts with
  * their wire name ({@code hold_failed: could not hold ...}).
  */
@@ -51,7 +52,9 @@ public enum ErrorKind {
   /** The hold on the replaced incremental base could not be released. */
   RELEASE_FAILED,
   /** {@code canmount=off} could not be set on a received dataset. */
-  CANMOUNT_FAILED;
+  CANMOUNT_FAILED,
+  /** A host's ssh connection could not be shared: its commands ran on plain connections. */
+  SSH_SHARING_FAILED;
 
   /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
   public String wire() {

@@ -156,12 +156,15 @@ class PreflightIT {
 
       assertEquals(0, run.exit(), run.out() + run.err());
       List<String> lines = run.out().lines().toList();
-      assertEquals(7, lines.size(), run.out());
+      assertEquals(8, lines.size(), run.out());
       assertTrue(lines.stream().allMatch(l -> l.startsWith("ok   ")), run.out());
       assertEquals("ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
       assertEquals("ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
       assertEquals("ok   byte counter: pv works", lines.get(5));
       assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " pool " + bak + ": present", lines.get(6));
+      // The source and the offsite side are one host: one connection, one line.
+      assertEquals("ok   ssh sharing root@127.0.0.1:" + ssh.port + ": ok, one connection for every command of a cycle",
+          lines.get(7));
       assertFalse(run.out().contains(password) || run.err().contains(password));
 
       Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password), "--quiet");
@@ -197,7 +200,7 @@ class PreflightIT {
 
     assertEquals(1, run.exit(), run.out());
     List<String> lines = run.out().lines().toList();
-    assertEquals(6, lines.size(), run.out());
+    assertEquals(8, lines.size(), run.out());
     assertTrue(lines.get(0).startsWith("ok   config"), run.out());
     assertTrue(lines.get(1).startsWith("FAIL broker tcp://127.0.0.1:" + brokerPort + ": credentials refused"), run.out());
     assertTrue(lines.get(2).startsWith("FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "), run.out());
@@ -205,6 +208,9 @@ class PreflightIT {
     assertTrue(lines.get(4).startsWith("ok   byte counter"), run.out());
     assertTrue(lines.get(5).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " pool offsitepool: ssh failed: "), run.out());
     assertTrue(lines.get(5).contains("Connection refused"), run.out());
+    // Hosts that do not answer: their sharing is not tried, and does not fail the check twice.
+    assertEquals("warn ssh sharing 127.0.0.1:" + silent.getLocalPort() + ": not tried, ssh to this host failed", lines.get(6));
+    assertEquals("warn ssh sharing 127.0.0.1:" + closedPort + ": not tried, ssh to this host failed", lines.get(7));
     assertFalse(run.out().contains(password), run.out());
     // Parallel, each bounded by connect_timeout_s (1 s) plus the margin: far below the sum.
     assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");

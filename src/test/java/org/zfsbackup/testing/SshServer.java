@@ -18,6 +18,14 @@ public final class SshServer implements AutoCloseable {
   private final Process process;
 
   public SshServer() {
+    this("ERROR");
+  }
+
+  /**
+   * @param logLevel sshd's LogLevel; {@code INFO} logs one "Accepted publickey" line per
+   *     connection, which {@link #acceptedConnections()} counts
+   */
+  public SshServer(String logLevel) {
     Prerequisites.require(Prerequisites.root(), "root (the test sshd logs in as root)");
     Path sshd = Prerequisites.requireProgram("sshd");
     Prerequisites.requireProgram("ssh");
@@ -45,7 +53,7 @@ public final class SshServer implements AutoCloseable {
               "StrictModes no",
               "MaxStartups 100:30:200",
               "MaxSessions 100",
-              "LogLevel ERROR",
+              "LogLevel " + logLevel,
               ""));
       process =
           new ProcessBuilder(sshd.toString(), "-D", "-e", "-f", dir.resolve("sshd_config").toString())
@@ -80,6 +88,15 @@ public final class SshServer implements AutoCloseable {
     return List.of(
         "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "LogLevel=ERROR", "-i", dir.resolve("id").toString());
+  }
+
+  /** Connections this server has accepted so far (its log must be at INFO or more). */
+  public long acceptedConnections() {
+    try (var lines = Files.lines(dir.resolve("sshd.log"))) {
+      return lines.filter(l -> l.contains("Accepted publickey")).count();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   public Path dir() {

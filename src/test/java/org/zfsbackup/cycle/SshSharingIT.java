@@ -1,0 +1,472 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.ZfsPools.dataset;
+import static org.zfsbackup.testing.ZfsPools.snapshot;
+import static org.zfsbackup.testing.ZfsPools.snapshots;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.exec.PipeResult;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.exec.SshSharing;
+import org.zfsbackup.testing.Cmd;
+import org.zfsbackup.testing.SshServer;
+import org.zfsbackup.testing.TestConfigs;
+import org.zfsbackup.testing.ZfsPools;
+
+/**
+ * One ssh connection per host per cycle, on real ZFS (zfs-fuse) over a real sshd on 127.0.0.1 whose
+ * log counts the connections it accepted. The faults: a master killed mid-stream, an ssh that
+ * refuses the sharing options, a control directory that cannot be made, and the sockets a crashed
+ * run left behind.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SshSharingIT {
+  ZfsPools pools;
+  SshServer ssh;
+  String src;
+  String bak;
+  String off;
+  Path base;
+  final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
+
+  @BeforeAll
+  void setUp() throws IOException {
+    pools = new ZfsPools();
+    ssh = new SshServer("INFO");
+    src = pools.create("zshsrc");
+    bak = pools.create("zshbak");
+    off = pools.create("zshoff");
+  }
+
+  @AfterAll
+  void tearDown() {
+    if (ssh != null) {
+      ssh.close();
+    }
+    if (pools != null) {
+      pools.close();
+    }
+  }
+
+  @BeforeEach
+  void freshBase() throws IOException {
+    base = Files.createTempDirectory("zba-it");
+    events.clear();
+  }
+
+  SshSharing.Factory sharing(ProcessRunner runner) {
+    return new SshSharing.Factory(Optional.of(base), runner, SshSharing.PERSIST);
+  }
+
+  /**
+   * Pull {@code root} from the ssh host, push the backup to the same host: one host, two phases.
+   */
+  AgentConfig config(List<String> sshCommand, List<String> pv, String name, String root) {
+    String target = bak + "/" + name;
+    PushConfig push =
+        new PushConfig(
+            Optional.of("127.0.0.1"),
+            Optional.of("root"),
+            Optional.of(ssh.port),
+            off + "/" + name,
+            target,
+            false,
+            TestConfigs.ZFS_FUSE_RECEIVE,
+            List.of(target));
+    return TestConfigs.config(
+        sshCommand,
+        List.of("zfs"),
+        pv,
+        target,
+        List.of(TestConfigs.sshSource("h", ssh, root)),
+        Optional.of(push),
+        Duration.ofSeconds(60));
+  }
+
+  CycleReport cycle(AgentConfig config, ProcessRunner runner, SshSharing.Factory sharing) {
+    events.clear();
+    return new BackupCycle(config, runner, Clock.systemUTC(), sharing)
+        .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
+  }
+
+  List<CycleEvent.Error> errors(String kind) {
+    return events.stream()
+        .filter(e -> e instanceof CycleEvent.Error x && x.kind().equals(kind))
+        .map(e -> (CycleEvent.Error) e)
+        .toList();
+  }
+
+  /** {@code n} datasets below {@code root}, each with a first snapshot. */
+  List<String> tree(String root, int n) {
+    dataset(root);
+    snapshot(root, "s0");
+    List<String> all = new ArrayList<>(List.of(root));
+    for (int i = 1; i <= n; i++) {
+      dataset(root + "/d" + i);
+      snapshot(root + "/d" + i, "s0");
+      all.add(root + "/d" + i);
+    }
+    return all;
+  }
+
+  long sent(CycleReport r) {
+    return r.datasets().stream().filter(d -> d.status() == Status.SENT).count();
+  }
+
+  @Test
+  void nightlyCycle_onePullAndPushHost_atMostFourConnections_whateverTheNumberOfDatasets()
+      throws IOException {
+    List<String> shared = tree(src + "/night", 6);
+    List<String> plain = tree(src + "/plainnight", 6);
+    ProcessRunner runner = new RealProcessRunner(List.of("pv"));
+    AgentConfig sharedCfg = config(ssh.sshCommand(), List.of("pv"), "night", src + "/night");
+    AgentConfig plainCfg =
+        config(ssh.sshCommand(), List.of("pv"), "plainnight", src + "/plainnight");
+
+    // First cycles: full sends of 7 datasets, pulled then pushed.
+    long c0 = ssh.acceptedConnections();
+    CycleReport first = cycle(sharedCfg, runner, sharing(runner));
+    long firstShared = ssh.acceptedConnections() - c0;
+    assertEquals(Outcome.SUCCESS, first.outcome(), first.toString());
+    assertEquals(14, sent(first), first.toString());
+    c0 = ssh.acceptedConnections();
+    CycleReport firstPlain = cycle(plainCfg, runner, SshSharing.Factory.OFF);
+    long firstUnshared = ssh.acceptedConnections() - c0;
+    assertEquals(Outcome.SUCCESS, firstPlain.outcome(), firstPlain.toString());
+
+    // The nightly case: every dataset has one new snapshot.
+    shared.forEach(d -> snapshot(d, "s1"));
+    plain.forEach(d -> snapshot(d, "s1"));
+    c0 = ssh.acceptedConnections();
+    CycleReport night = cycle(sharedCfg, runner, sharing(runner));
+    long nightShared = ssh.acceptedConnections() - c0;
+    assertEquals(Outcome.SUCCESS, night.outcome(), night.toString());
+    assertEquals(14, sent(night), night.toString());
+    assertTrue(errors("warning").isEmpty(), errors("warning").toString());
+    c0 = ssh.acceptedConnections();
+    CycleReport nightPlain = cycle(plainCfg, runner, SshSharing.Factory.OFF);
+    long nightUnshared = ssh.acceptedConnections() - c0;
+    assertEquals(14, sent(nightPlain), nightPlain.toString());
+
+    String figures =
+        "accepted connections, 7 datasets pulled and pushed to one host: first cycle "
+            + firstShared
+            + " shared vs "
+            + firstUnshared
+            + " plain; nightly cycle "
+            + nightShared
+            + " shared vs "
+            + nightUnshared
+            + " plain; nightly cycle "
+            + night.duration().toMillis()
+            + " ms shared vs "
+            + nightPlain.duration().toMillis()
+            + " ms plain";
+    System.out.println(figures);
+    assertTrue(firstShared <= 4 && nightShared <= 4, figures);
+    assertTrue(
+        nightUnshared >= 14,
+        "the control: without sharing, connections grow with datasets: " + figures);
+    assertEquals(List.of("s0", "s1"), snapshots(off + "/night/h/" + src + "/night/d6"));
+
+    // Closed at the end of the cycle: no directory, so no socket and no master left.
+    try (Stream<Path> left = Files.list(base)) {
+      assertEquals(List.of(), left.toList(), "the private directory is removed");
+    }
+  }
+
+  @Test
+  void privateDirectory_mode0700_andRemovedAtTheEnd() throws IOException {
+    tree(src + "/perm", 1);
+    List<String> seen = Collections.synchronizedList(new ArrayList<>());
+    ProcessRunner real = new RealProcessRunner(List.of("pv"));
+    ProcessRunner spying =
+        new Delegating(real) {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            try (Stream<Path> dirs = Files.list(base)) {
+              dirs.forEach(d -> seen.add(d.getFileName() + " " + perms(d)));
+            } catch (IOException e) {
+              throw new AssertionError(e);
+            }
+            return real.run(argv, timeout);
+          }
+        };
+    CycleReport r =
+        cycle(
+            config(ssh.sshCommand(), List.of("pv"), "perm", src + "/perm"),
+            spying,
+            sharing(spying));
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    assertFalse(seen.isEmpty());
+    assertTrue(
+        seen.stream().allMatch(s -> s.matches("zba-[0-9]+-[0-9a-z]+ rwx------")), seen.toString());
+    try (Stream<Path> left = Files.list(base)) {
+      assertEquals(0, left.count());
+    }
+  }
+
+  @Test
+  void masterKilledMidStream_thatStepMayFail_theNextStepsReconnect() throws Exception {
+    String root = src + "/killed";
+    dataset(root);
+    pools.snapshotWithData(root, "big", 3_000_000);
+    for (int i = 1; i <= 3; i++) {
+      dataset(root + "/d" + i);
+      snapshot(root + "/d" + i, "s0");
+    }
+    // A slow stream (pv -L) so that the kill lands while it is in flight.
+    List<String> pv = List.of("pv", "-L", "400k");
+    ProcessRunner real = new RealProcessRunner(pv);
+    AtomicLong killed = new AtomicLong(-1);
+    AtomicBoolean once = new AtomicBoolean();
+    ProcessRunner killing =
+        new Delegating(real) {
+          @Override
+          public PipeResult pipe(
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              Duration stall,
+              KillSwitch k) {
+            if (send.contains(root + "@big") && once.compareAndSet(false, true)) {
+              Thread t =
+                  new Thread(
+                      () -> {
+                        sleep(1500);
+                        killed.set(killMaster());
+                      });
+              t.start();
+            }
+            return real.pipe(send, receive, p, stall, k);
+          }
+        };
+    AgentConfig cfg =
+        TestConfigs.config(
+            ssh.sshCommand(),
+            List.of("zfs"),
+            pv,
+            bak + "/killed",
+            List.of(TestConfigs.sshSource("h", ssh, root)),
+            Optional.empty(),
+            Duration.ofSeconds(60));
+
+    long c0 = ssh.acceptedConnections();
+    CycleReport r = cycle(cfg, killing, sharing(killing));
+    long connections = ssh.acceptedConnections() - c0;
+
+    assertTrue(killed.get() > 0, "the master was found and killed");
+    DatasetResult inFlight = r.datasets().get(0);
+    assertEquals(root, inFlight.dataset());
+    // The kill lands 1.5 s into a stream that pv -L stretches to about 7 s: that step fails.
+    assertEquals(Status.FAILED, inFlight.status(), inFlight.toString());
+    for (DatasetResult d : r.datasets().subList(1, r.datasets().size())) {
+      assertEquals(Status.SENT, d.status(), "after the kill: " + r.datasets());
+    }
+    assertEquals(
+        2, connections, "the first master, and one more opened by the next command for the rest");
+
+    // The next cycle completes what the kill interrupted.
+    CycleReport again = cycle(cfg, real, sharing(real));
+    assertTrue(again.outcome() == Outcome.SUCCESS, again.toString());
+    assertEquals(List.of("big"), snapshots(bak + "/killed/h/" + root));
+  }
+
+  @Test
+  void sshRefusingTheSharingOptions_oneWarning_backupRunsOnPlainConnections() throws IOException {
+    List<String> all = tree(src + "/refuse", 3);
+    Path wrapper = base.resolve("old-ssh");
+    Files.writeString(
+        wrapper,
+        String.join(
+            "\n",
+            "#!/bin/sh",
+            "for a in \"$@\"; do",
+            "  case \"$a\" in *ControlMaster*|*ControlPath*|*ControlPersist*)",
+            "    echo 'command-line line 0: Bad configuration option: controlmaster' >&2; exit"
+                + " 255;;",
+            "  esac",
+            "done",
+            "exec ssh \"$@\"",
+            ""));
+    Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
+    List<String> cmd = new ArrayList<>(ssh.sshCommand());
+    cmd.set(0, wrapper.toString());
+    ProcessRunner runner = new RealProcessRunner(List.of("pv"));
+
+    CycleReport r =
+        cycle(config(cmd, List.of("pv"), "refuse", src + "/refuse"), runner, sharing(runner));
+
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    assertEquals(2L * all.size(), sent(r));
+    List<CycleEvent.Error> warnings = errors("warning");
+    assertEquals(
+        1, warnings.size(), "one warning for the one host, though both phases use it: " + warnings);
+    assertTrue(
+        warnings
+            .get(0)
+            .message()
+            .startsWith("ssh_sharing_failed: cannot share one ssh connection to root@127.0.0.1:"),
+        warnings.get(0).message());
+    assertTrue(
+        warnings.get(0).stderr().contains("Bad configuration option"), warnings.get(0).toString());
+    assertEquals(1, r.warnings().size(), r.warnings().toString());
+  }
+
+  @Test
+  void controlDirectoryCannotBeMade_oneWarning_backupRunsOnPlainConnections() throws IOException {
+    tree(src + "/nodir", 2);
+    Path notADirectory = Files.writeString(base.resolve("file"), "x");
+    ProcessRunner runner = new RealProcessRunner(List.of("pv"));
+    SshSharing.Factory broken =
+        new SshSharing.Factory(Optional.of(notADirectory), runner, SshSharing.PERSIST);
+
+    CycleReport r =
+        cycle(config(ssh.sshCommand(), List.of("pv"), "nodir", src + "/nodir"), runner, broken);
+
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    assertEquals(6, sent(r));
+    List<CycleEvent.Error> warnings = errors("warning");
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(
+        warnings.get(0).message().contains("cannot create a private directory"),
+        warnings.get(0).message());
+  }
+
+  @Test
+  void socketsLeftByACrashedRun_doNotBlockTheNextCycle_andAreRemoved() throws Exception {
+    tree(src + "/stale", 2);
+    // A crashed run: its process is gone, its master was killed, its socket file is still there.
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    Path crashed = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-dead"));
+    Path socket = crashed.resolve("1");
+    List<String> master = new ArrayList<>(ssh.sshCommand());
+    master.addAll(
+        List.of(
+            "-o",
+            "ControlMaster=yes",
+            "-o",
+            "ControlPath=" + socket,
+            "-o",
+            "ControlPersist=60",
+            "-p",
+            String.valueOf(ssh.port),
+            "-l",
+            "root",
+            "127.0.0.1",
+            "true"));
+    Cmd.Result opened = Cmd.run(master, 30);
+    assertEquals(0, opened.code(), opened.err());
+    assertTrue(Files.exists(socket));
+    ProcessHandle crashedMaster = ProcessHandle.of(masterPid(socket)).orElseThrow();
+    crashedMaster.destroyForcibly();
+    crashedMaster.onExit().get();
+    assertTrue(Files.exists(socket), "SIGKILL leaves the socket behind");
+
+    ProcessRunner runner = new RealProcessRunner(List.of("pv"));
+    long c0 = ssh.acceptedConnections();
+    CycleReport r =
+        cycle(
+            config(ssh.sshCommand(), List.of("pv"), "stale", src + "/stale"),
+            runner,
+            sharing(runner));
+
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    assertEquals(6, sent(r));
+    assertTrue(errors("warning").isEmpty(), errors("warning").toString());
+    assertTrue(ssh.acceptedConnections() - c0 <= 4, "shared: " + (ssh.acceptedConnections() - c0));
+    assertFalse(Files.exists(crashed), "the crashed run's directory is removed");
+  }
+
+  /** Kills this test's master (the only one below {@link #base}); returns its pid. */
+  long killMaster() {
+    try (Stream<Path> dirs = Files.list(base)) {
+      Path dir =
+          dirs.filter(d -> d.getFileName().toString().startsWith("zba-")).findFirst().orElseThrow();
+      long pid = masterPid(dir.resolve("1"));
+      ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+      return pid;
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  long masterPid(Path socket) {
+    List<String> check = new ArrayList<>(ssh.sshCommand());
+    check.addAll(List.of("-o", "ControlPath=" + socket, "-O", "check", "127.0.0.1"));
+    Cmd.Result r = Cmd.run(check, 10);
+    Matcher m = Pattern.compile("pid=([0-9]+)").matcher(r.err() + r.out());
+    if (!m.find()) {
+      throw new AssertionError("no master on " + socket + ": " + r);
+    }
+    return Long.parseLong(m.group(1));
+  }
+
+  static String perms(Path p) {
+    try {
+      return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A runner that passes everything on; tests override what they watch. */
+  static class Delegating implements ProcessRunner {
+    final ProcessRunner real;
+
+    Delegating(ProcessRunner real) {
+      this.real = real;
+    }
+
+    @Override
+    public ProcessResult run(List<String> argv, Duration timeout) {
+      return real.run(argv, timeout);
+    }
+
+    @Override
+    public PipeResult pipe(
+        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+      return real.pipe(send, receive, p, stall, k);
+    }
+  }
+}

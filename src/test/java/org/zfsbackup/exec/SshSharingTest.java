@@ -1,0 +1,247 @@
+package org.zfsbackup.exec;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.zfs.Endpoint;
+
+/**
+ * {@link SshSharing} with a fake runner: which commands run, when a host falls back, and what is
+ * cleaned up. The real ssh and sshd are in {@code SshSharingIT}.
+ */
+class SshSharingTest {
+  @TempDir Path base;
+
+  /** Records argv; the probe answers as told, and "opens" the socket when told to. */
+  static final class FakeSsh implements ProcessRunner {
+    final List<List<String>> calls = new CopyOnWriteArrayList<>();
+    Function<List<String>, ProcessResult> probe =
+        argv -> new ProcessResult(argv, 0, "", "", false, false);
+    boolean createsSocket = true;
+
+    @Override
+    public ProcessResult run(List<String> argv, Duration timeout) {
+      calls.add(argv);
+      if (argv.contains("-O")) {
+        return new ProcessResult(argv, 0, "", "Exit request sent.", false, false);
+      }
+      ProcessResult r = probe.apply(argv);
+      if (r.ok() && createsSocket) {
+        String opt =
+            argv.stream().filter(a -> a.startsWith("ControlPath=")).findFirst().orElseThrow();
+        try {
+          Files.createFile(Path.of(opt.substring("ControlPath=".length())));
+        } catch (IOException e) {
+          throw new AssertionError(e);
+        }
+      }
+      return r;
+    }
+
+    @Override
+    public PipeResult pipe(
+        List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
+      throw new AssertionError("no streams here");
+    }
+  }
+
+  static Endpoint host(String host, List<String> ssh) {
+    return Endpoint.remote(
+        host, Optional.of("root"), Optional.empty(), ssh, List.of("zfs"), Duration.ofSeconds(3));
+  }
+
+  static Endpoint host(String host) {
+    return host(host, List.of("ssh"));
+  }
+
+  SshSharing open(FakeSsh ssh) {
+    return new SshSharing.Factory(Optional.of(base), ssh, Duration.ofSeconds(60))
+        .open(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void share_probesEachHostOnce_oneSocketPerHost_exitsEachMasterAndRemovesTheDirectory()
+      throws IOException {
+    FakeSsh ssh = new FakeSsh();
+    SshSharing sharing = open(ssh);
+
+    SshSharing.Connection a = sharing.share(host("a"));
+    SshSharing.Connection again = sharing.share(host("a"));
+    SshSharing.Connection b = sharing.share(host("b"));
+
+    assertEquals(SshSharing.State.SHARED, a.state());
+    assertTrue(a.opened());
+    assertFalse(again.opened(), "probed once");
+    assertEquals(a.endpoint(), again.endpoint());
+    Path dir = sharing.directory().orElseThrow();
+    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+    assertTrue(
+        dir.getFileName().toString().matches("zba-" + ProcessHandle.current().pid() + "-[0-9a-z]+"),
+        dir.toString());
+    assertEquals(dir.resolve("1"), a.endpoint().sharing().orElseThrow().controlPath());
+    assertEquals(
+        dir.resolve("2"),
+        b.endpoint().sharing().orElseThrow().controlPath(),
+        "never another host's master");
+    assertEquals(
+        List.of(
+            "ssh",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPath=" + dir.resolve("1"),
+            "-o",
+            "ControlPersist=60",
+            "-o",
+            "ConnectTimeout=3",
+            "-l",
+            "root",
+            "a",
+            "--",
+            "true"),
+        ssh.calls.get(0));
+    assertEquals(2, ssh.calls.size());
+
+    sharing.close();
+    assertTrue(
+        ssh.calls.contains(
+            List.of(
+                "ssh", "-o", "ControlPath=" + dir.resolve("1"), "-O", "exit", "-l", "root", "a")),
+        ssh.calls.toString());
+    assertEquals(4, ssh.calls.size());
+    assertFalse(Files.exists(dir));
+    sharing.close();
+    assertEquals(4, ssh.calls.size(), "idempotent");
+  }
+
+  @Test
+  void share_localSide_orSharingOff_runsNothing() {
+    FakeSsh ssh = new FakeSsh();
+    SshSharing sharing = open(ssh);
+    Endpoint local = Endpoint.local(List.of("zfs"));
+    assertEquals(local, sharing.share(local).endpoint());
+    Endpoint plain = host("a");
+    assertEquals(plain, SshSharing.Factory.OFF.open(Duration.ofSeconds(1)).share(plain).endpoint());
+    assertEquals(List.of(), ssh.calls);
+    assertTrue(sharing.directory().isEmpty(), "no directory until a remote host needs one");
+  }
+
+  @Test
+  void share_optionsRefused_plainEndpointAndOneWarning() {
+    FakeSsh ssh = new FakeSsh();
+    ssh.probe =
+        argv ->
+            new ProcessResult(
+                argv,
+                255,
+                "",
+                "command-line line 0: Bad configuration option: controlmaster",
+                false,
+                false);
+    SshSharing sharing = open(ssh);
+
+    SshSharing.Connection c = sharing.share(host("a"));
+
+    assertEquals(SshSharing.State.FALLBACK, c.state());
+    assertEquals(host("a"), c.endpoint());
+    assertTrue(c.warning().orElseThrow().contains("ssh refused the sharing options"), c.detail());
+    assertTrue(sharing.share(host("a")).warning().isEmpty(), "one warning per host");
+    sharing.close();
+    assertEquals(1, ssh.calls.size(), "no -O exit where no master was opened: " + ssh.calls);
+  }
+
+  @Test
+  void share_probeRanButNoSocket_plainAndWarning() {
+    FakeSsh ssh = new FakeSsh();
+    ssh.createsSocket = false;
+    SshSharing.Connection c = open(ssh).share(host("a"));
+    assertEquals(SshSharing.State.FALLBACK, c.state());
+    assertTrue(c.warning().orElseThrow().contains("no control socket"), c.detail());
+  }
+
+  @Test
+  void share_hostUnreachable_plainWithoutWarning_theHostsOwnCommandsReportIt() {
+    FakeSsh ssh = new FakeSsh();
+    ssh.probe =
+        argv ->
+            new ProcessResult(
+                argv, 255, "", "ssh: connect to host a port 22: Connection refused", false, false);
+    SshSharing.Connection c = open(ssh).share(host("a"));
+    assertEquals(SshSharing.State.HOST_FAILED, c.state());
+    assertEquals(host("a"), c.endpoint());
+    assertTrue(c.warning().isEmpty());
+
+    FakeSsh silent = new FakeSsh();
+    silent.probe = argv -> new ProcessResult(argv, -1, "", "", false, true);
+    assertEquals(SshSharing.State.HOST_FAILED, open(silent).share(host("a")).state());
+  }
+
+  @Test
+  void share_userSetsControlPath_leftAlone_noProbe() {
+    FakeSsh ssh = new FakeSsh();
+    Endpoint mine = host("a", List.of("ssh", "-o", "ControlPath=none"));
+    SshSharing.Connection c = open(ssh).share(mine);
+    assertEquals(SshSharing.State.USER_SETTING, c.state());
+    assertEquals(mine, c.endpoint());
+    assertTrue(c.warning().isEmpty());
+    assertEquals(List.of(), ssh.calls);
+  }
+
+  @Test
+  void share_directoryCannotBeMade_everyHostWarnedOnce() throws IOException {
+    FakeSsh ssh = new FakeSsh();
+    Path file = Files.writeString(base.resolve("file"), "x");
+    SshSharing sharing =
+        new SshSharing.Factory(Optional.of(file), ssh, Duration.ofSeconds(60))
+            .open(Duration.ofSeconds(5));
+    assertTrue(
+        sharing
+            .share(host("a"))
+            .warning()
+            .orElseThrow()
+            .contains("cannot create a private directory"));
+    assertTrue(sharing.share(host("b")).warning().isPresent());
+    assertTrue(sharing.share(host("b")).warning().isEmpty());
+    assertEquals(List.of(), ssh.calls);
+  }
+
+  @Test
+  void share_socketPathTooLong_plainAndWarning() throws IOException {
+    Path deep = Files.createDirectories(base.resolve("x".repeat(60)).resolve("y".repeat(20)));
+    SshSharing.Connection c =
+        new SshSharing.Factory(Optional.of(deep), new FakeSsh(), Duration.ofSeconds(60))
+            .open(Duration.ofSeconds(5))
+            .share(host("a"));
+    assertEquals(SshSharing.State.FALLBACK, c.state());
+    assertTrue(c.detail().contains("too long"), c.detail());
+  }
+
+  @Test
+  void removeStale_removesDirectoriesOfGoneProcessesOnly() throws Exception {
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    Path stale = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-abc"));
+    Files.createFile(stale.resolve("1"));
+    long parent = ProcessHandle.current().parent().orElseThrow().pid();
+    Path live = Files.createDirectory(base.resolve("zba-" + parent + "-abc"));
+    Path other = Files.createDirectory(base.resolve("zba-something"));
+
+    SshSharing.removeStale(base);
+
+    assertFalse(Files.exists(stale));
+    assertTrue(Files.exists(live), "a live process's directory is kept");
+    assertTrue(Files.exists(other), "not ours");
+  }
+}
