@@ -44,7 +44,7 @@ final class Problems {
   /** Section by section, in the order of {@link AgentConfig}'s keys; others first. */
   List<String> list() {
     List<String> sections =
-        Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigBinder::key).toList();
+        Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigLoader::key).toList();
     return problems.stream()
         .sorted(Comparator.comparingInt(p -> sections.indexOf(p.path().split("[.\\[]")[0])))
         .map(p -> p.path().isEmpty() ? p.message() : p.path() + ": " + p.message())
