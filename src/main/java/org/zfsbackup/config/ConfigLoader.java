@@ -3,6 +3,7 @@ package org.zfsbackup.config;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,6 +13,7 @@ import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.deser.std.StdDelegatingDeserializer;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.introspect.BeanPropertyDefinition;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
@@ -34,8 +36,6 @@ import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.lang.reflect.ParameterizedType;
-import java.lang.reflect.RecordComponent;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -143,7 +143,7 @@ public final class ConfigLoader {
     loader.overrides(stores, env, "ZFS_BACKUP_AGENT_", "__", "environment variable ");
     loader.overrides(stores, systemProperties, "zfs-backup-agent.", "\\.", "system property ");
     ObjectNode tree = retrieve(file, stores);
-    loader.complete(tree, AgentConfig.class, "");
+    loader.complete(tree, JSON.constructType(AgentConfig.class), "");
     derivedDefaults(tree);
     loader.password(tree, env.get(PASSWORD_ENV));
     AgentConfig config = loader.bind(tree);
@@ -292,39 +292,44 @@ public final class ConfigLoader {
    * type, and checks each value: present, not blank, and following its {@link Check}. Types are
    * left to Jackson.
    */
-  private void complete(ObjectNode node, Class<?> type, String path) {
-    for (RecordComponent c : type.getRecordComponents()) {
-      JsonProperty property = c.getAccessor().getAnnotation(JsonProperty.class);
-      Check check = c.getAccessor().getAnnotation(Check.class);
-      String key = key(c);
+  private void complete(ObjectNode node, JavaType type, String path) {
+    for (BeanPropertyDefinition p : properties(type)) {
+      String key = p.getName();
       String at = (path.isEmpty() ? "" : path + ".") + key;
-      Class<?> item =
-          c.getGenericType() instanceof ParameterizedType t
-              ? (Class<?>) t.getActualTypeArguments()[0]
-              : Object.class;
-      Class<?> valueType = c.getType() == Optional.class ? item : c.getType();
+      Check check = p.getPrimaryMember().getAnnotation(Check.class);
+      boolean optional = p.getPrimaryType().isReferenceType();
+      JavaType t = optional ? p.getPrimaryType().getReferencedType() : p.getPrimaryType();
       JsonNode value = node.get(key);
-      if (value == null && property != null && !property.defaultValue().isEmpty()) {
-        node.set(key, value = yaml(property.defaultValue()));
-      } else if (value == null && property != null && property.required()) {
+      if (value == null && p.getMetadata().getDefaultValue() != null) {
+        node.set(key, value = yaml(p.getMetadata().getDefaultValue()));
+      } else if (value == null && p.isRequired()) {
         problems.add(at, "missing (required)");
         node.putNull(key);
-      } else if (value == null && c.getType().isRecord()) {
+      } else if (value == null && !optional && t.isRecordType()) {
         value = node.putObject(key);
       } else if (value instanceof TextNode text && problems.originOf(at) != null) {
-        node.set(key, value = coerce(text.asText(), valueType, item));
+        node.set(key, value = coerce(text.asText(), t));
       }
       check(value, at, check);
-      if (value instanceof ObjectNode object && valueType.isRecord()) {
-        complete(object, valueType, at);
+      if (value instanceof ObjectNode object && t.isRecordType()) {
+        complete(object, t, at);
       }
       for (int i = 0; value instanceof ArrayNode list && i < list.size(); i++) {
         check(list.get(i), at + "[" + i + "]", check);
-        if (list.get(i) instanceof ObjectNode object && item.isRecord()) {
-          complete(object, item, at + "[" + i + "]");
+        if (list.get(i) instanceof ObjectNode object && t.getContentType().isRecordType()) {
+          complete(object, t.getContentType(), at + "[" + i + "]");
         }
       }
     }
+  }
+
+  private static List<BeanPropertyDefinition> properties(JavaType type) {
+    return JSON.getDeserializationConfig().introspect(type).findProperties();
+  }
+
+  /** A record's keys, in its order. */
+  static List<String> keys(Class<?> type) {
+    return properties(JSON.constructType(type)).stream().map(p -> p.getName()).toList();
   }
 
   private void check(JsonNode value, String at, Check check) {
@@ -340,19 +345,19 @@ public final class ConfigLoader {
   }
 
   /** An override's string as the key's type: int, bool, list (JSON or a,b,c), mapping (JSON). */
-  private static JsonNode coerce(String text, Class<?> type, Class<?> item) {
+  private static JsonNode coerce(String text, JavaType type) {
     String t = text.trim();
     JsonNode json = json(t);
-    if (type == boolean.class || type == Boolean.class) {
+    if (type.hasRawClass(boolean.class) || type.hasRawClass(Boolean.class)) {
       return t.matches("(?i)true|yes|on|1")
           ? BooleanNode.TRUE
           : t.matches("(?i)false|no|off|0") ? BooleanNode.FALSE : TextNode.valueOf(text);
     } else if (json != null
-        && (json.isIntegralNumber() && (type == Integer.class || type == Duration.class)
-            || json.isArray() && type == List.class
-            || json.isObject() && type.isRecord())) {
+        && (json.isIntegralNumber() && (type.hasRawClass(Integer.class) || type.hasRawClass(Duration.class))
+            || json.isArray() && type.isCollectionLikeType()
+            || json.isObject() && type.isRecordType())) {
       return json;
-    } else if (type == List.class && item == String.class && !t.startsWith("[")) {
+    } else if (type.isCollectionLikeType() && type.getContentType().hasRawClass(String.class) && !t.startsWith("[")) {
       ArrayNode list = JSON.createArrayNode();
       Arrays.stream(t.split(",", -1)).filter(s -> !t.isEmpty()).forEach(s -> list.add(s.trim()));
       return list;
@@ -480,14 +485,6 @@ public final class ConfigLoader {
     } catch (IOException e) {
       return null;
     }
-  }
-
-  /** A component's key: its {@code @JsonProperty} name, else its name in snake_case. */
-  static String key(RecordComponent c) {
-    JsonProperty property = c.getAccessor().getAnnotation(JsonProperty.class);
-    return property != null && !property.value().isEmpty()
-        ? property.value()
-        : c.getName().replaceAll("([A-Z])", "_$1").toLowerCase(Locale.ROOT);
   }
 
   /** For the default client id; {@code /proc} first, since a DNS lookup may hang. */
