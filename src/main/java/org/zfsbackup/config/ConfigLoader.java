@@ -1,5 +1,7 @@
 package org.zfsbackup.config;
 
+import static java.util.concurrent.TimeUnit.SECONDS;
+
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.core.StreamReadFeature;
@@ -41,6 +43,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
@@ -50,7 +53,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -60,26 +62,19 @@ import org.zfsbackup.config.ConfigRules.Rule;
 import org.zfsbackup.zfs.DatasetName;
 
 /**
- * Loads the configuration once. Vert.x Config reads the file (YAML, JSON when it ends in {@code
- * .json}; a key given twice is an error in both, see {@link StrictFormat}) and merges environment
- * variables, then system properties, over it. Then a walk along the record types gives absent keys
- * their default, turns override strings into the key's type and applies each component's {@link
- * Check}; Jackson binds; {@link ConfigRules} checks across keys. Every problem is reported in one
- * run: Jackson stops at the first, so binding is repeated, each failure recorded under its key path
- * and its value nulled (an unknown key removed), until the rest binds.
- *
- * <p>Overrides: {@code ZFS_BACKUP_AGENT_} + the key path upper-cased, levels joined by {@code __}
- * ({@code ZFS_BACKUP_AGENT_MQTT__URL} sets {@code mqtt.url}), or the system property {@code
- * zfs-backup-agent.} + the key path. Their strings become the key's type (lists as JSON or
- * comma-separated, mappings as JSON); a list is replaced whole.
- *
- * <p>The broker password comes from {@code ZFS_BACKUP_AGENT_MQTT_PASSWORD} or, failing that, from
- * the file named by {@code mqtt.password_file}; it is held as a {@link AgentConfig.Secret} and
- * appears in no message.
+ * Loads the configuration once. Vert.x Config reads the file ({@link StrictFormat}) and merges
+ * environment variables, then system properties, over it (names and formats: {@link #overrides},
+ * docs/configuration.md). A walk along the record types then gives absent keys their default, turns
+ * override strings into the key's type and applies each {@link Check}; Jackson binds; {@link
+ * ConfigRules} checks across keys. Every problem is reported in one run: Jackson stops at the
+ * first, so binding is repeated, each failure recorded under its key path and its value nulled (an
+ * unknown key removed), until the rest binds. The broker password comes from {@code
+ * ZFS_BACKUP_AGENT_MQTT_PASSWORD} or the file named by {@code mqtt.password_file}; it is held as a
+ * {@link AgentConfig.Secret} and appears in no message.
  */
 public final class ConfigLoader {
   static final String PASSWORD_ENV = "ZFS_BACKUP_AGENT_MQTT_PASSWORD";
-  private static final long READ_TIMEOUT_S = 30;
+  private static final long TIMEOUT_S = 30;
 
   /** Strict: no value changes type on the way (a quoted "22" is no port, 1.5 no integer). */
   static final ObjectMapper JSON =
@@ -107,7 +102,9 @@ public final class ConfigLoader {
                           })))
           .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
           .withCoercionConfigDefaults(
-              c -> Arrays.stream(CoercionInputShape.values()).forEach(s -> c.setCoercion(s, CoercionAction.Fail)))
+              c ->
+                  Arrays.stream(CoercionInputShape.values())
+                      .forEach(shape -> c.setCoercion(shape, CoercionAction.Fail)))
           .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS) // YAML dates: strings
           .build();
@@ -139,7 +136,7 @@ public final class ConfigLoader {
       throw new ConfigException("config file " + file + " is not readable");
     }
     ConfigLoader loader = new ConfigLoader();
-    List<ConfigStoreOptions> stores = new java.util.ArrayList<>();
+    List<ConfigStoreOptions> stores = new ArrayList<>();
     loader.overrides(stores, env, "ZFS_BACKUP_AGENT_", "__", "environment variable ");
     loader.overrides(stores, systemProperties, "zfs-backup-agent.", "\\.", "system property ");
     ObjectNode tree = retrieve(file, stores);
@@ -181,9 +178,9 @@ public final class ConfigLoader {
                         .setClassPathResolvingEnabled(false)));
     ConfigRetriever retriever = ConfigRetriever.create(vertx, options);
     try {
-      Future<JsonObject> merged = retriever.getConfig();
-      String text = merged.toCompletionStage().toCompletableFuture().get(READ_TIMEOUT_S, TimeUnit.SECONDS).encode();
-      return (ObjectNode) JSON.readTree(text);
+      JsonObject merged =
+          retriever.getConfig().toCompletionStage().toCompletableFuture().get(TIMEOUT_S, SECONDS);
+      return (ObjectNode) JSON.readTree(merged.encode());
     } catch (ExecutionException | IOException e) {
       // The innermost message has the line and column; no path: the caller names the file.
       Throwable t = e;
@@ -194,7 +191,7 @@ public final class ConfigLoader {
       String cannot = "cannot parse it as " + (json ? "JSON: " : "YAML: ");
       throw new ConfigException(cannot + m.replaceAll("\\s*\\n\\s*", " "));
     } catch (TimeoutException e) {
-      throw new ConfigException("reading " + file + " took longer than " + READ_TIMEOUT_S + " s");
+      throw new ConfigException("reading " + file + " took longer than " + TIMEOUT_S + " s");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ConfigException("interrupted while reading " + file);
@@ -230,15 +227,16 @@ public final class ConfigLoader {
               throw new DecodeException(
                   "the top level must be a mapping of keys (pull:, push:, ...), not " + a(tree));
             }
-            return tree == null || !tree.isObject() ? new JsonObject() : new JsonObject(tree.toString());
+            return new JsonObject(tree != null && tree.isObject() ? tree.toString() : "{}");
           });
     }
   }
 
   /**
-   * Adds the overrides in {@code values} as stores over the file: each name below {@code prefix} is
-   * a key path; its string is the value, converted by {@link #complete}. A mapping given whole and
-   * a key below it: the mapping (as JSON) replaces the file's, then the key applies on top of it.
+   * Adds the overrides in {@code values} as stores over the file: {@code prefix} + the key path,
+   * levels joined by {@code separator} ({@code ZFS_BACKUP_AGENT_MQTT__URL}: {@code mqtt.url}); the
+   * string is converted by {@link #complete}. A mapping given whole (JSON) and a key below it: the
+   * mapping replaces the file's, then the key applies on top of it.
    */
   private void overrides(
       List<ConfigStoreOptions> stores,
@@ -259,17 +257,19 @@ public final class ConfigLoader {
         continue;
       } else if (Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
         problems.addGeneral(
-            kind + name + ": a list cannot be changed item by item; override the whole list (JSON)");
+            kind + name + ": a list cannot be changed item by item;"
+                + " override the whole list (JSON)");
         continue;
       }
       JsonObject node = merged;
       for (int i = 0; i < keys.length - 1; node = node.getJsonObject(keys[i++])) {
-        if (node.getValue(keys[i]) instanceof String s) {
-          at(whole, Arrays.copyOf(keys, i)).put(keys[i], s);
+        JsonObject shadow = node.getValue(keys[i]) instanceof String ? at(whole, keys, i) : null;
+        if (shadow != null) {
+          shadow.put(keys[i], node.getValue(keys[i])); // replaces the file's mapping first
         }
         if (!(node.getValue(keys[i]) instanceof JsonObject)) {
           JsonNode json = json(String.valueOf(node.getValue(keys[i])));
-          node.put(keys[i], new JsonObject(json != null && json.isObject() ? json.toString() : "{}"));
+          node.put(keys[i], new JsonObject(json != null && json.isObject() ? json + "" : "{}"));
         }
       }
       node.put(keys[keys.length - 1], e.getValue());
@@ -279,9 +279,11 @@ public final class ConfigLoader {
     stores.add(new ConfigStoreOptions().setType("json").setConfig(merged));
   }
 
-  private static JsonObject at(JsonObject root, String[] keys) {
-    for (String key : keys) {
-      root = root.getJsonObject(key) != null ? root.getJsonObject(key) : root.put(key, new JsonObject()).getJsonObject(key);
+  /** The mapping at the first {@code depth} keys, made where absent; null below a string. */
+  private static JsonObject at(JsonObject root, String[] keys, int depth) {
+    for (int i = 0; root != null && i < depth; i++) {
+      Object child = root.getMap().computeIfAbsent(keys[i], k -> new JsonObject());
+      root = child instanceof JsonObject o ? o : null;
     }
     return root;
   }
@@ -348,16 +350,18 @@ public final class ConfigLoader {
   private static JsonNode coerce(String text, JavaType type) {
     String t = text.trim();
     JsonNode json = json(t);
-    if (type.hasRawClass(boolean.class) || type.hasRawClass(Boolean.class)) {
+    Class<?> raw = type.getRawClass();
+    if (raw == boolean.class || raw == Boolean.class) {
       return t.matches("(?i)true|yes|on|1")
           ? BooleanNode.TRUE
           : t.matches("(?i)false|no|off|0") ? BooleanNode.FALSE : TextNode.valueOf(text);
     } else if (json != null
-        && (json.isIntegralNumber() && (type.hasRawClass(Integer.class) || type.hasRawClass(Duration.class))
+        && (json.isIntegralNumber() && List.of(Integer.class, Duration.class).contains(raw)
             || json.isArray() && type.isCollectionLikeType()
             || json.isObject() && type.isRecordType())) {
       return json;
-    } else if (type.isCollectionLikeType() && type.getContentType().hasRawClass(String.class) && !t.startsWith("[")) {
+    } else if (type.isCollectionLikeType() && type.containedType(0).hasRawClass(String.class)
+        && !t.startsWith("[")) {
       ArrayNode list = JSON.createArrayNode();
       Arrays.stream(t.split(",", -1)).filter(s -> !t.isEmpty()).forEach(s -> list.add(s.trim()));
       return list;

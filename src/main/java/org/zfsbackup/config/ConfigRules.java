@@ -80,7 +80,7 @@ final class ConfigRules {
       case SECONDS ->
           n >= 1
               ? null
-              : s + (value.canConvertToInt() ? " is too small: must be at least 1" : " is too large");
+              : s + " is too " + (value.canConvertToInt() ? "small: must be at least 1" : "large");
       case TOPIC -> topicProblem(s);
       case URL -> urlProblem(s);
       case CA_FILE -> caProblem(Path.of(s));
