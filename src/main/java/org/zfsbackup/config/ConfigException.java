@@ -10,25 +10,20 @@ public final class ConfigException extends RuntimeException {
   private final List<String> problems;
 
   public ConfigException(String message) {
-    super(message);
-    this.problems = List.of(message);
+    this(List.of(message));
   }
 
   /** Every problem found, each {@code key.path: what is wrong}. */
   public ConfigException(List<String> problems) {
-    super(format(problems));
+    super(
+        problems.size() == 1
+            ? problems.get(0)
+            : problems.size() + " problems:\n  " + String.join("\n  ", problems));
     this.problems = List.copyOf(problems);
   }
 
   /** One entry per problem, section by section (mqtt, commands, pull, push, ...). */
   public List<String> problems() {
     return problems;
-  }
-
-  private static String format(List<String> problems) {
-    if (problems.size() == 1) {
-      return problems.get(0);
-    }
-    return problems.size() + " problems:\n  " + String.join("\n  ", problems);
   }
 }

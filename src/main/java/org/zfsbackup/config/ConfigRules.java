@@ -1,9 +1,5 @@
 package org.zfsbackup.config;
 
-import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
-import static org.zfsbackup.config.ConfigRules.Rule.PORT;
-import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,11 +23,11 @@ import org.zfsbackup.zfs.DatasetName;
 
 /**
  * What types cannot say: the format of one value ({@link Check} on its component, checked by {@link
- * ConfigBinder} with the value's key path), and rules across keys ({@link #check}). A value that
+ * ConfigLoader} with the value's key path), and rules across keys ({@link #check}). A value that
  * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {
-  private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
+  private static final String LOG_LEVELS = "trace, debug, info, warn, error";
 
   /** ssh destinations and users: no spaces, and no leading '-' that ssh would read as an option. */
   private static final Pattern HOST_NAME = Pattern.compile("[\\w.:%\\[\\]][\\w.:%\\[\\]-]*");
@@ -63,43 +59,35 @@ final class ConfigRules {
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
-    String level = s.trim().toLowerCase(Locale.ROOT);
-    boolean numeric = rule == PORT || rule == SECONDS;
-    if (rule == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
-      boolean empty = rule == NON_EMPTY && value.isArray() && value.isEmpty();
+    boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS;
+    if (rule == Rule.NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
+      boolean empty = rule == Rule.NON_EMPTY && value.isArray() && value.isEmpty();
       return empty ? "must not be an empty list" : null;
     }
+    int n = value.canConvertToInt() ? value.asInt() : 0;
+    String level = s.trim().toLowerCase(Locale.ROOT);
     return switch (rule) {
       case DATASET -> DatasetName.problem(s).orElse(null);
       case HOST ->
-          unless(
-              HOST_NAME.matcher(s).matches(),
-              "'%s' is not a host name (letters, digits, . _ : - and no leading -)",
-              s);
+          HOST_NAME.matcher(s).matches()
+              ? null
+              : "'" + s + "' is not a host name (letters, digits, . _ : - and no leading -)";
       case USER ->
-          unless(
-              USER_NAME.matcher(s).matches(),
-              "'%s' is not a user name (letters, digits, . _ - and no leading -)",
-              s);
-      case PORT ->
-          unless(
-              value.canConvertToInt() && value.asInt() >= 1 && value.asInt() <= 65535,
-              "%s is out of range 1..65535",
-              s);
+          USER_NAME.matcher(s).matches()
+              ? null
+              : "'" + s + "' is not a user name (letters, digits, . _ - and no leading -)";
+      case PORT -> n >= 1 && n <= 65535 ? null : s + " is out of range 1..65535";
       case SECONDS ->
-          unless(
-              value.canConvertToInt() && value.asInt() >= 1,
-              value.canConvertToInt() ? "%s is too small: must be at least 1" : "%s is too large",
-              s);
+          n >= 1
+              ? null
+              : s + " is too " + (value.canConvertToInt() ? "small: must be at least 1" : "large");
       case TOPIC -> topicProblem(s);
       case URL -> urlProblem(s);
       case CA_FILE -> caProblem(Path.of(s));
       case LOG_LEVEL ->
-          unless(
-              LOG_LEVELS.contains(level),
-              "'%s' is not one of %s",
-              level,
-              String.join(", ", LOG_LEVELS));
+          List.of(LOG_LEVELS.split(", ")).contains(level)
+              ? null
+              : "'%s' is not one of %s".formatted(level, LOG_LEVELS);
       case NON_EMPTY -> null;
     };
   }
@@ -183,10 +171,6 @@ final class ConfigRules {
                 .formatted(target, d));
       }
     }
-  }
-
-  private static String unless(boolean ok, String format, Object... args) {
-    return ok ? null : format.formatted(args);
   }
 
   private static String valid(String dataset) {

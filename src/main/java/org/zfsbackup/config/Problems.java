@@ -1,7 +1,6 @@
 package org.zfsbackup.config;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -14,9 +13,7 @@ import java.util.Map;
  * since the file alone would not explain the value.
  */
 final class Problems {
-  private record Problem(String path, String message) {}
-
-  private final List<Problem> problems = new ArrayList<>();
+  private final List<String[]> problems = new ArrayList<>(); // {path, message}
   private final Map<String, String> origins = new HashMap<>();
 
   /** Records that the value at {@code path} (and everything below it) came from {@code origin}. */
@@ -26,15 +23,15 @@ final class Problems {
 
   /** Adds {@code path: message}; {@code message} must never contain a secret value. */
   void add(String path, String message) {
-    if (problems.stream().map(Problem::path).noneMatch(p -> below(p, path) || below(path, p))) {
+    if (problems.stream().noneMatch(p -> below(p[0], path) || below(path, p[0]))) {
       String origin = originOf(path);
-      problems.add(new Problem(path, message + (origin == null ? "" : " (from " + origin + ")")));
+      problems.add(new String[] {path, message + (origin == null ? "" : " (from " + origin + ")")});
     }
   }
 
   /** A problem that is not about one key (a bad override name). */
   void addGeneral(String message) {
-    problems.add(new Problem("", message));
+    problems.add(new String[] {"", message});
   }
 
   boolean isEmpty() {
@@ -43,11 +40,10 @@ final class Problems {
 
   /** Section by section, in the order of {@link AgentConfig}'s keys; others first. */
   List<String> list() {
-    List<String> sections =
-        Arrays.stream(AgentConfig.class.getRecordComponents()).map(ConfigBinder::key).toList();
+    List<String> sections = ConfigLoader.keys(AgentConfig.class);
     return problems.stream()
-        .sorted(Comparator.comparingInt(p -> sections.indexOf(p.path().split("[.\\[]")[0])))
-        .map(p -> p.path().isEmpty() ? p.message() : p.path() + ": " + p.message())
+        .sorted(Comparator.comparingInt(p -> sections.indexOf(p[0].split("[.\\[]")[0])))
+        .map(p -> p[0].isEmpty() ? p[1] : p[0] + ": " + p[1])
         .toList();
   }
 

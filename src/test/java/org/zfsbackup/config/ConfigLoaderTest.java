@@ -275,6 +275,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void load_envOverrideOfWholeSections_replacesTheFilesAtEveryDepth() throws IOException {
+    String yaml = BASE + "replication:\n  command_timeout_s: 77\n";
+    Map<String, String> env =
+        Map.of(
+            "ZFS_BACKUP_AGENT_REPLICATION", "{\"holds\": false}",
+            "ZFS_BACKUP_AGENT_REPLICATION__STALL_TIMEOUT_S", "30",
+            "ZFS_BACKUP_AGENT_MQTT", "{\"url\": \"tcp://a:1883\"}",
+            "ZFS_BACKUP_AGENT_MQTT__HOME_ASSISTANT", "{\"enabled\": false}",
+            "ZFS_BACKUP_AGENT_MQTT__HOME_ASSISTANT__DISCOVERY_PREFIX", "ha");
+
+    AgentConfig c = load(yaml, env, Map.of());
+
+    assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout(), "not the file's 77");
+    assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout());
+    assertFalse(c.replication().holds());
+    assertEquals("tcp://a:1883", c.mqtt().orElseThrow().url());
+    assertFalse(c.mqtt().orElseThrow().homeAssistant().enabled());
+    assertEquals("ha", c.mqtt().orElseThrow().homeAssistant().discoveryPrefix());
+  }
+
+  @Test
   void load_everyKindOfProblem_isReportedInOneRun() throws IOException {
     String yaml =
         BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  topic: 5\n  colour: x\n")
