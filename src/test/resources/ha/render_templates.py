@@ -1,9 +1,10 @@
 """Renders Home Assistant MQTT value templates with real Jinja2, for the discovery tests.
 
 Reads a JSON list of cases on stdin: {"template", "payload" (the MQTT payload text), "this_state",
-"now" (ISO-8601, optional)}; writes a JSON list of the rendered strings. Provides what the
+"now" (ISO-8601, optional), "states" (entity id -> state, optional)}; writes a JSON list of the rendered strings. Provides what the
 agent's templates use from Home Assistant's template environment: value, value_json, this (the
-entity's state object: .state, .attributes), now(), as_datetime, timedelta and the tojson filter
+entity's state object: .state, .attributes), now(), as_datetime, timedelta, states(), is_state()
+and the tojson filter
 (https://www.home-assistant.io/docs/configuration/templating/,
 https://www.home-assistant.io/integrations/mqtt/#using-templates). A template error fails the
 whole run, as it would log an error in Home Assistant.
@@ -34,6 +35,7 @@ for case in json.load(sys.stdin):
         value_json = json.loads(payload)
     except ValueError:
         value_json = None
+    states = case.get("states") or {}
     template = env.from_string(case["template"])
     out.append(
         template.render(
@@ -43,6 +45,8 @@ for case in json.load(sys.stdin):
             now=lambda: now,
             as_datetime=as_datetime,
             timedelta=datetime.timedelta,
+            states=lambda entity_id: states.get(entity_id, "unknown"),
+            is_state=lambda entity_id, state: states.get(entity_id, "unknown") == state,
         )
     )
 json.dump(out, sys.stdout)

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.zfsbackup.testing.Prerequisites;
 
@@ -18,12 +19,22 @@ import org.zfsbackup.testing.Prerequisites;
  */
 final class HaTemplates {
   /** One rendering: a template, the MQTT payload, the entity's current state, the time. */
-  record Case(String template, String payload, String thisState, String now) {}
+  record Case(
+      String template, String payload, String thisState, String now, Map<String, String> states) {
+    Case(String template, String payload, String thisState, String now) {
+      this(template, payload, thisState, now, Map.of());
+    }
+  }
 
   private HaTemplates() {}
 
   static String render(String template, String payload, String thisState, String now) {
     return render(List.of(new Case(template, payload, thisState, now))).get(0);
+  }
+
+  static String render(
+      String template, String payload, String thisState, String now, Map<String, String> states) {
+    return render(List.of(new Case(template, payload, thisState, now, states))).get(0);
   }
 
   static List<String> render(List<Case> cases) {
@@ -35,6 +46,7 @@ final class HaTemplates {
       n.put("payload", c.payload());
       n.put("this_state", c.thisState());
       n.put("now", c.now());
+      c.states().forEach(n.putObject("states")::put);
     }
     try {
       Path script = Path.of("src/test/resources/ha/render_templates.py").toAbsolutePath();
