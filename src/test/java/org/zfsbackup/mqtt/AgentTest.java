@@ -92,6 +92,10 @@ class AgentTest {
   }
 
   Agent newAgent(StateStore.Saved saved) {
+    return newAgent(saved, new Discovery("homeassistant", "agent-1", T, "test"));
+  }
+
+  Agent newAgent(StateStore.Saved saved, Discovery discovery) {
     Agent a =
         new Agent(
             context,
@@ -105,7 +109,7 @@ class AgentTest {
             new Agent.Settings(
                 T,
                 POWER,
-                Optional.of(new Discovery("homeassistant", "agent-1", T, "test")),
+                Optional.of(discovery),
                 Duration.ofMillis(300),
                 Duration.ofSeconds(5)));
     context.runOnContext(v -> a.start(saved));
@@ -542,8 +546,15 @@ class AgentTest {
     assertTrue(engine.awaitStreaming(10));
     await(() -> mqtt.json(T.cycleProgress()).size() > before + 1, "progress of the second cycle");
     JsonNode start = mqtt.json(T.cycleProgress()).get(before);
-    assertEquals(engine.requests.get(1).cycleId(), start.get("cycle_id").asText());
+    String second = engine.requests.get(1).cycleId();
+    assertEquals(second, start.get("cycle_id").asText());
     assertEquals(0.0, start.get("percent").asDouble(), "reset at the start: " + start);
+    // The reset comes first, before any dataset of the new cycle reports (status still null).
+    FakeMqtt.Published opening = mqtt.published.stream()
+        .filter(p -> p.topic().equals(T.progress()) || p.topic().equals(T.cycleProgress()))
+        .filter(p -> p.json().path("cycle_id").asText().equals(second)).findFirst().orElseThrow();
+    assertEquals(T.cycleProgress(), opening.topic());
+    assertTrue(opening.json().get("status").isNull(), opening.payload());
     assertEquals(2, start.get("datasets_expected").asInt(), "the first cycle had two steps");
     engine.release();
     await(() -> "idle".equals(state()), "idle");
@@ -551,7 +562,7 @@ class AgentTest {
     assertEquals(100.0, end.get("percent").asDouble(), end.toString());
     assertEquals("tank/b", end.get("dataset").asText());
     // Published after the state says running, so Home Assistant has it available.
-    assertSubsequence(List.of("state running", "cycle_progress", "progress started", "cycle_progress"));
+    assertSubsequence(List.of("event success", "state running", "cycle_progress", "progress started"));
   }
 
   @Test
@@ -565,6 +576,29 @@ class AgentTest {
     await(() -> !second.on(T.result()).isEmpty(), "result republished");
     assertEquals(saved, second.last(T.result()));
     assertTrue(second.on(T.result()).get(0).retained());
+  }
+
+  // Catches: Problem never turning on by age while the agent is up and idle (Home Assistant
+  // evaluates the template only when a result arrives), or a republish of something else.
+  @Test
+  void staleness_lastSuccessTurnsStaleWhileOnline_republishesTheRetainedResult() throws Exception {
+    Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(2);
+    JsonNode saved = Payloads.JSON.createObjectNode().put("cycle_id", "old").put("outcome", "success")
+        .put("last_success_at", Payloads.time(lastSuccess)).put("dry_run", false);
+    FakeMqtt second = new FakeMqtt(context, T, timeline);
+    mqtt = second;
+    Agent stale = newAgent(
+        new StateStore.Saved(Optional.of(lastSuccess), Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+        new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)));
+    await(() -> second.on(T.result()).size() == 1, "result published on connect");
+    long start = System.nanoTime();
+    await(() -> second.on(T.result()).size() == 2, "result republished when the success turned stale");
+    assertTrue(System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(500), "not before it is stale");
+    assertEquals(saved, second.last(T.result()));
+    assertTrue(second.on(T.result()).get(1).retained());
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> stale.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
   }
 
   @Test
