@@ -20,7 +20,12 @@ SRC=demosrc$TAG BAK=demobak$TAG OFF=demooff$TAG
 PIDS=()
 cleanup() {
   set +e
+  # Only what this script started, by pid; then wait for them, so none outlives the script.
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  if [ -n "${MQTT_PORT:-}" ] && pgrep -f -- "-p $MQTT_PORT( |$)" >/dev/null; then
+    echo "demo: left behind on port $MQTT_PORT:"; pgrep -af -- "-p $MQTT_PORT( |$)"
+  fi
   sleep 0.5
   for pool in "$SRC" "$BAK" "$OFF"; do zpool destroy -f "$pool" 2>/dev/null; done
   rm -rf "$SANDBOX"
@@ -158,11 +163,14 @@ for line in sys.stdin:
         print(f"  {name:9} {m.get('event_type', payload)}  (cycle {m.get('cycle_id')}, run_id {m.get('run_id') or '-'})")
     sys.stdout.flush()
 PY
-"${SUB[@]}" -v -t "$T/progress" -t "$T/event" -t "$T/error" -t "$T/result" | python3 -u "$SANDBOX/format.py" & PIDS+=($!)
+# A process substitution, not a pipe: $! is then mosquitto_sub itself (with a pipe it would be
+# python, and killing python left mosquitto_sub running, reconnecting to the dead broker forever).
+# The formatter ends on its own when mosquitto_sub is gone.
+"${SUB[@]}" -v -t "$T/progress" -t "$T/event" -t "$T/error" -t "$T/result" > >(python3 -u "$SANDBOX/format.py") & PIDS+=($!)
 sleep 0.5
 
 run_and_wait() {  # payload
-  "${SUB[@]}" -t "$T/event" -C 2 -W 600 > "$SANDBOX/events" & local waiter=$!
+  "${SUB[@]}" -t "$T/event" -C 2 -W 600 > "$SANDBOX/events" & local waiter=$!; PIDS+=($waiter)
   sleep 0.3
   "${PUB[@]}" -t "$T" -m "$1"
   wait "$waiter" || { echo "no finished event in time"; cat "$SANDBOX/agent.log"; exit 1; }
@@ -177,7 +185,7 @@ write_and_snapshot "$SRC/tank/data" 2026-11-27 6
 run_and_wait '{"command": "run", "run_id": "demo-2"}'
 
 step "mosquitto_pub -t $T -m suspend   (the old suspend-backups.sh, unchanged)"
-"${SUB[@]}" -t "$T/availability" -C 2 -W 60 > "$SANDBOX/avail" & waiter=$!
+"${SUB[@]}" -t "$T/availability" -C 2 -W 60 > "$SANDBOX/avail" & waiter=$!; PIDS+=($waiter)
 sleep 0.3
 "${PUB[@]}" -t "$T" -m suspend
 wait "$waiter" || true

@@ -21,6 +21,7 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v pv >/dev/null 2>&1 || need+=(pv)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)  # renders HA templates in tests
 command -v pgrep >/dev/null 2>&1 || need+=(procps)             # pgrep, used below
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)          # TLS test certificates

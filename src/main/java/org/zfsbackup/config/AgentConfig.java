@@ -49,9 +49,15 @@ public record AgentConfig(
       @Check(Rule.TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,
       HomeAssistantConfig homeAssistant) {}
 
+  /**
+   * @param staleAfterH Problem turns on when the last success is older than this many hours (a
+   *     positive whole number, hence the SECONDS rule)
+   */
   public record HomeAssistantConfig(
       @JsonProperty(defaultValue = "true") boolean enabled,
-      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix) {}
+      @Check(Rule.TOPIC) @JsonProperty(defaultValue = "homeassistant") String discoveryPrefix,
+      @Check(Rule.SECONDS) @JsonProperty(value = "stale_after_h", defaultValue = "36")
+          Integer staleAfterH) {}
 
   /** argv prefixes, never run through a shell. {@code pv} counts bytes; empty = Java relay. */
   public record CommandsConfig(

@@ -91,7 +91,9 @@ final class Agent implements MqttPort.Listener {
             store,
             clock,
             out,
-            new ProgressThrottle(settings.progressInterval().toMillis()));
+            new ProgressThrottle(settings.progressInterval().toMillis()),
+            context,
+            settings.discovery().map(Discovery::staleAfter));
     this.powerDown = new PowerDown(mqtt, out, workers, power, settings.powerCommand());
     this.status = AgentStatus.initial(clock.instant());
   }
@@ -271,8 +273,8 @@ final class Agent implements MqttPort.Listener {
 
   private void startCycle(AgentCommand.Run run) {
     AgentCycle c = AgentCycle.start(run, clock.instant());
-    reporting.started();
     become(Event.RUN, c);
+    reporting.started(c);
     out.event("started", c.id, c.runId);
     log.info("cycle {} started{}", c.id, AgentLog.runDetails(run));
     EventSink sink = event -> context.runOnContext(v -> engineEvent(c, event));
@@ -339,6 +341,7 @@ final class Agent implements MqttPort.Listener {
     // A power-down already went offline and disconnected.
     boolean offline = status.stage() == Stage.POWERING_DOWN;
     become(Event.SHUTDOWN);
+    reporting.stop();
     log.info("shutting down");
     Future<Void> cycleDone = Future.succeededFuture();
     AgentCycle c = status.cycle();

@@ -98,7 +98,8 @@ public final class AgentLauncher {
     Topics topics = new Topics(mqtt.topic());
     Optional<Discovery> discovery =
         mqtt.homeAssistant().enabled()
-            ? Optional.of(new Discovery(mqtt.homeAssistant().discoveryPrefix(), mqtt.clientId(), topics, version()))
+            ? Optional.of(new Discovery(mqtt.homeAssistant().discoveryPrefix(), mqtt.clientId(), topics, version(),
+                java.time.Duration.ofHours(mqtt.homeAssistant().staleAfterH())))
             : Optional.empty();
     List<String> subscriptions =
         discovery.map(d -> List.of(topics.command(), d.statusTopic())).orElse(List.of(topics.command()));

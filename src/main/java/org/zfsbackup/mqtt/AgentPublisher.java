@@ -93,6 +93,15 @@ final class AgentPublisher {
     publish(topics.result(), Payloads.text(result), true);
   }
 
+  /** A dry run's result: not retained, so the broker keeps the last real one. */
+  void dryRunResult(ObjectNode result) {
+    publish(topics.result(), Payloads.text(result), false);
+  }
+
+  void cycleProgress(ObjectNode progress) {
+    publish(topics.cycleProgress(), Payloads.text(progress), false);
+  }
+
   void event(String eventType, String cycleId, String runId) {
     publish(topics.event(), Payloads.text(Payloads.event(eventType, cycleId, runId)), false);
   }

@@ -2,11 +2,14 @@ package org.zfsbackup.mqtt;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport;
@@ -19,6 +22,13 @@ import org.zfsbackup.event.CycleEvent.StepStatus;
  * the result ({@code T/result}, retained, and saved in the {@link StateStore}) and the end event.
  * Holds {@code last_success_at} and the last result across cycles and restarts. The agent decides
  * what happens next; this only reports. Used on the agent's context only.
+ *
+ * <p>A dry run's result says {@code "dry_run": true} and is published without the retained flag:
+ * the broker keeps the last real result, which is also the one kept, saved and republished after
+ * a connect, so Home Assistant's Last result, Last success and Problem never show a dry run. Also
+ * publishes {@code T/cycle_progress} ({@link CycleProgress}), and when Home Assistant's Problem
+ * goes by age, republishes the retained result when the last success turns stale so that the
+ * sensor's template is evaluated again.
  */
 final class CycleReporting {
   /** Logs as the agent, whose cycles these are. */
@@ -29,8 +39,12 @@ final class CycleReporting {
   private final Clock clock;
   private final AgentPublisher out;
   private final ProgressThrottle throttle;
+  private final Context context;
+  private final Optional<Duration> staleAfter;
 
   private ObjectNode lastResult;
+  private CycleProgress cycleProgress;
+  private long staleTimer = -1;
   private Instant lastSuccessAt;
   private Future<Void> lastSave = Future.succeededFuture();
 
@@ -39,12 +53,16 @@ final class CycleReporting {
       StateStore store,
       Clock clock,
       AgentPublisher out,
-      ProgressThrottle throttle) {
+      ProgressThrottle throttle,
+      Context context,
+      Optional<Duration> staleAfter) {
     this.workers = workers;
     this.store = store;
     this.clock = clock;
     this.out = out;
     this.throttle = throttle;
+    this.context = context;
+    this.staleAfter = staleAfter;
   }
 
   /** What survived the last run. */
@@ -54,6 +72,7 @@ final class CycleReporting {
     if (lastSuccessAt != null) {
       log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
     }
+    watchStaleness();
   }
 
   /** The last {@code T/result}, republished after every connect; null before the first. */
@@ -66,9 +85,19 @@ final class CycleReporting {
     return lastSave;
   }
 
-  /** A cycle starts: progress starts afresh. */
-  void started() {
+  /** A cycle starts: progress starts afresh, and Cycle progress shows 0 (or unknown). */
+  void started(AgentCycle c) {
     throttle.reset();
+    cycleProgress = new CycleProgress(c.id, expectedSteps());
+    out.cycleProgress(cycleProgress.payload());
+  }
+
+  /** Steps of the last real cycle; null before the first. */
+  private Integer expectedSteps() {
+    if (lastResult == null || !lastResult.path("datasets").path("total").canConvertToInt()) {
+      return null;
+    }
+    return lastResult.path("datasets").path("total").asInt();
   }
 
   /** The engine's progress and errors. */
@@ -79,8 +108,14 @@ final class CycleReporting {
       } else if (log.isDebugEnabled()) {
         log.debug("{}", AgentLog.streaming(c.id, p));
       }
+      if (cycleProgress != null) {
+        cycleProgress.update(p);
+      }
       if (throttle.admit(p, System.nanoTime() / 1_000_000)) {
         out.progress(Payloads.progress(p));
+        if (cycleProgress != null) {
+          out.cycleProgress(cycleProgress.payload());
+        }
       }
     } else if (event instanceof CycleEvent.Error e) {
       log.warn("{}", AgentLog.error(c.id, e));
@@ -109,15 +144,65 @@ final class CycleReporting {
               List.of(),
               List.of(t.toString()));
     }
-    if (report.outcome() == Outcome.SUCCESS && !c.request.dryRun()) {
-      lastSuccessAt = report.finishedAt();
+    if (c.request.dryRun()) {
+      out.dryRunResult(Payloads.result(report, lastSuccessAt, true));
+    } else {
+      if (report.outcome() == Outcome.SUCCESS) {
+        lastSuccessAt = report.finishedAt();
+      }
+      lastResult = Payloads.result(report, lastSuccessAt);
+      save(lastSuccessAt, lastResult.deepCopy());
+      out.result(lastResult);
+      watchStaleness();
     }
-    lastResult = Payloads.result(report, lastSuccessAt);
-    save(lastSuccessAt, lastResult.deepCopy());
-    out.result(lastResult);
     out.event(report.outcome().wire(), c.id, c.runId);
     log.info("{}", AgentLog.finished(c.id, c.request.dryRun(), report));
     throttle.reset();
+    cycleProgress = null;
+  }
+
+  /**
+   * When the last success will turn stale (Problem on in Home Assistant), republishes the retained
+   * result then, so the Problem template sees the new age. Nothing to watch before a first success
+   * (Problem is on already) or without Home Assistant.
+   */
+  private void watchStaleness() {
+    if (staleTimer >= 0) {
+      context.owner().cancelTimer(staleTimer);
+      staleTimer = -1;
+    }
+    if (staleAfter.isEmpty() || lastSuccessAt == null || lastResult == null) {
+      return;
+    }
+    Instant staleAt = lastSuccessAt.plus(staleAfter.get());
+    long delay = Duration.between(clock.instant(), staleAt).toMillis() + 1000;
+    if (delay <= 1000) {
+      return; // stale already: every result and reconnect carries it
+    }
+    staleTimer =
+        context
+            .owner()
+            .setTimer(
+                delay,
+                id ->
+                    context.runOnContext(
+                        v -> {
+                          staleTimer = -1;
+                          if (lastResult != null) {
+                            log.info(
+                                "no successful backup since {}: republishing the result",
+                                Payloads.time(lastSuccessAt));
+                            out.result(lastResult);
+                          }
+                        }));
+  }
+
+  /** Stops the staleness timer (at shutdown). */
+  void stop() {
+    if (staleTimer >= 0) {
+      context.owner().cancelTimer(staleTimer);
+      staleTimer = -1;
+    }
   }
 
   private void save(Instant at, ObjectNode result) {

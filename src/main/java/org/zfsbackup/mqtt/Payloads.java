@@ -89,6 +89,14 @@ final class Payloads {
    * @param lastSuccessAt the end of the last cycle that succeeded, this one included; null if never
    */
   static ObjectNode result(CycleReport report, Instant lastSuccessAt) {
+    return result(report, lastSuccessAt, false);
+  }
+
+  /**
+   * {@code T/result}, with {@code dry_run} (an extension of the contract's fields): true for a dry
+   * run's result, which Home Assistant's result entities ignore.
+   */
+  static ObjectNode result(CycleReport report, Instant lastSuccessAt, boolean dryRun) {
     ObjectNode n = JSON.createObjectNode();
     n.put("cycle_id", report.cycleId());
     n.put("run_id", report.runId());
@@ -104,6 +112,7 @@ final class Payloads {
     datasets.put("failed", report.count(Status.FAILED));
     n.put("bytes", report.bytes());
     n.put("last_success_at", time(lastSuccessAt));
+    n.put("dry_run", dryRun);
     return n;
   }
 

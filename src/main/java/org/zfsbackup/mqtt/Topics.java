@@ -36,6 +36,11 @@ public record Topics(String base) {
     return base + "/result";
   }
 
+  /** Progress over the whole cycle (not in contract §4: an extension, see docs/mqtt.md). */
+  public String cycleProgress() {
+    return base + "/cycle_progress";
+  }
+
   public String event() {
     return base + "/event";
   }

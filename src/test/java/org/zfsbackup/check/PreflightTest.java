@@ -40,7 +40,7 @@ class PreflightTest {
 
   private static final MqttConfig MQTT =
       new MqttConfig("tcp://broker.lan:1883", "agent", Optional.of("backup"), Optional.empty(), Optional.empty(),
-          "servers/host-backups", new HomeAssistantConfig(true, "homeassistant"));
+          "servers/host-backups", new HomeAssistantConfig(true, "homeassistant", 36));
 
   private static AgentConfig config(Optional<MqttConfig> mqtt, List<SourceConfig> sources, Optional<PushConfig> push) {
     return new AgentConfig(

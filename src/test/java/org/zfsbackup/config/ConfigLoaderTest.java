@@ -79,6 +79,7 @@ class ConfigLoaderTest {
     assertTrue(mqtt.clientId().length() > "zfs-backup-agent-".length(), "hostname appended");
     assertTrue(mqtt.homeAssistant().enabled());
     assertEquals("homeassistant", mqtt.homeAssistant().discoveryPrefix());
+    assertEquals(36, mqtt.homeAssistant().staleAfterH());
     assertEquals(Optional.empty(), mqtt.password());
     PushConfig push = c.push().orElseThrow();
     assertEquals("backuppool/backups", push.stripPrefix(), "strip_prefix defaults to pull.target");

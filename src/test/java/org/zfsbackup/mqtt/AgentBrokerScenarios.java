@@ -65,6 +65,29 @@ abstract class AgentBrokerScenarios {
 
   // ------------------------------------------------------------------ scenarios
 
+  // Catches: a dry run's result replacing the broker's retained result, which a client that
+  // subscribes later (Home Assistant after a restart) would get: its Last result, Last success and
+  // Problem would then show the dry run. Needs a real broker: the retained semantics are its own.
+  @Test
+  void dryRun_resultIsSeenLiveButTheBrokerKeepsTheRealOne() {
+    startAgent(List.of("true"));
+    MqttProbe live = probe();
+    live.await(topics.availability(), "online", WAIT);
+    command("run");
+    Message real = live.await(topics.result(), m -> true, WAIT);
+    int mark = live.mark();
+    command("{\"command\": \"run\", \"run_id\": \"dry-1\", \"dry_run\": true}");
+    Message dry = live.awaitAfter(mark, topics.result(), m -> true, WAIT);
+    assertTrue(json(dry).get("dry_run").asBoolean());
+    assertEquals("dry-1", json(dry).get("run_id").asText());
+    live.awaitAfter(mark, topics.state(), m -> json(m).get("state").asText().equals("idle"), WAIT);
+    MqttProbe late = probe();
+    Message retained = late.await(topics.result(), m -> true, WAIT);
+    assertTrue(retained.retained());
+    assertEquals(json(real).get("cycle_id"), json(retained).get("cycle_id"));
+    assertFalse(json(retained).get("dry_run").asBoolean());
+  }
+
   @Test
   void start_freshBroker_publishesRetainedOnlineIdleAndDiscovery() {
     startAgent(List.of("true"));
@@ -79,7 +102,7 @@ abstract class AgentBrokerScenarios {
     assertTrue(run.retained());
     assertEquals("run", json(run).get("payload_press").asText());
     assertEquals(topics.command(), json(run).get("command_topic").asText());
-    awaitCount(late, "homeassistant/", 9);
+    awaitCount(late, "homeassistant/", AgentTest.ENTITIES);
   }
 
   @Test
@@ -139,7 +162,7 @@ abstract class AgentBrokerScenarios {
     Message retainedResult = late.await(topics.result(), m -> true, WAIT);
     assertTrue(retainedResult.retained());
     assertEquals(json(result).get("cycle_id"), json(retainedResult).get("cycle_id"));
-    awaitCount(late, "homeassistant/", 9);
+    awaitCount(late, "homeassistant/", AgentTest.ENTITIES);
     // The broker sends a subscription's retained messages as one batch on subscribing; a live
     // marker published after that batch arrived ends it.
     String marker = topics.base() + "/test-marker";
@@ -355,9 +378,9 @@ abstract class AgentBrokerScenarios {
   void homeAssistantBirth_online_republishesDiscovery() {
     startAgent(List.of("true"));
     MqttProbe probe = probe();
-    awaitCount(probe, "homeassistant/", 9);
+    awaitCount(probe, "homeassistant/", AgentTest.ENTITIES);
     commander().publish("homeassistant/status", "online", false);
-    awaitCount(probe, "homeassistant/", 18);
+    awaitCount(probe, "homeassistant/", 2 * AgentTest.ENTITIES);
   }
 
   // ------------------------------------------------------------------ helpers
@@ -387,7 +410,7 @@ abstract class AgentBrokerScenarios {
   void awaitRepublished() {
     MqttProbe p = probe();
     p.await(topics.availability(), "online", WAIT);
-    awaitCount(p, "homeassistant/", 9);
+    awaitCount(p, "homeassistant/", AgentTest.ENTITIES);
   }
 
   /** Subscribed to everything below T and to this agent's discovery topics. */

@@ -62,7 +62,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     Message result = after.await(topics.result(), m -> true, WAIT);
     assertTrue(result.retained());
     assertEquals(json(first).get("cycle_id"), json(result).get("cycle_id"), "the last result is back");
-    awaitCount(after, "homeassistant/", 9);
+    awaitCount(after, "homeassistant/", AgentTest.ENTITIES);
 
     int mark = after.mark();
     engine.release();

@@ -44,6 +44,9 @@ class AgentTest {
   static final List<String> POWER = List.of("systemctl", "suspend");
   static Vertx vertx;
   static WorkerExecutor workers;
+  /** Discovery messages per (re)publish: one per entity. */
+  static final int ENTITIES =
+      new Discovery("homeassistant", "agent-1", T, "test").messages().size();
 
   @TempDir Path dir;
   final List<String> timeline = Collections.synchronizedList(new ArrayList<>());
@@ -75,7 +78,7 @@ class AgentTest {
     power = new FakePower(timeline);
     agent = newAgent(StateStore.Saved.NONE);
     // connected() publishes availability, state, then discovery: the last one means it is done.
-    await(() -> "idle".equals(state()) && discoveryCount() == 9, "agent online and idle");
+    await(() -> "idle".equals(state()) && discoveryCount() == ENTITIES, "agent online and idle");
   }
 
   @AfterEach
@@ -89,6 +92,10 @@ class AgentTest {
   }
 
   Agent newAgent(StateStore.Saved saved) {
+    return newAgent(saved, new Discovery("homeassistant", "agent-1", T, "test"));
+  }
+
+  Agent newAgent(StateStore.Saved saved, Discovery discovery) {
     Agent a =
         new Agent(
             context,
@@ -102,7 +109,7 @@ class AgentTest {
             new Agent.Settings(
                 T,
                 POWER,
-                Optional.of(new Discovery("homeassistant", "agent-1", T, "test")),
+                Optional.of(discovery),
                 Duration.ofMillis(300),
                 Duration.ofSeconds(5)));
     context.runOnContext(v -> a.start(saved));
@@ -468,10 +475,94 @@ class AgentTest {
     for (JsonNode r : mqtt.json(T.result())) {
       assertEquals(success, r.get("last_success_at").asText());
     }
+    // The dry run's result is not what is kept: the saved one is the last real (partial) cycle.
+    JsonNode partial = mqtt.json(T.result()).get(1);
     await(() -> Files.exists(dir.resolve("state.json")), "state file");
     await(() -> new StateStore(dir.resolve("state.json")).load().lastResult()
-        .map(r -> r.get("cycle_id").equals(mqtt.last(T.result()).get("cycle_id"))).orElse(false), "saved last");
+        .map(r -> r.get("cycle_id").equals(partial.get("cycle_id"))).orElse(false), "saved last real");
     assertEquals(success, new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
+  }
+
+  // Catches: a dry run replacing the retained result (Home Assistant's Last result, Last success
+  // and Problem would show it, and a reconnect would republish it), or a result without dry_run.
+  @Test
+  void result_dryRun_isMarkedNotRetainedAndLeavesTheRetainedResultAlone() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "real result");
+    JsonNode real = mqtt.last(T.result());
+    assertFalse(real.get("dry_run").asBoolean());
+    send("{\"command\": \"run\", \"dry_run\": true}");
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "dry-run result");
+    FakeMqtt.Published dry = mqtt.on(T.result()).get(1);
+    assertTrue(dry.json().get("dry_run").asBoolean());
+    assertFalse(dry.retained(), "a dry run's result is not retained: the broker keeps the real one");
+    assertTrue(mqtt.on(T.result()).get(0).retained());
+    // A reconnect republishes the last real result, not the dry run's.
+    int before = mqtt.on(T.result()).size();
+    mqtt.dropAndReconnect();
+    await(() -> mqtt.on(T.result()).size() == before + 1, "result republished");
+    assertEquals(real.get("cycle_id"), mqtt.last(T.result()).get("cycle_id"));
+    assertTrue(mqtt.on(T.result()).get(before).retained());
+  }
+
+  // Catches: a refused press that never reaches Last error (its state topic is T/error), or an
+  // error payload the Last error template cannot render.
+  @Test
+  void lastError_refusedPress_isPublishedOnTheLastErrorEntitysTopic() throws Exception {
+    String topic = new Discovery("homeassistant", "agent-1", T, "test").messages()
+        .get("homeassistant/sensor/agent-1/last_error/config").get("state_topic").asText();
+    startBlockedCycle();
+    send("{\"command\": \"run\", \"then\": \"suspend\"}"); // "Back up and suspend" while running
+    await(() -> errors("command_refused") == 1, "refusal");
+    JsonNode error = mqtt.json(topic).get(0);
+    assertEquals("command_refused", error.get("kind").asText());
+    assertTrue(error.get("message").asText().startsWith("run refused"), error.toString());
+    assertEquals(engine.requests.get(0).cycleId(), error.get("cycle_id").asText());
+    engine.release();
+  }
+
+  // Catches: a Running sensor that stays on after the cycle, or never turns on (it reads
+  // cycle_id of T/state).
+  @Test
+  void running_followsTheCycleOnTheStateTopic() throws Exception {
+    startBlockedCycle();
+    assertFalse(mqtt.last(T.state()).get("cycle_id").isNull(), "running: a cycle id");
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    assertTrue(mqtt.last(T.state()).get("cycle_id").isNull(), "idle: no cycle id");
+  }
+
+  // Catches: Cycle progress not reset when a cycle starts (the last cycle's 100 % would show), not
+  // published at the start, or not counting the steps of the previous real cycle.
+  @Test
+  void cycleProgress_resetsAtTheStartOfEachCycle_andCountsTheLastCyclesSteps() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "first cycle");
+    List<JsonNode> first = mqtt.json(T.cycleProgress());
+    assertTrue(first.get(0).get("percent").isNull(), "no earlier cycle: the total is unknown");
+    int before = first.size();
+    engine.blockStreams();
+    send("run");
+    assertTrue(engine.awaitStreaming(10));
+    await(() -> mqtt.json(T.cycleProgress()).size() > before + 1, "progress of the second cycle");
+    JsonNode start = mqtt.json(T.cycleProgress()).get(before);
+    String second = engine.requests.get(1).cycleId();
+    assertEquals(second, start.get("cycle_id").asText());
+    assertEquals(0.0, start.get("percent").asDouble(), "reset at the start: " + start);
+    // The reset comes first, before any dataset of the new cycle reports (status still null).
+    FakeMqtt.Published opening = mqtt.published.stream()
+        .filter(p -> p.topic().equals(T.progress()) || p.topic().equals(T.cycleProgress()))
+        .filter(p -> p.json().path("cycle_id").asText().equals(second)).findFirst().orElseThrow();
+    assertEquals(T.cycleProgress(), opening.topic());
+    assertTrue(opening.json().get("status").isNull(), opening.payload());
+    assertEquals(2, start.get("datasets_expected").asInt(), "the first cycle had two steps");
+    engine.release();
+    await(() -> "idle".equals(state()), "idle");
+    JsonNode end = mqtt.last(T.cycleProgress());
+    assertEquals(100.0, end.get("percent").asDouble(), end.toString());
+    assertEquals("tank/b", end.get("dataset").asText());
+    // Published after the state says running, so Home Assistant has it available.
+    assertSubsequence(List.of("event success", "state running", "cycle_progress", "progress started"));
   }
 
   @Test
@@ -487,6 +578,29 @@ class AgentTest {
     assertTrue(second.on(T.result()).get(0).retained());
   }
 
+  // Catches: Problem never turning on by age while the agent is up and idle (Home Assistant
+  // evaluates the template only when a result arrives), or a republish of something else.
+  @Test
+  void staleness_lastSuccessTurnsStaleWhileOnline_republishesTheRetainedResult() throws Exception {
+    Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(2);
+    JsonNode saved = Payloads.JSON.createObjectNode().put("cycle_id", "old").put("outcome", "success")
+        .put("last_success_at", Payloads.time(lastSuccess)).put("dry_run", false);
+    FakeMqtt second = new FakeMqtt(context, T, timeline);
+    mqtt = second;
+    Agent stale = newAgent(
+        new StateStore.Saved(Optional.of(lastSuccess), Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+        new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)));
+    await(() -> second.on(T.result()).size() == 1, "result published on connect");
+    long start = System.nanoTime();
+    await(() -> second.on(T.result()).size() == 2, "result republished when the success turned stale");
+    assertTrue(System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(500), "not before it is stale");
+    assertEquals(saved, second.last(T.result()));
+    assertTrue(second.on(T.result()).get(1).retained());
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> stale.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+  }
+
   @Test
   void connected_afterBrokerRestart_republishesAvailabilityStateResultAndDiscovery() throws Exception {
     send("run");
@@ -496,13 +610,13 @@ class AgentTest {
     assertTrue(engine.awaitStreaming(10));
     int before = mqtt.published.size();
     mqtt.dropAndReconnect();
-    await(() -> mqtt.published.size() >= before + 12, "republished");
+    await(() -> mqtt.published.size() >= before + 3 + ENTITIES, "republished");
     List<String> after = mqtt.published.subList(before, mqtt.published.size()).stream()
         .map(p -> mqtt.summary(p.topic(), p.payload())).filter(s -> !s.startsWith("progress")).toList();
     assertEquals("availability online", after.get(0));
     assertEquals("state running", after.get(1));
     assertEquals("result success", after.get(2));
-    assertEquals(9, after.stream().filter("discovery"::equals).count());
+    assertEquals(ENTITIES, after.stream().filter("discovery"::equals).count());
     assertTrue(mqtt.published.subList(before, mqtt.published.size()).stream()
         .filter(p -> !p.topic().startsWith(T.base() + "/progress")).allMatch(FakeMqtt.Published::retained));
   }
@@ -542,14 +656,14 @@ class AgentTest {
   @Test
   void message_homeAssistantOnline_republishesDiscovery() {
     int discovery = discoveryCount();
-    assertEquals(9, discovery);
+    assertEquals(ENTITIES, discovery);
     deliverOn("homeassistant/status", "online");
-    await(() -> discoveryCount() == 18, "discovery republished");
+    await(() -> discoveryCount() == 2 * ENTITIES, "discovery republished");
     deliverOn("homeassistant/status", "offline");
     int states = mqtt.on(T.state()).size();
     send("status"); // handled after the status message: the same context, in order
     await(() -> mqtt.on(T.state()).size() == states + 1, "status handled");
-    assertEquals(18, discoveryCount());
+    assertEquals(2 * ENTITIES, discoveryCount());
   }
 
   @Test

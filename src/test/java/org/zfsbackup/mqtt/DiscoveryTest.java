@@ -19,51 +19,76 @@ class DiscoveryTest {
   final Discovery discovery = new Discovery("homeassistant", "host-backups-agent", T, "1.2.3");
   final Map<String, ObjectNode> messages = discovery.messages();
 
-  /** Options documented for each MQTT platform on home-assistant.io (the subset this agent uses). */
-  static final Set<String> COMMON =
-      Set.of("name", "unique_id", "device", "origin", "availability", "availability_mode", "icon", "qos",
-          "json_attributes_topic", "value_template", "state_topic");
-  static final Map<String, Set<String>> DOCUMENTED =
-      Map.of(
-          "button", Set.of("command_topic", "payload_press"),
-          "sensor", Set.of("device_class", "options", "unit_of_measurement"),
-          "binary_sensor", Set.of("device_class", "payload_on", "payload_off"),
-          "event", Set.of("event_types", "device_class"));
-
   ObjectNode entity(String component, String objectId) {
     ObjectNode n = messages.get("homeassistant/" + component + "/host-backups-agent/" + objectId + "/config");
     assertTrue(n != null, component + "/" + objectId + " missing; have " + messages.keySet());
     return n;
   }
 
+  static final List<String> ENTITIES =
+      List.of(
+          "button/run", "button/suspend", "button/run_then_suspend", "button/cancel",
+          "sensor/state", "sensor/progress", "sensor/current_dataset", "sensor/last_success",
+          "sensor/last_result", "binary_sensor/problem", "sensor/last_bytes",
+          "sensor/last_duration", "sensor/datasets_failed", "sensor/last_error",
+          "binary_sensor/running", "sensor/cycle_progress", "sensor/data_rate",
+          "event/backup_finished");
+
   @Test
-  void messages_oneDevice_withEveryEntityOfTheContract() {
+  void messages_oneDevice_withEveryEntityOfTheContractAndIssue11() {
     assertEquals(
-        Set.of(
-            "homeassistant/button/host-backups-agent/run/config",
-            "homeassistant/button/host-backups-agent/suspend/config",
-            "homeassistant/sensor/host-backups-agent/state/config",
-            "homeassistant/sensor/host-backups-agent/progress/config",
-            "homeassistant/sensor/host-backups-agent/current_dataset/config",
-            "homeassistant/sensor/host-backups-agent/last_success/config",
-            "homeassistant/sensor/host-backups-agent/last_result/config",
-            "homeassistant/binary_sensor/host-backups-agent/problem/config",
-            "homeassistant/event/host-backups-agent/backup_finished/config"),
+        ENTITIES.stream().map(e -> "homeassistant/" + e.replace("/", "/host-backups-agent/") + "/config")
+            .collect(Collectors.toSet()),
         messages.keySet());
     Set<JsonNode> devices = messages.values().stream().map(n -> n.get("device")).collect(Collectors.toSet());
     assertEquals(1, devices.size(), "one device for all entities");
     assertEquals("host-backups-agent", devices.iterator().next().get("identifiers").get(0).asText());
   }
 
+  // Catches: a key Home Assistant does not document for the platform, a missing required key, a
+  // device class or unit it refuses (the entity would not be created, or log errors).
   @Test
-  void messages_everyKey_isDocumentedForItsPlatform() {
+  void messages_everyPayload_passesHomeAssistantsDocumentedSchema() {
     messages.forEach(
-        (topic, n) -> {
-          String component = topic.split("/")[1];
-          Set<String> allowed = new HashSet<>(COMMON);
-          allowed.addAll(DOCUMENTED.get(component));
-          n.fieldNames().forEachRemaining(k -> assertTrue(allowed.contains(k), topic + ": undocumented key " + k));
-        });
+        (topic, n) -> assertEquals(List.of(), HaDiscoverySchema.problems(topic.split("/")[1], n), topic));
+  }
+
+  // The schema helper itself can fail: each rule it encodes refuses a payload that breaks it.
+  @Test
+  void schema_brokenPayloads_areRefusedByTheRuleTheyBreak() {
+    ObjectNode size = entity("sensor", "last_bytes").deepCopy();
+    size.put("unit_of_measurement", "bytes");
+    assertProblem("sensor", size, "unit bytes not allowed for device_class data_size");
+    ObjectNode rate = entity("sensor", "data_rate").deepCopy();
+    rate.put("state_class", "total");
+    assertProblem("sensor", rate, "state_class total not allowed for device_class data_rate");
+    ObjectNode result = entity("sensor", "last_result").deepCopy();
+    result.remove("options");
+    assertProblem("sensor", result, "options go with device_class enum");
+    ObjectNode button = entity("button", "cancel").deepCopy();
+    button.remove("command_topic");
+    assertProblem("button", button, "missing required command_topic");
+    ObjectNode abbreviated = entity("sensor", "state").deepCopy();
+    abbreviated.put("stat_t", "x");
+    assertProblem("sensor", abbreviated, "state_topic given twice");
+    ObjectNode unknown = entity("binary_sensor", "running").deepCopy();
+    unknown.put("device_class", "busy");
+    assertProblem("binary_sensor", unknown, "binary_sensor device_class not allowed: busy");
+    ObjectNode typo = entity("event", "backup_finished").deepCopy();
+    typo.put("event_type", "x");
+    assertProblem("event", typo, "undocumented key for event: event_type");
+    // Abbreviations are expanded before the rules apply.
+    ObjectNode shortKeys = Payloads.JSON.createObjectNode();
+    entity("sensor", "last_duration").fields().forEachRemaining(e -> shortKeys.set(
+        HaDiscoverySchema.ABBREVIATIONS.entrySet().stream().filter(a -> a.getValue().equals(e.getKey()))
+            .map(java.util.Map.Entry::getKey).findFirst().orElse(e.getKey()), e.getValue()));
+    assertTrue(shortKeys.has("stat_t") && shortKeys.has("unit_of_meas"));
+    assertEquals(List.of(), HaDiscoverySchema.problems("sensor", shortKeys));
+  }
+
+  static void assertProblem(String component, ObjectNode n, String expected) {
+    List<String> problems = HaDiscoverySchema.problems(component, n);
+    assertTrue(problems.stream().anyMatch(p -> p.startsWith(expected)), expected + " not in " + problems);
   }
 
   @Test
@@ -135,5 +160,103 @@ class DiscoveryTest {
   void nodeId_clientIdWithOddCharacters_isSanitised() {
     assertEquals("host_backups_agent_1", Discovery.nodeId("host.backups agent/1"));
     assertEquals("homeassistant/status", discovery.statusTopic());
+  }
+
+  // ------------------------------------------------------------------ issue 11 entities
+
+  @Test
+  void buttons_backUpAndSuspendAndCancel_publishCommandsTheAgentParses() {
+    JsonNode both = entity("button", "run_then_suspend");
+    assertEquals("Back up and suspend", both.get("name").asText());
+    assertEquals("servers/host-backups", both.get("command_topic").asText());
+    var parsed = new org.zfsbackup.command.CommandParser(Set.of()).parse(
+        both.get("payload_press").asText().getBytes(java.nio.charset.StandardCharsets.UTF_8), false,
+        java.time.Instant.now());
+    assertTrue(parsed instanceof org.zfsbackup.command.ParseResult.Accepted a
+        && a.command() instanceof org.zfsbackup.command.AgentCommand.Run r && r.thenSuspend(), parsed.toString());
+    assertEquals("cancel", entity("button", "cancel").get("payload_press").asText());
+    assertEquals("servers/host-backups/availability",
+        entity("button", "cancel").get("availability").get(0).get("topic").asText());
+  }
+
+  @Test
+  void numericSensors_haveDeviceClassesAndUnits() {
+    assertEquals("data_size", entity("sensor", "last_bytes").get("device_class").asText());
+    assertEquals("B", entity("sensor", "last_bytes").get("unit_of_measurement").asText());
+    assertEquals("duration", entity("sensor", "last_duration").get("device_class").asText());
+    assertEquals("s", entity("sensor", "last_duration").get("unit_of_measurement").asText());
+    assertEquals("data_rate", entity("sensor", "data_rate").get("device_class").asText());
+    assertEquals("B/s", entity("sensor", "data_rate").get("unit_of_measurement").asText());
+    assertEquals("measurement", entity("sensor", "datasets_failed").get("state_class").asText());
+    assertEquals("running", entity("binary_sensor", "running").get("device_class").asText());
+    assertEquals("servers/host-backups/cycle_progress", entity("sensor", "cycle_progress").get("state_topic").asText());
+    assertEquals("all", entity("sensor", "cycle_progress").get("availability_mode").asText());
+    assertNull(entity("sensor", "last_error").get("availability"), "readable while the agent is offline");
+  }
+
+  static final String NOW = "2026-11-27T12:00:00Z";
+  static final String SUCCESS =
+      "{\"outcome\": \"success\", \"bytes\": 1048576, \"duration_ms\": 61500, \"datasets\": {\"failed\": 0},"
+          + " \"last_success_at\": \"2026-11-27T02:00:00Z\", \"dry_run\": false}";
+  static final String DRY_FAILED =
+      "{\"outcome\": \"failed\", \"bytes\": 0, \"duration_ms\": 100, \"datasets\": {\"failed\": 1},"
+          + " \"last_success_at\": \"2026-11-27T02:00:00Z\", \"dry_run\": true}";
+  static final String NEVER =
+      "{\"outcome\": \"cancelled\", \"bytes\": 0, \"duration_ms\": 100, \"datasets\": {\"failed\": 0},"
+          + " \"last_success_at\": null, \"dry_run\": false}";
+
+  String render(String component, String objectId, String payload, String thisState) {
+    return HaTemplates.render(entity(component, objectId).get("value_template").asText(), payload, thisState, NOW);
+  }
+
+  // Catches: a timestamp template that renders "None" (or "null") when nothing ever succeeded.
+  @Test
+  void lastSuccess_neverSucceeded_rendersNothingSoTheSensorStaysUnknown() {
+    assertEquals("", render("sensor", "last_success", NEVER, "unknown"));
+    assertEquals("2026-11-27T02:00:00Z", render("sensor", "last_success", SUCCESS, "unknown"));
+  }
+
+  // Catches: a dry run changing Last result, Problem, or the numeric result sensors.
+  @Test
+  void resultEntities_dryRun_keepTheirState() {
+    assertEquals("success", render("sensor", "last_result", DRY_FAILED, "success"));
+    assertEquals("failed", render("sensor", "last_result", NEVER.replace("cancelled", "failed"), "success"));
+    assertEquals("", render("binary_sensor", "problem", DRY_FAILED, "off"), "empty: Home Assistant ignores it");
+    for (String numeric : List.of("last_bytes", "last_duration", "datasets_failed")) {
+      assertEquals("", render("sensor", numeric, DRY_FAILED, "5"), numeric);
+    }
+    assertEquals("1048576", render("sensor", "last_bytes", SUCCESS, "unknown"));
+    assertEquals("61.5", render("sensor", "last_duration", SUCCESS, "unknown"));
+    assertEquals("0", render("sensor", "datasets_failed", SUCCESS, "unknown"));
+  }
+
+  // Catches: Problem not turning on by age (36 h by default, configurable), or when nothing ever
+  // succeeded, or turning on for a recent success.
+  @Test
+  void problem_onForFailuresForNoSuccessAndForAStaleSuccess() {
+    assertEquals("OFF", render("binary_sensor", "problem", SUCCESS, "off"));
+    assertEquals("ON", render("binary_sensor", "problem", SUCCESS.replace("\"success\"", "\"partial\""), "off"));
+    assertEquals("ON", render("binary_sensor", "problem", NEVER, "off"));
+    String template = entity("binary_sensor", "problem").get("value_template").asText();
+    // Last success 2026-11-27T02:00Z: 35 h later still fine, 37 h later stale.
+    assertEquals("OFF", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T13:00:00Z"));
+    assertEquals("ON", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T15:00:00Z"));
+    String sixHours = new Discovery("homeassistant", "host-backups-agent", T, "1", java.time.Duration.ofHours(6))
+        .messages().get("homeassistant/binary_sensor/host-backups-agent/problem/config").get("value_template").asText();
+    assertEquals("ON", HaTemplates.render(sixHours, SUCCESS, "off", "2026-11-27T08:30:00Z"));
+  }
+
+  @Test
+  void lastErrorRunningAndRate_renderWhatTheAgentPublishes() {
+    String error = Payloads.text(Payloads.agentError("c1", "command_refused", "run refused: " + "x".repeat(400)));
+    String lastError = render("sensor", "last_error", error, "unknown");
+    assertTrue(lastError.startsWith("command_refused: run refused: "), lastError);
+    assertEquals(255, lastError.length(), "a state is at most 255 characters");
+    assertEquals("ON", render("binary_sensor", "running",
+        Payloads.text(Payloads.state(AgentState.RUNNING, "c1", null, null, java.time.Instant.now())), "off"));
+    assertEquals("OFF", render("binary_sensor", "running",
+        Payloads.text(Payloads.state(AgentState.IDLE, null, null, null, java.time.Instant.now())), "on"));
+    assertEquals("4096", render("sensor", "data_rate", "{\"status\": \"streaming\", \"bytes_per_second\": 4096}", "0"));
+    assertEquals("0", render("sensor", "data_rate", "{\"status\": \"done\", \"bytes_per_second\": 4096}", "0"));
   }
 }

@@ -1,6 +1,7 @@
 package org.zfsbackup.mqtt;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -97,8 +98,11 @@ class PayloadsTest {
     ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
     assertEquals(
         List.of("cycle_id", "run_id", "outcome", "started_at", "finished_at", "duration_ms", "datasets", "bytes",
-            "last_success_at"),
+            "last_success_at", "dry_run"),
         fields(n));
+    // dry_run (an extension): false for a real cycle, true for a dry run's result.
+    assertFalse(n.get("dry_run").asBoolean());
+    assertTrue(Payloads.result(report, null, true).get("dry_run").asBoolean());
     assertEquals(List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
     assertEquals("partial", n.get("outcome").asText());
     assertEquals(90_000, n.get("duration_ms").asLong());

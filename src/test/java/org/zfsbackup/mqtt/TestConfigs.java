@@ -26,7 +26,7 @@ final class TestConfigs {
   static AgentConfig config(String url, String clientId, String topic, Path stateFile, List<String> power) {
     MqttConfig mqtt =
         new MqttConfig(url, clientId, Optional.empty(), Optional.empty(), Optional.empty(), topic,
-            new HomeAssistantConfig(true, "homeassistant"));
+            new HomeAssistantConfig(true, "homeassistant", 36));
     return new AgentConfig(
         Optional.of(mqtt),
         new CommandsConfig(List.of("zfs"), List.of("ssh", "-o", "BatchMode=yes"), List.of()),

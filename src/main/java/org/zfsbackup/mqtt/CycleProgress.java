@@ -1,0 +1,81 @@
+package org.zfsbackup.mqtt;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.HashSet;
+import java.util.Set;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+
+/**
+ * Progress over a whole cycle, for {@code T/cycle_progress}: the share of the cycle's dataset steps
+ * (a dataset in one phase) that ended, the one in flight counting by its own estimate ({@code
+ * bytes / total_bytes} of {@code zfs send -nP}).
+ *
+ * <p>Why not bytes over the cycle's estimated bytes: no such total exists when a cycle starts. The
+ * engine lists each source only when it reaches it and estimates each step just before sending it,
+ * and the push phase sends what the pull phase has just received. So the number of steps to expect
+ * is the last real cycle's {@code datasets.total} (nightly cycles repeat themselves), raised to what
+ * this cycle has seen when it has more; with no earlier cycle it is unknown and so is the percent.
+ * Not thread-safe: used on the agent's context only.
+ */
+final class CycleProgress {
+  private final String cycleId;
+  private final Integer expected;
+  private final Set<String> ended = new HashSet<>();
+  private String current;
+  private double currentFraction;
+  private CycleEvent.Progress last;
+
+  /**
+   * @param expected steps the cycle is expected to have; null when unknown
+   */
+  CycleProgress(String cycleId, Integer expected) {
+    this.cycleId = cycleId;
+    this.expected = expected == null || expected <= 0 ? null : expected;
+  }
+
+  /** Takes in one engine progress event. */
+  void update(CycleEvent.Progress p) {
+    String key = p.phase() + "|" + p.source() + "|" + p.dataset();
+    last = p;
+    if (p.status() == StepStatus.DONE
+        || p.status() == StepStatus.SKIPPED
+        || p.status() == StepStatus.FAILED) {
+      ended.add(key);
+      if (key.equals(current)) {
+        current = null;
+        currentFraction = 0;
+      }
+    } else {
+      // A dataset sent in two steps (full, then incremental) is in flight again.
+      ended.remove(key);
+      current = key;
+      currentFraction = p.percent() == null ? 0 : Math.min(1.0, p.percent() / 100.0);
+    }
+  }
+
+  /** Percent over the cycle, one decimal; null when the number of steps is unknown. */
+  Double percent() {
+    if (expected == null) {
+      return null;
+    }
+    int seen = ended.size() + (current == null ? 0 : 1);
+    int total = Math.max(expected, seen);
+    double done = ended.size() + currentFraction;
+    return Math.min(100.0, Math.round(done * 1000.0 / total) / 10.0);
+  }
+
+  /** {@code T/cycle_progress}. */
+  ObjectNode payload() {
+    ObjectNode n = Payloads.JSON.createObjectNode();
+    n.put("cycle_id", cycleId);
+    n.put("percent", percent());
+    n.put("datasets_done", ended.size());
+    n.put("datasets_expected", expected);
+    n.put("phase", last == null || last.phase() == null ? null : last.phase().wire());
+    n.put("source", last == null ? null : last.source());
+    n.put("dataset", last == null ? null : last.dataset());
+    n.put("status", last == null ? null : last.status().wire());
+    return n;
+  }
+}

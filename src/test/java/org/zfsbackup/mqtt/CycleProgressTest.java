@@ -1,0 +1,66 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+
+/** The whole-cycle percent: steps that ended, plus the one in flight by its estimate. */
+class CycleProgressTest {
+  static CycleEvent.Progress p(Phase phase, String dataset, StepStatus status, Double percent) {
+    return new CycleEvent.Progress(
+        "c1", phase, "src", dataset, "t/" + dataset, null, "s1", status, 0, 100L, 0, percent, null);
+  }
+
+  // Catches: a percent that counts bytes of one dataset as the whole cycle, or ignores the estimate
+  // of the dataset in flight, or goes past 100.
+  @Test
+  void percent_endedStepsPlusTheOneInFlight_overTheExpectedSteps() {
+    CycleProgress c = new CycleProgress("c1", 4);
+    assertEquals(0.0, c.percent());
+    c.update(p(Phase.PULL, "a", StepStatus.STARTED, 0.0));
+    c.update(p(Phase.PULL, "a", StepStatus.STREAMING, 50.0));
+    assertEquals(12.5, c.percent());
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    assertEquals(25.0, c.percent());
+    c.update(p(Phase.PULL, "b", StepStatus.SKIPPED, null));
+    c.update(p(Phase.PUSH, "a", StepStatus.FAILED, null));
+    assertEquals(75.0, c.percent());
+    c.update(p(Phase.PUSH, "b", StepStatus.STREAMING, null)); // no estimate: counts 0 until done
+    assertEquals(75.0, c.percent());
+    c.update(p(Phase.PUSH, "b", StepStatus.DONE, null));
+    assertEquals(100.0, c.percent());
+    assertEquals(4, c.payload().get("datasets_done").asInt());
+    assertEquals("b", c.payload().get("dataset").asText());
+    assertEquals("push", c.payload().get("phase").asText());
+  }
+
+  @Test
+  void percent_moreStepsThanExpected_raisesTheTotalAndNeverPasses100() {
+    CycleProgress c = new CycleProgress("c1", 1);
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "b", StepStatus.STREAMING, 50.0));
+    assertEquals(75.0, c.percent(), "two steps seen: (1 + 0.5) / 2");
+  }
+
+  @Test
+  void percent_twoStepsOfOneDataset_countItOnce() {
+    CycleProgress c = new CycleProgress("c1", 2);
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0)); // full send
+    c.update(p(Phase.PULL, "a", StepStatus.STARTED, 0.0)); // then the incremental
+    assertEquals(0.0, c.percent());
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    assertEquals(50.0, c.percent());
+  }
+
+  @Test
+  void percent_noEarlierCycle_isUnknown() {
+    CycleProgress c = new CycleProgress("c1", null);
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    assertNull(c.percent());
+    assertEquals(true, c.payload().get("percent").isNull());
+  }
+}
