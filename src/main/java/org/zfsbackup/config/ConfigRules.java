@@ -23,7 +23,7 @@ import org.zfsbackup.zfs.DatasetName;
 
 /**
  * What types cannot say: the format of one value ({@link Check} on its component, checked by {@link
- * ConfigLoader} with the value's key path), and rules across keys ({@link #check}). A value that
+ * ConfigBinder} with the value's key path), and rules across keys ({@link #check}). A value that
  * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {

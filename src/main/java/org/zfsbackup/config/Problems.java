@@ -40,7 +40,7 @@ final class Problems {
 
   /** Section by section, in the order of {@link AgentConfig}'s keys; others first. */
   List<String> list() {
-    List<String> sections = ConfigLoader.keys(AgentConfig.class);
+    List<String> sections = ConfigBinder.keys(AgentConfig.class);
     return problems.stream()
         .sorted(Comparator.comparingInt(p -> sections.indexOf(p[0].split("[.\\[]")[0])))
         .map(p -> p[0].isEmpty() ? p[1] : p[0] + ": " + p[1])

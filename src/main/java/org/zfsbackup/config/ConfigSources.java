@@ -1,0 +1,155 @@
+package org.zfsbackup.config;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.config.ConfigRetriever;
+import io.vertx.config.ConfigRetrieverOptions;
+import io.vertx.config.ConfigStoreOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Reads the raw tree with Vert.x Config: the file ({@link StrictFormat}), then environment
+ * variables, then system properties merged over it (names and formats: {@link #overrides},
+ * docs/configuration.md). Override values stay strings here; {@link ConfigBinder} types them.
+ */
+final class ConfigSources {
+  private static final long TIMEOUT_S = 30;
+
+  private ConfigSources() {}
+
+  /** The merged tree; a bad override name goes to {@code problems}, each override's origin too. */
+  static ObjectNode read(
+      Path file, Map<String, String> env, Map<String, String> properties, Problems problems) {
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigException(
+          String.format(
+              "config file %s not found (absolute: %s); use --config PATH, or start from %s",
+              file, file.toAbsolutePath(), "config/agent.example.yaml"));
+    } else if (!Files.isReadable(file)) {
+      throw new ConfigException("config file " + file + " is not readable");
+    }
+    boolean json = file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".json");
+    JsonObject store = new JsonObject().put("path", file.toAbsolutePath().toString());
+    ConfigRetrieverOptions options =
+        new ConfigRetrieverOptions()
+            .setIncludeDefaultStores(false)
+            .setScanPeriod(0)
+            .addStore(
+                new ConfigStoreOptions()
+                    .setType("file")
+                    .setFormat(StrictFormat.NAME)
+                    .setConfig(store.put("json", json)));
+    overrides(options, env, "ZFS_BACKUP_AGENT_", "__", "environment variable ", problems);
+    overrides(options, properties, "zfs-backup-agent.", "\\.", "system property ", problems);
+    return retrieve(file, json, options);
+  }
+
+  /** Vert.x Config reads the file and merges the overrides over it, with a short-lived Vert.x. */
+  private static ObjectNode retrieve(Path file, boolean json, ConfigRetrieverOptions options) {
+    // No .vertx cache directory here, and no class-path fallback for a relative path.
+    Vertx vertx =
+        Vertx.vertx(
+            new VertxOptions()
+                .setEventLoopPoolSize(1)
+                .setWorkerPoolSize(1)
+                .setInternalBlockingPoolSize(1)
+                .setFileSystemOptions(
+                    new FileSystemOptions()
+                        .setFileCachingEnabled(false)
+                        .setClassPathResolvingEnabled(false)));
+    ConfigRetriever retriever = ConfigRetriever.create(vertx, options);
+    try {
+      JsonObject merged =
+          retriever.getConfig().toCompletionStage().toCompletableFuture().get(TIMEOUT_S, SECONDS);
+      return (ObjectNode) ConfigBinder.JSON.readTree(merged.encode());
+    } catch (ExecutionException | IOException e) {
+      // The innermost message has the line and column; no path: the caller names the file.
+      Throwable t = e;
+      while (t.getCause() != null && t.getCause() != t) {
+        t = t.getCause();
+      }
+      String m = String.valueOf(t.getMessage()).strip().replaceAll("in '(string|reader)', ", "at ");
+      String cannot = "cannot parse it as " + (json ? "JSON: " : "YAML: ");
+      throw new ConfigException(cannot + m.replaceAll("\\s*\\n\\s*", " "));
+    } catch (TimeoutException e) {
+      throw new ConfigException("reading " + file + " took longer than " + TIMEOUT_S + " s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ConfigException("interrupted while reading " + file);
+    } finally {
+      retriever.close();
+      vertx.close();
+    }
+  }
+
+  /**
+   * Adds the overrides in {@code values} as stores over the file: {@code prefix} + the key path,
+   * levels joined by {@code separator} ({@code ZFS_BACKUP_AGENT_MQTT__URL}: {@code mqtt.url}); the
+   * string is converted by {@link ConfigBinder}. A mapping given whole (JSON) and a key below it:
+   * the mapping replaces the file's, then the key applies on top of it.
+   */
+  private static void overrides(
+      ConfigRetrieverOptions options,
+      Map<String, String> values,
+      String prefix,
+      String separator,
+      String kind,
+      Problems problems) {
+    JsonObject whole = new JsonObject();
+    JsonObject merged = new JsonObject();
+    for (Map.Entry<String, String> e : new TreeMap<>(values).entrySet()) {
+      String name = e.getKey();
+      if (!name.startsWith(prefix) || name.equals(ConfigLoader.PASSWORD_ENV)) {
+        continue;
+      }
+      String[] keys = name.substring(prefix.length()).toLowerCase(Locale.ROOT).split(separator, -1);
+      if (Arrays.stream(keys).anyMatch(String::isEmpty)) {
+        problems.addGeneral(kind + name + ": not a key path (empty level)");
+        continue;
+      } else if (Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
+        problems.addGeneral(
+            kind + name + ": a list cannot be changed item by item;"
+                + " override the whole list (JSON)");
+        continue;
+      }
+      JsonObject node = merged;
+      for (int i = 0; i < keys.length - 1; node = node.getJsonObject(keys[i++])) {
+        JsonObject shadow = node.getValue(keys[i]) instanceof String ? at(whole, keys, i) : null;
+        if (shadow != null) {
+          shadow.put(keys[i], node.getValue(keys[i])); // replaces the file's mapping first
+        }
+        if (!(node.getValue(keys[i]) instanceof JsonObject)) {
+          JsonNode json = ConfigBinder.json(String.valueOf(node.getValue(keys[i])));
+          node.put(keys[i], new JsonObject(json != null && json.isObject() ? json + "" : "{}"));
+        }
+      }
+      node.put(keys[keys.length - 1], e.getValue());
+      problems.origin(String.join(".", keys), kind + name);
+    }
+    options.addStore(new ConfigStoreOptions().setType("json").setConfig(whole));
+    options.addStore(new ConfigStoreOptions().setType("json").setConfig(merged));
+  }
+
+  /** The mapping at the first {@code depth} keys, made where absent; null below a string. */
+  private static JsonObject at(JsonObject root, String[] keys, int depth) {
+    for (int i = 0; root != null && i < depth; i++) {
+      Object child = root.getMap().computeIfAbsent(keys[i], k -> new JsonObject());
+      root = child instanceof JsonObject o ? o : null;
+    }
+    return root;
+  }
+}
