@@ -1,5 +1,6 @@
 package org.zfsbackup.config;
 
+import static org.zfsbackup.config.ConfigRules.Rule.COUNT;
 import static org.zfsbackup.config.ConfigRules.Rule.NON_EMPTY;
 import static org.zfsbackup.config.ConfigRules.Rule.PORT;
 import static org.zfsbackup.config.ConfigRules.Rule.SECONDS;
@@ -57,14 +58,18 @@ final class ConfigRules {
     TOPIC,
     URL,
     CA_FILE,
-    LOG_LEVEL
+    LOG_LEVEL,
+    /** A retention count: a whole number, 0 or more. */
+    COUNT,
+    TIME_FROM,
+    TIME_ZONE
   }
 
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
     String level = s.trim().toLowerCase(Locale.ROOT);
-    boolean numeric = rule == PORT || rule == SECONDS;
+    boolean numeric = rule == PORT || rule == SECONDS || rule == COUNT;
     if (rule == NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
       boolean empty = rule == NON_EMPTY && value.isArray() && value.isEmpty();
       return empty ? "must not be an empty list" : null;
@@ -100,6 +105,10 @@ final class ConfigRules {
               "'%s' is not one of %s",
               level,
               String.join(", ", LOG_LEVELS));
+      case COUNT -> unless(value.canConvertToInt() && value.asInt() >= 0, "%s is negative", s);
+      case TIME_FROM ->
+          unless(s.equals("creation") || s.equals("name"), "'%s' is not creation or name", s);
+      case TIME_ZONE -> zoneProblem(s);
       case NON_EMPTY -> null;
     };
   }
@@ -149,6 +158,38 @@ final class ConfigRules {
       }
     }
     c.push().ifPresent(p -> push(p, pullTarget, problems));
+    if (c.retention() != null) {
+      c.retention().ifPresent(r -> retention(r, problems));
+    }
+  }
+
+  /** Like restic, a policy that keeps nothing is refused rather than read as "destroy all". */
+  private static void retention(AgentConfig.RetentionConfig r, Problems problems) {
+    keepsSomething("retention.backup", r.backup(), problems);
+    keepsSomething("retention.offsite", r.offsite(), problems);
+  }
+
+  private static void keepsSomething(
+      String key, Optional<AgentConfig.KeepPolicy> policy, Problems problems) {
+    AgentConfig.KeepPolicy p = policy == null ? null : policy.orElse(null);
+    if (p != null
+        && java.util.stream.Stream.of(
+                p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
+            .allMatch(n -> n != null && n == 0)) {
+      problems.add(
+          key,
+          "every count is 0, which would keep nothing; give at least one count,"
+              + " or remove the section to keep everything");
+    }
+  }
+
+  private static String zoneProblem(String zone) {
+    try {
+      java.time.ZoneId.of(zone);
+      return null;
+    } catch (java.time.DateTimeException e) {
+      return "'%s' is not a time zone (e.g. Europe/Berlin, UTC)".formatted(zone);
+    }
   }
 
   /** {@code pullTarget} is null unless it is a valid dataset name. */
