@@ -173,6 +173,29 @@ class RetentionPolicyTest {
         .toList();
   }
 
+  /** docs/configuration.md's worked example 1 (catches the docs and the code disagreeing). */
+  @Test
+  void docsWorkedExample1_dailyWeeklyMonthly() {
+    List<Candidate> snaps = new ArrayList<>();
+    long txg = 1;
+    for (LocalDate day = LocalDate.of(2025, 6, 18);
+        !day.isAfter(LocalDate.of(2026, 6, 17));
+        day = day.plusDays(1)) {
+      snaps.add(
+          new Candidate(
+              new Snapshot(day.toString(), "g" + txg, txg++),
+              day.atStartOfDay(BERLIN),
+              Set.of()));
+    }
+    List<Decision> d = RetentionPolicy.decide(new Policy(0, 0, 7, 4, 6, 0), snaps);
+    assertEquals(
+        List.of(
+            "2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-07",
+            "2026-06-11", "2026-06-12", "2026-06-13", "2026-06-14", "2026-06-15", "2026-06-16",
+            "2026-06-17"),
+        kept(d));
+  }
+
   /** A count not used up keeps the oldest snapshot too (restic 0.17: "oldest daily snapshot"). */
   @Test
   void countLeft_keepsTheOldestToo() {
