@@ -113,21 +113,31 @@ final class Pruning {
     if (r.backup().isPresent()) {
       RetentionListing backup = list(Phase.PULL, local, pullTarget);
       Destroys destroys = new Destroys(scope.runner(), local, scope.shortTimeout());
-      for (DatasetResult d : backup == null ? List.<DatasetResult>of()
-          : replicated(results, Phase.PULL, pullTarget)) {
+      for (DatasetResult d :
+          backup == null ? List.<DatasetResult>of() : replicated(results, Phase.PULL, pullTarget)) {
         ZfsListing src = pullSources.get(d.source());
         Map<String, Set<Guard>> bases = new HashMap<>();
-        base(backup, d.target(), src == null ? null : src.snapshots(d.dataset()),
-            Guard.INCREMENTAL_BASE, bases);
+        base(
+            backup,
+            d.target(),
+            src == null ? null : src.snapshots(d.dataset()),
+            Guard.INCREMENTAL_BASE,
+            bases);
         if (pushed(d.target())) {
           Optional<DatasetResult> pushedAs = pushResult(results, d.target());
           if (pushedAs.isEmpty() || offsiteListing == null) {
-            LOG.info("{} not pruned: its push did not go through this cycle, so its push base"
-                + " is unknown", d.target());
+            LOG.info(
+                "{} not pruned: its push did not go through this cycle, so its push base"
+                    + " is unknown",
+                d.target());
             continue;
           }
-          base(backup, d.target(), offsiteListing.listing().snapshots(pushedAs.get().target()),
-              Guard.PUSH_BASE, bases);
+          base(
+              backup,
+              d.target(),
+              offsiteListing.listing().snapshots(pushedAs.get().target()),
+              Guard.PUSH_BASE,
+              bases);
         }
         prune(d, r, r.backup().get(), backup, bases, destroys);
       }
@@ -152,9 +162,11 @@ final class Pruning {
         guards.add(Guard.HELD);
       }
       Long creation = listing.creation(ds, s.name()).orElse(null);
-      candidates.add(new Candidate(
-          s, SnapshotTime.of(s.name(), creation, r.timeFromName(), r.zone()).orElse(null),
-          guards));
+      candidates.add(
+          new Candidate(
+              s,
+              SnapshotTime.of(s.name(), creation, r.timeFromName(), r.zone()).orElse(null),
+              guards));
     }
     List<Decision> decisions = RetentionPolicy.decide(policy(keep), candidates);
     decisions.forEach(x -> LOG.debug("{} {}", ds, x));
@@ -162,7 +174,8 @@ final class Pruning {
     if (destroy.isEmpty()) {
       return;
     }
-    TransferEvents events = new TransferEvents(scope.cycleId(), scope.sink(), d.phase(), d.source());
+    TransferEvents events =
+        new TransferEvents(scope.cycleId(), scope.sink(), d.phase(), d.source());
     List<String> done = destroy;
     if (!scope.dryRun()) {
       Destroys.Outcome outcome = destroys.destroy(ds, destroy);
@@ -172,11 +185,30 @@ final class Pruning {
     if (done.isEmpty()) {
       return;
     }
-    String msg = (scope.dryRun() ? "would destroy " : "destroyed ") + done.size()
-        + " snapshot(s): @" + String.join(", @", done);
+    String msg =
+        (scope.dryRun() ? "would destroy " : "destroyed ")
+            + done.size()
+            + " snapshot(s): @"
+            + String.join(", @", done);
     LOG.info("{} {}: {}: {}", d.phase().wire(), d.source(), ds, msg);
-    scope.sink().accept(new CycleEvent.Progress(scope.cycleId(), d.phase(), d.source(),
-        d.dataset(), ds, null, null, StepStatus.PRUNED, 0, null, 0, null, msg, List.copyOf(done)));
+    scope
+        .sink()
+        .accept(
+            new CycleEvent.Progress(
+                scope.cycleId(),
+                d.phase(),
+                d.source(),
+                d.dataset(),
+                ds,
+                null,
+                null,
+                StepStatus.PRUNED,
+                0,
+                null,
+                0,
+                null,
+                msg,
+                List.copyOf(done)));
     pruned.add(new Pruned(d.phase(), d.source(), d.dataset(), ds, List.copyOf(done)));
   }
 
@@ -197,8 +229,8 @@ final class Pruning {
     String msg = "cannot list " + root + " on " + side.label() + " to prune it: " + why;
     Warning w = new Warning(root, ErrorKind.PRUNE_FAILED, msg, r.ok() ? null : r);
     String source = phase == Phase.PUSH ? "local" : null;
-    warnings.add(new TransferEvents(scope.cycleId(), scope.sink(), phase, source).warning(w)
-        .message());
+    warnings.add(
+        new TransferEvents(scope.cycleId(), scope.sink(), phase, source).warning(w).message());
     return null;
   }
 
@@ -220,7 +252,8 @@ final class Pruning {
     listing.listing().snapshots(dataset).stream()
         .filter(s -> guids.contains(s.guid()))
         .reduce((a, b) -> b.createtxg() > a.createtxg() ? b : a)
-        .ifPresent(s -> bases.computeIfAbsent(s.name(), n -> EnumSet.noneOf(Guard.class)).add(guard));
+        .ifPresent(
+            s -> bases.computeIfAbsent(s.name(), n -> EnumSet.noneOf(Guard.class)).add(guard));
   }
 
   /** The datasets a phase replicated, below its root (anything else is never touched). */

@@ -19,14 +19,14 @@ import java.util.function.Function;
  * of the {@code keep_last} newest, or the newest of one of the last {@code hourly} hours, {@code
  * daily} days, {@code weekly} ISO weeks (Monday to Sunday), {@code monthly} months or {@code
  * yearly} years <em>that have a snapshot</em>; periods are wall-clock periods of the times' zone,
- * so a day with a DST change has 23 or 25 hours and the repeated hour of autumn is one hour. When
- * a count is not used up by the time the oldest snapshot comes, that one is kept too ({@code
- * oldest daily snapshot}), as restic 0.17 does: the history reaches back as far as the policy
- * allows. Everything else is destroyed.
+ * so a day with a DST change has 23 or 25 hours and the repeated hour of autumn is one hour. When a
+ * count is not used up by the time the oldest snapshot comes, that one is kept too ({@code oldest
+ * daily snapshot}), as restic 0.17 does: the history reaches back as far as the policy allows.
+ * Everything else is destroyed.
  *
- * <p>Whatever the policy says, these are kept: the dataset's newest snapshot (by createtxg: the
- * one the next incremental builds on), an undatable one (it counts for no period either), and
- * those the caller guards (incremental bases, holds).
+ * <p>Whatever the policy says, these are kept: the dataset's newest snapshot (by createtxg: the one
+ * the next incremental builds on), an undatable one (it counts for no period either), and those the
+ * caller guards (incremental bases, holds).
  */
 public final class RetentionPolicy {
 
@@ -106,8 +106,7 @@ public final class RetentionPolicy {
         long value = bucket.period.apply(c.time()) + (bucket.always ? nr : 0);
         boolean oldest = nr == dated.size() - 1;
         if (last == null || value != last || oldest) {
-          String reason =
-              last != null && value == last ? "oldest " + bucket.reason : bucket.reason;
+          String reason = last != null && value == last ? "oldest " + bucket.reason : bucket.reason;
           reasons.get(c.snapshot().name()).add(reason);
           last = value;
           left--;
@@ -144,11 +143,7 @@ public final class RetentionPolicy {
   private static List<Bucket> buckets(Policy p) {
     return List.of(
         new Bucket(p.last(), "last snapshot", t -> 0L, true),
-        new Bucket(
-            p.hourly(),
-            "hourly snapshot",
-            t -> day(t) * 100 + t.getHour(),
-            false),
+        new Bucket(p.hourly(), "hourly snapshot", t -> day(t) * 100 + t.getHour(), false),
         new Bucket(p.daily(), "daily snapshot", RetentionPolicy::day, false),
         new Bucket(
             p.weekly(),

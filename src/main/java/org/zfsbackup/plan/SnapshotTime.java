@@ -32,7 +32,8 @@ public final class SnapshotTime {
           Pattern.compile(
               "(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})_([0-9]{2}):([0-9]{2}):([0-9]{2})(?![0-9])"),
           // zfs-auto-snapshot: 2026-01-04-0000
-          Pattern.compile("(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})([0-9]{2})(?![0-9])"),
+          Pattern.compile(
+              "(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})([0-9]{2})(?![0-9])"),
           // zfs_autobackup: 20260104000000
           Pattern.compile(
               "(?<![0-9])([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})(?![0-9])"));
@@ -47,7 +48,11 @@ public final class SnapshotTime {
         try {
           return Optional.of(
               LocalDateTime.of(
-                  num(m, 1), num(m, 2), num(m, 3), num(m, 4), num(m, 5),
+                  num(m, 1),
+                  num(m, 2),
+                  num(m, 3),
+                  num(m, 4),
+                  num(m, 5),
                   m.groupCount() >= 6 ? num(m, 6) : 0));
         } catch (DateTimeException e) {
           return Optional.empty();

@@ -15,25 +15,43 @@ import org.zfsbackup.cycle.CycleReport.Pruned;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
 
-/** What {@code run} and {@code plan} print of pruning (catches: not printed, or printed by --quiet). */
+/**
+ * What {@code run} and {@code plan} print of pruning (catches: not printed, or printed by --quiet).
+ */
 class CliCyclePruneTest {
   static final Instant T0 = Instant.parse("2026-11-27T02:00:00Z");
 
   static CycleRunner pruning() {
     return (request, sink, control) ->
         new CycleReport(
-                request.cycleId(), null, Outcome.SUCCESS, T0, T0,
-                List.of(new DatasetResult(Phase.PULL, "h", "tank/d", "bak/h/tank/d",
-                    Status.UP_TO_DATE, 0, "up to date", null)),
+                request.cycleId(),
+                null,
+                Outcome.SUCCESS,
+                T0,
+                T0,
+                List.of(
+                    new DatasetResult(
+                        Phase.PULL,
+                        "h",
+                        "tank/d",
+                        "bak/h/tank/d",
+                        Status.UP_TO_DATE,
+                        0,
+                        "up to date",
+                        null)),
                 List.of())
-            .withPruned(List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d",
-                List.of("a", "b"))));
+            .withPruned(
+                List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d", List.of("a", "b"))));
   }
 
   static String run(boolean plan, boolean quiet) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    CliCycle.run(pruning(), plan, quiet, new PrintStream(out, true, StandardCharsets.UTF_8),
+    CliCycle.run(
+        pruning(),
+        plan,
+        quiet,
+        new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
     return out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8);
   }

@@ -40,16 +40,19 @@ class DestroysTest {
       calls.add(argv);
       String arg = argv.get(argv.size() - 1);
       if (exitOverride != -2) {
-        return new ProcessResult(argv, exitOverride, "", "ssh: connect to host h: refused", false, false);
+        return new ProcessResult(
+            argv, exitOverride, "", "ssh: connect to host h: refused", false, false);
       }
       String ds = arg.substring(0, arg.indexOf('@'));
       List<String> snaps = List.of(arg.substring(arg.indexOf('@') + 1).split(","));
       if (snaps.size() > 1 && !commaList) {
-        return new ProcessResult(argv, 1, "", "cannot open '" + arg + "': invalid dataset name\n", false, false);
+        return new ProcessResult(
+            argv, 1, "", "cannot open '" + arg + "': invalid dataset name\n", false, false);
       }
       for (String s : snaps) {
         if (busy.contains(s)) {
-          String err = "cannot destroy snapshot " + ds + "@" + s + ": snapshot has dependent clones\n";
+          String err =
+              "cannot destroy snapshot " + ds + "@" + s + ": snapshot has dependent clones\n";
           return new ProcessResult(argv, 1, "", err, false, false);
         }
       }
@@ -70,7 +73,8 @@ class DestroysTest {
   @Test
   void openZfs_oneCallForTheList() {
     ScriptedZfs zfs = new ScriptedZfs(true);
-    Destroys.Outcome o = new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
     assertEquals(List.of("a", "b", "c"), o.destroyed());
     assertEquals(List.of(List.of("zfs", "destroy", "p/d@a,b,c")), zfs.calls);
   }
@@ -80,7 +84,8 @@ class DestroysTest {
   void openZfs_oneBusy_othersDestroyedOneByOne_busyIsAWarning() {
     ScriptedZfs zfs = new ScriptedZfs(true);
     zfs.busy.add("b");
-    Destroys.Outcome o = new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
     assertEquals(List.of("a", "c"), o.destroyed());
     assertEquals(1, o.warnings().size());
     assertEquals(ErrorKind.DESTROY_FAILED, o.warnings().get(0).kind());
@@ -111,8 +116,15 @@ class DestroysTest {
     ScriptedZfs zfs = new ScriptedZfs(true);
     zfs.exitOverride = 255;
     Endpoint remote =
-        Endpoint.remote("h", Optional.empty(), Optional.empty(), List.of("ssh"), List.of("zfs"), Duration.ofSeconds(1));
-    Destroys.Outcome o = new Destroys(zfs, remote, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b"));
+        Endpoint.remote(
+            "h",
+            Optional.empty(),
+            Optional.empty(),
+            List.of("ssh"),
+            List.of("zfs"),
+            Duration.ofSeconds(1));
+    Destroys.Outcome o =
+        new Destroys(zfs, remote, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b"));
     assertEquals(List.of(), o.destroyed());
     assertEquals(2, o.warnings().size());
     assertEquals(1, zfs.calls.size());

@@ -80,28 +80,57 @@ class PruningTest {
   static AgentConfig config(KeepPolicy backup, KeepPolicy offsite) {
     PushConfig push =
         new PushConfig(
-            Optional.of("albion"), Optional.empty(), Optional.empty(), "off", "bak", true,
-            List.of(), List.of("bak"));
+            Optional.of("albion"),
+            Optional.empty(),
+            Optional.empty(),
+            "off",
+            "bak",
+            true,
+            List.of(),
+            List.of("bak"));
     AgentConfig c =
         TestConfigs.config(
-            List.of("ssh"), "bak", List.of(TestConfigs.localSource("h", "tank/d")),
+            List.of("ssh"),
+            "bak",
+            List.of(TestConfigs.localSource("h", "tank/d")),
             Optional.of(push));
     RetentionConfig r =
-        new RetentionConfig(Optional.ofNullable(backup), Optional.ofNullable(offsite),
-            "creation", Optional.of("UTC"));
+        new RetentionConfig(
+            Optional.ofNullable(backup),
+            Optional.ofNullable(offsite),
+            "creation",
+            Optional.of("UTC"));
     return new AgentConfig(
-        c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), c.stateFile(),
-        c.logLevel(), Optional.of(r));
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        c.replication(),
+        c.stateFile(),
+        c.logLevel(),
+        Optional.of(r));
   }
 
   static Pruning pruning(AgentConfig c, Scripted runner, List<CycleEvent> events, boolean dryRun) {
     TransferContext.Scope scope =
         new TransferContext.Scope(
-            "t", dryRun, events::add, new CycleControl(), runner, Duration.ofSeconds(5),
-            Duration.ofSeconds(5), false);
+            "t",
+            dryRun,
+            events::add,
+            new CycleControl(),
+            runner,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(5),
+            false);
     Endpoint offsite =
-        Endpoint.remote("albion", Optional.empty(), Optional.empty(), List.of("ssh"),
-            List.of("zfs"), Duration.ofSeconds(5));
+        Endpoint.remote(
+            "albion",
+            Optional.empty(),
+            Optional.empty(),
+            List.of("ssh"),
+            List.of("zfs"),
+            Duration.ofSeconds(5));
     return new Pruning(c, scope, Endpoint.local(List.of("zfs")), offsite);
   }
 
@@ -121,7 +150,11 @@ class PruningTest {
     runner.offsite = listing(OFF, "a", "b");
     List<CycleEvent> events = new ArrayList<>();
     Pruning p = pruning(config(LAST1, null), runner, events, false);
-    p.listed(Phase.PULL, "h", ZfsListing.parse(listing("tank/d", "a", "b", "c").replaceAll("(?m)^.*\tcreation\t.*\n", "")));
+    p.listed(
+        Phase.PULL,
+        "h",
+        ZfsListing.parse(
+            listing("tank/d", "a", "b", "c").replaceAll("(?m)^.*\tcreation\t.*\n", "")));
     Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE));
     assertEquals(List.of("bak/h/tank/d@a"), runner.destroys);
     assertEquals(1, r.pruned().size());
@@ -151,7 +184,10 @@ class PruningTest {
     // Offsite: a, b, then x (not on the backup, e.g. taken there by hand): b is the base.
     runner.offsite = listing(OFF, "a", "b", "x");
     Pruning p = pruning(config(null, LAST1), runner, new ArrayList<>(), false);
-    p.listed(Phase.PUSH, "local", ZfsListing.parse(runner.backup.replaceAll("(?m)^.*\tcreation\t.*\n", "")));
+    p.listed(
+        Phase.PUSH,
+        "local",
+        ZfsListing.parse(runner.backup.replaceAll("(?m)^.*\tcreation\t.*\n", "")));
     p.prune(replicated(Status.SENT, Status.UP_TO_DATE));
     assertEquals(1, runner.destroys.size(), runner.destroys.toString());
     assertTrue(runner.destroys.get(0).endsWith("off/h/tank/d@a"), runner.destroys.toString());
@@ -182,10 +218,18 @@ class PruningTest {
     Scripted runner = new Scripted();
     AgentConfig c = config(LAST1, null);
     AgentConfig none =
-        new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(),
-            c.stateFile(), c.logLevel(), Optional.empty());
-    Pruning.Result r = pruning(none, runner, new ArrayList<>(), false)
-        .prune(replicated(Status.SENT, Status.SENT));
+        new AgentConfig(
+            c.mqtt(),
+            c.commands(),
+            c.pull(),
+            c.push(),
+            c.power(),
+            c.replication(),
+            c.stateFile(),
+            c.logLevel(),
+            Optional.empty());
+    Pruning.Result r =
+        pruning(none, runner, new ArrayList<>(), false).prune(replicated(Status.SENT, Status.SENT));
     assertEquals(Pruning.Result.NOTHING, r);
     assertEquals(Set.of(), Set.copyOf(runner.destroys));
   }

@@ -7,7 +7,6 @@ import static org.zfsbackup.testing.ZfsPools.snapshot;
 import static org.zfsbackup.testing.ZfsPools.snapshots;
 
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -34,12 +33,12 @@ import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
 
 /**
- * Retention against real ZFS (zfs-fuse pools) and a real sshd: a source pulled over ssh, the
- * backup pool local, the offsite pool pushed to over ssh. zfs-fuse's {@code creation} is always
- * "now", so the policy dates snapshots by their sanoid names ({@code time_from: name}), spanning
- * months. Holds are off, so what keeps the incremental and push bases is retention's own rule, not
- * zfs refusing to destroy a held snapshot. zfs-fuse refuses {@code destroy ds@a,b}: these tests
- * also go through the one-per-snapshot fallback.
+ * Retention against real ZFS (zfs-fuse pools) and a real sshd: a source pulled over ssh, the backup
+ * pool local, the offsite pool pushed to over ssh. zfs-fuse's {@code creation} is always "now", so
+ * the policy dates snapshots by their sanoid names ({@code time_from: name}), spanning months.
+ * Holds are off, so what keeps the incremental and push bases is retention's own rule, not zfs
+ * refusing to destroy a held snapshot. zfs-fuse refuses {@code destroy ds@a,b}: these tests also go
+ * through the one-per-snapshot fallback.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RetentionIT {
@@ -116,8 +115,15 @@ class RetentionIT {
             c.replication().connectTimeout(),
             c.replication().commandTimeout());
     return new AgentConfig(
-        c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), noHolds, c.stateFile(),
-        c.logLevel(), retention);
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        noHolds,
+        c.stateFile(),
+        c.logLevel(),
+        retention);
   }
 
   CycleReport cycle(AgentConfig config, boolean dryRun) {
@@ -140,7 +146,10 @@ class RetentionIT {
         .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
   }
 
-  /** Every property of {@code root} and below but the pool's free space, which pruning a sibling changes. */
+  /**
+   * Every property of {@code root} and below but the pool's free space, which pruning a sibling
+   * changes.
+   */
   static String untouched(String root) {
     return ZfsPools.fingerprint(root)
         .lines()
@@ -158,8 +167,8 @@ class RetentionIT {
   /**
    * Catches: a policy not applied on either tier, the wrong snapshots kept (restic semantics over
    * names), an undatable snapshot destroyed, the source touched, the base of the next incremental
-   * destroyed (the second cycle would then fail or send in full), and pruned snapshots missing
-   * from the events and the report.
+   * destroyed (the second cycle would then fail or send in full), and pruned snapshots missing from
+   * the events and the report.
    */
   @Test
   void policy_prunesBothTiers_keepsBasesAndUndatable_nextCycleStillIncremental() {
@@ -211,7 +220,8 @@ class RetentionIT {
     snapshot(ds, mar13);
     CycleReport fourth = cycle(cfg, false);
     assertEquals(Outcome.SUCCESS, fourth.outcome(), fourth.toString());
-    assertEquals("incremental @" + backdated + "..@" + mar13, result(fourth, Phase.PULL, ds).plan());
+    assertEquals(
+        "incremental @" + backdated + "..@" + mar13, result(fourth, Phase.PULL, ds).plan());
     assertEquals(
         "incremental @" + backdated + "..@" + mar13, result(fourth, Phase.PUSH, backup).plan());
     assertEquals(List.of(MANUAL, FEB15, mar13), snapshots(backup));
@@ -283,13 +293,14 @@ class RetentionIT {
       assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
       assertEquals(List.of(JAN20, MANUAL, FEB15, MAR11), snapshots(backup));
       assertTrue(
-          r.warnings().stream().anyMatch(w -> w.contains(backup + "@" + JAN20)), r.warnings()
-              .toString());
+          r.warnings().stream().anyMatch(w -> w.contains(backup + "@" + JAN20)),
+          r.warnings().toString());
       assertTrue(
           events.stream()
               .anyMatch(
-                  e -> e instanceof CycleEvent.Error err
-                      && err.message().startsWith("destroy_failed: ")),
+                  e ->
+                      e instanceof CycleEvent.Error err
+                          && err.message().startsWith("destroy_failed: ")),
           events.toString());
     } finally {
       Cmd.run("zfs", "destroy", bak + "/busy-clone");

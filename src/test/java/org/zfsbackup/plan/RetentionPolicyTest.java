@@ -72,8 +72,8 @@ class RetentionPolicyTest {
 
   /**
    * restic: backups every weekday for two weeks, a second one on Fridays, the Wednesday of the
-   * second week missed. {@code --keep-daily 5} keeps one per day for the last five days that have
-   * a snapshot, so it reaches back to the previous Friday's later snapshot.
+   * second week missed. {@code --keep-daily 5} keeps one per day for the last five days that have a
+   * snapshot, so it reaches back to the previous Friday's later snapshot.
    */
   @Test
   void resticExample_keepDaily5_countsOnlyDaysThatHaveASnapshot() {
@@ -183,15 +183,23 @@ class RetentionPolicyTest {
         day = day.plusDays(1)) {
       snaps.add(
           new Candidate(
-              new Snapshot(day.toString(), "g" + txg, txg++),
-              day.atStartOfDay(BERLIN),
-              Set.of()));
+              new Snapshot(day.toString(), "g" + txg, txg++), day.atStartOfDay(BERLIN), Set.of()));
     }
     List<Decision> d = RetentionPolicy.decide(new Policy(0, 0, 7, 4, 6, 0), snaps);
     assertEquals(
         List.of(
-            "2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-07",
-            "2026-06-11", "2026-06-12", "2026-06-13", "2026-06-14", "2026-06-15", "2026-06-16",
+            "2026-01-31",
+            "2026-02-28",
+            "2026-03-31",
+            "2026-04-30",
+            "2026-05-31",
+            "2026-06-07",
+            "2026-06-11",
+            "2026-06-12",
+            "2026-06-13",
+            "2026-06-14",
+            "2026-06-15",
+            "2026-06-16",
             "2026-06-17"),
         kept(d));
   }
@@ -251,11 +259,14 @@ class RetentionPolicyTest {
     List<Decision> d =
         RetentionPolicy.decide(
             new Policy(2, 0, 1, 0, 0, 0),
-            at(UTC, "2026-01-01 10:00:00", "2026-01-02 10:00:00", "2026-01-02 11:00:00",
+            at(
+                UTC,
+                "2026-01-01 10:00:00",
+                "2026-01-02 10:00:00",
+                "2026-01-02 11:00:00",
                 "2026-01-02 12:00:00"));
     assertEquals(List.of("2026-01-02 11:00:00", "2026-01-02 12:00:00"), kept(d));
-    assertEquals(
-        List.of("last snapshot", "daily snapshot", "newest snapshot"), d.get(3).reasons());
+    assertEquals(List.of("last snapshot", "daily snapshot", "newest snapshot"), d.get(3).reasons());
   }
 
   // --- protections ---
@@ -279,7 +290,8 @@ class RetentionPolicyTest {
     List<Candidate> snaps = new ArrayList<>();
     ZonedDateTime t0 = ZonedDateTime.of(2026, 1, 1, 0, 0, 0, 0, UTC);
     snaps.add(new Candidate(new Snapshot("base", "g1", 1), t0, EnumSet.of(Guard.INCREMENTAL_BASE)));
-    snaps.add(new Candidate(new Snapshot("pushbase", "g2", 2), t0.plusDays(1), Set.of(Guard.PUSH_BASE)));
+    snaps.add(
+        new Candidate(new Snapshot("pushbase", "g2", 2), t0.plusDays(1), Set.of(Guard.PUSH_BASE)));
     snaps.add(new Candidate(new Snapshot("held", "g3", 3), t0.plusDays(2), Set.of(Guard.HELD)));
     snaps.add(new Candidate(new Snapshot("manual", "g4", 4), null, Set.of()));
     snaps.add(new Candidate(new Snapshot("plain", "g5", 5), t0.plusDays(3), Set.of()));
@@ -334,9 +346,12 @@ class RetentionPolicyTest {
     ZonedDateTime before = ZonedDateTime.of(2026, 10, 24, 23, 30, 0, 0, UTC); // 01:30 CEST
     List<Candidate> snaps =
         List.of(
-            new Candidate(new Snapshot("before", "g0", 1), before.withZoneSameInstant(BERLIN), Set.of()),
-            new Candidate(new Snapshot("summer", "g1", 2), summer.withZoneSameInstant(BERLIN), Set.of()),
-            new Candidate(new Snapshot("winter", "g2", 3), winter.withZoneSameInstant(BERLIN), Set.of()));
+            new Candidate(
+                new Snapshot("before", "g0", 1), before.withZoneSameInstant(BERLIN), Set.of()),
+            new Candidate(
+                new Snapshot("summer", "g1", 2), summer.withZoneSameInstant(BERLIN), Set.of()),
+            new Candidate(
+                new Snapshot("winter", "g2", 3), winter.withZoneSameInstant(BERLIN), Set.of()));
     List<Decision> d = RetentionPolicy.decide(hourly(2), snaps);
     assertEquals(List.of("before", "winter"), kept(d));
     // In UTC the three are three hours: hourly 2 keeps the two newest.
@@ -355,9 +370,12 @@ class RetentionPolicyTest {
     ZonedDateTime next = ZonedDateTime.of(2026, 3, 29, 22, 30, 0, 0, UTC); // 00:30 CEST, 30th
     List<Candidate> snaps =
         List.of(
-            new Candidate(new Snapshot("early", "g1", 1), early.withZoneSameInstant(BERLIN), Set.of()),
-            new Candidate(new Snapshot("late", "g2", 2), late.withZoneSameInstant(BERLIN), Set.of()),
-            new Candidate(new Snapshot("next", "g3", 3), next.withZoneSameInstant(BERLIN), Set.of()));
+            new Candidate(
+                new Snapshot("early", "g1", 1), early.withZoneSameInstant(BERLIN), Set.of()),
+            new Candidate(
+                new Snapshot("late", "g2", 2), late.withZoneSameInstant(BERLIN), Set.of()),
+            new Candidate(
+                new Snapshot("next", "g3", 3), next.withZoneSameInstant(BERLIN), Set.of()));
     List<Decision> d = RetentionPolicy.decide(new Policy(0, 0, 2, 0, 0, 0), snaps);
     assertEquals(List.of("late", "next"), kept(d));
   }

@@ -10,7 +10,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The name formats retention reads (catches: a format not recognised, an invalid date kept as a time). */
+/**
+ * The name formats retention reads (catches: a format not recognised, an invalid date kept as a
+ * time).
+ */
 class SnapshotTimeTest {
 
   @ParameterizedTest(name = "{0} -> {1}")
@@ -71,6 +74,7 @@ class SnapshotTimeTest {
     ZoneId berlin = ZoneId.of("Europe/Berlin");
     // 2026-03-29 02:30 never happened in Berlin (02:00 -> 03:00).
     assertEquals(
-        3, SnapshotTime.of("autosnap_2026-03-29_02:30:00_hourly", null, true, berlin).get().getHour());
+        3,
+        SnapshotTime.of("autosnap_2026-03-29_02:30:00_hourly", null, true, berlin).get().getHour());
   }
 }
