@@ -99,8 +99,12 @@ final class Pruning {
       LOG.info("cycle {}: no pruning, the cycle was stopped", scope.cycleId());
       return Result.NOTHING;
     }
+    // Listed only when a push went through: otherwise there is nothing to prune there, and no
+    // backup dataset that is pushed is pruned either (its push base is unknown).
+    boolean anyPushed =
+        push.isPresent() && !replicated(results, Phase.PUSH, push.get().target()).isEmpty();
     RetentionListing offsiteListing =
-        push.isPresent() ? list(Phase.PUSH, offsite, push.get().target()) : null;
+        anyPushed ? list(Phase.PUSH, offsite, push.get().target()) : null;
     if (r.offsite().isPresent() && offsiteListing != null) {
       Destroys destroys = new Destroys(scope.runner(), offsite, scope.shortTimeout());
       for (DatasetResult d : replicated(results, Phase.PUSH, push.get().target())) {

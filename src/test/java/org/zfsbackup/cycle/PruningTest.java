@@ -67,6 +67,10 @@ class PruningTest {
         return new ProcessResult(argv, 0, "", "", false, false);
       }
       String out = cmd.contains("-r off") ? offsite : backup;
+      if (out == null) {
+        return new ProcessResult(
+            argv, 255, "", "ssh: connect to host albion: refused", false, false);
+      }
       return new ProcessResult(argv, 0, out, "", false, false);
     }
 
@@ -210,6 +214,31 @@ class PruningTest {
         events.stream()
             .filter(e -> e instanceof CycleEvent.Progress pr && pr.pruned() != null)
             .count());
+  }
+
+  /**
+   * Catches: an offsite tier that cannot be listed failing the cycle or going unreported, or the
+   * backup tier pruned without its push base.
+   */
+  @Test
+  void offsiteUnlistable_isAWarning_pushedBackupLeftAlone() {
+    Scripted runner = new Scripted();
+    runner.backup = listing(BAK, "a", "b", "c");
+    runner.offsite = null;
+    List<CycleEvent> events = new ArrayList<>();
+    Pruning.Result r =
+        pruning(config(LAST1, LAST1), runner, events, false)
+            .prune(replicated(Status.SENT, Status.SENT));
+    assertEquals(List.of(), runner.destroys);
+    assertEquals(1, r.warnings().size(), r.warnings().toString());
+    assertTrue(r.warnings().get(0).contains("cannot list off"), r.warnings().toString());
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof CycleEvent.Error err
+                        && err.message().startsWith("prune_failed: ")),
+        events.toString());
   }
 
   /** Catches: nothing configured still listing or destroying. */

@@ -23,8 +23,8 @@ import org.zfsbackup.testing.TestConfigs;
 /**
  * Pruning through the real process runner against the fake {@code zfs}
  * (src/test/resources/fake/fake-zfs), for what zfs-fuse cannot do: OpenZFS takes the snapshots of
- * one dataset as a comma list in one {@code zfs destroy ds@a,b,c} (zfs-destroy(8)), which
- * zfs-fuse refuses. The fake accepts any destroy and logs its argv.
+ * one dataset as a comma list in one {@code zfs destroy ds@a,b,c} (zfs-destroy(8)), which zfs-fuse
+ * refuses. The fake accepts any destroy and logs its argv.
  */
 class RetentionFakeZfsIT {
   static final List<String> SNAPS =
@@ -72,12 +72,21 @@ class RetentionFakeZfsIT {
             Duration.ofSeconds(30));
     RetentionConfig keepLast1 =
         new RetentionConfig(
-            Optional.of(new KeepPolicy(1, 0, 0, 0, 0, 0)), Optional.empty(), "name",
+            Optional.of(new KeepPolicy(1, 0, 0, 0, 0, 0)),
+            Optional.empty(),
+            "name",
             Optional.of("UTC"));
     AgentConfig config =
         new AgentConfig(
-            c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), c.stateFile(),
-            c.logLevel(), Optional.of(keepLast1));
+            c.mqtt(),
+            c.commands(),
+            c.pull(),
+            c.push(),
+            c.power(),
+            c.replication(),
+            c.stateFile(),
+            c.logLevel(),
+            Optional.of(keepLast1));
     CycleReport r =
         new BackupCycle(config, new RealProcessRunner(List.of()), Clock.systemUTC())
             .run(new CycleRequest("f", null, Set.of(), false), e -> {}, new CycleControl());
@@ -87,11 +96,7 @@ class RetentionFakeZfsIT {
             .filter(a -> a.get(0).equals("destroy"))
             .toList();
     assertEquals(
-        List.of(
-            List.of(
-                "destroy",
-                "bak/h/src/data@"
-                    + String.join(",", SNAPS.subList(0, 3)))),
+        List.of(List.of("destroy", "bak/h/src/data@" + String.join(",", SNAPS.subList(0, 3)))),
         destroys,
         r.toString());
     assertEquals(3, r.prunedCount());
