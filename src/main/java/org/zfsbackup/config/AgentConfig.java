@@ -20,6 +20,7 @@ import org.zfsbackup.config.ConfigRules.Rule;
  *     and {@code plan} commands do not need one)
  * @param push the offsite phase; empty = no push phase
  * @param stateFile where the agent keeps what must survive restarts ({@code last_success_at})
+ * @param retention what the backup server and the offsite host keep; empty = keep everything
  */
 public record AgentConfig(
     Optional<MqttConfig> mqtt,
@@ -29,7 +30,8 @@ public record AgentConfig(
     PowerConfig power,
     ReplicationConfig replication,
     @JsonProperty(defaultValue = "/var/lib/zfs-backup-agent/state.json") Path stateFile,
-    @Check(Rule.LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel) {
+    @Check(Rule.LOG_LEVEL) @JsonProperty(defaultValue = "info") String logLevel,
+    Optional<RetentionConfig> retention) {
 
   public AgentConfig {
     logLevel = logLevel == null ? null : logLevel.trim().toLowerCase(Locale.ROOT);
@@ -119,6 +121,39 @@ public record AgentConfig(
           Duration connectTimeout,
       @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
           Duration commandTimeout) {}
+
+  /**
+   * Snapshot pruning, restic's {@code forget} policy: see docs/configuration.md.
+   *
+   * @param backup the policy below {@code pull.target}; empty = keep everything there
+   * @param offsite the policy below {@code push.target}; empty = keep everything there
+   * @param timeFrom {@code creation} (the snapshot's creation property) or {@code name} (the
+   *     timestamp in its name, read as a wall-clock time of {@code time_zone})
+   * @param timeZone the zone of the hours, days, weeks, months and years; empty = the server's
+   */
+  public record RetentionConfig(
+      Optional<KeepPolicy> backup,
+      Optional<KeepPolicy> offsite,
+      @Check(Rule.TIME_FROM) @JsonProperty(defaultValue = "creation") String timeFrom,
+      @Check(Rule.TIME_ZONE) Optional<String> timeZone) {
+
+    public boolean timeFromName() {
+      return "name".equals(timeFrom);
+    }
+
+    public java.time.ZoneId zone() {
+      return timeZone.map(java.time.ZoneId::of).orElseGet(java.time.ZoneId::systemDefault);
+    }
+  }
+
+  /** How many snapshots to keep: the newest {@code keep_last}, and one per period. */
+  public record KeepPolicy(
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer keepLast,
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer hourly,
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer daily,
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer weekly,
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer monthly,
+      @Check(Rule.COUNT) @JsonProperty(defaultValue = "0") Integer yearly) {}
 
   /** A secret value whose {@code toString} never reveals it. */
   public record Secret(String value) {

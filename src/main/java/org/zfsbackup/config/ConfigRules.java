@@ -11,12 +11,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.time.DateTimeException;
+import java.time.ZoneId;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.zfs.DatasetName;
@@ -53,13 +56,17 @@ final class ConfigRules {
     TOPIC,
     URL,
     CA_FILE,
-    LOG_LEVEL
+    LOG_LEVEL,
+    /** A retention count: a whole number, 0 or more. */
+    COUNT,
+    TIME_FROM,
+    TIME_ZONE
   }
 
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
-    boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS;
+    boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS || rule == Rule.COUNT;
     if (rule == Rule.NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
       boolean empty = rule == Rule.NON_EMPTY && value.isArray() && value.isEmpty();
       return empty ? "must not be an empty list" : null;
@@ -88,6 +95,13 @@ final class ConfigRules {
           List.of(LOG_LEVELS.split(", ")).contains(level)
               ? null
               : "'%s' is not one of %s".formatted(level, LOG_LEVELS);
+      case COUNT ->
+          !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
+      case TIME_FROM ->
+          s.equals("creation") || s.equals("name")
+              ? null
+              : "'%s' is not creation or name".formatted(s);
+      case TIME_ZONE -> zoneProblem(s);
       case NON_EMPTY -> null;
     };
   }
@@ -137,6 +151,37 @@ final class ConfigRules {
       }
     }
     c.push().ifPresent(p -> push(p, pullTarget, problems));
+    if (c.retention() != null) {
+      c.retention().ifPresent(r -> retention(r, problems));
+    }
+  }
+
+  /** Like restic, a policy that keeps nothing is refused rather than read as "destroy all". */
+  private static void retention(AgentConfig.RetentionConfig r, Problems problems) {
+    keepsSomething("retention.backup", r.backup(), problems);
+    keepsSomething("retention.offsite", r.offsite(), problems);
+  }
+
+  private static void keepsSomething(
+      String key, Optional<AgentConfig.KeepPolicy> policy, Problems problems) {
+    AgentConfig.KeepPolicy p = policy == null ? null : policy.orElse(null);
+    if (p != null
+        && Stream.of(p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
+            .allMatch(n -> n != null && n == 0)) {
+      problems.add(
+          key,
+          "every count is 0, which would keep nothing; give at least one count,"
+              + " or remove the section to keep everything");
+    }
+  }
+
+  private static String zoneProblem(String zone) {
+    try {
+      ZoneId.of(zone);
+      return null;
+    } catch (DateTimeException e) {
+      return "'%s' is not a time zone (e.g. Europe/Berlin, UTC)".formatted(zone);
+    }
   }
 
   /** {@code pullTarget} is null unless it is a valid dataset name. */

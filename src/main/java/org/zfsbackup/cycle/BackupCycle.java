@@ -115,6 +115,10 @@ public final class BackupCycle implements CycleRunner {
     Endpoint local = Endpoint.local(config.commands().zfs());
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
+    Optional<PushConfig> push = config.push();
+    Pruning pruning =
+        new Pruning(
+            config, scope, local, push.map(p -> endpoint(p.host(), p.user(), p.port())).orElse(null));
     for (SourceConfig source : config.pull().sources()) {
       Set<String> only = selection(request, source.name());
       if (only != null && only.isEmpty()) {
@@ -133,10 +137,11 @@ public final class BackupCycle implements CycleRunner {
               config.pull().receiveOptions(),
               false,
               HOLD_PREFIX + pullTarget);
-      collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
+      Transfer transfer = new Transfer(new TransferContext(scope, route));
+      collect(transfer.run(), results, warnings);
+      pruning.listed(Phase.PULL, source.name(), transfer.sourceListing());
     }
 
-    Optional<PushConfig> push = config.push();
     if (push.isPresent()) {
       PushConfig p = push.get();
       Set<String> only = pushSelection(request);
@@ -158,11 +163,16 @@ public final class BackupCycle implements CycleRunner {
                 p.receiveOptions(),
                 p.raw(),
                 holdTag);
-        collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
+        Transfer transfer = new Transfer(new TransferContext(scope, route));
+        collect(transfer.run(), results, warnings);
+        pruning.listed(Phase.PUSH, "local", transfer.sourceListing());
       }
     }
 
-    return finish(request, sink, started, results, warnings, outcome(results, control));
+    Pruning.Result pruned = pruning.prune(results);
+    warnings.addAll(pruned.warnings());
+    return finish(request, sink, started, results, warnings, outcome(results, control))
+        .withPruned(pruned.pruned());
   }
 
   /** What every transfer of this cycle shares. */

@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.zfsbackup.config.AgentConfig;
@@ -44,6 +45,9 @@ public final class CliCycle {
         (d.status() == Status.FAILED ? err : out).println(line(d, planOnly));
       }
     }
+    for (CycleReport.Pruned p : quiet ? List.<CycleReport.Pruned>of() : report.pruned()) {
+      out.println(pruneLine(p, planOnly));
+    }
     if (quiet && !failed) {
       return true;
     }
@@ -55,7 +59,7 @@ public final class CliCycle {
     (failed ? err : out)
         .printf(
             Locale.ROOT,
-            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s in %.2f s%n",
+            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s%s in %.2f s%n",
             planOnly ? "plan" : "cycle",
             report.outcome().wire(),
             report.datasets().size(),
@@ -65,6 +69,9 @@ public final class CliCycle {
             report.count(Status.SKIPPED),
             report.count(Status.FAILED),
             bytes(report.bytes()),
+            report.pruned().isEmpty()
+                ? ""
+                : ", " + report.prunedCount() + " snapshot(s) " + (planOnly ? "to prune" : "pruned"),
             report.duration().toMillis() / 1000.0);
     return !failed;
   }
@@ -97,6 +104,19 @@ public final class CliCycle {
     return String.format(
         Locale.ROOT, "%-4s %s %s -> %s: %s%s", d.phase().wire(), d.source(), d.dataset(), d.target(), outcome,
         d.status() == Status.SENT && !planOnly ? ", " + bytes(d.bytes()) : "");
+  }
+
+  /** {@code pull host tank/a -> bak/host/tank/a: pruned @a, @b} ({@code would prune} in a plan). */
+  static String pruneLine(CycleReport.Pruned p, boolean planOnly) {
+    return String.format(
+        Locale.ROOT,
+        "%-4s %s %s -> %s: %s @%s",
+        p.phase().wire(),
+        p.source(),
+        p.dataset(),
+        p.target(),
+        planOnly ? "would prune" : "pruned",
+        String.join(", @", p.snapshots()));
   }
 
   static String bytes(long n) {

@@ -6,7 +6,11 @@ import java.util.List;
 import java.util.Locale;
 import org.zfsbackup.event.CycleEvent.Phase;
 
-/** The outcome of one cycle: every dataset's result, in the order they were handled. */
+/**
+ * The outcome of one cycle: every dataset's result, in the order they were handled.
+ *
+ * @param pruned what retention destroyed (in a dry run: would destroy), per dataset
+ */
 public record CycleReport(
     String cycleId,
     String runId,
@@ -14,7 +18,43 @@ public record CycleReport(
     Instant startedAt,
     Instant finishedAt,
     List<DatasetResult> datasets,
-    List<String> warnings) {
+    List<String> warnings,
+    List<Pruned> pruned) {
+
+  /** A cycle without pruning. */
+  public CycleReport(
+      String cycleId,
+      String runId,
+      Outcome outcome,
+      Instant startedAt,
+      Instant finishedAt,
+      List<DatasetResult> datasets,
+      List<String> warnings) {
+    this(cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, List.of());
+  }
+
+  /** This report with {@code pruned}. */
+  public CycleReport withPruned(List<Pruned> pruned) {
+    return new CycleReport(
+        cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, List.copyOf(pruned));
+  }
+
+  /**
+   * The snapshots retention destroyed in one dataset.
+   *
+   * @param phase {@code pull} below {@code pull.target}, {@code push} below {@code push.target}
+   * @param source the source's name, {@code local} for the offsite tier
+   * @param dataset the dataset it was replicated from
+   * @param target the dataset whose snapshots were destroyed
+   * @param snapshots their names (after the {@code @}), oldest first
+   */
+  public record Pruned(
+      Phase phase, String source, String dataset, String target, List<String> snapshots) {}
+
+  /** How many snapshots retention destroyed (in a dry run: would destroy). */
+  public long prunedCount() {
+    return pruned.stream().mapToLong(p -> p.snapshots().size()).sum();
+  }
 
   public enum Outcome {
     SUCCESS,

@@ -53,6 +53,7 @@ final class Transfer {
   private final TransferContext.Route route;
   private final TransferEvents events;
   private final Holds holds;
+  private ZfsListing sourceListing;
 
   Transfer(TransferContext context) {
     this.scope = context.scope();
@@ -83,6 +84,7 @@ final class Transfer {
       String msg = route.source().label() + ": " + e.getMessage();
       return new Result(failAll(listRoots, ErrorKind.BAD_ZFS_OUTPUT, msg, null), List.of());
     }
+    sourceListing = listing;
 
     List<DatasetResult> results = new ArrayList<>();
     for (String missing : Listings.missingRoots(r)) {
@@ -101,6 +103,11 @@ final class Transfer {
     Result replicated = replicateAll(datasets, listing);
     results.addAll(replicated.datasets());
     return new Result(results, replicated.warnings());
+  }
+
+  /** The source side as {@link #run} listed it (for retention's bases); null before, or if none. */
+  ZfsListing sourceListing() {
+    return sourceListing;
   }
 
   /** Each dataset in turn, until a stop; then the holds that up-to-date bases lack. */

@@ -32,7 +32,9 @@ public sealed interface CycleEvent
     STREAMING,
     DONE,
     SKIPPED,
-    FAILED;
+    FAILED,
+    /** Retention destroyed (in a dry run: would destroy) the snapshots in {@code pruned}. */
+    PRUNED;
 
     public String wire() {
       return name().toLowerCase(java.util.Locale.ROOT);
@@ -50,6 +52,7 @@ public sealed interface CycleEvent
    * @param to           snapshot being sent, null when nothing is sent
    * @param totalBytes   estimate from {@code zfs send -nP}, null when unknown
    * @param percent      0..100, null when the total is unknown
+   * @param pruned       with status {@code pruned}: the snapshots' names; else null
    */
   record Progress(
       String cycleId,
@@ -64,8 +67,29 @@ public sealed interface CycleEvent
       Long totalBytes,
       long bytesPerSecond,
       Double percent,
-      String message)
-      implements CycleEvent {}
+      String message,
+      java.util.List<String> pruned)
+      implements CycleEvent {
+
+    /** Any step but pruning. */
+    public Progress(
+        String cycleId,
+        Phase phase,
+        String source,
+        String dataset,
+        String target,
+        String from,
+        String to,
+        StepStatus status,
+        long bytes,
+        Long totalBytes,
+        long bytesPerSecond,
+        Double percent,
+        String message) {
+      this(cycleId, phase, source, dataset, target, from, to, status, bytes, totalBytes,
+          bytesPerSecond, percent, message, null);
+    }
+  }
 
   /**
    * A failure (or, with kind {@code warning}, something that did not fail the dataset, such as a

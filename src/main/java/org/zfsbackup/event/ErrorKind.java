@@ -8,10 +8,10 @@ import java.util.Locale;
  * {@code docs/mqtt.md} lists every constant (a test checks that it does).
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
- * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED} and
- * {@link #SSH_SHARING_FAILED} are never a
- * {@code kind} of their own: they are published as a {@code warning} whose message starts with
- * their wire name ({@code hold_failed: could not hold ...}).
+ * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED}, {@link
+ * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED} and {@link #PRUNE_FAILED} are never a {@code
+ * kind} of their own: they are published as a {@code warning} whose message starts with their wire
+ * name ({@code hold_failed: could not hold ...}).
  */
 public enum ErrorKind {
   /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
@@ -54,7 +54,14 @@ public enum ErrorKind {
   /** {@code canmount=off} could not be set on a received dataset. */
   CANMOUNT_FAILED,
   /** A host's ssh connection could not be shared: its commands ran on plain connections. */
-  SSH_SHARING_FAILED;
+  SSH_SHARING_FAILED,
+  /**
+   * Retention could not destroy a snapshot (busy, held meanwhile, a clone, permission): it stays
+   * until a later cycle prunes it.
+   */
+  DESTROY_FAILED,
+  /** Retention could not list a tier to prune: nothing on it was destroyed this cycle. */
+  PRUNE_FAILED;
 
   /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
   public String wire() {

@@ -48,6 +48,11 @@ final class Payloads {
     n.put("total_bytes", p.totalBytes());
     n.put("bytes_per_second", p.bytesPerSecond());
     n.put("percent", p.percent() == null ? null : Math.round(p.percent() * 10) / 10.0);
+    if (p.pruned() == null) {
+      n.putNull("pruned");
+    } else {
+      p.pruned().forEach(n.putArray("pruned")::add);
+    }
     return n;
   }
 
@@ -111,6 +116,7 @@ final class Payloads {
     datasets.put("skipped", report.count(Status.SKIPPED));
     datasets.put("failed", report.count(Status.FAILED));
     n.put("bytes", report.bytes());
+    n.put("pruned", report.prunedCount());
     n.put("last_success_at", time(lastSuccessAt));
     n.put("dry_run", dryRun);
     return n;

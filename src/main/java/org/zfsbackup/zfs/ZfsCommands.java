@@ -74,6 +74,28 @@ public final class ZfsCommands {
     return args;
   }
 
+  /**
+   * What retention needs of every dataset and snapshot below {@code root}: {@link #list}'s
+   * properties without canmount, plus {@code creation} (epoch seconds with {@code -p}). Parsed by
+   * {@link RetentionListing}.
+   */
+  public static List<String> listForRetention(String root) {
+    return List.of(
+        "get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,creation,userrefs", "-r",
+        root);
+  }
+
+  /**
+   * {@code destroy dataset@a,b,c}: OpenZFS destroys the snapshots of one dataset given as a comma
+   * list in one call, and none of them when one cannot be destroyed (zfs-destroy(8)).
+   */
+  public static List<String> destroy(String dataset, List<String> snapshots) {
+    if (snapshots.isEmpty()) {
+      throw new IllegalArgumentException("no snapshot to destroy");
+    }
+    return List.of("destroy", dataset + "@" + String.join(",", snapshots));
+  }
+
   public static List<String> release(String tag, String snapshot) {
     return List.of("release", tag, snapshot);
   }

@@ -51,7 +51,8 @@ class PreflightTest {
         new PowerConfig(List.of()),
         new ReplicationConfig(true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120)),
         Path.of("/tmp/state.json"),
-        "info");
+        "info",
+        Optional.empty());
   }
 
   private static SourceConfig remote(String name, String host, String... datasets) {

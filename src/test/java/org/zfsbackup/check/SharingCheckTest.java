@@ -68,7 +68,8 @@ class SharingCheckTest {
         new ReplicationConfig(
             true, Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(10)),
         Path.of("/tmp/state.json"),
-        "info");
+        "info",
+        Optional.empty());
   }
 
   /** host-a shares; host-b's ssh refuses the options. */

@@ -166,7 +166,7 @@ class CycleLockTest {
     AgentConfig c =
         TestConfigs.config(
             List.of("ssh"), "bak/t", List.of(TestConfigs.localSource("h", datasets)), Optional.empty());
-    return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), dir.resolve("state/state.json"), c.logLevel());
+    return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), dir.resolve("state/state.json"), c.logLevel(), c.retention());
   }
 
   @Test

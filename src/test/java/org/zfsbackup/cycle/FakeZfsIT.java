@@ -67,7 +67,7 @@ class FakeZfsIT {
         TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()), pv, "bak",
             List.of(TestConfigs.localSource("h", datasets)), push, stall);
     // Production receive options: -u, which zfs-fuse lacks.
-    return new AgentConfig(c.mqtt(), c.commands(), new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()), c.push(), c.power(), c.replication(), c.stateFile(), c.logLevel());
+    return new AgentConfig(c.mqtt(), c.commands(), new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()), c.push(), c.power(), c.replication(), c.stateFile(), c.logLevel(), c.retention());
   }
 
   CycleReport run(AgentConfig config, CycleControl control) {

@@ -37,7 +37,7 @@ class AgentLauncherTest {
   void run_noMqttSection_isRefusedAtOnceAtOnce() {
     AgentConfig c = config();
     AgentConfig noMqtt = new AgentConfig(Optional.empty(), c.commands(), c.pull(), c.push(), c.power(),
-        c.replication(), c.stateFile(), c.logLevel());
+        c.replication(), c.stateFile(), c.logLevel(), c.retention());
     assertFalse(run(noMqtt));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt section"), err.toString(StandardCharsets.UTF_8));
   }

@@ -49,8 +49,9 @@ class PayloadsTest {
                 StepStatus.STREAMING, 1000, 4000L, 500, 25.04, "ignored"));
     assertEquals(
         List.of("cycle_id", "phase", "source", "dataset", "target", "from", "to", "status", "bytes",
-            "total_bytes", "bytes_per_second", "percent"),
+            "total_bytes", "bytes_per_second", "percent", "pruned"),
         fields(n));
+    assertTrue(n.get("pruned").isNull());
     assertEquals("push", n.get("phase").asText());
     assertEquals("streaming", n.get("status").asText());
     assertEquals(4000, n.get("total_bytes").asLong());
@@ -98,8 +99,9 @@ class PayloadsTest {
     ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
     assertEquals(
         List.of("cycle_id", "run_id", "outcome", "started_at", "finished_at", "duration_ms", "datasets", "bytes",
-            "last_success_at", "dry_run"),
+            "pruned", "last_success_at", "dry_run"),
         fields(n));
+    assertEquals(0, n.get("pruned").asLong());
     // dry_run (an extension): false for a real cycle, true for a dry run's result.
     assertFalse(n.get("dry_run").asBoolean());
     assertTrue(Payloads.result(report, null, true).get("dry_run").asBoolean());
@@ -113,6 +115,25 @@ class PayloadsTest {
     assertEquals(1, n.at("/datasets/failed").asInt());
     assertEquals(150, n.get("bytes").asLong());
     assertEquals("2026-11-26T02:00:00Z", n.get("last_success_at").asText());
+  }
+
+  /** Catches pruned snapshots missing from the progress and the result (issue 10). */
+  @Test
+  void pruned_progressListsNames_resultCountsSnapshots() {
+    ObjectNode p =
+        Payloads.progress(
+            new CycleEvent.Progress(
+                "c1", Phase.PULL, "s", "tank/a", "bak/s/tank/a", null, null, StepStatus.PRUNED, 0,
+                null, 0, null, "destroyed 2", List.of("x", "y")));
+    assertEquals("pruned", p.get("status").asText());
+    assertEquals("[\"x\",\"y\"]", p.get("pruned").toString());
+    CycleReport report =
+        new CycleReport("c1", null, Outcome.SUCCESS, T0, T0, List.of(), List.of())
+            .withPruned(
+                List.of(
+                    new CycleReport.Pruned(Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
+                    new CycleReport.Pruned(Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
+    assertEquals(3, Payloads.result(report, null).get("pruned").asLong());
   }
 
   @Test

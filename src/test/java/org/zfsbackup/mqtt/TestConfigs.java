@@ -38,12 +38,13 @@ final class TestConfigs {
         new PowerConfig(power),
         new ReplicationConfig(true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60)),
         stateFile,
-        "info");
+        "info",
+        Optional.empty());
   }
 
   static AgentConfig withMqtt(AgentConfig c, UnaryOperator<MqttConfig> change) {
     return new AgentConfig(
         Optional.of(change.apply(c.mqtt().orElseThrow())), c.commands(), c.pull(), c.push(), c.power(),
-        c.replication(), c.stateFile(), c.logLevel());
+        c.replication(), c.stateFile(), c.logLevel(), c.retention());
   }
 }

@@ -48,7 +48,8 @@ public final class TestConfigs {
         new PowerConfig(List.of()),
         new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
         freshStateFile(),
-        "info");
+        "info",
+        Optional.empty());
   }
 
   /**

@@ -45,6 +45,39 @@ class ZfsCommandsTest {
   }
 
   @Test
+  void retention_listWithCreation_destroyCommaList() {
+    assertEquals(
+        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,creation,userrefs",
+            "-r", "bak"),
+        ZfsCommands.listForRetention("bak"));
+    assertEquals(List.of("destroy", "p/d@a,b,c"), ZfsCommands.destroy("p/d", List.of("a", "b", "c")));
+    assertEquals(List.of("destroy", "p/d@a"), ZfsCommands.destroy("p/d", List.of("a")));
+  }
+
+  /** Catches: creation lost or misattributed, or humanized dates accepted as times. */
+  @Test
+  void retentionListing_parsesCreationBesideTheListing() {
+    String out =
+        "bak/d\tguid\t1\nbak/d\tcreatetxg\t5\nbak/d\tcreation\t1700000000\nbak/d\tuserrefs\t-\n"
+            + "bak/d@a\tguid\t2\nbak/d@a\tcreatetxg\t6\nbak/d@a\tcreation\t1767484800\n"
+            + "bak/d@a\tuserrefs\t1\n"
+            + "bak/d@b\tguid\t3\nbak/d@b\tcreatetxg\t7\nbak/d@b\tcreation\t1767571200\n"
+            + "bak/d@b\tuserrefs\t0\n";
+    RetentionListing l = RetentionListing.parse(out);
+    assertEquals(java.util.Optional.of(1767484800L), l.creation("bak/d", "a"));
+    assertEquals(java.util.Optional.of(1767571200L), l.creation("bak/d", "b"));
+    assertEquals(java.util.Optional.empty(), l.creation("bak/d", "c"));
+    assertEquals(2, l.listing().snapshots("bak/d").size());
+    org.junit.jupiter.api.Assertions.assertFalse(l.listing().unheld("bak/d", "a"));
+    org.junit.jupiter.api.Assertions.assertTrue(l.listing().unheld("bak/d", "b"));
+    ZfsListing.ListingException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            ZfsListing.ListingException.class,
+            () -> RetentionListing.parse("bak/d@a\tcreation\tSun Jan  4 0:00 2026\n"));
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("line 1"), e.getMessage());
+  }
+
+  @Test
   void parseEstimate_openZfsOutput() {
     assertEquals(12345, ZfsCommands.parseEstimate("incremental\ta\ttank/d@c\t12345\nsize\t12345\n"));
     assertEquals(-1, ZfsCommands.parseEstimate("invalid option 'n'"));

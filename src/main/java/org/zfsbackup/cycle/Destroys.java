@@ -1,0 +1,94 @@
+package org.zfsbackup.cycle;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.zfs.Endpoint;
+import org.zfsbackup.zfs.ZfsCommands;
+
+/**
+ * Destroys snapshots on one side, batched: OpenZFS takes {@code zfs destroy ds@a,b,c} and destroys
+ * none of them when one cannot be (zfs-destroy(8): "zfs destroy will have no effect and exit in
+ * error"), so a failed batch is retried one snapshot at a time to destroy the others and name the
+ * one that failed. Where the comma list is refused (zfs-fuse: "cannot open 'ds@a,b': invalid
+ * dataset name"), that is noticed once and every later destroy on the side goes one at a time. A
+ * snapshot that cannot be destroyed is a {@link Warning}, never a failure.
+ */
+final class Destroys {
+  private static final Logger LOG = LoggerFactory.getLogger(Destroys.class);
+
+  /** Snapshots per call: well under any command-line limit, ssh's included. */
+  static final int BATCH = 100;
+
+  /** What one {@link #destroy} did: the names destroyed, and why the others were not. */
+  record Outcome(List<String> destroyed, List<Warning> warnings) {}
+
+  private final ProcessRunner runner;
+  private final Endpoint side;
+  private final Duration timeout;
+  private boolean oneAtATime;
+
+  Destroys(ProcessRunner runner, Endpoint side, Duration timeout) {
+    this.runner = runner;
+    this.side = side;
+    this.timeout = timeout;
+  }
+
+  /** Destroys {@code snapshots} (short names) of {@code dataset}. */
+  Outcome destroy(String dataset, List<String> snapshots) {
+    List<String> destroyed = new ArrayList<>();
+    List<Warning> warnings = new ArrayList<>();
+    for (int i = 0; i < snapshots.size(); i += BATCH) {
+      List<String> batch = snapshots.subList(i, Math.min(snapshots.size(), i + BATCH));
+      if (!oneAtATime && batch.size() > 1) {
+        ProcessResult r = run(ZfsCommands.destroy(dataset, batch));
+        if (r.ok()) {
+          destroyed.addAll(batch);
+          continue;
+        }
+        if (refusesCommaList(r)) {
+          oneAtATime = true;
+          LOG.info("{} refuses a comma list of snapshots: one destroy per snapshot", side.label());
+        } else if (unreachable(r)) {
+          batch.forEach(s -> warnings.add(failed(dataset, s, r)));
+          continue;
+        }
+      }
+      for (String snap : batch) {
+        ProcessResult r = run(ZfsCommands.destroy(dataset, List.of(snap)));
+        if (r.ok()) {
+          destroyed.add(snap);
+        } else {
+          warnings.add(failed(dataset, snap, r));
+        }
+      }
+    }
+    return new Outcome(destroyed, warnings);
+  }
+
+  /** zfs-fuse (and zfs before the comma list) reads {@code ds@a,b} as one invalid name. */
+  static boolean refusesCommaList(ProcessResult r) {
+    String err = r.stderrTail();
+    return r.exitCode() > 0
+        && (err.contains("invalid dataset name") || err.contains("invalid character ','"));
+  }
+
+  /** Trying each snapshot on its own would only fail the same way, once per snapshot. */
+  private boolean unreachable(ProcessResult r) {
+    return r.timedOut() || r.startFailed() || (!side.isLocal() && r.exitCode() == 255);
+  }
+
+  private static Warning failed(String dataset, String snap, ProcessResult r) {
+    String msg = "could not destroy " + dataset + "@" + snap + ": " + r.describe();
+    return new Warning(dataset, ErrorKind.DESTROY_FAILED, msg, r);
+  }
+
+  private ProcessResult run(List<String> zfsArgs) {
+    return runner.run(side.zfs(zfsArgs), timeout);
+  }
+}

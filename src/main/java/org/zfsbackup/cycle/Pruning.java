@@ -1,0 +1,289 @@
+package org.zfsbackup.cycle;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.config.AgentConfig.KeepPolicy;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.RetentionConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Pruned;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.plan.RetentionPolicy;
+import org.zfsbackup.plan.RetentionPolicy.Candidate;
+import org.zfsbackup.plan.RetentionPolicy.Decision;
+import org.zfsbackup.plan.RetentionPolicy.Guard;
+import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.plan.SnapshotTime;
+import org.zfsbackup.zfs.DatasetName;
+import org.zfsbackup.zfs.Endpoint;
+import org.zfsbackup.zfs.RetentionListing;
+import org.zfsbackup.zfs.ZfsCommands;
+import org.zfsbackup.zfs.ZfsListing;
+
+/**
+ * Retention, once both phases of a cycle are over: the offsite tier (below {@code push.target})
+ * first, then the backup tier (below {@code pull.target}). It runs after the push because the
+ * backup tier's push base, the newest snapshot a dataset has in common with its offsite copy, is
+ * known only from the offsite listing. Each tier is listed afresh (with {@code creation}), each
+ * dataset decided by {@link RetentionPolicy}, and what it destroys is destroyed in batches.
+ *
+ * <p>Only datasets that this cycle replicated ({@code sent} or {@code up_to_date}) are pruned; on
+ * the backup tier, a dataset that is pushed also needs its push to have gone through, or its push
+ * base is unknown. A failed, diverged or refused dataset is left alone, and so is everything when
+ * the cycle was stopped. A dry run decides the same way and destroys nothing.
+ */
+final class Pruning {
+  private static final Logger LOG = LoggerFactory.getLogger(Pruning.class);
+
+  /** What retention did in one cycle: the snapshots destroyed per dataset, and the warnings. */
+  record Result(List<Pruned> pruned, List<String> warnings) {
+    static final Result NOTHING = new Result(List.of(), List.of());
+  }
+
+  private final Optional<RetentionConfig> retention;
+  private final TransferContext.Scope scope;
+  private final String pullTarget;
+  private final Optional<PushConfig> push;
+  private final Endpoint local;
+  private final Endpoint offsite;
+  private final Map<String, ZfsListing> pullSources = new HashMap<>();
+  private ZfsListing pushSource;
+  private final List<Pruned> pruned = new ArrayList<>();
+  private final List<String> warnings = new ArrayList<>();
+
+  /**
+   * @param offsite the push host's side; null without a push phase
+   */
+  Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local, Endpoint offsite) {
+    this.retention = config.retention();
+    this.scope = scope;
+    this.pullTarget = config.pull().target();
+    this.push = config.push();
+    this.local = local;
+    this.offsite = offsite;
+  }
+
+  /** The source listing a transfer planned with: the base of each dataset is found in it. */
+  void listed(Phase phase, String sourceName, ZfsListing listing) {
+    if (listing == null) {
+      return;
+    }
+    if (phase == Phase.PULL) {
+      pullSources.put(sourceName, listing);
+    } else {
+      pushSource = listing;
+    }
+  }
+
+  /** Prunes both tiers after the cycle's phases, given every dataset's result. */
+  Result prune(List<DatasetResult> results) {
+    RetentionConfig r = retention.orElse(null);
+    if (r == null || (r.backup().isEmpty() && r.offsite().isEmpty())) {
+      return Result.NOTHING;
+    }
+    if (scope.control().stopRequested()) {
+      LOG.info("cycle {}: no pruning, the cycle was stopped", scope.cycleId());
+      return Result.NOTHING;
+    }
+    // Listed only when a push went through: otherwise there is nothing to prune there, and no
+    // backup dataset that is pushed is pruned either (its push base is unknown).
+    boolean anyPushed =
+        push.isPresent() && !replicated(results, Phase.PUSH, push.get().target()).isEmpty();
+    RetentionListing offsiteListing =
+        anyPushed ? list(Phase.PUSH, offsite, push.get().target()) : null;
+    if (r.offsite().isPresent() && offsiteListing != null) {
+      Destroys destroys = new Destroys(scope.runner(), offsite, scope.shortTimeout());
+      for (DatasetResult d : replicated(results, Phase.PUSH, push.get().target())) {
+        List<Snapshot> source = pushSource == null ? null : pushSource.snapshots(d.dataset());
+        Map<String, Set<Guard>> bases = new HashMap<>();
+        base(offsiteListing, d.target(), source, Guard.INCREMENTAL_BASE, bases);
+        prune(d, r, r.offsite().get(), offsiteListing, bases, destroys);
+      }
+    }
+    if (r.backup().isPresent()) {
+      RetentionListing backup = list(Phase.PULL, local, pullTarget);
+      Destroys destroys = new Destroys(scope.runner(), local, scope.shortTimeout());
+      for (DatasetResult d :
+          backup == null ? List.<DatasetResult>of() : replicated(results, Phase.PULL, pullTarget)) {
+        ZfsListing src = pullSources.get(d.source());
+        Map<String, Set<Guard>> bases = new HashMap<>();
+        base(
+            backup,
+            d.target(),
+            src == null ? null : src.snapshots(d.dataset()),
+            Guard.INCREMENTAL_BASE,
+            bases);
+        if (pushed(d.target())) {
+          Optional<DatasetResult> pushedAs = pushResult(results, d.target());
+          if (pushedAs.isEmpty() || offsiteListing == null) {
+            LOG.info(
+                "{} not pruned: its push did not go through this cycle, so its push base"
+                    + " is unknown",
+                d.target());
+            continue;
+          }
+          base(
+              backup,
+              d.target(),
+              offsiteListing.listing().snapshots(pushedAs.get().target()),
+              Guard.PUSH_BASE,
+              bases);
+        }
+        prune(d, r, r.backup().get(), backup, bases, destroys);
+      }
+    }
+    return new Result(List.copyOf(pruned), List.copyOf(warnings));
+  }
+
+  /** Decides one dataset, and destroys (or in a dry run, lists) what the policy does not keep. */
+  private void prune(
+      DatasetResult d,
+      RetentionConfig r,
+      KeepPolicy keep,
+      RetentionListing listing,
+      Map<String, Set<Guard>> bases,
+      Destroys destroys) {
+    String ds = d.target();
+    List<Candidate> candidates = new ArrayList<>();
+    for (Snapshot s : listing.listing().snapshots(ds)) {
+      Set<Guard> guards = EnumSet.noneOf(Guard.class);
+      guards.addAll(bases.getOrDefault(s.name(), Set.of()));
+      if (!listing.listing().unheld(ds, s.name())) {
+        guards.add(Guard.HELD);
+      }
+      Long creation = listing.creation(ds, s.name()).orElse(null);
+      candidates.add(
+          new Candidate(
+              s,
+              SnapshotTime.of(s.name(), creation, r.timeFromName(), r.zone()).orElse(null),
+              guards));
+    }
+    List<Decision> decisions = RetentionPolicy.decide(policy(keep), candidates);
+    decisions.forEach(x -> LOG.debug("{} {}", ds, x));
+    List<String> destroy = RetentionPolicy.destroyed(decisions);
+    if (destroy.isEmpty()) {
+      return;
+    }
+    TransferEvents events =
+        new TransferEvents(scope.cycleId(), scope.sink(), d.phase(), d.source());
+    List<String> done = destroy;
+    if (!scope.dryRun()) {
+      Destroys.Outcome outcome = destroys.destroy(ds, destroy);
+      done = outcome.destroyed();
+      outcome.warnings().forEach(w -> warnings.add(events.warning(w).message()));
+    }
+    if (done.isEmpty()) {
+      return;
+    }
+    String msg =
+        (scope.dryRun() ? "would destroy " : "destroyed ")
+            + done.size()
+            + " snapshot(s): @"
+            + String.join(", @", done);
+    LOG.info("{} {}: {}: {}", d.phase().wire(), d.source(), ds, msg);
+    scope
+        .sink()
+        .accept(
+            new CycleEvent.Progress(
+                scope.cycleId(),
+                d.phase(),
+                d.source(),
+                d.dataset(),
+                ds,
+                null,
+                null,
+                StepStatus.PRUNED,
+                0,
+                null,
+                0,
+                null,
+                msg,
+                List.copyOf(done)));
+    pruned.add(new Pruned(d.phase(), d.source(), d.dataset(), ds, List.copyOf(done)));
+  }
+
+  /** The side below {@code root}, listed for retention; null (and a warning) when it cannot be. */
+  private RetentionListing list(Phase phase, Endpoint side, String root) {
+    ProcessResult r =
+        scope.runner().run(side.zfs(ZfsCommands.listForRetention(root)), scope.shortTimeout());
+    String why;
+    if (r.ok()) {
+      try {
+        return RetentionListing.parse(r.stdout());
+      } catch (ZfsListing.ListingException e) {
+        why = e.getMessage();
+      }
+    } else {
+      why = r.describe();
+    }
+    String msg = "cannot list " + root + " on " + side.label() + " to prune it: " + why;
+    Warning w = new Warning(root, ErrorKind.PRUNE_FAILED, msg, r.ok() ? null : r);
+    String source = phase == Phase.PUSH ? "local" : null;
+    warnings.add(
+        new TransferEvents(scope.cycleId(), scope.sink(), phase, source).warning(w).message());
+    return null;
+  }
+
+  /**
+   * The newest snapshot of {@code dataset} (by createtxg) whose guid {@code other} has: the
+   * incremental base towards that side. None when {@code other} is unknown or shares none.
+   */
+  private static void base(
+      RetentionListing listing,
+      String dataset,
+      List<Snapshot> other,
+      Guard guard,
+      Map<String, Set<Guard>> bases) {
+    if (other == null) {
+      return;
+    }
+    Set<String> guids = new HashSet<>();
+    other.forEach(s -> guids.add(s.guid()));
+    listing.listing().snapshots(dataset).stream()
+        .filter(s -> guids.contains(s.guid()))
+        .reduce((a, b) -> b.createtxg() > a.createtxg() ? b : a)
+        .ifPresent(
+            s -> bases.computeIfAbsent(s.name(), n -> EnumSet.noneOf(Guard.class)).add(guard));
+  }
+
+  /** The datasets a phase replicated, below its root (anything else is never touched). */
+  private static List<DatasetResult> replicated(
+      List<DatasetResult> results, Phase phase, String root) {
+    return results.stream()
+        .filter(d -> d.phase() == phase)
+        .filter(d -> d.status() == Status.SENT || d.status() == Status.UP_TO_DATE)
+        .filter(d -> d.target() != null && DatasetName.isWithin(d.target(), root))
+        .toList();
+  }
+
+  private boolean pushed(String dataset) {
+    return push.isPresent()
+        && push.get().datasets().stream().anyMatch(root -> DatasetName.isWithin(dataset, root));
+  }
+
+  private static Optional<DatasetResult> pushResult(List<DatasetResult> results, String dataset) {
+    return results.stream()
+        .filter(d -> d.phase() == Phase.PUSH && d.dataset().equals(dataset))
+        .filter(d -> d.status() == Status.SENT || d.status() == Status.UP_TO_DATE)
+        .findFirst();
+  }
+
+  private static RetentionPolicy.Policy policy(KeepPolicy k) {
+    return new RetentionPolicy.Policy(
+        k.keepLast(), k.hourly(), k.daily(), k.weekly(), k.monthly(), k.yearly());
+  }
+}
