@@ -42,6 +42,8 @@ abstract class AgentBrokerScenarios {
   String clientId;
   Topics topics;
   final FakeCycleRunner engine = new FakeCycleRunner();
+  /** The machine's clock pair: a power command that exits 0 sends it to sleep for an hour. */
+  final FakeClocks clocks = new FakeClocks();
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
   final List<PowerRuns> powers = new ArrayList<>();
@@ -374,7 +376,7 @@ abstract class AgentBrokerScenarios {
   }
 
   RunningAgent startAgent(AgentConfig config) {
-    RunningAgent agent = AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST);
+    RunningAgent agent = AgentLauncher.start(config, c -> engine, clocks.suspending(new ProcessPowerSwitch()), clocks, TestConfigs.FAST);
     agents.add(agent);
     return agent;
   }
