@@ -182,6 +182,10 @@ final class PowerDown {
         .compose(
             v -> {
               List<String> argv = settings.command();
+              if (cancelled) {
+                log.info("shutting down: the power command is not run");
+                return Promise.<Outcome>promise().future(); // nothing follows a shutdown
+              }
               if (argv.isEmpty()) {
                 log.info("no power.command configured: nothing to power down, coming back online");
                 return Future.<Outcome>succeededFuture(new NoCommand());
