@@ -446,6 +446,7 @@ abstract class AgentBrokerScenarios {
     command("suspend");
     Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
+    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back meanwhile
     agent.stop(); // systemd's SIGTERM, part of the poweroff
     String marker = topics.base() + "/test-marker";
     commander().publish(marker, "m", false);
