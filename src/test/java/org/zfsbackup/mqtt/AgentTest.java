@@ -516,6 +516,26 @@ class AgentTest {
   }
 
   /**
+   * {@code systemctl poweroff} returns at once; systemd then stops the agent (SIGTERM) while it
+   * waits for the machine to go down. Catches: a watch that outlives the shutdown and reconnects
+   * or reports power_failed when settle_s ends.
+   */
+  @Test
+  void powerDown_poweroffStopsTheAgentWhileItWaits_neverReconnectsNorReports() throws Exception {
+    restartAgent(() -> settle = Duration.ofSeconds(1));
+    power.clocks.goesDown = false;
+    send("suspend");
+    await(() -> power.returnedAt != 0, "the power command returned");
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+    Thread.sleep(1500); // past settle_s
+    assertEquals(1, count("connect"), "reconnected after the shutdown");
+    assertFalse(timeline.stream().anyMatch(t -> t.endsWith("power_failed")), timeline.toString());
+    assertEquals(1, count("availability offline"), "offline once, by the power-down");
+  }
+
+  /**
    * A cron {@code run} holds the cycle lock: the suspend waits (online, suspending, nothing of
    * that run published), then powers down when the lock is free. Catches: a power-down that cuts
    * the other run off, and one that never comes once the lock is free.
