@@ -101,9 +101,18 @@ public record AgentConfig(
       @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
       @Check({Rule.NON_EMPTY, Rule.DATASET}) List<String> datasets) {}
 
-  /** Run after a graceful suspend; empty = suspend only stops the agent's work. */
+  /**
+   * @param command run after a graceful suspend; empty = suspend only stops the agent's work
+   * @param settle how long the machine may stay up after {@code command} returned (systemd's
+   *     suspend and poweroff return at once) before the power-down is reported as failed
+   * @param lockWait how long a power-down waits for a cycle lock held by another process (a
+   *     {@code run} from cron) before it gives up
+   */
   public record PowerConfig(
-      @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command) {}
+      @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command,
+      @Check(Rule.SECONDS) @JsonProperty(value = "settle_s", defaultValue = "60") Duration settle,
+      @Check(Rule.SECONDS) @JsonProperty(value = "lock_wait_s", defaultValue = "3600")
+          Duration lockWait) {}
 
   /**
    * Durations are whole seconds in the file.

@@ -13,21 +13,22 @@ import java.nio.file.attribute.PosixFilePermissions;
  * One backup cycle at a time per configuration, across processes: a {@code run} from cron and the
  * agent's own cycle must not receive into the same datasets at once. An exclusive lock (POSIX
  * {@code fcntl}, released by the kernel if the process dies) on {@code <state_file>.lock}, held for
- * the whole cycle. Dry runs change nothing and take no lock.
+ * the whole cycle. Dry runs change nothing and take no lock. The agent takes it too, for its
+ * power-down: a suspend waits for a {@code run} from cron instead of cutting it off.
  */
-final class CycleLock implements AutoCloseable {
+public final class CycleLock implements AutoCloseable {
 
   /** What {@link #tryAcquire} found. */
-  sealed interface Attempt {}
+  public sealed interface Attempt {}
 
   /** Ours until {@link CycleLock#close}. */
-  record Acquired(CycleLock lock) implements Attempt {}
+  public record Acquired(CycleLock lock) implements Attempt {}
 
   /** Another cycle holds it. */
-  record Busy(Path file) implements Attempt {}
+  public record Busy(Path file) implements Attempt {}
 
   /** The lock file cannot be created or locked (a read-only or missing directory). */
-  record Unavailable(Path file, String why) implements Attempt {}
+  public record Unavailable(Path file, String why) implements Attempt {}
 
   private final FileChannel channel;
   private final FileLock lock;
@@ -37,11 +38,11 @@ final class CycleLock implements AutoCloseable {
     this.lock = lock;
   }
 
-  static Path fileFor(Path stateFile) {
+  public static Path fileFor(Path stateFile) {
     return stateFile.resolveSibling(stateFile.getFileName() + ".lock");
   }
 
-  static Attempt tryAcquire(Path file) {
+  public static Attempt tryAcquire(Path file) {
     FileChannel channel = null;
     try {
       Path dir = file.toAbsolutePath().getParent();

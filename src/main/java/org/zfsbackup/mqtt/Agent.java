@@ -6,7 +6,6 @@ import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +17,6 @@ import org.zfsbackup.cycle.CycleReport;
 import org.zfsbackup.cycle.CycleRunner;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.EventSink;
-import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.mqtt.AgentStatus.Event;
 import org.zfsbackup.mqtt.AgentStatus.Stage;
 
@@ -35,20 +33,16 @@ final class Agent implements MqttPort.Listener {
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
 
   /**
-   * @param powerCommand argv run after a suspend; empty = go offline and come straight back
+   * @param power {@code power.command} and how the power-down waits (see {@link PowerDown})
    * @param progressInterval at most one {@code streaming} progress per dataset step this often
    * @param shutdownGrace how long a shutdown waits for a force-stopped cycle to report
    */
   record Settings(
       Topics topics,
-      List<String> powerCommand,
+      PowerDown.Settings power,
       Optional<Discovery> discovery,
       Duration progressInterval,
-      Duration shutdownGrace) {
-    Settings {
-      powerCommand = List.copyOf(powerCommand);
-    }
-  }
+      Duration shutdownGrace) {}
 
   private final Context context;
   private final WorkerExecutor workers;
@@ -72,6 +66,7 @@ final class Agent implements MqttPort.Listener {
       MqttPort mqtt,
       CycleRunner runner,
       PowerSwitch power,
+      PowerClocks clocks,
       CommandParser parser,
       StateStore store,
       Clock clock,
@@ -94,7 +89,8 @@ final class Agent implements MqttPort.Listener {
             new ProgressThrottle(settings.progressInterval().toMillis()),
             context,
             settings.discovery().map(Discovery::staleAfter));
-    this.powerDown = new PowerDown(mqtt, out, workers, power, settings.powerCommand());
+    this.powerDown =
+        new PowerDown(context.owner(), mqtt, out, workers, power, clocks, settings.power());
     this.status = AgentStatus.initial(clock.instant());
   }
 
@@ -109,14 +105,17 @@ final class Agent implements MqttPort.Listener {
   /**
    * Every change of {@link #status}: the transition table decides where {@code event} leads (a
    * transition it does not allow is a bug and throws). The new state is logged and published,
-   * except when stopping (nothing new is published) and when the power returns (the agent is
-   * offline then; the reconnect publishes it).
+   * except when stopping (nothing new is published), when the power returns (the agent is offline
+   * then; the reconnect publishes it) and when the lock is taken (nothing shown changes).
    *
    * @param started the new cycle, for {@link Event#RUN}
    */
   private void become(Event event, AgentCycle started) {
     AgentStatus next = status.after(event, started, mqtt.connection(), clock.instant());
-    boolean announce = next.stage() != Stage.STOPPING && event != Event.POWER_RETURNS;
+    boolean announce =
+        next.stage() != Stage.STOPPING
+            && event != Event.POWER_RETURNS
+            && event != Event.LOCK_TAKEN;
     if (announce && next.wire() != status.wire()) {
       log.info("state {} -> {}", status.wire().wire(), next.wire().wire());
     }
@@ -148,6 +147,12 @@ final class Agent implements MqttPort.Listener {
   @Override
   public void lost(String reason) {
     // PahoConnection logged it and reconnects; connected() republishes everything.
+  }
+
+  @Override
+  public void subscriptionRefused(String detail) {
+    // PahoConnection logged it and retries; the agent stays offline meanwhile.
+    out.agentError(null, "subscription_refused", detail);
   }
 
   @Override
@@ -218,7 +223,7 @@ final class Agent implements MqttPort.Listener {
     switch (status.stage()) {
       case IDLE -> {
         become(Event.SUSPEND);
-        powerDown();
+        awaitLock();
       }
       case RUNNING, CANCELLING -> {
         log.info("cycle {}: {}; power-down when it ends", c.id, AgentLog.streams(force));
@@ -232,6 +237,11 @@ final class Agent implements MqttPort.Listener {
         } else {
           log.info("already suspending");
         }
+        out.state(status);
+      }
+      case AWAITING_LOCK -> {
+        // The cycle that holds the lock is not ours: force cannot stop it, and must not.
+        log.info("already suspending: waiting for the cycle lock {}", powerDown.lockFile());
         out.state(status);
       }
       case POWERING_DOWN, STOPPING -> {}
@@ -259,7 +269,8 @@ final class Agent implements MqttPort.Listener {
         }
         out.state(status);
       }
-      case SUSPENDING -> refuse("cancel", "a suspend is in progress and cannot be cancelled");
+      case SUSPENDING, AWAITING_LOCK ->
+          refuse("cancel", "a suspend is in progress and cannot be cancelled");
       case POWERING_DOWN, STOPPING -> {}
     }
   }
@@ -303,23 +314,47 @@ final class Agent implements MqttPort.Listener {
     reporting.ended(c, ar);
     become(status.cycleEnds());
     c.ended.tryComplete();
-    if (status.stage() == Stage.POWERING_DOWN) {
-      powerDown();
+    if (status.stage() == Stage.AWAITING_LOCK) {
+      awaitLock();
     }
   }
 
   // ---------------------------------------------------------------- power
 
   /**
-   * In {@code POWERING_DOWN}: see {@link PowerDown}; when the command returns (resume, or failure):
-   * idle, and connect again. Messages of the old connection are never acted on.
+   * In {@code AWAITING_LOCK}: the power-down first takes the cycle lock, waiting while another
+   * process (a {@code run} from cron) holds it; see {@link PowerDown#takeLock}.
    */
-  private void powerDown() {
-    powerDown.run().onComplete(ar -> context.runOnContext(v -> powerReturned(ar)));
+  private void awaitLock() {
+    powerDown.takeLock().onComplete(ar -> context.runOnContext(v -> lockAnswered(ar)));
   }
 
-  private void powerReturned(AsyncResult<ProcessResult> ar) {
-    powerDown.report(ar);
+  private void lockAnswered(AsyncResult<Boolean> ar) {
+    if (status.stage() != Stage.AWAITING_LOCK) {
+      powerDown.release(); // shut down meanwhile
+      return;
+    }
+    if (ar.succeeded() && ar.result()) {
+      become(Event.LOCK_TAKEN);
+      powerDown.run().onComplete(r -> context.runOnContext(v -> powerReturned(r)));
+    } else {
+      become(Event.LOCK_STILL_HELD);
+      powerDown.reportBlocked();
+    }
+  }
+
+  /**
+   * In {@code POWERING_DOWN}, when the machine is back (or the power-down failed): idle, and
+   * connect again at once; the reconnect publishes the state and the last result before {@code
+   * online}. Messages of the old connection are never acted on.
+   */
+  private void powerReturned(AsyncResult<PowerDown.Outcome> ar) {
+    powerDown.release();
+    if (ar.succeeded()) {
+      powerDown.report(ar.result());
+    } else {
+      powerDown.report(new PowerDown.Failed(null, ar.cause()));
+    }
     become(Event.POWER_RETURNS);
     if (status.stage() == Stage.STOPPING) {
       return;
@@ -338,8 +373,10 @@ final class Agent implements MqttPort.Listener {
     if (shutdown != null) {
       return shutdown;
     }
-    // A power-down already went offline and disconnected.
+    // A power-down already went offline and disconnected. A poweroff ends here: systemd's SIGTERM
+    // comes while the agent waits for the machine to go down.
     boolean offline = status.stage() == Stage.POWERING_DOWN;
+    powerDown.cancel();
     become(Event.SHUTDOWN);
     reporting.stop();
     log.info("shutting down");

@@ -38,6 +38,12 @@ final class AgentCycle {
   /** Completed when the cycle's report was handled (a shutdown waits for it). */
   final Promise<Void> ended = Promise.promise();
 
+  /**
+   * The engine reported {@code cycle_locked}: another process holds the cycle lock and nothing
+   * was done, so this cycle's report replaces no result.
+   */
+  boolean lockedOut;
+
   /** The phase the engine reported last, published on {@code T/state}; null before the first. */
   private Phase phase;
 

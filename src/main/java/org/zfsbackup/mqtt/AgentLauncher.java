@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
+import org.zfsbackup.cycle.CycleLock;
 import org.zfsbackup.cycle.CycleRunner;
 
 /**
@@ -46,7 +47,8 @@ public final class AgentLauncher {
       Duration ackTimeout,
       int keepAliveSeconds,
       Duration progressInterval,
-      Duration shutdownGrace) {
+      Duration shutdownGrace,
+      Duration powerPoll) {
     static final Timings DEFAULT =
         new Timings(
             Duration.ofSeconds(1),
@@ -54,7 +56,8 @@ public final class AgentLauncher {
             Duration.ofSeconds(10),
             30,
             Duration.ofSeconds(2),
-            Duration.ofSeconds(20));
+            Duration.ofSeconds(20),
+            Duration.ofMillis(500));
   }
 
   private AgentLauncher() {}
@@ -87,11 +90,15 @@ public final class AgentLauncher {
    * @throws IllegalArgumentException when the config has no usable {@code mqtt} section
    */
   public static RunningAgent start(AgentConfig config, CycleRunnerFactory engine) {
-    return start(config, engine, new ProcessPowerSwitch(), Timings.DEFAULT);
+    return start(config, engine, new ProcessPowerSwitch(), PowerClocks.system(), Timings.DEFAULT);
   }
 
   static RunningAgent start(
-      AgentConfig config, CycleRunnerFactory engine, PowerSwitch power, Timings timings) {
+      AgentConfig config,
+      CycleRunnerFactory engine,
+      PowerSwitch power,
+      PowerClocks clocks,
+      Timings timings) {
     MqttConfig mqtt =
         config.mqtt()
             .orElseThrow(() -> new IllegalArgumentException("the agent needs an mqtt section in the config"));
@@ -108,7 +115,8 @@ public final class AgentLauncher {
     Vertx vertx = Vertx.vertx();
     try {
       Context context = vertx.getOrCreateContext();
-      // A cycle takes hours and a suspend returns only after the wake-up: no blocked-thread warnings.
+      // A cycle takes hours (and some power commands return only after the wake-up): no
+      // blocked-thread warnings.
       WorkerExecutor workers = vertx.createSharedWorkerExecutor("zfs-backup-agent-worker", 4, 30, TimeUnit.DAYS);
       PahoConnection connection =
           new PahoConnection(
@@ -135,11 +143,21 @@ public final class AgentLauncher {
               connection,
               runner,
               power,
+              clocks,
               new CommandParser(configuredDatasets(config)),
               store,
               Clock.systemUTC(),
               new Agent.Settings(
-                  topics, config.power().command(), discovery, timings.progressInterval(), timings.shutdownGrace()));
+                  topics,
+                  new PowerDown.Settings(
+                      config.power().command(),
+                      config.power().settle(),
+                      config.power().lockWait(),
+                      timings.powerPoll(),
+                      CycleLock.fileFor(config.stateFile())),
+                  discovery,
+                  timings.progressInterval(),
+                  timings.shutdownGrace()));
       log.info(
           "zfs-backup-agent {} starting: broker {}, topic {}, client id '{}'{}",
           version(),

@@ -31,15 +31,16 @@ final class AgentPublisher {
   }
 
   /**
-   * After every (re)connect: {@code online}, the state, the last result, discovery, then what the
-   * outbox kept.
+   * After every (re)connect: the state and the last result, then {@code online}, discovery, and
+   * what the outbox kept. State first: whoever sees {@code online} (Home Assistant enabling the
+   * entities) finds the current state, not the {@code suspending} retained from before a sleep.
    */
   void online(AgentStatus status, ObjectNode lastResult) {
-    availability("online");
     state(status);
     if (lastResult != null) {
       publish(topics.result(), Payloads.text(lastResult), true);
     }
+    availability("online");
     discovery();
     for (Outbox.Message m : outbox.drain()) {
       publish(m.topic(), m.payload(), false); // a failure keeps it again, in order

@@ -14,16 +14,21 @@ import java.util.Optional;
  * <pre>
  *   idle --run--&gt; running --cycle ends--&gt; idle
  *                 running --cancel--&gt; cancelling --cycle ends--&gt; idle
- *                 running --suspend--&gt; suspending --cycle ends--&gt; powering_down
+ *                 running --suspend--&gt; suspending --cycle ends--&gt; awaiting_lock
  *              cancelling --suspend--&gt; suspending
- *   running / cancelling --cycle ends, then suspend--&gt; powering_down
- *   idle --suspend--&gt; powering_down --power returns--&gt; idle
- *   idle / running / cancelling / suspending / powering_down --shutdown--&gt; stopping
+ *   running / cancelling --cycle ends, then suspend--&gt; awaiting_lock
+ *   idle --suspend--&gt; awaiting_lock --lock taken--&gt; powering_down --power returns--&gt; idle
+ *   awaiting_lock --lock still held--&gt; idle
+ *   idle / running / cancelling / suspending --shutdown--&gt; stopping
+ *   awaiting_lock / powering_down --shutdown--&gt; stopping
  *   stopping --cycle ends--&gt; stopping --power returns--&gt; stopping
  * </pre>
  *
  * <p>{@code T/state} shows {@link #wire}: {@code suspending} while a cycle ends before the
- * power-down and during the power-down itself (offline, clean disconnect, {@code power.command});
+ * power-down, while the power-down waits for the cycle lock held by another process (a {@code run}
+ * from cron, which it does not cut off; after {@code power.lock_wait_s} it gives up), and during
+ * the power-down itself (offline, clean disconnect, {@code power.command}, then offline until the
+ * machine has been down and is back, or {@code power.settle_s} passed without it going down);
  * {@code stopping} (SIGTERM) publishes nothing new. In {@code suspending} and {@code cancelling}
  * the cycle is still running: its streams in flight finish, or are killed with {@code force}.
  * {@code docs/mqtt.md} has the table of what each command does in each state.
@@ -41,7 +46,15 @@ record AgentStatus(
     CANCELLING(AgentState.CANCELLING),
     /** A cycle was asked to stop for a power-down, which follows when it ends. */
     SUSPENDING(AgentState.SUSPENDING),
-    /** No cycle: offline, a clean disconnect, the power command; commands are ignored. */
+    /**
+     * No cycle of ours: the power-down waits until no other process (a {@code run} from cron)
+     * holds the cycle lock; online, commands as in {@code SUSPENDING}.
+     */
+    AWAITING_LOCK(AgentState.SUSPENDING),
+    /**
+     * No cycle, the cycle lock held: offline, a clean disconnect, the power command, then offline
+     * until the machine has been down and is back; commands are ignored.
+     */
     POWERING_DOWN(AgentState.SUSPENDING),
     /** Shutting down for good (SIGTERM): commands are ignored; a cycle may still be ending. */
     STOPPING(null);
@@ -66,6 +79,14 @@ record AgentStatus(
     CYCLE_ENDS("cycle ends"),
     /** A cycle that was started with {@code "then": "suspend"} ends. */
     CYCLE_ENDS_THEN_SUSPEND("cycle ends, then suspend"),
+    /** The power-down took the cycle lock (or found no other process holding it). */
+    LOCK_TAKEN("lock taken"),
+    /** Another process still held the cycle lock at the end of {@code power.lock_wait_s}. */
+    LOCK_STILL_HELD("lock still held"),
+    /**
+     * The machine was down and is back, or the power-down failed: the command failed, or the
+     * machine did not go down within {@code power.settle_s}.
+     */
     POWER_RETURNS("power returns"),
     SHUTDOWN("shutdown");
 
@@ -83,20 +104,23 @@ record AgentStatus(
   static final List<Transition> TRANSITIONS =
       List.of(
           new Transition(Stage.IDLE, Event.RUN, Stage.RUNNING),
-          new Transition(Stage.IDLE, Event.SUSPEND, Stage.POWERING_DOWN),
+          new Transition(Stage.IDLE, Event.SUSPEND, Stage.AWAITING_LOCK),
           new Transition(Stage.RUNNING, Event.CANCEL, Stage.CANCELLING),
           new Transition(Stage.RUNNING, Event.SUSPEND, Stage.SUSPENDING),
           new Transition(Stage.RUNNING, Event.CYCLE_ENDS, Stage.IDLE),
-          new Transition(Stage.RUNNING, Event.CYCLE_ENDS_THEN_SUSPEND, Stage.POWERING_DOWN),
+          new Transition(Stage.RUNNING, Event.CYCLE_ENDS_THEN_SUSPEND, Stage.AWAITING_LOCK),
           new Transition(Stage.CANCELLING, Event.SUSPEND, Stage.SUSPENDING),
           new Transition(Stage.CANCELLING, Event.CYCLE_ENDS, Stage.IDLE),
-          new Transition(Stage.CANCELLING, Event.CYCLE_ENDS_THEN_SUSPEND, Stage.POWERING_DOWN),
-          new Transition(Stage.SUSPENDING, Event.CYCLE_ENDS, Stage.POWERING_DOWN),
+          new Transition(Stage.CANCELLING, Event.CYCLE_ENDS_THEN_SUSPEND, Stage.AWAITING_LOCK),
+          new Transition(Stage.SUSPENDING, Event.CYCLE_ENDS, Stage.AWAITING_LOCK),
+          new Transition(Stage.AWAITING_LOCK, Event.LOCK_TAKEN, Stage.POWERING_DOWN),
+          new Transition(Stage.AWAITING_LOCK, Event.LOCK_STILL_HELD, Stage.IDLE),
           new Transition(Stage.POWERING_DOWN, Event.POWER_RETURNS, Stage.IDLE),
           new Transition(Stage.IDLE, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.RUNNING, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.CANCELLING, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.SUSPENDING, Event.SHUTDOWN, Stage.STOPPING),
+          new Transition(Stage.AWAITING_LOCK, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.POWERING_DOWN, Event.SHUTDOWN, Stage.STOPPING),
           new Transition(Stage.STOPPING, Event.CYCLE_ENDS, Stage.STOPPING),
           new Transition(Stage.STOPPING, Event.POWER_RETURNS, Stage.STOPPING));
@@ -159,12 +183,14 @@ record AgentStatus(
           case RUNNING -> started;
           case CANCELLING, SUSPENDING -> cycle;
           case STOPPING -> event == Event.CYCLE_ENDS ? null : cycle;
-          case IDLE, POWERING_DOWN -> null;
+          case IDLE, AWAITING_LOCK, POWERING_DOWN -> null;
         };
     long live = event == Event.POWER_RETURNS ? connection + 1 : firstLiveConnection;
     if (to == Stage.STOPPING) {
       return new AgentStatus(to, wire, nextCycle, since, live);
     }
-    return new AgentStatus(to, to.wire, nextCycle, now, live);
+    // Taking the lock changes nothing T/state shows.
+    Instant changed = event == Event.LOCK_TAKEN ? since : now;
+    return new AgentStatus(to, to.wire, nextCycle, changed, live);
   }
 }

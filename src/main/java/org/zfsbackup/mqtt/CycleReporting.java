@@ -16,6 +16,7 @@ import org.zfsbackup.cycle.CycleReport;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
 
 /**
  * What a cycle publishes and keeps: its progress (throttled) and errors while it runs; at its end
@@ -118,6 +119,9 @@ final class CycleReporting {
         }
       }
     } else if (event instanceof CycleEvent.Error e) {
+      if (e.kind() == ErrorKind.CYCLE_LOCKED) {
+        c.lockedOut = true;
+      }
       log.warn("{}", AgentLog.error(c.id, e));
       out.error(Payloads.error(e));
     }
@@ -125,10 +129,20 @@ final class CycleReporting {
 
   /**
    * The cycle ended: its report (or, when the engine failed without one, an {@code internal} error
-   * and a failed report) becomes the result, which is saved and published with the event.
+   * and a failed report) becomes the result, which is saved and published with the event. A cycle
+   * refused with {@code cycle_locked} did nothing: only its end event is published; the retained
+   * result (and the Problem that Home Assistant derives from it) stays as it was.
    */
   void ended(AgentCycle c, AsyncResult<CycleReport> ar) {
     CycleReport report = ar.succeeded() ? ar.result() : null;
+    if (report != null && c.lockedOut && report.datasets().isEmpty()) {
+      log.warn(
+          "cycle {} did nothing: another backup cycle holds the cycle lock; the last result stays",
+          c.id);
+      out.event(report.outcome().wire(), c.id, c.runId);
+      throttle.reset();
+      return;
+    }
     if (report == null) {
       Throwable t =
           ar.failed() ? ar.cause() : new IllegalStateException("the engine returned no report");

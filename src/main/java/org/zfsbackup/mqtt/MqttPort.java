@@ -12,7 +12,10 @@ interface MqttPort {
   /**
    * Connects, retrying with backoff forever (logging each attempt) until connected or
    * {@link #disconnect()}/{@link #close()}; later connection losses reconnect on their own. After
-   * every (re)connect it subscribes and then calls {@link Listener#connected}.
+   * every (re)connect it subscribes and then calls {@link Listener#connected}; a subscription the
+   * broker refuses is retried, and {@link Listener#connected} waits for it. A connection still
+   * open from before (one that went to sleep with the machine, whose socket is dead) is dropped
+   * first, without waiting for the keep-alive to notice.
    */
   void connect(Listener listener);
 
@@ -47,5 +50,11 @@ interface MqttPort {
 
     /** The connection dropped; it reconnects on its own. */
     void lost(String reason);
+
+    /**
+     * Connected, but the broker refused a subscription (SUBACK return code 0x80, e.g. its ACL):
+     * commands cannot arrive. Called once per connection; the subscription is retried.
+     */
+    void subscriptionRefused(String detail);
   }
 }

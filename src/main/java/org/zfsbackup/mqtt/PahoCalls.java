@@ -3,6 +3,8 @@ package org.zfsbackup.mqtt;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -54,6 +56,21 @@ final class PahoCalls {
         context.runOnContext(v -> handler.handle(e));
       }
     };
+  }
+
+  /**
+   * The topics a SUBACK refused: return code 0x80 (MQTT 3.1.1 section 3.9.3), or anything else
+   * that is not a granted QoS 0-2; a SUBACK with fewer codes than topics refuses the rest.
+   */
+  static List<String> refused(String[] topics, int[] granted) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < topics.length; i++) {
+      int code = granted != null && i < granted.length ? granted[i] : 0x80;
+      if (code < 0 || code > 2) {
+        out.add(topics[i]);
+      }
+    }
+    return out;
   }
 
   /**

@@ -12,7 +12,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
+import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
 import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -38,6 +40,10 @@ import org.zfsbackup.config.AgentConfig.Secret;
  *       returns: it copies the payload, hands it to the context and returns at once; it never
  *       throws.
  *   <li>{@code maxInflight} is raised from Paho's 10: discovery alone is nine retained messages.
+ *   <li>The async client reports a subscribe as a success even when the broker's SUBACK refused it
+ *       (return code 0x80, e.g. an ACL; only the blocking {@code MqttClient} checks): {@link
+ *       #subscribed} reads {@code IMqttToken.getGrantedQos()}, and a refusal is a failed
+ *       subscription, retried with backoff, never {@code online}.
  * </ul>
  *
  * <p>The will is {@code offline}, retained, on {@code T/availability}. Credentials are passed to
@@ -80,6 +86,9 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private boolean closed;
   private int attempt;
   private long retryTimer = -1;
+  private int subscribeAttempt;
+  /** The connection whose refused subscription was reported to the listener already. */
+  private long refusalReported;
 
   /**
    * @throws IllegalArgumentException for a bad URL or an unreadable CA file, with a message for a
@@ -107,6 +116,19 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     }
     wanted = true;
     attempt = 0;
+    if (client.isConnected()) {
+      // Still "connected" from before the power-down: that socket slept with the machine and is
+      // dead; waiting for the keep-alive to notice would leave the agent deaf for a while.
+      log.info("dropping the connection to {} from before the power-down", settings.url());
+      vertx
+          .executeBlocking(
+              () -> {
+                client.disconnectForcibly(0, 1000, false);
+                return null;
+              })
+          .onComplete(ar -> context.runOnContext(v -> tryConnect()));
+      return;
+    }
     tryConnect();
   }
 
@@ -142,10 +164,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (!wanted || closed || client.isConnected()) {
       return;
     }
-    long delay =
-        Math.min(
-            settings.maxRetry().toMillis(),
-            settings.firstRetry().toMillis() << Math.min(attempt - 1, 20));
+    long delay = backoff(attempt);
     log.warn(
         "MQTT connect to {} failed (attempt {}): {}; retrying in {}",
         settings.url(),
@@ -153,6 +172,12 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         PahoCalls.describe(e),
         PahoCalls.seconds(delay));
     retryTimer = vertx.setTimer(delay, t -> tryConnect());
+  }
+
+  /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
+  private long backoff(int n) {
+    return Math.min(
+        settings.maxRetry().toMillis(), settings.firstRetry().toMillis() << Math.min(n - 1, 20));
   }
 
   @Override
@@ -172,6 +197,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     attempt = 0;
+    subscribeAttempt = 0;
     log.info("{} MQTT broker {}", reconnect ? "reconnected to" : "connected to", settings.url());
     subscribe(n);
   }
@@ -188,21 +214,52 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           topics,
           qos,
           null,
-          PahoCalls.onContext(
-              context,
-              e -> {
-                if (e != null) {
-                  subscribeFailed(n, e);
-                  return;
-                }
-                log.info("subscribed to {}", String.join(", ", topics));
-                Listener l = listener;
-                if (l != null && n == connections.get()) {
-                  l.connected(n);
-                }
-              }));
+          new IMqttActionListener() {
+            @Override
+            public void onSuccess(IMqttToken token) {
+              int[] granted = token.getGrantedQos();
+              context.runOnContext(v -> subscribed(n, topics, granted));
+            }
+
+            @Override
+            public void onFailure(IMqttToken token, Throwable e) {
+              context.runOnContext(v -> subscribeFailed(n, e));
+            }
+          });
     } catch (MqttException e) {
       subscribeFailed(n, e);
+    }
+  }
+
+  /** The SUBACK came: every topic granted, or the subscription failed. */
+  private void subscribed(long n, String[] topics, int[] granted) {
+    if (closed || n != connections.get()) {
+      return;
+    }
+    List<String> refused = PahoCalls.refused(topics, granted);
+    if (!refused.isEmpty()) {
+      String detail =
+          "the broker refused the subscription to "
+              + String.join(", ", refused)
+              + " (SUBACK return code 0x80): its ACL does not let "
+              + settings.username().map(u -> "user '" + u + "'").orElse("this client")
+              + " read "
+              + (refused.size() == 1 ? "it" : "them")
+              + ", so commands cannot reach the agent";
+      long delay = backoff(++subscribeAttempt);
+      log.error("{}; staying offline, retrying in {}", detail, PahoCalls.seconds(delay));
+      Listener l = listener;
+      if (l != null && refusalReported != n) {
+        refusalReported = n;
+        l.subscriptionRefused(detail);
+      }
+      vertx.setTimer(delay, t -> subscribe(n));
+      return;
+    }
+    log.info("subscribed to {}", String.join(", ", topics));
+    Listener l = listener;
+    if (l != null) {
+      l.connected(n);
     }
   }
 

@@ -1,50 +1,177 @@
 package org.zfsbackup.mqtt;
 
-import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zfsbackup.cycle.CycleLock;
 import org.zfsbackup.exec.ProcessResult;
 
 /**
- * The power-down (docs/mqtt.md, "The power-down, step by step"): {@code offline}, a clean
- * disconnect once every publish is acknowledged, then {@code power.command} on a worker thread; and
- * what its return reports. The agent decides when (its {@code POWERING_DOWN} stage) and what
- * follows (reconnect, idle).
+ * The power-down (docs/mqtt.md, "The power-down, step by step"): the cycle lock, then {@code
+ * offline}, a clean disconnect once every publish is acknowledged, {@code power.command} on a
+ * worker thread, and a watch on the {@link PowerClocks} until the machine has really been down
+ * and is back (or has not gone down within {@code power.settle_s}); and what that outcome reports.
+ * The agent decides when (its {@code AWAITING_LOCK} and {@code POWERING_DOWN} stages) and what
+ * follows (reconnect, idle). Used on the agent's context only.
  */
 final class PowerDown {
   /** Logs as the agent, whose steps these are. */
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
 
+  /**
+   * @param command {@code power.command}; empty = go offline and come straight back
+   * @param settle {@code power.settle_s}: how long the machine may stay up after the command
+   *     returned before the power-down counts as failed
+   * @param lockWait {@code power.lock_wait_s}: how long a power-down waits for a cycle lock held
+   *     by another process
+   * @param poll how often the lock and the clocks are looked at
+   * @param lockFile the cycle lock, {@code <state_file>.lock}
+   */
+  record Settings(
+      List<String> command, Duration settle, Duration lockWait, Duration poll, Path lockFile) {
+    Settings {
+      command = List.copyOf(command);
+    }
+  }
+
+  /** How a power-down ended. */
+  sealed interface Outcome {}
+
+  /** No {@code power.command}: the agent only went offline. */
+  record NoCommand() implements Outcome {}
+
+  /** The machine was down for about {@code asleep} and is back. */
+  record Resumed(Duration asleep) implements Outcome {}
+
+  /** The command could not start ({@code cause}) or exited non-zero ({@code result}). */
+  record Failed(ProcessResult result, Throwable cause) implements Outcome {}
+
+  /** The command exited 0 but the machine was still up {@code power.settle_s} later. */
+  record NotDown(ProcessResult result) implements Outcome {}
+
+  private final Vertx vertx;
   private final MqttPort mqtt;
   private final AgentPublisher out;
   private final WorkerExecutor workers;
   private final PowerSwitch power;
-  private final List<String> argv;
+  private final PowerClocks clocks;
+  private final Settings settings;
 
-  /**
-   * @param argv {@code power.command}; empty = go offline and come straight back
-   */
+  /** The cycle lock while a power-down holds it (from before offline until the power returns). */
+  private CycleLock held;
+
+  private long timer = -1;
+  private boolean cancelled;
+
   PowerDown(
+      Vertx vertx,
       MqttPort mqtt,
       AgentPublisher out,
       WorkerExecutor workers,
       PowerSwitch power,
-      List<String> argv) {
+      PowerClocks clocks,
+      Settings settings) {
+    this.vertx = vertx;
     this.mqtt = mqtt;
     this.out = out;
     this.workers = workers;
     this.power = power;
-    this.argv = List.copyOf(argv);
+    this.clocks = clocks;
+    this.settings = settings;
   }
 
+  Duration lockWait() {
+    return settings.lockWait();
+  }
+
+  Path lockFile() {
+    return settings.lockFile();
+  }
+
+  // ---------------------------------------------------------------- the cycle lock
+
   /**
-   * Offline, disconnect, then the power command. Completes (off the agent's context) when the
-   * command returned, with its result; with null when none is configured.
+   * Takes the cycle lock, waiting (at most {@code lockWait}) while another process holds it: a
+   * {@code run} from cron is let finish, never cut off by the power-down. Completes with true when
+   * it is held (or cannot be taken at all: a warning, and the power-down goes on without it), with
+   * false when it was still held by the other process at the end of the wait. The lock is kept
+   * until {@link #release}: a cron run that starts during the power-down is refused rather than
+   * frozen mid-stream by the suspend.
    */
-  Future<ProcessResult> run() {
+  Future<Boolean> takeLock() {
+    Promise<Boolean> taken = Promise.promise();
+    tryLock(taken, clocks.monotonicNanos() + settings.lockWait().toNanos(), true);
+    return taken.future();
+  }
+
+  private void tryLock(Promise<Boolean> taken, long deadline, boolean first) {
+    timer = -1;
+    workers
+        .executeBlocking(() -> CycleLock.tryAcquire(settings.lockFile()), false)
+        .onComplete(
+            ar -> {
+              CycleLock.Attempt a =
+                  ar.succeeded()
+                      ? ar.result()
+                      : new CycleLock.Unavailable(settings.lockFile(), String.valueOf(ar.cause()));
+              if (a instanceof CycleLock.Acquired acquired) {
+                held = acquired.lock();
+                if (cancelled) {
+                  release();
+                  taken.tryFail("shutting down");
+                  return;
+                }
+                if (!first) {
+                  log.info("the other backup cycle ended: {} is free, powering down", lockFile());
+                }
+                taken.tryComplete(true);
+              } else if (a instanceof CycleLock.Unavailable u) {
+                log.warn(
+                    "cannot take the cycle lock {} ({}): powering down without it",
+                    u.file(),
+                    u.why());
+                taken.tryComplete(true);
+              } else if (cancelled) {
+                taken.tryFail("shutting down");
+              } else if (clocks.monotonicNanos() >= deadline) {
+                taken.tryComplete(false);
+              } else {
+                if (first) {
+                  log.info(
+                      "another backup cycle (a `run` from cron) holds the cycle lock {}: the"
+                          + " power-down waits until it ends, at most {}",
+                      lockFile(),
+                      PahoCalls.seconds(settings.lockWait().toMillis()));
+                }
+                timer =
+                    vertx.setTimer(
+                        settings.poll().toMillis(), t -> tryLock(taken, deadline, false));
+              }
+            });
+  }
+
+  /** Lets go of the cycle lock, if held. */
+  void release() {
+    if (held != null) {
+      held.close();
+      held = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- the power-down
+
+  /**
+   * Offline, disconnect, the power command, then the watch on the clocks. Completes with the
+   * outcome; never completes after {@link #cancel} (a poweroff: systemd's SIGTERM stops the agent
+   * while it waits).
+   */
+  Future<Outcome> run() {
     out.availability("offline");
     return mqtt.disconnect()
         .otherwise(
@@ -54,27 +181,92 @@ final class PowerDown {
             })
         .compose(
             v -> {
+              List<String> argv = settings.command();
+              if (cancelled) {
+                log.info("shutting down: the power command is not run");
+                return Promise.<Outcome>promise().future(); // nothing follows a shutdown
+              }
               if (argv.isEmpty()) {
                 log.info("no power.command configured: nothing to power down, coming back online");
-                return Future.<ProcessResult>succeededFuture(null);
+                return Future.<Outcome>succeededFuture(new NoCommand());
               }
+              long gapBefore = clocks.gapNanos();
               log.info("running the power command: {}", String.join(" ", argv));
-              return workers.executeBlocking(() -> power.run(argv), false);
+              return workers
+                  .executeBlocking(() -> power.run(argv), false)
+                  .transform(
+                      ar -> {
+                        if (ar.failed()) {
+                          return Future.succeededFuture(new Failed(null, ar.cause()));
+                        }
+                        if (!ar.result().ok()) {
+                          return Future.succeededFuture(new Failed(ar.result(), null));
+                        }
+                        return watch(gapBefore, ar.result());
+                      });
             });
   }
 
   /**
-   * Logs how the power command returned and publishes a {@code power_failed} error when it failed
-   * (kept for the next connect: the agent is offline now). On the agent's context.
+   * systemd's {@code suspend} and {@code poweroff} return before the machine goes down: stay
+   * disconnected until the boot-time clock has run ahead of the monotonic one (the machine slept
+   * and woke up), or until {@code settle} of awake time has passed.
    */
-  void report(AsyncResult<ProcessResult> ar) {
-    if (ar.failed()) {
-      log.error("the power command could not run: {}", ar.cause().toString());
+  private Future<Outcome> watch(long gapBefore, ProcessResult result) {
+    log.info(
+        "the power command returned (exit 0): staying offline until the machine has been down"
+            + " (at most {})",
+        PahoCalls.seconds(settings.settle().toMillis()));
+    Promise<Outcome> back = Promise.promise();
+    check(back, gapBefore, clocks.monotonicNanos(), result);
+    return back.future();
+  }
+
+  private void check(Promise<Outcome> back, long gapBefore, long returned, ProcessResult result) {
+    timer = -1;
+    if (cancelled) {
+      return;
+    }
+    long gap = clocks.gapNanos();
+    switch (PowerClocks.verdict(
+        gapBefore, gap, clocks.monotonicNanos() - returned, settings.settle())) {
+      case RESUMED -> back.tryComplete(new Resumed(Duration.ofNanos(gap - gapBefore)));
+      case NOT_DOWN -> back.tryComplete(new NotDown(result));
+      case WAITING ->
+          timer =
+              vertx.setTimer(
+                  settings.poll().toMillis(), t -> check(back, gapBefore, returned, result));
+    }
+  }
+
+  /** Shutting down: no more waiting for the lock or the clocks; the lock is let go. */
+  void cancel() {
+    cancelled = true;
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+      timer = -1;
+    }
+    release();
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  /**
+   * Logs how the power-down ended and publishes a {@code power_failed} error when it failed (kept
+   * for the next connect: the agent is offline now).
+   */
+  void report(Outcome outcome) {
+    if (outcome instanceof Resumed r) {
+      log.info(
+          "the machine was down for about {} and is back: reconnecting",
+          PahoCalls.seconds(r.asleep().toSeconds() * 1000));
+    } else if (outcome instanceof Failed f && f.result() == null) {
+      log.error("the power command could not run: {}", f.cause().toString());
       out.error(
           Payloads.agentError(
-              null, "power_failed", "the power command could not run: " + ar.cause()));
-    } else if (ar.result() != null && !ar.result().ok()) {
-      ProcessResult r = ar.result();
+              null, "power_failed", "the power command could not run: " + f.cause()));
+    } else if (outcome instanceof Failed f) {
+      ProcessResult r = f.result();
       log.error("the power command failed: {}", r.describe());
       out.error(
           Payloads.error(
@@ -86,8 +278,37 @@ final class PowerDown {
               "the power command failed: " + r.describe(),
               r.startFailed() ? null : r.exitCode(),
               r.stderrTail().isBlank() ? null : r.stderrTail()));
-    } else if (ar.result() != null) {
-      log.info("the power command returned (resumed): coming back online");
+    } else if (outcome instanceof NotDown n) {
+      String message =
+          "the machine did not power down within "
+              + PahoCalls.seconds(settings.settle().toMillis())
+              + " (`"
+              + String.join(" ", settings.command())
+              + "` exited 0, but the boot-time clock never ran ahead of the monotonic clock)";
+      log.error("{}: reconnecting", message);
+      out.error(
+          Payloads.error(
+              null,
+              "power_failed",
+              null,
+              null,
+              null,
+              message,
+              null,
+              n.result().stderrTail().isBlank() ? null : n.result().stderrTail()));
     }
+  }
+
+  /** The {@code power_blocked} report: the lock was still held when the wait ended. */
+  void reportBlocked() {
+    String message =
+        "the power-down was given up: another backup cycle (a `run` from cron) still held the"
+            + " cycle lock "
+            + lockFile()
+            + " after "
+            + PahoCalls.seconds(settings.lockWait().toMillis())
+            + "; it was not interrupted, and the machine stays on";
+    log.warn("{}", message);
+    out.agentError(null, "power_blocked", message);
   }
 }

@@ -5,7 +5,9 @@ import org.zfsbackup.exec.ProcessResult;
 
 /**
  * Runs {@code power.command} after a graceful suspend. Blocking: returns when the command returns,
- * which for {@code systemctl suspend} is after the machine woke up again. Called on a worker thread.
+ * which for {@code systemctl suspend} or {@code poweroff} is at once, before the machine goes down
+ * (logind only queues the job), and for a command such as {@code pm-suspend} after the wake-up;
+ * {@link PowerClocks} tells which happened. Called on a worker thread.
  */
 @FunctionalInterface
 interface PowerSwitch {

@@ -10,9 +10,9 @@ import java.util.List;
 import org.zfsbackup.exec.ProcessResult;
 
 /**
- * Runs the power command as an argv list, never through a shell, with no timeout: a suspend
- * returns only when the machine wakes up, which may be hours later. Keeps the last lines of its
- * combined output for the error event.
+ * Runs the power command as an argv list, never through a shell, with no timeout: some suspend
+ * commands return only when the machine wakes up, which may be hours later. Keeps the last lines
+ * of its combined output for the error event.
  */
 final class ProcessPowerSwitch implements PowerSwitch {
   private static final int TAIL_LINES = 20;

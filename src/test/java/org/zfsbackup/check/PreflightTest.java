@@ -48,7 +48,7 @@ class PreflightTest {
         new CommandsConfig(List.of("zfs"), List.of("ssh", "-o", "BatchMode=yes"), List.of("pv")),
         new PullConfig("backuppool/backups", List.of("-u"), sources),
         push,
-        new PowerConfig(List.of()),
+        new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
         new ReplicationConfig(true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120)),
         Path.of("/tmp/state.json"),
         "info",

@@ -64,7 +64,7 @@ class SharingCheckTest {
                 true,
                 List.of(),
                 List.of("backuppool/backups"))),
-        new PowerConfig(List.of()),
+        new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
         new ReplicationConfig(
             true, Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(10)),
         Path.of("/tmp/state.json"),

@@ -198,6 +198,9 @@ class AgentEndToEndIT {
         "power:",
         // Counts its runs: one line per run (a marker file cannot tell one run from two).
         "  command: [sh, -c, 'echo run >> \"$0\"', " + dir.resolve("power-runs") + "]",
+        // It returns at once, as systemctl does, and this machine does not go down: the agent's
+        // real clock pair (/proc/uptime) sees no sleep, so it comes back after settle_s.
+        "  settle_s: 3",
         "state_file: " + dir.resolve("state.json"),
         ""));
     sub = new Sub(broker.port());
@@ -328,10 +331,13 @@ class AgentEndToEndIT {
         .noneMatch(p -> p.get("phase").asText().equals("push") && !p.get("status").asText().equals("skipped")), sub.since(m));
     assertEquals(List.of("a"), ZfsPools.snapshots(bak + "/backups/host-storage/" + src + "/fast/small"));
     assertEquals(List.of("b1"), ZfsPools.snapshots(bak + "/backups/host-storage/" + src + "/tank/big"));
-    // The power command returned (a resume): back online and idle; nothing replays.
+    // The power command returned at once and the machine never went down: after settle_s the
+    // agent is back, idle, and says the power-down failed; nothing replays.
     int resumed = sub.mark();
     sub.await(m, T + "/availability", "online"::equals, Duration.ofSeconds(60));
     sub.await(m, T + "/state", field("state", "idle"), Duration.ofSeconds(30));
+    JsonNode failed = json(sub.await(m, T + "/error", field("kind", "power_failed"), Duration.ofSeconds(30)));
+    assertTrue(failed.get("message").asText().startsWith("the machine did not power down within 3 s"), failed.toString());
     // Instead of a sleep: whatever the agent does on reconnecting (a replayed run or suspend) comes
     // before its reply to a status published now.
     int asked = sub.mark();

@@ -42,6 +42,8 @@ abstract class AgentBrokerScenarios {
   String clientId;
   Topics topics;
   final FakeCycleRunner engine = new FakeCycleRunner();
+  /** The machine's clock pair: a power command that exits 0 sends it to sleep for an hour. */
+  final FakeClocks clocks = new FakeClocks();
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
   final List<PowerRuns> powers = new ArrayList<>();
@@ -219,7 +221,7 @@ abstract class AgentBrokerScenarios {
     assertTrue(after.indexOf(power) < after.indexOf(online), "online only after the power command returned");
     assertEquals(1, after.stream().filter(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")).count(),
         "one offline: the disconnect was clean, the will was not sent");
-    awaitState(probe, after.indexOf(online) + mark, "idle");
+    awaitState(probe, after.indexOf(power) + mark, "idle"); // state idle, then online
     assertEquals(1, engine.requests.size(), "the suspend command was not executed again after the resume");
   }
 
@@ -348,8 +350,7 @@ abstract class AgentBrokerScenarios {
     command("{\"command\": \"run\"}");
     power.open();
     Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
-    int back = probe.messages().indexOf(online);
-    awaitState(probe, back, "idle");
+    awaitState(probe, mark, "idle"); // published before online
     int mark2 = probe.mark();
     command("status");
     awaitState(probe, mark2, "idle");
@@ -383,6 +384,181 @@ abstract class AgentBrokerScenarios {
     awaitCount(probe, "homeassistant/", 2 * AgentTest.ENTITIES);
   }
 
+
+  // ------------------------------------------------------------------ power-down as systemd does it
+
+  /**
+   * A power command that returns at once, like {@code systemctl suspend}, and a machine that then
+   * does not go down: the agent stays offline for {@code power.settle_s}, then comes back, state
+   * before online, and reports {@code power_failed}. Catches: online (and Run enabled in Home
+   * Assistant) right after the command returned, and a failed suspend nobody hears of.
+   */
+  @Test
+  void suspend_commandReturnsAtOnceAndMachineStaysUp_offlineUntilSettleThenPowerFailed() {
+    clocks.goesDown = false;
+    PowerRuns power = power(true);
+    startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(2), WAIT));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    int mark = probe.mark();
+    command("suspend");
+    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    power.awaitCount(1, WAIT);
+    // After the offline: a probe that subscribed as the agent came online may get online twice
+    // (retained, then live) before it.
+    int down = probe.messages().indexOf(offline);
+    Message online = probe.awaitAfter(down, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message error = probe.awaitAfter(down, topics.error(), m -> true, WAIT);
+    assertEquals("power_failed", json(error).get("kind").asText());
+    assertTrue(json(error).get("message").asText().startsWith("the machine did not power down within 2 s"),
+        json(error).toString());
+    long offlineMillis = (online.receivedNanos() - offline.receivedNanos()) / 1_000_000;
+    assertTrue(offlineMillis >= 2000, "back online " + offlineMillis + " ms after offline, before settle_s");
+    List<Message> after = probe.messages().subList(probe.messages().indexOf(offline), probe.mark());
+    Message idle = after.stream().filter(m -> m.topic().equals(topics.state())).findFirst().orElseThrow();
+    assertEquals("idle", json(idle).get("state").asText());
+    assertTrue(after.indexOf(idle) < after.indexOf(online), "state before online");
+    assertEquals(1, power.count());
+  }
+
+  /**
+   * The command returns, the machine goes to sleep afterwards and wakes up: offline the whole
+   * time, then back at once with state and result before online, and no error. The clock pair is
+   * the test's ({@link FakeClocks}): this machine cannot be suspended.
+   */
+  @Test
+  void suspend_machineSleepsAfterTheCommandReturned_backOnWakeStateAndResultBeforeOnline() {
+    clocks.goesDown = false;
+    PowerRuns power = power(true);
+    startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), WAIT));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    probe.await(topics.result(), m -> true, WAIT);
+    int mark = probe.mark();
+    command("suspend");
+    probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    power.awaitCount(1, WAIT);
+    sleep(1000); // twenty looks at the clocks: the machine has not been down, the agent stays away
+    int asleep = probe.mark();
+    assertTrue(probe.messages().subList(mark, asleep).stream().noneMatch(m -> m.text().equals("online")),
+        "online while the machine had not been down");
+    clocks.sleep(Duration.ofHours(8)); // the night, then wake-on-LAN
+    Message online = probe.awaitAfter(asleep, topics.availability(), m -> m.text().equals("online"), WAIT);
+    List<Message> back = probe.messages().subList(asleep, probe.messages().indexOf(online));
+    assertTrue(back.stream().anyMatch(m -> m.topic().equals(topics.state()) && json(m).get("state").asText().equals("idle")),
+        "state idle before online: " + AgentMosquittoIT.texts(back));
+    assertTrue(back.stream().anyMatch(m -> m.topic().equals(topics.result())), "result before online");
+    awaitResumedIdle(probe, asleep);
+    assertTrue(probe.messages(topics.error()).isEmpty(), "no error: " + AgentMosquittoIT.texts(probe.messages(topics.error())));
+    assertEquals(1, power.count());
+  }
+
+  /**
+   * {@code systemctl poweroff} returns at once and systemd then stops the agent (SIGTERM): it
+   * never comes back online. Catches: the availability flapping online, then offline.
+   */
+  @Test
+  void poweroff_stoppedWhileWaitingForTheMachineToGoDown_neverComesBackOnline() {
+    clocks.goesDown = false;
+    PowerRuns power = power(true);
+    RunningAgent agent = startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), WAIT));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    int mark = probe.mark();
+    command("suspend");
+    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    power.awaitCount(1, WAIT);
+    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back meanwhile
+    agent.stop(); // systemd's SIGTERM, part of the poweroff
+    String marker = topics.base() + "/test-marker";
+    commander().publish(marker, "m", false);
+    probe.awaitAfter(mark, marker, m -> true, WAIT);
+    assertEquals(List.of(),
+        probe.messages().subList(probe.messages().indexOf(offline) + 1, probe.mark()).stream()
+            .filter(m -> m.topic().equals(topics.availability())).map(Message::text).toList(),
+        "nothing after offline");
+    MqttProbe late = probe();
+    assertEquals("offline", late.await(topics.availability(), m -> true, WAIT).text(), "retained offline");
+  }
+
+  /**
+   * A {@code run} from cron (another process, {@code LockHolder}) holds the cycle lock: the
+   * suspend waits, online and {@code suspending}, and powers down once the lock is let go; with a
+   * short {@code power.lock_wait_s} it gives up with {@code power_blocked} instead. Catches: a
+   * power-down that cuts the other run off, and one that waits forever.
+   */
+  @Test
+  void suspend_cronRunHoldsTheCycleLock_waitsThenPowersDown_orGivesUpBlocked() throws Exception {
+    PowerRuns power = power(true);
+    Path stateFile = dir.resolve("state.json");
+    startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), Duration.ofSeconds(2)));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    try (LockHolderProcess cron = new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
+      int mark = probe.mark();
+      command("suspend");
+      awaitState(probe, mark, "suspending");
+      Message blocked = probe.awaitAfter(mark, topics.error(), m -> true, WAIT);
+      assertEquals("power_blocked", json(blocked).get("kind").asText());
+      awaitState(probe, mark, "idle");
+      assertEquals(0, power.count(), "no power-down while another process holds the lock");
+      assertTrue(cron.alive(), "the other run was not cut off");
+      assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+    }
+    // Lock free again: the next suspend powers down.
+    int mark = probe.mark();
+    command("suspend");
+    power.awaitCount(1, WAIT);
+    awaitResumedIdle(probe, mark);
+  }
+
+  @Test
+  void suspend_cronRunEndsWhileTheSuspendWaits_powersDownThen() throws Exception {
+    PowerRuns power = power(true);
+    Path stateFile = dir.resolve("state.json");
+    startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), WAIT));
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    int mark;
+    try (LockHolderProcess cron = new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
+      mark = probe.mark();
+      command("suspend");
+      awaitState(probe, mark, "suspending");
+      sleep(1000); // twenty looks at the lock
+      assertEquals(0, power.count(), "powered down while another process holds the lock");
+      assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+    } // the cron run ends
+    probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    power.awaitCount(1, WAIT);
+    awaitResumedIdle(probe, mark);
+  }
+
+  /** Another process holding a cycle lock, as a {@code run} from cron does. */
+  static final class LockHolderProcess implements AutoCloseable {
+    private final Process process;
+
+    LockHolderProcess(Path lockFile) throws Exception {
+      Files.createDirectories(lockFile.getParent());
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+          org.zfsbackup.cycle.LockHolder.class.getName(), lockFile.toString()).redirectErrorStream(true).start();
+      String line = new java.io.BufferedReader(
+          new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)).readLine();
+      assertEquals("locked", line);
+    }
+
+    boolean alive() {
+      return process.isAlive();
+    }
+
+    @Override
+    public void close() throws Exception {
+      process.getOutputStream().close(); // LockHolder lets go when its stdin closes
+      assertTrue(process.waitFor(10, TimeUnit.SECONDS));
+    }
+  }
+
   // ------------------------------------------------------------------ helpers
 
   /** A power command that counts its runs; {@code open}: it returns at once (else: see open()). */
@@ -393,11 +569,15 @@ abstract class AgentBrokerScenarios {
   }
 
   RunningAgent startAgent(List<String> power) {
-    return startAgent(TestConfigs.config(brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power));
+    return startAgent(config(power));
+  }
+
+  AgentConfig config(List<String> power) {
+    return TestConfigs.config(brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power);
   }
 
   RunningAgent startAgent(AgentConfig config) {
-    RunningAgent agent = AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST);
+    RunningAgent agent = AgentLauncher.start(config, c -> engine, clocks.suspending(new ProcessPowerSwitch()), clocks, TestConfigs.FAST);
     agents.add(agent);
     return agent;
   }
@@ -444,7 +624,8 @@ abstract class AgentBrokerScenarios {
   void awaitResumedIdle(MqttProbe probe, int mark) {
     Message online =
         probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
-    awaitState(probe, probe.messages().indexOf(online), "idle");
+    // The state comes before online (docs/mqtt.md): the last one after mark.
+    awaitState(probe, mark, "idle");
     int asked = probe.mark();
     command("status");
     awaitState(probe, asked, "idle");

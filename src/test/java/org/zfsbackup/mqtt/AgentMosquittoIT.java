@@ -16,6 +16,7 @@ import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
+import org.zfsbackup.testing.Prerequisites;
 
 /** The agent against a real Mosquitto process, one per test, including kills and restarts. */
 class AgentMosquittoIT extends AgentBrokerScenarios {
@@ -201,6 +202,82 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
         woken.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
         texts(woken.messages()).toString());
     assertEquals(1, engine.requests.size(), "nothing replayed a run");
+  }
+
+  /**
+   * The broker refuses the agent's subscription to T (SUBACK 0x80, here by Mosquitto's
+   * dynamic-security plugin; its {@code acl_file} never refuses a subscription). Catches: a
+   * refused subscription counted as success — the agent would publish {@code online} and every
+   * command would silently disappear. The agent stays offline, logs and publishes the refusal,
+   * retries, and comes online once the ACL is fixed.
+   */
+  @Test
+  void subscriptionRefusedByTheBroker_notOnlineReportedAndRetriedUntilGranted() throws Exception {
+    broker.close();
+    broker =
+        MosquittoBroker.builder()
+            .dynamicSecurity(
+                """
+                {"defaultACLAccess": {"publishClientSend": true, "publishClientReceive": true,
+                   "subscribe": true, "unsubscribe": true},
+                 "clients": [],
+                 "groups": [{"groupname": "anonymous", "roles": [{"rolename": "no-commands"}]}],
+                 "roles": [{"rolename": "no-commands", "acls": [
+                   {"acltype": "subscribeLiteral", "topic": "%s", "priority": 0, "allow": false},
+                   {"acltype": "publishClientSend", "topic": "$CONTROL/dynamic-security/#",
+                    "priority": 0, "allow": true}]}],
+                 "anonymousGroup": "anonymous"}
+                """
+                    .formatted(topics.command()))
+            .start();
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+    root.addAppender(logs);
+    try {
+      MqttProbe probe = probe();
+      startAgent(List.of("true"));
+      Message error = probe.await(topics.error(), m -> true, WAIT);
+      assertEquals("subscription_refused", json(error).get("kind").asText());
+      assertTrue(json(error).get("message").asText().contains(topics.command()), error.text());
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (count(logs, "the broker refused the subscription to " + topics.command()) < 2) {
+        assertTrue(System.nanoTime() < deadline, "no retry of the refused subscription");
+        Thread.sleep(20);
+      }
+      assertTrue(
+          probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("online")),
+          "online with a refused subscription");
+      assertEquals(1, probe.messages(topics.error()).size(), "reported once per connection");
+
+      // The operator fixes the ACL: the next retry is granted.
+      run(
+          Prerequisites.requireProgram("mosquitto_pub").toString(),
+          "-p",
+          String.valueOf(broker.port()),
+          "-t",
+          "$CONTROL/dynamic-security/v1",
+          "-m",
+          "{\"commands\": [{\"command\": \"removeRoleACL\", \"rolename\": \"no-commands\","
+              + " \"acltype\": \"subscribeLiteral\", \"topic\": \""
+              + topics.command()
+              + "\"}]}");
+      // The plugin disconnects the clients of a changed role (the agent reconnects on its own).
+      MqttProbe fresh = probe();
+      fresh.await(topics.availability(), "online", Duration.ofSeconds(30));
+      int mark = fresh.mark();
+      command("run");
+      fresh.awaitAfter(mark, topics.result(), m -> true, WAIT);
+      assertEquals(1, engine.requests.size());
+    } finally {
+      root.detachAppender(logs);
+    }
+  }
+
+  static long count(ListAppender<ILoggingEvent> logs, String text) {
+    synchronized (logs) {
+      return logs.list.stream().filter(e -> e.getFormattedMessage().contains(text)).count();
+    }
   }
 
   static boolean logged(ListAppender<ILoggingEvent> logs, String text) {

@@ -150,10 +150,10 @@ class AgentStatusTest {
   void cycleEnds_thenSuspend_powersDownFromRunningAndCancelling() {
     AgentStatus running = AgentStatus.initial(T0).after(Event.RUN, cycle(true), 1, T1);
     assertEquals(Event.CYCLE_ENDS_THEN_SUSPEND, running.cycleEnds());
-    assertEquals(Stage.POWERING_DOWN, running.after(running.cycleEnds(), null, 1, T2).stage());
+    assertEquals(Stage.AWAITING_LOCK, running.after(running.cycleEnds(), null, 1, T2).stage());
     AgentStatus cancelling = running.after(Event.CANCEL, null, 1, T1);
     assertEquals(
-        Stage.POWERING_DOWN, cancelling.after(cancelling.cycleEnds(), null, 1, T2).stage());
+        Stage.AWAITING_LOCK, cancelling.after(cancelling.cycleEnds(), null, 1, T2).stage());
     AgentStatus plain = AgentStatus.initial(T0).after(Event.RUN, cycle(false), 1, T1);
     assertEquals(Stage.IDLE, plain.after(plain.cycleEnds(), null, 1, T2).stage());
   }
@@ -165,11 +165,15 @@ class AgentStatusTest {
         AgentStatus.initial(T0).after(Event.RUN, c, 1, T0).after(Event.SUSPEND, null, 1, T1);
     assertEquals(Stage.SUSPENDING, suspending.stage());
     assertSame(c, suspending.cycle());
-    AgentStatus poweringDown = suspending.after(suspending.cycleEnds(), null, 1, T2);
+    AgentStatus awaitingLock = suspending.after(suspending.cycleEnds(), null, 1, T2);
+    assertEquals(Stage.AWAITING_LOCK, awaitingLock.stage());
+    assertEquals(AgentState.SUSPENDING, awaitingLock.wire());
+    assertNull(awaitingLock.cycle());
+    assertEquals(T2, awaitingLock.since(), "the power-down is a new state on T/state");
+    AgentStatus poweringDown = awaitingLock.after(Event.LOCK_TAKEN, null, 1, T2.plusSeconds(5));
     assertEquals(Stage.POWERING_DOWN, poweringDown.stage());
     assertEquals(AgentState.SUSPENDING, poweringDown.wire());
-    assertNull(poweringDown.cycle());
-    assertEquals(T2, poweringDown.since(), "the power-down is a new state on T/state");
+    assertEquals(T2, poweringDown.since(), "taking the lock changes nothing T/state shows");
   }
 
   @Test
@@ -177,11 +181,24 @@ class AgentStatusTest {
     AgentStatus idle = AgentStatus.initial(T0);
     assertEquals(0, idle.firstLiveConnection());
     AgentStatus back =
-        idle.after(Event.SUSPEND, null, 3, T1).after(Event.POWER_RETURNS, null, 3, T2);
+        idle.after(Event.SUSPEND, null, 3, T1)
+            .after(Event.LOCK_TAKEN, null, 3, T1)
+            .after(Event.POWER_RETURNS, null, 3, T2);
     assertEquals(Stage.IDLE, back.stage());
     assertEquals(4, back.firstLiveConnection());
     AgentStatus running = back.after(Event.RUN, cycle(false), 4, T2);
     assertEquals(4, running.after(Event.CANCEL, null, 4, T2).firstLiveConnection());
+  }
+
+  /** Catches: a power-down that gives up on the lock and is left with no way back to idle. */
+  @Test
+  void after_lockStillHeld_isIdleAgainWithNoCycle() {
+    AgentStatus waiting = AgentStatus.initial(T0).after(Event.SUSPEND, null, 1, T1);
+    assertEquals(Stage.AWAITING_LOCK, waiting.stage());
+    AgentStatus idle = waiting.after(Event.LOCK_STILL_HELD, null, 1, T2);
+    assertEquals(Stage.IDLE, idle.stage());
+    assertEquals(T2, idle.since());
+    assertEquals(0, idle.firstLiveConnection(), "no power-down happened: the connection stays live");
   }
 
   @Test

@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.cycle.CycleControl.StopReason;
+import org.zfsbackup.cycle.CycleLock;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 
 /**
@@ -91,6 +92,13 @@ class AgentTest {
     assertEquals(List.of(), List.copyOf(thrown), "thrown on the agent's context");
   }
 
+  /** Cycles run on the real engine, which finds the cycle lock held and does nothing. */
+  volatile boolean lockedOut;
+
+  /** {@code power.settle_s} and {@code power.lock_wait_s} of the agents {@link #newAgent} makes. */
+  Duration settle = Duration.ofSeconds(1);
+  Duration lockWait = Duration.ofSeconds(10);
+
   Agent newAgent(StateStore.Saved saved) {
     return newAgent(saved, new Discovery("homeassistant", "agent-1", T, "test"));
   }
@@ -101,14 +109,15 @@ class AgentTest {
             context,
             workers,
             mqtt,
-            engine,
+            (request, sink, control) -> (lockedOut ? realEngine() : engine).run(request, sink, control),
             power,
+            power.clocks,
             new CommandParser(Set.of("src:tank/a", "src:tank/b")),
             new StateStore(dir.resolve("state.json")),
             Clock.systemUTC(),
             new Agent.Settings(
                 T,
-                POWER,
+                new PowerDown.Settings(POWER, settle, lockWait, Duration.ofMillis(50), lockFile()),
                 Optional.of(discovery),
                 Duration.ofMillis(300),
                 Duration.ofSeconds(5)));
@@ -153,7 +162,7 @@ class AgentTest {
     await(() -> mqtt.connection() == 2 && "idle".equals(state()), "back online");
     assertSubsequence(
         List.of("state suspending", "availability offline", "disconnect", "power", "connect",
-            "availability online", "state idle"));
+            "state idle", "availability online"));
     assertEquals(List.of(POWER), power.calls);
     assertTrue(engine.requests.isEmpty());
   }
@@ -213,8 +222,8 @@ class AgentTest {
     assertEquals(1, result.at("/datasets/skipped").asInt(), "nothing new started");
     assertSubsequence(
         List.of("state suspending", "progress done", "progress skipped", "result suspended", "event suspended",
-            "state suspending", "availability offline", "disconnect", "power", "connect", "availability online",
-            "state idle"));
+            "state suspending", "availability offline", "disconnect", "power", "connect", "state idle",
+            "availability online"));
     assertEquals(1, count("power"), "the power command ran once, after the result");
     assertEquals(1, count("availability offline"));
   }
@@ -429,7 +438,7 @@ class AgentTest {
     assertEquals(1, error.get("exit_code").asInt());
     assertTrue(error.get("stderr").asText().contains("Access denied"));
     assertEquals("idle", state());
-    assertSubsequence(List.of("power", "connect", "availability online", "state idle", "error power_failed"));
+    assertSubsequence(List.of("power", "connect", "state idle", "availability online", "error power_failed"));
   }
 
   @Test
@@ -454,6 +463,166 @@ class AgentTest {
         mqtt.json(T.error()).stream().map(e -> e.get("kind").asText()).toList());
     assertTrue(engine.requests.isEmpty());
     assertEquals("idle", state());
+  }
+
+
+  // ------------------------------------------------------------------ power-down as systemd does it
+
+  /**
+   * {@code systemctl suspend} returns at once and the machine may then not go down at all.
+   * Catches: reconnecting (online, idle, Run enabled) as soon as the command returned, and a
+   * failed suspend never reported.
+   */
+  @Test
+  void powerDown_commandReturnsAtOnceAndMachineStaysUp_staysOfflineThenReportsPowerFailed()
+      throws Exception {
+    power.clocks.goesDown = false;
+    send("suspend");
+    await(() -> errors("power_failed") == 1, "power_failed");
+    long offlineFor = mqtt.connectedAt - power.returnedAt;
+    assertTrue(
+        offlineFor >= settle.toNanos(),
+        "reconnected " + offlineFor / 1_000_000 + " ms after the command returned, before settle_s");
+    JsonNode error = mqtt.last(T.error());
+    assertTrue(
+        error.get("message").asText().startsWith("the machine did not power down within 1 s"),
+        error.toString());
+    assertTrue(error.get("exit_code").isNull());
+    assertEquals("idle", state());
+    assertSubsequence(
+        List.of("availability offline", "disconnect", "power", "connect", "state idle",
+            "availability online", "error power_failed"));
+    assertEquals(2, count("connect"), "one reconnect");
+  }
+
+  /**
+   * The command returns, the machine sleeps later and wakes up: the agent stays offline until the
+   * boot-time clock runs ahead, then reconnects at once with state and result before online.
+   * Catches: a reconnect before the sleep, a resume not noticed (it would wait for settle_s and
+   * report power_failed), and online published before the state.
+   */
+  @Test
+  void powerDown_commandReturnsThenMachineSleepsAndWakes_reconnectsWithStateAndResultBeforeOnline()
+      throws Exception {
+    restartAgent(() -> settle = Duration.ofSeconds(30));
+    send("run");
+    await(() -> timeline.contains("result success") && "idle".equals(state()), "a result");
+    power.clocks.goesDown = false;
+    send("suspend");
+    await(() -> power.returnedAt != 0, "the power command returned");
+    Thread.sleep(500); // ten looks at the clocks
+    assertEquals(1, mqtt.connection(), "reconnected while the machine had not been down");
+    assertFalse(mqtt.connected());
+    int mark = timeline.size();
+    power.clocks.sleep(Duration.ofMinutes(10)); // suspended, then woken by wake-on-LAN
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    await(() -> discoveryCount() == 2 * ENTITIES, "republished");
+    List<String> after = List.copyOf(timeline).subList(mark, timeline.size());
+    assertEquals(List.of("connect", "state idle", "result success", "availability online"), after.subList(0, 4));
+    assertEquals(0, errors("power_failed"));
+  }
+
+  /**
+   * {@code systemctl poweroff} returns at once; systemd then stops the agent (SIGTERM) while it
+   * waits for the machine to go down. Catches: a watch that outlives the shutdown and reconnects
+   * or reports power_failed when settle_s ends.
+   */
+  @Test
+  void powerDown_poweroffStopsTheAgentWhileItWaits_neverReconnectsNorReports() throws Exception {
+    restartAgent(() -> settle = Duration.ofSeconds(1));
+    power.clocks.goesDown = false;
+    send("suspend");
+    await(() -> power.returnedAt != 0, "the power command returned");
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+    Thread.sleep(1500); // past settle_s
+    assertEquals(1, count("connect"), "reconnected after the shutdown");
+    assertFalse(timeline.stream().anyMatch(t -> t.endsWith("power_failed")), timeline.toString());
+    assertEquals(1, count("availability offline"), "offline once, by the power-down");
+  }
+
+  /**
+   * A cron {@code run} holds the cycle lock: the suspend waits (online, suspending, nothing of
+   * that run published), then powers down when the lock is free. Catches: a power-down that cuts
+   * the other run off, and one that never comes once the lock is free.
+   */
+  @Test
+  void suspend_whileAnotherProcessHoldsTheCycleLock_waitsForItThenPowersDown() throws Exception {
+    CycleLock held = ((CycleLock.Acquired) CycleLock.tryAcquire(lockFile())).lock();
+    try {
+      send("suspend");
+      await(() -> "suspending".equals(state()), "suspending");
+      assertTrue(mqtt.last(T.state()).get("cycle_id").isNull());
+      send("run");
+      send("cancel");
+      await(() -> errors("command_refused") == 2, "run and cancel refused while waiting");
+      Thread.sleep(500); // ten looks at the lock
+      assertFalse(timeline.contains("availability offline"), "went offline while the lock is held");
+      assertTrue(power.calls.isEmpty());
+      assertTrue(engine.requests.isEmpty());
+    } finally {
+      held.close(); // the cron run ended
+    }
+    await(() -> power.calls.size() == 1, "power-down after the lock was let go");
+    assertSubsequence(List.of("state suspending", "availability offline", "disconnect", "power"));
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    // Let go after the resume: a cron run can start again.
+    CycleLock.Attempt again = CycleLock.tryAcquire(lockFile());
+    assertTrue(again instanceof CycleLock.Acquired, again.toString());
+    ((CycleLock.Acquired) again).lock().close();
+  }
+
+  /**
+   * The lock is still held when power.lock_wait_s ends: power_blocked, idle, still online, the
+   * other run untouched. Catches: waiting forever, and powering down anyway.
+   */
+  @Test
+  void suspend_lockHeldLongerThanTheWait_reportsPowerBlockedAndStaysOn() throws Exception {
+    restartAgent(() -> lockWait = Duration.ofSeconds(1));
+    CycleLock held = ((CycleLock.Acquired) CycleLock.tryAcquire(lockFile())).lock();
+    try {
+      send("suspend");
+      await(() -> errors("power_blocked") == 1, "power_blocked");
+      await(() -> "idle".equals(state()), "idle");
+      assertTrue(mqtt.last(T.error()).get("message").asText().contains(lockFile().toString()));
+      assertTrue(power.calls.isEmpty());
+      assertFalse(timeline.contains("availability offline"));
+      assertTrue(mqtt.connected());
+    } finally {
+      held.close();
+    }
+    send("suspend"); // nothing is stuck: the next suspend powers down
+    await(() -> power.calls.size() == 1, "power-down");
+  }
+
+  /**
+   * A {@code run} that the engine refuses with cycle_locked (a cron run holds the lock). Catches:
+   * the refused run replacing the retained result, which Home Assistant's Last result and Problem
+   * would then show as a failed backup.
+   */
+  @Test
+  void run_refusedWithCycleLocked_leavesTheRetainedResultAlone() throws Exception {
+    send("run");
+    await(() -> timeline.contains("result success") && "idle".equals(state()), "a result");
+    JsonNode before = mqtt.last(T.result());
+    CycleLock held = ((CycleLock.Acquired) CycleLock.tryAcquire(lockFile())).lock();
+    try {
+      lockedOut = true;
+      send("run");
+      await(() -> timeline.contains("event failed"), "the refused run ended");
+    } finally {
+      held.close();
+    }
+    assertEquals(1, errors("cycle_locked"));
+    assertEquals(1, mqtt.on(T.result()).size(), "no result for the refused run");
+    await(() -> "idle".equals(state()), "idle");
+    mqtt.dropAndReconnect();
+    await(() -> mqtt.on(T.result()).size() == 2, "result republished");
+    assertEquals(before, mqtt.last(T.result()), "the retained result is the earlier one");
+    await(() -> new StateStore(dir.resolve("state.json")).load().lastResult().isPresent(), "saved");
+    assertEquals(
+        before, new StateStore(dir.resolve("state.json")).load().lastResult().orElseThrow());
   }
 
   // ------------------------------------------------------------------ results, reconnects
@@ -613,9 +782,10 @@ class AgentTest {
     await(() -> mqtt.published.size() >= before + 3 + ENTITIES, "republished");
     List<String> after = mqtt.published.subList(before, mqtt.published.size()).stream()
         .map(p -> mqtt.summary(p.topic(), p.payload())).filter(s -> !s.startsWith("progress")).toList();
-    assertEquals("availability online", after.get(0));
-    assertEquals("state running", after.get(1));
-    assertEquals("result success", after.get(2));
+    // State and result first: whoever sees online finds them current.
+    assertEquals("state running", after.get(0));
+    assertEquals("result success", after.get(1));
+    assertEquals("availability online", after.get(2));
     assertEquals(ENTITIES, after.stream().filter("discovery"::equals).count());
     assertTrue(mqtt.published.subList(before, mqtt.published.size()).stream()
         .filter(p -> !p.topic().startsWith(T.base() + "/progress")).allMatch(FakeMqtt.Published::retained));
@@ -635,8 +805,8 @@ class AgentTest {
     mqtt.reconnect();
     await(() -> errors("diverged") == 1 && mqtt.json(T.event()).stream().anyMatch(e -> e.get("event_type").asText().equals("failed")),
         "the error and the end event, after the reconnect");
-    assertSubsequence(List.of("dropped error diverged", "dropped event failed", "connect", "availability online",
-        "state idle", "result failed", "error diverged", "event failed"));
+    assertSubsequence(List.of("dropped error diverged", "dropped event failed", "connect", "state idle",
+        "result failed", "availability online", "error diverged", "event failed"));
   }
 
   @Test
@@ -700,6 +870,42 @@ class AgentTest {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Stops the agent, changes its settings, starts a fresh one on a fresh fake connection. */
+  void restartAgent(Runnable change) throws Exception {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+    change.run();
+    timeline.clear();
+    mqtt = new FakeMqtt(context, T, timeline);
+    agent = newAgent(StateStore.Saved.NONE);
+    await(() -> "idle".equals(state()) && discoveryCount() == ENTITIES, "agent online and idle");
+  }
+
+  /** The real engine on this test's state file: with the cycle lock held, it runs nothing. */
+  org.zfsbackup.cycle.CycleRunner realEngine() {
+    org.zfsbackup.config.AgentConfig config =
+        TestConfigs.config("tcp://127.0.0.1:1", "agent-1", T.base(), dir.resolve("state.json"), POWER);
+    org.zfsbackup.exec.ProcessRunner nothing =
+        new org.zfsbackup.exec.ProcessRunner() {
+          @Override
+          public org.zfsbackup.exec.ProcessResult run(List<String> argv, Duration timeout) {
+            throw new AssertionError("a locked-out cycle ran " + argv);
+          }
+
+          @Override
+          public org.zfsbackup.exec.PipeResult pipe(
+              List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+            throw new AssertionError("a locked-out cycle streamed");
+          }
+        };
+    return new org.zfsbackup.cycle.BackupCycle(config, nothing, Clock.systemUTC());
+  }
+
+  Path lockFile() {
+    return CycleLock.fileFor(dir.resolve("state.json"));
+  }
 
   void startBlockedCycle() throws InterruptedException {
     engine.blockStreams();

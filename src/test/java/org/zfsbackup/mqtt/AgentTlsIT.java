@@ -45,6 +45,8 @@ class AgentTlsIT {
   static MosquittoBroker broker;
 
   final FakeCycleRunner engine = new FakeCycleRunner();
+  /** The machine's clock pair: a power command that exits 0 sends it to sleep for an hour. */
+  final FakeClocks clocks = new FakeClocks();
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
   final ListAppender<ILoggingEvent> logs = new ListAppender<>();
@@ -189,7 +191,7 @@ class AgentTlsIT {
             TestConfigs.config(url, client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
             m -> new AgentConfig.MqttConfig(m.url(), m.clientId(), Optional.of(USER), Optional.of(new Secret(password)),
                 Optional.of(caFile), m.topic(), m.homeAssistant()));
-    agents.add(AgentLauncher.start(config, c -> engine, new ProcessPowerSwitch(), TestConfigs.FAST));
+    agents.add(AgentLauncher.start(config, c -> engine, clocks.suspending(new ProcessPowerSwitch()), clocks, TestConfigs.FAST));
   }
 
   MqttProbe probe() {

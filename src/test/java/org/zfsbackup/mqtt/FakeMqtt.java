@@ -30,6 +30,8 @@ final class FakeMqtt implements MqttPort {
   private final AtomicLong connections = new AtomicLong();
   private volatile boolean connected;
   private volatile Listener listener;
+  /** {@code System.nanoTime()} of the last connect. */
+  volatile long connectedAt;
 
   FakeMqtt(Context context, Topics topics, List<String> timeline) {
     this.context = context;
@@ -44,6 +46,7 @@ final class FakeMqtt implements MqttPort {
   }
 
   private void up() {
+    connectedAt = System.nanoTime();
     connected = true;
     long n = connections.incrementAndGet();
     timeline.add("connect");

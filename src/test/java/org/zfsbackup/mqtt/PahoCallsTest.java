@@ -62,4 +62,14 @@ class PahoCallsTest {
     assertEquals("4 s", PahoCalls.seconds(4000));
     assertEquals("1.5 s", PahoCalls.seconds(1500).replace(',', '.'));
   }
+
+  /** Catches: a SUBACK of 0x80 (Paho's async client calls it a success) taken as granted. */
+  @Test
+  void refused_failureCodesAndMissingCodes() {
+    String[] topics = {"servers/x", "homeassistant/status"};
+    assertEquals(java.util.List.of(), PahoCalls.refused(topics, new int[] {1, 0}));
+    assertEquals(java.util.List.of("servers/x"), PahoCalls.refused(topics, new int[] {0x80, 1}));
+    assertEquals(java.util.List.of("homeassistant/status"), PahoCalls.refused(topics, new int[] {1}));
+    assertEquals(java.util.List.of("servers/x", "homeassistant/status"), PahoCalls.refused(topics, new int[] {-128, 0x80}));
+  }
 }

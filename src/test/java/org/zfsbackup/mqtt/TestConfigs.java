@@ -19,7 +19,8 @@ final class TestConfigs {
   /** Short retries and throttles so integration tests stay quick. */
   static final AgentLauncher.Timings FAST =
       new AgentLauncher.Timings(
-          Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(5), 10, Duration.ofMillis(300), Duration.ofSeconds(5));
+          Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(5), 10, Duration.ofMillis(300), Duration.ofSeconds(5),
+          Duration.ofMillis(50));
 
   private TestConfigs() {}
 
@@ -35,11 +36,18 @@ final class TestConfigs {
             List.of("-u"),
             List.of(new SourceConfig("src", Optional.empty(), Optional.empty(), Optional.empty(), List.of("tank/a", "tank/b")))),
         Optional.empty(),
-        new PowerConfig(power),
+        new PowerConfig(power, Duration.ofSeconds(60), Duration.ofSeconds(60)),
         new ReplicationConfig(true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60)),
         stateFile,
         "info",
         Optional.empty());
+  }
+
+  /** {@code power.settle_s} and {@code power.lock_wait_s} changed. */
+  static AgentConfig withPower(AgentConfig c, Duration settle, Duration lockWait) {
+    return new AgentConfig(
+        c.mqtt(), c.commands(), c.pull(), c.push(), new PowerConfig(c.power().command(), settle, lockWait),
+        c.replication(), c.stateFile(), c.logLevel(), c.retention());
   }
 
   static AgentConfig withMqtt(AgentConfig c, UnaryOperator<MqttConfig> change) {

@@ -27,7 +27,8 @@ import java.util.stream.Stream;
  * }
  * }</pre>
  *
- * <p>{@link #builder()} adds TLS and a password file. Every wait is bounded.
+ * <p>{@link #builder()} adds TLS, a password file, and the dynamic-security plugin (whose ACLs,
+ * unlike an {@code acl_file}'s, can refuse a subscription). Every wait is bounded.
  */
 public final class MosquittoBroker implements AutoCloseable {
   private static final long START_TIMEOUT_MS = 10_000;
@@ -64,6 +65,18 @@ public final class MosquittoBroker implements AutoCloseable {
     private Path passwordFile;
     private Path certFile;
     private Path keyFile;
+    private String dynamicSecurity;
+
+    /**
+     * Mosquitto's dynamic-security plugin with this configuration (its JSON). Unlike {@code
+     * acl_file}, which grants every subscription and drops at delivery what a client may not read,
+     * its {@code subscribeLiteral}/{@code subscribePattern} ACLs refuse a subscription in the
+     * SUBACK (return code 0x80). Anonymous clients get the roles of its {@code anonymousGroup}.
+     */
+    public Builder dynamicSecurity(String json) {
+      this.dynamicSecurity = json;
+      return this;
+    }
 
     /** Only clients with a user and password from this {@code mosquitto_passwd} file. */
     public Builder passwordFile(Path file) {
@@ -90,6 +103,23 @@ public final class MosquittoBroker implements AutoCloseable {
           lines.add("keyfile " + keyFile.toAbsolutePath());
         }
         lines.add("persistence false");
+        if (dynamicSecurity != null) {
+          Path plugin =
+              Stream.of(
+                      "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+                      "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+                      "/usr/lib/mosquitto_dynamic_security.so",
+                      "/usr/lib64/mosquitto_dynamic_security.so")
+                  .map(Path::of)
+                  .filter(Files::exists)
+                  .findFirst()
+                  .orElse(null);
+          Prerequisites.require(plugin != null, "mosquitto's dynamic-security plugin");
+          Path json = dir.resolve("dynamic-security.json");
+          Files.writeString(json, dynamicSecurity, StandardCharsets.UTF_8);
+          lines.add("plugin " + plugin);
+          lines.add("plugin_opt_config_file " + json);
+        }
         if (passwordFile != null) {
           lines.add("allow_anonymous false");
           lines.add("password_file " + passwordFile.toAbsolutePath());

@@ -45,7 +45,7 @@ public final class TestConfigs {
         new CommandsConfig(zfs, ssh, pv),
         new PullConfig(target, ZFS_FUSE_RECEIVE, sources),
         push,
-        new PowerConfig(List.of()),
+        new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
         new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
         freshStateFile(),
         "info",

@@ -1,0 +1,44 @@
+package org.zfsbackup.mqtt;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A clock pair for tests, because this machine cannot be suspended: the monotonic clock is the
+ * real one, and the boot-time clock runs ahead of it by the time the "machine" slept, as {@code
+ * CLOCK_BOOTTIME} does after a real suspend. {@link #sleep} is the suspend and resume.
+ */
+final class FakeClocks implements PowerClocks {
+  private final AtomicLong asleep = new AtomicLong();
+  /** Whether a power command run through {@link #suspending} sends the machine to sleep. */
+  volatile boolean goesDown = true;
+
+  @Override
+  public long bootNanos() {
+    return System.nanoTime() + asleep.get();
+  }
+
+  @Override
+  public long monotonicNanos() {
+    return System.nanoTime();
+  }
+
+  /** The machine slept for {@code time} and is back. */
+  void sleep(Duration time) {
+    asleep.addAndGet(time.toNanos());
+  }
+
+  /**
+   * {@code command}, run for real, then (when {@link #goesDown}) a sleep of an hour: the machine
+   * went down right after the command returned and has woken up again.
+   */
+  PowerSwitch suspending(PowerSwitch command) {
+    return argv -> {
+      var result = command.run(argv);
+      if (goesDown && result.ok()) {
+        sleep(Duration.ofHours(1));
+      }
+      return result;
+    };
+  }
+}
