@@ -26,4 +26,13 @@ class HoldsTest {
             + "cannot hold snapshot 't/c@s1': out of space\n";
     assertEquals(List.of("t/c@s1"), Holds.notHeld(BATCH, stderr));
   }
+
+  /** OpenZFS {@code zfs holds -H}: only this tag's holds are released, never another tool's. */
+  @Test
+  void tagged_onlyThisTag() {
+    String out = "t/a@s1\tzfs-backup-agent:bak\tThu Nov 26 02:00 2026\n"
+        + "t/a@s1\tzrepl_last\tThu Nov 26 02:00 2026\n"
+        + "t/b@s1\tzfs-backup-agent:bak2\tThu Nov 26 02:00 2026\n";
+    assertEquals(List.of("t/a@s1"), Holds.tagged(out, "zfs-backup-agent:bak"));
+  }
 }
