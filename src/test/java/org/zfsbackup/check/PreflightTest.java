@@ -200,8 +200,9 @@ class PreflightTest {
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
     CheckItem root = items.stream().filter(i -> i.name().startsWith("backup root")).findFirst().orElseThrow();
-    assertEquals("FAIL backup root backuppool/backups: zfs list exited with 1: cannot open 'backuppool/backups':"
-        + " dataset does not exist", root.line());
+    assertEquals("FAIL backup root backuppool/backups: does not exist: a cycle would create nothing"
+        + " and send nothing there. Create it (with the encryption you want), import its pool, or"
+        + " correct pull.target", root.line());
   }
 
   @Test
