@@ -42,6 +42,7 @@ class FakeZfsIT {
     Prerequisites.requireProgram("pv");
     fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     Files.createDirectories(dir.resolve("list"));
+    list("bak", ds("bak", 1)); // the pull target root exists (a test may list more in it)
   }
 
   void list(String root, String... lines) throws IOException {
@@ -83,15 +84,20 @@ class FakeZfsIT {
     bak.addAll(List.of(ds("bak/h/src", 3)));
     bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
     list("bak", bak.toArray(String[]::new));
+    list("off/backups", ds("off/backups", 1));
     PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/backups", "bak", true, List.of("-u"), List.of("bak"));
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "off/backups/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-u", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
-    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "off/backups")), argv.toString());
+    // Parents below the root only, each marked as the agent's placeholder; never the root.
+    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=off/backups/h", "off/backups/h")), argv.toString());
+    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("create") && a.contains("off/backups")), argv.toString());
+    // No -F anywhere: every target is new, or an incremental onto its base.
+    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("receive") && a.contains("-F")), argv.toString());
     assertTrue(argv.contains(List.of("set", "canmount=off", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.stream().noneMatch(a -> a.contains("-R")));
     // Estimated total: percent is reported, 100 at the end.
@@ -105,7 +111,7 @@ class FakeZfsIT {
     run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-u", "bak/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
   }
 
