@@ -301,9 +301,11 @@ class SafetyIT {
   }
 
   /**
-   * A local receive that refuses the stream of a pull over ssh: ssh then exits 255 (its stdout is
-   * gone), but the report blames the receive, with the receive's own stderr. Catches the refusal
-   * reported as host_unreachable.
+   * A local receive that refuses the stream of a pull over ssh is reported as the receive's
+   * failure, with the receive's own stderr, whatever ssh does after it. Here (OpenSSH on
+   * 127.0.0.1) ssh discards what it can no longer write and ends with the remote send's status;
+   * where it exits 255 instead, the exit order decides (FailuresTest, "pull: the local receive
+   * refuses first"). Catches the refusal reported as a send failure or an unreachable host.
    */
   @Test
   void receiveFailsDuringAPullOverSsh_reportedAsReceiveFailure() {
