@@ -183,13 +183,22 @@ final class Transfer {
       return upToDate(dataset, dst, up, listing);
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
+    ReceiveRules.Target state =
+        new ReceiveRules.Target(target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());
+    ReceiveRules.Mode mode = ReceiveRules.mode(dst, send.steps().get(0), state);
+    if (mode instanceof ReceiveRules.Mode.Refused refused) {
+      return Replicated.of(
+          events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, send.toString()));
+    }
     if (scope.dryRun()) {
-      String would = "would send " + send;
+      String would = "would send " + send
+          + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
+              ? " (replacing the agent's empty placeholder, receive -F)" : "");
       String why = "dry run: " + would;
       events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
       return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
     }
-    return send(dataset, dst, send, !targetSnaps.isEmpty());
+    return send(dataset, dst, send, mode);
   }
 
   /** Nothing to send; the target still gets canmount=off, and an unheld base a hold later. */
@@ -211,11 +220,11 @@ final class Transfer {
   }
 
   /**
-   * Decides how the first step may be received, creates the missing parents (placeholders),
-   * streams each step and moves the hold, sets canmount=off.
+   * Creates the missing parents (placeholders) unless a failed parent belongs there, streams each
+   * step ({@code mode}: how the first may be received) and moves the hold, sets canmount=off.
    */
   private Replicated send(
-      String dataset, String dst, PlanOutcome.Send send, boolean targetHasSnapshots) {
+      String dataset, String dst, PlanOutcome.Send send, ReceiveRules.Mode mode) {
     String plan = send.toString();
     TargetSide target = route.target();
     if (!target.missingParents(dst).isEmpty()) {
@@ -227,13 +236,6 @@ final class Transfer {
       }
     }
     ReplicationStep first = send.steps().get(0);
-    ReceiveRules.Target state =
-        new ReceiveRules.Target(target.exists(dst), target.placeholder(dst), targetHasSnapshots);
-    ReceiveRules.Mode mode = ReceiveRules.mode(dst, first, state);
-    if (mode instanceof ReceiveRules.Mode.Refused refused) {
-      return Replicated.of(
-          events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, plan));
-    }
     Optional<DatasetResult> noParent = createParents(dataset, dst, plan);
     if (noParent.isPresent()) {
       return Replicated.of(noParent.get());
