@@ -161,10 +161,14 @@ final class Holds {
   /** Hosts whose zfs has no {@code holds} subcommand, logged once. */
   private static final Set<String> NO_HOLDS_COMMAND = ConcurrentHashMap.newKeySet();
 
-  /** zfs-fuse: {@code zfs holds} is a Python script it does not ship. */
+  /**
+   * zfs-fuse: {@code zfs holds} is a Python script it does not ship; it says so on stdout
+   * ("internal error: /usr/lib/zfs/pyzfs.py not found", exit 255). A zfs without the subcommand
+   * at all says "unrecognized command 'holds'".
+   */
   static boolean noHoldsCommand(ProcessResult r) {
-    String e = r.stderrTail();
-    return e.contains("pyzfs") || e.contains("unrecognized command 'holds'");
+    String said = r.stderrTail() + "\n" + r.stdout();
+    return said.contains("pyzfs.py not found") || said.contains("unrecognized command 'holds'");
   }
 
   /**
