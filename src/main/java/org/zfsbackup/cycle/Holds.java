@@ -52,7 +52,8 @@ final class Holds {
       Warning w = holdFailed(dataset, snap, h);
       if (step instanceof ReplicationStep.Incremental inc) {
         String old = dataset + "@" + inc.from().name();
-        w = new Warning(dataset, w.kind(), w.message() + "; the hold on " + old + " stays in place", h);
+        String msg = w.message() + "; the hold on " + old + " stays in place";
+        w = new Warning(dataset, w.kind(), msg, h);
       }
       return Optional.of(w);
     }

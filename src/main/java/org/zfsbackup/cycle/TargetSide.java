@@ -49,12 +49,14 @@ final class TargetSide {
           listing.datasets().stream().filter(ZfsListing.Dataset::placeholder)
               .forEach(d -> placeholders.add(d.name()));
         } catch (ZfsListing.ListingException e) {
-          problem = new Problem(ErrorKind.BAD_ZFS_OUTPUT, "target " + endpoint.label() + ": " + e.getMessage());
+          String msg = "target " + endpoint.label() + ": " + e.getMessage();
+          problem = new Problem(ErrorKind.BAD_ZFS_OUTPUT, msg);
         }
       } else if (Listings.onlyMissing(r, List.of(root))) {
-        problem = new Problem(ErrorKind.TARGET_MISSING, "the target root " + root + " does not exist on "
-            + endpoint.label() + ": nothing was created or sent. Create it (with the encryption you"
-            + " want), import its pool, or correct the configured target");
+        String msg = "the target root " + root + " does not exist on " + endpoint.label()
+            + ": nothing was created or sent. Create it (with the encryption you want), import"
+            + " its pool, or correct the configured target";
+        problem = new Problem(ErrorKind.TARGET_MISSING, msg);
       } else {
         problem = new Problem(ErrorKind.TARGET_UNREACHABLE,
             "cannot list the target " + root + " on " + endpoint.label() + ": " + r.describe());

@@ -64,6 +64,7 @@ final class Transfer {
   private final TransferContext.Route route;
   private final TransferEvents events;
   private final Holds holds;
+  private final Refusals refusals;
   /** The source datasets that failed this phase: their children create no placeholder. */
   private final Set<String> failed = new HashSet<>();
 
@@ -73,6 +74,7 @@ final class Transfer {
     this.events =
         new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
     this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
+    this.refusals = new Refusals(scope.runner(), route.target().endpoint, scope.shortTimeout());
   }
 
   Result run() {
@@ -184,11 +186,13 @@ final class Transfer {
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
     ReceiveRules.Target state =
-        new ReceiveRules.Target(target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());
+        new ReceiveRules.Target(
+            target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());
     ReceiveRules.Mode mode = ReceiveRules.mode(dst, send.steps().get(0), state);
     if (mode instanceof ReceiveRules.Mode.Refused refused) {
+      String steps = send.toString();
       return Replicated.of(
-          events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, send.toString()));
+          events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, steps));
     }
     if (scope.dryRun()) {
       String would = "would send " + send
@@ -288,57 +292,6 @@ final class Transfer {
     return Optional.of(new Warning(dst, ErrorKind.WARNING, msg, r));
   }
 
-  /**
-   * What a failed step means beyond {@link Failures#stream}: a placeholder that cannot be
-   * replaced, or a refused incremental, judged on a fresh listing of the target dataset. Rolls
-   * the head back (never {@code -r}) when only the head changed and {@code mayRetry}; then the
-   * result says retry.
-   */
-  private Streamed judge(
-      String dataset,
-      String dst, ReplicationStep step, PipeResult pr, boolean replace, boolean mayRetry,
-      Failures.Failure f) {
-    if (replace) {
-      return new Streamed(
-          pr.bytes(), Failures.placeholderBlocked(dataset, dst, step, pr).orElse(f), false);
-    }
-    Optional<Boolean> refusal = Failures.incrementalRefused(pr);
-    if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
-      return new Streamed(pr.bytes(), f, false);
-    }
-    ProcessResult now = run(route.target().endpoint, ZfsCommands.listOne(dst));
-    List<Snapshot> targetNow;
-    try {
-      targetNow = now.ok() ? ZfsListing.parse(now.stdout()).snapshots(dst) : null;
-    } catch (ZfsListing.ListingException e) {
-      targetNow = null;
-    }
-    if (targetNow == null) {
-      return new Streamed(pr.bytes(), f, false);
-    }
-    ReceiveRules.Refusal why =
-        ReceiveRules.afterRefusal(dst, inc.from(), targetNow, refusal.get());
-    String prefix = dataset + " -> " + dst + ": " + step + " refused by the target: ";
-    if (why instanceof ReceiveRules.Refusal.TargetChanged changed) {
-      return new Streamed(pr.bytes(), new Failures.Failure(
-          ErrorKind.TARGET_MODIFIED, prefix + changed.what(), f.blamed()), false);
-    }
-    if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
-      String snap = dst + back.base();
-      ProcessResult rb = run(route.target().endpoint, ZfsCommands.rollback(snap));
-      if (rb.ok()) {
-        LOG.info("{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
-            dst, back.base());
-        return new Streamed(pr.bytes(), null, true);
-      }
-      String msg = prefix + dst + " was modified since " + back.base()
-          + " and could not be rolled back to it: " + rb.describe();
-      return new Streamed(pr.bytes(), new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb),
-          false);
-    }
-    return new Streamed(pr.bytes(), f, false);
-  }
-
   /** The target's missing parents, top-down; the failed result when one cannot be created. */
   private Optional<DatasetResult> createParents(String dataset, String dst, String plan) {
     TargetSide target = route.target();
@@ -385,13 +338,12 @@ final class Transfer {
                 scope.control());
     long rate = rate(pr.bytes(), start);
     if (!pr.ok()) {
-      Streamed judged =
-          judge(dataset, dst, step, pr, replace, mayRetry,
-              Failures.stream(dataset, dst, step, pr, scope.stallTimeout()));
-      if (judged.retry()) {
-        return judged;
+      Failures.Failure first = Failures.stream(dataset, dst, step, pr, scope.stallTimeout());
+      Refusals.Verdict verdict = refusals.judge(dataset, dst, step, pr, replace, mayRetry, first);
+      if (verdict.retry()) {
+        return new Streamed(pr.bytes(), null, true);
       }
-      Failures.Failure f = judged.failure();
+      Failures.Failure f = verdict.failure();
       events.error(dataset, f.kind(), f.message(), f.blamed());
       // The one end-of-step progress for this step: with its snapshots and the bytes moved.
       events.progress(

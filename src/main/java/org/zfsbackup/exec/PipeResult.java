@@ -13,7 +13,12 @@ package org.zfsbackup.exec;
  *     refuses the stream breaks the pipe of the send (over ssh, ssh then exits 255).
  */
 public record PipeResult(
-    long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed, Stage firstFailure) {
+    long bytes,
+    ProcessResult send,
+    ProcessResult receive,
+    boolean stalled,
+    boolean killed,
+    Stage firstFailure) {
 
   /** The processes of a stream, in stream order. */
   public enum Stage {
@@ -24,7 +29,8 @@ public record PipeResult(
   }
 
   /** A result whose exit order is not known. */
-  public PipeResult(long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed) {
+  public PipeResult(
+      long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed) {
     this(bytes, send, receive, stalled, killed, null);
   }
 

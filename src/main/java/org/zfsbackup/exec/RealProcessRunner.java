@@ -123,7 +123,8 @@ public final class RealProcessRunner implements ProcessRunner {
     ProcessResult s = new ProcessResult(send, procs.get(0).exitValue(), "", sendErr.await(), false, false);
     ProcessResult r = new ProcessResult(receive, procs.get(2).exitValue(), "", recvErr.await(), false, false);
     PipeResult.Stage first =
-        order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
+        order.firstFailed(
+            PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
     return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, first);
   }
 
