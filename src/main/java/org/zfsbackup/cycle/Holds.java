@@ -147,9 +147,10 @@ final class Holds {
     for (int i = 0; i < stale.size(); i += HOLD_BATCH) {
       List<String> batch = stale.subList(i, Math.min(stale.size(), i + HOLD_BATCH));
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
-      LOG.info("{}: released the holds {} on {} snapshot(s) that are no longer a base",
-          source.label(), tag, batch.size());
-      if (!rel.ok()) {
+      if (rel.ok()) {
+        LOG.info("{}: released the holds {} on {} snapshot(s) that are no longer a base",
+            source.label(), tag, batch.size());
+      } else {
         String dataset = batch.get(0).substring(0, batch.get(0).indexOf('@'));
         String msg = "could not release the holds on snapshots that are no longer a base: "
             + rel.describe();
