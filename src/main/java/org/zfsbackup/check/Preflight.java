@@ -27,7 +27,8 @@ import org.zfsbackup.zfs.Endpoint;
  * The {@code check} command: is everything a cycle needs there? One item per line, in a fixed
  * order: the configuration, the broker (reachable, credentials accepted), each pull source (ssh
  * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code pull.target}),
- * the byte counter ({@code commands.pv}) and the offsite side ({@code push.target}'s pool). Changes nothing anywhere.
+ * the byte counter ({@code commands.pv}) and the offsite side ({@code push.target}, which must exist:
+ * a cycle creates nothing at or above a target root). Changes nothing anywhere.
  *
  * <p>The items run in parallel, each bounded by {@code replication.connect_timeout_s} plus a
  * margin, so a host that does not answer costs that bound once, not once per host.
@@ -112,7 +113,7 @@ public final class Preflight {
     }
     String root = config.pull().target();
     names.add("backup root " + root);
-    tasks.add(() -> zfsListItem("backup root " + root, Endpoint.local(config.commands().zfs()), List.of(root), "present"));
+    tasks.add(() -> targetItem("backup root " + root, Endpoint.local(config.commands().zfs()), root, "pull.target"));
     List<String> pv = config.commands().pv();
     if (!pv.isEmpty()) {
       names.add("byte counter");
@@ -120,10 +121,10 @@ public final class Preflight {
     }
     config.push().ifPresent(push -> {
       Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
-      String pool = pool(push);
-      String name = "offsite " + endpoint.label() + " pool " + pool;
+      // The root itself, not only its pool: the push creates nothing at or above push.target.
+      String name = "offsite " + endpoint.label() + " target " + push.target();
       names.add(name);
-      tasks.add(() -> zfsListItem(name, endpoint, List.of(pool), "present"));
+      tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
     });
     SharingCheck.addItems(config, sharing, itemTimeout(), names, tasks);
 
@@ -196,6 +197,16 @@ public final class Preflight {
     return r.ok() ? CheckItem.ok(name, okDetail) : CheckItem.fail(name, reason(r, endpoint));
   }
 
+  /** A target root: it must exist, since a cycle never creates it (nor anything above it). */
+  private CheckItem targetItem(String name, Endpoint endpoint, String root, String key) {
+    CheckItem item = zfsListItem(name, endpoint, List.of(root), "present");
+    if (!item.ok() && item.detail().contains("dataset does not exist")) {
+      return CheckItem.fail(name, "does not exist: a cycle would create nothing and send nothing"
+          + " there. Create it (with the encryption you want), import its pool, or correct " + key);
+    }
+    return item;
+  }
+
   /**
    * {@code commands.pv} must run on this machine, with the flags the streams give it: every
    * stream goes through it. Run on an empty input, it counts nothing and exits 0.
@@ -234,11 +245,6 @@ public final class Preflight {
     return Endpoint.of(host, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout());
   }
 
-  private static String pool(PushConfig push) {
-    String target = push.target();
-    int slash = target.indexOf('/');
-    return slash < 0 ? target : target.substring(0, slash);
-  }
 
   private String describeConfig() {
     int datasets = config.pull().sources().stream().mapToInt(s -> s.datasets().size()).sum();

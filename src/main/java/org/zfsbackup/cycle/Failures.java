@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import java.time.Duration;
+import java.util.Optional;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -32,9 +33,12 @@ final class Failures {
 
   /**
    * A {@code send | receive} step that did not go through. A forced stop or a stall explains
-   * both sides' exit codes. Otherwise the send is blamed when the receive went well or said
-   * nothing (it only saw the stream end), and always when ssh itself failed on the sending side;
-   * in every other case the receive, which says why it refused the stream.
+   * both sides' exit codes. Otherwise the stage that failed first is blamed, with its own stderr:
+   * a receive that refuses the stream breaks the pipe, and the send (over ssh: ssh, exit 255)
+   * fails after it; a connection that drops cuts the stream, and the receive fails after it.
+   * When the order is not known, the send is blamed when the receive went well or said nothing
+   * (it only saw the stream end), and always when ssh itself failed on the sending side; in
+   * every other case the receive, which says why it refused the stream.
    *
    * @param stallTimeout the bound a stalled stream exceeded, for the message
    */
@@ -53,6 +57,22 @@ final class Failures {
       kind = ErrorKind.STALLED;
       why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
       blamed = null;
+    } else if (pr.firstFailure() == PipeResult.Stage.RECEIVE && !receive.ok()) {
+      boolean ssh = receive.exitCode() == SSH_FAILURE;
+      kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.RECEIVE_FAILED;
+      why =
+          (ssh ? "transfer failed (ssh to the target): " : "receive failed: ")
+              + receive.describe()
+              + (send.ok() ? "" : "; then the send: " + send.describe());
+      blamed = receive;
+    } else if (pr.firstFailure() == PipeResult.Stage.SEND && !send.ok()) {
+      boolean ssh = send.exitCode() == SSH_FAILURE;
+      kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.SEND_FAILED;
+      why =
+          (ssh ? "transfer failed (ssh from the source): " : "send failed: ")
+              + send.describe()
+              + (receive.ok() ? "" : "; then the receive: " + receive.describe());
+      blamed = send;
     } else if (!send.ok()
         && (receive.ok()
             || receive.stderrTail().isBlank()
@@ -71,5 +91,59 @@ final class Failures {
     String message =
         dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
     return new Failure(kind, message, blamed);
+  }
+
+  /** OpenZFS's refusal to replace an encrypted filesystem (libzfs_sendrecv.c, zfs_receive_one). */
+  static final String ENCRYPTED_NO_FORCE =
+      "zfs receive -F cannot be used to destroy an encrypted filesystem";
+
+  /**
+   * A full stream refused by the agent's placeholder it was to replace with {@code -F}: OpenZFS
+   * does not let {@code -F} destroy an encrypted filesystem, nor overwrite one that has children
+   * with a volume. Such a dataset fails once per cycle with the manual fix, rather than being
+   * retried as if the next attempt could succeed.
+   */
+  static Optional<Failure> placeholderBlocked(
+      String dataset, String dst, ReplicationStep step, PipeResult pr) {
+    String stderr = pr.receive().stderrTail();
+    String reason;
+    if (stderr.contains(ENCRYPTED_NO_FORCE)) {
+      reason = "OpenZFS refuses `zfs receive -F` on an encrypted filesystem";
+    } else if (stderr.contains("destination has children")) {
+      reason = "OpenZFS does not replace a dataset that has children with a volume";
+    } else {
+      return Optional.empty();
+    }
+    String snap = dataset + "@" + step.to().name();
+    String message =
+        dataset + " -> " + dst + ": " + step + " refused: " + dst + " is an empty placeholder"
+            + " the agent created for its children, and " + reason + ". Fix by hand (see"
+            + " docs/design.md, Placeholders): receive the full stream beside it (zfs send "
+            + snap + " | zfs receive " + dst + "-new), move each child of " + dst + " into "
+            + dst + "-new (zfs rename), zfs destroy " + dst + " (empty, no snapshots), then zfs"
+            + " rename " + dst + "-new " + dst + "; the next cycle goes on incrementally";
+    return Optional.of(new Failure(ErrorKind.PLACEHOLDER_BLOCKED, message, pr.receive()));
+  }
+
+  /**
+   * Whether the receive refused an incremental because of the state of the target: present
+   * when it did, true when it said the destination "has been modified since most recent
+   * snapshot" (OpenZFS says so for a written head and for newer snapshots), false when it said
+   * the most recent snapshot "does not match incremental source" (zfs-fuse, for newer
+   * snapshots). Which one it is, only a fresh listing tells ({@code plan.ReceiveRules}).
+   */
+  static Optional<Boolean> incrementalRefused(PipeResult pr) {
+    ProcessResult receive = pr.receive();
+    if (receive.ok() || pr.killed() || pr.stalled()) {
+      return Optional.empty();
+    }
+    String stderr = receive.stderrTail().replace('\n', ' ');
+    if (stderr.contains("has been modified since most recent snapshot")) {
+      return Optional.of(true);
+    }
+    if (stderr.contains("does not match incremental source")) {
+      return Optional.of(false);
+    }
+    return Optional.empty();
   }
 }

@@ -5,6 +5,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.zfs.DatasetName;
@@ -21,30 +22,47 @@ final class TargetSide {
   final Endpoint endpoint;
   final String root;
   private ZfsListing listing;
-  private String listingError;
+  private Problem problem;
   private final Set<String> existing = new HashSet<>();
+  private final Set<String> placeholders = new HashSet<>();
+
+  /** Why nothing can be sent to this side this phase. */
+  record Problem(ErrorKind kind, String message) {}
 
   TargetSide(Endpoint endpoint, String root) {
     this.endpoint = endpoint;
     this.root = root;
   }
 
-  /** Lists the side on first use; the error, if the listing failed, else empty. */
-  Optional<String> ensureListed(ProcessRunner runner, Duration timeout) {
-    if (listing == null && listingError == null) {
+  /**
+   * Lists the side on first use; the problem, if the listing failed or the root does not exist,
+   * else empty. The root is never created: a typo or a pool that is not imported would put the
+   * backups somewhere else (and unencrypted, outside an encrypted root).
+   */
+  Optional<Problem> ensureListed(ProcessRunner runner, Duration timeout) {
+    if (listing == null && problem == null) {
       ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
-      if (r.ok() || Listings.onlyMissing(r, List.of(root))) {
+      if (r.ok()) {
         try {
           listing = ZfsListing.parse(r.stdout());
           listing.datasets().forEach(d -> existing.add(d.name()));
+          listing.datasets().stream().filter(ZfsListing.Dataset::placeholder)
+              .forEach(d -> placeholders.add(d.name()));
         } catch (ZfsListing.ListingException e) {
-          listingError = "target " + endpoint.label() + ": " + e.getMessage();
+          String msg = "target " + endpoint.label() + ": " + e.getMessage();
+          problem = new Problem(ErrorKind.BAD_ZFS_OUTPUT, msg);
         }
+      } else if (Listings.onlyMissing(r, List.of(root))) {
+        String msg = "the target root " + root + " does not exist on " + endpoint.label()
+            + ": nothing was created or sent. Create it (with the encryption you want), import"
+            + " its pool, or correct the configured target";
+        problem = new Problem(ErrorKind.TARGET_MISSING, msg);
       } else {
-        listingError = "cannot list the target " + root + " on " + endpoint.label() + ": " + r.describe();
+        problem = new Problem(ErrorKind.TARGET_UNREACHABLE,
+            "cannot list the target " + root + " on " + endpoint.label() + ": " + r.describe());
       }
     }
-    return Optional.ofNullable(listingError);
+    return Optional.ofNullable(problem);
   }
 
   ZfsListing listing() {
@@ -55,15 +73,34 @@ final class TargetSide {
     return existing.contains(dataset);
   }
 
-  void created(String dataset) {
-    existing.add(dataset);
+  /** True when {@code dataset} is an empty parent the agent created (its placeholder mark). */
+  boolean placeholder(String dataset) {
+    return placeholders.contains(dataset);
   }
 
-  /** The ancestors of {@code dataset} that do not exist yet, top-down (never the pool itself). */
+  /** A dataset received this phase: it exists, and is no placeholder (any more). */
+  void created(String dataset) {
+    existing.add(dataset);
+    placeholders.remove(dataset);
+  }
+
+  /** A placeholder the agent created this phase. */
+  void createdPlaceholder(String dataset) {
+    existing.add(dataset);
+    placeholders.add(dataset);
+  }
+
+  /**
+   * The ancestors of {@code dataset} that do not exist yet, top-down: only below the root, which
+   * exists ({@link #ensureListed}), so never the root, nor anything above or beside it.
+   */
   List<String> missingParents(String dataset) {
     List<String> missing = new java.util.ArrayList<>();
+    if (!DatasetName.isWithin(dataset, root) || dataset.equals(root)) {
+      return missing;
+    }
     Optional<String> p = DatasetName.parent(dataset);
-    while (p.isPresent() && p.get().contains("/") && !existing.contains(p.get())) {
+    while (p.isPresent() && !p.get().equals(root) && !existing.contains(p.get())) {
       missing.add(0, p.get());
       p = DatasetName.parent(p.get());
     }

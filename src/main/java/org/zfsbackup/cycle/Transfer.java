@@ -1,8 +1,12 @@
 package org.zfsbackup.cycle;
 
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
@@ -12,6 +16,7 @@ import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.plan.PlanOutcome;
+import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationPlanner;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
@@ -39,21 +44,30 @@ final class Transfer {
    * What became of one dataset.
    *
    * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
+   * @param keep the snapshots whose holds stay (the base after this cycle, the one the hold moved
+   *     from); null when the base is not known (the dataset did not end sent or up to date)
    */
-  private record Replicated(DatasetResult result, List<Warning> warnings, String unheldBase) {
+  private record Replicated(
+      DatasetResult result, List<Warning> warnings, String unheldBase, Set<String> keep) {
     static Replicated of(DatasetResult result) {
-      return new Replicated(result, List.of(), null);
+      return new Replicated(result, List.of(), null, null);
     }
   }
 
-  /** One {@code send | receive} step: the bytes it moved and, when it failed, why. */
-  private record Streamed(long bytes, Failures.Failure failure) {}
+  /**
+   * One {@code send | receive} step: the bytes it moved and, when it failed, why; {@code retry}
+   * when the target's head was rolled back to the step's base and the step may run once more.
+   */
+  private record Streamed(long bytes, Failures.Failure failure, boolean retry) {}
 
   private final TransferContext.Scope scope;
   private final TransferContext.Route route;
   private final TransferEvents events;
   private final Holds holds;
   private ZfsListing sourceListing;
+  private final Refusals refusals;
+  /** The source datasets that failed this phase: their children create no placeholder. */
+  private final Set<String> failed = new HashSet<>();
 
   Transfer(TransferContext context) {
     this.scope = context.scope();
@@ -61,6 +75,7 @@ final class Transfer {
     this.events =
         new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
     this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
+    this.refusals = new Refusals(scope.runner(), route.target().endpoint, scope.shortTimeout());
   }
 
   Result run() {
@@ -93,10 +108,11 @@ final class Transfer {
     }
     List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
     if (!datasets.isEmpty()) {
-      Optional<String> targetError =
+      Optional<TargetSide.Problem> targetError =
           route.target().ensureListed(scope.runner(), scope.shortTimeout());
       if (targetError.isPresent()) {
-        results.addAll(failAll(datasets, ErrorKind.TARGET_UNREACHABLE, targetError.get(), null));
+        TargetSide.Problem p = targetError.get();
+        results.addAll(failAll(datasets, p.kind(), p.message(), null));
         return new Result(results, List.of());
       }
     }
@@ -115,6 +131,7 @@ final class Transfer {
     List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
+    Map<String, Set<String>> keep = new LinkedHashMap<>();
     for (String d : datasets) {
       Replicated one =
           scope.control().stopRequested()
@@ -122,8 +139,14 @@ final class Transfer {
               : replicateGuarded(d, listing);
       results.add(one.result());
       warnings.addAll(one.warnings());
+      if (one.result().status() == Status.FAILED) {
+        failed.add(d);
+      }
       if (one.unheldBase() != null) {
         unheldBases.add(one.unheldBase());
+      }
+      if (one.keep() != null) {
+        keep.put(d, one.keep());
       }
     }
     // Up-to-date bases without any hold (the first cycle after migrating from a tool without
@@ -131,6 +154,11 @@ final class Transfer {
     // on the source cannot break the next incremental. A base held by anyone is left alone: any
     // hold stops zfs destroy. Costs nothing once every base is held.
     holds.holdAll(unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
+    // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
+    // a base that moved while the agent was not running): released, so the source can prune.
+    if (scope.holds() && !scope.dryRun()) {
+      holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
+    }
     return new Result(results, warnings.stream().map(Warning::message).toList());
   }
 
@@ -164,13 +192,24 @@ final class Transfer {
       return upToDate(dataset, dst, up, listing);
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
+    ReceiveRules.Target state =
+        new ReceiveRules.Target(
+            target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());
+    ReceiveRules.Mode mode = ReceiveRules.mode(dst, send.steps().get(0), state);
+    if (mode instanceof ReceiveRules.Mode.Refused refused) {
+      String steps = send.toString();
+      return Replicated.of(
+          events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, steps));
+    }
     if (scope.dryRun()) {
-      String would = "would send " + send;
+      String would = "would send " + send
+          + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
+              ? " (replacing the agent's empty placeholder, receive -F)" : "");
       String why = "dry run: " + would;
       events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
       return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
     }
-    return send(dataset, dst, send);
+    return send(dataset, dst, send, mode);
   }
 
   /** Nothing to send; the target still gets canmount=off, and an unheld base a hold later. */
@@ -188,12 +227,26 @@ final class Transfer {
     events.progress(dataset, dst, latest, latest, StepStatus.DONE, 0, null, 0, "up to date");
     DatasetResult result =
         events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
-    return new Replicated(result, warnings, unheldBase);
+    return new Replicated(result, warnings, unheldBase, Set.of(latest));
   }
 
-  /** Creates the missing parents, streams each step and moves the hold, sets canmount=off. */
-  private Replicated send(String dataset, String dst, PlanOutcome.Send send) {
+  /**
+   * Creates the missing parents (placeholders) unless a failed parent belongs there, streams each
+   * step ({@code mode}: how the first may be received) and moves the hold, sets canmount=off.
+   */
+  private Replicated send(
+      String dataset, String dst, PlanOutcome.Send send, ReceiveRules.Mode mode) {
     String plan = send.toString();
+    TargetSide target = route.target();
+    if (!target.missingParents(dst).isEmpty()) {
+      Optional<String> blocker = ReceiveRules.blockingAncestor(dataset, failed);
+      if (blocker.isPresent()) {
+        String why = "parent failed: " + blocker.get() + " failed this cycle; no placeholder is"
+            + " created where it belongs, " + dataset + " follows it once it is received";
+        return Replicated.of(events.skipped(dataset, dst, why));
+      }
+    }
+    ReplicationStep first = send.steps().get(0);
     Optional<DatasetResult> noParent = createParents(dataset, dst, plan);
     if (noParent.isPresent()) {
       return Replicated.of(noParent.get());
@@ -205,14 +258,22 @@ final class Transfer {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped =
             events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
-        return new Replicated(stopped, warnings, null);
+        return new Replicated(stopped, warnings, null, null);
       }
-      Streamed streamed = stream(dataset, dst, step);
+      boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
+      Streamed streamed = stream(dataset, dst, step, replace, true);
       total += streamed.bytes();
+      if (streamed.retry()) { // the head was rolled back to the base: once more
+        streamed = stream(dataset, dst, step, replace, false);
+        total += streamed.bytes();
+      }
       if (streamed.failure() != null) {
         String msg = streamed.failure().message();
         DatasetResult failed = events.result(dataset, dst, Status.FAILED, total, plan, msg);
-        return new Replicated(failed, warnings, null);
+        return new Replicated(failed, warnings, null, null);
+      }
+      if (replace) {
+        clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
       }
       if (scope.holds()) {
         holds.move(dataset, step).ifPresent(w -> warnings.add(events.warning(w)));
@@ -220,7 +281,22 @@ final class Transfer {
     }
     canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
     DatasetResult sent = events.result(dataset, dst, Status.SENT, total, plan, null);
-    return new Replicated(sent, warnings, null);
+    Set<String> kept = new HashSet<>();
+    kept.add(send.steps().get(send.steps().size() - 1).to().name());
+    if (send.base() != null) {
+      kept.add(send.base().name()); // its hold was moved (or, failing that, kept) above
+    }
+    return new Replicated(sent, warnings, null, kept);
+  }
+
+  /** The placeholder was replaced by the real dataset: its mark goes (the dataset stays). */
+  private Optional<Warning> clearPlaceholder(String dst) {
+    ProcessResult r = run(route.target().endpoint, ZfsCommands.clearPlaceholder(dst));
+    if (r.ok()) {
+      return Optional.empty();
+    }
+    String msg = "could not remove the placeholder mark from " + dst + ": " + r.describe();
+    return Optional.of(new Warning(dst, ErrorKind.WARNING, msg, r));
   }
 
   /** The target's missing parents, top-down; the failed result when one cannot be created. */
@@ -228,17 +304,27 @@ final class Transfer {
     TargetSide target = route.target();
     for (String parent : target.missingParents(dst)) {
       ProcessResult c = run(target.endpoint, ZfsCommands.createParent(parent));
-      if (!c.ok() && !c.stderrTail().contains("dataset already exists")) {
+      if (c.ok()) {
+        target.createdPlaceholder(parent);
+        continue;
+      }
+      if (!c.stderrTail().contains("dataset already exists")) {
         String msg = "cannot create the parent " + parent + ": " + c.describe();
         return Optional.of(events.failed(dataset, dst, ErrorKind.CREATE_FAILED, msg, c, plan));
       }
-      target.created(parent);
+      target.created(parent); // created by someone else meanwhile: not the agent's placeholder
     }
     return Optional.empty();
   }
 
-  /** One {@code send | receive} step, with its progress from start to end. */
-  private Streamed stream(String dataset, String dst, ReplicationStep step) {
+  /**
+   * One {@code send | receive} step, with its progress from start to end.
+   *
+   * @param replace receive with {@code -F}: the step's full stream replaces the agent's placeholder
+   * @param mayRetry a refusal that a rollback of the head explains may ask for one more try
+   */
+  private Streamed stream(
+      String dataset, String dst, ReplicationStep step, boolean replace, boolean mayRetry) {
     String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
     String to = step.to().name();
     Long estimate = estimate(dataset, step);
@@ -249,7 +335,8 @@ final class Transfer {
             .runner()
             .pipe(
                 route.source().zfs(ZfsCommands.send(dataset, step, route.raw())),
-                route.target().endpoint.zfs(ZfsCommands.receive(dst, route.receiveOptions())),
+                route.target().endpoint.zfs(
+                    ZfsCommands.receive(dst, route.receiveOptions(), replace)),
                 bytes ->
                     events.progress(
                         dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate,
@@ -258,18 +345,23 @@ final class Transfer {
                 scope.control());
     long rate = rate(pr.bytes(), start);
     if (!pr.ok()) {
-      Failures.Failure f = Failures.stream(dataset, dst, step, pr, scope.stallTimeout());
+      Failures.Failure first = Failures.stream(dataset, dst, step, pr, scope.stallTimeout());
+      Refusals.Verdict verdict = refusals.judge(dataset, dst, step, pr, replace, mayRetry, first);
+      if (verdict.retry()) {
+        return new Streamed(pr.bytes(), null, true);
+      }
+      Failures.Failure f = verdict.failure();
       events.error(dataset, f.kind(), f.message(), f.blamed());
       // The one end-of-step progress for this step: with its snapshots and the bytes moved.
       events.progress(
           dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate, f.message());
-      return new Streamed(pr.bytes(), f);
+      return new Streamed(pr.bytes(), f, false);
     }
     route.target().created(dst);
     events.progress(
         dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, step.toString());
     events.sent(dataset, dst, step, pr.bytes());
-    return new Streamed(pr.bytes(), null);
+    return new Streamed(pr.bytes(), null, false);
   }
 
   /** Best effort: OpenZFS's {@code send -nP} size; null where it is not supported (zfs-fuse). */

@@ -28,6 +28,27 @@ public enum ErrorKind {
   DIVERGED,
   /** The target has snapshots but none in common with the source; nothing on it was changed. */
   NO_COMMON_SNAPSHOT,
+  /**
+   * A configured target root ({@code pull.target}, {@code push.target}) does not exist: nothing
+   * is created and nothing is sent to it this phase (a typo, or a pool not imported, would
+   * otherwise put the backups somewhere else, unencrypted).
+   */
+  TARGET_MISSING,
+  /**
+   * A full stream's target exists and is not an empty placeholder of the agent's: receiving
+   * would destroy it, so nothing was received. The message names the manual fix.
+   */
+  TARGET_EXISTS,
+  /**
+   * An incremental receive was refused because the target changed since it was listed (new
+   * snapshots, its base gone); nothing was received or destroyed. The message says what changed.
+   */
+  TARGET_MODIFIED,
+  /**
+   * The agent's placeholder cannot be replaced by the dataset's full stream (OpenZFS refuses
+   * {@code receive -F} on an encrypted filesystem); the message names the manual fix.
+   */
+  PLACEHOLDER_BLOCKED,
   /** A missing parent on the target could not be created ({@code zfs create}). */
   CREATE_FAILED,
   /** {@code zfs send} failed (on a remote source: ssh exited with something else than 255). */

@@ -8,8 +8,32 @@ package org.zfsbackup.exec;
  * @param receive    the receiving side
  * @param stalled    killed because no byte moved for the stall timeout
  * @param killed     killed by a forced stop
+ * @param firstFailure of the processes that failed, the one that exited first; null when none
+ *     failed or the order is not known. The others usually fail because of it: a receive that
+ *     refuses the stream breaks the pipe of the send (over ssh, ssh then exits 255).
  */
-public record PipeResult(long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed) {
+public record PipeResult(
+    long bytes,
+    ProcessResult send,
+    ProcessResult receive,
+    boolean stalled,
+    boolean killed,
+    Stage firstFailure) {
+
+  /** The processes of a stream, in stream order. */
+  public enum Stage {
+    SEND,
+    /** The byte counter between them ({@code pv}). */
+    COUNTER,
+    RECEIVE
+  }
+
+  /** A result whose exit order is not known. */
+  public PipeResult(
+      long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed) {
+    this(bytes, send, receive, stalled, killed, null);
+  }
+
   public boolean ok() {
     return send.ok() && receive.ok() && !stalled && !killed;
   }

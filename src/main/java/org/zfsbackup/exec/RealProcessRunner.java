@@ -39,10 +39,17 @@ public final class RealProcessRunner implements ProcessRunner {
   public static final List<String> PV_FLAGS = List.of("-C", "-f", "-n", "-b", "-i", "1");
 
   private final List<String> pv;
+  private final int maxStdout;
 
   /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
   public RealProcessRunner(List<String> pv) {
+    this(pv, MAX_STDOUT);
+  }
+
+  /** @param maxStdout the most stdout a short command may print; more is a failure */
+  RealProcessRunner(List<String> pv, int maxStdout) {
     this.pv = List.copyOf(pv);
+    this.maxStdout = maxStdout;
   }
 
   public RealProcessRunner() {
@@ -58,7 +65,7 @@ public final class RealProcessRunner implements ProcessRunner {
     } catch (IOException e) {
       return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
     }
-    StdoutCollector out = new StdoutCollector(p.getInputStream());
+    StdoutCollector out = new StdoutCollector(p.getInputStream(), maxStdout);
     StderrTail err = new StderrTail(p.getErrorStream(), "stderr " + argv.get(0));
     boolean finished = waitFor(p, timeout);
     if (!finished) {
@@ -67,7 +74,9 @@ public final class RealProcessRunner implements ProcessRunner {
     String stdout = out.await();
     String stderr = err.await();
     if (out.overflowed) {
-      stderr = (stderr + "\noutput exceeded " + MAX_STDOUT + " bytes").strip();
+      // Cut output is wrong output (a listing missing its last datasets): a failure, never data.
+      String why = "its output exceeded " + maxStdout + " bytes and was discarded";
+      return new ProcessResult(argv, -1, "", (stderr + "\n" + why).strip(), false, !finished);
     }
     return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
   }
@@ -95,6 +104,7 @@ public final class RealProcessRunner implements ProcessRunner {
     } catch (IOException e) {
       return notStarted(send, receive, e);
     }
+    ExitOrder order = new ExitOrder(procs);
     AtomicLong bytes = new AtomicLong();
     StderrTail sendErr = new StderrTail(procs.get(0).getErrorStream(), "stderr send");
     StderrTail pvErr =
@@ -112,7 +122,10 @@ public final class RealProcessRunner implements ProcessRunner {
     pvErr.await();
     ProcessResult s = new ProcessResult(send, procs.get(0).exitValue(), "", sendErr.await(), false, false);
     ProcessResult r = new ProcessResult(receive, procs.get(2).exitValue(), "", recvErr.await(), false, false);
-    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed);
+    PipeResult.Stage first =
+        order.firstFailed(
+            PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
+    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, first);
   }
 
   /**
@@ -137,6 +150,7 @@ public final class RealProcessRunner implements ProcessRunner {
     }
     Process s = procs.get(0);
     Process r = procs.get(1);
+    ExitOrder order = new ExitOrder(procs);
     AtomicLong bytes = new AtomicLong();
     StderrTail sendErr = new StderrTail(s.getErrorStream(), "stderr send");
     StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
@@ -164,7 +178,46 @@ public final class RealProcessRunner implements ProcessRunner {
         new ProcessResult(send, s.exitValue(), "", sendErr.await(), false, false),
         new ProcessResult(receive, r.exitValue(), "", recvErr.await(), false, false),
         watch.stalled,
-        watch.killed);
+        watch.killed,
+        order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.RECEIVE));
+  }
+
+  /**
+   * When each process of a pipeline exited (as the JVM's reaper saw it), to tell which stage
+   * failed first: the cause is the first failure, the rest usually follow from it.
+   */
+  private static final class ExitOrder {
+    private final List<Process> procs;
+    private final long[] exited;
+    private final List<java.util.concurrent.CompletableFuture<Void>> seen = new ArrayList<>();
+
+    ExitOrder(List<Process> procs) {
+      this.procs = procs;
+      this.exited = new long[procs.size()];
+      for (int i = 0; i < procs.size(); i++) {
+        int n = i;
+        seen.add(procs.get(i).onExit().thenRun(() -> exited[n] = System.nanoTime()));
+      }
+    }
+
+    /** The stage of the first process to exit with a failure; null when none did (or unknown). */
+    PipeResult.Stage firstFailed(PipeResult.Stage... stages) {
+      PipeResult.Stage first = null;
+      long firstAt = Long.MAX_VALUE;
+      for (int i = 0; i < procs.size(); i++) {
+        Process p = procs.get(i);
+        try {
+          seen.get(i).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+          return null; // not seen exiting: no order to tell
+        }
+        if (p.exitValue() != 0 && exited[i] < firstAt) {
+          firstAt = exited[i];
+          first = stages[i];
+        }
+      }
+      return first;
+    }
   }
 
   private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {
@@ -247,7 +300,7 @@ public final class RealProcessRunner implements ProcessRunner {
     private final Thread thread;
     volatile boolean overflowed;
 
-    StdoutCollector(InputStream in) {
+    StdoutCollector(InputStream in, int max) {
       thread =
           new Thread(
               () -> {
@@ -255,7 +308,7 @@ public final class RealProcessRunner implements ProcessRunner {
                 try (in) {
                   int n;
                   while ((n = in.read(chunk)) > 0) {
-                    if (buf.size() + n > MAX_STDOUT) {
+                    if (buf.size() + n > max) {
                       overflowed = true;
                       continue; // keep draining, drop the excess
                     }

@@ -10,10 +10,18 @@ import org.zfsbackup.plan.ReplicationStep;
  */
 public final class ZfsCommands {
   /**
-   * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, and
-   * whether a snapshot has any hold ({@code userrefs}).
+   * The user property that marks the agent's placeholders (parents it created empty): its value
+   * is the dataset's own name, so the children that inherit it are not taken for placeholders,
+   * nor is a placeholder renamed elsewhere.
    */
-  public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs";
+  public static final String PLACEHOLDER = "org.zfsbackup:placeholder";
+
+  /**
+   * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount,
+   * whether a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
+   */
+  public static final String LIST_PROPERTIES =
+      "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
 
   private ZfsCommands() {}
 
@@ -46,17 +54,59 @@ public final class ZfsCommands {
     return args;
   }
 
-  /** {@code receive -F <options> target}. */
-  public static List<String> receive(String target, List<String> options) {
-    List<String> args = new ArrayList<>(List.of("receive", "-F"));
+  /** {@link #list} of one dataset and its snapshots (and its direct children). */
+  public static List<String> listOne(String dataset) {
+    List<String> args = new ArrayList<>(list(List.of(dataset)));
+    args.add(args.size() - 2, "-d");
+    args.add(args.size() - 2, "1");
+    return args;
+  }
+
+  /**
+   * {@code receive [-F] <options> target}. {@code -F} only to replace the agent's empty
+   * placeholder with a full stream (see {@code plan.ReceiveRules}): on an incremental it would
+   * destroy the target's newer snapshots (zfs-receive(8)).
+   */
+  public static List<String> receive(String target, List<String> options, boolean force) {
+    List<String> args = new ArrayList<>(List.of("receive"));
+    if (force) {
+      args.add("-F");
+    }
     args.addAll(options);
     args.add(target);
     return args;
   }
 
-  /** Creates one missing parent, unmountable from the start. */
+  /** Creates one missing parent, unmountable from the start, marked as the agent's placeholder. */
   public static List<String> createParent(String dataset) {
-    return List.of("create", "-o", "canmount=off", dataset);
+    return List.of("create", "-o", "canmount=off", "-o", PLACEHOLDER + "=" + dataset, dataset);
+  }
+
+  /** Removes the placeholder mark once a real stream replaced the placeholder. */
+  public static List<String> clearPlaceholder(String dataset) {
+    return List.of("inherit", PLACEHOLDER, dataset);
+  }
+
+  /**
+   * {@code rollback snapshot}, never {@code -r}: it fails rather than destroy a snapshot newer
+   * than {@code snapshot} (zfs-rollback(8)); it only discards the head's unsnapshotted changes.
+   */
+  public static List<String> rollback(String snapshot) {
+    return List.of("rollback", snapshot);
+  }
+
+  /** {@code holds -H snap...}: one line per hold, {@code snapshot TAB tag TAB time} (OpenZFS). */
+  public static List<String> holds(List<String> snapshots) {
+    List<String> args = new ArrayList<>(List.of("holds", "-H"));
+    args.addAll(snapshots);
+    return args;
+  }
+
+  /** {@code release tag snap...}: each snapshot on its own, as {@code zfs hold} does. */
+  public static List<String> release(String tag, List<String> snapshots) {
+    List<String> args = new ArrayList<>(List.of("release", tag));
+    args.addAll(snapshots);
+    return args;
   }
 
   public static List<String> canmountOff(String dataset) {

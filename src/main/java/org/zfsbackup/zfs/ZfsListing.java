@@ -12,7 +12,7 @@ import org.zfsbackup.plan.Snapshot;
 
 /**
  * Parses the output of {@link ZfsCommands#list}: {@code zfs get -H -p -o name,property,value
- * guid,createtxg,canmount,userrefs -r ROOTS}, one line per dataset or snapshot and property. The same
+ * guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder -r ROOTS}, one line per dataset or snapshot and property. The same
  * command works on zfs-fuse and OpenZFS, and lists every dataset and snapshot of a host in one
  * process. Malformed output is a {@link ListingException} naming the line, never a silent skip.
  * Bookmarks ({@code #}) are not snapshots and are left out.
@@ -24,9 +24,12 @@ public final class ZfsListing {
    *
    * @param canmount {@code on}, {@code off}, {@code noauto}, or empty for volumes
    * @param unheld names of the snapshots that have no hold at all ({@code userrefs} 0)
+   * @param held names of the snapshots that have at least one hold, of any tag
+   * @param placeholder an empty parent the agent created: its own placeholder mark, not inherited
    */
   public record Dataset(
-      String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots, Set<String> unheld) {}
+      String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots, Set<String> unheld,
+      Set<String> held, boolean placeholder) {}
 
   /** Output that does not have the expected shape. */
   public static final class ListingException extends RuntimeException {
@@ -66,6 +69,18 @@ public final class ZfsListing {
   public boolean unheld(String dataset, String snapshot) {
     Dataset d = datasets.get(dataset);
     return d != null && d.unheld().contains(snapshot);
+  }
+
+  /** The snapshots of {@code dataset} with a hold of any tag ({@code userrefs} above 0). */
+  public Set<String> held(String dataset) {
+    Dataset d = datasets.get(dataset);
+    return d == null ? Set.of() : d.held();
+  }
+
+  /** True when {@code dataset} is an empty parent the agent created (its placeholder mark). */
+  public boolean placeholder(String dataset) {
+    Dataset d = datasets.get(dataset);
+    return d != null && d.placeholder();
   }
 
   public List<Snapshot> snapshots(String dataset) {
@@ -126,6 +141,11 @@ public final class ZfsListing {
             throw malformed(lineNo, line, "userrefs on a dataset is '" + value + "', expected '-'");
           }
         }
+        case ZfsCommands.PLACEHOLDER -> {
+          if (at < 0) {
+            b.placeholder = value.equals(name); // inherited by children: their own name differs
+          }
+        }
         default -> throw malformed(lineNo, line, "unexpected property '" + property + "'");
       }
     }
@@ -133,15 +153,19 @@ public final class ZfsListing {
     for (Builder b : builders.values()) {
       List<Snapshot> snaps = new ArrayList<>();
       Set<String> unheld = new HashSet<>();
+      Set<String> held = new HashSet<>();
       for (Builder s : b.snapshots.values()) {
         snaps.add(new Snapshot(s.name, s.require("guid", s.guid), s.requireTxg()));
         if (s.userrefs != null && s.userrefs == 0) {
           unheld.add(s.name);
+        } else if (s.userrefs != null) {
+          held.add(s.name);
         }
       }
       snaps.sort((x, y) -> Long.compare(x.createtxg(), y.createtxg()));
       result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount),
-          Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld)));
+          Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld), Collections.unmodifiableSet(held),
+          b.placeholder));
     }
     return new ZfsListing(Collections.unmodifiableMap(result));
   }
@@ -171,6 +195,7 @@ public final class ZfsListing {
     Long createtxg;
     String canmount;
     Long userrefs;
+    boolean placeholder;
     final Map<String, Builder> snapshots = new LinkedHashMap<>();
 
     Builder(String name) {

@@ -127,6 +127,7 @@ class PreflightIT {
       String bak = pools.create("zchkbak");
       ZfsPools.dataset(src + "/data");
       ZfsPools.dataset(bak + "/backups");
+      ZfsPools.dataset(bak + "/offsite");
       String yaml = """
           mqtt:
             url: tcp://127.0.0.1:%d
@@ -161,7 +162,7 @@ class PreflightIT {
       assertEquals("ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
       assertEquals("ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
       assertEquals("ok   byte counter: pv works", lines.get(5));
-      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " pool " + bak + ": present", lines.get(6));
+      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " target " + bak + "/offsite: present", lines.get(6));
       // The source and the offsite side are one host: one connection, one line.
       assertEquals("ok   ssh sharing root@127.0.0.1:" + ssh.port + ": ok, one connection for every command of a cycle",
           lines.get(7));
@@ -170,6 +171,43 @@ class PreflightIT {
       Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password), "--quiet");
       assertEquals(0, quiet.exit());
       assertEquals("", quiet.out());
+    }
+  }
+
+  /**
+   * Catches a missing target root that `check` does not report (a cycle would fail on it), or a
+   * check of only the offsite pool (the push creates nothing at or above push.target).
+   */
+  @Test
+  void check_missingTargetRoots_eachReportedAndNothingCreated() throws IOException {
+    try (ZfsPools pools = new ZfsPools()) {
+      String src = pools.create("zchksrc");
+      String bak = pools.create("zchkbak");
+      ZfsPools.dataset(src + "/data");
+      String yaml = """
+          mqtt:
+            url: tcp://127.0.0.1:%d
+            username: %s
+          commands:
+            pv: []
+          pull:
+            target: %s/typo
+            sources:
+              - name: here
+                datasets: [%s/data]
+          push:
+            target: %s/offsite
+          """.formatted(brokerPort, USER, bak, src, bak);
+
+      Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password));
+
+      assertEquals(1, run.exit(), run.out() + run.err());
+      assertTrue(run.out().contains("FAIL backup root " + bak + "/typo: does not exist: a cycle would"
+          + " create nothing and send nothing there. Create it (with the encryption you want),"
+          + " import its pool, or correct pull.target"), run.out());
+      assertTrue(run.out().contains("FAIL offsite local target " + bak + "/offsite: does not exist"),
+          run.out());
+      assertEquals(List.of(bak), ZfsPools.datasets(bak), "check creates nothing");
     }
   }
 
@@ -206,7 +244,7 @@ class PreflightIT {
     assertTrue(lines.get(2).startsWith("FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "), run.out());
     assertTrue(lines.get(3).startsWith("FAIL backup root zchknopool/backups: "), run.out());
     assertTrue(lines.get(4).startsWith("ok   byte counter"), run.out());
-    assertTrue(lines.get(5).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " pool offsitepool: ssh failed: "), run.out());
+    assertTrue(lines.get(5).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " target offsitepool/backups: ssh failed: "), run.out());
     assertTrue(lines.get(5).contains("Connection refused"), run.out());
     // Hosts that do not answer: their sharing is not tried, and does not fail the check twice.
     assertEquals("warn ssh sharing 127.0.0.1:" + silent.getLocalPort() + ": not tried, ssh to this host failed", lines.get(6));

@@ -118,7 +118,7 @@ class PreflightTest {
         ok   source here (local): 1 dataset present
         ok   backup root backuppool/backups: present
         ok   byte counter: pv works
-        ok   offsite host-albion pool offsitepool: present
+        ok   offsite host-albion target offsitepool/backups: present
         """,
         out);
     assertTrue(passed[0], "every item passed: Main exits 0");
@@ -152,7 +152,7 @@ class PreflightTest {
     assertTrue(runner.calls.contains(List.of("zfs", "list", "-H", "-o", "name", "backuppool/backups")));
     assertTrue(runner.calls.contains(List.of(
         "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "host-albion", "--",
-        "zfs", "list", "-H", "-o", "name", "offsitepool")), runner.calls.toString());
+        "zfs", "list", "-H", "-o", "name", "offsitepool/backups")), runner.calls.toString());
     assertTrue(runner.calls.contains(List.of("pv", "-C", "-f", "-n", "-b", "-i", "1")), "pv runs with the flags the streams use");
     assertEquals(5, runner.calls.size());
   }
@@ -201,8 +201,9 @@ class PreflightTest {
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
     CheckItem root = items.stream().filter(i -> i.name().startsWith("backup root")).findFirst().orElseThrow();
-    assertEquals("FAIL backup root backuppool/backups: zfs list exited with 1: cannot open 'backuppool/backups':"
-        + " dataset does not exist", root.line());
+    assertEquals("FAIL backup root backuppool/backups: does not exist: a cycle would create nothing"
+        + " and send nothing there. Create it (with the encryption you want), import its pool, or"
+        + " correct pull.target", root.line());
   }
 
   @Test
@@ -322,7 +323,7 @@ class PreflightTest {
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("FAIL offsite host-albion pool offsitepool: no answer within 1 s", items.get(6).line());
+    assertEquals("FAIL offsite host-albion target offsitepool/backups: no answer within 1 s", items.get(6).line());
   }
 
   private static void sleep(long ms) {

@@ -2,10 +2,13 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -116,6 +119,78 @@ class FailuresTest {
     assertEquals(HEAD + why, f.message());
     ProcessResult expected = blamed == null ? null : blamed.equals("send") ? send : receive;
     assertSame(expected, f.blamed());
+  }
+
+  /**
+   * With the exit order known, the stage that failed first is blamed with its own stderr.
+   * Catches the pull over ssh whose local receive refused the stream being reported as an
+   * unreachable host (ssh exits 255 once its stdout pipe is gone).
+   */
+  static Stream<Arguments> ordered() {
+    return Stream.of(
+        Arguments.of("pull: the local receive refuses first, then ssh exits 255",
+            exit("ssh", 255, ""), exit("zfs", 1, "cannot receive: out of space"),
+            PipeResult.Stage.RECEIVE, ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'zfs' exited with 1: cannot receive: out of space;"
+                + " then the send: 'ssh' exited with 255 after 42 bytes", "receive"),
+        Arguments.of("pull: the connection drops first, then the receive sees a cut stream",
+            exit("ssh", 255, "Connection reset"), exit("zfs", 1, "cannot receive: incomplete"),
+            PipeResult.Stage.SEND, ErrorKind.HOST_UNREACHABLE,
+            "transfer failed (ssh from the source): 'ssh' exited with 255: Connection reset;"
+                + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
+            "send"),
+        Arguments.of("pull: the remote send fails first",
+            exit("ssh", 1, "cannot open 'tank/data@c'"), exit("zfs", 1, "cannot receive: incomplete"),
+            PipeResult.Stage.SEND, ErrorKind.SEND_FAILED,
+            "send failed: 'ssh' exited with 1: cannot open 'tank/data@c';"
+                + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
+            "send"),
+        Arguments.of("push: ssh to the target drops first",
+            exit("zfs", 1, "broken pipe"), exit("ssh", 255, "Connection reset"),
+            PipeResult.Stage.RECEIVE, ErrorKind.HOST_UNREACHABLE,
+            "transfer failed (ssh to the target): 'ssh' exited with 255: Connection reset;"
+                + " then the send: 'zfs' exited with 1: broken pipe after 42 bytes", "receive"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("ordered")
+  void stream_exitOrderKnown_blamesTheFirstFailure(
+      String name, ProcessResult send, ProcessResult receive, PipeResult.Stage first,
+      ErrorKind kind, String why, String blamed) {
+    PipeResult pr = new PipeResult(42, send, receive, false, false, first);
+    Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+    assertEquals(kind, f.kind());
+    assertEquals(HEAD + why, f.message());
+    assertSame(blamed.equals("send") ? send : receive, f.blamed());
+  }
+
+  @Test
+  void placeholderBlocked_openZfsEncryptionRefusal_namesTheManualFix() {
+    String stderr = "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
+        + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    PipeResult pr = new PipeResult(42, exit("ssh", 255, ""), exit("zfs", 1, stderr), false, false);
+    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
+    Failures.Failure f = Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr).orElseThrow();
+    assertEquals(ErrorKind.PLACEHOLDER_BLOCKED, f.kind());
+    assertTrue(f.message().contains("zfs send tank/p@a | zfs receive bak/h/tank/p-new"), f.message());
+    assertTrue(f.message().contains("zfs destroy bak/h/tank/p (empty"), f.message());
+    PipeResult other = new PipeResult(42, ok("s"), exit("zfs", 1, "out of space"), false, false);
+    assertTrue(Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other).isEmpty());
+  }
+
+  @Test
+  void incrementalRefused_openZfsAndZfsFuseWordings() {
+    PipeResult modified = new PipeResult(1, ok("s"), exit("zfs", 1,
+        "cannot receive incremental stream: destination bak/x has been modified\nsince most recent snapshot"),
+        false, false);
+    assertEquals(Optional.of(true), Failures.incrementalRefused(modified));
+    PipeResult newer = new PipeResult(1, ok("s"), exit("zfs", 1,
+        "cannot receive incremental stream: most recent snapshot of bak/x does not\nmatch incremental source"),
+        false, false);
+    // the words span two lines in both messages; another refusal is not one of these
+    assertEquals(Optional.empty(), Failures.incrementalRefused(
+        new PipeResult(1, ok("s"), exit("zfs", 1, "out of space"), false, false)));
+    assertEquals(Optional.of(false), Failures.incrementalRefused(newer));
   }
 
   static Stream<Arguments> listings() {

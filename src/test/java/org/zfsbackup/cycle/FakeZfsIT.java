@@ -42,6 +42,7 @@ class FakeZfsIT {
     Prerequisites.requireProgram("pv");
     fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     Files.createDirectories(dir.resolve("list"));
+    list("bak", ds("bak", 1)); // the pull target root exists (a test may list more in it)
   }
 
   void list(String root, String... lines) throws IOException {
@@ -83,15 +84,20 @@ class FakeZfsIT {
     bak.addAll(List.of(ds("bak/h/src", 3)));
     bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
     list("bak", bak.toArray(String[]::new));
+    list("off/backups", ds("off/backups", 1));
     PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/backups", "bak", true, List.of("-u"), List.of("bak"));
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "off/backups/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-u", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
-    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "off/backups")), argv.toString());
+    // Parents below the root only, each marked as the agent's placeholder; never the root.
+    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=off/backups/h", "off/backups/h")), argv.toString());
+    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("create") && a.contains("off/backups")), argv.toString());
+    // No -F anywhere: every target is new, or an incremental onto its base.
+    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("receive") && a.contains("-F")), argv.toString());
     assertTrue(argv.contains(List.of("set", "canmount=off", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.stream().noneMatch(a -> a.contains("-R")));
     // Estimated total: percent is reported, 100 at the end.
@@ -105,7 +111,7 @@ class FakeZfsIT {
     run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-u", "bak/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
   }
 
@@ -220,5 +226,122 @@ class FakeZfsIT {
     assertEquals(Status.SENT, r.datasets().get(0).status());
     assertEquals(Status.SKIPPED, r.datasets().get(1).status());
     assertTrue(r.datasets().get(1).message().contains("not started"));
+  }
+
+  /** A dataset's listing lines with its placeholder mark and per-snapshot userrefs. */
+  static String[] dsWith(String name, long txg, boolean placeholder, String... snapsAndRefs) {
+    List<String> l = new ArrayList<>(List.of(ds(name, txg)));
+    l.add(name + "\torg.zfsbackup:placeholder\t" + (placeholder ? name : "-"));
+    for (String s : snapsAndRefs) {
+      String[] f = s.split(":");
+      List<String> one = new ArrayList<>(List.of(ds(name, txg, f[0])));
+      l.addAll(one.subList(3, 5));
+      l.add(name + "@" + f[0] + "\tuserrefs\t" + (f.length > 1 ? f[1] : "0"));
+    }
+    return l.toArray(String[]::new);
+  }
+
+  static String[] concat(String[]... parts) {
+    return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+  }
+
+  List<CycleEvent.Error> errors() {
+    return events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> (CycleEvent.Error) e).toList();
+  }
+
+  /**
+   * OpenZFS refuses `receive -F` on an encrypted filesystem (zfs-receive(8); modelled by the
+   * fake): the agent's encrypted placeholder must now take its dataset's first full stream. The
+   * dataset fails once, with placeholder_blocked and the manual fix; a single receive is tried
+   * (no retry loop). Catches the refusal reported as a plain receive_failed without the fix.
+   */
+  @Test
+  void encryptedPlaceholder_fullStreamRefused_placeholderBlockedWithTheFix() throws IOException {
+    list("src/p", concat(ds("src/p", 10, "a"), ds("src/p/c", 20, "a")));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), dsWith("bak/h/src", 3, true),
+        dsWith("bak/h/src/p", 4, true), dsWith("bak/h/src/p/c", 5, false, "a:0")));
+    Files.writeString(dir.resolve("encrypted"), "bak/h/src/p\n");
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    DatasetResult p = r.datasets().get(0);
+    assertEquals(Status.FAILED, p.status());
+    assertEquals(Status.UP_TO_DATE, r.datasets().get(1).status(), "the child is unaffected");
+    CycleEvent.Error e = errors().get(0);
+    assertEquals("placeholder_blocked", e.kind().wire(), e.toString());
+    assertTrue(e.message().contains("zfs send src/p@a | zfs receive bak/h/src/p-new"), e.message());
+    assertTrue(e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"), e.stderr());
+    List<List<String>> receives = argv().stream().filter(a -> a.get(0).equals("receive")).toList();
+    assertEquals(List.of(List.of("receive", "-F", "-u", "bak/h/src/p")), receives);
+  }
+
+  /** An unencrypted placeholder is replaced (-F), then its mark removed. */
+  @Test
+  void placeholder_replacedWithForceThenUnmarked() throws IOException {
+    list("src/p", ds("src/p", 10, "a"));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), dsWith("bak/h/src", 3, true), dsWith("bak/h/src/p", 4, true)));
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    List<List<String>> argv = argv();
+    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+    assertTrue(argv.indexOf(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/p"))
+        > argv.indexOf(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+  }
+
+  /** Someone else's empty dataset is never replaced: no receive at all, target_exists. */
+  @Test
+  void existingDatasetNotAPlaceholder_refusedWithoutAReceive() throws IOException {
+    list("src/p", ds("src/p", 10, "a"));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), dsWith("bak/h/src/p", 4, false)));
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    assertEquals(Status.FAILED, r.datasets().get(0).status());
+    assertEquals("target_exists", errors().get(0).kind().wire());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("receive")), argv().toString());
+  }
+
+  /**
+   * zfs-hold(8), OpenZFS `zfs holds`: this target's hold on a snapshot that is no longer a base
+   * is released; another tool's hold and the base's hold stay. Catches leaked holds never
+   * released, and a release of someone else's tag.
+   */
+  @Test
+  void staleHoldOfThisTag_released_othersKept() throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:1", "b:1", "c:1"));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a", "b", "c")));
+    Files.writeString(dir.resolve("holds"),
+        "src/data@a\tzfs-backup-agent:bak\nsrc/data@b\tother-tool\nsrc/data@c\tzfs-backup-agent:bak\n");
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    List<List<String>> argv = argv();
+    assertTrue(argv.contains(List.of("holds", "-H", "src/data@a", "src/data@b")), argv.toString());
+    assertTrue(argv.contains(List.of("release", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
+    assertEquals(List.of("src/data@b\tother-tool", "src/data@c\tzfs-backup-agent:bak"),
+        Files.readAllLines(dir.resolve("holds")));
+  }
+
+  /** A new hold that fails leaves the old one in place, and the warning says so. */
+  @Test
+  void newHoldFails_oldHoldStaysAndTheWarningSaysSo() throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:1", "b:0"));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    Files.writeString(dir.resolve("holds"), "src/data@a\tzfs-backup-agent:bak\n");
+    Files.writeString(dir.resolve("hold-exit"), "1");
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("release")), argv().toString());
+    assertEquals(List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
+    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("the hold on src/data@a stays in place")), r.warnings().toString());
+  }
+
+  /** A missing push.target fails the push with target_missing and creates nothing there. */
+  @Test
+  void missingPushTarget_targetMissingNothingCreated() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/typo", "bak", true, List.of("-u"), List.of("bak"));
+    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
+    List<DatasetResult> pushed = r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH).toList();
+    assertTrue(!pushed.isEmpty() && pushed.stream().allMatch(d -> d.status() == Status.FAILED), pushed.toString());
+    assertTrue(pushed.get(0).message().contains("the target root off/typo does not exist"), pushed.get(0).message());
+    assertEquals("target_missing", errors().get(errors().size() - 1).kind().wire());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("create") || a.get(0).equals("receive")), argv().toString());
   }
 }

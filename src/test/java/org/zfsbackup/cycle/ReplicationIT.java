@@ -104,7 +104,11 @@ class ReplicationIT {
         .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
   }
 
+  /** A pull into {@code target}, which is created first when missing (the agent never creates it). */
   AgentConfig pull(String target, SourceConfig... sources) {
+    if (!ZfsPools.exists(target)) {
+      dataset(target);
+    }
     return TestConfigs.config(ssh.sshCommand(), target, List.of(sources), Optional.empty());
   }
 
@@ -361,6 +365,8 @@ class ReplicationIT {
     snapshot(ds, "b");
     String target = bak + "/push";
     String offTarget = off + "/backups";
+    dataset(target);
+    dataset(offTarget);
     PushConfig push =
         new PushConfig(Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(ssh.port), offTarget, target, false,
             TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
@@ -374,8 +380,9 @@ class ReplicationIT {
     assertEquals(Status.SENT, pushed.status());
     assertEquals(List.of("a", "b"), snapshots(remote));
     assertEquals("off", get("canmount", remote));
-    assertEquals("off", get("canmount", offTarget));
     assertEquals("off", get("canmount", offTarget + "/host-storage"));
+    // The parent the push created is marked as the agent's placeholder (with its own name).
+    assertEquals(offTarget + "/host-storage", get("org.zfsbackup:placeholder", offTarget + "/host-storage"));
     // The local parents the pull created have no snapshots: skipped and reported, not failed.
     assertEquals(Status.SKIPPED, r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(target)).findFirst().orElseThrow().status());
     // The push holds its base on the local backup with its own tag, beside the pull's hold on the source.

@@ -170,6 +170,7 @@ class AgentEndToEndIT {
     pools.snapshotWithData(src + "/tank/data", "a", 100_000);
     pools.snapshotWithData(src + "/fast/small", "a", 10_000);
     ZfsPools.zfs("create", "-o", "canmount=off", bak + "/backups");
+    ZfsPools.zfs("create", "-o", "canmount=off", off + "/offsite");
     Path config = dir.resolve("agent.yaml");
     String sshArgv = String.join(", ", ssh.sshCommand());
     Files.writeString(config, String.join("\n",

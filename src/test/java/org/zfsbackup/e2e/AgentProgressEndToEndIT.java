@@ -78,6 +78,8 @@ class AgentProgressEndToEndIT {
             "src/data@a\tguid\t4711",
             "src/data@a\tcreatetxg\t11",
             ""));
+    Files.writeString(
+        scenario.resolve("list/bak"), "bak\tguid\t1\nbak\tcreatetxg\t1\nbak\tcanmount\toff\n");
     Files.writeString(scenario.resolve("bytes"), String.valueOf(BYTES));
     broker = MosquittoBroker.start();
     Path config = dir.resolve("agent.yaml");

@@ -17,7 +17,7 @@ class ZfsCommandsTest {
   @Test
   void list_oneProcessForAllRoots() {
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount,userrefs", "-r", "tank/data", "fast/x"),
+        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder", "-r", "tank/data", "fast/x"),
         ZfsCommands.list(List.of("tank/data", "fast/x")));
   }
 
@@ -30,14 +30,28 @@ class ZfsCommandsTest {
   }
 
   @Test
-  void receive_forceWithOptions() {
-    assertEquals(List.of("receive", "-F", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u")));
-    assertEquals(List.of("receive", "-F", "pool/x"), ZfsCommands.receive("pool/x", List.of()));
+  void receive_forceOnlyWhenAsked() {
+    // Catches a -F that comes back by default: on an incremental it destroys target snapshots.
+    assertEquals(List.of("receive", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u"), false));
+    assertEquals(List.of("receive", "pool/x"), ZfsCommands.receive("pool/x", List.of(), false));
+    assertEquals(List.of("receive", "-F", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u"), true));
+  }
+
+  @Test
+  void listOne_rollback_holds_neverRecursiveDestruction() {
+    assertEquals(
+        List.of("get", "-H", "-p", "-o", "name,property,value",
+            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder", "-d", "1", "-r", "p/x"),
+        ZfsCommands.listOne("p/x"));
+    assertEquals(List.of("rollback", "p/x@b"), ZfsCommands.rollback("p/x@b"));
+    assertEquals(List.of("holds", "-H", "p/d@a", "p/e@b"), ZfsCommands.holds(List.of("p/d@a", "p/e@b")));
+    assertEquals(List.of("release", "t", "p/d@a", "p/e@b"), ZfsCommands.release("t", List.of("p/d@a", "p/e@b")));
+    assertEquals(List.of("inherit", "org.zfsbackup:placeholder", "p/a"), ZfsCommands.clearPlaceholder("p/a"));
   }
 
   @Test
   void parentsHoldsCanmount() {
-    assertEquals(List.of("create", "-o", "canmount=off", "pool/a"), ZfsCommands.createParent("pool/a"));
+    assertEquals(List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=pool/a", "pool/a"), ZfsCommands.createParent("pool/a"));
     assertEquals(List.of("set", "canmount=off", "pool/a"), ZfsCommands.canmountOff("pool/a"));
     assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", "p/d@a"));
     assertEquals(List.of("hold", "tag", "p/d@a", "p/e@b"), ZfsCommands.hold("tag", List.of("p/d@a", "p/e@b")));

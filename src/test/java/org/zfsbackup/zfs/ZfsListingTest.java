@@ -50,6 +50,21 @@ class ZfsListingTest {
     assertFalse(l.unheld("tank/nope", "zz"));
   }
 
+  /** Catches a child that inherits the mark being taken for a placeholder (and replaced with -F). */
+  @Test
+  void placeholder_onlyItsOwnMark_notTheInheritedOne() {
+    ZfsListing l = ZfsListing.parse(String.join("\n",
+        "b/p\tguid\t1", "b/p\tcreatetxg\t1", "b/p\torg.zfsbackup:placeholder\tb/p",
+        "b/p/c\tguid\t2", "b/p/c\tcreatetxg\t2", "b/p/c\torg.zfsbackup:placeholder\tb/p",
+        "b/p/c@s\tguid\t3", "b/p/c@s\tcreatetxg\t3", "b/p/c@s\torg.zfsbackup:placeholder\tb/p",
+        "b/p/c@s\tuserrefs\t1",
+        "b/q\tguid\t4", "b/q\tcreatetxg\t4", "b/q\torg.zfsbackup:placeholder\t-", ""));
+    assertTrue(l.placeholder("b/p"));
+    assertFalse(l.placeholder("b/p/c"), "inherited from b/p");
+    assertFalse(l.placeholder("b/q"));
+    assertEquals(java.util.Set.of("s"), l.held("b/p/c"));
+  }
+
   @Test
   void unheld_listingWithoutUserrefs_isNeverUnheld() {
     ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tcreatetxg\t2\n");

@@ -1,0 +1,99 @@
+package org.zfsbackup.cycle;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.PipeResult;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.plan.ReceiveRules;
+import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.zfs.Endpoint;
+import org.zfsbackup.zfs.ZfsCommands;
+import org.zfsbackup.zfs.ZfsListing;
+
+/**
+ * What a receive the target refused means, beyond {@link Failures#stream}: a placeholder that
+ * cannot be replaced ({@link ErrorKind#PLACEHOLDER_BLOCKED}), or an incremental refused because
+ * the target changed since it was listed, judged on a fresh listing of that one dataset by
+ * {@link ReceiveRules#afterRefusal}: new snapshots are {@link ErrorKind#TARGET_MODIFIED}; a head
+ * only written since its base is rolled back to it (never {@code -r}) and the step tried once more.
+ */
+final class Refusals {
+  private static final Logger LOG = LoggerFactory.getLogger(Refusals.class);
+
+  /** The failure to report, or (failure null) {@code retry}: the head was rolled back. */
+  record Verdict(Failures.Failure failure, boolean retry) {}
+
+  private final ProcessRunner runner;
+  private final Endpoint target;
+  private final Duration timeout;
+
+  Refusals(ProcessRunner runner, Endpoint target, Duration timeout) {
+    this.runner = runner;
+    this.target = target;
+    this.timeout = timeout;
+  }
+
+  /**
+   * @param replace the step was received with {@code -F} to replace the agent's placeholder
+   * @param mayRetry a rollback of the head may ask for one more try (not on the retry itself)
+   * @param first what {@link Failures#stream} made of it
+   */
+  Verdict judge(
+      String dataset,
+      String dst,
+      ReplicationStep step,
+      PipeResult pr,
+      boolean replace,
+      boolean mayRetry,
+      Failures.Failure first) {
+    if (replace) {
+      return new Verdict(Failures.placeholderBlocked(dataset, dst, step, pr).orElse(first), false);
+    }
+    Optional<Boolean> refusal = Failures.incrementalRefused(pr);
+    if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
+      return new Verdict(first, false);
+    }
+    List<Snapshot> targetNow = snapshotsNow(dst);
+    if (targetNow == null) {
+      return new Verdict(first, false);
+    }
+    ReceiveRules.Refusal why = ReceiveRules.afterRefusal(dst, inc.from(), targetNow, refusal.get());
+    String prefix = dataset + " -> " + dst + ": " + step + " refused by the target: ";
+    if (why instanceof ReceiveRules.Refusal.TargetChanged changed) {
+      String msg = prefix + changed.what();
+      Failures.Failure f = new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, first.blamed());
+      return new Verdict(f, false);
+    }
+    if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
+      ProcessResult rb = runner.run(target.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
+      if (rb.ok()) {
+        LOG.info("{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
+            dst, back.base());
+        return new Verdict(null, true);
+      }
+      String msg = prefix + dst + " was modified since " + back.base()
+          + " and could not be rolled back to it: " + rb.describe();
+      return new Verdict(new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb), false);
+    }
+    return new Verdict(first, false);
+  }
+
+  /** The target dataset's snapshots now; null when they cannot be listed. */
+  private List<Snapshot> snapshotsNow(String dst) {
+    ProcessResult now = runner.run(target.zfs(ZfsCommands.listOne(dst)), timeout);
+    if (!now.ok()) {
+      return null;
+    }
+    try {
+      return ZfsListing.parse(now.stdout()).snapshots(dst);
+    } catch (ZfsListing.ListingException e) {
+      return null;
+    }
+  }
+}

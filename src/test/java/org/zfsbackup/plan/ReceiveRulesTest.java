@@ -1,0 +1,89 @@
+package org.zfsbackup.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.plan.ReplicationPlannerTest.snaps;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.plan.ReceiveRules.Mode;
+import org.zfsbackup.plan.ReceiveRules.Refusal;
+import org.zfsbackup.plan.ReceiveRules.Target;
+
+/** Catches any -F that could destroy something, and a rollback that is not provably harmless. */
+class ReceiveRulesTest {
+  static final ReplicationStep FULL = new ReplicationStep.Full(snaps("a:1:g1").get(0));
+  static final ReplicationStep INC =
+      new ReplicationStep.Incremental(snaps("a:1:g1").get(0), snaps("b:2:g2").get(0));
+
+  @Test
+  void mode_table() {
+    record Row(ReplicationStep step, Target target, Class<? extends Mode> expected) {}
+    List<Row> rows =
+        List.of(
+            new Row(FULL, Target.ABSENT, Mode.Plain.class),
+            new Row(FULL, new Target(true, true, false), Mode.ReplacePlaceholder.class),
+            // someone else's empty dataset: never replaced
+            new Row(FULL, new Target(true, false, false), Mode.Refused.class),
+            // a placeholder someone snapshotted: -F would destroy those snapshots
+            new Row(FULL, new Target(true, true, true), Mode.Refused.class),
+            new Row(FULL, new Target(true, false, true), Mode.Refused.class),
+            // incrementals never use -F, whatever the target
+            new Row(INC, new Target(true, false, true), Mode.Plain.class),
+            new Row(INC, new Target(true, true, true), Mode.Plain.class));
+    for (Row r : rows) {
+      assertInstanceOf(r.expected(), ReceiveRules.mode("p/x", r.step(), r.target()), r.toString());
+    }
+  }
+
+  @Test
+  void mode_refusedNotAPlaceholder_namesTheManualFix() {
+    Mode m = ReceiveRules.mode("p/x", FULL, new Target(true, false, false));
+    String why = ((Mode.Refused) m).why();
+    assertTrue(why.contains("zfs set org.zfsbackup:placeholder=p/x p/x"), why);
+  }
+
+  @Test
+  void afterRefusal_baseStillNewest_headModified_rollBackToBase() {
+    Snapshot base = snaps("b:2:g2").get(0);
+    Refusal r = ReceiveRules.afterRefusal("p/x", base, snaps("a:1:g1", "b:2:g2"), true);
+    assertEquals(new Refusal.RollBackHead(base), r);
+  }
+
+  @Test
+  void afterRefusal_baseStillNewestButOtherError_unexplained() {
+    Snapshot base = snaps("b:2:g2").get(0);
+    Refusal r = ReceiveRules.afterRefusal("p/x", base, snaps("a:1:g1", "b:2:g2"), false);
+    assertInstanceOf(Refusal.Unexplained.class, r);
+  }
+
+  @Test
+  void afterRefusal_newerSnapshotOnTarget_changedNamingIt_neverRollBack() {
+    Snapshot base = snaps("b:2:g2").get(0);
+    Refusal r =
+        ReceiveRules.afterRefusal("p/x", base, snaps("a:1:g1", "b:2:g2", "auto:3:g9"), true);
+    String what = ((Refusal.TargetChanged) r).what();
+    assertTrue(what.contains("@auto") && what.contains("@b"), what);
+  }
+
+  @Test
+  void afterRefusal_baseGone_changed() {
+    Snapshot base = snaps("b:2:g2").get(0);
+    Refusal r = ReceiveRules.afterRefusal("p/x", base, snaps("a:1:g1"), true);
+    assertTrue(((Refusal.TargetChanged) r).what().contains("no longer on the target"));
+  }
+
+  @Test
+  void blockingAncestor_table() {
+    Set<String> failed = Set.of("tank/a", "tank/b/c");
+    assertEquals(Optional.of("tank/a"), ReceiveRules.blockingAncestor("tank/a/x", failed));
+    assertEquals(Optional.of("tank/a"), ReceiveRules.blockingAncestor("tank/a/x/y", failed));
+    assertEquals(Optional.of("tank/b/c"), ReceiveRules.blockingAncestor("tank/b/c/d", failed));
+    assertEquals(Optional.empty(), ReceiveRules.blockingAncestor("tank/a", failed)); // itself
+    assertEquals(Optional.empty(), ReceiveRules.blockingAncestor("tank/ab/x", failed));
+    assertEquals(Optional.empty(), ReceiveRules.blockingAncestor("tank/b/x", failed));
+  }
+}
