@@ -21,7 +21,9 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v pv >/dev/null 2>&1 || need+=(pv)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-python3 -c 'import jinja2' >/dev/null 2>&1 || need+=(python3-jinja2)  # renders HA templates in tests
+# Jinja2 renders Home Assistant's templates in the tests, in the PATH's python3 or Debian's own.
+python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 \
+  || need+=(python3-jinja2)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)             # pgrep, used below
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)          # TLS test certificates

@@ -37,6 +37,28 @@ final class HaTemplates {
     return render(List.of(new Case(template, payload, thisState, now, states))).get(0);
   }
 
+  /**
+   * The first Python that has Jinja2: {@code python3} on the PATH, else Debian's own, which
+   * scripts/install-prereqs.sh gives python3-jinja2 (a PATH python3 from pyenv or a venv may lack it).
+   */
+  static String python() {
+    for (String python : List.of("python3", "/usr/bin/python3")) {
+      try {
+        Process p = new ProcessBuilder(python, "-c", "import jinja2").start();
+        if (p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) {
+          return python;
+        }
+        p.destroyForcibly();
+      } catch (IOException e) {
+        // not this one
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+    return "python3"; // fails below with the missing-module message
+  }
+
   static List<String> render(List<Case> cases) {
     Prerequisites.requireProgram("python3");
     ArrayNode in = Payloads.JSON.createArrayNode();
@@ -50,7 +72,7 @@ final class HaTemplates {
     }
     try {
       Path script = Path.of("src/test/resources/ha/render_templates.py").toAbsolutePath();
-      Process p = new ProcessBuilder("python3", script.toString()).start();
+      Process p = new ProcessBuilder(python(), script.toString()).start();
       p.getOutputStream().write(Payloads.text(in).getBytes(StandardCharsets.UTF_8));
       p.getOutputStream().close();
       byte[] out;
