@@ -39,10 +39,12 @@ final class Transfer {
    * What became of one dataset.
    *
    * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
+   * @param move the base that moved (to be held, the old one released); or null
    */
-  private record Replicated(DatasetResult result, List<Warning> warnings, String unheldBase) {
+  private record Replicated(
+      DatasetResult result, List<Warning> warnings, String unheldBase, Holds.Move move) {
     static Replicated of(DatasetResult result) {
-      return new Replicated(result, List.of(), null);
+      return new Replicated(result, List.of(), null, null);
     }
   }
 
@@ -103,11 +105,12 @@ final class Transfer {
     return new Result(results, replicated.warnings());
   }
 
-  /** Each dataset in turn, until a stop; then the holds that up-to-date bases lack. */
+  /** Each dataset in turn, until a stop; then the holds, in batches ({@link Holds}). */
   private Result replicateAll(List<String> datasets, ZfsListing listing) {
     List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
+    List<Holds.Move> moves = new ArrayList<>();
     for (String d : datasets) {
       Replicated one =
           scope.control().stopRequested()
@@ -118,12 +121,18 @@ final class Transfer {
       if (one.unheldBase() != null) {
         unheldBases.add(one.unheldBase());
       }
+      if (one.move() != null) {
+        moves.add(one.move());
+      }
     }
     // Up-to-date bases without any hold (the first cycle after migrating from a tool without
     // holds, a hold someone released, one that failed before): held now, in batches, so pruning
     // on the source cannot break the next incremental. A base held by anyone is left alone: any
-    // hold stops zfs destroy. Costs nothing once every base is held.
-    holds.holdAll(unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
+    // hold stops zfs destroy. Costs nothing once every base is held. The bases that moved are held
+    // in the same calls, and their old bases released after (two calls for the whole transfer,
+    // not two per dataset). A crash before this point leaves the old bases held, never the new
+    // ones released: the next cycle holds the new ones as unheld up-to-date bases.
+    holds.apply(moves, unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
     return new Result(results, warnings.stream().map(Warning::message).toList());
   }
 
@@ -181,7 +190,7 @@ final class Transfer {
     events.progress(dataset, dst, latest, latest, StepStatus.DONE, 0, null, 0, "up to date");
     DatasetResult result =
         events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
-    return new Replicated(result, warnings, unheldBase);
+    return new Replicated(result, warnings, unheldBase, null);
   }
 
   /** Creates the missing parents, streams each step and moves the hold, sets canmount=off. */
@@ -192,28 +201,32 @@ final class Transfer {
       return Replicated.of(noParent.get());
     }
     List<Warning> warnings = new ArrayList<>();
+    List<ReplicationStep> done = new ArrayList<>();
     long total = 0;
     for (ReplicationStep step : send.steps()) {
       if (scope.control().forced()) {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped =
             events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
-        return new Replicated(stopped, warnings, null);
+        return new Replicated(stopped, warnings, null, moved(dataset, done));
       }
       Streamed streamed = stream(dataset, dst, step);
       total += streamed.bytes();
       if (streamed.failure() != null) {
         String msg = streamed.failure().message();
         DatasetResult failed = events.result(dataset, dst, Status.FAILED, total, plan, msg);
-        return new Replicated(failed, warnings, null);
+        return new Replicated(failed, warnings, null, moved(dataset, done));
       }
-      if (scope.holds()) {
-        holds.move(dataset, step).ifPresent(w -> warnings.add(events.warning(w)));
-      }
+      done.add(step);
     }
     canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
     DatasetResult sent = events.result(dataset, dst, Status.SENT, total, plan, null);
-    return new Replicated(sent, warnings, null);
+    return new Replicated(sent, warnings, null, moved(dataset, done));
+  }
+
+  /** The hold to move once the transfer ends, when holds are on and a step went through. */
+  private Holds.Move moved(String dataset, List<ReplicationStep> done) {
+    return scope.holds() ? Holds.Move.after(dataset, done) : null;
   }
 
   /** The target's missing parents, top-down; the failed result when one cannot be created. */
@@ -234,7 +247,9 @@ final class Transfer {
   private Streamed stream(String dataset, String dst, ReplicationStep step) {
     String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
     String to = step.to().name();
-    Long estimate = estimate(dataset, step);
+    // Full sends only: an incremental is usually a small delta, over before a percentage would
+    // help, and the estimate would cost a command per dataset (docs/design.md, "Size estimate").
+    Long estimate = step instanceof ReplicationStep.Full ? estimate(dataset, step) : null;
     events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, step.toString());
     long start = System.nanoTime();
     PipeResult pr =

@@ -78,6 +78,13 @@ public final class ZfsCommands {
     return List.of("release", tag, snapshot);
   }
 
+  /** {@code release tag snap...}: like {@link #hold(String, List)}, each snapshot on its own. */
+  public static List<String> release(String tag, List<String> snapshots) {
+    List<String> args = new ArrayList<>(List.of("release", tag));
+    args.addAll(snapshots);
+    return args;
+  }
+
   /** Reads the stream size from {@code zfs send -nP} output ({@code size\tN}); -1 when absent. */
   public static long parseEstimate(String output) {
     long size = -1;
