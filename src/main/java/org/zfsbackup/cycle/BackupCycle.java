@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,7 +97,7 @@ public final class BackupCycle implements CycleRunner {
 
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
-    try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control, warnings)) {
+    try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
       return phases(request, sink, control, started, warnings, ssh);
     }
   }
@@ -115,26 +116,40 @@ public final class BackupCycle implements CycleRunner {
     Endpoint local = Endpoint.local(config.commands().zfs());
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
+    // The sources side by side (replication.parallel_sources), each host's datasets in order; the
+    // results in the configuration's order.
+    List<Supplier<Transfer.Result>> pulls = new ArrayList<>();
     for (SourceConfig source : config.pull().sources()) {
       Set<String> only = selection(request, source.name());
       if (only != null && only.isEmpty()) {
         continue;
       }
-      TransferContext.Route route =
-          new TransferContext.Route(
-              Phase.PULL,
-              source.name(),
-              ssh.endpoint(
-                  endpoint(source.host(), source.user(), source.port()), Phase.PULL, source.name()),
-              source.datasets(),
-              only,
-              pullSide,
-              d -> pullTarget + "/" + source.name() + "/" + d,
-              config.pull().receiveOptions(),
-              false,
-              HOLD_PREFIX + pullTarget);
-      collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
+      pulls.add(
+          () -> {
+            List<String> sharingWarnings = new ArrayList<>();
+            Endpoint from =
+                ssh.endpoint(
+                    endpoint(source.host(), source.user(), source.port()),
+                    Phase.PULL,
+                    source.name(),
+                    sharingWarnings);
+            TransferContext.Route route =
+                new TransferContext.Route(
+                    Phase.PULL,
+                    source.name(),
+                    from,
+                    source.datasets(),
+                    only,
+                    pullSide,
+                    d -> pullTarget + "/" + source.name() + "/" + d,
+                    config.pull().receiveOptions(),
+                    false,
+                    HOLD_PREFIX + pullTarget);
+            return run(route, scope, sharingWarnings);
+          });
     }
+    int parallel = config.replication().parallelSources();
+    SideBySide.run(pulls, parallel, "zba-pull").forEach(r -> collect(r, results, warnings));
 
     Optional<PushConfig> push = config.push();
     if (push.isPresent()) {
@@ -144,21 +159,32 @@ public final class BackupCycle implements CycleRunner {
         if (!control.stopRequested()) {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
         }
-        Endpoint remote = ssh.endpoint(endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local");
+        List<String> sharingWarnings = new ArrayList<>();
+        Endpoint remote =
+            ssh.endpoint(
+                endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local", sharingWarnings);
+        warnings.addAll(sharingWarnings);
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
-        TransferContext.Route route =
-            new TransferContext.Route(
-                Phase.PUSH,
-                "local",
-                local,
-                p.datasets(),
-                only,
-                new TargetSide(remote, p.target()),
-                pushMapping(p),
-                p.receiveOptions(),
-                p.raw(),
-                holdTag);
-        collect(new Transfer(new TransferContext(scope, route)).run(), results, warnings);
+        TargetSide pushSide = new TargetSide(remote, p.target());
+        // Independent trees of push.datasets side by side, like the sources of the pull phase.
+        List<Supplier<Transfer.Result>> pushes = new ArrayList<>();
+        for (List<String> tree : Datasets.trees(p.datasets())) {
+          TransferContext.Route route =
+              new TransferContext.Route(
+                  Phase.PUSH,
+                  "local",
+                  local,
+                  tree,
+                  only,
+                  pushSide,
+                  pushMapping(p),
+                  p.receiveOptions(),
+                  p.raw(),
+                  holdTag);
+          pushes.add(() -> run(route, scope, List.of()));
+        }
+        SideBySide.run(pushes, config.replication().parallelSources(), "zba-push")
+            .forEach(r -> collect(r, results, warnings));
       }
     }
 
@@ -178,6 +204,18 @@ public final class BackupCycle implements CycleRunner {
         rc.connectTimeout().plus(rc.commandTimeout()),
         rc.stallTimeout(),
         rc.holds());
+  }
+
+  /** One transfer; the warnings of its host's connection sharing come first. */
+  private static Transfer.Result run(
+      TransferContext.Route route, TransferContext.Scope scope, List<String> sharingWarnings) {
+    Transfer.Result r = new Transfer(new TransferContext(scope, route)).run();
+    if (sharingWarnings.isEmpty()) {
+      return r;
+    }
+    List<String> all = new ArrayList<>(sharingWarnings);
+    all.addAll(r.warnings());
+    return new Transfer.Result(r.datasets(), all);
   }
 
   private static void collect(

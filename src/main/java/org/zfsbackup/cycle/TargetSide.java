@@ -1,10 +1,10 @@
 package org.zfsbackup.cycle;
 
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.zfs.DatasetName;
@@ -14,15 +14,15 @@ import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The receiving side of a phase: listed once (one process, whatever the number of datasets), then
- * kept up to date in memory as the phase creates and receives datasets. Not thread-safe: a phase
- * handles its datasets one at a time.
+ * kept up to date in memory as the phase creates and receives datasets. Thread-safe: the sources
+ * of the pull phase (the trees of the push phase) share their target side and run side by side.
  */
 final class TargetSide {
   final Endpoint endpoint;
   final String root;
-  private ZfsListing listing;
-  private String listingError;
-  private final Set<String> existing = new HashSet<>();
+  private volatile ZfsListing listing;
+  private volatile String listingError;
+  private final Set<String> existing = ConcurrentHashMap.newKeySet();
 
   TargetSide(Endpoint endpoint, String root) {
     this.endpoint = endpoint;
@@ -30,7 +30,7 @@ final class TargetSide {
   }
 
   /** Lists the side on first use; the error, if the listing failed, else empty. */
-  Optional<String> ensureListed(ProcessRunner runner, Duration timeout) {
+  synchronized Optional<String> ensureListed(ProcessRunner runner, Duration timeout) {
     if (listing == null && listingError == null) {
       ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
       if (r.ok() || Listings.onlyMissing(r, List.of(root))) {
