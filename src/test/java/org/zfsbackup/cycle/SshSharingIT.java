@@ -122,7 +122,7 @@ class SshSharingIT {
 
   List<CycleEvent.Error> errors(String kind) {
     return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error x && x.kind().equals(kind))
+        .filter(e -> e instanceof CycleEvent.Error x && x.kind().wire().equals(kind))
         .map(e -> (CycleEvent.Error) e)
         .toList();
   }
