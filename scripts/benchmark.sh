@@ -184,18 +184,24 @@ SSHLIST=$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')
 NS=nsrc$RANDOM NB=nbak$RANDOM
 for p in "$NS" "$NB"; do truncate -s 1G "$W/$p.img"; zpool create -m none "$p" "$W/$p.img"; POOLS+=("$p"); done
 zfs create -o mountpoint=none "$NS/night"
-echo "   setup (not measured): $N datasets, snapshot @s0, two copies on the backup pool..."
+BEFORE=${BENCH_BEFORE_JAR:-}
+echo "   setup (not measured): $N datasets, snapshot @s0, copies on the backup pool..."
 for i in $(seq -w 1 "$N"); do zfs create "$NS/night/d$i"; done
 zfs snapshot -r "$NS/night@s0"
-zfs create -p -o canmount=off "$NB/agent/h/$NS"
-zfs send -R "$NS/night@s0" | zfs receive -F "$NB/agent/h/$NS/night"
+for t in agent ${BEFORE:+before}; do
+  zfs create -p -o canmount=off "$NB/$t/h/$NS"
+  zfs send -R "$NS/night@s0" | zfs receive -F "$NB/$t/h/$NS/night"
+done
 zfs create -p -o canmount=off "$NB/loop"
 zfs send -R "$NS/night@s0" | zfs receive -F "$NB/loop/night"
-night_config() {  # target jar-label
+night_config() {  # target counting(yes|no)
+  local ssh="[$SSHLIST]" zfs="[zfs]"
+  if [ "$2" = yes ]; then
+    ssh="[bash, $ROOT/scripts/bench/count-ssh, $W/nssh.log, $SSHLIST]"
+    zfs="[bash, $ROOT/scripts/bench/count-zfs, $W/nzfs.log, zfs]"
+  fi
   cat <<CONF
-commands:
-  ssh: [bash, $ROOT/scripts/bench/count-ssh, $W/nssh.log, $SSHLIST]
-  zfs: [bash, $ROOT/scripts/bench/count-zfs, $W/nzfs.log, zfs]
+commands: {ssh: $ssh, zfs: $zfs}
 pull:
   target: $NB/$1
   receive_options: []
@@ -203,22 +209,25 @@ pull:
 state_file: $W/nstate-$1.json
 CONF
 }
-night_config agent > "$W/night.yaml"
-# BENCH_BEFORE_JAR: the same nightly cycle with another build (e.g. the release before this
-# section existed), into a third copy.
-BEFORE=${BENCH_BEFORE_JAR:-}
-if [ -n "$BEFORE" ]; then
-  zfs create -p -o canmount=off "$NB/before/h/$NS"
-  zfs send -R "$NS/night@s0" | zfs receive -F "$NB/before/h/$NS/night"
-  night_config before > "$W/before.yaml"
-  java -jar "$BEFORE" run --quiet --config "$W/before.yaml" || true
-fi
+night_config agent no > "$W/night.yaml"
+night_config agent yes > "$W/night-count.yaml"
 # Warm-up: canmount=off on the received copies and the holds on the bases (once, as on any first
 # cycle after a migration).
 java -jar "$JAR" run --quiet --config "$W/night.yaml" || true
+# BENCH_BEFORE_JAR: another build (e.g. the one before batching), for its zfs calls per dataset.
+if [ -n "$BEFORE" ]; then
+  night_config before yes > "$W/before.yaml"
+  java -jar "$BEFORE" run --quiet --config "$W/before.yaml" || true
+fi
 zfs snapshot -r "$NS/night@s1"
 DS=$(zfs list -H -o name -r "$NS/night")
 COUNT=$(echo "$DS" | wc -l)
+per() { python3 -c "import sys; print(f'{float(sys.argv[1])/int(sys.argv[2]):.3f}')" "$1" "$COUNT"; }
+calls() {  # the zfs calls logged in nzfs.log, by side and verb, per dataset
+  sort "$W/nzfs.log" | uniq -c | while read -r n side verb; do
+    printf '     %-8s %-10s %6s  (%s per dataset)\n' "$side" "$verb" "$n" "$(python3 -c "print(f'{$n/$COUNT:.3f}')")"
+  done
+}
 
 echo "   the replaced scripts' way: one 'ssh host zfs send -i @s0 @s1 | zfs receive -F' per dataset"
 c0=$(accepted)
@@ -231,7 +240,6 @@ end=$(date +%s.%N)
 loop=$(python3 -c "print($end-$start)")
 loopconn=$(( $(accepted) - c0 ))
 
-: > "$W/nssh.log"; : > "$W/nzfs.log"
 c0=$(accepted)
 start=$(date +%s.%N)
 java -jar "$JAR" run --config "$W/night.yaml" > "$W/night.out"
@@ -240,37 +248,34 @@ agentconn=$(( $(accepted) - c0 ))
 agent=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/night.out")
 whole=$(python3 -c "print($end-$start)")
 tail -1 "$W/night.out"
-per() { python3 -c "import sys; print(f'{float(sys.argv[1])/int(sys.argv[2]):.3f}')" "$1" "$COUNT"; }
 printf '%-52s %8s\n' "datasets with a new snapshot" "$COUNT"
 printf '%-52s %8s s  %s s/dataset  %4s ssh connections\n' "per-dataset ssh loop" "$(secs "$loop")" "$(per "$loop")" "$loopconn"
 printf '%-52s %8s s  %s s/dataset  %4s ssh connections\n' "agent, cycle (from its report)" "$(secs "$agent")" "$(per "$agent")" "$agentconn"
 printf '%-52s %8s s  %s s/dataset\n' "agent, whole command incl. JVM start" "$(secs "$whole")" "$(per "$whole")"
 printf '%-52s %8s\n' "agent / loop, per dataset (cycle)" "$(python3 -c "print(f'{$agent/$loop:.2f}')")x"
-printf '%-52s %8s\n' "ssh processes the agent started" "$(wc -l < "$W/nssh.log")"
-echo "   zfs calls of the agent's cycle, by side and verb (per dataset):"
-sort "$W/nzfs.log" | uniq -c | while read -r n side verb; do
-  printf '     %-8s %-10s %6s  (%s per dataset)\n' "$side" "$verb" "$n" "$(python3 -c "print(f'{$n/$COUNT:.3f}')")"
-done
 
+echo "   where the calls go: one more snapshot, commands.ssh and commands.zfs through counting wrappers"
+zfs snapshot -r "$NS/night@s2"
+: > "$W/nssh.log"; : > "$W/nzfs.log"
+java -jar "$JAR" run --config "$W/night-count.yaml" > "$W/count.out"
+printf '%-52s %8s s  %s s/dataset  %4s ssh processes\n' "agent, with the wrappers" "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/count.out")" \
+  "$(per "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/count.out")")" "$(wc -l < "$W/nssh.log")"
+calls
 if [ -n "$BEFORE" ]; then
   : > "$W/nssh.log"; : > "$W/nzfs.log"
   c0=$(accepted)
   java -jar "$BEFORE" run --config "$W/before.yaml" > "$W/before.out"
   bconn=$(( $(accepted) - c0 ))
   before=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/before.out")
-  printf '%-52s %8s s  %s s/dataset  %4s ssh connections\n' "BENCH_BEFORE_JAR, cycle" "$(secs "$before")" "$(per "$before")" "$bconn"
-  echo "   its zfs calls, by side and verb (per dataset):"
-  sort "$W/nzfs.log" | uniq -c | while read -r n side verb; do
-    printf '     %-8s %-10s %6s  (%s per dataset)\n' "$side" "$verb" "$n" "$(python3 -c "print(f'{$n/$COUNT:.3f}')")"
-  done
+  printf '%-52s %8s s  %s s/dataset  %4s ssh processes, %s connections\n' "BENCH_BEFORE_JAR, with the wrappers (@s0..@s2)" "$(secs "$before")" "$(per "$before")" "$(wc -l < "$W/nssh.log")" "$bconn"
+  calls
 fi
 
 echo "   the next cycle, everything up to date:"
-: > "$W/nzfs.log"
 c0=$(accepted)
 java -jar "$JAR" run --config "$W/night.yaml" > "$W/upd.out"
-printf '%-52s %8s s  %4s ssh connections, %s zfs calls\n' "up-to-date cycle over $COUNT datasets" \
-  "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/upd.out")" "$(( $(accepted) - c0 ))" "$(wc -l < "$W/nzfs.log")"
+printf '%-52s %8s s  %4s ssh connections\n' "up-to-date cycle over $COUNT datasets" \
+  "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/upd.out")" "$(( $(accepted) - c0 ))"
 fi
 
 if want 5; then
