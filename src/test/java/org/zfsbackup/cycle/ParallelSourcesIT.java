@@ -54,6 +54,7 @@ class ParallelSourcesIT {
   final List<SshServer> hosts = new ArrayList<>();
   String src;
   String bak;
+  String off;
   Path base;
 
   @BeforeAll
@@ -64,6 +65,7 @@ class ParallelSourcesIT {
     }
     src = pools.create("zpsrc");
     bak = pools.create("zpbak");
+    off = pools.create("zpoff");
     base = Files.createTempDirectory("zba-par");
   }
 
@@ -108,6 +110,7 @@ class ParallelSourcesIT {
     final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
     final Map<String, Boolean> inFlight = new HashMap<>();
     int most;
+    int mostPush;
     Consumer<Integer> onStart = n -> {};
 
     @Override
@@ -116,13 +119,16 @@ class ParallelSourcesIT {
       if (e instanceof CycleEvent.Progress p) {
         int now;
         synchronized (this) {
-          String key = p.source() + " " + p.dataset();
+          String key = p.phase() + " " + p.source() + " " + p.dataset();
           if (p.status() == StepStatus.STARTED) {
             inFlight.put(key, true);
           } else if (p.status() == StepStatus.DONE || p.status() == StepStatus.FAILED) {
             inFlight.remove(key);
           }
           most = Math.max(most, inFlight.size());
+          if (p.phase() == CycleEvent.Phase.PUSH) {
+            mostPush = Math.max(mostPush, inFlight.size());
+          }
           now = inFlight.size();
         }
         if (p.status() == StepStatus.STARTED) {
@@ -282,6 +288,59 @@ class ParallelSourcesIT {
     assertEquals(
         List.of("a", "a", "b", "b", "c"),
         r.datasets().stream().map(DatasetResult::source).toList());
+  }
+
+  /**
+   * The push phase with three independent trees ({@code push.datasets}: one per source's backup):
+   * pushed side by side, reported in config order. Catches a push that still handles its trees one
+   * after the other, or a tree pushed twice.
+   */
+  @Test
+  void pushOfThreeIndependentTrees_sideBySide_inConfigOrder() {
+    String root = src + "/ptree";
+    sources(root, 0, 400_000);
+    String target = bak + "/ptree";
+    List<String> trees = List.of(target + "/a", target + "/b", target + "/c");
+    AgentConfig pull = config(root, List.of("pv", "-L", "200k"), 4);
+    AgentConfig cfg =
+        new AgentConfig(
+            pull.mqtt(),
+            pull.commands(),
+            pull.pull(),
+            Optional.of(
+                new AgentConfig.PushConfig(
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    off + "/ptree",
+                    target,
+                    false,
+                    TestConfigs.ZFS_FUSE_RECEIVE,
+                    trees)),
+            pull.power(),
+            pull.replication(),
+            pull.stateFile(),
+            pull.logLevel());
+    ProcessRunner runner = new RealProcessRunner(List.of("pv", "-L", "200k"));
+    Sink sink = new Sink();
+    CycleReport r = cycle(cfg, runner, sink, new CycleControl());
+
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    // The parents the pull created (no snapshots) are skipped; the datasets are sent.
+    List<DatasetResult> pushed =
+        r.datasets().stream()
+            .filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.status() != Status.SKIPPED)
+            .toList();
+    assertEquals(
+        List.of(
+            off + "/ptree/a/" + root + "/a",
+            off + "/ptree/b/" + root + "/b",
+            off + "/ptree/c/" + root + "/c"),
+        pushed.stream().map(DatasetResult::target).toList(),
+        "each pushed once, in config order: " + r.datasets());
+    assertTrue(pushed.stream().allMatch(d -> d.status() == Status.SENT), pushed.toString());
+    assertTrue(sink.mostPush >= 2, "trees pushed side by side: at most " + sink.mostPush);
+    assertEquals(List.of("s0"), snapshots(off + "/ptree/c/" + root + "/c"));
   }
 
   /** Counts the hold and release calls per host (by the ssh port in their argv). */
