@@ -121,6 +121,8 @@ public record AgentConfig(
    * @param stallTimeout a step that moves no bytes for this long is killed and reported
    * @param connectTimeout ssh ConnectTimeout, and the bound for listing a host
    * @param commandTimeout bound for short zfs commands (list, create, set, hold, release)
+   * @param parallelSources how many sources the pull phase (and independent trees the push phase)
+   *     works on at once; 1 = one after the other. A whole number of at least 1, like the seconds.
    */
   public record ReplicationConfig(
       @JsonProperty(defaultValue = "true") boolean holds,
@@ -129,7 +131,8 @@ public record AgentConfig(
       @Check(Rule.SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
           Duration connectTimeout,
       @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
-          Duration commandTimeout) {}
+          Duration commandTimeout,
+      @Check(Rule.SECONDS) @JsonProperty(defaultValue = "4") Integer parallelSources) {}
 
   /**
    * Snapshot pruning, restic's {@code forget} policy: see docs/configuration.md.

@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,6 +26,7 @@ import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
+import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * One backup cycle: the pull phase (every source host into {@code pull.target/<source>/...}), then
@@ -96,7 +98,7 @@ public final class BackupCycle implements CycleRunner {
 
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
-    try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control, warnings)) {
+    try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
       return phases(request, sink, control, started, warnings, ssh);
     }
   }
@@ -119,27 +121,42 @@ public final class BackupCycle implements CycleRunner {
     Pruning pruning =
         new Pruning(
             config, scope, local, push.map(p -> endpoint(p.host(), p.user(), p.port())).orElse(null));
+    // The sources side by side (replication.parallel_sources), each host's datasets in order; the
+    // results, and the source listings retention needs, in the configuration's order.
+    List<Supplier<Ran>> pulls = new ArrayList<>();
     for (SourceConfig source : config.pull().sources()) {
       Set<String> only = selection(request, source.name());
       if (only != null && only.isEmpty()) {
         continue;
       }
-      TransferContext.Route route =
-          new TransferContext.Route(
-              Phase.PULL,
-              source.name(),
-              ssh.endpoint(
-                  endpoint(source.host(), source.user(), source.port()), Phase.PULL, source.name()),
-              source.datasets(),
-              only,
-              pullSide,
-              d -> pullTarget + "/" + source.name() + "/" + d,
-              config.pull().receiveOptions(),
-              false,
-              HOLD_PREFIX + pullTarget);
-      Transfer transfer = new Transfer(new TransferContext(scope, route));
-      collect(transfer.run(), results, warnings);
-      pruning.listed(Phase.PULL, source.name(), transfer.sourceListing());
+      pulls.add(
+          () -> {
+            List<String> sharingWarnings = new ArrayList<>();
+            Endpoint from =
+                ssh.endpoint(
+                    endpoint(source.host(), source.user(), source.port()),
+                    Phase.PULL,
+                    source.name(),
+                    sharingWarnings);
+            TransferContext.Route route =
+                new TransferContext.Route(
+                    Phase.PULL,
+                    source.name(),
+                    from,
+                    source.datasets(),
+                    only,
+                    pullSide,
+                    d -> pullTarget + "/" + source.name() + "/" + d,
+                    config.pull().receiveOptions(),
+                    false,
+                    HOLD_PREFIX + pullTarget);
+            return run(route, scope, sharingWarnings);
+          });
+    }
+    int parallel = config.replication().parallelSources();
+    for (Ran ran : SideBySide.run(pulls, parallel, "zba-pull")) {
+      collect(ran.result(), results, warnings);
+      pruning.listed(Phase.PULL, ran.sourceName(), ran.sourceListing());
     }
 
     if (push.isPresent()) {
@@ -149,23 +166,34 @@ public final class BackupCycle implements CycleRunner {
         if (!control.stopRequested()) {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
         }
-        Endpoint remote = ssh.endpoint(endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local");
+        List<String> sharingWarnings = new ArrayList<>();
+        Endpoint remote =
+            ssh.endpoint(
+                endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local", sharingWarnings);
+        warnings.addAll(sharingWarnings);
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
-        TransferContext.Route route =
-            new TransferContext.Route(
-                Phase.PUSH,
-                "local",
-                local,
-                p.datasets(),
-                only,
-                new TargetSide(remote, p.target()),
-                pushMapping(p),
-                p.receiveOptions(),
-                p.raw(),
-                holdTag);
-        Transfer transfer = new Transfer(new TransferContext(scope, route));
-        collect(transfer.run(), results, warnings);
-        pruning.listed(Phase.PUSH, "local", transfer.sourceListing());
+        TargetSide pushSide = new TargetSide(remote, p.target());
+        // Independent trees of push.datasets side by side, like the sources of the pull phase.
+        List<Supplier<Ran>> pushes = new ArrayList<>();
+        for (List<String> tree : Datasets.trees(p.datasets())) {
+          TransferContext.Route route =
+              new TransferContext.Route(
+                  Phase.PUSH,
+                  "local",
+                  local,
+                  tree,
+                  only,
+                  pushSide,
+                  pushMapping(p),
+                  p.receiveOptions(),
+                  p.raw(),
+                  holdTag);
+          pushes.add(() -> run(route, scope, List.of()));
+        }
+        for (Ran ran : SideBySide.run(pushes, parallel, "zba-push")) {
+          collect(ran.result(), results, warnings);
+          pruning.listed(Phase.PUSH, ran.sourceName(), ran.sourceListing());
+        }
       }
     }
 
@@ -188,6 +216,25 @@ public final class BackupCycle implements CycleRunner {
         rc.connectTimeout().plus(rc.commandTimeout()),
         rc.stallTimeout(),
         rc.holds());
+  }
+
+  /**
+   * What one transfer did, and the source listing it planned with (retention finds each dataset's
+   * base in it; null when the source could not be listed).
+   */
+  private record Ran(Transfer.Result result, String sourceName, ZfsListing sourceListing) {}
+
+  /** One transfer; the warnings of its host's connection sharing come first. */
+  private static Ran run(
+      TransferContext.Route route, TransferContext.Scope scope, List<String> sharingWarnings) {
+    Transfer transfer = new Transfer(new TransferContext(scope, route));
+    Transfer.Result r = transfer.run();
+    if (!sharingWarnings.isEmpty()) {
+      List<String> all = new ArrayList<>(sharingWarnings);
+      all.addAll(r.warnings());
+      r = new Transfer.Result(r.datasets(), all);
+    }
+    return new Ran(r, route.sourceName(), transfer.sourceListing());
   }
 
   private static void collect(

@@ -76,13 +76,26 @@ public final class CliCycle {
     return !failed;
   }
 
-  /** Prints each step as it starts and ends; the final per-dataset lines come from the report. */
+  /**
+   * Prints each step as it starts and ends, as they happen (from several threads when sources run
+   * side by side: PrintStream prints each line whole); the final per-dataset lines come from the
+   * report, in the configuration's order.
+   */
   private static EventSink live(PrintStream out) {
     return e -> {
       if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
         out.printf("... %s %s %s -> %s: %s%n", p.phase().wire(), p.source(), p.dataset(), p.target(), p.message());
       } else if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE && p.bytes() > 0) {
-        out.printf(Locale.ROOT, "... done: %s at %s/s (%d B/s)%n", bytes(p.bytes()), shortBytes(p.bytesPerSecond()), p.bytesPerSecond());
+        // Several sources stream at once (replication.parallel_sources): the line names its own.
+        out.printf(
+            Locale.ROOT,
+            "... done: %s %s %s: %s at %s/s (%d B/s)%n",
+            p.phase().wire(),
+            p.source(),
+            p.dataset(),
+            bytes(p.bytes()),
+            shortBytes(p.bytesPerSecond()),
+            p.bytesPerSecond());
       }
     };
   }

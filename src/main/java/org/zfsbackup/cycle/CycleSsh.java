@@ -21,19 +21,13 @@ final class CycleSsh implements AutoCloseable {
   private final CycleRequest request;
   private final EventSink sink;
   private final CycleControl control;
-  private final List<String> warnings;
 
   private CycleSsh(
-      SshSharing sharing,
-      CycleRequest request,
-      EventSink sink,
-      CycleControl control,
-      List<String> warnings) {
+      SshSharing sharing, CycleRequest request, EventSink sink, CycleControl control) {
     this.sharing = sharing;
     this.request = request;
     this.sink = sink;
     this.control = control;
-    this.warnings = warnings;
   }
 
   static CycleSsh open(
@@ -41,19 +35,21 @@ final class CycleSsh implements AutoCloseable {
       AgentConfig config,
       CycleRequest request,
       EventSink sink,
-      CycleControl control,
-      List<String> warnings) {
+      CycleControl control) {
     SshSharing.Factory f = request.dryRun() ? SshSharing.Factory.OFF : factory;
     var rc = config.replication();
     SshSharing sharing = f.open(rc.connectTimeout().plus(rc.commandTimeout()));
-    return new CycleSsh(sharing, request, sink, control, warnings);
+    return new CycleSsh(sharing, request, sink, control);
   }
 
   /**
    * The side to run this host's commands through; opens its shared connection on first use, but not
-   * once the cycle is stopping (the host's work is skipped then).
+   * once the cycle is stopping (the host's work is skipped then). Thread-safe: the sources of a
+   * phase run side by side.
+   *
+   * @param warnings gets the warning of a host whose sharing could not be set up
    */
-  Endpoint endpoint(Endpoint plain, Phase phase, String source) {
+  Endpoint endpoint(Endpoint plain, Phase phase, String source, List<String> warnings) {
     if (control.stopRequested()) {
       return plain;
     }

@@ -1,5 +1,6 @@
 package org.zfsbackup.cycle;
 
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -32,6 +33,32 @@ final class Datasets {
   static List<String> selected(List<String> roots, Set<String> only, ZfsListing listing) {
     List<String> all = order(roots, listing);
     return only == null ? all : all.stream().filter(d -> BackupCycle.within(d, only)).toList();
+  }
+
+  /**
+   * The roots grouped into independent trees, in first-seen order: a root within another one (or
+   * containing one) goes with it, so that no dataset is in two groups and parents still come
+   * before their children. Trees share nothing and may be replicated side by side.
+   */
+  static List<List<String>> trees(List<String> roots) {
+    List<List<String>> trees = new ArrayList<>();
+    for (String root : roots) {
+      List<List<String>> touching =
+          trees.stream()
+              .filter(t -> t.stream().anyMatch(r -> isWithin(r, root) || isWithin(root, r)))
+              .toList();
+      List<String> merged = new ArrayList<>();
+      touching.forEach(merged::addAll);
+      merged.add(root);
+      if (touching.isEmpty()) {
+        trees.add(merged);
+      } else {
+        int at = trees.indexOf(touching.get(0));
+        trees.removeAll(touching);
+        trees.add(at, merged);
+      }
+    }
+    return trees;
   }
 
   /**

@@ -2,9 +2,10 @@ package org.zfsbackup.cycle;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntConsumer;
@@ -22,11 +23,42 @@ import org.zfsbackup.zfs.ZfsListing;
  * The holds on a source's incremental bases, one tag per target, so that snapshot pruning on the
  * source cannot break the next incremental. A hold that cannot be placed or released is a
  * {@link Warning}, never a failure: the data is on the target either way.
+ *
+ * <p>Batched: a transfer collects what each dataset needs ({@link Move}s, and up-to-date bases that
+ * have no hold) and {@link #apply}s it once at its end, in one {@code zfs hold} and one {@code zfs
+ * release} per {@link #HOLD_BATCH} snapshots, instead of two calls (two ssh commands) per dataset.
+ * zfs handles each snapshot of such a call on its own and names the ones it could not handle
+ * (zfs-hold(8); {@code zfs_do_hold_rele_impl} in OpenZFS's zfs_main.c), so one bad snapshot costs
+ * only its own hold. An old base is released only once its replacement is held.
  */
 final class Holds {
   private static final Logger LOG = LoggerFactory.getLogger(Holds.class);
   /** Batches per {@code zfs hold} call: well under any command-line limit, ssh's included. */
   static final int HOLD_BATCH = 100;
+
+  /**
+   * A dataset's base moved: {@code held} (its newest received snapshot) is to be held, then {@code
+   * released} (the base the cycle started from, which the agent held before) let go; null when the
+   * dataset had no base yet.
+   */
+  record Move(String dataset, String held, String released) {
+    /**
+     * The move after {@code done}, the steps of a plan that went through (in order): the last one's
+     * snapshot becomes the base; the first one's {@code from}, when incremental, was the old one.
+     * Null when no step went through.
+     */
+    static Move after(String dataset, List<ReplicationStep> done) {
+      if (done.isEmpty()) {
+        return null;
+      }
+      String held = dataset + "@" + done.get(done.size() - 1).to().name();
+      String released =
+          done.get(0) instanceof ReplicationStep.Incremental inc
+              ? dataset + "@" + inc.from().name()
+              : null;
+      return new Move(dataset, held, released);
+    }
+  }
 
   private final ProcessRunner runner;
   private final Endpoint source;
@@ -41,51 +73,68 @@ final class Holds {
   }
 
   /**
-   * Holds the new base of {@code dataset} after {@code step}, then releases the one it replaced:
-   * in that order, so that the dataset always has a held base. When the new hold fails, the old
-   * one stays.
+   * Holds the new bases of {@code moves} and the {@code unheld} up-to-date bases, then releases the
+   * old bases whose replacement is held: in that order, so that a dataset always has a held base.
+   * When a new hold fails, the old one stays (and its warning says so). {@code heldUnheld} hears
+   * how many of {@code unheld} were held; the warnings are for what could not be held or released.
    */
-  Optional<Warning> move(String dataset, ReplicationStep step) {
-    String snap = dataset + "@" + step.to().name();
-    ProcessResult h = run(ZfsCommands.hold(tag, snap));
-    if (!h.ok() && !h.stderrTail().contains("tag already exists")) {
-      Warning w = holdFailed(dataset, snap, h);
-      if (step instanceof ReplicationStep.Incremental inc) {
-        String old = dataset + "@" + inc.from().name();
-        String msg = w.message() + "; the hold on " + old + " stays in place";
-        w = new Warning(dataset, w.kind(), msg, h);
-      }
-      return Optional.of(w);
-    }
-    if (step instanceof ReplicationStep.Incremental inc) {
-      String old = dataset + "@" + inc.from().name();
-      ProcessResult rel = run(ZfsCommands.release(tag, old));
-      if (!rel.ok() && !rel.stderrTail().contains("no such tag")) {
-        String msg = "could not release the old hold on " + old + ": " + rel.describe();
-        return Optional.of(new Warning(dataset, ErrorKind.RELEASE_FAILED, msg, rel));
-      }
-    }
-    return Optional.empty();
-  }
-
-  /**
-   * Holds {@code snapshots}, a batch per call. {@code held} hears of each batch that went
-   * through; the warnings are for the snapshots that could not be held.
-   */
-  List<Warning> holdAll(List<String> snapshots, IntConsumer held) {
+  List<Warning> apply(List<Move> moves, List<String> unheld, IntConsumer heldUnheld) {
+    List<String> toHold = new ArrayList<>();
+    moves.forEach(m -> toHold.add(m.held()));
+    toHold.addAll(unheld);
+    Map<String, String> replacing = new HashMap<>();
+    moves.stream()
+        .filter(m -> m.released() != null && !m.released().equals(m.held()))
+        .forEach(m -> replacing.put(m.held(), m.released()));
     List<Warning> warnings = new ArrayList<>();
-    for (int i = 0; i < snapshots.size(); i += HOLD_BATCH) {
-      List<String> batch = snapshots.subList(i, Math.min(snapshots.size(), i + HOLD_BATCH));
+    Set<String> notHeld = new HashSet<>();
+    for (List<String> batch : batches(toHold)) {
       ProcessResult h = run(ZfsCommands.hold(tag, batch));
       if (h.ok()) {
-        held.accept(batch.size());
         continue;
       }
       for (String snap : notHeld(batch, h.stderrTail())) {
-        warnings.add(holdFailed(snap.substring(0, snap.indexOf('@')), snap, h));
+        notHeld.add(snap);
+        Warning w = holdFailed(snap.substring(0, snap.indexOf('@')), snap, h);
+        String old = replacing.get(snap);
+        if (old != null) {
+          String msg = w.message() + "; the hold on " + old + " stays in place";
+          w = new Warning(w.dataset(), w.kind(), msg, h);
+        }
+        warnings.add(w);
+      }
+    }
+    int held = (int) unheld.stream().filter(s -> !notHeld.contains(s)).count();
+    if (held > 0) {
+      heldUnheld.accept(held);
+    }
+    // Never the old base before its replacement is held: pruning could then break the chain.
+    List<String> toRelease =
+        moves.stream()
+            .filter(m -> m.released() != null && !m.released().equals(m.held()))
+            .filter(m -> !notHeld.contains(m.held()))
+            .map(Move::released)
+            .toList();
+    for (List<String> batch : batches(toRelease)) {
+      ProcessResult rel = run(ZfsCommands.release(tag, batch));
+      if (rel.ok()) {
+        continue;
+      }
+      for (String old : notReleased(batch, rel.stderrTail())) {
+        String msg = "could not release the old hold on " + old + ": " + rel.describe();
+        warnings.add(
+            new Warning(old.substring(0, old.indexOf('@')), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
     return warnings;
+  }
+
+  private static List<List<String>> batches(List<String> all) {
+    List<List<String>> batches = new ArrayList<>();
+    for (int i = 0; i < all.size(); i += HOLD_BATCH) {
+      batches.add(all.subList(i, Math.min(all.size(), i + HOLD_BATCH)));
+    }
+    return batches;
   }
 
   /**
@@ -95,10 +144,23 @@ final class Holds {
    * what we wanted.
    */
   static List<String> notHeld(List<String> batch, String stderr) {
+    return failed(batch, stderr, "tag already exists");
+  }
+
+  /**
+   * The snapshots of a failed {@code zfs release} batch whose hold is still there: as {@link
+   * #notHeld}; one without our hold ({@code no such tag on this dataset}, released meanwhile) is
+   * what we wanted.
+   */
+  static List<String> notReleased(List<String> batch, String stderr) {
+    return failed(batch, stderr, "no such tag");
+  }
+
+  private static List<String> failed(List<String> batch, String stderr, String harmless) {
     List<String> named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).toList();
     return (named.isEmpty() ? batch : named)
         .stream()
-        .filter(s -> !stderr.contains("'" + s + "': tag already exists"))
+        .filter(s -> !stderr.contains("'" + s + "': " + harmless))
         .toList();
   }
 
@@ -110,7 +172,8 @@ final class Holds {
    * released and one line is logged per host.
    *
    * @param keep per dataset that ended this phase sent or up to date, the snapshots whose holds
-   *     stay (its base, and the one {@link #move} already dealt with)
+   *     stay (its base, and the one {@link #apply} moved its hold from, or kept when the new
+   *     hold failed)
    */
   List<Warning> releaseStale(Map<String, Set<String>> keep, ZfsListing listing) {
     List<String> candidates = new ArrayList<>();

@@ -61,7 +61,8 @@ final class Pruning {
   private final Endpoint local;
   private final Endpoint offsite;
   private final Map<String, ZfsListing> pullSources = new HashMap<>();
-  private ZfsListing pushSource;
+  /** One per transfer of the push phase (one per independent tree of push.datasets). */
+  private final List<ZfsListing> pushSources = new ArrayList<>();
   private final List<Pruned> pruned = new ArrayList<>();
   private final List<String> warnings = new ArrayList<>();
 
@@ -77,7 +78,10 @@ final class Pruning {
     this.offsite = offsite;
   }
 
-  /** The source listing a transfer planned with: the base of each dataset is found in it. */
+  /**
+   * The source listing a transfer planned with: the base of each dataset is found in it. Called on
+   * the cycle's thread once a phase's transfers (side by side) have ended, in configuration order.
+   */
   void listed(Phase phase, String sourceName, ZfsListing listing) {
     if (listing == null) {
       return;
@@ -85,7 +89,7 @@ final class Pruning {
     if (phase == Phase.PULL) {
       pullSources.put(sourceName, listing);
     } else {
-      pushSource = listing;
+      pushSources.add(listing);
     }
   }
 
@@ -108,7 +112,12 @@ final class Pruning {
     if (r.offsite().isPresent() && offsiteListing != null) {
       Destroys destroys = new Destroys(scope.runner(), offsite, scope.shortTimeout());
       for (DatasetResult d : replicated(results, Phase.PUSH, push.get().target())) {
-        List<Snapshot> source = pushSource == null ? null : pushSource.snapshots(d.dataset());
+        List<Snapshot> source =
+            pushSources.stream()
+                .filter(l -> l.contains(d.dataset()))
+                .findFirst()
+                .map(l -> l.snapshots(d.dataset()))
+                .orElse(null);
         Map<String, Set<Guard>> bases = new HashMap<>();
         base(offsiteListing, d.target(), source, Guard.INCREMENTAL_BASE, bases);
         prune(d, r, r.offsite().get(), offsiteListing, bases, destroys);

@@ -1,10 +1,10 @@
 package org.zfsbackup.cycle;
 
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
@@ -15,16 +15,16 @@ import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The receiving side of a phase: listed once (one process, whatever the number of datasets), then
- * kept up to date in memory as the phase creates and receives datasets. Not thread-safe: a phase
- * handles its datasets one at a time.
+ * kept up to date in memory as the phase creates and receives datasets. Thread-safe: the sources
+ * of the pull phase (the trees of the push phase) share their target side and run side by side.
  */
 final class TargetSide {
   final Endpoint endpoint;
   final String root;
-  private ZfsListing listing;
-  private Problem problem;
-  private final Set<String> existing = new HashSet<>();
-  private final Set<String> placeholders = new HashSet<>();
+  private volatile ZfsListing listing;
+  private volatile Problem problem;
+  private final Set<String> existing = ConcurrentHashMap.newKeySet();
+  private final Set<String> placeholders = ConcurrentHashMap.newKeySet();
 
   /** Why nothing can be sent to this side this phase. */
   record Problem(ErrorKind kind, String message) {}
@@ -39,7 +39,7 @@ final class TargetSide {
    * else empty. The root is never created: a typo or a pool that is not imported would put the
    * backups somewhere else (and unencrypted, outside an encrypted root).
    */
-  Optional<Problem> ensureListed(ProcessRunner runner, Duration timeout) {
+  synchronized Optional<Problem> ensureListed(ProcessRunner runner, Duration timeout) {
     if (listing == null && problem == null) {
       ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
       if (r.ok()) {
@@ -88,6 +88,15 @@ final class TargetSide {
   void createdPlaceholder(String dataset) {
     existing.add(dataset);
     placeholders.add(dataset);
+  }
+
+  /**
+   * A dataset that was found to exist when the agent went to create it: created meanwhile, by
+   * another transfer of this phase (a placeholder it marked, and that stays known as one) or by
+   * someone else (no placeholder of the agent's).
+   */
+  void appeared(String dataset) {
+    existing.add(dataset);
   }
 
   /**

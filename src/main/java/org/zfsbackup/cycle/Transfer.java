@@ -46,11 +46,16 @@ final class Transfer {
    * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
    * @param keep the snapshots whose holds stay (the base after this cycle, the one the hold moved
    *     from); null when the base is not known (the dataset did not end sent or up to date)
+   * @param move the base that moved (to be held, the old one released); or null
    */
   private record Replicated(
-      DatasetResult result, List<Warning> warnings, String unheldBase, Set<String> keep) {
+      DatasetResult result,
+      List<Warning> warnings,
+      String unheldBase,
+      Set<String> keep,
+      Holds.Move move) {
     static Replicated of(DatasetResult result) {
-      return new Replicated(result, List.of(), null, null);
+      return new Replicated(result, List.of(), null, null, null);
     }
   }
 
@@ -64,9 +69,13 @@ final class Transfer {
   private final TransferContext.Route route;
   private final TransferEvents events;
   private final Holds holds;
-  private ZfsListing sourceListing;
+  private volatile ZfsListing sourceListing;
   private final Refusals refusals;
-  /** The source datasets that failed this phase: their children create no placeholder. */
+  /**
+   * The source datasets that failed this phase: their children create no placeholder. Confined to
+   * the thread that runs this transfer: transfers run side by side ({@link SideBySide}), each with
+   * its own set (a source's datasets, a push tree, never span two transfers).
+   */
   private final Set<String> failed = new HashSet<>();
 
   Transfer(TransferContext context) {
@@ -126,11 +135,12 @@ final class Transfer {
     return sourceListing;
   }
 
-  /** Each dataset in turn, until a stop; then the holds that up-to-date bases lack. */
+  /** Each dataset in turn, until a stop; then the holds, in batches ({@link Holds}). */
   private Result replicateAll(List<String> datasets, ZfsListing listing) {
     List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
+    List<Holds.Move> moves = new ArrayList<>();
     Map<String, Set<String>> keep = new LinkedHashMap<>();
     for (String d : datasets) {
       Replicated one =
@@ -148,14 +158,22 @@ final class Transfer {
       if (one.keep() != null) {
         keep.put(d, one.keep());
       }
+      if (one.move() != null) {
+        moves.add(one.move());
+      }
     }
     // Up-to-date bases without any hold (the first cycle after migrating from a tool without
     // holds, a hold someone released, one that failed before): held now, in batches, so pruning
     // on the source cannot break the next incremental. A base held by anyone is left alone: any
-    // hold stops zfs destroy. Costs nothing once every base is held.
-    holds.holdAll(unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
+    // hold stops zfs destroy. Costs nothing once every base is held. The bases that moved are held
+    // in the same calls, and their old bases released after, only where the new hold went through
+    // (two calls for the whole transfer, not two per dataset). A crash before this point leaves
+    // the old bases held, never the new ones released: the next cycle holds the new ones as
+    // unheld up-to-date bases, and releases the old ones as stale.
+    holds.apply(moves, unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
+    // After apply: an old base whose replacement could not be held is in keep, and stays held.
     if (scope.holds() && !scope.dryRun()) {
       holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
     }
@@ -227,7 +245,7 @@ final class Transfer {
     events.progress(dataset, dst, latest, latest, StepStatus.DONE, 0, null, 0, "up to date");
     DatasetResult result =
         events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
-    return new Replicated(result, warnings, unheldBase, Set.of(latest));
+    return new Replicated(result, warnings, unheldBase, Set.of(latest), null);
   }
 
   /**
@@ -252,13 +270,14 @@ final class Transfer {
       return Replicated.of(noParent.get());
     }
     List<Warning> warnings = new ArrayList<>();
+    List<ReplicationStep> done = new ArrayList<>();
     long total = 0;
     for (ReplicationStep step : send.steps()) {
       if (scope.control().forced()) {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped =
             events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
-        return new Replicated(stopped, warnings, null, null);
+        return new Replicated(stopped, warnings, null, null, moved(dataset, done));
       }
       boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
       Streamed streamed = stream(dataset, dst, step, replace, true);
@@ -270,23 +289,26 @@ final class Transfer {
       if (streamed.failure() != null) {
         String msg = streamed.failure().message();
         DatasetResult failed = events.result(dataset, dst, Status.FAILED, total, plan, msg);
-        return new Replicated(failed, warnings, null, null);
+        return new Replicated(failed, warnings, null, null, moved(dataset, done));
       }
       if (replace) {
         clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
       }
-      if (scope.holds()) {
-        holds.move(dataset, step).ifPresent(w -> warnings.add(events.warning(w)));
-      }
+      done.add(step);
     }
     canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
     DatasetResult sent = events.result(dataset, dst, Status.SENT, total, plan, null);
     Set<String> kept = new HashSet<>();
     kept.add(send.steps().get(send.steps().size() - 1).to().name());
     if (send.base() != null) {
-      kept.add(send.base().name()); // its hold was moved (or, failing that, kept) above
+      kept.add(send.base().name()); // its hold is moved (or, failing that, kept) by Holds.apply
     }
-    return new Replicated(sent, warnings, null, kept);
+    return new Replicated(sent, warnings, null, kept, moved(dataset, done));
+  }
+
+  /** The hold to move once the transfer ends, when holds are on and a step went through. */
+  private Holds.Move moved(String dataset, List<ReplicationStep> done) {
+    return scope.holds() ? Holds.Move.after(dataset, done) : null;
   }
 
   /** The placeholder was replaced by the real dataset: its mark goes (the dataset stays). */
@@ -312,7 +334,9 @@ final class Transfer {
         String msg = "cannot create the parent " + parent + ": " + c.describe();
         return Optional.of(events.failed(dataset, dst, ErrorKind.CREATE_FAILED, msg, c, plan));
       }
-      target.created(parent); // created by someone else meanwhile: not the agent's placeholder
+      // Created meanwhile: by another tree of this phase (its placeholder mark stays known), or
+      // by someone else (then it is no placeholder of the agent's).
+      target.appeared(parent);
     }
     return Optional.empty();
   }
@@ -327,7 +351,9 @@ final class Transfer {
       String dataset, String dst, ReplicationStep step, boolean replace, boolean mayRetry) {
     String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
     String to = step.to().name();
-    Long estimate = estimate(dataset, step);
+    // Full sends only: an incremental is usually a small delta, over before a percentage would
+    // help, and the estimate would cost a command per dataset (docs/design.md, "Size estimate").
+    Long estimate = step instanceof ReplicationStep.Full ? estimate(dataset, step) : null;
     events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, step.toString());
     long start = System.nanoTime();
     PipeResult pr =

@@ -65,6 +65,7 @@ class ConfigLoaderTest {
     assertEquals(Duration.ofSeconds(600), c.replication().stallTimeout());
     assertEquals(Duration.ofSeconds(15), c.replication().connectTimeout());
     assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout());
+    assertEquals(4, c.replication().parallelSources(), "replication.parallel_sources default");
     assertEquals(Path.of("/var/lib/zfs-backup-agent/state.json"), c.stateFile());
     assertEquals("info", c.logLevel());
   }

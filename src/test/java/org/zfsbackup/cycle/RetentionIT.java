@@ -89,9 +89,17 @@ class RetentionIT {
         Optional.of("UTC"));
   }
 
-  /** Pull {@code ds} over ssh into {@code <bak>/<name>}, push that to {@code <off>/<name>}. */
+  /**
+   * Pull {@code ds} over ssh into {@code <bak>/<name>}, push that to {@code <off>/<name>}. Both
+   * target roots are created first when missing: the agent never creates a target root.
+   */
   AgentConfig config(String name, Optional<RetentionConfig> retention, String... datasets) {
     String target = bak + "/" + name;
+    for (String root : List.of(target, off + "/" + name)) {
+      if (!ZfsPools.exists(root)) {
+        dataset(root);
+      }
+    }
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),
@@ -113,7 +121,8 @@ class RetentionIT {
             false,
             c.replication().stallTimeout(),
             c.replication().connectTimeout(),
-            c.replication().commandTimeout());
+            c.replication().commandTimeout(),
+            c.replication().parallelSources());
     return new AgentConfig(
         c.mqtt(),
         c.commands(),

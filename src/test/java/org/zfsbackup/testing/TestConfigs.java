@@ -46,10 +46,25 @@ public final class TestConfigs {
         new PullConfig(target, ZFS_FUSE_RECEIVE, sources),
         push,
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
-        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
+        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60), 4),
         freshStateFile(),
         "info",
         Optional.empty());
+  }
+
+  /** {@code config} with {@code replication.parallel_sources} set to {@code n}. */
+  public static AgentConfig parallel(AgentConfig c, int n) {
+    ReplicationConfig r = c.replication();
+    return new AgentConfig(
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        new ReplicationConfig(r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(), n),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 
   /**
