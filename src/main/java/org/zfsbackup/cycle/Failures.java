@@ -1,6 +1,8 @@
 package org.zfsbackup.cycle;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -45,7 +47,14 @@ final class Failures {
     ProcessResult blamed;
     ProcessResult send = pr.send();
     ProcessResult receive = pr.receive();
-    if (pr.killed()) {
+    if (pr.stuck()) {
+      kind = ErrorKind.STUCK;
+      why =
+          "a process of the stream was still running after SIGTERM and SIGKILL and was abandoned"
+              + " (blocked in the kernel? see the pool's health and failmode; it may need a reboot)"
+              + processes(pr);
+      blamed = null;
+    } else if (pr.killed()) {
       kind = ErrorKind.INTERRUPTED;
       why = "killed by a forced stop";
       blamed = null;
@@ -71,5 +80,17 @@ final class Failures {
     String message =
         dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
     return new Failure(kind, message, blamed);
+  }
+
+  /** Which side was still running (exit code -1), for a stuck stream's message. */
+  private static String processes(PipeResult pr) {
+    List<String> alive = new ArrayList<>();
+    if (pr.send().exitCode() == -1) {
+      alive.add("send");
+    }
+    if (pr.receive().exitCode() == -1) {
+      alive.add("receive");
+    }
+    return alive.isEmpty() ? "" : ": " + String.join(" and ", alive) + " still running";
   }
 }

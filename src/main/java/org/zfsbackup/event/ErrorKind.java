@@ -37,6 +37,11 @@ public enum ErrorKind {
   STALLED,
   /** A forced stop killed the stream in flight, or came before the dataset's next step. */
   INTERRUPTED,
+  /**
+   * A process of the stream outlived SIGTERM and SIGKILL (a receive blocked in the kernel, e.g. on
+   * a pool with {@code failmode=wait}): it was abandoned, still running, and the cycle went on.
+   */
+  STUCK,
   /** An unexpected exception in the engine (a bug); the dataset, or the cycle, failed. */
   INTERNAL,
   /** Another cycle with the same configuration holds the cycle lock; nothing was done. */

@@ -39,10 +39,17 @@ public final class RealProcessRunner implements ProcessRunner {
   public static final List<String> PV_FLAGS = List.of("-C", "-f", "-n", "-b", "-i", "1");
 
   private final List<String> pv;
+  private final KillPolicy killPolicy;
 
   /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
   public RealProcessRunner(List<String> pv) {
+    this(pv, KillPolicy.DEFAULT);
+  }
+
+  /** @param killPolicy how a stream is ended; tests shorten it */
+  public RealProcessRunner(List<String> pv, KillPolicy killPolicy) {
     this.pv = List.copyOf(pv);
+    this.killPolicy = killPolicy;
   }
 
   public RealProcessRunner() {
@@ -110,9 +117,9 @@ public final class RealProcessRunner implements ProcessRunner {
     StderrTail recvErr = new StderrTail(procs.get(2).getErrorStream(), "stderr receive");
     Watch watch = supervise(procs, bytes, progress, stallTimeout, control);
     pvErr.await();
-    ProcessResult s = new ProcessResult(send, procs.get(0).exitValue(), "", sendErr.await(), false, false);
-    ProcessResult r = new ProcessResult(receive, procs.get(2).exitValue(), "", recvErr.await(), false, false);
-    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed);
+    ProcessResult s = new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(), false, false);
+    ProcessResult r = new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(), false, false);
+    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, watch.stuck);
   }
 
   /**
@@ -161,10 +168,11 @@ public final class RealProcessRunner implements ProcessRunner {
     sampler.interrupt();
     return new PipeResult(
         bytes.get(),
-        new ProcessResult(send, s.exitValue(), "", sendErr.await(), false, false),
-        new ProcessResult(receive, r.exitValue(), "", recvErr.await(), false, false),
+        new ProcessResult(send, exit(s), "", sendErr.await(), false, false),
+        new ProcessResult(receive, exit(r), "", recvErr.await(), false, false),
         watch.stalled,
-        watch.killed);
+        watch.killed,
+        watch.stuck);
   }
 
   private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {
@@ -175,16 +183,77 @@ public final class RealProcessRunner implements ProcessRunner {
   private static final class Watch {
     volatile boolean stalled;
     volatile boolean killed;
+    volatile boolean stuck;
   }
 
-  /** Waits for every process; reports progress each second, bytes moved or not; kills all on a stall or a forced stop. */
-  private static Watch supervise(
+  /**
+   * How a stream is ended when it must be: SIGTERM to every process of the stream and what they
+   * started (ssh, zfs), SIGKILL to those still alive {@code killGrace} later, and
+   * {@code abandonAfter} after the SIGTERM whatever still runs is abandoned (reported stuck, left
+   * running) so the cycle goes on and ends with a result. A process SIGKILL cannot end is one in
+   * uninterruptible sleep: a receive blocked in the kernel on a pool with {@code failmode=wait}.
+   */
+  public record KillPolicy(Duration killGrace, Duration abandonAfter) {
+    /** Fits in the agent's shutdown grace (20 s) and in systemd's default stop timeout (90 s). */
+    public static final KillPolicy DEFAULT = new KillPolicy(Duration.ofSeconds(5), Duration.ofSeconds(15));
+  }
+
+  /** Ends the processes of one stream, TERM first; every method is safe from any thread. */
+  private static final class Ender {
+    private final List<Process> procs;
+    private final KillPolicy policy;
+    private final List<ProcessHandle> tree = new ArrayList<>();
+    private long terminatedAt;
+    private boolean forced;
+
+    Ender(List<Process> procs, KillPolicy policy) {
+      this.procs = procs;
+      this.policy = policy;
+    }
+
+    /** SIGTERM to the stream's processes and their descendants; the first call only. */
+    synchronized void terminate() {
+      if (terminatedAt != 0) {
+        return;
+      }
+      terminatedAt = System.nanoTime();
+      for (Process p : procs) {
+        p.descendants().forEach(tree::add);
+        tree.add(p.toHandle());
+      }
+      tree.forEach(ProcessHandle::destroy);
+    }
+
+    synchronized boolean terminated() {
+      return terminatedAt != 0;
+    }
+
+    /**
+     * Called while waiting after {@link #terminate}: SIGKILL once the grace has passed; true when
+     * the bound has passed and something still runs (it is abandoned).
+     */
+    synchronized boolean overdue() {
+      long elapsed = System.nanoTime() - terminatedAt;
+      if (!forced && elapsed >= policy.killGrace().toNanos()) {
+        forced = true;
+        tree.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+      }
+      return elapsed >= policy.abandonAfter().toNanos();
+    }
+  }
+
+  /**
+   * Waits for every process; reports progress each second, bytes moved or not; ends them all on a
+   * stall or a forced stop (see {@link KillPolicy}), and abandons what outlives that.
+   */
+  private Watch supervise(
       List<Process> procs, AtomicLong bytes, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
     Watch watch = new Watch();
+    Ender ender = new Ender(procs, killPolicy);
     Runnable killer =
         () -> {
           watch.killed = true;
-          procs.forEach(RealProcessRunner::kill);
+          ender.terminate();
         };
     control.register(killer);
     try {
@@ -205,24 +274,45 @@ public final class RealProcessRunner implements ProcessRunner {
         if (done) {
           break;
         }
-        if (now - lastMove > stallTimeout.toNanos()) {
+        if (ender.terminated()) {
+          if (ender.overdue()) {
+            watch.stuck = true;
+            break;
+          }
+        } else if (now - lastMove > stallTimeout.toNanos()) {
           LOG.warn("no byte moved for {} s: killing {}", stallTimeout.toSeconds(), procs.get(0).info().command().orElse("stream"));
           watch.stalled = true;
-          procs.forEach(RealProcessRunner::kill);
+          ender.terminate();
         }
       }
       // The receiver is done; the others end on EOF or SIGPIPE. Bound that wait too.
-      for (Process p : procs) {
-        if (!waitFor(p, Duration.ofSeconds(30))) {
-          kill(p);
-          waitFor(p, Duration.ofSeconds(5));
+      long tailStart = System.nanoTime();
+      while (!watch.stuck && procs.stream().anyMatch(Process::isAlive)) {
+        if (!ender.terminated() && System.nanoTime() - tailStart > Duration.ofSeconds(30).toNanos()) {
+          ender.terminate();
         }
+        if (ender.terminated() && ender.overdue()) {
+          watch.stuck = true;
+        }
+        waitFor(procs.stream().filter(Process::isAlive).findFirst().orElse(last), Duration.ofMillis(100));
+      }
+      if (watch.stuck) {
+        LOG.error(
+            "abandoned, still running {} s after SIGTERM (SIGKILL after {} s; stuck in the kernel?): {}",
+            killPolicy.abandonAfter().toSeconds(),
+            killPolicy.killGrace().toSeconds(),
+            procs.stream().filter(Process::isAlive).map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
       }
       progress.bytes(bytes.get());
     } finally {
       control.unregister(killer);
     }
     return watch;
+  }
+
+  /** The exit code, or -1 for a process that was abandoned still running. */
+  private static int exit(Process p) {
+    return p.isAlive() ? -1 : p.exitValue();
   }
 
   private static boolean waitFor(Process p, Duration timeout) {
