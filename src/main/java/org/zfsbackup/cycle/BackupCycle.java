@@ -195,7 +195,11 @@ public final class BackupCycle implements CycleRunner {
 
   static Outcome outcome(List<DatasetResult> results, CycleControl control) {
     if (control.stopRequested()) {
-      return control.stopReason() == CycleControl.StopReason.SUSPEND ? Outcome.SUSPENDED : Outcome.CANCELLED;
+      return switch (control.stopReason()) {
+        case SUSPEND -> Outcome.SUSPENDED;
+        case CANCEL -> Outcome.CANCELLED;
+        case INTERRUPT -> Outcome.INTERRUPTED;
+      };
     }
     long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
     long good = results.stream().filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE).count();

@@ -310,9 +310,11 @@ final class Transfer {
 
   private String notStarted() {
     return "not started: the cycle was "
-        + (scope.control().stopReason() == CycleControl.StopReason.SUSPEND
-            ? "suspended"
-            : "cancelled");
+        + switch (scope.control().stopReason()) {
+          case SUSPEND -> "suspended";
+          case CANCEL -> "cancelled";
+          case INTERRUPT -> "interrupted";
+        };
   }
 
   private ProcessResult run(Endpoint side, List<String> zfsArgs) {

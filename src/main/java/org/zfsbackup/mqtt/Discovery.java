@@ -21,7 +21,7 @@ import java.util.Map;
  */
 final class Discovery {
   static final List<String> EVENT_TYPES =
-      List.of("started", "success", "partial", "failed", "cancelled", "suspended");
+      List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted");
 
   private final String prefix;
   private final String nodeId;
@@ -89,7 +89,7 @@ final class Discovery {
     lastResult.put("state_topic", topics.result());
     lastResult.put("value_template", "{{ value_json.outcome }}");
     lastResult.put("device_class", "enum");
-    options(lastResult, "success", "partial", "failed", "cancelled", "suspended");
+    options(lastResult, "success", "partial", "failed", "cancelled", "suspended", "interrupted");
     lastResult.put("json_attributes_topic", topics.result());
     lastResult.put("icon", "mdi:clipboard-check-outline");
     out.put(topic("sensor", "last_result"), lastResult);
