@@ -153,7 +153,8 @@ public final class BackupCycle implements CycleRunner {
         runner,
         rc.connectTimeout().plus(rc.commandTimeout()),
         rc.stallTimeout(),
-        rc.holds());
+        rc.holds(),
+        rc.resumable());
   }
 
   private static void collect(

@@ -42,6 +42,12 @@ final class Failures {
    */
   static Failure stream(
       String dataset, String dst, ReplicationStep step, PipeResult pr, Duration stallTimeout) {
+    return stream(dataset, dst, step.toString(), pr, stallTimeout);
+  }
+
+  /** {@link #stream(String, String, ReplicationStep, PipeResult, Duration)} of a step so named. */
+  static Failure stream(
+      String dataset, String dst, String step, PipeResult pr, Duration stallTimeout) {
     ErrorKind kind;
     String why;
     ProcessResult blamed;

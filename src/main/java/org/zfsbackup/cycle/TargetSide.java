@@ -5,6 +5,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.zfs.DatasetName;
@@ -18,10 +20,14 @@ import org.zfsbackup.zfs.ZfsListing;
  * handles its datasets one at a time.
  */
 final class TargetSide {
+  private static final Logger LOG = LoggerFactory.getLogger(TargetSide.class);
+  /** zfs's exit code for a usage error (an unknown property, option or command). */
+  private static final int USAGE = 2;
   final Endpoint endpoint;
   final String root;
   private ZfsListing listing;
   private String listingError;
+  private boolean resumeTokens;
   private final Set<String> existing = new HashSet<>();
 
   TargetSide(Endpoint endpoint, String root) {
@@ -29,10 +35,29 @@ final class TargetSide {
     this.root = root;
   }
 
-  /** Lists the side on first use; the error, if the listing failed, else empty. */
+  /**
+   * Lists the side on first use, with each dataset's resume token; the error, if the listing
+   * failed, else empty. A zfs without the token property (zfs-fuse: "bad property list: invalid
+   * property 'receive_resume_token'", then its usage, exit code 2) is listed again without it;
+   * when that listing works, the side has no resumable receives: the property and
+   * {@code receive -s} came together (OpenZFS 0.7), so asking for it is the probe, at the cost of
+   * one extra listing per cycle on such a side only, and none on OpenZFS.
+   */
   Optional<String> ensureListed(ProcessRunner runner, Duration timeout) {
     if (listing == null && listingError == null) {
-      ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
+      ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root), true)), timeout);
+      resumeTokens = true;
+      if (!r.ok() && (r.exitCode() == USAGE || r.stderrTail().contains(ZfsCommands.NO_RESUME_TOKENS))) {
+        ProcessResult without = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
+        if (without.ok() || Listings.onlyMissing(without, List.of(root))) {
+          resumeTokens = false;
+          LOG.info(
+              "{}: zfs has no resumable receives (no {} property, as zfs-fuse): receiving there without -s",
+              endpoint.label(),
+              ZfsCommands.RESUME_TOKEN);
+        }
+        r = without;
+      }
       if (r.ok() || Listings.onlyMissing(r, List.of(root))) {
         try {
           listing = ZfsListing.parse(r.stdout());
@@ -49,6 +74,23 @@ final class TargetSide {
 
   ZfsListing listing() {
     return listing;
+  }
+
+  /** Whether this side's zfs has resumable receives (known once listed). */
+  boolean resumable() {
+    return resumeTokens;
+  }
+
+  /** The resume token of {@code dataset}'s interrupted receive, if the listing showed one. */
+  Optional<String> resumeToken(String dataset) {
+    return listing == null ? Optional.empty() : listing.resumeToken(dataset);
+  }
+
+  /** {@code dataset}'s saved state was aborted; {@code destroyed} when that removed it too. */
+  void aborted(String dataset, boolean destroyed) {
+    if (destroyed) {
+      existing.remove(dataset);
+    }
   }
 
   boolean exists(String dataset) {

@@ -8,7 +8,8 @@ import java.util.Locale;
  * {@code docs/mqtt.md} lists every constant (a test checks that it does).
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
- * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED} and {@link #CANMOUNT_FAILED} are never a
+ * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED} and
+ * {@link #RESUME_ABORTED} are never a
  * {@code kind} of their own: they are published as a {@code warning} whose message starts with
  * their wire name ({@code hold_failed: could not hold ...}).
  */
@@ -56,7 +57,13 @@ public enum ErrorKind {
   /** The hold on the replaced incremental base could not be released. */
   RELEASE_FAILED,
   /** {@code canmount=off} could not be set on a received dataset. */
-  CANMOUNT_FAILED;
+  CANMOUNT_FAILED,
+  /**
+   * The saved state of an interrupted {@code receive -s} was aborted ({@code zfs receive -A}): its
+   * token no longer works (the snapshot was destroyed on the source) or resumable receives are
+   * off; the dataset was planned afresh. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
+   */
+  RESUME_ABORTED;
 
   /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
   public String wire() {

@@ -36,9 +36,19 @@ public final class ZfsListing {
   }
 
   private final Map<String, Dataset> datasets;
+  private final Map<String, String> resumeTokens;
 
-  private ZfsListing(Map<String, Dataset> datasets) {
+  private ZfsListing(Map<String, Dataset> datasets, Map<String, String> resumeTokens) {
     this.datasets = datasets;
+    this.resumeTokens = resumeTokens;
+  }
+
+  /**
+   * The {@code receive_resume_token} of {@code dataset}: an interrupted {@code receive -s} left its
+   * partial state there. Empty when it has none, or the listing did not ask.
+   */
+  public Optional<String> resumeToken(String dataset) {
+    return Optional.ofNullable(resumeTokens.get(dataset));
   }
 
   /** Datasets in the order zfs listed them (parents before children). */
@@ -126,11 +136,23 @@ public final class ZfsListing {
             throw malformed(lineNo, line, "userrefs on a dataset is '" + value + "', expected '-'");
           }
         }
+        case ZfsCommands.RESUME_TOKEN -> {
+          if (at < 0 && !value.equals("-")) {
+            if (!value.matches("[0-9A-Za-z+/=_-]{1,100000}")) {
+              throw malformed(lineNo, line, "not a resume token: '" + value + "'");
+            }
+            b.resumeToken = value;
+          }
+        }
         default -> throw malformed(lineNo, line, "unexpected property '" + property + "'");
       }
     }
     Map<String, Dataset> result = new LinkedHashMap<>();
+    Map<String, String> tokens = new LinkedHashMap<>();
     for (Builder b : builders.values()) {
+      if (b.resumeToken != null) {
+        tokens.put(b.name, b.resumeToken);
+      }
       List<Snapshot> snaps = new ArrayList<>();
       Set<String> unheld = new HashSet<>();
       for (Builder s : b.snapshots.values()) {
@@ -143,7 +165,7 @@ public final class ZfsListing {
       result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount),
           Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld)));
     }
-    return new ZfsListing(Collections.unmodifiableMap(result));
+    return new ZfsListing(Collections.unmodifiableMap(result), Collections.unmodifiableMap(tokens));
   }
 
   private static String number(int lineNo, String line, String value, boolean unsigned64) {
@@ -171,6 +193,7 @@ public final class ZfsListing {
     Long createtxg;
     String canmount;
     Long userrefs;
+    String resumeToken;
     final Map<String, Builder> snapshots = new LinkedHashMap<>();
 
     Builder(String name) {
