@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -13,56 +14,70 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.MosquittoBroker;
+import org.zfsbackup.testing.MqttProbe;
+import org.zfsbackup.testing.MqttProbe.Message;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.SshServer;
 
 /**
- * Stopped means stopped: SIGTERM to {@code run} mid-stream (systemd stop, a cron job's timeout)
- * kills the streams it started and waits for them, prints the cycle's result ({@code interrupted})
- * and exits non-zero. The built jar in its own JVM, pulling over a real sshd through
+ * Stopped means stopped: SIGTERM to {@code run} or to the agent mid-stream (systemd stop, a cron
+ * job's timeout) kills the streams it started and waits for them, reports the cycle's result
+ * ({@code interrupted}: printed by {@code run}, which exits non-zero; published by the agent
+ * before {@code offline}). The built jar in its own JVM, pulling over a real sshd through
  * {@code ssh | pv -L 1m | zfs receive}; only {@code zfs} is the fake of
- * src/test/resources/fake/fake-zfs (its send streams 20 MB of zeros, so the stream lasts about 20 s).
+ * src/test/resources/fake/fake-zfs (its send streams 20 MB of zeros, so the stream lasts about
+ * 20 s).
  *
  * <p>Catches: the JVM exiting at once on SIGTERM with its {@code ssh | pv | receive} going on,
- * orphaned (measured before the shutdown hook: the pipeline ran to its end), a shutdown hook that
- * does not wait for the streams, and a run that exits 0 or prints no result when interrupted.
+ * orphaned (measured before the shutdown hook: the pipeline ran to its end; checked again by
+ * removing the hook), a shutdown that does not wait for the streams, and a stop that reports
+ * nothing, or success, or exits 0.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class RunSigtermEndToEndIT {
+  static final String T = "servers/e2e-sigterm";
   @TempDir Path dir;
   SshServer ssh;
-  Process run;
+  MosquittoBroker broker;
+  MqttProbe probe;
+  Process jvm;
+  Path scenario;
+  String sendMarker;
   final List<ProcessHandle> seen = new ArrayList<>();
 
   @AfterEach
   void tearDown() throws Exception {
-    if (run != null && run.isAlive()) {
-      run.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    if (jvm != null && jvm.isAlive()) {
+      jvm.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
     seen.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    if (probe != null) {
+      probe.close();
+    }
+    if (broker != null) {
+      broker.close();
+    }
     if (ssh != null) {
       ssh.close();
     }
   }
 
-  @Test
-  void sigtermMidStream_killsEveryStreamProcess_printsInterrupted_exitsNonZero() throws Exception {
+  /** The config's commands and pull sections: a 20 MB stream over ssh, throttled by pv. */
+  List<String> scenario() throws Exception {
     Prerequisites.requireProgram("pv");
-    Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
     ssh = new SshServer();
     Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
-    Path scenario = Files.createDirectories(dir.resolve("zfs"));
+    scenario = Files.createDirectories(dir.resolve("zfs"));
     Files.createDirectories(scenario.resolve("list"));
     Files.writeString(scenario.resolve("list/src_data"),
         String.join("\n", "src/data\tguid\t10", "src/data\tcreatetxg\t10", "src/data\tcanmount\toff",
             "src/data@a\tguid\t4711", "src/data@a\tcreatetxg\t11", ""));
     // A byte count of its own: the fake's send is `head -c BYTES /dev/zero`, found by that argv.
     long bytes = 20_000_000 + ThreadLocalRandom.current().nextInt(1, 99_999);
-    String sendMarker = "head -c " + bytes + " /dev/zero";
+    sendMarker = "head -c " + bytes + " /dev/zero";
     Files.writeString(scenario.resolve("bytes"), String.valueOf(bytes));
-    Path config = dir.resolve("run.yaml");
-    Files.writeString(config, String.join("\n",
+    return List.of(
         "commands:",
         "  ssh: [" + String.join(", ", ssh.sshCommand()) + "]",
         "  zfs: [bash, " + fake + ", " + scenario + "]",
@@ -76,25 +91,35 @@ class RunSigtermEndToEndIT {
         "      user: root",
         "      port: " + ssh.port,
         "      datasets: [src/data]",
-        "state_file: " + dir.resolve("state.json"),
-        ""));
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Path stdout = dir.resolve("run.out");
-    Path stderr = dir.resolve("run.err");
-    run = new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString(), "run", "--config", config.toString())
-        .redirectOutput(stdout.toFile())
-        .redirectError(stderr.toFile())
-        .start();
+        "state_file: " + dir.resolve("state.json"));
+  }
 
-    // Mid-stream: the step started, and the pipeline's three processes run.
+  Process start(String command, List<String> configLines) throws Exception {
+    Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
+    Prerequisites.require(Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
+    Path config = dir.resolve("config.yaml");
+    Files.writeString(config, String.join("\n", configLines) + "\n");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    return new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString(), command, "--config", config.toString())
+        .redirectOutput(dir.resolve("out").toFile())
+        .redirectError(dir.resolve("err").toFile())
+        .start();
+  }
+
+  String output() throws Exception {
+    return Files.readString(dir.resolve("out")) + Files.readString(dir.resolve("err"));
+  }
+
+  /** Waits until the stream runs, then records every process of it (local and ssh's remote). */
+  void awaitStreamThenRecordItsProcesses() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!(Files.readString(stdout).contains("... pull h src/data") && streamRunning(sendMarker))) {
-      assertTrue(run.isAlive(), "run ended before its stream: " + Files.readString(stdout) + Files.readString(stderr));
-      assertTrue(System.nanoTime() < deadline, "no stream started: " + Files.readString(stdout) + Files.readString(stderr));
+    while (ProcessHandle.allProcesses().noneMatch(p -> cmd(p).contains(sendMarker))) {
+      assertTrue(jvm.isAlive(), "ended before its stream: " + output());
+      assertTrue(System.nanoTime() < deadline, "no stream started: " + output());
       Thread.sleep(100);
     }
     Thread.sleep(1500);
-    run.descendants().forEach(seen::add);
+    jvm.descendants().forEach(seen::add);
     ProcessHandle.allProcesses().filter(p -> cmd(p).contains(sendMarker) || cmd(p).contains(scenario.toString()))
         .forEach(seen::add);
     List<String> names = seen.stream().map(RunSigtermEndToEndIT::cmd).toList();
@@ -102,27 +127,61 @@ class RunSigtermEndToEndIT {
     assertTrue(names.stream().anyMatch(n -> n.contains("pv ")), "pv seen: " + names);
     assertTrue(names.stream().anyMatch(n -> n.contains(sendMarker)), "the remote send seen: " + names);
     assertTrue(names.stream().anyMatch(n -> n.contains("fake-zfs " + scenario + " receive")), "the receive seen: " + names);
+  }
 
-    run.destroy(); // SIGTERM
-    assertTrue(run.waitFor(90, TimeUnit.SECONDS), "run ended");
-    int exit = run.exitValue();
-    String out = Files.readString(stdout) + Files.readString(stderr);
-    System.out.println("run output (exit " + exit + "):\n" + out);
-    // Everything the run started is gone when it has exited (the remote send ends when its
-    // connection does; give sshd a moment to close it).
+  /** Every process of the stream is gone (the remote send ends with its connection: a moment). */
+  void assertNoneSurvived() throws Exception {
     long gone = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (seen.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < gone) {
       Thread.sleep(100);
     }
     List<String> alive = seen.stream().filter(ProcessHandle::isAlive).map(p -> p.pid() + " " + cmd(p)).toList();
-    assertEquals(List.of(), alive, "processes of the run that outlived it");
+    assertEquals(List.of(), alive, "processes of the stream that outlived the JVM");
+  }
+
+  @Test
+  void run_sigtermMidStream_killsEveryStreamProcess_printsInterrupted_exitsNonZero() throws Exception {
+    jvm = start("run", scenario());
+    awaitStreamThenRecordItsProcesses();
+
+    jvm.destroy(); // SIGTERM
+    assertTrue(jvm.waitFor(90, TimeUnit.SECONDS), "run ended");
+    int exit = jvm.exitValue();
+    String out = output();
+    System.out.println("run output (exit " + exit + "):\n" + out);
+    assertNoneSurvived();
     assertEquals(143, exit, "the SIGTERM status: non-zero");
     assertTrue(out.contains("cycle interrupted:"), out);
     assertTrue(out.contains("FAILED: src/data -> bak/h/src/data: full @a killed"), out);
   }
 
-  private static boolean streamRunning(String sendMarker) {
-    return ProcessHandle.allProcesses().anyMatch(p -> cmd(p).contains(sendMarker));
+  @Test
+  void agent_sigtermMidStream_killsEveryStreamProcess_publishesInterruptedThenOffline() throws Exception {
+    List<String> config = new ArrayList<>(scenario());
+    broker = MosquittoBroker.start();
+    config.addAll(List.of(
+        "mqtt:",
+        "  url: " + broker.url(),
+        "  client_id: e2e-sigterm-agent",
+        "  topic: " + T,
+        "  home_assistant:",
+        "    enabled: false",
+        "power:",
+        "  command: []"));
+    probe = MqttProbe.connect(broker.url()).subscribe(T + "/+");
+    jvm = start("agent", config);
+    probe.await(T + "/availability", "online", Duration.ofSeconds(60));
+    probe.publish(T, "run", false);
+    awaitStreamThenRecordItsProcesses();
+
+    jvm.destroy(); // SIGTERM
+    assertTrue(jvm.waitFor(90, TimeUnit.SECONDS), "the agent ended");
+    System.out.println("agent output (exit " + jvm.exitValue() + "):\n" + output());
+    assertNoneSurvived();
+    Message result = probe.await(T + "/result", m -> true, Duration.ofSeconds(10));
+    assertTrue(result.text().contains("\"outcome\":\"interrupted\""), result.text());
+    Message offline = probe.await(T + "/availability", "offline", Duration.ofSeconds(10));
+    assertTrue(probe.messages().indexOf(result) < probe.messages().indexOf(offline), "the result before offline");
   }
 
   private static String cmd(ProcessHandle p) {
