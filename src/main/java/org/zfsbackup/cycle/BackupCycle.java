@@ -85,6 +85,18 @@ public final class BackupCycle implements CycleRunner {
   }
 
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
+    // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
+    // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
+    Runnable stopShort = runner::stopRunning;
+    control.register(stopShort);
+    try {
+      return phases(request, sink, control, started, warnings);
+    } finally {
+      control.unregister(stopShort);
+    }
+  }
+
+  private CycleReport phases(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
     List<DatasetResult> results = new ArrayList<>();
 
     TransferContext.Scope scope = scope(request, sink, control);

@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -40,6 +42,7 @@ public final class RealProcessRunner implements ProcessRunner {
 
   private final List<String> pv;
   private final KillPolicy killPolicy;
+  private final Set<Process> running = ConcurrentHashMap.newKeySet();
 
   /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
   public RealProcessRunner(List<String> pv) {
@@ -65,11 +68,17 @@ public final class RealProcessRunner implements ProcessRunner {
     } catch (IOException e) {
       return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
     }
+    running.add(p);
     StdoutCollector out = new StdoutCollector(p.getInputStream());
     StderrTail err = new StderrTail(p.getErrorStream(), "stderr " + argv.get(0));
-    boolean finished = waitFor(p, timeout);
-    if (!finished) {
-      kill(p);
+    boolean finished;
+    try {
+      finished = waitFor(p, timeout);
+      if (!finished) {
+        kill(p);
+      }
+    } finally {
+      running.remove(p);
     }
     String stdout = out.await();
     String stderr = err.await();
@@ -77,6 +86,14 @@ public final class RealProcessRunner implements ProcessRunner {
       stderr = (stderr + "\noutput exceeded " + MAX_STDOUT + " bytes").strip();
     }
     return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
+  }
+
+  @Override
+  public void stopRunning() {
+    for (Process p : running) {
+      p.descendants().forEach(ProcessHandle::destroy);
+      p.destroy();
+    }
   }
 
   @Override
@@ -116,9 +133,11 @@ public final class RealProcessRunner implements ProcessRunner {
             });
     StderrTail recvErr = new StderrTail(procs.get(2).getErrorStream(), "stderr receive");
     Watch watch = supervise(procs, bytes, progress, stallTimeout, control);
-    pvErr.await();
-    ProcessResult s = new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(), false, false);
-    ProcessResult r = new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(), false, false);
+    // An abandoned process keeps its stderr open: do not wait for its end long.
+    long tail = watch.stuck ? 1_000 : 5_000;
+    pvErr.await(tail);
+    ProcessResult s = new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(tail), false, false);
+    ProcessResult r = new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(tail), false, false);
     return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, watch.stuck);
   }
 
@@ -168,8 +187,8 @@ public final class RealProcessRunner implements ProcessRunner {
     sampler.interrupt();
     return new PipeResult(
         bytes.get(),
-        new ProcessResult(send, exit(s), "", sendErr.await(), false, false),
-        new ProcessResult(receive, exit(r), "", recvErr.await(), false, false),
+        new ProcessResult(send, exit(s), "", sendErr.await(watch.stuck ? 1_000 : 5_000), false, false),
+        new ProcessResult(receive, exit(r), "", recvErr.await(watch.stuck ? 1_000 : 5_000), false, false),
         watch.stalled,
         watch.killed,
         watch.stuck);

@@ -45,6 +45,7 @@ class RunSigtermEndToEndIT {
   Path scenario;
   String sendMarker;
   final List<ProcessHandle> seen = new ArrayList<>();
+  final List<ProcessHandle> remote = new ArrayList<>();
 
   @AfterEach
   void tearDown() throws Exception {
@@ -52,6 +53,7 @@ class RunSigtermEndToEndIT {
       jvm.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
     seen.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    remote.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
     if (probe != null) {
       probe.close();
     }
@@ -153,6 +155,47 @@ class RunSigtermEndToEndIT {
     assertEquals(143, exit, "the SIGTERM status: non-zero");
     assertTrue(out.contains("cycle interrupted:"), out);
     assertTrue(out.contains("FAILED: src/data -> bak/h/src/data: full @a killed"), out);
+  }
+
+  /**
+   * A short command is ended too: SIGTERM while the listing of a host hangs (its ssh would
+   * otherwise run to the command timeout, 135 s here, after the JVM is gone). Catches a forced
+   * stop that ends streams only.
+   */
+  @Test
+  void run_sigtermDuringAHangingListing_endsItsSshAtOnce() throws Exception {
+    List<String> config = scenario();
+    Files.createFile(scenario.resolve("list-hang"));
+    jvm = start("run", config);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    // Until the remote side hangs: sshd's bash running the fake, with its sleep.
+    while (ProcessHandle.allProcesses().noneMatch(p -> p.info().command().orElse("").endsWith("bash")
+        && cmd(p).contains("fake-zfs " + scenario + " get") && p.children().findAny().isPresent())) {
+      assertTrue(jvm.isAlive() && System.nanoTime() < deadline, "no listing started: " + output());
+      Thread.sleep(100);
+    }
+    jvm.descendants().forEach(seen::add);
+    // The remote side (sshd's child) is cleaned up by tearDown, not by the agent: without a
+    // terminal, sshd does not end a remote command when its connection closes.
+    ProcessHandle.allProcesses().filter(p -> cmd(p).contains(scenario.toString()))
+        .forEach(p -> {
+          seen.add(p);
+          p.descendants().forEach(remote::add);
+        });
+    long t0 = System.nanoTime();
+    jvm.destroy(); // SIGTERM
+    assertTrue(jvm.waitFor(90, TimeUnit.SECONDS), "run ended");
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+    String out = output();
+    System.out.println("run output (exit " + jvm.exitValue() + ", " + seconds + " s):\n" + out);
+    assertTrue(seconds < 20, "ended at once, not at the command timeout: " + seconds + " s");
+    List<String> alive = jvm.descendants().map(p -> p.pid() + " " + cmd(p)).toList();
+    assertEquals(List.of(), alive);
+    List<String> localSsh = seen.stream().filter(ProcessHandle::isAlive).map(RunSigtermEndToEndIT::cmd)
+        .filter(c -> c.startsWith("ssh ") || c.contains("/ssh ")).toList();
+    assertEquals(List.of(), localSsh, "the listing's ssh outlived the run");
+    assertEquals(143, jvm.exitValue());
+    assertTrue(out.contains("cycle interrupted:"), out);
   }
 
   @Test
