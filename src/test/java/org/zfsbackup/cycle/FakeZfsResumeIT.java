@@ -49,10 +49,14 @@ class FakeZfsResumeIT {
   }
 
   AgentConfig config(boolean resumable) {
+    return config(resumable, Optional.empty());
+  }
+
+  AgentConfig config(boolean resumable, Optional<AgentConfig.PushConfig> push) {
     AgentConfig c =
         TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()),
             List.of("pv", "-L", "200k"), "bak", List.of(TestConfigs.localSource("h", "src/data")),
-            Optional.empty(), Duration.ofSeconds(60));
+            push, Duration.ofSeconds(60));
     var r = c.replication();
     return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(),
         new AgentConfig.ReplicationConfig(r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(), resumable),
@@ -144,6 +148,30 @@ class FakeZfsResumeIT {
     assertTrue(warnings.get(0).startsWith("resume_aborted: ") && warnings.get(0).contains("used in the initial send no longer exists"),
         warnings.toString());
     assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
+  }
+
+  /**
+   * A raw push ({@code send -w}) resumes with {@code send -t} alone: zfs-send(8) allows only
+   * {@code -PVenv} with {@code -t}, and the token carries the raw flag (the fake refuses
+   * {@code -w -t}: "invalid flags combined with -t"). Catches a resume built from the push's flags.
+   */
+  @Test
+  void rawPush_killedMidStream_resumesWithoutDashW() throws IOException {
+    Files.writeString(dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\n");
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
+    var push = Optional.of(new AgentConfig.PushConfig(Optional.empty(), Optional.empty(), Optional.empty(),
+        "off/backups", "bak", true, List.of("-u"), List.of("bak")));
+    CycleReport first = cycle(config(true, push), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome());
+    assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());
+    assertTrue(argv().contains(List.of("receive", "-F", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+
+    CycleReport second = cycle(config(true, push), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    DatasetResult pushed = second.datasets().stream().filter(d -> d.target().equals("off/backups/h/src/data")).findFirst().orElseThrow();
+    assertTrue(pushed.plan().startsWith("resumed ("), pushed.plan());
+    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+    assertTrue(snaps().contains("off/backups/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
   }
 
   /** Catches: {@code -s} sent though the setting is off, and a saved state then left in the way. */
