@@ -129,7 +129,8 @@ public record AgentConfig(
       @Check(Rule.SECONDS) @JsonProperty(value = "connect_timeout_s", defaultValue = "15")
           Duration connectTimeout,
       @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
-          Duration commandTimeout) {}
+          Duration commandTimeout,
+      @JsonProperty(defaultValue = "true") boolean resumable) {}
 
   /**
    * Snapshot pruning, restic's {@code forget} policy: see docs/configuration.md.

@@ -89,7 +89,9 @@ class FakeZfsIT {
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
-    assertTrue(argv.contains(List.of("receive", "-u", "off/backups/h/src/data")), argv.toString());
+    // -s: resumable receives (replication.resumable), which this fake's OpenZFS has; no -F: a
+    // new dataset
+    assertTrue(argv.contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
@@ -111,7 +113,7 @@ class FakeZfsIT {
     run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
-    assertTrue(argv.contains(List.of("receive", "-u", "bak/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-s", "-u", "bak/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
   }
 

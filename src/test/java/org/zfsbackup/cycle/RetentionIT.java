@@ -113,7 +113,8 @@ class RetentionIT {
             false,
             c.replication().stallTimeout(),
             c.replication().connectTimeout(),
-            c.replication().commandTimeout());
+            c.replication().commandTimeout(),
+            c.replication().resumable());
     return new AgentConfig(
         c.mqtt(),
         c.commands(),

@@ -46,7 +46,7 @@ public final class TestConfigs {
         new PullConfig(target, ZFS_FUSE_RECEIVE, sources),
         push,
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
-        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60)),
+        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60), true),
         freshStateFile(),
         "info",
         Optional.empty());
