@@ -272,7 +272,8 @@ class FakeZfsIT {
     assertTrue(e.message().contains("zfs send src/p@a | zfs receive bak/h/src/p-new"), e.message());
     assertTrue(e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"), e.stderr());
     List<List<String>> receives = argv().stream().filter(a -> a.get(0).equals("receive")).toList();
-    assertEquals(List.of(List.of("receive", "-F", "-u", "bak/h/src/p")), receives);
+    // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
+    assertEquals(List.of(List.of("receive", "-F", "-s", "-u", "bak/h/src/p")), receives);
   }
 
   /** An unencrypted placeholder is replaced (-F), then its mark removed. */
@@ -283,9 +284,11 @@ class FakeZfsIT {
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
     assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
     List<List<String>> argv = argv();
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+    // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
+    List<String> receive = List.of("receive", "-F", "-s", "-u", "bak/h/src/p");
+    assertTrue(argv.contains(receive), argv.toString());
     assertTrue(argv.indexOf(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/p"))
-        > argv.indexOf(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+        > argv.indexOf(receive), argv.toString());
   }
 
   /** Someone else's empty dataset is never replaced: no receive at all, target_exists. */

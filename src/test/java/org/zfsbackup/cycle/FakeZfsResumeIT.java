@@ -100,7 +100,8 @@ class FakeZfsResumeIT {
   void killedMidStream_resumesAtTheNextCycle_endsWithTheSourceGuid() throws IOException {
     CycleReport first = cycle(config(true), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome());
-    assertTrue(argv().contains(List.of("receive", "-F", "-s", "bak/h/src/data")), argv().toString());
+    // -s, and no -F: a new dataset (receives never destroy)
+    assertTrue(argv().contains(List.of("receive", "-s", "bak/h/src/data")), argv().toString());
     assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
     long firstBytes = first.datasets().get(0).bytes();
     assertTrue(firstBytes >= 100_000 && firstBytes < BYTES, "killed mid-way: " + firstBytes);
@@ -157,14 +158,16 @@ class FakeZfsResumeIT {
    */
   @Test
   void rawPush_killedMidStream_resumesWithoutDashW() throws IOException {
-    Files.writeString(dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\n");
+    // push.target, off/backups, must exist: the agent never creates a target root
+    Files.writeString(dir.resolve("pool/datasets"),
+        "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\noff/backups\n");
     Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
     var push = Optional.of(new AgentConfig.PushConfig(Optional.empty(), Optional.empty(), Optional.empty(),
         "off/backups", "bak", true, List.of("-u"), List.of("bak")));
     CycleReport first = cycle(config(true, push), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome());
     assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());
-    assertTrue(argv().contains(List.of("receive", "-F", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
 
     CycleReport second = cycle(config(true, push), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
@@ -181,7 +184,8 @@ class FakeZfsResumeIT {
     CycleReport second = cycle(config(false), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
-    assertTrue(argv().contains(List.of("receive", "-F", "bak/h/src/data")), "no -s: " + argv());
+    // no -s (the setting is off), and no -F: the aborted full receive took its new dataset along
+    assertTrue(argv().contains(List.of("receive", "bak/h/src/data")), "no -s: " + argv());
     assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), snaps().toString());
   }
 }

@@ -66,6 +66,8 @@ class FakeZfsStuckIT {
     Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     Files.writeString(dir.resolve("list/src_one"), String.join("\n", FakeZfsIT.ds("src/one", 10, "a")) + "\n");
     Files.writeString(dir.resolve("list/src_two"), String.join("\n", FakeZfsIT.ds("src/two", 20, "b")) + "\n");
+    // the pull target root exists: the agent never creates it
+    Files.writeString(dir.resolve("list/bak"), String.join("\n", FakeZfsIT.ds("bak", 1)) + "\n");
     Files.createFile(dir.resolve("stall"));
     Files.createFile(dir.resolve("stuck"));
     AgentConfig config =

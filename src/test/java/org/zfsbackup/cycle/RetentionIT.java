@@ -92,6 +92,12 @@ class RetentionIT {
   /** Pull {@code ds} over ssh into {@code <bak>/<name>}, push that to {@code <off>/<name>}. */
   AgentConfig config(String name, Optional<RetentionConfig> retention, String... datasets) {
     String target = bak + "/" + name;
+    // Both target roots must exist: the agent never creates pull.target or push.target.
+    for (String root : List.of(target, off + "/" + name)) {
+      if (!ZfsPools.exists(root)) {
+        ZfsPools.dataset(root);
+      }
+    }
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),

@@ -75,6 +75,9 @@ class RunSigtermEndToEndIT {
     Files.writeString(scenario.resolve("list/src_data"),
         String.join("\n", "src/data\tguid\t10", "src/data\tcreatetxg\t10", "src/data\tcanmount\toff",
             "src/data@a\tguid\t4711", "src/data@a\tcreatetxg\t11", ""));
+    // The pull target root exists: the agent never creates it.
+    Files.writeString(scenario.resolve("list/bak"),
+        String.join("\n", "bak\tguid\t1", "bak\tcreatetxg\t1", "bak\tcanmount\toff", ""));
     // A byte count of its own: the fake's send is `head -c BYTES /dev/zero`, found by that argv.
     long bytes = 20_000_000 + ThreadLocalRandom.current().nextInt(1, 99_999);
     sendMarker = "head -c " + bytes + " /dev/zero";
