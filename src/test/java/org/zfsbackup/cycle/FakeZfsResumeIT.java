@@ -188,4 +188,69 @@ class FakeZfsResumeIT {
     assertTrue(argv().contains(List.of("receive", "bak/h/src/data")), "no -s: " + argv());
     assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), snaps().toString());
   }
+
+  /** The agent's placeholder for bak/h/src/data, created empty and marked by an earlier cycle. */
+  void placeholderInTheWay() throws IOException {
+    Files.writeString(dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\n");
+    Files.writeString(dir.resolve("pool/placeholders"),
+        "bak/h bak/h\nbak/h/src bak/h/src\nbak/h/src/data bak/h/src/data\n");
+  }
+
+  List<List<String>> receives() throws IOException {
+    return argv().stream().filter(a -> a.get(0).equals("receive")).toList();
+  }
+
+  /**
+   * Where safety meets resume: the full stream that replaces the agent's placeholder is received
+   * with -F (the only -F) and -s; cut, it is resumed with -s and never -F, and the placeholder mark
+   * is removed once the resumed stream completed. Catches a resumed receive given -F, a resume
+   * into a placeholder that keeps its mark (the next full stream would be taken for one to
+   * replace), and -F or -s lost on the replacement.
+   */
+  @Test
+  void placeholderReplacement_killed_resumedWithoutDashF_thenUnmarked() throws IOException {
+    placeholderInTheWay();
+    CycleReport first = cycle(config(true), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome(), first.toString());
+    assertEquals(List.of(List.of("receive", "-F", "-s", "bak/h/src/data")), receives());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
+
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertTrue(second.datasets().get(0).plan().startsWith("resumed ("), second.toString());
+    assertEquals(List.of(List.of("receive", "-s", "bak/h/src/data")), receives());
+    assertTrue(argv().contains(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/data")),
+        argv().toString());
+    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertEquals(List.of("bak/h bak/h", "bak/h/src bak/h/src"),
+        Files.readAllLines(dir.resolve("pool/placeholders")), "only the received one lost its mark");
+  }
+
+  /**
+   * A placeholder's interrupted -F receive whose token went stale: receive -A removes only the
+   * saved state (OpenZFS destroys the hidden %recv clone, not the placeholder), so the dataset is
+   * planned afresh as the placeholder it still is and replaced with -F. Catches the placeholder
+   * taken for a new dataset's partial receive that -A destroyed (a plain receive, refused:
+   * "destination exists").
+   */
+  @Test
+  void placeholderReplacement_staleToken_abortKeepsThePlaceholder_replacedAfresh()
+      throws IOException {
+    placeholderInTheWay();
+    cycle(config(true), 100_000);
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n");
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertEquals("full @b", second.datasets().get(0).plan(), second.toString());
+    assertEquals(
+        List.of(
+            List.of("receive", "-s", "bak/h/src/data"), // the resume: its snapshot is gone
+            List.of("receive", "-A", "bak/h/src/data"),
+            List.of("receive", "-F", "-s", "bak/h/src/data")),
+        receives());
+    assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
+  }
 }
