@@ -94,6 +94,12 @@ class SshSharingIT {
    */
   AgentConfig config(List<String> sshCommand, List<String> pv, String name, String root) {
     String target = bak + "/" + name;
+    // Both target roots must exist: the agent never creates pull.target or push.target.
+    for (String r : List.of(target, off + "/" + name)) {
+      if (!ZfsPools.exists(r)) {
+        dataset(r);
+      }
+    }
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),
@@ -239,13 +245,18 @@ class SshSharingIT {
 
   @Test
   void masterKilledMidStream_thatStepMayFail_theNextStepsReconnect() throws Exception {
+    // The big stream is a sibling of the others, not their parent: the children of a dataset
+    // whose send failed are skipped ("parent failed"), siblings go on.
     String root = src + "/killed";
+    String big = root + "/big";
     dataset(root);
-    pools.snapshotWithData(root, "big", 3_000_000);
+    dataset(big);
+    pools.snapshotWithData(big, "big", 3_000_000);
     for (int i = 1; i <= 3; i++) {
       dataset(root + "/d" + i);
       snapshot(root + "/d" + i, "s0");
     }
+    dataset(bak + "/killed"); // the target root exists: the agent never creates it
     // A slow stream (pv -L) so that the kill lands while it is in flight.
     List<String> pv = List.of("pv", "-L", "400k");
     ProcessRunner real = new RealProcessRunner(pv);
@@ -260,7 +271,7 @@ class SshSharingIT {
               ByteProgress p,
               Duration stall,
               KillSwitch k) {
-            if (send.contains(root + "@big") && once.compareAndSet(false, true)) {
+            if (send.contains(big + "@big") && once.compareAndSet(false, true)) {
               Thread t =
                   new Thread(
                       () -> {
@@ -287,11 +298,13 @@ class SshSharingIT {
     long connections = ssh.acceptedConnections() - c0;
 
     assertTrue(killed.get() > 0, "the master was found and killed");
-    DatasetResult inFlight = r.datasets().get(0);
-    assertEquals(root, inFlight.dataset());
+    List<String> order = r.datasets().stream().map(DatasetResult::dataset).toList();
+    assertEquals(List.of(root, big, root + "/d1", root + "/d2", root + "/d3"), order);
+    assertEquals(Status.SKIPPED, r.datasets().get(0).status(), "no snapshots: " + r.datasets());
+    DatasetResult inFlight = r.datasets().get(1);
     // The kill lands 1.5 s into a stream that pv -L stretches to about 7 s: that step fails.
     assertEquals(Status.FAILED, inFlight.status(), inFlight.toString());
-    for (DatasetResult d : r.datasets().subList(1, r.datasets().size())) {
+    for (DatasetResult d : r.datasets().subList(2, r.datasets().size())) {
       assertEquals(Status.SENT, d.status(), "after the kill: " + r.datasets());
     }
     assertEquals(
@@ -300,7 +313,7 @@ class SshSharingIT {
     // The next cycle completes what the kill interrupted.
     CycleReport again = cycle(cfg, real, sharing(real));
     assertTrue(again.outcome() == Outcome.SUCCESS, again.toString());
-    assertEquals(List.of("big"), snapshots(bak + "/killed/h/" + root));
+    assertEquals(List.of("big"), snapshots(bak + "/killed/h/" + big));
   }
 
   @Test
