@@ -123,6 +123,8 @@ public record AgentConfig(
    * @param commandTimeout bound for short zfs commands (list, create, set, hold, release)
    * @param parallelSources how many sources the pull phase (and independent trees the push phase)
    *     works on at once; 1 = one after the other. A whole number of at least 1, like the seconds.
+   * @param resumable receive with {@code -s} and resume an interrupted receive at the next cycle
+   *     ({@code send -t}); found off by itself on a zfs without it (zfs-fuse)
    */
   public record ReplicationConfig(
       @JsonProperty(defaultValue = "true") boolean holds,
@@ -132,7 +134,8 @@ public record AgentConfig(
           Duration connectTimeout,
       @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
           Duration commandTimeout,
-      @Check(Rule.SECONDS) @JsonProperty(defaultValue = "4") Integer parallelSources) {}
+      @Check(Rule.SECONDS) @JsonProperty(defaultValue = "4") Integer parallelSources,
+      @JsonProperty(defaultValue = "true") boolean resumable) {}
 
   /**
    * Snapshot pruning, restic's {@code forget} policy: see docs/configuration.md.

@@ -97,9 +97,15 @@ public final class BackupCycle implements CycleRunner {
   }
 
   private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
+    // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
+    // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
+    Runnable stopShort = runner::stopRunning;
+    control.register(stopShort);
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
     try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
       return phases(request, sink, control, started, warnings, ssh);
+    } finally {
+      control.unregister(stopShort);
     }
   }
 
@@ -215,7 +221,8 @@ public final class BackupCycle implements CycleRunner {
         runner,
         rc.connectTimeout().plus(rc.commandTimeout()),
         rc.stallTimeout(),
-        rc.holds());
+        rc.holds(),
+        rc.resumable());
   }
 
   /**
@@ -276,7 +283,11 @@ public final class BackupCycle implements CycleRunner {
 
   static Outcome outcome(List<DatasetResult> results, CycleControl control) {
     if (control.stopRequested()) {
-      return control.stopReason() == CycleControl.StopReason.SUSPEND ? Outcome.SUSPENDED : Outcome.CANCELLED;
+      return switch (control.stopReason()) {
+        case SUSPEND -> Outcome.SUSPENDED;
+        case CANCEL -> Outcome.CANCELLED;
+        case INTERRUPT -> Outcome.INTERRUPTED;
+      };
     }
     long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
     long good = results.stream().filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE).count();

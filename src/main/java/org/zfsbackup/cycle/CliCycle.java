@@ -1,12 +1,17 @@
 package org.zfsbackup.cycle;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
@@ -20,26 +25,77 @@ import org.zfsbackup.event.EventSink;
  * the cycle succeeded; {@code Main} turns that into the exit code.
  */
 public final class CliCycle {
+  private static final Logger LOG = LoggerFactory.getLogger(CliCycle.class);
   private static final DateTimeFormatter ID = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
   private CliCycle() {}
 
   /**
-   * Runs one cycle (or, with {@code planOnly}, a dry run) and prints its report.
+   * How long SIGTERM or SIGINT waits for the interrupted cycle to end and print its report: the
+   * streams' kill and abandonment bound (15 s) and the short commands after it, within systemd's
+   * default stop timeout (90 s).
+   */
+  static final Duration INTERRUPT_BOUND = Duration.ofSeconds(60);
+
+  /**
+   * Runs one cycle (or, with {@code planOnly}, a dry run) and prints its report. SIGTERM or SIGINT
+   * (systemd stop, a cron job's timeout, Ctrl-C) interrupts it: a shutdown hook kills the streams
+   * it started and waits for them (no {@code zfs send}, {@code receive}, {@code pv} or {@code ssh}
+   * outlives the JVM), and for the report, which says {@code interrupted}; the JVM then exits with
+   * the signal's status (143 or 130).
    *
    * @return true when no dataset failed and the cycle could start
    */
   public static boolean run(
       AgentConfig config, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
-    return run(BackupCycle.create(config), planOnly, quiet, out, err);
+    CycleControl control = new CycleControl();
+    CountDownLatch reported = new CountDownLatch(1);
+    Thread hook =
+        new Thread(
+            () -> {
+              if (reported.getCount() == 0) {
+                return;
+              }
+              LOG.warn("stopping (SIGTERM or SIGINT): interrupting the cycle, killing its streams");
+              control.stop(CycleControl.StopReason.INTERRUPT, true);
+              try {
+                if (!reported.await(INTERRUPT_BOUND.toMillis(), TimeUnit.MILLISECONDS)) {
+                  LOG.error("the interrupted cycle did not end within {} s", INTERRUPT_BOUND.toSeconds());
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            },
+            "run-interrupt");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return run(BackupCycle.create(config), planOnly, quiet, out, err, control);
+    } finally {
+      out.flush();
+      err.flush();
+      reported.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // the JVM is shutting down: the hook is running, and returns now
+      }
+    }
   }
 
   static boolean run(CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+    return run(cycle, planOnly, quiet, out, err, new CycleControl());
+  }
+
+  private static boolean run(
+      CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err, CycleControl control) {
     String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
-    CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, new CycleControl());
+    CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, control);
     // A cycle that could not start (another one holds the lock) failed without a dataset.
-    boolean failed = report.count(Status.FAILED) > 0 || report.outcome() == CycleReport.Outcome.FAILED;
+    boolean failed =
+        report.count(Status.FAILED) > 0
+            || report.outcome() == CycleReport.Outcome.FAILED
+            || report.outcome() == CycleReport.Outcome.INTERRUPTED;
     for (DatasetResult d : report.datasets()) {
       if (!quiet || d.status() == Status.FAILED) {
         (d.status() == Status.FAILED ? err : out).println(line(d, planOnly));

@@ -13,7 +13,9 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
   /** Why the cycle was stopped; decides its outcome. */
   public enum StopReason {
     CANCEL,
-    SUSPEND
+    SUSPEND,
+    /** SIGTERM or SIGINT to the process ({@code run} or {@code agent}): it is going away. */
+    INTERRUPT
   }
 
   private volatile StopReason stopReason;

@@ -61,7 +61,9 @@ public record CycleReport(
     PARTIAL,
     FAILED,
     CANCELLED,
-    SUSPENDED;
+    SUSPENDED,
+    /** SIGTERM or SIGINT stopped the process mid-cycle; its streams were killed. */
+    INTERRUPTED;
 
     public String wire() {
       return name().toLowerCase(Locale.ROOT);

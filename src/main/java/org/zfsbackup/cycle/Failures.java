@@ -1,6 +1,8 @@
 package org.zfsbackup.cycle;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
@@ -44,12 +46,25 @@ final class Failures {
    */
   static Failure stream(
       String dataset, String dst, ReplicationStep step, PipeResult pr, Duration stallTimeout) {
+    return stream(dataset, dst, step.toString(), pr, stallTimeout);
+  }
+
+  /** {@link #stream(String, String, ReplicationStep, PipeResult, Duration)} of a step so named. */
+  static Failure stream(
+      String dataset, String dst, String step, PipeResult pr, Duration stallTimeout) {
     ErrorKind kind;
     String why;
     ProcessResult blamed;
     ProcessResult send = pr.send();
     ProcessResult receive = pr.receive();
-    if (pr.killed()) {
+    if (pr.stuck()) {
+      kind = ErrorKind.STUCK;
+      why =
+          "a process of the stream was still running after SIGTERM and SIGKILL and was abandoned"
+              + " (blocked in the kernel? see the pool's health and failmode; it may need a reboot)"
+              + processes(pr);
+      blamed = null;
+    } else if (pr.killed()) {
       kind = ErrorKind.INTERRUPTED;
       why = "killed by a forced stop";
       blamed = null;
@@ -134,7 +149,7 @@ final class Failures {
    */
   static Optional<Boolean> incrementalRefused(PipeResult pr) {
     ProcessResult receive = pr.receive();
-    if (receive.ok() || pr.killed() || pr.stalled()) {
+    if (receive.ok() || pr.killed() || pr.stalled() || pr.stuck()) {
       return Optional.empty();
     }
     String stderr = receive.stderrTail().replace('\n', ' ');
@@ -145,5 +160,17 @@ final class Failures {
       return Optional.of(false);
     }
     return Optional.empty();
+  }
+
+  /** Which side was still running (exit code -1), for a stuck stream's message. */
+  private static String processes(PipeResult pr) {
+    List<String> alive = new ArrayList<>();
+    if (pr.send().exitCode() == -1) {
+      alive.add("send");
+    }
+    if (pr.receive().exitCode() == -1) {
+      alive.add("receive");
+    }
+    return alive.isEmpty() ? "" : ": " + String.join(" and ", alive) + " still running";
   }
 }

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
@@ -19,10 +21,14 @@ import org.zfsbackup.zfs.ZfsListing;
  * of the pull phase (the trees of the push phase) share their target side and run side by side.
  */
 final class TargetSide {
+  private static final Logger LOG = LoggerFactory.getLogger(TargetSide.class);
+  /** zfs's exit code for a usage error (an unknown property, option or command). */
+  private static final int USAGE = 2;
   final Endpoint endpoint;
   final String root;
   private volatile ZfsListing listing;
   private volatile Problem problem;
+  private volatile boolean resumeTokens;
   private final Set<String> existing = ConcurrentHashMap.newKeySet();
   private final Set<String> placeholders = ConcurrentHashMap.newKeySet();
 
@@ -35,13 +41,34 @@ final class TargetSide {
   }
 
   /**
-   * Lists the side on first use; the problem, if the listing failed or the root does not exist,
-   * else empty. The root is never created: a typo or a pool that is not imported would put the
-   * backups somewhere else (and unencrypted, outside an encrypted root).
+   * Lists the side on first use, with each dataset's placeholder mark and resume token; the
+   * problem, if the listing failed or the root does not exist, else empty. The root is never
+   * created: a typo or a pool that is not imported would put the backups somewhere else (and
+   * unencrypted, outside an encrypted root).
+   *
+   * <p>A zfs without the token property (zfs-fuse: "bad property list: invalid property
+   * 'receive_resume_token'", then its usage, exit code 2) is listed again without it; when that
+   * listing works (or says only that the root is missing), the side has no resumable receives:
+   * the property and {@code receive -s} came together (OpenZFS 0.7), so asking for it is the
+   * probe, at the cost of one extra listing per cycle on such a side only, and none on OpenZFS.
    */
   synchronized Optional<Problem> ensureListed(ProcessRunner runner, Duration timeout) {
     if (listing == null && problem == null) {
-      ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
+      ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root), true)), timeout);
+      resumeTokens = true;
+      if (!r.ok()
+          && (r.exitCode() == USAGE || r.stderrTail().contains(ZfsCommands.NO_RESUME_TOKENS))) {
+        ProcessResult without = runner.run(endpoint.zfs(ZfsCommands.list(List.of(root))), timeout);
+        if (without.ok() || Listings.onlyMissing(without, List.of(root))) {
+          resumeTokens = false;
+          LOG.info(
+              "{}: zfs has no resumable receives (no {} property, as zfs-fuse): receiving there"
+                  + " without -s",
+              endpoint.label(),
+              ZfsCommands.RESUME_TOKEN);
+        }
+        r = without;
+      }
       if (r.ok()) {
         try {
           listing = ZfsListing.parse(r.stdout());
@@ -67,6 +94,24 @@ final class TargetSide {
 
   ZfsListing listing() {
     return listing;
+  }
+
+  /** Whether this side's zfs has resumable receives (known once listed). */
+  boolean resumable() {
+    return resumeTokens;
+  }
+
+  /** The resume token of {@code dataset}'s interrupted receive, if the listing showed one. */
+  Optional<String> resumeToken(String dataset) {
+    return listing == null ? Optional.empty() : listing.resumeToken(dataset);
+  }
+
+  /** {@code dataset}'s saved state was aborted; {@code destroyed} when that removed it too. */
+  void aborted(String dataset, boolean destroyed) {
+    if (destroyed) {
+      existing.remove(dataset);
+      placeholders.remove(dataset);
+    }
   }
 
   boolean exists(String dataset) {

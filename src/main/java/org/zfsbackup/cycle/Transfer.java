@@ -19,6 +19,7 @@ import org.zfsbackup.plan.PlanOutcome;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationPlanner;
 import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Resumption;
 import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
@@ -60,10 +61,26 @@ final class Transfer {
   }
 
   /**
-   * One {@code send | receive} step: the bytes it moved and, when it failed, why; {@code retry}
-   * when the target's head was rolled back to the step's base and the step may run once more.
+   * One {@code send | receive} step: the bytes it moved and, when it failed, why (and how it
+   * ended, {@code pipe}); {@code retry} when the target's head was rolled back to the step's base
+   * and the step may run once more.
    */
-  private record Streamed(long bytes, Failures.Failure failure, boolean retry) {}
+  private record Streamed(long bytes, Failures.Failure failure, PipeResult pipe, boolean retry) {}
+
+  /**
+   * What a failed stream means beyond {@link Failures#stream}: the failure to report, or a retry.
+   * A stream without one (a resume) reports nothing itself: its caller judges the failure.
+   */
+  private interface Judge {
+    Refusals.Verdict judge(PipeResult pr, Failures.Failure first);
+  }
+
+  /**
+   * What came before the plan: a resumed receive ({@code bytes} moved, {@code note} for the
+   * result), warnings, or the dataset's end (a failed resume that keeps its state, an abort that
+   * failed).
+   */
+  private record Before(long bytes, String note, List<Warning> warnings, DatasetResult ended) {}
 
   private final TransferContext.Scope scope;
   private final TransferContext.Route route;
@@ -195,6 +212,135 @@ final class Transfer {
     String dst = route.mapping().apply(dataset);
     TargetSide target = route.target();
     List<Snapshot> targetSnaps = target.exists(dst) ? target.listing().snapshots(dst) : List.of();
+    Optional<String> token = target.exists(dst) ? target.resumeToken(dst) : Optional.empty();
+    Resumption.First first = Resumption.first(token, resumable());
+    if (first != Resumption.First.PLAN && scope.dryRun()) {
+      String would =
+          first == Resumption.First.RESUME
+              ? "would resume an interrupted receive (zfs send -t), then plan again"
+              : "would abort an interrupted receive (zfs receive -A: resumable receives are off),"
+                  + " then plan again";
+      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
+      return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
+    }
+    Before before = new Before(0, null, List.of(), null);
+    // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
+    // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
+    boolean placeholder = target.placeholder(dst);
+    boolean full = targetSnaps.isEmpty() && !placeholder;
+    if (first == Resumption.First.RESUME) {
+      before = resume(dataset, dst, token.get(), full);
+    } else if (first == Resumption.First.ABORT_THEN_PLAN) {
+      String why = "resumable receives are off (replication.resumable, or this zfs has none)";
+      before = abort(dataset, dst, why, full);
+    }
+    if (before.ended() != null) {
+      return new Replicated(before.ended(), before.warnings(), null, null, null);
+    }
+    if (placeholder && before.note() != null) {
+      // The resumed stream replaced the placeholder (its -F receive was cut): the mark goes.
+      Optional<Warning> w = clearPlaceholder(dst).map(events::warning);
+      if (w.isPresent()) {
+        List<Warning> ws = new ArrayList<>(before.warnings());
+        ws.add(w.get());
+        before = new Before(before.bytes(), before.note(), ws, null);
+      }
+    }
+    if (first != Resumption.First.PLAN) {
+      Optional<List<Snapshot>> relisted = relist(dst);
+      if (relisted.isEmpty()) {
+        String msg = "cannot list " + dst + " again after the interrupted receive";
+        DatasetResult f = events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
+        return new Replicated(f, before.warnings(), null, null, null);
+      }
+      targetSnaps = relisted.get();
+    }
+    Replicated rest = replicatePlanned(dataset, dst, listing, targetSnaps);
+    return before.note() == null && before.warnings().isEmpty() ? rest : after(before, rest);
+  }
+
+  /** {@code rest}, with what came before it: the resumed bytes and note, and its warnings. */
+  private static Replicated after(Before before, Replicated rest) {
+    DatasetResult r = rest.result();
+    String plan = before.note() == null ? r.plan() : before.note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
+    Status status = r.status() == Status.UP_TO_DATE && before.bytes() > 0 ? Status.SENT : r.status();
+    DatasetResult merged =
+        new DatasetResult(r.phase(), r.source(), r.dataset(), r.target(), status, before.bytes() + r.bytes(), plan, r.message());
+    List<Warning> warnings = new ArrayList<>(before.warnings());
+    warnings.addAll(rest.warnings());
+    return new Replicated(merged, warnings, rest.unheldBase(), rest.keep(), rest.move());
+  }
+
+  /** Resumable receives: the setting, and the target's zfs has them. */
+  private boolean resumable() {
+    return scope.resumable() && route.target().resumable();
+  }
+
+  /**
+   * Resumes the target's interrupted receive with {@code send -t}. A token that no longer works is
+   * aborted and the dataset planned afresh; any other failure keeps the saved state for the next
+   * cycle and ends the dataset.
+   *
+   * @param full the partial state is a full receive's (the dataset has no snapshot yet)
+   */
+  private Before resume(String dataset, String dst, String token, boolean full) {
+    Streamed s =
+        stream(dataset, dst, null, null, "resume of an interrupted receive",
+            ZfsCommands.resumeSend(token), ZfsCommands.resumeEstimate(token),
+            ZfsCommands.resumeReceive(dst, route.receiveOptions()),
+            null);
+    if (s.failure() == null) {
+      return new Before(s.bytes(), "resumed (" + s.bytes() + " bytes)", List.of(), null);
+    }
+    PipeResult pr = s.pipe();
+    boolean interrupted = pr.killed() || pr.stalled() || pr.stuck();
+    Resumption.AfterFailure next =
+        Resumption.afterFailure(interrupted, pr.send().stderrTail(), pr.receive().stderrTail());
+    if (next == Resumption.AfterFailure.KEEP) {
+      error(dataset, s.failure());
+      String msg = s.failure().message() + "; the partial state is kept: the next cycle resumes it";
+      return new Before(s.bytes(), null, List.of(), events.result(dataset, dst, Status.FAILED, s.bytes(), "resume", msg));
+    }
+    String why = "its token no longer works (" + s.failure().message() + ")";
+    Before aborted = abort(dataset, dst, why, full);
+    return new Before(s.bytes(), null, aborted.warnings(), aborted.ended());
+  }
+
+  /** {@code receive -A}: the saved state goes (with the dataset, when it was a full receive's). */
+  private Before abort(String dataset, String dst, String why, boolean full) {
+    ProcessResult a = run(route.target().endpoint, ZfsCommands.abortResume(dst));
+    if (!a.ok()) {
+      String msg = "cannot abort the interrupted receive on " + dst + " (" + why + "): " + a.describe();
+      return new Before(0, null, List.of(), events.failed(dataset, dst, ErrorKind.RECEIVE_FAILED, msg, a, "abort"));
+    }
+    route.target().aborted(dst, full);
+    String msg = "aborted the interrupted receive on " + dst + " (zfs receive -A): " + why + "; planned afresh";
+    Warning w = events.warning(new Warning(dataset, ErrorKind.RESUME_ABORTED, msg, null));
+    return new Before(0, null, List.of(w), null);
+  }
+
+  /** The snapshots of {@code dst} now (after a resume or an abort); empty on a failed listing. */
+  private Optional<List<Snapshot>> relist(String dst) {
+    if (!route.target().exists(dst)) {
+      return Optional.of(List.of());
+    }
+    ProcessResult r = run(route.target().endpoint, ZfsCommands.listOne(dst));
+    if (!r.ok()) {
+      LOG.warn("cannot list {} again: {}", dst, r.describe());
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(ZfsListing.parse(r.stdout()).snapshots(dst));
+    } catch (ZfsListing.ListingException e) {
+      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** Plans one dataset against {@code targetSnaps} and does what the plan says. */
+  private Replicated replicatePlanned(
+      String dataset, String dst, ZfsListing listing, List<Snapshot> targetSnaps) {
+    TargetSide target = route.target();
     PlanOutcome plan = ReplicationPlanner.plan(listing.snapshots(dataset), targetSnaps);
     if (plan instanceof PlanOutcome.NoSourceSnapshots) {
       String why = "no snapshots on the source: nothing to send";
@@ -342,7 +488,8 @@ final class Transfer {
   }
 
   /**
-   * One {@code send | receive} step, with its progress from start to end.
+   * One {@code send | receive} step, with its progress from start to end. Received with
+   * {@code -s} where the target side is resumable, so a stream cut short is resumed next cycle.
    *
    * @param replace receive with {@code -F}: the step's full stream replaces the agent's placeholder
    * @param mayRetry a refusal that a rollback of the head explains may ask for one more try
@@ -350,19 +497,47 @@ final class Transfer {
   private Streamed stream(
       String dataset, String dst, ReplicationStep step, boolean replace, boolean mayRetry) {
     String from = step instanceof ReplicationStep.Incremental inc ? inc.from().name() : null;
-    String to = step.to().name();
-    // Full sends only: an incremental is usually a small delta, over before a percentage would
-    // help, and the estimate would cost a command per dataset (docs/design.md, "Size estimate").
-    Long estimate = step instanceof ReplicationStep.Full ? estimate(dataset, step) : null;
-    events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, step.toString());
+    List<String> receiveOptions = route.receiveOptions();
+    if (resumable()) {
+      receiveOptions = new ArrayList<>(List.of("-s")); // zfs-receive(8) -s: keep what came
+      receiveOptions.addAll(route.receiveOptions());
+    }
+    Streamed s =
+        stream(dataset, dst, from, step.to().name(), step.toString(),
+            ZfsCommands.send(dataset, step, route.raw()),
+            // Full sends only: an incremental is usually a small delta, over before a percentage
+            // would help, and the estimate would cost a command per dataset (docs/design.md).
+            step instanceof ReplicationStep.Full
+                ? ZfsCommands.estimate(dataset, step, route.raw())
+                : null,
+            ZfsCommands.receive(dst, receiveOptions, replace),
+            (pr, first) -> refusals.judge(dataset, dst, step, pr, replace, mayRetry, first));
+    if (s.failure() == null && !s.retry()) {
+      events.sent(dataset, dst, step, s.bytes());
+    }
+    return s;
+  }
+
+  /** One {@code send | receive}, with its progress from start to end. */
+  private Streamed stream(
+      String dataset,
+      String dst,
+      String from,
+      String to,
+      String label,
+      List<String> send,
+      List<String> estimateArgs, // null: no estimate
+      List<String> receive,
+      Judge judge) {
+    Long estimate = estimateArgs == null ? null : estimate(dataset, estimateArgs);
+    events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, label);
     long start = System.nanoTime();
     PipeResult pr =
         scope
             .runner()
             .pipe(
-                route.source().zfs(ZfsCommands.send(dataset, step, route.raw())),
-                route.target().endpoint.zfs(
-                    ZfsCommands.receive(dst, route.receiveOptions(), replace)),
+                route.source().zfs(send),
+                route.target().endpoint.zfs(receive),
                 bytes ->
                     events.progress(
                         dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate,
@@ -371,28 +546,32 @@ final class Transfer {
                 scope.control());
     long rate = rate(pr.bytes(), start);
     if (!pr.ok()) {
-      Failures.Failure first = Failures.stream(dataset, dst, step, pr, scope.stallTimeout());
-      Refusals.Verdict verdict = refusals.judge(dataset, dst, step, pr, replace, mayRetry, first);
-      if (verdict.retry()) {
-        return new Streamed(pr.bytes(), null, true);
+      Failures.Failure f = Failures.stream(dataset, dst, label, pr, scope.stallTimeout());
+      if (judge != null) { // a resume's is reported later: a refused token is no error once aborted
+        Refusals.Verdict verdict = judge.judge(pr, f);
+        if (verdict.retry()) {
+          return new Streamed(pr.bytes(), null, pr, true);
+        }
+        f = verdict.failure();
+        error(dataset, f);
       }
-      Failures.Failure f = verdict.failure();
-      events.error(dataset, f.kind(), f.message(), f.blamed());
       // The one end-of-step progress for this step: with its snapshots and the bytes moved.
       events.progress(
           dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate, f.message());
-      return new Streamed(pr.bytes(), f, false);
+      return new Streamed(pr.bytes(), f, pr, false);
     }
     route.target().created(dst);
-    events.progress(
-        dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, step.toString());
-    events.sent(dataset, dst, step, pr.bytes());
-    return new Streamed(pr.bytes(), null, false);
+    events.progress(dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, label);
+    return new Streamed(pr.bytes(), null, pr, false);
+  }
+
+  private void error(String dataset, Failures.Failure f) {
+    events.error(dataset, f.kind(), f.message(), f.blamed());
   }
 
   /** Best effort: OpenZFS's {@code send -nP} size; null where it is not supported (zfs-fuse). */
-  private Long estimate(String dataset, ReplicationStep step) {
-    ProcessResult r = run(route.source(), ZfsCommands.estimate(dataset, step, route.raw()));
+  private Long estimate(String dataset, List<String> estimateArgs) {
+    ProcessResult r = run(route.source(), estimateArgs);
     if (!r.ok()) {
       LOG.debug("no size estimate for {}: {}", dataset, r.describe());
       return null;
@@ -435,9 +614,11 @@ final class Transfer {
 
   private String notStarted() {
     return "not started: the cycle was "
-        + (scope.control().stopReason() == CycleControl.StopReason.SUSPEND
-            ? "suspended"
-            : "cancelled");
+        + switch (scope.control().stopReason()) {
+          case SUSPEND -> "suspended";
+          case CANCEL -> "cancelled";
+          case INTERRUPT -> "interrupted";
+        };
   }
 
   private ProcessResult run(Endpoint side, List<String> zfsArgs) {

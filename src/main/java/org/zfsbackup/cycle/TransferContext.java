@@ -22,6 +22,8 @@ record TransferContext(Scope scope, Route route) {
    * @param shortTimeout the bound of every short command (listing, create, set, hold, estimate)
    * @param stallTimeout a stream that moves no byte for this long is killed
    * @param holds        whether incremental bases are held on the source
+   * @param resumable    {@code replication.resumable}: receive with {@code -s} and resume
+   *                     interrupted receives, where the target's zfs can
    */
   record Scope(
       String cycleId,
@@ -31,7 +33,8 @@ record TransferContext(Scope scope, Route route) {
       ProcessRunner runner,
       Duration shortTimeout,
       Duration stallTimeout,
-      boolean holds) {}
+      boolean holds,
+      boolean resumable) {}
 
   /**
    * From one source side to one target side; pull and push differ only here.

@@ -9,9 +9,9 @@ import java.util.Locale;
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
  * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED}, {@link
- * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED} and {@link #PRUNE_FAILED} are never a {@code
- * kind} of their own: they are published as a {@code warning} whose message starts with their wire
- * name ({@code hold_failed: could not hold ...}).
+ * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED}, {@link #PRUNE_FAILED} and {@link
+ * #RESUME_ABORTED} are never a {@code kind} of their own: they are published as a {@code warning}
+ * whose message starts with their wire name ({@code hold_failed: could not hold ...}).
  */
 public enum ErrorKind {
   /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
@@ -59,6 +59,11 @@ public enum ErrorKind {
   STALLED,
   /** A forced stop killed the stream in flight, or came before the dataset's next step. */
   INTERRUPTED,
+  /**
+   * A process of the stream outlived SIGTERM and SIGKILL (a receive blocked in the kernel, e.g. on
+   * a pool with {@code failmode=wait}): it was abandoned, still running, and the cycle went on.
+   */
+  STUCK,
   /** An unexpected exception in the engine (a bug); the dataset, or the cycle, failed. */
   INTERNAL,
   /** Another cycle with the same configuration holds the cycle lock; nothing was done. */
@@ -82,7 +87,13 @@ public enum ErrorKind {
    */
   DESTROY_FAILED,
   /** Retention could not list a tier to prune: nothing on it was destroyed this cycle. */
-  PRUNE_FAILED;
+  PRUNE_FAILED,
+  /**
+   * The saved state of an interrupted {@code receive -s} was aborted ({@code zfs receive -A}): its
+   * token no longer works (the snapshot was destroyed on the source) or resumable receives are
+   * off; the dataset was planned afresh. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
+   */
+  RESUME_ABORTED;
 
   /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
   public String wire() {

@@ -8,6 +8,8 @@ package org.zfsbackup.exec;
  * @param receive    the receiving side
  * @param stalled    killed because no byte moved for the stall timeout
  * @param killed     killed by a forced stop
+ * @param stuck      a process of the stream outlived the kill and was abandoned (still running,
+ *                   e.g. a receive blocked in the kernel on a pool with {@code failmode=wait})
  * @param firstFailure of the processes that failed, the one that exited first; null when none
  *     failed or the order is not known. The others usually fail because of it: a receive that
  *     refuses the stream breaks the pipe of the send (over ssh, ssh then exits 255).
@@ -18,6 +20,7 @@ public record PipeResult(
     ProcessResult receive,
     boolean stalled,
     boolean killed,
+    boolean stuck,
     Stage firstFailure) {
 
   /** The processes of a stream, in stream order. */
@@ -28,13 +31,24 @@ public record PipeResult(
     RECEIVE
   }
 
-  /** A result whose exit order is not known. */
+  /** A result whose exit order is not known, no process abandoned. */
   public PipeResult(
       long bytes, ProcessResult send, ProcessResult receive, boolean stalled, boolean killed) {
-    this(bytes, send, receive, stalled, killed, null);
+    this(bytes, send, receive, stalled, killed, false, null);
+  }
+
+  /** A result with its exit order, no process abandoned. */
+  public PipeResult(
+      long bytes,
+      ProcessResult send,
+      ProcessResult receive,
+      boolean stalled,
+      boolean killed,
+      Stage firstFailure) {
+    this(bytes, send, receive, stalled, killed, false, firstFailure);
   }
 
   public boolean ok() {
-    return send.ok() && receive.ok() && !stalled && !killed;
+    return send.ok() && receive.ok() && !stalled && !killed && !stuck;
   }
 }

@@ -32,6 +32,12 @@ public interface ProcessRunner {
       Duration stallTimeout,
       KillSwitch control);
 
+  /**
+   * Ends (SIGTERM) every {@link #run} command still running, for a forced stop: each returns as a
+   * failed result. Streams are ended through their {@link KillSwitch} instead.
+   */
+  default void stopRunning() {}
+
   /** Receives the running byte count of a stream. */
   @FunctionalInterface
   interface ByteProgress {

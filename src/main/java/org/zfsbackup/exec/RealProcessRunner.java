@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -40,16 +42,28 @@ public final class RealProcessRunner implements ProcessRunner {
 
   private final List<String> pv;
   private final int maxStdout;
+  private final KillPolicy killPolicy;
+  private final Set<Process> running = ConcurrentHashMap.newKeySet();
 
   /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
   public RealProcessRunner(List<String> pv) {
-    this(pv, MAX_STDOUT);
+    this(pv, MAX_STDOUT, KillPolicy.DEFAULT);
+  }
+
+  /** @param killPolicy how a stream is ended; tests shorten it */
+  public RealProcessRunner(List<String> pv, KillPolicy killPolicy) {
+    this(pv, MAX_STDOUT, killPolicy);
   }
 
   /** @param maxStdout the most stdout a short command may print; more is a failure */
   RealProcessRunner(List<String> pv, int maxStdout) {
+    this(pv, maxStdout, KillPolicy.DEFAULT);
+  }
+
+  private RealProcessRunner(List<String> pv, int maxStdout, KillPolicy killPolicy) {
     this.pv = List.copyOf(pv);
     this.maxStdout = maxStdout;
+    this.killPolicy = killPolicy;
   }
 
   public RealProcessRunner() {
@@ -65,11 +79,17 @@ public final class RealProcessRunner implements ProcessRunner {
     } catch (IOException e) {
       return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
     }
+    running.add(p);
     StdoutCollector out = new StdoutCollector(p.getInputStream(), maxStdout);
     StderrTail err = new StderrTail(p.getErrorStream(), "stderr " + argv.get(0));
-    boolean finished = waitFor(p, timeout);
-    if (!finished) {
-      kill(p);
+    boolean finished;
+    try {
+      finished = waitFor(p, timeout);
+      if (!finished) {
+        kill(p);
+      }
+    } finally {
+      running.remove(p);
     }
     String stdout = out.await();
     String stderr = err.await();
@@ -79,6 +99,14 @@ public final class RealProcessRunner implements ProcessRunner {
       return new ProcessResult(argv, -1, "", (stderr + "\n" + why).strip(), false, !finished);
     }
     return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
+  }
+
+  @Override
+  public void stopRunning() {
+    for (Process p : running) {
+      p.descendants().forEach(ProcessHandle::destroy);
+      p.destroy();
+    }
   }
 
   @Override
@@ -119,13 +147,15 @@ public final class RealProcessRunner implements ProcessRunner {
             });
     StderrTail recvErr = new StderrTail(procs.get(2).getErrorStream(), "stderr receive");
     Watch watch = supervise(procs, bytes, progress, stallTimeout, control);
-    pvErr.await();
-    ProcessResult s = new ProcessResult(send, procs.get(0).exitValue(), "", sendErr.await(), false, false);
-    ProcessResult r = new ProcessResult(receive, procs.get(2).exitValue(), "", recvErr.await(), false, false);
+    // An abandoned process keeps its stderr open: do not wait for its end long.
+    long tail = watch.stuck ? 1_000 : 5_000;
+    pvErr.await(tail);
+    ProcessResult s = new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(tail), false, false);
+    ProcessResult r = new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(tail), false, false);
     PipeResult.Stage first =
         order.firstFailed(
             PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
-    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, first);
+    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, watch.stuck, first);
   }
 
   /**
@@ -175,10 +205,11 @@ public final class RealProcessRunner implements ProcessRunner {
     sampler.interrupt();
     return new PipeResult(
         bytes.get(),
-        new ProcessResult(send, s.exitValue(), "", sendErr.await(), false, false),
-        new ProcessResult(receive, r.exitValue(), "", recvErr.await(), false, false),
+        new ProcessResult(send, exit(s), "", sendErr.await(watch.stuck ? 1_000 : 5_000), false, false),
+        new ProcessResult(receive, exit(r), "", recvErr.await(watch.stuck ? 1_000 : 5_000), false, false),
         watch.stalled,
         watch.killed,
+        watch.stuck,
         order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.RECEIVE));
   }
 
@@ -200,12 +231,18 @@ public final class RealProcessRunner implements ProcessRunner {
       }
     }
 
-    /** The stage of the first process to exit with a failure; null when none did (or unknown). */
+    /**
+     * The stage of the first process to exit with a failure; null when none did (or unknown). A
+     * process still running (abandoned, stuck) has not exited: it is not waited for.
+     */
     PipeResult.Stage firstFailed(PipeResult.Stage... stages) {
       PipeResult.Stage first = null;
       long firstAt = Long.MAX_VALUE;
       for (int i = 0; i < procs.size(); i++) {
         Process p = procs.get(i);
+        if (p.isAlive()) {
+          continue;
+        }
         try {
           seen.get(i).get(5, TimeUnit.SECONDS);
         } catch (Exception e) {
@@ -228,16 +265,77 @@ public final class RealProcessRunner implements ProcessRunner {
   private static final class Watch {
     volatile boolean stalled;
     volatile boolean killed;
+    volatile boolean stuck;
   }
 
-  /** Waits for every process; reports progress each second, bytes moved or not; kills all on a stall or a forced stop. */
-  private static Watch supervise(
+  /**
+   * How a stream is ended when it must be: SIGTERM to every process of the stream and what they
+   * started (ssh, zfs), SIGKILL to those still alive {@code killGrace} later, and
+   * {@code abandonAfter} after the SIGTERM whatever still runs is abandoned (reported stuck, left
+   * running) so the cycle goes on and ends with a result. A process SIGKILL cannot end is one in
+   * uninterruptible sleep: a receive blocked in the kernel on a pool with {@code failmode=wait}.
+   */
+  public record KillPolicy(Duration killGrace, Duration abandonAfter) {
+    /** Fits in the agent's shutdown grace (20 s) and in systemd's default stop timeout (90 s). */
+    public static final KillPolicy DEFAULT = new KillPolicy(Duration.ofSeconds(5), Duration.ofSeconds(15));
+  }
+
+  /** Ends the processes of one stream, TERM first; every method is safe from any thread. */
+  private static final class Ender {
+    private final List<Process> procs;
+    private final KillPolicy policy;
+    private final List<ProcessHandle> tree = new ArrayList<>();
+    private long terminatedAt;
+    private boolean forced;
+
+    Ender(List<Process> procs, KillPolicy policy) {
+      this.procs = procs;
+      this.policy = policy;
+    }
+
+    /** SIGTERM to the stream's processes and their descendants; the first call only. */
+    synchronized void terminate() {
+      if (terminatedAt != 0) {
+        return;
+      }
+      terminatedAt = System.nanoTime();
+      for (Process p : procs) {
+        p.descendants().forEach(tree::add);
+        tree.add(p.toHandle());
+      }
+      tree.forEach(ProcessHandle::destroy);
+    }
+
+    synchronized boolean terminated() {
+      return terminatedAt != 0;
+    }
+
+    /**
+     * Called while waiting after {@link #terminate}: SIGKILL once the grace has passed; true when
+     * the bound has passed and something still runs (it is abandoned).
+     */
+    synchronized boolean overdue() {
+      long elapsed = System.nanoTime() - terminatedAt;
+      if (!forced && elapsed >= policy.killGrace().toNanos()) {
+        forced = true;
+        tree.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+      }
+      return elapsed >= policy.abandonAfter().toNanos();
+    }
+  }
+
+  /**
+   * Waits for every process; reports progress each second, bytes moved or not; ends them all on a
+   * stall or a forced stop (see {@link KillPolicy}), and abandons what outlives that.
+   */
+  private Watch supervise(
       List<Process> procs, AtomicLong bytes, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
     Watch watch = new Watch();
+    Ender ender = new Ender(procs, killPolicy);
     Runnable killer =
         () -> {
           watch.killed = true;
-          procs.forEach(RealProcessRunner::kill);
+          ender.terminate();
         };
     control.register(killer);
     try {
@@ -258,24 +356,45 @@ public final class RealProcessRunner implements ProcessRunner {
         if (done) {
           break;
         }
-        if (now - lastMove > stallTimeout.toNanos()) {
+        if (ender.terminated()) {
+          if (ender.overdue()) {
+            watch.stuck = true;
+            break;
+          }
+        } else if (now - lastMove > stallTimeout.toNanos()) {
           LOG.warn("no byte moved for {} s: killing {}", stallTimeout.toSeconds(), procs.get(0).info().command().orElse("stream"));
           watch.stalled = true;
-          procs.forEach(RealProcessRunner::kill);
+          ender.terminate();
         }
       }
       // The receiver is done; the others end on EOF or SIGPIPE. Bound that wait too.
-      for (Process p : procs) {
-        if (!waitFor(p, Duration.ofSeconds(30))) {
-          kill(p);
-          waitFor(p, Duration.ofSeconds(5));
+      long tailStart = System.nanoTime();
+      while (!watch.stuck && procs.stream().anyMatch(Process::isAlive)) {
+        if (!ender.terminated() && System.nanoTime() - tailStart > Duration.ofSeconds(30).toNanos()) {
+          ender.terminate();
         }
+        if (ender.terminated() && ender.overdue()) {
+          watch.stuck = true;
+        }
+        waitFor(procs.stream().filter(Process::isAlive).findFirst().orElse(last), Duration.ofMillis(100));
+      }
+      if (watch.stuck) {
+        LOG.error(
+            "abandoned, still running {} s after SIGTERM (SIGKILL after {} s; stuck in the kernel?): {}",
+            killPolicy.abandonAfter().toSeconds(),
+            killPolicy.killGrace().toSeconds(),
+            procs.stream().filter(Process::isAlive).map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
       }
       progress.bytes(bytes.get());
     } finally {
       control.unregister(killer);
     }
     return watch;
+  }
+
+  /** The exit code, or -1 for a process that was abandoned still running. */
+  private static int exit(Process p) {
+    return p.isAlive() ? -1 : p.exitValue();
   }
 
   private static boolean waitFor(Process p, Duration timeout) {

@@ -57,8 +57,13 @@ final class StderrTail {
   }
 
   String await() {
+    return await(5_000);
+  }
+
+  /** The tail, after waiting at most {@code millis} for the end of the stream. */
+  String await(long millis) {
     try {
-      thread.join(5_000);
+      thread.join(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

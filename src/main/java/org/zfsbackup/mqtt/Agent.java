@@ -366,8 +366,8 @@ final class Agent implements MqttPort.Listener {
   // ---------------------------------------------------------------- shutdown
 
   /**
-   * Stops for good (SIGTERM): a running cycle is force-cancelled and given {@code shutdownGrace} to
-   * report; then {@code offline}, a clean disconnect, and the client is closed. Idempotent.
+   * Stops for good (SIGTERM): a running cycle is interrupted (its streams killed, it ends
+   * {@code interrupted}) and given {@code shutdownGrace} to report; then {@code offline}, a clean disconnect, and the client is closed. Idempotent.
    */
   Future<Void> shutdown() {
     if (shutdown != null) {
@@ -383,8 +383,8 @@ final class Agent implements MqttPort.Listener {
     Future<Void> cycleDone = Future.succeededFuture();
     AgentCycle c = status.cycle();
     if (c != null) {
-      log.info("cycle {}: cancelling and killing the streams in flight before shutting down", c.id);
-      c.control.stop(StopReason.CANCEL, true);
+      log.info("cycle {}: interrupting it, killing the streams in flight before shutting down", c.id);
+      c.control.stop(StopReason.INTERRUPT, true);
       cycleDone = c.endedWithin(settings.shutdownGrace());
     }
     shutdown =

@@ -27,7 +27,7 @@ import java.util.Map;
  */
 final class Discovery {
   static final List<String> EVENT_TYPES =
-      List.of("started", "success", "partial", "failed", "cancelled", "suspended");
+      List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted");
 
   private final String prefix;
   private final String nodeId;
@@ -127,7 +127,7 @@ final class Discovery {
     lastResult.put(
         "value_template", "{{ this.state if value_json.dry_run else value_json.outcome }}");
     lastResult.put("device_class", "enum");
-    options(lastResult, "success", "partial", "failed", "cancelled", "suspended");
+    options(lastResult, "success", "partial", "failed", "cancelled", "suspended", "interrupted");
     lastResult.put("json_attributes_topic", topics.result());
     lastResult.put("json_attributes_template", notDryRun("value_json | tojson"));
     lastResult.put("icon", "mdi:clipboard-check-outline");

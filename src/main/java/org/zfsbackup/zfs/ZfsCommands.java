@@ -23,13 +23,58 @@ public final class ZfsCommands {
   public static final String LIST_PROPERTIES =
       "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
 
+  /**
+   * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -} when
+   * there is none. zfs-fuse does not know the property: its {@code zfs get} then fails with
+   * {@link #NO_RESUME_TOKENS}, which is how a side without resumable receives is detected.
+   */
+  public static final String RESUME_TOKEN = "receive_resume_token";
+
+  /** zfs-fuse's (and any pre-resume zfs's) refusal of {@link #RESUME_TOKEN}. */
+  public static final String NO_RESUME_TOKENS = "invalid property '" + RESUME_TOKEN + "'";
+
   private ZfsCommands() {}
 
   /** Every dataset and snapshot below {@code roots}, in one process. */
   public static List<String> list(List<String> roots) {
-    List<String> args = new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", LIST_PROPERTIES, "-r"));
+    return list(roots, false);
+  }
+
+  /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
+  public static List<String> list(List<String> roots, boolean resumeTokens) {
+    String props = resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES;
+    List<String> args = new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
     args.addAll(roots);
     return args;
+  }
+
+  /**
+   * {@code send -t token}: the rest of an interrupted stream (zfs-send(8): {@code send [-PVenv] -t
+   * receive_resume_token}). No {@code -w}: the token says whether the stream was raw.
+   */
+  public static List<String> resumeSend(String token) {
+    return List.of("send", "-t", token);
+  }
+
+  /** The size of what {@link #resumeSend} would send ({@code -nP}), best effort. */
+  public static List<String> resumeEstimate(String token) {
+    return List.of("send", "-n", "-P", "-t", token);
+  }
+
+  /**
+   * {@code receive -s <options> target} for a resumed stream: into the saved partial state, which
+   * it completes (or, interrupted again, keeps).
+   */
+  public static List<String> resumeReceive(String target, List<String> options) {
+    List<String> args = new ArrayList<>(List.of("receive", "-s"));
+    args.addAll(options);
+    args.add(target);
+    return args;
+  }
+
+  /** {@code receive -A dataset}: deletes the saved state of an interrupted {@code receive -s}. */
+  public static List<String> abortResume(String dataset) {
+    return List.of("receive", "-A", dataset);
   }
 
   /** {@code send [-w] dataset@to} or {@code send [-w] -I dataset@from dataset@to}; never {@code -R}. */

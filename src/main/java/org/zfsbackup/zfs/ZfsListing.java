@@ -39,9 +39,19 @@ public final class ZfsListing {
   }
 
   private final Map<String, Dataset> datasets;
+  private final Map<String, String> resumeTokens;
 
-  private ZfsListing(Map<String, Dataset> datasets) {
+  private ZfsListing(Map<String, Dataset> datasets, Map<String, String> resumeTokens) {
     this.datasets = datasets;
+    this.resumeTokens = resumeTokens;
+  }
+
+  /**
+   * The {@code receive_resume_token} of {@code dataset}: an interrupted {@code receive -s} left its
+   * partial state there. Empty when it has none, or the listing did not ask.
+   */
+  public Optional<String> resumeToken(String dataset) {
+    return Optional.ofNullable(resumeTokens.get(dataset));
   }
 
   /** Datasets in the order zfs listed them (parents before children). */
@@ -146,11 +156,23 @@ public final class ZfsListing {
             b.placeholder = value.equals(name); // inherited by children: their own name differs
           }
         }
+        case ZfsCommands.RESUME_TOKEN -> {
+          if (at < 0 && !value.equals("-")) {
+            if (!value.matches("[0-9A-Za-z+/=_-]{1,100000}")) {
+              throw malformed(lineNo, line, "not a resume token: '" + value + "'");
+            }
+            b.resumeToken = value;
+          }
+        }
         default -> throw malformed(lineNo, line, "unexpected property '" + property + "'");
       }
     }
     Map<String, Dataset> result = new LinkedHashMap<>();
+    Map<String, String> tokens = new LinkedHashMap<>();
     for (Builder b : builders.values()) {
+      if (b.resumeToken != null) {
+        tokens.put(b.name, b.resumeToken);
+      }
       List<Snapshot> snaps = new ArrayList<>();
       Set<String> unheld = new HashSet<>();
       Set<String> held = new HashSet<>();
@@ -167,7 +189,7 @@ public final class ZfsListing {
           Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld), Collections.unmodifiableSet(held),
           b.placeholder));
     }
-    return new ZfsListing(Collections.unmodifiableMap(result));
+    return new ZfsListing(Collections.unmodifiableMap(result), Collections.unmodifiableMap(tokens));
   }
 
   private static String number(int lineNo, String line, String value, boolean unsigned64) {
@@ -196,6 +218,7 @@ public final class ZfsListing {
     String canmount;
     Long userrefs;
     boolean placeholder;
+    String resumeToken;
     final Map<String, Builder> snapshots = new LinkedHashMap<>();
 
     Builder(String name) {

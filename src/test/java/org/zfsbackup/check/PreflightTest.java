@@ -49,7 +49,7 @@ class PreflightTest {
         new PullConfig("backuppool/backups", List.of("-u"), sources),
         push,
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
-        new ReplicationConfig(true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120), 4),
+        new ReplicationConfig(true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120), 4, true),
         Path.of("/tmp/state.json"),
         "info",
         Optional.empty());

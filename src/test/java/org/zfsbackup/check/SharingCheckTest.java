@@ -66,7 +66,7 @@ class SharingCheckTest {
                 List.of("backuppool/backups"))),
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
         new ReplicationConfig(
-            true, Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(10), 4),
+            true, Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(10), 4, true),
         Path.of("/tmp/state.json"),
         "info",
         Optional.empty());

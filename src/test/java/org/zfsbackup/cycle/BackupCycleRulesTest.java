@@ -61,6 +61,9 @@ class BackupCycleRulesTest {
     CycleControl cancelled = new CycleControl();
     cancelled.stop(CycleControl.StopReason.CANCEL, false);
     assertEquals(Outcome.CANCELLED, BackupCycle.outcome(List.of(), cancelled));
+    CycleControl interrupted = new CycleControl();
+    interrupted.stop(CycleControl.StopReason.INTERRUPT, true);
+    assertEquals(Outcome.INTERRUPTED, BackupCycle.outcome(List.of(result(Status.SENT)), interrupted));
   }
 
   @Test

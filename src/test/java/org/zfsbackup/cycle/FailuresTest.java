@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -162,6 +163,34 @@ class FailuresTest {
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     assertSame(blamed.equals("send") ? send : receive, f.blamed());
+  }
+
+  /**
+   * A process that outlived the kill makes the stream {@code stuck}, whatever else is known: the
+   * stall or forced stop that killed it, and the exit order of the stages that did exit (they
+   * failed because of the kill). Catches a stuck stream reported as stalled, interrupted or a
+   * send failure, which would hide that a process is still running; and a message that does not
+   * say which one.
+   */
+  @Test
+  void stream_stuck_winsOverTheKillAndTheExitOrder() {
+    String why = "a process of the stream was still running after SIGTERM and SIGKILL and was"
+        + " abandoned (blocked in the kernel? see the pool's health and failmode; it may need a"
+        + " reboot): receive still running after 42 bytes";
+    PipeResult stalled = new PipeResult(
+        42, exit("send", 143, ""), exit("recv", -1, ""), true, false, true, PipeResult.Stage.SEND);
+    PipeResult stopped = new PipeResult(
+        42, exit("send", 143, ""), exit("recv", -1, ""), false, true, true, null);
+    // the send ended, the receive did not within 30 s, and outlived the kill that followed
+    PipeResult tail = new PipeResult(
+        42, ok("send"), exit("recv", -1, ""), false, false, true, null);
+    for (PipeResult pr : List.of(stalled, stopped, tail)) {
+      Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+      assertEquals(ErrorKind.STUCK, f.kind());
+      assertEquals(HEAD + why, f.message());
+      assertNull(f.blamed());
+      assertEquals(Optional.empty(), Failures.incrementalRefused(pr));
+    }
   }
 
   @Test

@@ -89,7 +89,9 @@ class FakeZfsIT {
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
-    assertTrue(argv.contains(List.of("receive", "-u", "off/backups/h/src/data")), argv.toString());
+    // -s: resumable receives (replication.resumable), which this fake's OpenZFS has; no -F: a
+    // new dataset
+    assertTrue(argv.contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
@@ -111,7 +113,7 @@ class FakeZfsIT {
     run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
-    assertTrue(argv.contains(List.of("receive", "-u", "bak/h/src/data")), argv.toString());
+    assertTrue(argv.contains(List.of("receive", "-s", "-u", "bak/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
   }
 
@@ -270,7 +272,8 @@ class FakeZfsIT {
     assertTrue(e.message().contains("zfs send src/p@a | zfs receive bak/h/src/p-new"), e.message());
     assertTrue(e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"), e.stderr());
     List<List<String>> receives = argv().stream().filter(a -> a.get(0).equals("receive")).toList();
-    assertEquals(List.of(List.of("receive", "-F", "-u", "bak/h/src/p")), receives);
+    // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
+    assertEquals(List.of(List.of("receive", "-F", "-s", "-u", "bak/h/src/p")), receives);
   }
 
   /** An unencrypted placeholder is replaced (-F), then its mark removed. */
@@ -281,9 +284,11 @@ class FakeZfsIT {
     CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
     assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
     List<List<String>> argv = argv();
-    assertTrue(argv.contains(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+    // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
+    List<String> receive = List.of("receive", "-F", "-s", "-u", "bak/h/src/p");
+    assertTrue(argv.contains(receive), argv.toString());
     assertTrue(argv.indexOf(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/p"))
-        > argv.indexOf(List.of("receive", "-F", "-u", "bak/h/src/p")), argv.toString());
+        > argv.indexOf(receive), argv.toString());
   }
 
   /** Someone else's empty dataset is never replaced: no receive at all, target_exists. */

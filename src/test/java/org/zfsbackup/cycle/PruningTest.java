@@ -126,7 +126,8 @@ class PruningTest {
             runner,
             Duration.ofSeconds(5),
             Duration.ofSeconds(5),
-            false);
+            false,
+            true);
     Endpoint offsite =
         Endpoint.remote(
             "albion",

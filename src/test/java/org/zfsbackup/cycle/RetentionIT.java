@@ -122,7 +122,8 @@ class RetentionIT {
             c.replication().stallTimeout(),
             c.replication().connectTimeout(),
             c.replication().commandTimeout(),
-            c.replication().parallelSources());
+            c.replication().parallelSources(),
+            c.replication().resumable());
     return new AgentConfig(
         c.mqtt(),
         c.commands(),

@@ -260,6 +260,7 @@ class SshSharingIT {
       dataset(root + "/d" + i);
       snapshot(root + "/d" + i, "s0");
     }
+    dataset(bak + "/killed"); // the target root exists: the agent never creates it
     // A slow stream (pv -L) so that the kill lands while it is in flight.
     List<String> pv = List.of("pv", "-L", "400k");
     ProcessRunner real = new RealProcessRunner(pv);

@@ -61,7 +61,7 @@ class AgentProcessIT {
   }
 
   @Test
-  void sigterm_midCycle_cancelsPublishesResultThenOffline() throws Exception {
+  void sigterm_midCycle_interruptsPublishesResultThenOffline() throws Exception {
     MqttProbe probe = probe();
     startAgent(true);
     probe.await(T.availability(), "online", WAIT);
@@ -70,7 +70,7 @@ class AgentProcessIT {
     agent.destroy();
     assertTrue(agent.waitFor(30, TimeUnit.SECONDS), "the agent stopped");
     Message result = probe.await(T.result(), m -> true, WAIT);
-    assertEquals("cancelled", AgentBrokerScenarios.json(result).get("outcome").asText());
+    assertEquals("interrupted", AgentBrokerScenarios.json(result).get("outcome").asText());
     Message offline = probe.await(T.availability(), "offline", WAIT);
     assertTrue(probe.messages().indexOf(result) < probe.messages().indexOf(offline));
     assertTrue(broker.loggedCleanDisconnect(CLIENT), broker.logText());

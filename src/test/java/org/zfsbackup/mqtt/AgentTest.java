@@ -837,13 +837,14 @@ class AgentTest {
   }
 
   @Test
-  void shutdown_whileRunning_forceCancelsReportsThenGoesOffline() throws Exception {
+  void shutdown_whileRunning_interruptsReportsThenGoesOffline() throws Exception {
     startBlockedCycle();
     Promise<Void> done = Promise.promise();
     context.runOnContext(v -> agent.shutdown().onComplete(done));
     done.future().await(10, TimeUnit.SECONDS);
     assertTrue(engine.lastControl().forced());
-    assertSubsequence(List.of("result cancelled", "availability offline", "close"));
+    assertEquals(StopReason.INTERRUPT, engine.lastControl().stopReason());
+    assertSubsequence(List.of("result interrupted", "availability offline", "close"));
     assertFalse(timeline.contains("power"));
   }
 

@@ -153,7 +153,7 @@ class DiscoveryTest {
     assertEquals("servers/host-backups/event", n.get("state_topic").asText());
     List<String> types = new java.util.ArrayList<>();
     n.get("event_types").forEach(t -> types.add(t.asText()));
-    assertEquals(List.of("started", "success", "partial", "failed", "cancelled", "suspended"), types);
+    assertEquals(List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted"), types);
   }
 
   @Test

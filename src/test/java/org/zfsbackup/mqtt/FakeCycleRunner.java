@@ -122,6 +122,7 @@ final class FakeCycleRunner implements CycleRunner {
       Outcome o =
           control.stopReason() == StopReason.SUSPEND ? Outcome.SUSPENDED
               : control.stopReason() == StopReason.CANCEL ? Outcome.CANCELLED
+              : control.stopReason() == StopReason.INTERRUPT ? Outcome.INTERRUPTED
               : outcome;
       CycleReport report = new CycleReport(id, request.runId(), o, start, Instant.now(), results, List.of());
       return report;

@@ -37,7 +37,7 @@ final class TestConfigs {
             List.of(new SourceConfig("src", Optional.empty(), Optional.empty(), Optional.empty(), List.of("tank/a", "tank/b")))),
         Optional.empty(),
         new PowerConfig(power, Duration.ofSeconds(60), Duration.ofSeconds(60)),
-        new ReplicationConfig(true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60), 4),
+        new ReplicationConfig(true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60), 4, true),
         stateFile,
         "info",
         Optional.empty());

@@ -46,7 +46,7 @@ public final class TestConfigs {
         new PullConfig(target, ZFS_FUSE_RECEIVE, sources),
         push,
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
-        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60), 4),
+        new ReplicationConfig(true, stall, Duration.ofSeconds(5), Duration.ofSeconds(60), 4, true),
         freshStateFile(),
         "info",
         Optional.empty());
@@ -61,7 +61,8 @@ public final class TestConfigs {
         c.pull(),
         c.push(),
         c.power(),
-        new ReplicationConfig(r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(), n),
+        new ReplicationConfig(
+            r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(), n, r.resumable()),
         c.stateFile(),
         c.logLevel(),
         c.retention());

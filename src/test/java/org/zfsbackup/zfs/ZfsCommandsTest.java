@@ -29,6 +29,23 @@ class ZfsCommandsTest {
     assertEquals(List.of("send", "-n", "-P", "-w", "tank/d@a"), ZfsCommands.estimate("tank/d", new ReplicationStep.Full(A), true));
   }
 
+  /**
+   * Catches: {@code -w} added to a resume (zfs-send(8): {@code send [-PVenv] -t token}), a resumed
+   * receive without {@code -s} (a second interruption would lose it), and a token list property
+   * asked where it was not wanted.
+   */
+  @Test
+  void resume_sendT_receiveS_abortA_tokensListed() {
+    assertEquals(List.of("send", "-t", "1-abc-de"), ZfsCommands.resumeSend("1-abc-de"));
+    assertEquals(List.of("send", "-n", "-P", "-t", "1-abc-de"), ZfsCommands.resumeEstimate("1-abc-de"));
+    assertEquals(List.of("receive", "-s", "-u", "pool/x"), ZfsCommands.resumeReceive("pool/x", List.of("-u")));
+    assertEquals(List.of("receive", "-A", "pool/x"), ZfsCommands.abortResume("pool/x"));
+    assertEquals(
+        List.of("get", "-H", "-p", "-o", "name,property,value",
+            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder,receive_resume_token", "-r", "t"),
+        ZfsCommands.list(List.of("t"), true));
+  }
+
   @Test
   void receive_forceOnlyWhenAsked() {
     // Catches a -F that comes back by default: on an incremental it destroys target snapshots.

@@ -65,6 +65,24 @@ class ZfsListingTest {
     assertEquals(java.util.Set.of("s"), l.held("b/p/c"));
   }
 
+  /**
+   * Catches: a token not read (never resumed), "-" taken for a token (a resume of nothing), a
+   * snapshot's "-" refused, and junk in the property accepted.
+   */
+  @Test
+  void resumeToken_datasetsOnly_dashIsNone_junkRefused() {
+    String out = "t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\t1-e604ea4bf-e0-789c63a2+/=\n"
+        + "t/c\tguid\t2\nt/c\tcreatetxg\t2\nt/c\treceive_resume_token\t-\n"
+        + "t/c@a\tguid\t3\nt/c@a\tcreatetxg\t3\nt/c@a\treceive_resume_token\t-\n";
+    ZfsListing l = ZfsListing.parse(out);
+    assertEquals(Optional.of("1-e604ea4bf-e0-789c63a2+/="), l.resumeToken("t"));
+    assertEquals(Optional.empty(), l.resumeToken("t/c"));
+    assertEquals(Optional.empty(), l.resumeToken("nope"));
+    ZfsListing.ListingException e = assertThrows(ZfsListing.ListingException.class,
+        () -> ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\tno token here\n"));
+    assertTrue(e.getMessage().contains("line 3") && e.getMessage().contains("not a resume token"), e.getMessage());
+  }
+
   @Test
   void unheld_listingWithoutUserrefs_isNeverUnheld() {
     ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tcreatetxg\t2\n");

@@ -1,0 +1,257 @@
+package org.zfsbackup.cycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.config.AgentConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.Prerequisites;
+import org.zfsbackup.testing.TestConfigs;
+
+/**
+ * Resumable streams, OpenZFS only ({@code receive -s}, {@code send -t}, {@code receive -A},
+ * {@code receive_resume_token}), against src/test/resources/fake/fake-openzfs: a pool kept in
+ * files, whose rules follow zfs-receive(8) and zfs-send(8) and whose errors quote OpenZFS. Real
+ * processes and pipes ({@code send | pv -L | receive}); a stream is killed mid-way by a forced
+ * stop, as a stall, a SIGTERM or a lost connection would.
+ */
+class FakeZfsResumeIT {
+  static final long BYTES = 600_000;
+  @TempDir Path dir;
+  Path fake;
+  final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
+
+  @BeforeEach
+  void setUp() throws IOException {
+    Prerequisites.requireProgram("pv");
+    fake = Path.of("target/test-classes/fake/fake-openzfs").toAbsolutePath();
+    Path pool = Files.createDirectories(dir.resolve("pool"));
+    Files.writeString(pool.resolve("datasets"), "src\nsrc/data\nbak\n");
+    Files.writeString(pool.resolve("snaps"), "src/data@a 5001 11\n");
+    Files.writeString(dir.resolve("bytes"), String.valueOf(BYTES));
+  }
+
+  AgentConfig config(boolean resumable) {
+    return config(resumable, Optional.empty());
+  }
+
+  AgentConfig config(boolean resumable, Optional<AgentConfig.PushConfig> push) {
+    AgentConfig c =
+        TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()),
+            List.of("pv", "-L", "200k"), "bak", List.of(TestConfigs.localSource("h", "src/data")),
+            push, Duration.ofSeconds(60));
+    var r = c.replication();
+    return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(),
+        new AgentConfig.ReplicationConfig(r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(),
+            r.parallelSources(), resumable),
+        c.stateFile(), c.logLevel(), c.retention());
+  }
+
+  /** One cycle; with {@code killAfter} the stream is killed once that many bytes went through. */
+  CycleReport cycle(AgentConfig config, long killAfter) {
+    events.clear();
+    CycleControl control = new CycleControl();
+    return new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
+        .run(new CycleRequest("resume", null, Set.of(), false), e -> {
+          events.add(e);
+          if (killAfter > 0 && e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STREAMING
+              && p.bytes() >= killAfter) {
+            control.stop(CycleControl.StopReason.CANCEL, true);
+          }
+        }, control);
+  }
+
+  List<String> snaps() throws IOException {
+    return Files.readAllLines(dir.resolve("pool/snaps"));
+  }
+
+  List<List<String>> argv() throws IOException {
+    return Files.readAllLines(dir.resolve("argv.log")).stream().map(l -> List.of(l.split("\\|"))).toList();
+  }
+
+  long receivedBytes(List<CycleEvent> evs) {
+    return evs.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE)
+        .mapToLong(e -> ((CycleEvent.Progress) e).bytes()).sum();
+  }
+
+  /**
+   * Catches: receives without {@code -s} (the partial stream is thrown away), a token not read or
+   * not resumed (the next full receive is refused: "contains partially-complete state"), a resume
+   * that re-sends everything (bytes of this cycle = the whole stream), and a resumed snapshot that
+   * is not the source's (another guid).
+   */
+  @Test
+  void killedMidStream_resumesAtTheNextCycle_endsWithTheSourceGuid() throws IOException {
+    CycleReport first = cycle(config(true), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome());
+    // -s, and no -F: a new dataset (receives never destroy)
+    assertTrue(argv().contains(List.of("receive", "-s", "bak/h/src/data")), argv().toString());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
+    long firstBytes = first.datasets().get(0).bytes();
+    assertTrue(firstBytes >= 100_000 && firstBytes < BYTES, "killed mid-way: " + firstBytes);
+
+    CycleReport plan = new BackupCycle(config(true), new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+        .run(new CycleRequest("plan", null, Set.of(), true), e -> {}, new CycleControl());
+    assertTrue(plan.datasets().get(0).plan().contains("would resume an interrupted receive"), plan.toString());
+
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    DatasetResult d = second.datasets().get(0);
+    assertEquals(Status.SENT, d.status());
+    assertTrue(d.plan().startsWith("resumed ("), d.plan());
+    assertTrue(argv().stream().anyMatch(a -> a.size() == 3 && a.get(0).equals("send") && a.get(1).equals("-t")), argv().toString());
+    // This cycle's bytes: the rest of the stream only (plus its header line).
+    assertTrue(d.bytes() < BYTES - 50_000 && d.bytes() > 0, "bytes of this cycle: " + d.bytes() + ", first " + firstBytes);
+    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED
+        && p.message().contains("resume")), "progress says resumed");
+    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertTrue(!Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "no saved state left");
+
+    CycleReport third = cycle(config(true), 0);
+    assertEquals(Status.UP_TO_DATE, third.datasets().get(0).status(), third.toString());
+  }
+
+  /**
+   * Catches: a stale token retried for ever (each cycle fails the same way), an abort that is not
+   * reported, and a dataset not re-planned in the same cycle after the abort.
+   */
+  @Test
+  void staleToken_abortedAndPlannedAfresh() throws IOException {
+    cycle(config(true), 100_000);
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    // The snapshot of the interrupted stream is destroyed on the source; a newer one exists.
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n");
+
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    DatasetResult d = second.datasets().get(0);
+    assertEquals("full @b", d.plan());
+    assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
+    List<String> warnings = events.stream().filter(e -> e instanceof CycleEvent.Error er && er.kind().wire().equals("warning"))
+        .map(e -> ((CycleEvent.Error) e).message()).toList();
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(warnings.get(0).startsWith("resume_aborted: ") && warnings.get(0).contains("used in the initial send no longer exists"),
+        warnings.toString());
+    assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
+  }
+
+  /**
+   * A raw push ({@code send -w}) resumes with {@code send -t} alone: zfs-send(8) allows only
+   * {@code -PVenv} with {@code -t}, and the token carries the raw flag (the fake refuses
+   * {@code -w -t}: "invalid flags combined with -t"). Catches a resume built from the push's flags.
+   */
+  @Test
+  void rawPush_killedMidStream_resumesWithoutDashW() throws IOException {
+    // push.target, off/backups, must exist: the agent never creates a target root
+    Files.writeString(dir.resolve("pool/datasets"),
+        "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\noff/backups\n");
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
+    var push = Optional.of(new AgentConfig.PushConfig(Optional.empty(), Optional.empty(), Optional.empty(),
+        "off/backups", "bak", true, List.of("-u"), List.of("bak")));
+    CycleReport first = cycle(config(true, push), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome());
+    assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());
+    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+
+    CycleReport second = cycle(config(true, push), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    DatasetResult pushed = second.datasets().stream().filter(d -> d.target().equals("off/backups/h/src/data")).findFirst().orElseThrow();
+    assertTrue(pushed.plan().startsWith("resumed ("), pushed.plan());
+    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+    assertTrue(snaps().contains("off/backups/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+  }
+
+  /** Catches: {@code -s} sent though the setting is off, and a saved state then left in the way. */
+  @Test
+  void resumableOff_noDashS_savedStateAborted() throws IOException {
+    cycle(config(true), 100_000);
+    CycleReport second = cycle(config(false), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
+    // no -s (the setting is off), and no -F: the aborted full receive took its new dataset along
+    assertTrue(argv().contains(List.of("receive", "bak/h/src/data")), "no -s: " + argv());
+    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), snaps().toString());
+  }
+
+  /** The agent's placeholder for bak/h/src/data, created empty and marked by an earlier cycle. */
+  void placeholderInTheWay() throws IOException {
+    Files.writeString(dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\n");
+    Files.writeString(dir.resolve("pool/placeholders"),
+        "bak/h bak/h\nbak/h/src bak/h/src\nbak/h/src/data bak/h/src/data\n");
+  }
+
+  List<List<String>> receives() throws IOException {
+    return argv().stream().filter(a -> a.get(0).equals("receive")).toList();
+  }
+
+  /**
+   * Where safety meets resume: the full stream that replaces the agent's placeholder is received
+   * with -F (the only -F) and -s; cut, it is resumed with -s and never -F, and the placeholder mark
+   * is removed once the resumed stream completed. Catches a resumed receive given -F, a resume
+   * into a placeholder that keeps its mark (the next full stream would be taken for one to
+   * replace), and -F or -s lost on the replacement.
+   */
+  @Test
+  void placeholderReplacement_killed_resumedWithoutDashF_thenUnmarked() throws IOException {
+    placeholderInTheWay();
+    CycleReport first = cycle(config(true), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome(), first.toString());
+    assertEquals(List.of(List.of("receive", "-F", "-s", "bak/h/src/data")), receives());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
+
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertTrue(second.datasets().get(0).plan().startsWith("resumed ("), second.toString());
+    assertEquals(List.of(List.of("receive", "-s", "bak/h/src/data")), receives());
+    assertTrue(argv().contains(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/data")),
+        argv().toString());
+    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertEquals(List.of("bak/h bak/h", "bak/h/src bak/h/src"),
+        Files.readAllLines(dir.resolve("pool/placeholders")), "only the received one lost its mark");
+  }
+
+  /**
+   * A placeholder's interrupted -F receive whose token went stale: receive -A removes only the
+   * saved state (OpenZFS destroys the hidden %recv clone, not the placeholder), so the dataset is
+   * planned afresh as the placeholder it still is and replaced with -F. Catches the placeholder
+   * taken for a new dataset's partial receive that -A destroyed (a plain receive, refused:
+   * "destination exists").
+   */
+  @Test
+  void placeholderReplacement_staleToken_abortKeepsThePlaceholder_replacedAfresh()
+      throws IOException {
+    placeholderInTheWay();
+    cycle(config(true), 100_000);
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n");
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertEquals("full @b", second.datasets().get(0).plan(), second.toString());
+    assertEquals(
+        List.of(
+            List.of("receive", "-s", "bak/h/src/data"), // the resume: its snapshot is gone
+            List.of("receive", "-A", "bak/h/src/data"),
+            List.of("receive", "-F", "-s", "bak/h/src/data")),
+        receives());
+    assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
+  }
+}
