@@ -10,9 +10,9 @@ import java.util.Map;
 import org.slf4j.LoggerFactory;
 
 /**
- * Log level and line format. {@code ZFS_BACKUP_AGENT_LOG_LEVEL} wins over the config's
- * {@code log_level}; under systemd ({@code JOURNAL_STREAM} set) lines carry no timestamp, since
- * journald adds its own.
+ * Log level and line format. {@code ZFS_BACKUP_AGENT_LOG_LEVEL} wins over the config's {@code
+ * log_level}; under systemd ({@code JOURNAL_STREAM} set) lines carry no timestamp, since journald
+ * adds its own.
  */
 final class Logging {
   static final String JOURNAL_PATTERN = "%-5level %logger{0}: %msg%n";

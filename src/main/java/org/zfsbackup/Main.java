@@ -78,7 +78,8 @@ public final class Main {
     try {
       config = ConfigLoader.load(inv.configPath(), env);
     } catch (ConfigException e) {
-      err.println("zfs-backup-agent: bad configuration " + inv.configPath() + ": " + e.getMessage());
+      err.println(
+          "zfs-backup-agent: bad configuration " + inv.configPath() + ": " + e.getMessage());
       return EXIT_USAGE;
     }
     Logging.configure(config.logLevel(), env, inv.quiet());
@@ -123,11 +124,13 @@ public final class Main {
           } else if (a.startsWith("-")) {
             throw new UsageException("unknown option '" + a + "'");
           } else if (command != null) {
-            throw new UsageException("unexpected argument '" + a + "' after command '" + command + "'");
+            throw new UsageException(
+                "unexpected argument '" + a + "' after command '" + command + "'");
           } else if (List.of("agent", "run", "plan", "check").contains(a)) {
             command = a;
           } else {
-            throw new UsageException("unknown command '" + a + "' (expected agent, run, plan or check)");
+            throw new UsageException(
+                "unknown command '" + a + "' (expected agent, run, plan or check)");
           }
         }
       }

@@ -24,6 +24,7 @@ class MainTest {
   final ByteArrayOutputStream out = new ByteArrayOutputStream();
   final ByteArrayOutputStream err = new ByteArrayOutputStream();
   @TempDir Path dir;
+
   /** Main configures logging ({@code --quiet} sets ERROR): restored for the tests that follow. */
   final Level rootLevel = root().getLevel();
 
@@ -37,7 +38,11 @@ class MainTest {
   }
 
   int main(String... args) {
-    return Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of());
+    return Main.run(
+        args,
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8),
+        Map.of());
   }
 
   String out() {
@@ -51,7 +56,10 @@ class MainTest {
   @Test
   void help_listsCommandsOptionsAndExitCodes() {
     assertEquals(0, main("--help"));
-    for (String s : new String[] {"agent", "run", "plan", "check", "--config", "--quiet", "--version", "Exit codes"}) {
+    for (String s :
+        new String[] {
+          "agent", "run", "plan", "check", "--config", "--quiet", "--version", "Exit codes"
+        }) {
       assertTrue(out().contains(s), s);
     }
   }
@@ -93,7 +101,9 @@ class MainTest {
     assertEquals("agent", inv.command());
     assertEquals("config/agent.yaml", inv.configPath().toString());
     assertTrue(inv.quiet());
-    assertEquals("/x.yaml", Main.parse(java.util.List.of("plan", "--config=/x.yaml")).configPath().toString());
+    assertEquals(
+        "/x.yaml",
+        Main.parse(java.util.List.of("plan", "--config=/x.yaml")).configPath().toString());
   }
 
   /** A config whose zfs cannot start: every cycle fails without touching anything. */
@@ -102,13 +112,17 @@ class MainTest {
     Files.writeString(
         file,
         "commands:\n"
-            + "  zfs: [\"" + dir.resolve("no-such-zfs") + "\"]\n"
+            + "  zfs: [\""
+            + dir.resolve("no-such-zfs")
+            + "\"]\n"
             + "pull:\n"
             + "  target: bak/t\n"
             + "  sources:\n"
             + "    - name: h\n"
             + "      datasets: [tank/data]\n"
-            + "state_file: \"" + dir.resolve("state.json") + "\"\n");
+            + "state_file: \""
+            + dir.resolve("state.json")
+            + "\"\n");
     return file.toString();
   }
 

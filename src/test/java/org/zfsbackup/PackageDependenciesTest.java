@@ -27,8 +27,7 @@ class PackageDependenciesTest {
   private static final Path ROOT = Path.of("src/main/java/org/zfsbackup");
   private static final Pattern REFERENCE =
       Pattern.compile("\\borg\\.zfsbackup((?:\\.[a-z][a-z0-9]*)*)\\.[A-Z]");
-  private static final Pattern COMMENT =
-      Pattern.compile("/\\*.*?\\*/|//[^\\n]*", Pattern.DOTALL);
+  private static final Pattern COMMENT = Pattern.compile("/\\*.*?\\*/|//[^\\n]*", Pattern.DOTALL);
 
   /** Package -> the other packages of ours it uses ("" is the root package, where Main is). */
   static Map<String, Set<String>> graph() {

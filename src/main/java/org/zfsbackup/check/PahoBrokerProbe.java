@@ -1,7 +1,5 @@
 package org.zfsbackup.check;
 
-import org.zfsbackup.mqtt.TlsSockets;
-
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -11,6 +9,7 @@ import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 import org.eclipse.paho.client.mqttv3.MqttException;
 import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
+import org.zfsbackup.mqtt.TlsSockets;
 
 /**
  * {@link BrokerProbe} with the Paho v3 client: connect with a clean session, disconnect. The client
@@ -25,14 +24,18 @@ public final class PahoBrokerProbe implements BrokerProbe {
     // Paho runs its connect task, sender, receiver and callback on it at the same time: with
     // fewer threads the CONNECT is never sent (10 is Paho's own default).
     ScheduledExecutorService scheduler =
-        Executors.newScheduledThreadPool(10, r -> {
-          Thread t = new Thread(r, "check-mqtt");
-          t.setDaemon(true);
-          return t;
-        });
+        Executors.newScheduledThreadPool(
+            10,
+            r -> {
+              Thread t = new Thread(r, "check-mqtt");
+              t.setDaemon(true);
+              return t;
+            });
     MqttClient client = null;
     try {
-      client = new MqttClient(mqtt.url(), mqtt.clientId() + "-check", new MemoryPersistence(), scheduler);
+      client =
+          new MqttClient(
+              mqtt.url(), mqtt.clientId() + "-check", new MemoryPersistence(), scheduler);
       client.setTimeToWait(timeout.toMillis()); // bounds the wait for CONNACK from a silent peer
       MqttConnectOptions options = new MqttConnectOptions();
       options.setCleanSession(true);
@@ -73,12 +76,14 @@ public final class PahoBrokerProbe implements BrokerProbe {
 
   /** Paho's reason ("Not authorized to connect", "Unable to connect to server") plus the cause. */
   static String describe(MqttException e) {
-    String reason = switch (e.getReasonCode()) {
-      case MqttException.REASON_CODE_FAILED_AUTHENTICATION -> "credentials refused (bad user name or password)";
-      case MqttException.REASON_CODE_NOT_AUTHORIZED -> "credentials refused (not authorized)";
-      case MqttException.REASON_CODE_CLIENT_TIMEOUT -> "no answer from the broker in time";
-      default -> e.getMessage();
-    };
+    String reason =
+        switch (e.getReasonCode()) {
+          case MqttException.REASON_CODE_FAILED_AUTHENTICATION ->
+              "credentials refused (bad user name or password)";
+          case MqttException.REASON_CODE_NOT_AUTHORIZED -> "credentials refused (not authorized)";
+          case MqttException.REASON_CODE_CLIENT_TIMEOUT -> "no answer from the broker in time";
+          default -> e.getMessage();
+        };
     Throwable cause = e.getCause();
     if (cause != null && cause.getMessage() != null) {
       reason += " (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")";

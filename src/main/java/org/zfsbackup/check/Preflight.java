@@ -15,7 +15,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
-import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
@@ -26,9 +25,9 @@ import org.zfsbackup.zfs.Endpoint;
 /**
  * The {@code check} command: is everything a cycle needs there? One item per line, in a fixed
  * order: the configuration, the broker (reachable, credentials accepted), each pull source (ssh
- * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code pull.target}),
- * the byte counter ({@code commands.pv}) and the offsite side ({@code push.target}, which must exist:
- * a cycle creates nothing at or above a target root). Changes nothing anywhere.
+ * works, {@code zfs} answers, the configured datasets exist), the backup root ({@code
+ * pull.target}), the byte counter ({@code commands.pv}) and the offsite side ({@code push.target},
+ * which must exist: a cycle creates nothing at or above a target root). Changes nothing anywhere.
  *
  * <p>The items run in parallel, each bounded by {@code replication.connect_timeout_s} plus a
  * margin, so a host that does not answer costs that bound once, not once per host.
@@ -36,6 +35,7 @@ import org.zfsbackup.zfs.Endpoint;
 public final class Preflight {
   /** Added to the connect timeout for the remote command itself. */
   static final Duration MARGIN = Duration.ofSeconds(5);
+
   private static final int MAX_THREADS = 8;
 
   private final AgentConfig config;
@@ -48,7 +48,9 @@ public final class Preflight {
     this(config, runner, broker, margin, SshSharing.Factory.OFF);
   }
 
-  /** @param sharing how cycles share ssh connections: one more line per ssh host, unless OFF */
+  /**
+   * @param sharing how cycles share ssh connections: one more line per ssh host, unless OFF
+   */
   Preflight(
       AgentConfig config,
       ProcessRunner runner,
@@ -99,7 +101,8 @@ public final class Preflight {
     List<Callable<CheckItem>> tasks = new ArrayList<>();
     Optional<MqttConfig> mqtt = config.mqtt();
     if (mqtt.isEmpty()) {
-      items.add(CheckItem.fail("broker", "no mqtt section in the configuration (the agent needs one)"));
+      items.add(
+          CheckItem.fail("broker", "no mqtt section in the configuration (the agent needs one)"));
     } else {
       String name = "broker " + mqtt.get().url();
       names.add(name);
@@ -109,23 +112,39 @@ public final class Preflight {
       Endpoint endpoint = endpoint(source.host(), source.user(), source.port());
       String name = "source " + source.name() + " (" + endpoint.label() + ")";
       names.add(name);
-      tasks.add(() -> zfsListItem(name, endpoint, source.datasets(), plural(source.datasets().size(), "dataset") + " present"));
+      tasks.add(
+          () ->
+              zfsListItem(
+                  name,
+                  endpoint,
+                  source.datasets(),
+                  plural(source.datasets().size(), "dataset") + " present"));
     }
     String root = config.pull().target();
     names.add("backup root " + root);
-    tasks.add(() -> targetItem("backup root " + root, Endpoint.local(config.commands().zfs()), root, "pull.target"));
+    tasks.add(
+        () ->
+            targetItem(
+                "backup root " + root,
+                Endpoint.local(config.commands().zfs()),
+                root,
+                "pull.target"));
     List<String> pv = config.commands().pv();
     if (!pv.isEmpty()) {
       names.add("byte counter");
       tasks.add(() -> counterItem(pv));
     }
-    config.push().ifPresent(push -> {
-      Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
-      // The root itself, not only its pool: the push creates nothing at or above push.target.
-      String name = "offsite " + endpoint.label() + " target " + push.target();
-      names.add(name);
-      tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
-    });
+    config
+        .push()
+        .ifPresent(
+            push -> {
+              Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
+              // The root itself, not only its pool: the push creates nothing at or above
+              // push.target.
+              String name = "offsite " + endpoint.label() + " target " + push.target();
+              names.add(name);
+              tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
+            });
     SharingCheck.addItems(config, sharing, itemTimeout(), names, tasks);
 
     items.addAll(runAll(names, tasks));
@@ -137,11 +156,13 @@ public final class Preflight {
     int threads = Math.max(1, Math.min(MAX_THREADS, tasks.size()));
     AtomicInteger counter = new AtomicInteger();
     ExecutorService pool =
-        Executors.newFixedThreadPool(threads, r -> {
-          Thread t = new Thread(r, "check-" + counter.incrementAndGet());
-          t.setDaemon(true); // a stuck item must not keep the JVM alive
-          return t;
-        });
+        Executors.newFixedThreadPool(
+            threads,
+            r -> {
+              Thread t = new Thread(r, "check-" + counter.incrementAndGet());
+              t.setDaemon(true); // a stuck item must not keep the JVM alive
+              return t;
+            });
     try {
       List<Future<CheckItem>> futures = new ArrayList<>();
       tasks.forEach(t -> futures.add(pool.submit(t)));
@@ -165,7 +186,8 @@ public final class Preflight {
       return CheckItem.fail(name, "no answer within " + deadline().toSeconds() + " s");
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      return CheckItem.fail(name, "unexpected " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
+      return CheckItem.fail(
+          name, "unexpected " + cause.getClass().getSimpleName() + ": " + cause.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return CheckItem.fail(name, "interrupted");
@@ -186,11 +208,13 @@ public final class Preflight {
     if (problem.isPresent()) {
       return CheckItem.fail(name, problem.get());
     }
-    return CheckItem.ok(name, mqtt.username().map(u -> "connected as " + u).orElse("connected (anonymous)"));
+    return CheckItem.ok(
+        name, mqtt.username().map(u -> "connected as " + u).orElse("connected (anonymous)"));
   }
 
   /** {@code zfs list -H -o name <names>} on that side: proves ssh, zfs on PATH and the datasets. */
-  private CheckItem zfsListItem(String name, Endpoint endpoint, List<String> datasets, String okDetail) {
+  private CheckItem zfsListItem(
+      String name, Endpoint endpoint, List<String> datasets, String okDetail) {
     List<String> args = new ArrayList<>(List.of("list", "-H", "-o", "name"));
     args.addAll(datasets);
     ProcessResult r = runner.run(endpoint.zfs(args), itemTimeout());
@@ -201,15 +225,18 @@ public final class Preflight {
   private CheckItem targetItem(String name, Endpoint endpoint, String root, String key) {
     CheckItem item = zfsListItem(name, endpoint, List.of(root), "present");
     if (!item.ok() && item.detail().contains("dataset does not exist")) {
-      return CheckItem.fail(name, "does not exist: a cycle would create nothing and send nothing"
-          + " there. Create it (with the encryption you want), import its pool, or correct " + key);
+      return CheckItem.fail(
+          name,
+          "does not exist: a cycle would create nothing and send nothing"
+              + " there. Create it (with the encryption you want), import its pool, or correct "
+              + key);
     }
     return item;
   }
 
   /**
-   * {@code commands.pv} must run on this machine, with the flags the streams give it: every
-   * stream goes through it. Run on an empty input, it counts nothing and exits 0.
+   * {@code commands.pv} must run on this machine, with the flags the streams give it: every stream
+   * goes through it. Run on an empty input, it counts nothing and exits 0.
    */
   private CheckItem counterItem(List<String> pv) {
     List<String> argv = new ArrayList<>(pv);
@@ -218,8 +245,12 @@ public final class Preflight {
     String cmd = String.join(" ", pv);
     return r.ok()
         ? CheckItem.ok("byte counter", cmd + " works")
-        : CheckItem.fail("byte counter", "cannot run '" + cmd + "' (install pv, or set commands.pv: [])"
-            + (r.stderrTail().isBlank() ? "" : ": " + oneLine(r.stderrTail())));
+        : CheckItem.fail(
+            "byte counter",
+            "cannot run '"
+                + cmd
+                + "' (install pv, or set commands.pv: [])"
+                + (r.stderrTail().isBlank() ? "" : ": " + oneLine(r.stderrTail())));
   }
 
   /** Why a {@code zfs list} failed, in the words a user would search for. */
@@ -242,16 +273,23 @@ public final class Preflight {
   }
 
   private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
-    return Endpoint.of(host, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout());
+    return Endpoint.of(
+        host,
+        user,
+        port,
+        config.commands().ssh(),
+        config.commands().zfs(),
+        config.replication().connectTimeout());
   }
-
 
   private String describeConfig() {
     int datasets = config.pull().sources().stream().mapToInt(s -> s.datasets().size()).sum();
     int sources = config.pull().sources().size();
-    String push = config.push()
-        .map(p -> "push to " + p.host().orElse("local") + ":" + p.target())
-        .orElse("no push");
+    String push =
+        config
+            .push()
+            .map(p -> "push to " + p.host().orElse("local") + ":" + p.target())
+            .orElse("no push");
     return plural(sources, "source") + ", " + plural(datasets, "dataset") + ", " + push;
   }
 

@@ -15,10 +15,11 @@ public sealed interface AgentCommand
   /**
    * Start a backup cycle.
    *
-   * @param runId       the caller's label, echoed in state, result and events; null when not given
-   * @param thenSuspend suspend when this cycle ends, whatever its outcome ({@code "then": "suspend"})
-   * @param dryRun      plan only: list both sides, decide, change nothing
-   * @param datasets    {@code source-name:dataset} entries, each exactly as configured; empty = all
+   * @param runId the caller's label, echoed in state, result and events; null when not given
+   * @param thenSuspend suspend when this cycle ends, whatever its outcome ({@code "then":
+   *     "suspend"})
+   * @param dryRun plan only: list both sides, decide, change nothing
+   * @param datasets {@code source-name:dataset} entries, each exactly as configured; empty = all
    */
   record Run(String runId, boolean thenSuspend, boolean dryRun, Set<String> datasets)
       implements AgentCommand {

@@ -30,13 +30,13 @@ import org.zfsbackup.command.ParseResult.Rejection;
  * <p>Accepted forms (see {@code docs/mqtt.md}):
  *
  * <ul>
- *   <li>Plain text, trimmed, case-insensitive: {@code run}, {@code suspend}, {@code cancel},
- *       {@code status}. {@code mosquitto_pub -t T -m suspend} keeps working.
- *   <li>One JSON object (the payload starts with <code>{</code> after trimming). Fields:
- *       {@code command} (required, case-insensitive), {@code ttl_s} and {@code issued_at} (any
- *       command); {@code run_id}, {@code then} (only {@code "suspend"}), {@code dry_run},
- *       {@code datasets} (run only); {@code force} (suspend and cancel). A JSON {@code null} is the
- *       same as leaving the field out.
+ *   <li>Plain text, trimmed, case-insensitive: {@code run}, {@code suspend}, {@code cancel}, {@code
+ *       status}. {@code mosquitto_pub -t T -m suspend} keeps working.
+ *   <li>One JSON object (the payload starts with <code>{</code> after trimming). Fields: {@code
+ *       command} (required, case-insensitive), {@code ttl_s} and {@code issued_at} (any command);
+ *       {@code run_id}, {@code then} (only {@code "suspend"}), {@code dry_run}, {@code datasets}
+ *       (run only); {@code force} (suspend and cancel). A JSON {@code null} is the same as leaving
+ *       the field out.
  * </ul>
  *
  * <p>Choices where the contract is silent, each on purpose:
@@ -48,9 +48,9 @@ import org.zfsbackup.command.ParseResult.Rejection;
  *       child of a configured dataset is <em>not</em> accepted (the message names the configured
  *       parent): the engine expands each configured dataset to its children, and a request names
  *       whole configured trees, never parts of them. An empty list is rejected (ambiguous).
- *   <li>{@code ttl_s} needs {@code issued_at}; {@code issued_at} alone is only checked for
- *       format. A command is stale when {@code issued_at + ttl_s < now}. A malformed
- *       {@code issued_at} is rejected, never treated as fresh.
+ *   <li>{@code ttl_s} needs {@code issued_at}; {@code issued_at} alone is only checked for format.
+ *       A command is stale when {@code issued_at + ttl_s < now}. A malformed {@code issued_at} is
+ *       rejected, never treated as fresh.
  *   <li>{@code run_id} is at most 128 characters without control characters (it goes into logs).
  * </ul>
  */
@@ -79,17 +79,17 @@ public final class CommandParser {
   private final Set<String> configuredDatasets;
 
   /**
-   * @param configuredDatasets every configured {@code source-name:dataset}, e.g.
-   *     {@code host-storage:tank/data}
+   * @param configuredDatasets every configured {@code source-name:dataset}, e.g. {@code
+   *     host-storage:tank/data}
    */
   public CommandParser(Set<String> configuredDatasets) {
     this.configuredDatasets = Set.copyOf(configuredDatasets);
   }
 
   /**
-   * @param payload  the message body as received
+   * @param payload the message body as received
    * @param retained the MQTT retained flag of the delivered message
-   * @param now      the current time, for {@code issued_at}/{@code ttl_s}
+   * @param now the current time, for {@code issued_at}/{@code ttl_s}
    */
   public ParseResult parse(byte[] payload, boolean retained, Instant now) {
     if (retained) {
@@ -134,11 +134,14 @@ public final class CommandParser {
 
   private static Rejection unknown(String word) {
     if (word.isEmpty()) {
-      return reject(Reason.UNKNOWN_COMMAND, "empty payload (expected run, suspend, cancel or status)");
+      return reject(
+          Reason.UNKNOWN_COMMAND, "empty payload (expected run, suspend, cancel or status)");
     }
     return reject(
         Reason.UNKNOWN_COMMAND,
-        "unknown command " + quote(word) + " (expected run, suspend, cancel or status, or a JSON object)");
+        "unknown command "
+            + quote(word)
+            + " (expected run, suspend, cancel or status, or a JSON object)");
   }
 
   private ParseResult parseJson(String text, Instant now) {
@@ -146,9 +149,10 @@ public final class CommandParser {
     try {
       root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
-      String why = String.valueOf(e.getOriginalMessage())
-          .replaceAll("\\s*\\(start marker at \\[Source:.*?\\]\\)", "")
-          .replaceAll("\\[Source:[^\\]]*\\]", "");
+      String why =
+          String.valueOf(e.getOriginalMessage())
+              .replaceAll("\\s*\\(start marker at \\[Source:.*?\\]\\)", "")
+              .replaceAll("\\[Source:[^\\]]*\\]", "");
       String where = e.getLocation() == null ? "" : " at column " + e.getLocation().getColumnNr();
       return reject(Reason.MALFORMED_JSON, "malformed JSON" + where + ": " + firstLine(why));
     }
@@ -172,8 +176,13 @@ public final class CommandParser {
       if (!COMMON_FIELDS.contains(field) && !allowed.contains(field)) {
         return reject(
             Reason.UNKNOWN_FIELD,
-            "unknown field " + quote(field) + " for command " + name + " (allowed: "
-                + String.join(", ", sorted(COMMON_FIELDS, allowed)) + ")");
+            "unknown field "
+                + quote(field)
+                + " for command "
+                + name
+                + " (allowed: "
+                + String.join(", ", sorted(COMMON_FIELDS, allowed))
+                + ")");
       }
     }
     Optional<Rejection> fresh = checkFreshness(root, now);
@@ -188,7 +197,8 @@ public final class CommandParser {
     };
   }
 
-  private static ParseResult withForce(JsonNode root, java.util.function.Function<Boolean, AgentCommand> make) {
+  private static ParseResult withForce(
+      JsonNode root, java.util.function.Function<Boolean, AgentCommand> make) {
     Optional<Boolean> force = bool(root, "force");
     if (force.isEmpty()) {
       return wrongType("force", "true or false", root.get("force"));
@@ -210,7 +220,8 @@ public final class CommandParser {
         return Optional.of(
             reject(
                 Reason.INVALID_VALUE,
-                "issued_at " + quote(issued.asText())
+                "issued_at "
+                    + quote(issued.asText())
                     + " is not an ISO-8601 timestamp with an offset, e.g. 2026-11-27T02:00:00Z"));
       }
     }
@@ -222,7 +233,8 @@ public final class CommandParser {
     }
     if (!ttl.canConvertToLong() || ttl.asLong() <= 0 || ttl.asLong() > MAX_TTL_SECONDS) {
       return Optional.of(
-          reject(Reason.INVALID_VALUE, "ttl_s must be between 1 and " + MAX_TTL_SECONDS + " seconds"));
+          reject(
+              Reason.INVALID_VALUE, "ttl_s must be between 1 and " + MAX_TTL_SECONDS + " seconds"));
     }
     if (issuedAt == null) {
       return Optional.of(
@@ -233,8 +245,14 @@ public final class CommandParser {
       return Optional.of(
           reject(
               Reason.STALE,
-              "command issued at " + issuedAt + " expired at " + expires + " (ttl_s " + ttl.asLong()
-                  + "); it is now " + now));
+              "command issued at "
+                  + issuedAt
+                  + " expired at "
+                  + expires
+                  + " (ttl_s "
+                  + ttl.asLong()
+                  + "); it is now "
+                  + now));
     }
     return Optional.empty();
   }
@@ -263,7 +281,8 @@ public final class CommandParser {
       }
       if (!then.asText().strip().equalsIgnoreCase("suspend")) {
         return reject(
-            Reason.INVALID_VALUE, "then " + quote(then.asText()) + " is not supported (only \"suspend\")");
+            Reason.INVALID_VALUE,
+            "then " + quote(then.asText()) + " is not supported (only \"suspend\")");
       }
       thenSuspend = true;
     }
@@ -279,7 +298,8 @@ public final class CommandParser {
       }
       if (list.isEmpty()) {
         return reject(
-            Reason.INVALID_VALUE, "datasets is an empty list (leave it out to run every configured dataset)");
+            Reason.INVALID_VALUE,
+            "datasets is an empty list (leave it out to run every configured dataset)");
       }
       for (JsonNode entry : list) {
         if (!entry.isTextual()) {
@@ -301,12 +321,18 @@ public final class CommandParser {
     }
     for (String configured : configuredDatasets) {
       if (name.startsWith(configured + "/")) {
-        return "dataset " + quote(name) + " is not configured: it is inside " + quote(configured)
+        return "dataset "
+            + quote(name)
+            + " is not configured: it is inside "
+            + quote(configured)
             + "; name the configured dataset (it includes its children)";
       }
     }
-    return "dataset " + quote(name) + " is not configured (configured: "
-        + String.join(", ", new java.util.TreeSet<>(configuredDatasets)) + ")";
+    return "dataset "
+        + quote(name)
+        + " is not configured (configured: "
+        + String.join(", ", new java.util.TreeSet<>(configuredDatasets))
+        + ")";
   }
 
   /** The field as a boolean, false when absent, empty when it has another type. */
@@ -325,7 +351,11 @@ public final class CommandParser {
   private static Rejection wrongType(String field, String expected, JsonNode actual) {
     return reject(
         Reason.WRONG_TYPE,
-        field + " must be " + expected + ", not " + actual.getNodeType().name().toLowerCase(Locale.ROOT));
+        field
+            + " must be "
+            + expected
+            + ", not "
+            + actual.getNodeType().name().toLowerCase(Locale.ROOT));
   }
 
   private static Rejection reject(Reason reason, String message) {
@@ -338,7 +368,9 @@ public final class CommandParser {
     return java.util.List.copyOf(all);
   }
 
-  /** A short, printable, quoted excerpt of something a user sent: never the whole payload in a log. */
+  /**
+   * A short, printable, quoted excerpt of something a user sent: never the whole payload in a log.
+   */
   static String quote(String s) {
     return quote(s, 40);
   }

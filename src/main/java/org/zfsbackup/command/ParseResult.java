@@ -37,7 +37,9 @@ public sealed interface ParseResult permits ParseResult.Accepted, ParseResult.Re
     MALFORMED_JSON,
     /** A known field with a value of the wrong JSON type. */
     WRONG_TYPE,
-    /** A field the command does not take (typos such as {@code dry-run} must not run a real backup). */
+    /**
+     * A field the command does not take (typos such as {@code dry-run} must not run a real backup).
+     */
     UNKNOWN_FIELD,
     /** A field of the right type with a value that is not allowed (e.g. {@code then: "reboot"}). */
     INVALID_VALUE,

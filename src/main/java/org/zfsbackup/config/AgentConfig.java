@@ -105,8 +105,8 @@ public record AgentConfig(
    * @param command run after a graceful suspend; empty = suspend only stops the agent's work
    * @param settle how long the machine may stay up after {@code command} returned (systemd's
    *     suspend and poweroff return at once) before the power-down is reported as failed
-   * @param lockWait how long a power-down waits for a cycle lock held by another process (a
-   *     {@code run} from cron) before it gives up
+   * @param lockWait how long a power-down waits for a cycle lock held by another process (a {@code
+   *     run} from cron) before it gives up
    */
   public record PowerConfig(
       @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command,

@@ -162,7 +162,8 @@ final class ConfigBinder {
             || json.isArray() && type.isCollectionLikeType()
             || json.isObject() && type.isRecordType())) {
       return json;
-    } else if (type.isCollectionLikeType() && type.containedType(0).hasRawClass(String.class)
+    } else if (type.isCollectionLikeType()
+        && type.containedType(0).hasRawClass(String.class)
         && !t.startsWith("[")) {
       ArrayNode list = JSON.createArrayNode();
       Arrays.stream(t.split(",", -1)).filter(s -> !t.isEmpty()).forEach(s -> list.add(s.trim()));
@@ -214,12 +215,17 @@ final class ConfigBinder {
     }
     Class<?> type = e instanceof MismatchedInputException m ? m.getTargetType() : null;
     String expected =
-        type == null ? "a string"
-            : Collection.class.isAssignableFrom(type) ? "a list"
-            : type.isRecord() && type != AgentConfig.Secret.class ? "a mapping"
-            : type == Boolean.class || type == boolean.class ? "true or false"
-            : type == Integer.class || type == Duration.class ? "an integer"
-            : "a string";
+        type == null
+            ? "a string"
+            : Collection.class.isAssignableFrom(type)
+                ? "a list"
+                : type.isRecord() && type != AgentConfig.Secret.class
+                    ? "a mapping"
+                    : type == Boolean.class || type == boolean.class
+                        ? "true or false"
+                        : type == Integer.class || type == Duration.class
+                            ? "an integer"
+                            : "a string";
     boolean outOfRange = expected.equals("an integer") && value.isIntegralNumber();
     return outOfRange ? value + " is out of range" : "expected " + expected + ", got " + a(value);
   }

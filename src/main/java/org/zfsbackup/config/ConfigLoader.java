@@ -13,10 +13,10 @@ import org.zfsbackup.zfs.DatasetName;
 
 /**
  * Loads the configuration once: {@link ConfigSources} reads the file and merges environment
- * variables, then system properties, over it; {@link ConfigBinder} gives absent keys their
- * defaults and binds; {@link ConfigRules} checks across keys. Every problem is reported in one
- * run. The broker password comes from {@code ZFS_BACKUP_AGENT_MQTT_PASSWORD} or the file named by
- * {@code mqtt.password_file}; it is held as a {@link AgentConfig.Secret} and appears in no message.
+ * variables, then system properties, over it; {@link ConfigBinder} gives absent keys their defaults
+ * and binds; {@link ConfigRules} checks across keys. Every problem is reported in one run. The
+ * broker password comes from {@code ZFS_BACKUP_AGENT_MQTT_PASSWORD} or the file named by {@code
+ * mqtt.password_file}; it is held as a {@link AgentConfig.Secret} and appears in no message.
  */
 public final class ConfigLoader {
   static final String PASSWORD_ENV = "ZFS_BACKUP_AGENT_MQTT_PASSWORD";

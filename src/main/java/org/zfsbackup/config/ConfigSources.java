@@ -122,7 +122,9 @@ final class ConfigSources {
         continue;
       } else if (Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
         problems.addGeneral(
-            kind + name + ": a list cannot be changed item by item;"
+            kind
+                + name
+                + ": a list cannot be changed item by item;"
                 + " override the whole list (JSON)");
         continue;
       }

@@ -73,8 +73,10 @@ public final class BackupCycle implements CycleRunner {
     }
     CycleLock.Attempt attempt = CycleLock.tryAcquire(CycleLock.fileFor(config.stateFile()));
     if (attempt instanceof CycleLock.Busy busy) {
-      String msg = "another backup cycle is running with this configuration (" + busy.file()
-          + " is locked, by `run` from cron or the agent); nothing was done";
+      String msg =
+          "another backup cycle is running with this configuration ("
+              + busy.file()
+              + " is locked, by `run` from cron or the agent); nothing was done";
       LOG.error("cycle {} not started: {}", request.cycleId(), msg);
       sink.accept(
           new CycleEvent.Error(
@@ -83,7 +85,8 @@ public final class BackupCycle implements CycleRunner {
       return finish(request, sink, started, List.of(), warnings, Outcome.FAILED);
     }
     if (attempt instanceof CycleLock.Unavailable u) {
-      String msg = "cannot take the cycle lock " + u.file() + " (" + u.why() + "): running without it";
+      String msg =
+          "cannot take the cycle lock " + u.file() + " (" + u.why() + "): running without it";
       LOG.warn("cycle {}: {}", request.cycleId(), msg);
       sink.accept(
           new CycleEvent.Error(
@@ -96,7 +99,12 @@ public final class BackupCycle implements CycleRunner {
     }
   }
 
-  private CycleReport cycle(CycleRequest request, EventSink sink, CycleControl control, Instant started, List<String> warnings) {
+  private CycleReport cycle(
+      CycleRequest request,
+      EventSink sink,
+      CycleControl control,
+      Instant started,
+      List<String> warnings) {
     // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
     // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
     Runnable stopShort = runner::stopRunning;
@@ -126,7 +134,10 @@ public final class BackupCycle implements CycleRunner {
     Optional<PushConfig> push = config.push();
     Pruning pruning =
         new Pruning(
-            config, scope, local, push.map(p -> endpoint(p.host(), p.user(), p.port())).orElse(null));
+            config,
+            scope,
+            local,
+            push.map(p -> endpoint(p.host(), p.user(), p.port())).orElse(null));
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
@@ -210,8 +221,7 @@ public final class BackupCycle implements CycleRunner {
   }
 
   /** What every transfer of this cycle shares. */
-  private TransferContext.Scope scope(
-      CycleRequest request, EventSink sink, CycleControl control) {
+  private TransferContext.Scope scope(CycleRequest request, EventSink sink, CycleControl control) {
     var rc = config.replication();
     return new TransferContext.Scope(
         request.cycleId(),
@@ -251,9 +261,16 @@ public final class BackupCycle implements CycleRunner {
   }
 
   private CycleReport finish(
-      CycleRequest request, EventSink sink, Instant started, List<DatasetResult> results, List<String> warnings, Outcome outcome) {
+      CycleRequest request,
+      EventSink sink,
+      Instant started,
+      List<DatasetResult> results,
+      List<String> warnings,
+      Outcome outcome) {
     Instant finished = clock.instant();
-    CycleReport report = new CycleReport(request.cycleId(), request.runId(), outcome, started, finished, results, warnings);
+    CycleReport report =
+        new CycleReport(
+            request.cycleId(), request.runId(), outcome, started, finished, results, warnings);
     LOG.info(
         "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
         report.cycleId(),
@@ -267,7 +284,10 @@ public final class BackupCycle implements CycleRunner {
     return report;
   }
 
-  /** The contract's path mapping: the local dataset minus {@code strip_prefix}, below {@code target}. */
+  /**
+   * The contract's path mapping: the local dataset minus {@code strip_prefix}, below {@code
+   * target}.
+   */
   static UnaryOperator<String> pushMapping(PushConfig p) {
     String prefix = p.stripPrefix();
     return d -> {
@@ -290,7 +310,10 @@ public final class BackupCycle implements CycleRunner {
       };
     }
     long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
-    long good = results.stream().filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE).count();
+    long good =
+        results.stream()
+            .filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE)
+            .count();
     if (failed == 0) {
       return Outcome.SUCCESS;
     }
@@ -324,14 +347,25 @@ public final class BackupCycle implements CycleRunner {
     for (String entry : request.only()) {
       int colon = entry.indexOf(':');
       if (colon > 0) {
-        roots.add(config.pull().target() + "/" + entry.substring(0, colon) + "/" + entry.substring(colon + 1));
+        roots.add(
+            config.pull().target()
+                + "/"
+                + entry.substring(0, colon)
+                + "/"
+                + entry.substring(colon + 1));
       }
     }
     return roots;
   }
 
   private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
-    return Endpoint.of(host, user, port, config.commands().ssh(), config.commands().zfs(), config.replication().connectTimeout());
+    return Endpoint.of(
+        host,
+        user,
+        port,
+        config.commands().ssh(),
+        config.commands().zfs(),
+        config.replication().connectTimeout());
   }
 
   static boolean within(String dataset, Set<String> roots) {

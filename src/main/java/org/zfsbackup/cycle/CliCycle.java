@@ -26,7 +26,8 @@ import org.zfsbackup.event.EventSink;
  */
 public final class CliCycle {
   private static final Logger LOG = LoggerFactory.getLogger(CliCycle.class);
-  private static final DateTimeFormatter ID = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter ID =
+      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
   private CliCycle() {}
 
@@ -60,7 +61,8 @@ public final class CliCycle {
               control.stop(CycleControl.StopReason.INTERRUPT, true);
               try {
                 if (!reported.await(INTERRUPT_BOUND.toMillis(), TimeUnit.MILLISECONDS)) {
-                  LOG.error("the interrupted cycle did not end within {} s", INTERRUPT_BOUND.toSeconds());
+                  LOG.error(
+                      "the interrupted cycle did not end within {} s", INTERRUPT_BOUND.toSeconds());
                 }
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -82,12 +84,18 @@ public final class CliCycle {
     }
   }
 
-  static boolean run(CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+  static boolean run(
+      CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
     return run(cycle, planOnly, quiet, out, err, new CycleControl());
   }
 
   private static boolean run(
-      CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err, CycleControl control) {
+      CycleRunner cycle,
+      boolean planOnly,
+      boolean quiet,
+      PrintStream out,
+      PrintStream err,
+      CycleControl control) {
     String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
     CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, control);
@@ -127,7 +135,10 @@ public final class CliCycle {
             bytes(report.bytes()),
             report.pruned().isEmpty()
                 ? ""
-                : ", " + report.prunedCount() + " snapshot(s) " + (planOnly ? "to prune" : "pruned"),
+                : ", "
+                    + report.prunedCount()
+                    + " snapshot(s) "
+                    + (planOnly ? "to prune" : "pruned"),
             report.duration().toMillis() / 1000.0);
     return !failed;
   }
@@ -140,8 +151,12 @@ public final class CliCycle {
   private static EventSink live(PrintStream out) {
     return e -> {
       if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
-        out.printf("... %s %s %s -> %s: %s%n", p.phase().wire(), p.source(), p.dataset(), p.target(), p.message());
-      } else if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE && p.bytes() > 0) {
+        out.printf(
+            "... %s %s %s -> %s: %s%n",
+            p.phase().wire(), p.source(), p.dataset(), p.target(), p.message());
+      } else if (e instanceof CycleEvent.Progress p
+          && p.status() == CycleEvent.StepStatus.DONE
+          && p.bytes() > 0) {
         // Several sources stream at once (replication.parallel_sources): the line names its own.
         out.printf(
             Locale.ROOT,
@@ -171,7 +186,13 @@ public final class CliCycle {
           case FAILED -> (planOnly ? "refused: " : "FAILED: ") + d.message();
         };
     return String.format(
-        Locale.ROOT, "%-4s %s %s -> %s: %s%s", d.phase().wire(), d.source(), d.dataset(), d.target(), outcome,
+        Locale.ROOT,
+        "%-4s %s %s -> %s: %s%s",
+        d.phase().wire(),
+        d.source(),
+        d.dataset(),
+        d.target(),
+        outcome,
         d.status() == Status.SENT && !planOnly ? ", " + bytes(d.bytes()) : "");
   }
 

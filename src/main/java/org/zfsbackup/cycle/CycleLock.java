@@ -67,9 +67,9 @@ public final class CycleLock implements AutoCloseable {
   }
 
   /**
-   * A root {@code run} from cron and an agent running as its own user lock the same file: let
-   * both open it for writing (it stays empty; the directory's own mode still decides who gets
-   * in). Only the owner can change it; anyone else leaves it as it is.
+   * A root {@code run} from cron and an agent running as its own user lock the same file: let both
+   * open it for writing (it stays empty; the directory's own mode still decides who gets in). Only
+   * the owner can change it; anyone else leaves it as it is.
    */
   private static void shareWithOtherUsers(Path file) {
     try {

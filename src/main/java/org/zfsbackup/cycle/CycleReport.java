@@ -85,7 +85,8 @@ public record CycleReport(
   }
 
   /**
-   * @param plan    what was (or, for {@code plan}, would be) done, e.g. {@code full @a, incremental @a..@c}
+   * @param plan what was (or, for {@code plan}, would be) done, e.g. {@code full @a,
+   *     incremental @a..@c}
    * @param message why it failed or was skipped; null on success
    */
   public record DatasetResult(

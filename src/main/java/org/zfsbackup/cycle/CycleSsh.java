@@ -22,8 +22,7 @@ final class CycleSsh implements AutoCloseable {
   private final EventSink sink;
   private final CycleControl control;
 
-  private CycleSsh(
-      SshSharing sharing, CycleRequest request, EventSink sink, CycleControl control) {
+  private CycleSsh(SshSharing sharing, CycleRequest request, EventSink sink, CycleControl control) {
     this.sharing = sharing;
     this.request = request;
     this.sink = sink;

@@ -37,8 +37,8 @@ final class Datasets {
 
   /**
    * The roots grouped into independent trees, in first-seen order: a root within another one (or
-   * containing one) goes with it, so that no dataset is in two groups and parents still come
-   * before their children. Trees share nothing and may be replicated side by side.
+   * containing one) goes with it, so that no dataset is in two groups and parents still come before
+   * their children. Trees share nothing and may be replicated side by side.
    */
   static List<List<String>> trees(List<String> roots) {
     List<List<String>> trees = new ArrayList<>();

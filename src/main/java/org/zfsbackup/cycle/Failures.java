@@ -20,7 +20,7 @@ final class Failures {
 
   /**
    * @param message one line for a person
-   * @param blamed  the process whose exit code and stderr go with the error; null when none does
+   * @param blamed the process whose exit code and stderr go with the error; null when none does
    */
   record Failure(ErrorKind kind, String message, ProcessResult blamed) {}
 
@@ -34,13 +34,13 @@ final class Failures {
   }
 
   /**
-   * A {@code send | receive} step that did not go through. A forced stop or a stall explains
-   * both sides' exit codes. Otherwise the stage that failed first is blamed, with its own stderr:
-   * a receive that refuses the stream breaks the pipe, and the send (over ssh: ssh, exit 255)
-   * fails after it; a connection that drops cuts the stream, and the receive fails after it.
-   * When the order is not known, the send is blamed when the receive went well or said nothing
-   * (it only saw the stream end), and always when ssh itself failed on the sending side; in
-   * every other case the receive, which says why it refused the stream.
+   * A {@code send | receive} step that did not go through. A forced stop or a stall explains both
+   * sides' exit codes. Otherwise the stage that failed first is blamed, with its own stderr: a
+   * receive that refuses the stream breaks the pipe, and the send (over ssh: ssh, exit 255) fails
+   * after it; a connection that drops cuts the stream, and the receive fails after it. When the
+   * order is not known, the send is blamed when the receive went well or said nothing (it only saw
+   * the stream end), and always when ssh itself failed on the sending side; in every other case the
+   * receive, which says why it refused the stream.
    *
    * @param stallTimeout the bound a stalled stream exceeded, for the message
    */
@@ -89,18 +89,14 @@ final class Failures {
               + (receive.ok() ? "" : "; then the receive: " + receive.describe());
       blamed = send;
     } else if (!send.ok()
-        && (receive.ok()
-            || receive.stderrTail().isBlank()
-            || send.exitCode() == SSH_FAILURE)) {
+        && (receive.ok() || receive.stderrTail().isBlank() || send.exitCode() == SSH_FAILURE)) {
       kind = send.exitCode() == SSH_FAILURE ? ErrorKind.HOST_UNREACHABLE : ErrorKind.SEND_FAILED;
       why = "send failed: " + send.describe();
       blamed = send;
     } else {
       kind = ErrorKind.RECEIVE_FAILED;
       why =
-          "receive failed: "
-              + receive.describe()
-              + (send.ok() ? "" : "; send: " + send.describe());
+          "receive failed: " + receive.describe() + (send.ok() ? "" : "; send: " + send.describe());
       blamed = receive;
     }
     String message =
@@ -131,21 +127,42 @@ final class Failures {
     }
     String snap = dataset + "@" + step.to().name();
     String message =
-        dataset + " -> " + dst + ": " + step + " refused: " + dst + " is an empty placeholder"
-            + " the agent created for its children, and " + reason + ". Fix by hand (see"
+        dataset
+            + " -> "
+            + dst
+            + ": "
+            + step
+            + " refused: "
+            + dst
+            + " is an empty placeholder"
+            + " the agent created for its children, and "
+            + reason
+            + ". Fix by hand (see"
             + " docs/design.md, Placeholders): receive the full stream beside it (zfs send "
-            + snap + " | zfs receive " + dst + "-new), move each child of " + dst + " into "
-            + dst + "-new (zfs rename), zfs destroy " + dst + " (empty, no snapshots), then zfs"
-            + " rename " + dst + "-new " + dst + "; the next cycle goes on incrementally";
+            + snap
+            + " | zfs receive "
+            + dst
+            + "-new), move each child of "
+            + dst
+            + " into "
+            + dst
+            + "-new (zfs rename), zfs destroy "
+            + dst
+            + " (empty, no snapshots), then zfs"
+            + " rename "
+            + dst
+            + "-new "
+            + dst
+            + "; the next cycle goes on incrementally";
     return Optional.of(new Failure(ErrorKind.PLACEHOLDER_BLOCKED, message, pr.receive()));
   }
 
   /**
-   * Whether the receive refused an incremental because of the state of the target: present
-   * when it did, true when it said the destination "has been modified since most recent
-   * snapshot" (OpenZFS says so for a written head and for newer snapshots), false when it said
-   * the most recent snapshot "does not match incremental source" (zfs-fuse, for newer
-   * snapshots). Which one it is, only a fresh listing tells ({@code plan.ReceiveRules}).
+   * Whether the receive refused an incremental because of the state of the target: present when it
+   * did, true when it said the destination "has been modified since most recent snapshot" (OpenZFS
+   * says so for a written head and for newer snapshots), false when it said the most recent
+   * snapshot "does not match incremental source" (zfs-fuse, for newer snapshots). Which one it is,
+   * only a fresh listing tells ({@code plan.ReceiveRules}).
    */
   static Optional<Boolean> incrementalRefused(PipeResult pr) {
     ProcessResult receive = pr.receive();

@@ -21,8 +21,8 @@ import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The holds on a source's incremental bases, one tag per target, so that snapshot pruning on the
- * source cannot break the next incremental. A hold that cannot be placed or released is a
- * {@link Warning}, never a failure: the data is on the target either way.
+ * source cannot break the next incremental. A hold that cannot be placed or released is a {@link
+ * Warning}, never a failure: the data is on the target either way.
  *
  * <p>Batched: a transfer collects what each dataset needs ({@link Move}s, and up-to-date bases that
  * have no hold) and {@link #apply}s it once at its end, in one {@code zfs hold} and one {@code zfs
@@ -33,6 +33,7 @@ import org.zfsbackup.zfs.ZfsListing;
  */
 final class Holds {
   private static final Logger LOG = LoggerFactory.getLogger(Holds.class);
+
   /** Batches per {@code zfs hold} call: well under any command-line limit, ssh's included. */
   static final int HOLD_BATCH = 100;
 
@@ -138,10 +139,10 @@ final class Holds {
   }
 
   /**
-   * The snapshots of a failed {@code zfs hold} batch that are not held. zfs holds each snapshot
-   * on its own and names those it could not hold; when it names none (ssh failed, the tail was
-   * cut), every one of the batch is reported. One held meanwhile ({@code tag already exists}) is
-   * what we wanted.
+   * The snapshots of a failed {@code zfs hold} batch that are not held. zfs holds each snapshot on
+   * its own and names those it could not hold; when it names none (ssh failed, the tail was cut),
+   * every one of the batch is reported. One held meanwhile ({@code tag already exists}) is what we
+   * wanted.
    */
   static List<String> notHeld(List<String> batch, String stderr) {
     return failed(batch, stderr, "tag already exists");
@@ -159,21 +160,19 @@ final class Holds {
   private static List<String> failed(List<String> batch, String stderr, String harmless) {
     List<String> named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).toList();
     return (named.isEmpty() ? batch : named)
-        .stream()
-        .filter(s -> !stderr.contains("'" + s + "': " + harmless))
-        .toList();
+        .stream().filter(s -> !stderr.contains("'" + s + "': " + harmless)).toList();
   }
 
   /**
-   * Releases this tag's holds on the snapshots of {@code keep}'s datasets that are not to be
-   * kept (no longer a base): those the listing shows held by anyone are asked about with
-   * {@code zfs holds} (OpenZFS; a batch per call), and those carrying this tag released. Other
-   * tags are never touched. Where {@code zfs holds} does not exist (zfs-fuse), nothing is
-   * released and one line is logged per host.
+   * Releases this tag's holds on the snapshots of {@code keep}'s datasets that are not to be kept
+   * (no longer a base): those the listing shows held by anyone are asked about with {@code zfs
+   * holds} (OpenZFS; a batch per call), and those carrying this tag released. Other tags are never
+   * touched. Where {@code zfs holds} does not exist (zfs-fuse), nothing is released and one line is
+   * logged per host.
    *
    * @param keep per dataset that ended this phase sent or up to date, the snapshots whose holds
-   *     stay (its base, and the one {@link #apply} moved its hold from, or kept when the new
-   *     hold failed)
+   *     stay (its base, and the one {@link #apply} moved its hold from, or kept when the new hold
+   *     failed)
    */
   List<Warning> releaseStale(Map<String, Set<String>> keep, ZfsListing listing) {
     List<String> candidates = new ArrayList<>();
@@ -194,14 +193,20 @@ final class Holds {
       if (!r.ok()) {
         if (noHoldsCommand(r)) {
           if (NO_HOLDS_COMMAND.add(source.label())) {
-            LOG.info("{}: this zfs has no `zfs holds` (zfs-fuse): holds that are no longer a base"
-                + " are not looked for", source.label());
+            LOG.info(
+                "{}: this zfs has no `zfs holds` (zfs-fuse): holds that are no longer a base"
+                    + " are not looked for",
+                source.label());
           }
           return warnings;
         }
         String dataset = batch.get(0).substring(0, batch.get(0).indexOf('@'));
-        String msg = "could not list the holds of " + batch.size() + " snapshot(s) to release"
-            + " those no longer a base: " + r.describe();
+        String msg =
+            "could not list the holds of "
+                + batch.size()
+                + " snapshot(s) to release"
+                + " those no longer a base: "
+                + r.describe();
         warnings.add(new Warning(dataset, ErrorKind.RELEASE_FAILED, msg, r));
         continue;
       }
@@ -211,12 +216,15 @@ final class Holds {
       List<String> batch = stale.subList(i, Math.min(stale.size(), i + HOLD_BATCH));
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {
-        LOG.info("{}: released the holds {} on {} snapshot(s) that are no longer a base",
-            source.label(), tag, batch.size());
+        LOG.info(
+            "{}: released the holds {} on {} snapshot(s) that are no longer a base",
+            source.label(),
+            tag,
+            batch.size());
       } else {
         String dataset = batch.get(0).substring(0, batch.get(0).indexOf('@'));
-        String msg = "could not release the holds on snapshots that are no longer a base: "
-            + rel.describe();
+        String msg =
+            "could not release the holds on snapshots that are no longer a base: " + rel.describe();
         warnings.add(new Warning(dataset, ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
@@ -228,8 +236,8 @@ final class Holds {
 
   /**
    * zfs-fuse: {@code zfs holds} is a Python script it does not ship; it says so on stdout
-   * ("internal error: /usr/lib/zfs/pyzfs.py not found", exit 255). A zfs without the subcommand
-   * at all says "unrecognized command 'holds'".
+   * ("internal error: /usr/lib/zfs/pyzfs.py not found", exit 255). A zfs without the subcommand at
+   * all says "unrecognized command 'holds'".
    */
   static boolean noHoldsCommand(ProcessResult r) {
     String said = r.stderrTail() + "\n" + r.stdout();
@@ -237,8 +245,8 @@ final class Holds {
   }
 
   /**
-   * The snapshots of {@code zfs holds -H} output ({@code snapshot TAB tag TAB time} per line)
-   * that carry {@code tag}.
+   * The snapshots of {@code zfs holds -H} output ({@code snapshot TAB tag TAB time} per line) that
+   * carry {@code tag}.
    */
   static List<String> tagged(String holdsOutput, String tag) {
     List<String> snaps = new ArrayList<>();

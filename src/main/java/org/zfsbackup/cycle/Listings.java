@@ -8,7 +8,8 @@ import org.zfsbackup.exec.ProcessResult;
 
 /** Reading what a failed listing says: which roots are simply missing. */
 final class Listings {
-  private static final Pattern MISSING = Pattern.compile("cannot open '([^']+)': dataset does not exist");
+  private static final Pattern MISSING =
+      Pattern.compile("cannot open '([^']+)': dataset does not exist");
 
   private Listings() {}
 
@@ -22,7 +23,10 @@ final class Listings {
     return missing;
   }
 
-  /** True when the listing failed only because some of {@code roots} do not exist (the rest is listed). */
+  /**
+   * True when the listing failed only because some of {@code roots} do not exist (the rest is
+   * listed).
+   */
   static boolean onlyMissing(ProcessResult r, List<String> roots) {
     if (r.startFailed() || r.timedOut() || r.exitCode() != 1) {
       return false;

@@ -61,8 +61,10 @@ final class Pruning {
   private final Endpoint local;
   private final Endpoint offsite;
   private final Map<String, ZfsListing> pullSources = new HashMap<>();
+
   /** One per transfer of the push phase (one per independent tree of push.datasets). */
   private final List<ZfsListing> pushSources = new ArrayList<>();
+
   private final List<Pruned> pruned = new ArrayList<>();
   private final List<String> warnings = new ArrayList<>();
 

@@ -18,10 +18,10 @@ import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * What a receive the target refused means, beyond {@link Failures#stream}: a placeholder that
- * cannot be replaced ({@link ErrorKind#PLACEHOLDER_BLOCKED}), or an incremental refused because
- * the target changed since it was listed, judged on a fresh listing of that one dataset by
- * {@link ReceiveRules#afterRefusal}: new snapshots are {@link ErrorKind#TARGET_MODIFIED}; a head
- * only written since its base is rolled back to it (never {@code -r}) and the step tried once more.
+ * cannot be replaced ({@link ErrorKind#PLACEHOLDER_BLOCKED}), or an incremental refused because the
+ * target changed since it was listed, judged on a fresh listing of that one dataset by {@link
+ * ReceiveRules#afterRefusal}: new snapshots are {@link ErrorKind#TARGET_MODIFIED}; a head only
+ * written since its base is rolled back to it (never {@code -r}) and the step tried once more.
  */
 final class Refusals {
   private static final Logger LOG = LoggerFactory.getLogger(Refusals.class);
@@ -73,12 +73,19 @@ final class Refusals {
     if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
       ProcessResult rb = runner.run(target.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
       if (rb.ok()) {
-        LOG.info("{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
-            dst, back.base());
+        LOG.info(
+            "{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
+            dst,
+            back.base());
         return new Verdict(null, true);
       }
-      String msg = prefix + dst + " was modified since " + back.base()
-          + " and could not be rolled back to it: " + rb.describe();
+      String msg =
+          prefix
+              + dst
+              + " was modified since "
+              + back.base()
+              + " and could not be rolled back to it: "
+              + rb.describe();
       return new Verdict(new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb), false);
     }
     return new Verdict(first, false);

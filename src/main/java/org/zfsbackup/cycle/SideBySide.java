@@ -35,12 +35,7 @@ final class SideBySide {
     }
     ExecutorService pool =
         new ThreadPoolExecutor(
-            threads,
-            threads,
-            0,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            named(threadName));
+            threads, threads, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), named(threadName));
     try {
       List<Future<T>> futures = new ArrayList<>();
       tasks.forEach(t -> futures.add(pool.submit(t::get)));
@@ -54,8 +49,8 @@ final class SideBySide {
   }
 
   /**
-   * The task's result. Waits on through an interrupt (the streams in flight end by themselves or
-   * by a forced stop; leaving them would leave their processes unwatched) and restores it after.
+   * The task's result. Waits on through an interrupt (the streams in flight end by themselves or by
+   * a forced stop; leaving them would leave their processes unwatched) and restores it after.
    */
   private static <T> T await(Future<T> f) {
     boolean interrupted = false;

@@ -17,13 +17,15 @@ import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The receiving side of a phase: listed once (one process, whatever the number of datasets), then
- * kept up to date in memory as the phase creates and receives datasets. Thread-safe: the sources
- * of the pull phase (the trees of the push phase) share their target side and run side by side.
+ * kept up to date in memory as the phase creates and receives datasets. Thread-safe: the sources of
+ * the pull phase (the trees of the push phase) share their target side and run side by side.
  */
 final class TargetSide {
   private static final Logger LOG = LoggerFactory.getLogger(TargetSide.class);
+
   /** zfs's exit code for a usage error (an unknown property, option or command). */
   private static final int USAGE = 2;
+
   final Endpoint endpoint;
   final String root;
   private volatile ZfsListing listing;
@@ -48,9 +50,9 @@ final class TargetSide {
    *
    * <p>A zfs without the token property (zfs-fuse: "bad property list: invalid property
    * 'receive_resume_token'", then its usage, exit code 2) is listed again without it; when that
-   * listing works (or says only that the root is missing), the side has no resumable receives:
-   * the property and {@code receive -s} came together (OpenZFS 0.7), so asking for it is the
-   * probe, at the cost of one extra listing per cycle on such a side only, and none on OpenZFS.
+   * listing works (or says only that the root is missing), the side has no resumable receives: the
+   * property and {@code receive -s} came together (OpenZFS 0.7), so asking for it is the probe, at
+   * the cost of one extra listing per cycle on such a side only, and none on OpenZFS.
    */
   synchronized Optional<Problem> ensureListed(ProcessRunner runner, Duration timeout) {
     if (listing == null && problem == null) {
@@ -73,20 +75,27 @@ final class TargetSide {
         try {
           listing = ZfsListing.parse(r.stdout());
           listing.datasets().forEach(d -> existing.add(d.name()));
-          listing.datasets().stream().filter(ZfsListing.Dataset::placeholder)
+          listing.datasets().stream()
+              .filter(ZfsListing.Dataset::placeholder)
               .forEach(d -> placeholders.add(d.name()));
         } catch (ZfsListing.ListingException e) {
           String msg = "target " + endpoint.label() + ": " + e.getMessage();
           problem = new Problem(ErrorKind.BAD_ZFS_OUTPUT, msg);
         }
       } else if (Listings.onlyMissing(r, List.of(root))) {
-        String msg = "the target root " + root + " does not exist on " + endpoint.label()
-            + ": nothing was created or sent. Create it (with the encryption you want), import"
-            + " its pool, or correct the configured target";
+        String msg =
+            "the target root "
+                + root
+                + " does not exist on "
+                + endpoint.label()
+                + ": nothing was created or sent. Create it (with the encryption you want), import"
+                + " its pool, or correct the configured target";
         problem = new Problem(ErrorKind.TARGET_MISSING, msg);
       } else {
-        problem = new Problem(ErrorKind.TARGET_UNREACHABLE,
-            "cannot list the target " + root + " on " + endpoint.label() + ": " + r.describe());
+        problem =
+            new Problem(
+                ErrorKind.TARGET_UNREACHABLE,
+                "cannot list the target " + root + " on " + endpoint.label() + ": " + r.describe());
       }
     }
     return Optional.ofNullable(problem);

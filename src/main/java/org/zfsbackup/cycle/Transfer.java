@@ -26,12 +26,12 @@ import org.zfsbackup.zfs.ZfsCommands;
 import org.zfsbackup.zfs.ZfsListing;
 
 /**
- * Replicates the configured datasets of one source side into one target side: list the source
- * once, expand and order the datasets, then plan and send each on its own. Pull and push are both
+ * Replicates the configured datasets of one source side into one target side: list the source once,
+ * expand and order the datasets, then plan and send each on its own. Pull and push are both
  * Transfers; only their {@link TransferContext.Route} differs.
  *
- * <p>Each step returns what it did, warnings included; the events go out as things happen,
- * through {@link TransferEvents}. What a failed stream means is decided by {@link Failures}.
+ * <p>Each step returns what it did, warnings included; the events go out as things happen, through
+ * {@link TransferEvents}. What a failed stream means is decided by {@link Failures}.
  */
 final class Transfer {
   private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
@@ -61,15 +61,15 @@ final class Transfer {
   }
 
   /**
-   * One {@code send | receive} step: the bytes it moved and, when it failed, why (and how it
-   * ended, {@code pipe}); {@code retry} when the target's head was rolled back to the step's base
-   * and the step may run once more.
+   * One {@code send | receive} step: the bytes it moved and, when it failed, why (and how it ended,
+   * {@code pipe}); {@code retry} when the target's head was rolled back to the step's base and the
+   * step may run once more.
    */
   private record Streamed(long bytes, Failures.Failure failure, PipeResult pipe, boolean retry) {}
 
   /**
-   * What a failed stream means beyond {@link Failures#stream}: the failure to report, or a retry.
-   * A stream without one (a resume) reports nothing itself: its caller judges the failure.
+   * What a failed stream means beyond {@link Failures#stream}: the failure to report, or a retry. A
+   * stream without one (a resume) reports nothing itself: its caller judges the failure.
    */
   private interface Judge {
     Refusals.Verdict judge(PipeResult pr, Failures.Failure first);
@@ -88,6 +88,7 @@ final class Transfer {
   private final Holds holds;
   private volatile ZfsListing sourceListing;
   private final Refusals refusals;
+
   /**
    * The source datasets that failed this phase: their children create no placeholder. Confined to
    * the thread that runs this transfer: transfers run side by side ({@link SideBySide}), each with
@@ -220,7 +221,8 @@ final class Transfer {
               ? "would resume an interrupted receive (zfs send -t), then plan again"
               : "would abort an interrupted receive (zfs receive -A: resumable receives are off),"
                   + " then plan again";
-      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
+      events.progress(
+          dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
       return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
     }
     Before before = new Before(0, null, List.of(), null);
@@ -250,7 +252,8 @@ final class Transfer {
       Optional<List<Snapshot>> relisted = relist(dst);
       if (relisted.isEmpty()) {
         String msg = "cannot list " + dst + " again after the interrupted receive";
-        DatasetResult f = events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
+        DatasetResult f =
+            events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
         return new Replicated(f, before.warnings(), null, null, null);
       }
       targetSnaps = relisted.get();
@@ -262,10 +265,22 @@ final class Transfer {
   /** {@code rest}, with what came before it: the resumed bytes and note, and its warnings. */
   private static Replicated after(Before before, Replicated rest) {
     DatasetResult r = rest.result();
-    String plan = before.note() == null ? r.plan() : before.note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
-    Status status = r.status() == Status.UP_TO_DATE && before.bytes() > 0 ? Status.SENT : r.status();
+    String plan =
+        before.note() == null
+            ? r.plan()
+            : before.note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
+    Status status =
+        r.status() == Status.UP_TO_DATE && before.bytes() > 0 ? Status.SENT : r.status();
     DatasetResult merged =
-        new DatasetResult(r.phase(), r.source(), r.dataset(), r.target(), status, before.bytes() + r.bytes(), plan, r.message());
+        new DatasetResult(
+            r.phase(),
+            r.source(),
+            r.dataset(),
+            r.target(),
+            status,
+            before.bytes() + r.bytes(),
+            plan,
+            r.message());
     List<Warning> warnings = new ArrayList<>(before.warnings());
     warnings.addAll(rest.warnings());
     return new Replicated(merged, warnings, rest.unheldBase(), rest.keep(), rest.move());
@@ -285,8 +300,14 @@ final class Transfer {
    */
   private Before resume(String dataset, String dst, String token, boolean full) {
     Streamed s =
-        stream(dataset, dst, null, null, "resume of an interrupted receive",
-            ZfsCommands.resumeSend(token), ZfsCommands.resumeEstimate(token),
+        stream(
+            dataset,
+            dst,
+            null,
+            null,
+            "resume of an interrupted receive",
+            ZfsCommands.resumeSend(token),
+            ZfsCommands.resumeEstimate(token),
             ZfsCommands.resumeReceive(dst, route.receiveOptions()),
             null);
     if (s.failure() == null) {
@@ -299,7 +320,11 @@ final class Transfer {
     if (next == Resumption.AfterFailure.KEEP) {
       error(dataset, s.failure());
       String msg = s.failure().message() + "; the partial state is kept: the next cycle resumes it";
-      return new Before(s.bytes(), null, List.of(), events.result(dataset, dst, Status.FAILED, s.bytes(), "resume", msg));
+      return new Before(
+          s.bytes(),
+          null,
+          List.of(),
+          events.result(dataset, dst, Status.FAILED, s.bytes(), "resume", msg));
     }
     String why = "its token no longer works (" + s.failure().message() + ")";
     Before aborted = abort(dataset, dst, why, full);
@@ -310,11 +335,21 @@ final class Transfer {
   private Before abort(String dataset, String dst, String why, boolean full) {
     ProcessResult a = run(route.target().endpoint, ZfsCommands.abortResume(dst));
     if (!a.ok()) {
-      String msg = "cannot abort the interrupted receive on " + dst + " (" + why + "): " + a.describe();
-      return new Before(0, null, List.of(), events.failed(dataset, dst, ErrorKind.RECEIVE_FAILED, msg, a, "abort"));
+      String msg =
+          "cannot abort the interrupted receive on " + dst + " (" + why + "): " + a.describe();
+      return new Before(
+          0,
+          null,
+          List.of(),
+          events.failed(dataset, dst, ErrorKind.RECEIVE_FAILED, msg, a, "abort"));
     }
     route.target().aborted(dst, full);
-    String msg = "aborted the interrupted receive on " + dst + " (zfs receive -A): " + why + "; planned afresh";
+    String msg =
+        "aborted the interrupted receive on "
+            + dst
+            + " (zfs receive -A): "
+            + why
+            + "; planned afresh";
     Warning w = events.warning(new Warning(dataset, ErrorKind.RESUME_ABORTED, msg, null));
     return new Before(0, null, List.of(w), null);
   }
@@ -366,9 +401,12 @@ final class Transfer {
           events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, steps));
     }
     if (scope.dryRun()) {
-      String would = "would send " + send
-          + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
-              ? " (replacing the agent's empty placeholder, receive -F)" : "");
+      String would =
+          "would send "
+              + send
+              + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
+                  ? " (replacing the agent's empty placeholder, receive -F)"
+                  : "");
       String why = "dry run: " + would;
       events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
       return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
@@ -389,8 +427,7 @@ final class Transfer {
       }
     }
     events.progress(dataset, dst, latest, latest, StepStatus.DONE, 0, null, 0, "up to date");
-    DatasetResult result =
-        events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
+    DatasetResult result = events.result(dataset, dst, Status.UP_TO_DATE, 0, up.toString(), null);
     return new Replicated(result, warnings, unheldBase, Set.of(latest), null);
   }
 
@@ -405,8 +442,13 @@ final class Transfer {
     if (!target.missingParents(dst).isEmpty()) {
       Optional<String> blocker = ReceiveRules.blockingAncestor(dataset, failed);
       if (blocker.isPresent()) {
-        String why = "parent failed: " + blocker.get() + " failed this cycle; no placeholder is"
-            + " created where it belongs, " + dataset + " follows it once it is received";
+        String why =
+            "parent failed: "
+                + blocker.get()
+                + " failed this cycle; no placeholder is"
+                + " created where it belongs, "
+                + dataset
+                + " follows it once it is received";
         return Replicated.of(events.skipped(dataset, dst, why));
       }
     }
@@ -421,8 +463,7 @@ final class Transfer {
     for (ReplicationStep step : send.steps()) {
       if (scope.control().forced()) {
         String msg = "stopped before " + step + " by a forced stop";
-        DatasetResult stopped =
-            events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
+        DatasetResult stopped = events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
         return new Replicated(stopped, warnings, null, null, moved(dataset, done));
       }
       boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
@@ -488,8 +529,8 @@ final class Transfer {
   }
 
   /**
-   * One {@code send | receive} step, with its progress from start to end. Received with
-   * {@code -s} where the target side is resumable, so a stream cut short is resumed next cycle.
+   * One {@code send | receive} step, with its progress from start to end. Received with {@code -s}
+   * where the target side is resumable, so a stream cut short is resumed next cycle.
    *
    * @param replace receive with {@code -F}: the step's full stream replaces the agent's placeholder
    * @param mayRetry a refusal that a rollback of the head explains may ask for one more try
@@ -503,7 +544,12 @@ final class Transfer {
       receiveOptions.addAll(route.receiveOptions());
     }
     Streamed s =
-        stream(dataset, dst, from, step.to().name(), step.toString(),
+        stream(
+            dataset,
+            dst,
+            from,
+            step.to().name(),
+            step.toString(),
             ZfsCommands.send(dataset, step, route.raw()),
             // Full sends only: an incremental is usually a small delta, over before a percentage
             // would help, and the estimate would cost a command per dataset (docs/design.md).
@@ -540,8 +586,15 @@ final class Transfer {
                 route.target().endpoint.zfs(receive),
                 bytes ->
                     events.progress(
-                        dataset, dst, from, to, StepStatus.STREAMING, bytes, estimate,
-                        rate(bytes, start), null),
+                        dataset,
+                        dst,
+                        from,
+                        to,
+                        StepStatus.STREAMING,
+                        bytes,
+                        estimate,
+                        rate(bytes, start),
+                        null),
                 scope.stallTimeout(),
                 scope.control());
     long rate = rate(pr.bytes(), start);

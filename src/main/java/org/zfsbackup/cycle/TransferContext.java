@@ -18,12 +18,12 @@ record TransferContext(Scope scope, Route route) {
   /**
    * What every transfer of one cycle shares.
    *
-   * @param dryRun       plan only: list both sides, decide, change nothing
+   * @param dryRun plan only: list both sides, decide, change nothing
    * @param shortTimeout the bound of every short command (listing, create, set, hold, estimate)
    * @param stallTimeout a stream that moves no byte for this long is killed
-   * @param holds        whether incremental bases are held on the source
-   * @param resumable    {@code replication.resumable}: receive with {@code -s} and resume
-   *                     interrupted receives, where the target's zfs can
+   * @param holds whether incremental bases are held on the source
+   * @param resumable {@code replication.resumable}: receive with {@code -s} and resume interrupted
+   *     receives, where the target's zfs can
    */
   record Scope(
       String cycleId,
@@ -39,13 +39,13 @@ record TransferContext(Scope scope, Route route) {
   /**
    * From one source side to one target side; pull and push differ only here.
    *
-   * @param sourceName     the source's name in events and reports ({@code local} for the push)
-   * @param roots          the configured datasets of the source side, each with its children
-   * @param only           the roots a limited run is limited to; null when it is not limited
-   * @param mapping        a source dataset's name on the target
+   * @param sourceName the source's name in events and reports ({@code local} for the push)
+   * @param roots the configured datasets of the source side, each with its children
+   * @param only the roots a limited run is limited to; null when it is not limited
+   * @param mapping a source dataset's name on the target
    * @param receiveOptions appended to every {@code zfs receive}
-   * @param raw            {@code zfs send -w}
-   * @param holdTag        the tag of the holds on the source's incremental bases
+   * @param raw {@code zfs send -w}
+   * @param holdTag the tag of the holds on the source's incremental bases
    */
   record Route(
       Phase phase,

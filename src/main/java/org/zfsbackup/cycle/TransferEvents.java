@@ -109,7 +109,18 @@ final class TransferEvents {
     }
     sink.accept(
         new CycleEvent.Progress(
-            cycleId, phase, sourceName, dataset, dst, from, to, status, bytes, total, rate, percent,
+            cycleId,
+            phase,
+            sourceName,
+            dataset,
+            dst,
+            from,
+            to,
+            status,
+            bytes,
+            total,
+            rate,
+            percent,
             message));
   }
 

@@ -4,14 +4,14 @@ import java.util.Locale;
 
 /**
  * Why the engine reported a {@link CycleEvent.Error}: one constant per kind, each documented here
- * and nowhere else in the code. {@link #wire()} is the {@code kind} on {@code T/error};
- * {@code docs/mqtt.md} lists every constant (a test checks that it does).
+ * and nowhere else in the code. {@link #wire()} is the {@code kind} on {@code T/error}; {@code
+ * docs/mqtt.md} lists every constant (a test checks that it does).
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
  * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED}, {@link
- * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED}, {@link #PRUNE_FAILED} and {@link
- * #RESUME_ABORTED} are never a {@code kind} of their own: they are published as a {@code warning}
- * whose message starts with their wire name ({@code hold_failed: could not hold ...}).
+ * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED}, {@link #PRUNE_FAILED} and {@link #RESUME_ABORTED}
+ * are never a {@code kind} of their own: they are published as a {@code warning} whose message
+ * starts with their wire name ({@code hold_failed: could not hold ...}).
  */
 public enum ErrorKind {
   /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
@@ -29,14 +29,14 @@ public enum ErrorKind {
   /** The target has snapshots but none in common with the source; nothing on it was changed. */
   NO_COMMON_SNAPSHOT,
   /**
-   * A configured target root ({@code pull.target}, {@code push.target}) does not exist: nothing
-   * is created and nothing is sent to it this phase (a typo, or a pool not imported, would
-   * otherwise put the backups somewhere else, unencrypted).
+   * A configured target root ({@code pull.target}, {@code push.target}) does not exist: nothing is
+   * created and nothing is sent to it this phase (a typo, or a pool not imported, would otherwise
+   * put the backups somewhere else, unencrypted).
    */
   TARGET_MISSING,
   /**
-   * A full stream's target exists and is not an empty placeholder of the agent's: receiving
-   * would destroy it, so nothing was received. The message names the manual fix.
+   * A full stream's target exists and is not an empty placeholder of the agent's: receiving would
+   * destroy it, so nothing was received. The message names the manual fix.
    */
   TARGET_EXISTS,
   /**
@@ -45,8 +45,8 @@ public enum ErrorKind {
    */
   TARGET_MODIFIED,
   /**
-   * The agent's placeholder cannot be replaced by the dataset's full stream (OpenZFS refuses
-   * {@code receive -F} on an encrypted filesystem); the message names the manual fix.
+   * The agent's placeholder cannot be replaced by the dataset's full stream (OpenZFS refuses {@code
+   * receive -F} on an encrypted filesystem); the message names the manual fix.
    */
   PLACEHOLDER_BLOCKED,
   /** A missing parent on the target could not be created ({@code zfs create}). */
@@ -90,8 +90,8 @@ public enum ErrorKind {
   PRUNE_FAILED,
   /**
    * The saved state of an interrupted {@code receive -s} was aborted ({@code zfs receive -A}): its
-   * token no longer works (the snapshot was destroyed on the source) or resumable receives are
-   * off; the dataset was planned afresh. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
+   * token no longer works (the snapshot was destroyed on the source) or resumable receives are off;
+   * the dataset was planned afresh. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
    */
   RESUME_ABORTED;
 

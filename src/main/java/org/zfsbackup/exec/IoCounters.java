@@ -7,10 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads one of Linux's per-process I/O counters ({@code /proc/PID/io}: {@code rchar} or
- * {@code wchar}) for a process and its descendants (a wrapper such as {@code sudo zfs} moves the
- * data in its child). Finding the descendants scans every process, so that is done at most every
- * half second; reading the counters of known processes is cheap. 0 where nothing can be read.
+ * Reads one of Linux's per-process I/O counters ({@code /proc/PID/io}: {@code rchar} or {@code
+ * wchar}) for a process and its descendants (a wrapper such as {@code sudo zfs} moves the data in
+ * its child). Finding the descendants scans every process, so that is done at most every half
+ * second; reading the counters of known processes is cheap. 0 where nothing can be read.
  */
 final class IoCounters {
   private static final long RESCAN_NANOS = 500_000_000L;
@@ -26,7 +26,9 @@ final class IoCounters {
     this.field = field;
   }
 
-  /** The largest total seen so far (counters vanish with their process; the total never goes down). */
+  /**
+   * The largest total seen so far (counters vanish with their process; the total never goes down).
+   */
   long read() {
     long now = System.nanoTime();
     if (pids.isEmpty() || now - lastScan > RESCAN_NANOS) {

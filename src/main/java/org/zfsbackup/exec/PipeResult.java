@@ -3,13 +3,13 @@ package org.zfsbackup.exec;
 /**
  * How a send-to-receive stream ended.
  *
- * @param bytes      bytes that went through
- * @param send       the sending side (exit code, stderr tail)
- * @param receive    the receiving side
- * @param stalled    killed because no byte moved for the stall timeout
- * @param killed     killed by a forced stop
- * @param stuck      a process of the stream outlived the kill and was abandoned (still running,
- *                   e.g. a receive blocked in the kernel on a pool with {@code failmode=wait})
+ * @param bytes bytes that went through
+ * @param send the sending side (exit code, stderr tail)
+ * @param receive the receiving side
+ * @param stalled killed because no byte moved for the stall timeout
+ * @param killed killed by a forced stop
+ * @param stuck a process of the stream outlived the kill and was abandoned (still running, e.g. a
+ *     receive blocked in the kernel on a pool with {@code failmode=wait})
  * @param firstFailure of the processes that failed, the one that exited first; null when none
  *     failed or the order is not known. The others usually fail because of it: a receive that
  *     refuses the stream breaks the pipe of the send (over ssh, ssh then exits 255).

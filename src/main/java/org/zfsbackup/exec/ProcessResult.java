@@ -5,14 +5,19 @@ import java.util.List;
 /**
  * How a process ended.
  *
- * @param exitCode    -1 when it did not start or was killed on timeout
- * @param stdout      all of stdout (short commands only: listings, properties)
- * @param stderrTail  the last lines of stderr, for error messages
+ * @param exitCode -1 when it did not start or was killed on timeout
+ * @param stdout all of stdout (short commands only: listings, properties)
+ * @param stderrTail the last lines of stderr, for error messages
  * @param startFailed it could not be started (program not found, ...)
- * @param timedOut    it was killed after the timeout
+ * @param timedOut it was killed after the timeout
  */
 public record ProcessResult(
-    List<String> argv, int exitCode, String stdout, String stderrTail, boolean startFailed, boolean timedOut) {
+    List<String> argv,
+    int exitCode,
+    String stdout,
+    String stderrTail,
+    boolean startFailed,
+    boolean timedOut) {
 
   public boolean ok() {
     return exitCode == 0 && !startFailed && !timedOut;
@@ -25,8 +30,15 @@ public record ProcessResult(
       return "could not start '" + cmd + "': " + stderrTail;
     }
     if (timedOut) {
-      return "'" + cmd + "' timed out and was killed" + (stderrTail.isBlank() ? "" : ": " + stderrTail);
+      return "'"
+          + cmd
+          + "' timed out and was killed"
+          + (stderrTail.isBlank() ? "" : ": " + stderrTail);
     }
-    return "'" + cmd + "' exited with " + exitCode + (stderrTail.isBlank() ? "" : ": " + stderrTail);
+    return "'"
+        + cmd
+        + "' exited with "
+        + exitCode
+        + (stderrTail.isBlank() ? "" : ": " + stderrTail);
   }
 }

@@ -4,16 +4,16 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The one port through which the agent runs processes. Every command is an argv list, never a
- * shell line. Implementations bound every call in time.
+ * The one port through which the agent runs processes. Every command is an argv list, never a shell
+ * line. Implementations bound every call in time.
  */
 public interface ProcessRunner {
 
   /**
    * Runs {@code argv} to completion, or kills it after {@code timeout}.
    *
-   * @return the exit code and output; a process that could not start or timed out is a result
-   *     with {@link ProcessResult#startFailed()} or {@link ProcessResult#timedOut()} set, not an
+   * @return the exit code and output; a process that could not start or timed out is a result with
+   *     {@link ProcessResult#startFailed()} or {@link ProcessResult#timedOut()} set, not an
    *     exception
    */
   ProcessResult run(List<String> argv, Duration timeout);
@@ -21,9 +21,9 @@ public interface ProcessRunner {
   /**
    * Streams {@code send}'s stdout into {@code receive}'s stdin with bounded memory, counting bytes.
    *
-   * @param progress    called with the running byte count, about once a second, from another thread
+   * @param progress called with the running byte count, about once a second, from another thread
    * @param stallTimeout kill both processes when no byte moves for this long
-   * @param control     registers a killer so a forced stop can end the stream
+   * @param control registers a killer so a forced stop can end the stream
    */
   PipeResult pipe(
       List<String> send,

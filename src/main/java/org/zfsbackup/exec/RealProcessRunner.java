@@ -19,13 +19,13 @@ import org.slf4j.LoggerFactory;
  * Runs processes with {@link ProcessBuilder}: argv lists, stdin from /dev/null (ssh must never wait
  * for a terminal), every call bounded in time.
  *
- * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one
- * {@link ProcessBuilder#startPipeline} whose pipes the JVM never reads, so memory stays bounded
- * whatever the stream size; {@code pv -n} reports the exact byte count once a second. The extra
- * hop costs throughput on streams that run at memory speed (figures in docs/performance.md). With
- * no counter configured ({@code commands.pv: []}) the pipeline is {@code send | receive} alone, at
- * the speed of a shell pipe, and the count is sampled from the kernel's per-process I/O counters
- * instead (approximate, see {@link #direct}).
+ * <p>Streams go through the kernel, not the JVM: {@code send | pv | receive} is one {@link
+ * ProcessBuilder#startPipeline} whose pipes the JVM never reads, so memory stays bounded whatever
+ * the stream size; {@code pv -n} reports the exact byte count once a second. The extra hop costs
+ * throughput on streams that run at memory speed (figures in docs/performance.md). With no counter
+ * configured ({@code commands.pv: []}) the pipeline is {@code send | receive} alone, at the speed
+ * of a shell pipe, and the count is sampled from the kernel's per-process I/O counters instead
+ * (approximate, see {@link #direct}).
  */
 public final class RealProcessRunner implements ProcessRunner {
   private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
@@ -45,17 +45,24 @@ public final class RealProcessRunner implements ProcessRunner {
   private final KillPolicy killPolicy;
   private final Set<Process> running = ConcurrentHashMap.newKeySet();
 
-  /** @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from /proc */
+  /**
+   * @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from
+   *     /proc
+   */
   public RealProcessRunner(List<String> pv) {
     this(pv, MAX_STDOUT, KillPolicy.DEFAULT);
   }
 
-  /** @param killPolicy how a stream is ended; tests shorten it */
+  /**
+   * @param killPolicy how a stream is ended; tests shorten it
+   */
   public RealProcessRunner(List<String> pv, KillPolicy killPolicy) {
     this(pv, MAX_STDOUT, killPolicy);
   }
 
-  /** @param maxStdout the most stdout a short command may print; more is a failure */
+  /**
+   * @param maxStdout the most stdout a short command may print; more is a failure
+   */
   RealProcessRunner(List<String> pv, int maxStdout) {
     this(pv, maxStdout, KillPolicy.DEFAULT);
   }
@@ -111,14 +118,22 @@ public final class RealProcessRunner implements ProcessRunner {
 
   @Override
   public PipeResult pipe(
-      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+      List<String> send,
+      List<String> receive,
+      ByteProgress progress,
+      Duration stallTimeout,
+      KillSwitch control) {
     return pv.isEmpty()
         ? direct(send, receive, progress, stallTimeout, control)
         : kernelPipe(send, receive, progress, stallTimeout, control);
   }
 
   private PipeResult kernelPipe(
-      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+      List<String> send,
+      List<String> receive,
+      ByteProgress progress,
+      Duration stallTimeout,
+      KillSwitch control) {
     List<String> counter = new ArrayList<>(pv);
     counter.addAll(PV_FLAGS);
     List<ProcessBuilder> builders =
@@ -150,8 +165,10 @@ public final class RealProcessRunner implements ProcessRunner {
     // An abandoned process keeps its stderr open: do not wait for its end long.
     long tail = watch.stuck ? 1_000 : 5_000;
     pvErr.await(tail);
-    ProcessResult s = new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(tail), false, false);
-    ProcessResult r = new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(tail), false, false);
+    ProcessResult s =
+        new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(tail), false, false);
+    ProcessResult r =
+        new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(tail), false, false);
     PipeResult.Stage first =
         order.firstFailed(
             PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
@@ -167,7 +184,11 @@ public final class RealProcessRunner implements ProcessRunner {
    * itself the counters stay at zero.
    */
   private PipeResult direct(
-      List<String> send, List<String> receive, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+      List<String> send,
+      List<String> receive,
+      ByteProgress progress,
+      Duration stallTimeout,
+      KillSwitch control) {
     List<ProcessBuilder> builders =
         List.of(
             new ProcessBuilder(send).redirectInput(DEV_NULL),
@@ -205,8 +226,10 @@ public final class RealProcessRunner implements ProcessRunner {
     sampler.interrupt();
     return new PipeResult(
         bytes.get(),
-        new ProcessResult(send, exit(s), "", sendErr.await(watch.stuck ? 1_000 : 5_000), false, false),
-        new ProcessResult(receive, exit(r), "", recvErr.await(watch.stuck ? 1_000 : 5_000), false, false),
+        new ProcessResult(
+            send, exit(s), "", sendErr.await(watch.stuck ? 1_000 : 5_000), false, false),
+        new ProcessResult(
+            receive, exit(r), "", recvErr.await(watch.stuck ? 1_000 : 5_000), false, false),
         watch.stalled,
         watch.killed,
         watch.stuck,
@@ -214,8 +237,8 @@ public final class RealProcessRunner implements ProcessRunner {
   }
 
   /**
-   * When each process of a pipeline exited (as the JVM's reaper saw it), to tell which stage
-   * failed first: the cause is the first failure, the rest usually follow from it.
+   * When each process of a pipeline exited (as the JVM's reaper saw it), to tell which stage failed
+   * first: the cause is the first failure, the rest usually follow from it.
    */
   private static final class ExitOrder {
     private final List<Process> procs;
@@ -259,7 +282,8 @@ public final class RealProcessRunner implements ProcessRunner {
 
   private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {
     ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
-    return new PipeResult(0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
+    return new PipeResult(
+        0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
   }
 
   private static final class Watch {
@@ -270,14 +294,15 @@ public final class RealProcessRunner implements ProcessRunner {
 
   /**
    * How a stream is ended when it must be: SIGTERM to every process of the stream and what they
-   * started (ssh, zfs), SIGKILL to those still alive {@code killGrace} later, and
-   * {@code abandonAfter} after the SIGTERM whatever still runs is abandoned (reported stuck, left
-   * running) so the cycle goes on and ends with a result. A process SIGKILL cannot end is one in
+   * started (ssh, zfs), SIGKILL to those still alive {@code killGrace} later, and {@code
+   * abandonAfter} after the SIGTERM whatever still runs is abandoned (reported stuck, left running)
+   * so the cycle goes on and ends with a result. A process SIGKILL cannot end is one in
    * uninterruptible sleep: a receive blocked in the kernel on a pool with {@code failmode=wait}.
    */
   public record KillPolicy(Duration killGrace, Duration abandonAfter) {
     /** Fits in the agent's shutdown grace (20 s) and in systemd's default stop timeout (90 s). */
-    public static final KillPolicy DEFAULT = new KillPolicy(Duration.ofSeconds(5), Duration.ofSeconds(15));
+    public static final KillPolicy DEFAULT =
+        new KillPolicy(Duration.ofSeconds(5), Duration.ofSeconds(15));
   }
 
   /** Ends the processes of one stream, TERM first; every method is safe from any thread. */
@@ -329,7 +354,11 @@ public final class RealProcessRunner implements ProcessRunner {
    * stall or a forced stop (see {@link KillPolicy}), and abandons what outlives that.
    */
   private Watch supervise(
-      List<Process> procs, AtomicLong bytes, ByteProgress progress, Duration stallTimeout, KillSwitch control) {
+      List<Process> procs,
+      AtomicLong bytes,
+      ByteProgress progress,
+      Duration stallTimeout,
+      KillSwitch control) {
     Watch watch = new Watch();
     Ender ender = new Ender(procs, killPolicy);
     Runnable killer =
@@ -362,7 +391,10 @@ public final class RealProcessRunner implements ProcessRunner {
             break;
           }
         } else if (now - lastMove > stallTimeout.toNanos()) {
-          LOG.warn("no byte moved for {} s: killing {}", stallTimeout.toSeconds(), procs.get(0).info().command().orElse("stream"));
+          LOG.warn(
+              "no byte moved for {} s: killing {}",
+              stallTimeout.toSeconds(),
+              procs.get(0).info().command().orElse("stream"));
           watch.stalled = true;
           ender.terminate();
         }
@@ -370,20 +402,26 @@ public final class RealProcessRunner implements ProcessRunner {
       // The receiver is done; the others end on EOF or SIGPIPE. Bound that wait too.
       long tailStart = System.nanoTime();
       while (!watch.stuck && procs.stream().anyMatch(Process::isAlive)) {
-        if (!ender.terminated() && System.nanoTime() - tailStart > Duration.ofSeconds(30).toNanos()) {
+        if (!ender.terminated()
+            && System.nanoTime() - tailStart > Duration.ofSeconds(30).toNanos()) {
           ender.terminate();
         }
         if (ender.terminated() && ender.overdue()) {
           watch.stuck = true;
         }
-        waitFor(procs.stream().filter(Process::isAlive).findFirst().orElse(last), Duration.ofMillis(100));
+        waitFor(
+            procs.stream().filter(Process::isAlive).findFirst().orElse(last),
+            Duration.ofMillis(100));
       }
       if (watch.stuck) {
         LOG.error(
             "abandoned, still running {} s after SIGTERM (SIGKILL after {} s; stuck in the kernel?): {}",
             killPolicy.abandonAfter().toSeconds(),
             killPolicy.killGrace().toSeconds(),
-            procs.stream().filter(Process::isAlive).map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
+            procs.stream()
+                .filter(Process::isAlive)
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
+                .toList());
       }
       progress.bytes(bytes.get());
     } finally {

@@ -113,9 +113,7 @@ final class Agent implements MqttPort.Listener {
   private void become(Event event, AgentCycle started) {
     AgentStatus next = status.after(event, started, mqtt.connection(), clock.instant());
     boolean announce =
-        next.stage() != Stage.STOPPING
-            && event != Event.POWER_RETURNS
-            && event != Event.LOCK_TAKEN;
+        next.stage() != Stage.STOPPING && event != Event.POWER_RETURNS && event != Event.LOCK_TAKEN;
     if (announce && next.wire() != status.wire()) {
       log.info("state {} -> {}", status.wire().wire(), next.wire().wire());
     }
@@ -366,8 +364,9 @@ final class Agent implements MqttPort.Listener {
   // ---------------------------------------------------------------- shutdown
 
   /**
-   * Stops for good (SIGTERM): a running cycle is interrupted (its streams killed, it ends
-   * {@code interrupted}) and given {@code shutdownGrace} to report; then {@code offline}, a clean disconnect, and the client is closed. Idempotent.
+   * Stops for good (SIGTERM): a running cycle is interrupted (its streams killed, it ends {@code
+   * interrupted}) and given {@code shutdownGrace} to report; then {@code offline}, a clean
+   * disconnect, and the client is closed. Idempotent.
    */
   Future<Void> shutdown() {
     if (shutdown != null) {
@@ -383,7 +382,8 @@ final class Agent implements MqttPort.Listener {
     Future<Void> cycleDone = Future.succeededFuture();
     AgentCycle c = status.cycle();
     if (c != null) {
-      log.info("cycle {}: interrupting it, killing the streams in flight before shutting down", c.id);
+      log.info(
+          "cycle {}: interrupting it, killing the streams in flight before shutting down", c.id);
       c.control.stop(StopReason.INTERRUPT, true);
       cycleDone = c.endedWithin(settings.shutdownGrace());
     }

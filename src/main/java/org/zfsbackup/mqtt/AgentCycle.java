@@ -39,8 +39,8 @@ final class AgentCycle {
   final Promise<Void> ended = Promise.promise();
 
   /**
-   * The engine reported {@code cycle_locked}: another process holds the cycle lock and nothing
-   * was done, so this cycle's report replaces no result.
+   * The engine reported {@code cycle_locked}: another process holds the cycle lock and nothing was
+   * done, so this cycle's report replaces no result.
    */
   boolean lockedOut;
 

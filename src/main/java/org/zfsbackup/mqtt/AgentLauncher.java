@@ -100,16 +100,26 @@ public final class AgentLauncher {
       PowerClocks clocks,
       Timings timings) {
     MqttConfig mqtt =
-        config.mqtt()
-            .orElseThrow(() -> new IllegalArgumentException("the agent needs an mqtt section in the config"));
+        config
+            .mqtt()
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException("the agent needs an mqtt section in the config"));
     Topics topics = new Topics(mqtt.topic());
     Optional<Discovery> discovery =
         mqtt.homeAssistant().enabled()
-            ? Optional.of(new Discovery(mqtt.homeAssistant().discoveryPrefix(), mqtt.clientId(), topics, version(),
-                java.time.Duration.ofHours(mqtt.homeAssistant().staleAfterH())))
+            ? Optional.of(
+                new Discovery(
+                    mqtt.homeAssistant().discoveryPrefix(),
+                    mqtt.clientId(),
+                    topics,
+                    version(),
+                    java.time.Duration.ofHours(mqtt.homeAssistant().staleAfterH())))
             : Optional.empty();
     List<String> subscriptions =
-        discovery.map(d -> List.of(topics.command(), d.statusTopic())).orElse(List.of(topics.command()));
+        discovery
+            .map(d -> List.of(topics.command(), d.statusTopic()))
+            .orElse(List.of(topics.command()));
     CycleRunner runner = engine.create(config);
 
     Vertx vertx = Vertx.vertx();
@@ -117,7 +127,8 @@ public final class AgentLauncher {
       Context context = vertx.getOrCreateContext();
       // A cycle takes hours (and some power commands return only after the wake-up): no
       // blocked-thread warnings.
-      WorkerExecutor workers = vertx.createSharedWorkerExecutor("zfs-backup-agent-worker", 4, 30, TimeUnit.DAYS);
+      WorkerExecutor workers =
+          vertx.createSharedWorkerExecutor("zfs-backup-agent-worker", 4, 30, TimeUnit.DAYS);
       PahoConnection connection =
           new PahoConnection(
               vertx,

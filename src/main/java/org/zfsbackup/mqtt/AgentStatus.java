@@ -47,8 +47,8 @@ record AgentStatus(
     /** A cycle was asked to stop for a power-down, which follows when it ends. */
     SUSPENDING(AgentState.SUSPENDING),
     /**
-     * No cycle of ours: the power-down waits until no other process (a {@code run} from cron)
-     * holds the cycle lock; online, commands as in {@code SUSPENDING}.
+     * No cycle of ours: the power-down waits until no other process (a {@code run} from cron) holds
+     * the cycle lock; online, commands as in {@code SUSPENDING}.
      */
     AWAITING_LOCK(AgentState.SUSPENDING),
     /**

@@ -8,15 +8,15 @@ import org.zfsbackup.event.CycleEvent.StepStatus;
 
 /**
  * Progress over a whole cycle, for {@code T/cycle_progress}: the share of the cycle's dataset steps
- * (a dataset in one phase) that ended, the one in flight counting by its own estimate ({@code
- * bytes / total_bytes} of {@code zfs send -nP}).
+ * (a dataset in one phase) that ended, the one in flight counting by its own estimate ({@code bytes
+ * / total_bytes} of {@code zfs send -nP}).
  *
  * <p>Why not bytes over the cycle's estimated bytes: no such total exists when a cycle starts. The
  * engine lists each source only when it reaches it and estimates each step just before sending it,
  * and the push phase sends what the pull phase has just received. So the number of steps to expect
- * is the last real cycle's {@code datasets.total} (nightly cycles repeat themselves), raised to what
- * this cycle has seen when it has more; with no earlier cycle it is unknown and so is the percent.
- * Not thread-safe: used on the agent's context only.
+ * is the last real cycle's {@code datasets.total} (nightly cycles repeat themselves), raised to
+ * what this cycle has seen when it has more; with no earlier cycle it is unknown and so is the
+ * percent. Not thread-safe: used on the agent's context only.
  */
 final class CycleProgress {
   private final String cycleId;

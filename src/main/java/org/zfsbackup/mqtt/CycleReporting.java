@@ -25,8 +25,8 @@ import org.zfsbackup.event.ErrorKind;
  * what happens next; this only reports. Used on the agent's context only.
  *
  * <p>A dry run's result says {@code "dry_run": true} and is published without the retained flag:
- * the broker keeps the last real result, which is also the one kept, saved and republished after
- * a connect, so Home Assistant's Last result, Last success and Problem never show a dry run. Also
+ * the broker keeps the last real result, which is also the one kept, saved and republished after a
+ * connect, so Home Assistant's Last result, Last success and Problem never show a dry run. Also
  * publishes {@code T/cycle_progress} ({@link CycleProgress}), and when Home Assistant's Problem
  * goes by age, republishes the retained result when the last success turns stale so that the
  * sensor's template is evaluated again.

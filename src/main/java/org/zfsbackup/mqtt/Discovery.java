@@ -8,11 +8,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Home Assistant MQTT discovery: one device with its entities, each published retained on
- * {@code <prefix>/<component>/<node_id>/<object_id>/config} (single-component discovery, which every
- * HA version with MQTT discovery understands). {@code node_id} is the MQTT client id reduced to
- * {@code [a-zA-Z0-9_-]}; {@code unique_id} is {@code <node_id>_<object_id>}: stable across restarts
- * and distinct per agent.
+ * Home Assistant MQTT discovery: one device with its entities, each published retained on {@code
+ * <prefix>/<component>/<node_id>/<object_id>/config} (single-component discovery, which every HA
+ * version with MQTT discovery understands). {@code node_id} is the MQTT client id reduced to {@code
+ * [a-zA-Z0-9_-]}; {@code unique_id} is {@code <node_id>_<object_id>}: stable across restarts and
+ * distinct per agent.
  *
  * <p>Availability: buttons, State, Running and the Backup finished event follow {@code
  * T/availability}. Progress, Current dataset, Cycle progress and Transfer rate are available only
@@ -115,8 +115,7 @@ final class Discovery {
     // Never "None": with no success yet the template renders nothing, and the sensor stays
     // unknown. A dry run's payload carries the same last_success_at, so it changes nothing.
     lastSuccess.put(
-        "value_template",
-        "{{ value_json.last_success_at if value_json.last_success_at else '' }}");
+        "value_template", "{{ value_json.last_success_at if value_json.last_success_at else '' }}");
     lastSuccess.put("device_class", "timestamp");
     lastSuccess.put("icon", "mdi:calendar-check");
     out.put(topic("sensor", "last_success"), lastSuccess);
@@ -213,7 +212,10 @@ final class Discovery {
     return out;
   }
 
-  /** A button that publishes the plain-text {@code command} on T; pressable while the agent is online. */
+  /**
+   * A button that publishes the plain-text {@code command} on T; pressable while the agent is
+   * online.
+   */
   private ObjectNode button(String name, String command, String icon) {
     return button(name, command, command, icon);
   }

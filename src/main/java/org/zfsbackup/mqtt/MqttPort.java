@@ -10,12 +10,12 @@ import io.vertx.core.Future;
 interface MqttPort {
 
   /**
-   * Connects, retrying with backoff forever (logging each attempt) until connected or
-   * {@link #disconnect()}/{@link #close()}; later connection losses reconnect on their own. After
-   * every (re)connect it subscribes and then calls {@link Listener#connected}; a subscription the
-   * broker refuses is retried, and {@link Listener#connected} waits for it. A connection still
-   * open from before (one that went to sleep with the machine, whose socket is dead) is dropped
-   * first, without waiting for the keep-alive to notice.
+   * Connects, retrying with backoff forever (logging each attempt) until connected or {@link
+   * #disconnect()}/{@link #close()}; later connection losses reconnect on their own. After every
+   * (re)connect it subscribes and then calls {@link Listener#connected}; a subscription the broker
+   * refuses is retried, and {@link Listener#connected} waits for it. A connection still open from
+   * before (one that went to sleep with the machine, whose socket is dead) is dropped first,
+   * without waiting for the keep-alive to notice.
    */
   void connect(Listener listener);
 
@@ -35,8 +35,8 @@ interface MqttPort {
   Future<Void> close();
 
   /**
-   * Counts successful connections, starting at 1. Each message carries the number of the
-   * connection it arrived on, so the agent can drop what arrived before a power-down.
+   * Counts successful connections, starting at 1. Each message carries the number of the connection
+   * it arrived on, so the agent can drop what arrived before a power-down.
    */
   long connection();
 

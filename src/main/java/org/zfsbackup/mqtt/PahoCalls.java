@@ -59,8 +59,8 @@ final class PahoCalls {
   }
 
   /**
-   * The topics a SUBACK refused: return code 0x80 (MQTT 3.1.1 section 3.9.3), or anything else
-   * that is not a granted QoS 0-2; a SUBACK with fewer codes than topics refuses the rest.
+   * The topics a SUBACK refused: return code 0x80 (MQTT 3.1.1 section 3.9.3), or anything else that
+   * is not a granted QoS 0-2; a SUBACK with fewer codes than topics refuses the rest.
    */
   static List<String> refused(String[] topics, int[] granted) {
     List<String> out = new ArrayList<>();

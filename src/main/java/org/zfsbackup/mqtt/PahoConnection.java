@@ -87,6 +87,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private int attempt;
   private long retryTimer = -1;
   private int subscribeAttempt;
+
   /** The connection whose refused subscription was reported to the listener already. */
   private long refusalReported;
 

@@ -23,7 +23,8 @@ final class Payloads {
   private Payloads() {}
 
   /** {@code T/state}. */
-  static ObjectNode state(AgentState state, String cycleId, String runId, Phase phase, Instant since) {
+  static ObjectNode state(
+      AgentState state, String cycleId, String runId, Phase phase, Instant since) {
     ObjectNode n = JSON.createObjectNode();
     n.put("state", state.wire());
     n.put("cycle_id", cycleId);
@@ -80,7 +81,15 @@ final class Payloads {
 
   /** {@code T/error} for an engine error. */
   static ObjectNode error(CycleEvent.Error e) {
-    return error(e.cycleId(), e.kind().wire(), e.phase(), e.source(), e.dataset(), e.message(), e.exitCode(), e.stderr());
+    return error(
+        e.cycleId(),
+        e.kind().wire(),
+        e.phase(),
+        e.source(),
+        e.dataset(),
+        e.message(),
+        e.exitCode(),
+        e.stderr());
   }
 
   /** {@code T/error} for something the agent itself refused or failed at. */

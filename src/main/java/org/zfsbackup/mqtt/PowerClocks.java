@@ -59,10 +59,10 @@ interface PowerClocks {
   }
 
   /**
-   * {@code /proc/uptime}'s first field is {@code CLOCK_BOOTTIME} in seconds (10 ms resolution);
-   * a kernel counter, so reading it never waits for a disk. Where it cannot be read (not Linux)
-   * the wall clock, which also runs on during a suspend, stands in (an NTP step could then look
-   * like a short sleep), and a warning says so once.
+   * {@code /proc/uptime}'s first field is {@code CLOCK_BOOTTIME} in seconds (10 ms resolution); a
+   * kernel counter, so reading it never waits for a disk. Where it cannot be read (not Linux) the
+   * wall clock, which also runs on during a suspend, stands in (an NTP step could then look like a
+   * short sleep), and a warning says so once.
    */
   final class SystemClocks implements PowerClocks {
     private static final Logger log = LoggerFactory.getLogger(Agent.class);

@@ -15,10 +15,10 @@ import org.zfsbackup.exec.ProcessResult;
 /**
  * The power-down (docs/mqtt.md, "The power-down, step by step"): the cycle lock, then {@code
  * offline}, a clean disconnect once every publish is acknowledged, {@code power.command} on a
- * worker thread, and a watch on the {@link PowerClocks} until the machine has really been down
- * and is back (or has not gone down within {@code power.settle_s}); and what that outcome reports.
- * The agent decides when (its {@code AWAITING_LOCK} and {@code POWERING_DOWN} stages) and what
- * follows (reconnect, idle). Used on the agent's context only.
+ * worker thread, and a watch on the {@link PowerClocks} until the machine has really been down and
+ * is back (or has not gone down within {@code power.settle_s}); and what that outcome reports. The
+ * agent decides when (its {@code AWAITING_LOCK} and {@code POWERING_DOWN} stages) and what follows
+ * (reconnect, idle). Used on the agent's context only.
  */
 final class PowerDown {
   /** Logs as the agent, whose steps these are. */
@@ -28,8 +28,8 @@ final class PowerDown {
    * @param command {@code power.command}; empty = go offline and come straight back
    * @param settle {@code power.settle_s}: how long the machine may stay up after the command
    *     returned before the power-down counts as failed
-   * @param lockWait {@code power.lock_wait_s}: how long a power-down waits for a cycle lock held
-   *     by another process
+   * @param lockWait {@code power.lock_wait_s}: how long a power-down waits for a cycle lock held by
+   *     another process
    * @param poll how often the lock and the clocks are looked at
    * @param lockFile the cycle lock, {@code <state_file>.lock}
    */

@@ -11,8 +11,8 @@ import org.zfsbackup.exec.ProcessResult;
 
 /**
  * Runs the power command as an argv list, never through a shell, with no timeout: some suspend
- * commands return only when the machine wakes up, which may be hours later. Keeps the last lines
- * of its combined output for the error event.
+ * commands return only when the machine wakes up, which may be hours later. Keeps the last lines of
+ * its combined output for the error event.
  */
 final class ProcessPowerSwitch implements PowerSwitch {
   private static final int TAIL_LINES = 20;
@@ -31,7 +31,8 @@ final class ProcessPowerSwitch implements PowerSwitch {
     }
     Deque<String> tail = new ArrayDeque<>();
     try (BufferedReader r =
-        new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
         if (tail.size() == TAIL_LINES) {
           tail.removeFirst();

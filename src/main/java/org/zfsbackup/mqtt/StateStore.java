@@ -61,7 +61,8 @@ final class StateStore {
       return new Saved(lastSuccess, lastResult);
     } catch (IOException | DateTimeParseException | UncheckedIOException e) {
       String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-      log.warn("state file {} is unreadable ({}); starting as if no backup was recorded", file, why);
+      log.warn(
+          "state file {} is unreadable ({}); starting as if no backup was recorded", file, why);
       return Saved.NONE;
     }
   }
@@ -77,7 +78,8 @@ final class StateStore {
     Files.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
     try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      try (FileChannel ch =
+          FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         ch.write(java.nio.ByteBuffer.wrap(bytes));
         ch.force(true);
       }

@@ -13,7 +13,10 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
 
-/** TLS for {@code ssl://} broker URLs with {@code mqtt.ca_file}; shared by the agent and {@code check}. */
+/**
+ * TLS for {@code ssl://} broker URLs with {@code mqtt.ca_file}; shared by the agent and {@code
+ * check}.
+ */
 public final class TlsSockets {
   private TlsSockets() {}
 
@@ -22,10 +25,13 @@ public final class TlsSockets {
     return url.regionMatches(true, 0, "ssl://", 0, 6);
   }
 
-  /** An SSL socket factory that trusts exactly the CA certificates in {@code caFile} (PEM or DER). */
+  /**
+   * An SSL socket factory that trusts exactly the CA certificates in {@code caFile} (PEM or DER).
+   */
   public static SSLSocketFactory trusting(Path caFile) {
     try (InputStream in = Files.newInputStream(caFile)) {
-      Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+      Collection<? extends Certificate> certs =
+          CertificateFactory.getInstance("X.509").generateCertificates(in);
       if (certs.isEmpty()) {
         throw new IllegalArgumentException("mqtt.ca_file " + caFile + " holds no certificate");
       }
@@ -35,7 +41,8 @@ public final class TlsSockets {
       for (Certificate c : certs) {
         trust.setCertificateEntry("ca-" + i++, c);
       }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(trust);
       SSLContext ssl = SSLContext.getInstance("TLS");
       ssl.init(null, tmf.getTrustManagers(), null);

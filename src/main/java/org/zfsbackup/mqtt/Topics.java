@@ -8,7 +8,8 @@ package org.zfsbackup.mqtt;
 public record Topics(String base) {
   public Topics {
     if (base == null || base.isEmpty() || base.contains("+") || base.contains("#")) {
-      throw new IllegalArgumentException("mqtt.topic must be a non-empty topic without wildcards: " + base);
+      throw new IllegalArgumentException(
+          "mqtt.topic must be a non-empty topic without wildcards: " + base);
     }
   }
 

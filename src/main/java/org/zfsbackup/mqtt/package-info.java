@@ -12,10 +12,10 @@
  * PahoConnection} (with {@code PahoCalls} and {@code InFlight}) is the broker connection behind
  * {@code MqttPort}.
  *
- * <p>Depends on {@code config}, {@code command}, {@code cycle} and {@code event}; this package (with
- * {@code exec}'s implementation, the config loader and {@code Main}) is where Paho, Vert.x and
- * processes are touched. The Vert.x event loop never blocks: the cycle and the power command run on
- * a dedicated worker executor and report back with {@code runOnContext}; Paho callbacks copy what
- * they received, hand it to the agent's context and return.
+ * <p>Depends on {@code config}, {@code command}, {@code cycle} and {@code event}; this package
+ * (with {@code exec}'s implementation, the config loader and {@code Main}) is where Paho, Vert.x
+ * and processes are touched. The Vert.x event loop never blocks: the cycle and the power command
+ * run on a dedicated worker executor and report back with {@code runOnContext}; Paho callbacks copy
+ * what they received, hand it to the agent's context and return.
  */
 package org.zfsbackup.mqtt;

@@ -9,7 +9,10 @@ import java.util.stream.Collectors;
  */
 public sealed interface PlanOutcome {
 
-  /** Send these steps in order. {@code base} is the common snapshot they start from, or null for a first send. */
+  /**
+   * Send these steps in order. {@code base} is the common snapshot they start from, or null for a
+   * first send.
+   */
   record Send(List<ReplicationStep> steps, Snapshot base) implements PlanOutcome {
     public Send {
       steps = List.copyOf(steps);
@@ -63,7 +66,10 @@ public sealed interface PlanOutcome {
 
     @Override
     public String toString() {
-      List<Snapshot> shown = targetSnapshots.size() > 5 ? targetSnapshots.subList(targetSnapshots.size() - 5, targetSnapshots.size()) : targetSnapshots;
+      List<Snapshot> shown =
+          targetSnapshots.size() > 5
+              ? targetSnapshots.subList(targetSnapshots.size() - 5, targetSnapshots.size())
+              : targetSnapshots;
       return "no common snapshot: the target has "
           + targetSnapshots.size()
           + " snapshot(s) ("

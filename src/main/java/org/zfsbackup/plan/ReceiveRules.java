@@ -7,9 +7,9 @@ import java.util.stream.Collectors;
 
 /**
  * The rules that keep a receive from destroying anything on the target, as pure decisions: how a
- * step may be received ({@link #mode}), what a refused incremental means once the target is
- * listed again ({@link #afterRefusal}), and whether a dataset's missing parents may be created
- * as placeholders ({@link #blockingAncestor}).
+ * step may be received ({@link #mode}), what a refused incremental means once the target is listed
+ * again ({@link #afterRefusal}), and whether a dataset's missing parents may be created as
+ * placeholders ({@link #blockingAncestor}).
  *
  * <p>{@code zfs receive -F} rolls the target back and, for an incremental, destroys the target's
  * snapshots that the stream does not carry (zfs-receive(8), "-F"). So it is used only for a full
@@ -42,11 +42,10 @@ public final class ReceiveRules {
   }
 
   /**
-   * How {@code step} may be received into {@code dst}. An incremental is always plain (the
-   * planner found its base on the target). A full stream is plain into a dataset that does not
-   * exist, uses {@code -F} only on the agent's placeholder without snapshots, and is refused on
-   * anything else (a dataset someone else created, or that has snapshots): {@code -F} would
-   * destroy it.
+   * How {@code step} may be received into {@code dst}. An incremental is always plain (the planner
+   * found its base on the target). A full stream is plain into a dataset that does not exist, uses
+   * {@code -F} only on the agent's placeholder without snapshots, and is refused on anything else
+   * (a dataset someone else created, or that has snapshots): {@code -F} would destroy it.
    */
   public static Mode mode(String dst, ReplicationStep step, Target target) {
     if (step instanceof ReplicationStep.Incremental || !target.exists()) {
@@ -57,14 +56,24 @@ public final class ReceiveRules {
     }
     if (target.hasSnapshots()) {
       return new Mode.Refused(
-          dst + " exists with snapshots; a full stream would have to destroy them, so nothing"
-              + " was received (rename or destroy " + dst + " by hand to start it afresh)");
+          dst
+              + " exists with snapshots; a full stream would have to destroy them, so nothing"
+              + " was received (rename or destroy "
+              + dst
+              + " by hand to start it afresh)");
     }
     return new Mode.Refused(
-        dst + " exists and is not an empty placeholder created by this agent; a full stream"
-            + " would have to destroy it, so nothing was received (rename or destroy " + dst
+        dst
+            + " exists and is not an empty placeholder created by this agent; a full stream"
+            + " would have to destroy it, so nothing was received (rename or destroy "
+            + dst
             + " by hand, or, if it is empty and may be replaced, mark it with `zfs set "
-            + PLACEHOLDER_PROPERTY + "=" + dst + " " + dst + "`)");
+            + PLACEHOLDER_PROPERTY
+            + "="
+            + dst
+            + " "
+            + dst
+            + "`)");
   }
 
   /** The user property that marks the agent's placeholders; its value is the dataset's name. */
@@ -73,10 +82,10 @@ public final class ReceiveRules {
   /** What a refused incremental receive means, once the target has been listed again. */
   public sealed interface Refusal {
     /**
-     * The base is still the target's newest snapshot: only the head was written since (atime on
-     * a mounted dataset, a file written by hand). {@code zfs rollback} to the base, without
-     * {@code -r}, undoes that and can destroy no snapshot (zfs-rollback(8)); then the step may be
-     * received again, once.
+     * The base is still the target's newest snapshot: only the head was written since (atime on a
+     * mounted dataset, a file written by hand). {@code zfs rollback} to the base, without {@code
+     * -r}, undoes that and can destroy no snapshot (zfs-rollback(8)); then the step may be received
+     * again, once.
      */
     record RollBackHead(Snapshot base) implements Refusal {}
 
@@ -104,19 +113,30 @@ public final class ReceiveRules {
     }
     if (at < 0) {
       return new Refusal.TargetChanged(
-          "the incremental base " + dst + base + " is no longer on the target (destroyed since"
+          "the incremental base "
+              + dst
+              + base
+              + " is no longer on the target (destroyed since"
               + " the listing); nothing was received");
     }
     List<Snapshot> newer = targetNow.subList(at + 1, targetNow.size());
     if (!newer.isEmpty()) {
       return new Refusal.TargetChanged(
-          dst + " got "
+          dst
+              + " got "
               + newer.stream().map(Object::toString).collect(Collectors.joining(", "))
-              + " after the incremental base " + base
+              + " after the incremental base "
+              + base
               + " since it was listed (something else snapshots the backup datasets: sanoid,"
               + " zfs-auto-snapshot?); nothing was received and nothing was destroyed. Exclude"
-              + " the backup tree from that tool; to resume, roll " + dst + " back to " + base
-              + " by hand (zfs rollback -r " + dst + base + ", which destroys those snapshots)");
+              + " the backup tree from that tool; to resume, roll "
+              + dst
+              + " back to "
+              + base
+              + " by hand (zfs rollback -r "
+              + dst
+              + base
+              + ", which destroys those snapshots)");
     }
     return headModified ? new Refusal.RollBackHead(base) : new Refusal.Unexplained();
   }

@@ -17,8 +17,8 @@ import java.util.Map;
  *   <li>No snapshot on the target: a full send of the earliest source snapshot, then {@code -I} to
  *       the latest.
  *   <li>Otherwise the base is the latest common snapshot; {@code -I base latest}, or up to date.
- *   <li>Target snapshots newer than the base: diverged. Target snapshots, none in common: no
- *       common snapshot. Both refuse and change nothing.
+ *   <li>Target snapshots newer than the base: diverged. Target snapshots, none in common: no common
+ *       snapshot. Both refuse and change nothing.
  * </ul>
  */
 public final class ReplicationPlanner {
@@ -28,7 +28,8 @@ public final class ReplicationPlanner {
 
   /**
    * @param source the source dataset's snapshots, in any order
-   * @param target the target dataset's snapshots in any order; empty when it has none or does not exist
+   * @param target the target dataset's snapshots in any order; empty when it has none or does not
+   *     exist
    */
   public static PlanOutcome plan(List<Snapshot> source, List<Snapshot> target) {
     List<Snapshot> src = sorted(source);

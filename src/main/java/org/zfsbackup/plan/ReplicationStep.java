@@ -1,6 +1,9 @@
 package org.zfsbackup.plan;
 
-/** One {@code zfs send | zfs receive}: a full stream, or an {@code -I} stream of every snapshot from..to. */
+/**
+ * One {@code zfs send | zfs receive}: a full stream, or an {@code -I} stream of every snapshot
+ * from..to.
+ */
 public sealed interface ReplicationStep {
   Snapshot to();
 

@@ -12,14 +12,14 @@ import java.util.Optional;
  *   <li>A token and resumable receives on both sides: resume first ({@code zfs send -t}), before
  *       anything else is planned for that dataset (zfs-receive(8): a new stream into a dataset with
  *       saved state is refused, "contains partially-complete state from zfs receive -s").
- *   <li>A token but resumable receives off (the setting, or a side without them): abort it
- *       ({@code zfs receive -A}) and plan afresh.
- *   <li>A resume that failed because the token no longer works — the sender rejected it
- *       ({@code cannot resume send}: its snapshot was destroyed or replaced, the token is corrupt)
- *       or has no {@code send -t} at all (zfs-fuse: {@code invalid option 't'}), or the receiver
- *       refused the stream ({@code cannot receive resume stream}) — is aborted and
- *       the dataset planned afresh in the same cycle. Any other failure (a stall, a stop, a lost
- *       connection, no space) keeps the saved state for the next cycle.
+ *   <li>A token but resumable receives off (the setting, or a side without them): abort it ({@code
+ *       zfs receive -A}) and plan afresh.
+ *   <li>A resume that failed because the token no longer works — the sender rejected it ({@code
+ *       cannot resume send}: its snapshot was destroyed or replaced, the token is corrupt) or has
+ *       no {@code send -t} at all (zfs-fuse: {@code invalid option 't'}), or the receiver refused
+ *       the stream ({@code cannot receive resume stream}) — is aborted and the dataset planned
+ *       afresh in the same cycle. Any other failure (a stall, a stop, a lost connection, no space)
+ *       keeps the saved state for the next cycle.
  * </ul>
  */
 public final class Resumption {
@@ -51,7 +51,7 @@ public final class Resumption {
   private Resumption() {}
 
   /**
-   * @param token     the target dataset's {@code receive_resume_token}, if any
+   * @param token the target dataset's {@code receive_resume_token}, if any
    * @param resumable the setting, and both sides able to resume
    */
   public static First first(Optional<String> token, boolean resumable) {
@@ -63,7 +63,7 @@ public final class Resumption {
 
   /**
    * @param interrupted the stream was killed (stall, stop) or abandoned: the token was not refused
-   * @param sendStderr  the sending side's stderr
+   * @param sendStderr the sending side's stderr
    * @param receiveStderr the receiving side's stderr
    */
   public static AfterFailure afterFailure(

@@ -8,8 +8,8 @@ import java.util.regex.Pattern;
  * letters, digits, {@code _ - . :}; the pool name starts with a letter; no empty, {@code .} or
  * {@code ..} components; at most 255 characters. Spaces, which ZFS allows, are refused in what an
  * operator writes (the config, MQTT payloads), where they are most likely a mistake; a dataset that
- * has one and is found below a configured one is replicated like any other
- * ({@link #listedProblem}; ssh arguments are quoted).
+ * has one and is found below a configured one is replicated like any other ({@link #listedProblem};
+ * ssh arguments are quoted).
  */
 public final class DatasetName {
   private static final Pattern COMPONENT = Pattern.compile("[A-Za-z0-9_.:\\-]+");
@@ -41,13 +41,15 @@ public final class DatasetName {
     String[] parts = name.split("/", -1);
     for (String part : parts) {
       if (part.isEmpty()) {
-        return Optional.of("'" + name + "' has an empty component (leading, trailing or double '/')");
+        return Optional.of(
+            "'" + name + "' has an empty component (leading, trailing or double '/')");
       }
       if (part.equals(".") || part.equals("..")) {
         return Optional.of("'" + name + "' has a '" + part + "' component");
       }
       if (!component.matcher(part).matches()) {
-        return Optional.of("'" + name + "' has characters that are not allowed here (" + allowed + ")");
+        return Optional.of(
+            "'" + name + "' has characters that are not allowed here (" + allowed + ")");
       }
     }
     if (!Character.isLetter(parts[0].charAt(0))) {
@@ -62,7 +64,8 @@ public final class DatasetName {
       return Optional.of("empty name");
     }
     if (name.equals(".") || name.equals("..") || !COMPONENT.matcher(name).matches()) {
-      return Optional.of("'" + name + "' is not a valid dataset name component (letters, digits, _ - . :)");
+      return Optional.of(
+          "'" + name + "' is not a valid dataset name component (letters, digits, _ - . :)");
     }
     return Optional.empty();
   }

@@ -15,9 +15,9 @@ import java.util.regex.Pattern;
  * is quoted here (every argument that reaches the remote side is also a validated dataset or
  * snapshot name, or a configured option).
  *
- * @param label  for messages: {@code local} or {@code user@host:port}
- * @param ssh    ssh argv prefix from {@code commands.ssh}
- * @param zfs    zfs argv prefix from {@code commands.zfs} (as run on that side)
+ * @param label for messages: {@code local} or {@code user@host:port}
+ * @param ssh ssh argv prefix from {@code commands.ssh}
+ * @param zfs zfs argv prefix from {@code commands.zfs} (as run on that side)
  * @param sharing the OpenSSH connection this side's commands share, when there is one
  */
 public record Endpoint(
@@ -34,22 +34,45 @@ public record Endpoint(
 
   public static Endpoint local(List<String> zfs) {
     return new Endpoint(
-        "local", Optional.empty(), Optional.empty(), Optional.empty(), List.of(), zfs, Duration.ZERO,
+        "local",
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        List.of(),
+        zfs,
+        Duration.ZERO,
         Optional.empty());
   }
 
   public static Endpoint remote(
-      String host, Optional<String> user, Optional<Integer> port, List<String> ssh, List<String> zfs, Duration connectTimeout) {
+      String host,
+      Optional<String> user,
+      Optional<Integer> port,
+      List<String> ssh,
+      List<String> zfs,
+      Duration connectTimeout) {
     String label = user.map(u -> u + "@").orElse("") + host + port.map(p -> ":" + p).orElse("");
     return new Endpoint(
-        label, Optional.of(host), user, port, List.copyOf(ssh), List.copyOf(zfs), connectTimeout,
+        label,
+        Optional.of(host),
+        user,
+        port,
+        List.copyOf(ssh),
+        List.copyOf(zfs),
+        connectTimeout,
         Optional.empty());
   }
 
   /** The local side when {@code host} is empty, else the host over ssh. */
   public static Endpoint of(
-      Optional<String> host, Optional<String> user, Optional<Integer> port, List<String> ssh, List<String> zfs, Duration connectTimeout) {
-    return host.map(h -> remote(h, user, port, ssh, zfs, connectTimeout)).orElseGet(() -> local(zfs));
+      Optional<String> host,
+      Optional<String> user,
+      Optional<Integer> port,
+      List<String> ssh,
+      List<String> zfs,
+      Duration connectTimeout) {
+    return host.map(h -> remote(h, user, port, ssh, zfs, connectTimeout))
+        .orElseGet(() -> local(zfs));
   }
 
   public boolean isLocal() {
@@ -97,9 +120,9 @@ public record Endpoint(
   }
 
   /**
-   * Whether {@code commands.ssh} already says how to share connections ({@code ControlPath},
-   * {@code ControlMaster}, {@code -S}, {@code -M}): then the user's choice stands, and the agent
-   * adds nothing ({@code -o ControlPath=none} turns sharing off).
+   * Whether {@code commands.ssh} already says how to share connections ({@code ControlPath}, {@code
+   * ControlMaster}, {@code -S}, {@code -M}): then the user's choice stands, and the agent adds
+   * nothing ({@code -o ControlPath=none} turns sharing off).
    */
   public boolean sharingSetByUser() {
     for (String arg : ssh) {
@@ -148,14 +171,16 @@ public record Endpoint(
 
   private List<String> destination() {
     List<String> cmd = new ArrayList<>();
-    port.ifPresent(p -> {
-      cmd.add("-p");
-      cmd.add(String.valueOf(p));
-    });
-    user.ifPresent(u -> {
-      cmd.add("-l");
-      cmd.add(u);
-    });
+    port.ifPresent(
+        p -> {
+          cmd.add("-p");
+          cmd.add(String.valueOf(p));
+        });
+    user.ifPresent(
+        u -> {
+          cmd.add("-l");
+          cmd.add(u);
+        });
     cmd.add(host.get());
     return cmd;
   }

@@ -5,27 +5,26 @@ import java.util.List;
 import org.zfsbackup.plan.ReplicationStep;
 
 /**
- * The {@code zfs} argument lists the engine uses (without the {@code zfs} program itself: an
- * {@link Endpoint} adds that, and ssh when the side is remote). Pure; golden-tested.
+ * The {@code zfs} argument lists the engine uses (without the {@code zfs} program itself: an {@link
+ * Endpoint} adds that, and ssh when the side is remote). Pure; golden-tested.
  */
 public final class ZfsCommands {
   /**
-   * The user property that marks the agent's placeholders (parents it created empty): its value
-   * is the dataset's own name, so the children that inherit it are not taken for placeholders,
-   * nor is a placeholder renamed elsewhere.
+   * The user property that marks the agent's placeholders (parents it created empty): its value is
+   * the dataset's own name, so the children that inherit it are not taken for placeholders, nor is
+   * a placeholder renamed elsewhere.
    */
   public static final String PLACEHOLDER = "org.zfsbackup:placeholder";
 
   /**
-   * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount,
-   * whether a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
+   * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, whether
+   * a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
    */
-  public static final String LIST_PROPERTIES =
-      "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
+  public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
 
   /**
-   * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -} when
-   * there is none. zfs-fuse does not know the property: its {@code zfs get} then fails with
+   * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -}
+   * when there is none. zfs-fuse does not know the property: its {@code zfs get} then fails with
    * {@link #NO_RESUME_TOKENS}, which is how a side without resumable receives is detected.
    */
   public static final String RESUME_TOKEN = "receive_resume_token";
@@ -43,7 +42,8 @@ public final class ZfsCommands {
   /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
   public static List<String> list(List<String> roots, boolean resumeTokens) {
     String props = resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES;
-    List<String> args = new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
+    List<String> args =
+        new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
     args.addAll(roots);
     return args;
   }
@@ -77,7 +77,9 @@ public final class ZfsCommands {
     return List.of("receive", "-A", dataset);
   }
 
-  /** {@code send [-w] dataset@to} or {@code send [-w] -I dataset@from dataset@to}; never {@code -R}. */
+  /**
+   * {@code send [-w] dataset@to} or {@code send [-w] -I dataset@from dataset@to}; never {@code -R}.
+   */
   public static List<String> send(String dataset, ReplicationStep step, boolean raw) {
     List<String> args = new ArrayList<>(List.of("send"));
     if (raw) {
@@ -91,7 +93,10 @@ public final class ZfsCommands {
     return args;
   }
 
-  /** A dry run of {@link #send} that prints the stream size ({@code -nP}); OpenZFS only, best effort. */
+  /**
+   * A dry run of {@link #send} that prints the stream size ({@code -nP}); OpenZFS only, best
+   * effort.
+   */
   public static List<String> estimate(String dataset, ReplicationStep step, boolean raw) {
     List<String> args = send(dataset, step, raw);
     args.add(1, "-n");
@@ -108,9 +113,9 @@ public final class ZfsCommands {
   }
 
   /**
-   * {@code receive [-F] <options> target}. {@code -F} only to replace the agent's empty
-   * placeholder with a full stream (see {@code plan.ReceiveRules}): on an incremental it would
-   * destroy the target's newer snapshots (zfs-receive(8)).
+   * {@code receive [-F] <options> target}. {@code -F} only to replace the agent's empty placeholder
+   * with a full stream (see {@code plan.ReceiveRules}): on an incremental it would destroy the
+   * target's newer snapshots (zfs-receive(8)).
    */
   public static List<String> receive(String target, List<String> options, boolean force) {
     List<String> args = new ArrayList<>(List.of("receive"));
@@ -133,8 +138,8 @@ public final class ZfsCommands {
   }
 
   /**
-   * {@code rollback snapshot}, never {@code -r}: it fails rather than destroy a snapshot newer
-   * than {@code snapshot} (zfs-rollback(8)); it only discards the head's unsnapshotted changes.
+   * {@code rollback snapshot}, never {@code -r}: it fails rather than destroy a snapshot newer than
+   * {@code snapshot} (zfs-rollback(8)); it only discards the head's unsnapshotted changes.
    */
   public static List<String> rollback(String snapshot) {
     return List.of("rollback", snapshot);
@@ -162,7 +167,9 @@ public final class ZfsCommands {
     return List.of("hold", tag, snapshot);
   }
 
-  /** {@code hold tag snap...}: zfs holds each snapshot on its own, and names the ones it could not. */
+  /**
+   * {@code hold tag snap...}: zfs holds each snapshot on its own, and names the ones it could not.
+   */
   public static List<String> hold(String tag, List<String> snapshots) {
     List<String> args = new ArrayList<>(List.of("hold", tag));
     args.addAll(snapshots);
@@ -176,7 +183,13 @@ public final class ZfsCommands {
    */
   public static List<String> listForRetention(String root) {
     return List.of(
-        "get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,creation,userrefs", "-r",
+        "get",
+        "-H",
+        "-p",
+        "-o",
+        "name,property,value",
+        "guid,createtxg,creation,userrefs",
+        "-r",
         root);
   }
 

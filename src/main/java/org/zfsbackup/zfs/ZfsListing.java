@@ -12,10 +12,10 @@ import org.zfsbackup.plan.Snapshot;
 
 /**
  * Parses the output of {@link ZfsCommands#list}: {@code zfs get -H -p -o name,property,value
- * guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder -r ROOTS}, one line per dataset or snapshot and property. The same
- * command works on zfs-fuse and OpenZFS, and lists every dataset and snapshot of a host in one
- * process. Malformed output is a {@link ListingException} naming the line, never a silent skip.
- * Bookmarks ({@code #}) are not snapshots and are left out.
+ * guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder -r ROOTS}, one line per dataset or
+ * snapshot and property. The same command works on zfs-fuse and OpenZFS, and lists every dataset
+ * and snapshot of a host in one process. Malformed output is a {@link ListingException} naming the
+ * line, never a silent skip. Bookmarks ({@code #}) are not snapshots and are left out.
  */
 public final class ZfsListing {
 
@@ -28,8 +28,14 @@ public final class ZfsListing {
    * @param placeholder an empty parent the agent created: its own placeholder mark, not inherited
    */
   public record Dataset(
-      String name, String guid, long createtxg, Optional<String> canmount, List<Snapshot> snapshots, Set<String> unheld,
-      Set<String> held, boolean placeholder) {}
+      String name,
+      String guid,
+      long createtxg,
+      Optional<String> canmount,
+      List<Snapshot> snapshots,
+      Set<String> unheld,
+      Set<String> held,
+      boolean placeholder) {}
 
   /** Output that does not have the expected shape. */
   public static final class ListingException extends RuntimeException {
@@ -109,7 +115,10 @@ public final class ZfsListing {
       int lineNo = i + 1;
       String[] f = line.split("\t", -1);
       if (f.length != 3) {
-        throw malformed(lineNo, line, "expected 3 tab-separated fields (name, property, value), got " + f.length);
+        throw malformed(
+            lineNo,
+            line,
+            "expected 3 tab-separated fields (name, property, value), got " + f.length);
       }
       String name = f[0];
       String property = f[1];
@@ -120,8 +129,10 @@ public final class ZfsListing {
       int at = name.indexOf('@');
       String dataset = at < 0 ? name : name.substring(0, at);
       Optional<String> problem = DatasetName.listedProblem(dataset);
-      if (problem.isPresent() || (at >= 0 && (at == name.length() - 1 || name.indexOf('@', at + 1) >= 0))) {
-        throw malformed(lineNo, line, "not a dataset or snapshot name: " + problem.orElse("'" + name + "'"));
+      if (problem.isPresent()
+          || (at >= 0 && (at == name.length() - 1 || name.indexOf('@', at + 1) >= 0))) {
+        throw malformed(
+            lineNo, line, "not a dataset or snapshot name: " + problem.orElse("'" + name + "'"));
       }
       Builder b;
       if (at < 0) {
@@ -129,7 +140,8 @@ public final class ZfsListing {
       } else {
         Builder parent = builders.get(dataset);
         if (parent == null) {
-          throw malformed(lineNo, line, "snapshot listed before (or without) its dataset '" + dataset + "'");
+          throw malformed(
+              lineNo, line, "snapshot listed before (or without) its dataset '" + dataset + "'");
         }
         b = parent.snapshots.computeIfAbsent(name.substring(at + 1), Builder::new);
       }
@@ -139,7 +151,8 @@ public final class ZfsListing {
         case "canmount" -> {
           if (at < 0 && !value.equals("-")) {
             if (!List.of("on", "off", "noauto").contains(value)) {
-              throw malformed(lineNo, line, "canmount is '" + value + "', expected on, off or noauto");
+              throw malformed(
+                  lineNo, line, "canmount is '" + value + "', expected on, off or noauto");
             }
             b.canmount = value;
           }
@@ -185,16 +198,27 @@ public final class ZfsListing {
         }
       }
       snaps.sort((x, y) -> Long.compare(x.createtxg(), y.createtxg()));
-      result.put(b.name, new Dataset(b.name, b.require("guid", b.guid), b.requireTxg(), Optional.ofNullable(b.canmount),
-          Collections.unmodifiableList(snaps), Collections.unmodifiableSet(unheld), Collections.unmodifiableSet(held),
-          b.placeholder));
+      result.put(
+          b.name,
+          new Dataset(
+              b.name,
+              b.require("guid", b.guid),
+              b.requireTxg(),
+              Optional.ofNullable(b.canmount),
+              Collections.unmodifiableList(snaps),
+              Collections.unmodifiableSet(unheld),
+              Collections.unmodifiableSet(held),
+              b.placeholder));
     }
     return new ZfsListing(Collections.unmodifiableMap(result), Collections.unmodifiableMap(tokens));
   }
 
   private static String number(int lineNo, String line, String value, boolean unsigned64) {
     if (!value.matches("[0-9]{1,20}")) {
-      throw malformed(lineNo, line, "expected a number, got '" + value + "' (is this zfs printing humanized values?)");
+      throw malformed(
+          lineNo,
+          line,
+          "expected a number, got '" + value + "' (is this zfs printing humanized values?)");
     }
     if (!unsigned64) {
       try {
@@ -208,7 +232,8 @@ public final class ZfsListing {
 
   private static ListingException malformed(int lineNo, String line, String why) {
     String shown = line.length() > 200 ? line.substring(0, 200) + "..." : line;
-    return new ListingException("malformed zfs output at line " + lineNo + " ('" + shown + "'): " + why);
+    return new ListingException(
+        "malformed zfs output at line " + lineNo + " ('" + shown + "'): " + why);
   }
 
   private static final class Builder {

@@ -56,21 +56,28 @@ class PreflightIT {
     Path passwd = dir.resolve("passwd");
     Cmd.ok("mosquitto_passwd", "-b", "-c", passwd.toString(), USER, password);
     brokerPort = FreePort.find();
-    Path conf = Files.writeString(dir.resolve("mosquitto.conf"), String.join("\n",
-        "listener " + brokerPort + " 127.0.0.1",
-        "allow_anonymous false",
-        "password_file " + passwd,
-        "persistence false",
-        "user root", // as root, Mosquitto would otherwise switch to 'mosquitto' and lose the 0700 temp dir
-        ""));
-    mosquitto = new ProcessBuilder(bin.toString(), "-c", conf.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("mosquitto.log").toFile())
-        .start();
+    Path conf =
+        Files.writeString(
+            dir.resolve("mosquitto.conf"),
+            String.join(
+                "\n",
+                "listener " + brokerPort + " 127.0.0.1",
+                "allow_anonymous false",
+                "password_file " + passwd,
+                "persistence false",
+                "user root", // as root, Mosquitto would otherwise switch to 'mosquitto' and lose
+                // the 0700 temp dir
+                ""));
+    mosquitto =
+        new ProcessBuilder(bin.toString(), "-c", conf.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("mosquitto.log").toFile())
+            .start();
     long deadline = System.currentTimeMillis() + 10_000;
     while (!listening(brokerPort)) {
       if (!mosquitto.isAlive() || System.currentTimeMillis() > deadline) {
-        throw new AssertionError("mosquitto did not start: " + Files.readString(dir.resolve("mosquitto.log")));
+        throw new AssertionError(
+            "mosquitto did not start: " + Files.readString(dir.resolve("mosquitto.log")));
       }
       Thread.sleep(50);
     }
@@ -108,12 +115,19 @@ class PreflightIT {
     Path file = Files.writeString(dir.resolve("agent-" + UUID.randomUUID() + ".yaml"), yaml);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    String[] args = Stream.concat(Stream.of("check", "--config", file.toString()), Stream.of(extra)).toArray(String[]::new);
+    String[] args =
+        Stream.concat(Stream.of("check", "--config", file.toString()), Stream.of(extra))
+            .toArray(String[]::new);
     long start = System.nanoTime();
-    int exit = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8), env);
+    int exit =
+        Main.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            env);
     long ms = (System.nanoTime() - start) / 1_000_000;
-    return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), ms);
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), ms);
   }
 
   private static String flow(List<String> argv) {
@@ -122,13 +136,15 @@ class PreflightIT {
 
   @Test
   void check_everythingReachable_allOkAndExit0() throws IOException {
-    try (ZfsPools pools = new ZfsPools(); SshServer ssh = new SshServer()) {
+    try (ZfsPools pools = new ZfsPools();
+        SshServer ssh = new SshServer()) {
       String src = pools.create("zchksrc");
       String bak = pools.create("zchkbak");
       ZfsPools.dataset(src + "/data");
       ZfsPools.dataset(bak + "/backups");
       ZfsPools.dataset(bak + "/offsite");
-      String yaml = """
+      String yaml =
+          """
           mqtt:
             url: tcp://127.0.0.1:%d
             username: %s
@@ -151,7 +167,9 @@ class PreflightIT {
             target: %s/offsite
           replication:
             connect_timeout_s: 5
-          """.formatted(brokerPort, USER, flow(ssh.sshCommand()), bak, ssh.port, src, src, ssh.port, bak);
+          """
+              .formatted(
+                  brokerPort, USER, flow(ssh.sshCommand()), bak, ssh.port, src, src, ssh.port, bak);
 
       Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password));
 
@@ -159,12 +177,19 @@ class PreflightIT {
       List<String> lines = run.out().lines().toList();
       assertEquals(8, lines.size(), run.out());
       assertTrue(lines.stream().allMatch(l -> l.startsWith("ok   ")), run.out());
-      assertEquals("ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
-      assertEquals("ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
+      assertEquals(
+          "ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
+      assertEquals(
+          "ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
       assertEquals("ok   byte counter: pv works", lines.get(5));
-      assertEquals("ok   offsite root@127.0.0.1:" + ssh.port + " target " + bak + "/offsite: present", lines.get(6));
+      assertEquals(
+          "ok   offsite root@127.0.0.1:" + ssh.port + " target " + bak + "/offsite: present",
+          lines.get(6));
       // The source and the offsite side are one host: one connection, one line.
-      assertEquals("ok   ssh sharing root@127.0.0.1:" + ssh.port + ": ok, one connection for every command of a cycle",
+      assertEquals(
+          "ok   ssh sharing root@127.0.0.1:"
+              + ssh.port
+              + ": ok, one connection for every command of a cycle",
           lines.get(7));
       assertFalse(run.out().contains(password) || run.err().contains(password));
 
@@ -184,7 +209,8 @@ class PreflightIT {
       String src = pools.create("zchksrc");
       String bak = pools.create("zchkbak");
       ZfsPools.dataset(src + "/data");
-      String yaml = """
+      String yaml =
+          """
           mqtt:
             url: tcp://127.0.0.1:%d
             username: %s
@@ -197,15 +223,23 @@ class PreflightIT {
                 datasets: [%s/data]
           push:
             target: %s/offsite
-          """.formatted(brokerPort, USER, bak, src, bak);
+          """
+              .formatted(brokerPort, USER, bak, src, bak);
 
       Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password));
 
       assertEquals(1, run.exit(), run.out() + run.err());
-      assertTrue(run.out().contains("FAIL backup root " + bak + "/typo: does not exist: a cycle would"
-          + " create nothing and send nothing there. Create it (with the encryption you want),"
-          + " import its pool, or correct pull.target"), run.out());
-      assertTrue(run.out().contains("FAIL offsite local target " + bak + "/offsite: does not exist"),
+      assertTrue(
+          run.out()
+              .contains(
+                  "FAIL backup root "
+                      + bak
+                      + "/typo: does not exist: a cycle would"
+                      + " create nothing and send nothing there. Create it (with the encryption you want),"
+                      + " import its pool, or correct pull.target"),
+          run.out());
+      assertTrue(
+          run.out().contains("FAIL offsite local target " + bak + "/offsite: does not exist"),
           run.out());
       assertEquals(List.of(bak), ZfsPools.datasets(bak), "check creates nothing");
     }
@@ -213,7 +247,8 @@ class PreflightIT {
 
   @Test
   void check_wrongPasswordAndHostsThatDoNotAnswer_eachFailsWithinBound() throws IOException {
-    String yaml = """
+    String yaml =
+        """
         mqtt:
           url: tcp://127.0.0.1:%d
           username: %s
@@ -232,7 +267,8 @@ class PreflightIT {
           target: offsitepool/backups
         replication:
           connect_timeout_s: 1
-        """.formatted(brokerPort, USER, silent.getLocalPort(), closedPort);
+        """
+            .formatted(brokerPort, USER, silent.getLocalPort(), closedPort);
 
     Run run = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "wrong-" + password));
 
@@ -240,20 +276,45 @@ class PreflightIT {
     List<String> lines = run.out().lines().toList();
     assertEquals(8, lines.size(), run.out());
     assertTrue(lines.get(0).startsWith("ok   config"), run.out());
-    assertTrue(lines.get(1).startsWith("FAIL broker tcp://127.0.0.1:" + brokerPort + ": credentials refused"), run.out());
-    assertTrue(lines.get(2).startsWith("FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "), run.out());
+    assertTrue(
+        lines
+            .get(1)
+            .startsWith("FAIL broker tcp://127.0.0.1:" + brokerPort + ": credentials refused"),
+        run.out());
+    assertTrue(
+        lines
+            .get(2)
+            .startsWith(
+                "FAIL source silent (127.0.0.1:" + silent.getLocalPort() + "): ssh failed: "),
+        run.out());
     assertTrue(lines.get(3).startsWith("FAIL backup root zchknopool/backups: "), run.out());
     assertTrue(lines.get(4).startsWith("ok   byte counter"), run.out());
-    assertTrue(lines.get(5).startsWith("FAIL offsite 127.0.0.1:" + closedPort + " target offsitepool/backups: ssh failed: "), run.out());
+    assertTrue(
+        lines
+            .get(5)
+            .startsWith(
+                "FAIL offsite 127.0.0.1:"
+                    + closedPort
+                    + " target offsitepool/backups: ssh failed: "),
+        run.out());
     assertTrue(lines.get(5).contains("Connection refused"), run.out());
     // Hosts that do not answer: their sharing is not tried, and does not fail the check twice.
-    assertEquals("warn ssh sharing 127.0.0.1:" + silent.getLocalPort() + ": not tried, ssh to this host failed", lines.get(6));
-    assertEquals("warn ssh sharing 127.0.0.1:" + closedPort + ": not tried, ssh to this host failed", lines.get(7));
+    assertEquals(
+        "warn ssh sharing 127.0.0.1:"
+            + silent.getLocalPort()
+            + ": not tried, ssh to this host failed",
+        lines.get(6));
+    assertEquals(
+        "warn ssh sharing 127.0.0.1:" + closedPort + ": not tried, ssh to this host failed",
+        lines.get(7));
     assertFalse(run.out().contains(password), run.out());
     // Parallel, each bounded by connect_timeout_s (1 s) plus the margin: far below the sum.
-    assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");
+    assertTrue(
+        run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000,
+        "took " + run.millis() + " ms");
 
-    Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "wrong-" + password), "--quiet");
+    Run quiet =
+        check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "wrong-" + password), "--quiet");
     assertEquals(1, quiet.exit());
     assertEquals(4, quiet.out().lines().count(), quiet.out());
     assertTrue(quiet.out().lines().allMatch(l -> l.startsWith("FAIL ")), quiet.out());
@@ -261,7 +322,8 @@ class PreflightIT {
 
   @Test
   void check_brokerThatNeverAnswers_failsWithinBound() throws IOException {
-    String yaml = """
+    String yaml =
+        """
         mqtt:
           url: tcp://127.0.0.1:%d
         pull:
@@ -271,19 +333,25 @@ class PreflightIT {
               datasets: [tank/data]
         replication:
           connect_timeout_s: 1
-        """.formatted(silent.getLocalPort());
+        """
+            .formatted(silent.getLocalPort());
 
     Run run = check(yaml, Map.of());
 
     assertEquals(1, run.exit(), run.out());
     String broker = run.out().lines().filter(l -> l.contains("broker")).findFirst().orElseThrow();
-    assertTrue(broker.startsWith("FAIL broker tcp://127.0.0.1:" + silent.getLocalPort() + ": "), run.out());
-    assertTrue(run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000, "took " + run.millis() + " ms");
+    assertTrue(
+        broker.startsWith("FAIL broker tcp://127.0.0.1:" + silent.getLocalPort() + ": "),
+        run.out());
+    assertTrue(
+        run.millis() < 1000 * (1 + Preflight.MARGIN.toSeconds()) + 2000,
+        "took " + run.millis() + " ms");
   }
 
   @Test
   void check_brokerPortClosed_saysCannotConnect() throws IOException {
-    String yaml = """
+    String yaml =
+        """
         mqtt:
           url: tcp://127.0.0.1:%d
         pull:
@@ -293,7 +361,8 @@ class PreflightIT {
               datasets: [tank/data]
         replication:
           connect_timeout_s: 1
-        """.formatted(closedPort);
+        """
+            .formatted(closedPort);
 
     Run run = check(yaml, Map.of());
 

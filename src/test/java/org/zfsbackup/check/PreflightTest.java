@@ -31,43 +31,66 @@ import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 
 /**
- * The check items with a fake process runner and broker probe: which commands run, how each
- * outcome becomes a line, and that the whole check is bounded. The real processes and broker are
- * in {@code PreflightIT}.
+ * The check items with a fake process runner and broker probe: which commands run, how each outcome
+ * becomes a line, and that the whole check is bounded. The real processes and broker are in {@code
+ * PreflightIT}.
  */
 class PreflightTest {
   private static final Duration SMALL_MARGIN = Duration.ofMillis(200);
 
   private static final MqttConfig MQTT =
-      new MqttConfig("tcp://broker.lan:1883", "agent", Optional.of("backup"), Optional.empty(), Optional.empty(),
-          "servers/host-backups", new HomeAssistantConfig(true, "homeassistant", 36));
+      new MqttConfig(
+          "tcp://broker.lan:1883",
+          "agent",
+          Optional.of("backup"),
+          Optional.empty(),
+          Optional.empty(),
+          "servers/host-backups",
+          new HomeAssistantConfig(true, "homeassistant", 36));
 
-  private static AgentConfig config(Optional<MqttConfig> mqtt, List<SourceConfig> sources, Optional<PushConfig> push) {
+  private static AgentConfig config(
+      Optional<MqttConfig> mqtt, List<SourceConfig> sources, Optional<PushConfig> push) {
     return new AgentConfig(
         mqtt,
         new CommandsConfig(List.of("zfs"), List.of("ssh", "-o", "BatchMode=yes"), List.of("pv")),
         new PullConfig("backuppool/backups", List.of("-u"), sources),
         push,
         new PowerConfig(List.of(), Duration.ofSeconds(60), Duration.ofSeconds(3600)),
-        new ReplicationConfig(true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120), 4, true),
+        new ReplicationConfig(
+            true, Duration.ofSeconds(600), Duration.ofSeconds(1), Duration.ofSeconds(120), 4, true),
         Path.of("/tmp/state.json"),
         "info",
         Optional.empty());
   }
 
   private static SourceConfig remote(String name, String host, String... datasets) {
-    return new SourceConfig(name, Optional.of(host), Optional.of("zbackup"), Optional.of(2222), List.of(datasets));
+    return new SourceConfig(
+        name, Optional.of(host), Optional.of("zbackup"), Optional.of(2222), List.of(datasets));
   }
 
   private static final Optional<PushConfig> PUSH =
-      Optional.of(new PushConfig(Optional.of("host-albion"), Optional.empty(), Optional.empty(), "offsitepool/backups",
-          "backuppool/backups", true, List.of("-u"), List.of("backuppool/backups")));
+      Optional.of(
+          new PushConfig(
+              Optional.of("host-albion"),
+              Optional.empty(),
+              Optional.empty(),
+              "offsitepool/backups",
+              "backuppool/backups",
+              true,
+              List.of("-u"),
+              List.of("backuppool/backups")));
 
   private static AgentConfig typical() {
     return config(
         Optional.of(MQTT),
-        List.of(remote("host-storage", "host-storage", "tank/data", "fastpool/compositions"),
-            new SourceConfig("here", Optional.empty(), Optional.empty(), Optional.empty(), List.of("rpool/home"))),
+        List.of(
+            remote("host-storage", "host-storage", "tank/data", "fastpool/compositions"),
+            new SourceConfig(
+                "here",
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                List.of("rpool/home"))),
         PUSH);
   }
 
@@ -85,11 +108,14 @@ class PreflightTest {
     public ProcessResult run(List<String> argv, Duration timeout) {
       calls.add(argv);
       String host = argv.get(0).equals("ssh") ? argv.get(argv.indexOf("--") - 1) : "local";
-      return byHost.getOrDefault(host, a -> new ProcessResult(a, 0, "ok\n", "", false, false)).apply(argv);
+      return byHost
+          .getOrDefault(host, a -> new ProcessResult(a, 0, "ok\n", "", false, false))
+          .apply(argv);
     }
 
     @Override
-    public PipeResult pipe(List<String> send, List<String> receive, ByteProgress p, Duration s, KillSwitch c) {
+    public PipeResult pipe(
+        List<String> send, List<String> receive, ByteProgress p, Duration s, KillSwitch c) {
       throw new AssertionError("check never streams");
     }
   }
@@ -126,16 +152,21 @@ class PreflightTest {
 
   @Test
   void check_pvMissing_byteCounterFails() {
-    FakeRunner runner = new FakeRunner() {
-      @Override
-      public ProcessResult run(List<String> argv, Duration timeout) {
-        return argv.get(0).equals("pv") ? new ProcessResult(argv, -1, "", "No such file or directory", true, false) : super.run(argv, timeout);
-      }
-    };
+    FakeRunner runner =
+        new FakeRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            return argv.get(0).equals("pv")
+                ? new ProcessResult(argv, -1, "", "No such file or directory", true, false)
+                : super.run(argv, timeout);
+          }
+        };
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
     boolean[] passed = new boolean[1];
     String out = print(items, true, passed);
-    assertEquals("FAIL byte counter: cannot run 'pv' (install pv, or set commands.pv: []): No such file or directory\n", out);
+    assertEquals(
+        "FAIL byte counter: cannot run 'pv' (install pv, or set commands.pv: []): No such file or directory\n",
+        out);
     assertFalse(passed[0], "an item failed: Main exits 1");
   }
 
@@ -145,47 +176,99 @@ class PreflightTest {
 
     new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertTrue(runner.calls.contains(List.of(
-        "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "-p", "2222", "-l", "zbackup", "host-storage", "--",
-        "zfs", "list", "-H", "-o", "name", "tank/data", "fastpool/compositions")), runner.calls.toString());
-    assertTrue(runner.calls.contains(List.of("zfs", "list", "-H", "-o", "name", "rpool/home")), runner.calls.toString());
-    assertTrue(runner.calls.contains(List.of("zfs", "list", "-H", "-o", "name", "backuppool/backups")));
-    assertTrue(runner.calls.contains(List.of(
-        "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "host-albion", "--",
-        "zfs", "list", "-H", "-o", "name", "offsitepool/backups")), runner.calls.toString());
-    assertTrue(runner.calls.contains(List.of("pv", "-C", "-f", "-n", "-b", "-i", "1")), "pv runs with the flags the streams use");
+    assertTrue(
+        runner.calls.contains(
+            List.of(
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=1",
+                "-p",
+                "2222",
+                "-l",
+                "zbackup",
+                "host-storage",
+                "--",
+                "zfs",
+                "list",
+                "-H",
+                "-o",
+                "name",
+                "tank/data",
+                "fastpool/compositions")),
+        runner.calls.toString());
+    assertTrue(
+        runner.calls.contains(List.of("zfs", "list", "-H", "-o", "name", "rpool/home")),
+        runner.calls.toString());
+    assertTrue(
+        runner.calls.contains(List.of("zfs", "list", "-H", "-o", "name", "backuppool/backups")));
+    assertTrue(
+        runner.calls.contains(
+            List.of(
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=1",
+                "host-albion",
+                "--",
+                "zfs",
+                "list",
+                "-H",
+                "-o",
+                "name",
+                "offsitepool/backups")),
+        runner.calls.toString());
+    assertTrue(
+        runner.calls.contains(List.of("pv", "-C", "-f", "-n", "-b", "-i", "1")),
+        "pv runs with the flags the streams use");
     assertEquals(5, runner.calls.size());
   }
 
   @Test
   void check_sshFails_sourceFailsWithSshReasonAndExit1() {
-    FakeRunner runner = new FakeRunner()
-        .answer("host-storage", 255, "ssh: connect to host host-storage port 2222: Connection refused\n");
+    FakeRunner runner =
+        new FakeRunner()
+            .answer(
+                "host-storage",
+                255,
+                "ssh: connect to host host-storage port 2222: Connection refused\n");
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
     boolean[] passed = new boolean[1];
     String out = print(items, false, passed);
 
-    assertTrue(out.contains(
-        "FAIL source host-storage (zbackup@host-storage:2222): ssh failed: ssh: connect to host host-storage port 2222:"
-            + " Connection refused\n"), out);
-    assertTrue(out.contains("ok   source here (local)"), "one failure does not hide the others:\n" + out);
+    assertTrue(
+        out.contains(
+            "FAIL source host-storage (zbackup@host-storage:2222): ssh failed: ssh: connect to host host-storage port 2222:"
+                + " Connection refused\n"),
+        out);
+    assertTrue(
+        out.contains("ok   source here (local)"), "one failure does not hide the others:\n" + out);
     assertFalse(passed[0], "an item failed: Main exits 1");
   }
 
   @Test
   void check_zfsMissingOnHost_saysZfsNotFound() {
-    FakeRunner runner = new FakeRunner().answer("host-storage", 127, "bash: line 1: zfs: command not found");
+    FakeRunner runner =
+        new FakeRunner().answer("host-storage", 127, "bash: line 1: zfs: command not found");
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("zfs not found on zbackup@host-storage:2222: bash: line 1: zfs: command not found", items.get(2).detail());
+    assertEquals(
+        "zfs not found on zbackup@host-storage:2222: bash: line 1: zfs: command not found",
+        items.get(2).detail());
   }
 
   @Test
   void check_datasetMissing_showsZfsMessageOnOneLine() {
-    FakeRunner runner = new FakeRunner().answer(
-        "host-storage", 1, "tank/data\ncannot open 'fastpool/compositions': dataset does not exist\n");
+    FakeRunner runner =
+        new FakeRunner()
+            .answer(
+                "host-storage",
+                1,
+                "tank/data\ncannot open 'fastpool/compositions': dataset does not exist\n");
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
@@ -196,39 +279,56 @@ class PreflightTest {
 
   @Test
   void check_backupRootMissing_failsThatLine() {
-    FakeRunner runner = new FakeRunner().answer("local", 1, "cannot open 'backuppool/backups': dataset does not exist");
+    FakeRunner runner =
+        new FakeRunner()
+            .answer("local", 1, "cannot open 'backuppool/backups': dataset does not exist");
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    CheckItem root = items.stream().filter(i -> i.name().startsWith("backup root")).findFirst().orElseThrow();
-    assertEquals("FAIL backup root backuppool/backups: does not exist: a cycle would create nothing"
-        + " and send nothing there. Create it (with the encryption you want), import its pool, or"
-        + " correct pull.target", root.line());
+    CheckItem root =
+        items.stream().filter(i -> i.name().startsWith("backup root")).findFirst().orElseThrow();
+    assertEquals(
+        "FAIL backup root backuppool/backups: does not exist: a cycle would create nothing"
+            + " and send nothing there. Create it (with the encryption you want), import its pool, or"
+            + " correct pull.target",
+        root.line());
   }
 
   @Test
   void check_localZfsCannotStart_saysSo() {
-    ProcessRunner runner = new FakeRunner() {
-      @Override
-      public ProcessResult run(List<String> argv, Duration timeout) {
-        return new ProcessResult(argv, -1, "", "Cannot run program \"zfs\": error=2, No such file or directory", true, false);
-      }
-    };
+    ProcessRunner runner =
+        new FakeRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            return new ProcessResult(
+                argv,
+                -1,
+                "",
+                "Cannot run program \"zfs\": error=2, No such file or directory",
+                true,
+                false);
+          }
+        };
     AgentConfig c = config(Optional.of(MQTT), List.of(remote("a", "a", "tank")), Optional.empty());
 
     List<CheckItem> items = new Preflight(c, runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("FAIL backup root backuppool/backups: cannot start 'zfs': Cannot run program \"zfs\": error=2,"
-        + " No such file or directory", items.get(3).line());
+    assertEquals(
+        "FAIL backup root backuppool/backups: cannot start 'zfs': Cannot run program \"zfs\": error=2,"
+            + " No such file or directory",
+        items.get(3).line());
   }
 
   @Test
   void check_brokerRefuses_brokerLineFails() {
     BrokerProbe refusing = (mqtt, timeout) -> Optional.of("credentials refused (not authorized)");
 
-    List<CheckItem> items = new Preflight(typical(), new FakeRunner(), refusing, SMALL_MARGIN).check();
+    List<CheckItem> items =
+        new Preflight(typical(), new FakeRunner(), refusing, SMALL_MARGIN).check();
 
-    assertEquals("FAIL broker tcp://broker.lan:1883: credentials refused (not authorized)", items.get(1).line());
+    assertEquals(
+        "FAIL broker tcp://broker.lan:1883: credentials refused (not authorized)",
+        items.get(1).line());
   }
 
   @Test
@@ -237,7 +337,9 @@ class PreflightTest {
 
     List<CheckItem> items = new Preflight(c, new FakeRunner(), BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("FAIL broker: no mqtt section in the configuration (the agent needs one)", items.get(1).line());
+    assertEquals(
+        "FAIL broker: no mqtt section in the configuration (the agent needs one)",
+        items.get(1).line());
   }
 
   @Test
@@ -253,7 +355,8 @@ class PreflightTest {
 
   @Test
   void print_quiet_printsOnlyFailures() {
-    List<CheckItem> items = List.of(CheckItem.ok("config", "fine"), CheckItem.fail("source a (a)", "ssh failed"));
+    List<CheckItem> items =
+        List.of(CheckItem.ok("config", "fine"), CheckItem.fail("source a (a)", "ssh failed"));
     boolean[] passed = new boolean[1];
 
     assertEquals("FAIL source a (a): ssh failed\n", print(items, true, passed));
@@ -270,15 +373,19 @@ class PreflightTest {
 
   @Test
   void check_itemsRunInParallel_totalTimeIsNotTheSum() {
-    ProcessRunner slow = new FakeRunner() {
-      @Override
-      public ProcessResult run(List<String> argv, Duration timeout) {
-        sleep(400);
-        return new ProcessResult(argv, 0, "", "", false, false);
-      }
-    };
-    AgentConfig c = config(Optional.of(MQTT),
-        List.of(remote("a", "a", "tank"), remote("b", "b", "tank"), remote("c", "c", "tank")), PUSH);
+    ProcessRunner slow =
+        new FakeRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            sleep(400);
+            return new ProcessResult(argv, 0, "", "", false, false);
+          }
+        };
+    AgentConfig c =
+        config(
+            Optional.of(MQTT),
+            List.of(remote("a", "a", "tank"), remote("b", "b", "tank"), remote("c", "c", "tank")),
+            PUSH);
 
     long start = System.nanoTime();
     List<CheckItem> items = new Preflight(c, slow, BROKER_OK, SMALL_MARGIN).check();
@@ -292,18 +399,21 @@ class PreflightTest {
   void check_itemThatNeverReturns_failsAtTheDeadline() throws InterruptedException {
     CountDownLatch never = new CountDownLatch(1);
     FakeRunner hanging = new FakeRunner();
-    hanging.byHost.put("host-storage", argv -> {
-      try {
-        never.await(); // ignores its timeout: the backstop must still end the check
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return new ProcessResult(argv, -1, "", "", false, true);
-    });
-    BrokerProbe stuckBroker = (mqtt, timeout) -> {
-      sleep(60_000);
-      return Optional.empty();
-    };
+    hanging.byHost.put(
+        "host-storage",
+        argv -> {
+          try {
+            never.await(); // ignores its timeout: the backstop must still end the check
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return new ProcessResult(argv, -1, "", "", false, true);
+        });
+    BrokerProbe stuckBroker =
+        (mqtt, timeout) -> {
+          sleep(60_000);
+          return Optional.empty();
+        };
     Preflight preflight = new Preflight(typical(), hanging, stuckBroker, SMALL_MARGIN);
 
     long start = System.nanoTime();
@@ -312,7 +422,9 @@ class PreflightTest {
 
     assertTrue(ms < preflight.deadline().toMillis() + 1000, "took " + ms + " ms");
     assertEquals("FAIL broker tcp://broker.lan:1883: no answer within 1 s", items.get(1).line());
-    assertEquals("FAIL source host-storage (zbackup@host-storage:2222): no answer within 1 s", items.get(2).line());
+    assertEquals(
+        "FAIL source host-storage (zbackup@host-storage:2222): no answer within 1 s",
+        items.get(2).line());
     assertTrue(items.get(3).ok(), "the others still report: " + items);
   }
 
@@ -323,7 +435,9 @@ class PreflightTest {
 
     List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals("FAIL offsite host-albion target offsitepool/backups: no answer within 1 s", items.get(6).line());
+    assertEquals(
+        "FAIL offsite host-albion target offsitepool/backups: no answer within 1 s",
+        items.get(6).line());
   }
 
   private static void sleep(long ms) {

@@ -25,7 +25,8 @@ class CommandParserTest {
 
   static final Instant NOW = Instant.parse("2026-11-27T02:30:00Z");
   static final CommandParser PARSER =
-      new CommandParser(Set.of("host-storage:tank/data", "host-storage:fastpool/compositions", "nas:tank"));
+      new CommandParser(
+          Set.of("host-storage:tank/data", "host-storage:fastpool/compositions", "nas:tank"));
 
   static Stream<Arguments> accepted() {
     return Stream.of(
@@ -45,11 +46,14 @@ class CommandParserTest {
                 + " \"datasets\": [\"host-storage:tank/data\"], \"ttl_s\": 3600,"
                 + " \"issued_at\": \"2026-11-27T02:00:00Z\"}",
             new Run("nightly-42", true, false, Set.of("host-storage:tank/data"))),
-        Arguments.of("{\"command\": \"run\", \"dry_run\": true}", new Run(null, false, true, Set.of())),
+        Arguments.of(
+            "{\"command\": \"run\", \"dry_run\": true}", new Run(null, false, true, Set.of())),
         Arguments.of(
             "{\"command\": \"run\", \"datasets\": [\"nas:tank\", \"host-storage:fastpool/compositions\", \"nas:tank\"]}",
             new Run(null, false, false, Set.of("nas:tank", "host-storage:fastpool/compositions"))),
-        Arguments.of("{\"command\": \"run\", \"run_id\": null, \"then\": null, \"datasets\": null}", Run.plain()),
+        Arguments.of(
+            "{\"command\": \"run\", \"run_id\": null, \"then\": null, \"datasets\": null}",
+            Run.plain()),
         Arguments.of("{\"command\": \"suspend\", \"force\": false}", new Suspend(false)),
         Arguments.of("{\"command\": \"suspend\", \"force\": true}", new Suspend(true)),
         Arguments.of("{\"command\": \"suspend\"}", new Suspend(false)),
@@ -57,10 +61,16 @@ class CommandParserTest {
         Arguments.of("{\"command\": \"status\"}", new Status()),
         Arguments.of("  {\"command\":\"status\"}  \n", new Status()),
         // fresh: issued 30 min ago with a 1 h ttl; exactly at expiry is still fresh
-        Arguments.of("{\"command\": \"status\", \"ttl_s\": 1800, \"issued_at\": \"2026-11-27T02:00:00Z\"}", new Status()),
-        Arguments.of("{\"command\": \"status\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T03:29:30+01:00\"}", new Status()),
+        Arguments.of(
+            "{\"command\": \"status\", \"ttl_s\": 1800, \"issued_at\": \"2026-11-27T02:00:00Z\"}",
+            new Status()),
+        Arguments.of(
+            "{\"command\": \"status\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T03:29:30+01:00\"}",
+            new Status()),
         // issued_at alone is only checked for format
-        Arguments.of("{\"command\": \"suspend\", \"issued_at\": \"2020-01-01T00:00:00Z\"}", new Suspend(false)));
+        Arguments.of(
+            "{\"command\": \"suspend\", \"issued_at\": \"2020-01-01T00:00:00Z\"}",
+            new Suspend(false)));
   }
 
   @ParameterizedTest(name = "[{index}] {0}")
@@ -82,49 +92,154 @@ class CommandParserTest {
         Arguments.of("empty", bytes(""), Reason.UNKNOWN_COMMAND),
         Arguments.of("blank", bytes("  \n"), Reason.UNKNOWN_COMMAND),
         Arguments.of("json string", bytes("\"run\""), Reason.UNKNOWN_COMMAND),
-        Arguments.of("json unknown command", bytes("{\"command\": \"reboot\"}"), Reason.UNKNOWN_COMMAND),
+        Arguments.of(
+            "json unknown command", bytes("{\"command\": \"reboot\"}"), Reason.UNKNOWN_COMMAND),
         Arguments.of("json without command", bytes("{\"run_id\": \"x\"}"), Reason.UNKNOWN_COMMAND),
         Arguments.of("json null command", bytes("{\"command\": null}"), Reason.UNKNOWN_COMMAND),
         Arguments.of("truncated json", bytes("{\"command\": \"run\""), Reason.MALFORMED_JSON),
         Arguments.of("single quotes", bytes("{'command': 'run'}"), Reason.MALFORMED_JSON),
-        Arguments.of("trailing data", bytes("{\"command\": \"run\"} {\"command\": \"run\"}"), Reason.MALFORMED_JSON),
-        Arguments.of("duplicate key", bytes("{\"command\": \"status\", \"command\": \"run\"}"), Reason.MALFORMED_JSON),
+        Arguments.of(
+            "trailing data",
+            bytes("{\"command\": \"run\"} {\"command\": \"run\"}"),
+            Reason.MALFORMED_JSON),
+        Arguments.of(
+            "duplicate key",
+            bytes("{\"command\": \"status\", \"command\": \"run\"}"),
+            Reason.MALFORMED_JSON),
         Arguments.of("command not a string", bytes("{\"command\": 1}"), Reason.WRONG_TYPE),
-        Arguments.of("dry_run as string", bytes("{\"command\": \"run\", \"dry_run\": \"false\"}"), Reason.WRONG_TYPE),
-        Arguments.of("force as number", bytes("{\"command\": \"suspend\", \"force\": 1}"), Reason.WRONG_TYPE),
-        Arguments.of("cancel force as string", bytes("{\"command\": \"cancel\", \"force\": \"yes\"}"), Reason.WRONG_TYPE),
-        Arguments.of("run_id as number", bytes("{\"command\": \"run\", \"run_id\": 42}"), Reason.WRONG_TYPE),
-        Arguments.of("then as bool", bytes("{\"command\": \"run\", \"then\": true}"), Reason.WRONG_TYPE),
-        Arguments.of("datasets as string", bytes("{\"command\": \"run\", \"datasets\": \"nas:tank\"}"), Reason.WRONG_TYPE),
-        Arguments.of("datasets entry as number", bytes("{\"command\": \"run\", \"datasets\": [1]}"), Reason.WRONG_TYPE),
-        Arguments.of("ttl_s as string", bytes("{\"command\": \"run\", \"ttl_s\": \"60\", \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.WRONG_TYPE),
-        Arguments.of("ttl_s fractional", bytes("{\"command\": \"run\", \"ttl_s\": 1.5, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.WRONG_TYPE),
-        Arguments.of("issued_at as number", bytes("{\"command\": \"run\", \"issued_at\": 1764208800}"), Reason.WRONG_TYPE),
-        Arguments.of("typo dry-run", bytes("{\"command\": \"run\", \"dry-run\": true}"), Reason.UNKNOWN_FIELD),
-        Arguments.of("force on run", bytes("{\"command\": \"run\", \"force\": true}"), Reason.UNKNOWN_FIELD),
-        Arguments.of("datasets on suspend", bytes("{\"command\": \"suspend\", \"datasets\": []}"), Reason.UNKNOWN_FIELD),
-        Arguments.of("force on status", bytes("{\"command\": \"status\", \"force\": true}"), Reason.UNKNOWN_FIELD),
-        Arguments.of("then reboot", bytes("{\"command\": \"run\", \"then\": \"reboot\"}"), Reason.INVALID_VALUE),
-        Arguments.of("empty run_id", bytes("{\"command\": \"run\", \"run_id\": \"\"}"), Reason.INVALID_VALUE),
-        Arguments.of("run_id with newline", bytes("{\"command\": \"run\", \"run_id\": \"a\\nINFO fake log line\"}"), Reason.INVALID_VALUE),
-        Arguments.of("run_id too long", bytes("{\"command\": \"run\", \"run_id\": \"" + "x".repeat(129) + "\"}"), Reason.INVALID_VALUE),
-        Arguments.of("empty datasets", bytes("{\"command\": \"run\", \"datasets\": []}"), Reason.INVALID_VALUE),
-        Arguments.of("ttl_s zero", bytes("{\"command\": \"run\", \"ttl_s\": 0, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.INVALID_VALUE),
-        Arguments.of("ttl_s negative", bytes("{\"command\": \"run\", \"ttl_s\": -5, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.INVALID_VALUE),
-        Arguments.of("ttl_s huge", bytes("{\"command\": \"run\", \"ttl_s\": 99999999999999999999, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.INVALID_VALUE),
-        Arguments.of("ttl_s without issued_at", bytes("{\"command\": \"run\", \"ttl_s\": 60}"), Reason.INVALID_VALUE),
-        Arguments.of("malformed issued_at", bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"yesterday\"}"), Reason.INVALID_VALUE),
-        Arguments.of("issued_at without offset", bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T02:00:00\"}"), Reason.INVALID_VALUE),
-        Arguments.of("stale", bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.STALE),
-        Arguments.of("stale suspend", bytes("{\"command\": \"suspend\", \"ttl_s\": 1799, \"issued_at\": \"2026-11-27T02:00:00Z\"}"), Reason.STALE),
-        Arguments.of("unconfigured dataset", bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/other\"]}"), Reason.UNCONFIGURED_DATASET),
-        Arguments.of("unconfigured source", bytes("{\"command\": \"run\", \"datasets\": [\"elsewhere:tank/data\"]}"), Reason.UNCONFIGURED_DATASET),
-        Arguments.of("child of configured", bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data/child\"]}"), Reason.UNCONFIGURED_DATASET),
-        Arguments.of("no source prefix", bytes("{\"command\": \"run\", \"datasets\": [\"tank/data\"]}"), Reason.UNCONFIGURED_DATASET),
-        Arguments.of("shell in dataset", bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data; rm -rf /\"]}"), Reason.UNCONFIGURED_DATASET),
-        Arguments.of("one good one bad", bytes("{\"command\": \"run\", \"datasets\": [\"nas:tank\", \"nas:tank2\"]}"), Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "dry_run as string",
+            bytes("{\"command\": \"run\", \"dry_run\": \"false\"}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "force as number",
+            bytes("{\"command\": \"suspend\", \"force\": 1}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "cancel force as string",
+            bytes("{\"command\": \"cancel\", \"force\": \"yes\"}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "run_id as number", bytes("{\"command\": \"run\", \"run_id\": 42}"), Reason.WRONG_TYPE),
+        Arguments.of(
+            "then as bool", bytes("{\"command\": \"run\", \"then\": true}"), Reason.WRONG_TYPE),
+        Arguments.of(
+            "datasets as string",
+            bytes("{\"command\": \"run\", \"datasets\": \"nas:tank\"}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "datasets entry as number",
+            bytes("{\"command\": \"run\", \"datasets\": [1]}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "ttl_s as string",
+            bytes(
+                "{\"command\": \"run\", \"ttl_s\": \"60\", \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "ttl_s fractional",
+            bytes(
+                "{\"command\": \"run\", \"ttl_s\": 1.5, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "issued_at as number",
+            bytes("{\"command\": \"run\", \"issued_at\": 1764208800}"),
+            Reason.WRONG_TYPE),
+        Arguments.of(
+            "typo dry-run",
+            bytes("{\"command\": \"run\", \"dry-run\": true}"),
+            Reason.UNKNOWN_FIELD),
+        Arguments.of(
+            "force on run", bytes("{\"command\": \"run\", \"force\": true}"), Reason.UNKNOWN_FIELD),
+        Arguments.of(
+            "datasets on suspend",
+            bytes("{\"command\": \"suspend\", \"datasets\": []}"),
+            Reason.UNKNOWN_FIELD),
+        Arguments.of(
+            "force on status",
+            bytes("{\"command\": \"status\", \"force\": true}"),
+            Reason.UNKNOWN_FIELD),
+        Arguments.of(
+            "then reboot",
+            bytes("{\"command\": \"run\", \"then\": \"reboot\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "empty run_id",
+            bytes("{\"command\": \"run\", \"run_id\": \"\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "run_id with newline",
+            bytes("{\"command\": \"run\", \"run_id\": \"a\\nINFO fake log line\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "run_id too long",
+            bytes("{\"command\": \"run\", \"run_id\": \"" + "x".repeat(129) + "\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "empty datasets",
+            bytes("{\"command\": \"run\", \"datasets\": []}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "ttl_s zero",
+            bytes("{\"command\": \"run\", \"ttl_s\": 0, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "ttl_s negative",
+            bytes("{\"command\": \"run\", \"ttl_s\": -5, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "ttl_s huge",
+            bytes(
+                "{\"command\": \"run\", \"ttl_s\": 99999999999999999999, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "ttl_s without issued_at",
+            bytes("{\"command\": \"run\", \"ttl_s\": 60}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "malformed issued_at",
+            bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"yesterday\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "issued_at without offset",
+            bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T02:00:00\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
+            "stale",
+            bytes("{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.STALE),
+        Arguments.of(
+            "stale suspend",
+            bytes(
+                "{\"command\": \"suspend\", \"ttl_s\": 1799, \"issued_at\": \"2026-11-27T02:00:00Z\"}"),
+            Reason.STALE),
+        Arguments.of(
+            "unconfigured dataset",
+            bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/other\"]}"),
+            Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "unconfigured source",
+            bytes("{\"command\": \"run\", \"datasets\": [\"elsewhere:tank/data\"]}"),
+            Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "child of configured",
+            bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data/child\"]}"),
+            Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "no source prefix",
+            bytes("{\"command\": \"run\", \"datasets\": [\"tank/data\"]}"),
+            Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "shell in dataset",
+            bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data; rm -rf /\"]}"),
+            Reason.UNCONFIGURED_DATASET),
+        Arguments.of(
+            "one good one bad",
+            bytes("{\"command\": \"run\", \"datasets\": [\"nas:tank\", \"nas:tank2\"]}"),
+            Reason.UNCONFIGURED_DATASET),
         Arguments.of("over 64 KiB", big, Reason.TOO_LARGE),
-        Arguments.of("invalid utf-8", new byte[] {'r', (byte) 0xC3, (byte) 0x28, 'n'}, Reason.INVALID_UTF8),
+        Arguments.of(
+            "invalid utf-8", new byte[] {'r', (byte) 0xC3, (byte) 0x28, 'n'}, Reason.INVALID_UTF8),
         Arguments.of("lone continuation byte", new byte[] {(byte) 0x80}, Reason.INVALID_UTF8));
   }
 
@@ -135,7 +250,8 @@ class CommandParserTest {
     Rejection rejection = assertInstanceOf(Rejection.class, result, what);
     assertEquals(reason, rejection.reason(), rejection.message());
     assertTrue(rejection.message().length() < 400, "message stays short: " + rejection.message());
-    assertTrue(rejection.message().chars().noneMatch(c -> c == '\n'), "one line: " + rejection.message());
+    assertTrue(
+        rejection.message().chars().noneMatch(c -> c == '\n'), "one line: " + rejection.message());
   }
 
   @ParameterizedTest(name = "[{index}] {0}")
@@ -156,8 +272,12 @@ class CommandParserTest {
 
   @Test
   void parse_childOfConfiguredDataset_messageNamesTheConfiguredParent() {
-    Rejection r = (Rejection) PARSER.parse(
-        bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data/child\"]}"), false, NOW);
+    Rejection r =
+        (Rejection)
+            PARSER.parse(
+                bytes("{\"command\": \"run\", \"datasets\": [\"host-storage:tank/data/child\"]}"),
+                false,
+                NOW);
     assertTrue(r.message().contains("'host-storage:tank/data'"), r.message());
   }
 

@@ -42,13 +42,16 @@ class ConfigLoaderTest {
     return Files.writeString(dir.resolve(name), content);
   }
 
-  private AgentConfig load(String yaml, Map<String, String> env, Map<String, String> props) throws IOException {
+  private AgentConfig load(String yaml, Map<String, String> env, Map<String, String> props)
+      throws IOException {
     return ConfigLoader.load(write("agent.yaml", yaml), env, props);
   }
 
   @Test
   void load_minimalFile_appliesEveryDefault() throws IOException {
-    AgentConfig c = ConfigLoader.load(Path.of("src/test/resources/config/valid/minimal.yaml"), Map.of(), Map.of());
+    AgentConfig c =
+        ConfigLoader.load(
+            Path.of("src/test/resources/config/valid/minimal.yaml"), Map.of(), Map.of());
 
     assertEquals(Optional.empty(), c.mqtt());
     assertEquals(List.of("zfs"), c.commands().zfs());
@@ -84,14 +87,16 @@ class ConfigLoaderTest {
     assertEquals(Optional.empty(), mqtt.password());
     PushConfig push = c.push().orElseThrow();
     assertEquals("backuppool/backups", push.stripPrefix(), "strip_prefix defaults to pull.target");
-    assertEquals(List.of("backuppool/backups"), push.datasets(), "datasets default to [pull.target]");
+    assertEquals(
+        List.of("backuppool/backups"), push.datasets(), "datasets default to [pull.target]");
     assertTrue(push.raw());
     assertEquals(List.of("-u"), push.receiveOptions());
   }
 
   @Test
   void load_envOverride_replacesFileValue() throws IOException {
-    AgentConfig c = load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URL", "tcp://broker.lan:1884"), Map.of());
+    AgentConfig c =
+        load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URL", "tcp://broker.lan:1884"), Map.of());
 
     assertEquals("tcp://broker.lan:1884", c.mqtt().orElseThrow().url());
   }
@@ -113,7 +118,8 @@ class ConfigLoaderTest {
     assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout());
     assertFalse(c.push().orElseThrow().raw());
     assertFalse(c.mqtt().orElseThrow().homeAssistant().enabled());
-    assertEquals(List.of("ssh", "-o", "BatchMode=yes", "-i", "/root/.ssh/backup"), c.commands().ssh());
+    assertEquals(
+        List.of("ssh", "-o", "BatchMode=yes", "-i", "/root/.ssh/backup"), c.commands().ssh());
     assertEquals(List.of("-u", "-o", "readonly=on"), c.pull().receiveOptions());
     assertEquals(List.of(), c.power().command(), "empty string = empty list");
     assertEquals("debug", c.logLevel());
@@ -121,7 +127,8 @@ class ConfigLoaderTest {
 
   @Test
   void load_envOverrideOfListOfMappings_takesJson() throws IOException {
-    String sources = "[{\"name\":\"nas\",\"host\":\"nas.lan\",\"port\":2222,\"datasets\":[\"tank/a\",\"tank/b\"]}]";
+    String sources =
+        "[{\"name\":\"nas\",\"host\":\"nas.lan\",\"port\":2222,\"datasets\":[\"tank/a\",\"tank/b\"]}]";
 
     AgentConfig c = load(BASE, Map.of("ZFS_BACKUP_AGENT_PULL__SOURCES", sources), Map.of());
 
@@ -145,7 +152,8 @@ class ConfigLoaderTest {
 
   @Test
   void load_systemProperty_overridesNestedKey() throws IOException {
-    AgentConfig c = load(BASE, Map.of(), Map.of("zfs-backup-agent.replication.connect_timeout_s", "3"));
+    AgentConfig c =
+        load(BASE, Map.of(), Map.of("zfs-backup-agent.replication.connect_timeout_s", "3"));
 
     assertEquals(Duration.ofSeconds(3), c.replication().connectTimeout());
   }
@@ -155,18 +163,27 @@ class ConfigLoaderTest {
     ConfigException e =
         assertThrows(
             ConfigException.class,
-            () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S", "soon"), Map.of()));
+            () ->
+                load(
+                    BASE,
+                    Map.of("ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S", "soon"),
+                    Map.of()));
 
-    assertTrue(e.getMessage().contains("replication.connect_timeout_s: expected an integer"), e.getMessage());
     assertTrue(
-        e.getMessage().contains("from environment variable ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S"),
+        e.getMessage().contains("replication.connect_timeout_s: expected an integer"),
+        e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .contains("from environment variable ZFS_BACKUP_AGENT_REPLICATION__CONNECT_TIMEOUT_S"),
         e.getMessage());
   }
 
   @Test
   void load_envOverrideOfUnknownKey_fails() throws IOException {
     ConfigException e =
-        assertThrows(ConfigException.class, () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URI", "tcp://x"), Map.of()));
+        assertThrows(
+            ConfigException.class,
+            () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_MQTT__URI", "tcp://x"), Map.of()));
 
     assertTrue(e.getMessage().startsWith("mqtt.uri: unknown key"), e.getMessage());
     assertTrue(e.getMessage().contains("ZFS_BACKUP_AGENT_MQTT__URI"), e.getMessage());
@@ -184,7 +201,8 @@ class ConfigLoaderTest {
 
   @Test
   void load_unrelatedEnvironment_isIgnored() throws IOException {
-    AgentConfig c = load(BASE, Map.of("HOME", "/root", "ZFS_BACKUP_AGENTX", "1", "PATH", "/bin"), Map.of());
+    AgentConfig c =
+        load(BASE, Map.of("HOME", "/root", "ZFS_BACKUP_AGENTX", "1", "PATH", "/bin"), Map.of());
 
     assertEquals("tcp://localhost:1883", c.mqtt().orElseThrow().url());
   }
@@ -192,7 +210,10 @@ class ConfigLoaderTest {
   @Test
   void load_passwordFile_readsItWithoutTrailingNewline() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\r\n");
-    String yaml = BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
 
     AgentConfig c = load(yaml, Map.of(), Map.of());
 
@@ -201,8 +222,10 @@ class ConfigLoaderTest {
 
   @Test
   void load_passwordEnv_winsOverFileAndSkipsReadingIt() throws IOException {
-    String yaml = BASE.replace(
-        "  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: /nonexistent/pass\n");
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: /nonexistent/pass\n");
 
     AgentConfig c = load(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "from-env"), Map.of());
 
@@ -212,7 +235,10 @@ class ConfigLoaderTest {
   @Test
   void load_password_neverInToStringNorInProblems() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\n");
-    String good = BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String good =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
 
     AgentConfig c = load(good, Map.of(), Map.of());
     assertFalse(c.toString().contains(SECRET), c.toString());
@@ -220,8 +246,9 @@ class ConfigLoaderTest {
     assertFalse(String.valueOf(c.mqtt().orElseThrow().password()).contains(SECRET));
 
     // The same secret in every place a careless message could pick it up.
-    String bad = good.replace("target: backuppool/backups", "target: 1bad")
-        .replace("  username: backup\n", "  username: backup\n  password: " + SECRET + "\n");
+    String bad =
+        good.replace("target: backuppool/backups", "target: 1bad")
+            .replace("  username: backup\n", "  username: backup\n  password: " + SECRET + "\n");
     Map<String, String> env =
         Map.of(
             "ZFS_BACKUP_AGENT_MQTT_PASSWORD", SECRET,
@@ -237,7 +264,8 @@ class ConfigLoaderTest {
   void load_missingFile_namesThePath() {
     Path missing = dir.resolve("nowhere/agent.yaml");
 
-    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(missing, Map.of(), Map.of()));
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(missing, Map.of(), Map.of()));
 
     assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
     assertTrue(e.getMessage().contains("not found"), e.getMessage());
@@ -245,9 +273,13 @@ class ConfigLoaderTest {
 
   @Test
   void load_jsonFileWithWrongType_namesKeyPath() throws IOException {
-    Path json = write("agent.json", "{\"pull\": {\"target\": \"backuppool/b\", \"sources\": [{\"host\": \"h\", \"datasets\": \"tank\"}]}}");
+    Path json =
+        write(
+            "agent.json",
+            "{\"pull\": {\"target\": \"backuppool/b\", \"sources\": [{\"host\": \"h\", \"datasets\": \"tank\"}]}}");
 
-    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
 
     assertEquals("pull.sources[0].datasets: expected a list, got a string", e.getMessage());
   }
@@ -256,7 +288,8 @@ class ConfigLoaderTest {
   void load_jsonFileWithYamlContent_isParsedAsJson() throws IOException {
     Path json = write("agent.json", BASE);
 
-    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
 
     assertTrue(e.getMessage().startsWith("cannot parse it as JSON: "), e.getMessage());
   }
@@ -272,7 +305,8 @@ class ConfigLoaderTest {
 
     assertFalse(c.replication().holds());
     assertEquals(Duration.ofSeconds(5), c.replication().connectTimeout());
-    assertEquals(Duration.ofSeconds(30), c.replication().stallTimeout(), "a key below it applies on top");
+    assertEquals(
+        Duration.ofSeconds(30), c.replication().stallTimeout(), "a key below it applies on top");
     assertEquals(Duration.ofSeconds(120), c.replication().commandTimeout(), "the default");
   }
 
@@ -300,7 +334,9 @@ class ConfigLoaderTest {
   @Test
   void load_everyKindOfProblem_isReportedInOneRun() throws IOException {
     String yaml =
-        BASE.replace("  url: tcp://localhost:1883\n", "  url: tcp://localhost:1883\n  topic: 5\n  colour: x\n")
+        BASE.replace(
+                "  url: tcp://localhost:1883\n",
+                "  url: tcp://localhost:1883\n  topic: 5\n  colour: x\n")
             .replace("datasets: [tank/data]", "datasets: [tank/data, 7, \"a b\"]\n      port: 0");
 
     ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
@@ -327,9 +363,12 @@ class ConfigLoaderTest {
   void load_jsonFileWithDuplicateKey_fails() throws IOException {
     Path json = write("agent.json", "{\"pull\": {\"target\": \"a/b\", \"target\": \"c/d\"}}");
 
-    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
 
-    assertTrue(e.getMessage().startsWith("cannot parse it as JSON: Duplicate field 'target'"), e.getMessage());
+    assertTrue(
+        e.getMessage().startsWith("cannot parse it as JSON: Duplicate field 'target'"),
+        e.getMessage());
   }
 
   @Test

@@ -22,6 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ConfigSamplesTest {
   private static final Path SAMPLES = Path.of("src/test/resources/config");
+
   /** Samples must not depend on the machine's environment. */
   private static final Map<String, String> NO_ENV = Map.of();
 
@@ -51,10 +52,12 @@ class ConfigSamplesTest {
             .toList();
     assertFalse(expected.isEmpty(), file + " has no '# expect: key.path' first line");
 
-    ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(file, NO_ENV, Map.of()));
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(file, NO_ENV, Map.of()));
 
     for (String want : expected) {
-      assertTrue(e.getMessage().contains(want), file + ": expected '" + want + "' in:\n" + e.getMessage());
+      assertTrue(
+          e.getMessage().contains(want), file + ": expected '" + want + "' in:\n" + e.getMessage());
     }
   }
 
@@ -62,8 +65,19 @@ class ConfigSamplesTest {
   void load_invalidSamples_coverEveryProblemClass() throws IOException {
     List<String> names = invalidSamples().map(p -> p.getFileName().toString()).toList();
     for (String kind :
-        List.of("unknown-key", "wrong-type", "missing-", "invalid-dataset", "invalid-source-name", "duplicate-source",
-            "ssl-ca-file", "url-", "port-", "empty-zfs", "empty-ssh", "push-dataset-outside")) {
+        List.of(
+            "unknown-key",
+            "wrong-type",
+            "missing-",
+            "invalid-dataset",
+            "invalid-source-name",
+            "duplicate-source",
+            "ssl-ca-file",
+            "url-",
+            "port-",
+            "empty-zfs",
+            "empty-ssh",
+            "push-dataset-outside")) {
       assertTrue(names.stream().anyMatch(n -> n.startsWith(kind)), "no invalid sample for " + kind);
     }
   }
@@ -73,7 +87,8 @@ class ConfigSamplesTest {
     ConfigException e =
         assertThrows(
             ConfigException.class,
-            () -> ConfigLoader.load(SAMPLES.resolve("invalid/many-problems.yaml"), NO_ENV, Map.of()));
+            () ->
+                ConfigLoader.load(SAMPLES.resolve("invalid/many-problems.yaml"), NO_ENV, Map.of()));
 
     assertEquals(4, e.problems().size(), e.getMessage());
     assertTrue(e.getMessage().startsWith("4 problems:\n"), e.getMessage());

@@ -32,17 +32,34 @@ class BackupCycleRulesTest {
     // tank/data is listed before its parent tank, and again inside it.
     assertEquals(
         List.of("tank", "tank/data", "tank/data/child", "fast/c", "tank/other"),
-        Datasets.order(List.of("tank/data", "fast/c", "tank"), l).stream().filter(d -> !d.equals("fast")).toList());
-    assertEquals(List.of("tank/data", "tank/data/child"), Datasets.order(List.of("tank/data", "tank/data"), l));
+        Datasets.order(List.of("tank/data", "fast/c", "tank"), l).stream()
+            .filter(d -> !d.equals("fast"))
+            .toList());
+    assertEquals(
+        List.of("tank/data", "tank/data/child"),
+        Datasets.order(List.of("tank/data", "tank/data"), l));
   }
 
   @Test
   void pushMapping_stripsThePrefixBelowTheTarget() {
-    PushConfig p = new PushConfig(Optional.of("host-albion"), Optional.empty(), Optional.empty(), "offsitepool/backups",
-        "backuppool/encryptedbackups", true, List.of("-u"), List.of("backuppool/encryptedbackups"));
-    assertEquals("offsitepool/backups/host-storage/tank/data", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups/host-storage/tank/data"));
-    assertEquals("offsitepool/backups", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups"));
-    assertThrows(IllegalArgumentException.class, () -> BackupCycle.pushMapping(p).apply("backuppool/encryptedbackupsX/a"));
+    PushConfig p =
+        new PushConfig(
+            Optional.of("host-albion"),
+            Optional.empty(),
+            Optional.empty(),
+            "offsitepool/backups",
+            "backuppool/encryptedbackups",
+            true,
+            List.of("-u"),
+            List.of("backuppool/encryptedbackups"));
+    assertEquals(
+        "offsitepool/backups/host-storage/tank/data",
+        BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups/host-storage/tank/data"));
+    assertEquals(
+        "offsitepool/backups", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups"));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> BackupCycle.pushMapping(p).apply("backuppool/encryptedbackupsX/a"));
   }
 
   static DatasetResult result(Status s) {
@@ -52,9 +69,15 @@ class BackupCycleRulesTest {
   @Test
   void outcome_fromResultsAndStops() {
     CycleControl none = new CycleControl();
-    assertEquals(Outcome.SUCCESS, BackupCycle.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
-    assertEquals(Outcome.PARTIAL, BackupCycle.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
-    assertEquals(Outcome.FAILED, BackupCycle.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
+    assertEquals(
+        Outcome.SUCCESS,
+        BackupCycle.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
+    assertEquals(
+        Outcome.PARTIAL,
+        BackupCycle.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
+    assertEquals(
+        Outcome.FAILED,
+        BackupCycle.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
     CycleControl suspended = new CycleControl();
     suspended.stop(CycleControl.StopReason.SUSPEND, false);
     assertEquals(Outcome.SUSPENDED, BackupCycle.outcome(List.of(result(Status.SENT)), suspended));
@@ -63,14 +86,17 @@ class BackupCycleRulesTest {
     assertEquals(Outcome.CANCELLED, BackupCycle.outcome(List.of(), cancelled));
     CycleControl interrupted = new CycleControl();
     interrupted.stop(CycleControl.StopReason.INTERRUPT, true);
-    assertEquals(Outcome.INTERRUPTED, BackupCycle.outcome(List.of(result(Status.SENT)), interrupted));
+    assertEquals(
+        Outcome.INTERRUPTED, BackupCycle.outcome(List.of(result(Status.SENT)), interrupted));
   }
 
   @Test
   void selection_limitsToTheNamedSourcesDatasets() {
-    CycleRequest r = new CycleRequest("c", null, Set.of("host-storage:tank/data", "other:x"), false);
+    CycleRequest r =
+        new CycleRequest("c", null, Set.of("host-storage:tank/data", "other:x"), false);
     assertEquals(Set.of("tank/data"), BackupCycle.selection(r, "host-storage"));
     assertEquals(Set.of(), BackupCycle.selection(r, "nobody"));
-    assertEquals(null, BackupCycle.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
+    assertEquals(
+        null, BackupCycle.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
   }
 }

@@ -47,7 +47,8 @@ class CycleLockTest {
     }
 
     @Override
-    public PipeResult pipe(List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+    public PipeResult pipe(
+        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
       calls.add(send);
       throw new AssertionError("no stream expected");
     }
@@ -56,8 +57,23 @@ class CycleLockTest {
   /** The zfs subcommands that change a pool; none of them may run in a dry run. */
   static final Set<String> CHANGES_ZFS =
       Set.of(
-          "receive", "recv", "create", "set", "inherit", "hold", "release", "destroy", "rollback",
-          "snapshot", "rename", "promote", "clone", "mount", "unmount", "umount", "bookmark");
+          "receive",
+          "recv",
+          "create",
+          "set",
+          "inherit",
+          "hold",
+          "release",
+          "destroy",
+          "rollback",
+          "snapshot",
+          "rename",
+          "promote",
+          "clone",
+          "mount",
+          "unmount",
+          "umount",
+          "bookmark");
 
   /** The commands among {@code calls} that change ZFS: {@code zfs <verb>} with a verb above. */
   static List<List<String>> changingZfs(List<List<String>> calls) {
@@ -161,12 +177,26 @@ class CycleLockTest {
     return config("src/data");
   }
 
-  /** One local source {@code h} into {@code bak/t}; a test's configs share one state file (lock). */
+  /**
+   * One local source {@code h} into {@code bak/t}; a test's configs share one state file (lock).
+   */
   AgentConfig config(String... datasets) {
     AgentConfig c =
         TestConfigs.config(
-            List.of("ssh"), "bak/t", List.of(TestConfigs.localSource("h", datasets)), Optional.empty());
-    return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(), c.replication(), dir.resolve("state/state.json"), c.logLevel(), c.retention());
+            List.of("ssh"),
+            "bak/t",
+            List.of(TestConfigs.localSource("h", datasets)),
+            Optional.empty());
+    return new AgentConfig(
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        c.replication(),
+        dir.resolve("state/state.json"),
+        c.logLevel(),
+        c.retention());
   }
 
   @Test
@@ -177,7 +207,8 @@ class CycleLockTest {
     assertTrue(Files.exists(file), "the directory and the file are created");
     assertInstanceOf(CycleLock.Busy.class, CycleLock.tryAcquire(file));
     lock.close();
-    try (CycleLock again = assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
+    try (CycleLock again =
+        assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
       assertEquals(file, CycleLock.fileFor(dir.resolve("a/state.json")));
     }
   }
@@ -185,7 +216,10 @@ class CycleLockTest {
   @Test
   void tryAcquire_directoryIsAFile_unavailableWithTheReason() throws Exception {
     Files.writeString(dir.resolve("not-a-dir"), "x");
-    CycleLock.Unavailable u = assertInstanceOf(CycleLock.Unavailable.class, CycleLock.tryAcquire(dir.resolve("not-a-dir/state.json.lock")));
+    CycleLock.Unavailable u =
+        assertInstanceOf(
+            CycleLock.Unavailable.class,
+            CycleLock.tryAcquire(dir.resolve("not-a-dir/state.json.lock")));
     assertTrue(u.why().contains("not-a-dir"), u.why());
   }
 
@@ -195,33 +229,57 @@ class CycleLockTest {
     Path lockFile = CycleLock.fileFor(config.stateFile());
     Files.createDirectories(lockFile.getParent());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process holder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), LockHolder.class.getName(), lockFile.toString())
-        .redirectErrorStream(true).start();
+    Process holder =
+        new ProcessBuilder(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                LockHolder.class.getName(),
+                lockFile.toString())
+            .redirectErrorStream(true)
+            .start();
     try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
+      BufferedReader out =
+          new BufferedReader(
+              new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
       assertEquals("locked", out.readLine());
 
       NothingRuns runner = new NothingRuns();
       List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
-      CycleReport r = new BackupCycle(config, runner, Clock.systemUTC())
-          .run(new CycleRequest("c1", null, Set.of(), false), events::add, new CycleControl());
+      CycleReport r =
+          new BackupCycle(config, runner, Clock.systemUTC())
+              .run(new CycleRequest("c1", null, Set.of(), false), events::add, new CycleControl());
       assertEquals(Outcome.FAILED, r.outcome());
       assertTrue(runner.calls.isEmpty(), "nothing ran: " + runner.calls);
-      CycleEvent.Error e = events.stream().filter(x -> x instanceof CycleEvent.Error).map(x -> (CycleEvent.Error) x).findFirst().orElseThrow();
+      CycleEvent.Error e =
+          events.stream()
+              .filter(x -> x instanceof CycleEvent.Error)
+              .map(x -> (CycleEvent.Error) x)
+              .findFirst()
+              .orElseThrow();
       assertEquals("cycle_locked", e.kind().wire());
       assertTrue(e.message().contains(lockFile.toString()), e.message());
 
       // The CLI: exit 1, and the reason even with --quiet.
       ByteArrayOutputStream so = new ByteArrayOutputStream();
       ByteArrayOutputStream se = new ByteArrayOutputStream();
-      int code = Main.exitCode(CliCycle.run(new BackupCycle(config, runner, Clock.systemUTC()), false, true,
-          new PrintStream(so, true, StandardCharsets.UTF_8), new PrintStream(se, true, StandardCharsets.UTF_8)));
+      int code =
+          Main.exitCode(
+              CliCycle.run(
+                  new BackupCycle(config, runner, Clock.systemUTC()),
+                  false,
+                  true,
+                  new PrintStream(so, true, StandardCharsets.UTF_8),
+                  new PrintStream(se, true, StandardCharsets.UTF_8)));
       assertEquals(1, code);
-      assertTrue(se.toString(StandardCharsets.UTF_8).contains("error: another backup cycle is running"), se.toString(StandardCharsets.UTF_8));
+      assertTrue(
+          se.toString(StandardCharsets.UTF_8).contains("error: another backup cycle is running"),
+          se.toString(StandardCharsets.UTF_8));
 
       // A dry run changes nothing: it does not wait for, or take, the lock.
-      CycleReport dry = new BackupCycle(config, runner, Clock.systemUTC())
-          .run(new CycleRequest("c2", null, Set.of(), true), e2 -> {}, new CycleControl());
+      CycleReport dry =
+          new BackupCycle(config, runner, Clock.systemUTC())
+              .run(new CycleRequest("c2", null, Set.of(), true), e2 -> {}, new CycleControl());
       assertTrue(runner.calls.size() > 0, "the dry run listed");
       assertTrue(dry.datasets().size() > 0);
       assertEquals(List.of(), changingZfs(runner.calls), "the dry run changed nothing");
@@ -230,14 +288,17 @@ class CycleLockTest {
       // dry run plans it all and changes nothing. Catches a dry run that creates parents, streams,
       // receives, sets canmount, or places or releases holds.
       WorkToDo work = new WorkToDo();
-      CycleReport plan = new BackupCycle(config("new/data", "src/old"), work, Clock.systemUTC())
-          .run(new CycleRequest("c2b", null, Set.of(), true), e2 -> {}, new CycleControl());
+      CycleReport plan =
+          new BackupCycle(config("new/data", "src/old"), work, Clock.systemUTC())
+              .run(new CycleRequest("c2b", null, Set.of(), true), e2 -> {}, new CycleControl());
       assertEquals(Outcome.SUCCESS, plan.outcome(), plan.toString());
       assertEquals(
           List.of(
               "new/data: SENT would send full @a, incremental @a..@b",
               "src/old: UP_TO_DATE up to date at @s1"),
-          plan.datasets().stream().map(d -> d.dataset() + ": " + d.status() + " " + d.plan()).toList());
+          plan.datasets().stream()
+              .map(d -> d.dataset() + ": " + d.status() + " " + d.plan())
+              .toList());
       assertEquals(List.of(), changingZfs(work.calls), "a dry run changes nothing: " + work.calls);
       assertEquals(List.of(), work.streams, "a dry run streams nothing");
     } finally {
@@ -245,9 +306,11 @@ class CycleLockTest {
       holder.waitFor(10, TimeUnit.SECONDS);
       holder.destroyForcibly();
     }
-    // Released when the holder is gone: the next cycle runs (and fails on the fake runner, not the lock).
-    CycleReport after = new BackupCycle(config, new NothingRuns(), Clock.systemUTC())
-        .run(new CycleRequest("c3", null, Set.of(), false), e -> {}, new CycleControl());
+    // Released when the holder is gone: the next cycle runs (and fails on the fake runner, not the
+    // lock).
+    CycleReport after =
+        new BackupCycle(config, new NothingRuns(), Clock.systemUTC())
+            .run(new CycleRequest("c3", null, Set.of(), false), e -> {}, new CycleControl());
     assertTrue(after.datasets().size() > 0, "ran past the lock: " + after);
 
     // The control for the dry run above: on the same listings a real cycle does try each change,

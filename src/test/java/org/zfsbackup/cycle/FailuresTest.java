@@ -48,59 +48,107 @@ class FailuresTest {
    */
   static Stream<Arguments> streams() {
     return Stream.of(
-        Arguments.of("forced stop",
-            exit("send", -1, ""), exit("recv", -1, "killed"), false, true,
-            ErrorKind.INTERRUPTED, "killed by a forced stop after 42 bytes", null),
-        Arguments.of("forced stop wins over a stall",
-            exit("send", -1, ""), exit("recv", -1, ""), true, true,
-            ErrorKind.INTERRUPTED, "killed by a forced stop after 42 bytes", null),
-        Arguments.of("stall",
-            exit("send", -1, ""), exit("recv", 1, "cannot receive: stream truncated"), true, false,
+        Arguments.of(
+            "forced stop",
+            exit("send", -1, ""),
+            exit("recv", -1, "killed"),
+            false,
+            true,
+            ErrorKind.INTERRUPTED,
+            "killed by a forced stop after 42 bytes",
+            null),
+        Arguments.of(
+            "forced stop wins over a stall",
+            exit("send", -1, ""),
+            exit("recv", -1, ""),
+            true,
+            true,
+            ErrorKind.INTERRUPTED,
+            "killed by a forced stop after 42 bytes",
+            null),
+        Arguments.of(
+            "stall",
+            exit("send", -1, ""),
+            exit("recv", 1, "cannot receive: stream truncated"),
+            true,
+            false,
             ErrorKind.STALLED,
             "no byte moved for 600 s; the stream was killed after 42 bytes",
             null),
-        Arguments.of("send fails, receive fine",
-            exit("send", 1, "cannot open 'tank/data@c'"), ok("recv"), false, false,
+        Arguments.of(
+            "send fails, receive fine",
+            exit("send", 1, "cannot open 'tank/data@c'"),
+            ok("recv"),
+            false,
+            false,
             ErrorKind.SEND_FAILED,
-            "send failed: 'send' exited with 1: cannot open 'tank/data@c' after 42 bytes", "send"),
-        Arguments.of("send fails, receive says nothing",
-            exit("send", 1, "boom"), exit("recv", 1, ""), false, false,
+            "send failed: 'send' exited with 1: cannot open 'tank/data@c' after 42 bytes",
+            "send"),
+        Arguments.of(
+            "send fails, receive says nothing",
+            exit("send", 1, "boom"),
+            exit("recv", 1, ""),
+            false,
+            false,
             ErrorKind.SEND_FAILED,
             "send failed: 'send' exited with 1: boom after 42 bytes",
             "send"),
-        Arguments.of("send cannot start",
-            notStarted("send"), exit("recv", 1, " "), false, false,
+        Arguments.of(
+            "send cannot start",
+            notStarted("send"),
+            exit("recv", 1, " "),
+            false,
+            false,
             ErrorKind.SEND_FAILED,
             "send failed: could not start 'send': No such file or directory after 42 bytes",
             "send"),
-        Arguments.of("ssh 255 on the sending side",
-            exit("send", 255, "ssh: connect to host a port 22: Connection refused"), ok("recv"),
-            false, false,
+        Arguments.of(
+            "ssh 255 on the sending side",
+            exit("send", 255, "ssh: connect to host a port 22: Connection refused"),
+            ok("recv"),
+            false,
+            false,
             ErrorKind.HOST_UNREACHABLE,
             "send failed: 'send' exited with 255: ssh: connect to host a port 22:"
                 + " Connection refused after 42 bytes",
             "send"),
-        Arguments.of("ssh 255 wins over what the receive says",
-            exit("send", 255, "Connection reset"), exit("recv", 1, "cannot receive: incomplete"),
-            false, false,
+        Arguments.of(
+            "ssh 255 wins over what the receive says",
+            exit("send", 255, "Connection reset"),
+            exit("recv", 1, "cannot receive: incomplete"),
+            false,
+            false,
             ErrorKind.HOST_UNREACHABLE,
-            "send failed: 'send' exited with 255: Connection reset after 42 bytes", "send"),
-        Arguments.of("receive refuses, send fine",
-            ok("send"), exit("recv", 1, "destination has been modified"), false, false,
+            "send failed: 'send' exited with 255: Connection reset after 42 bytes",
+            "send"),
+        Arguments.of(
+            "receive refuses, send fine",
+            ok("send"),
+            exit("recv", 1, "destination has been modified"),
+            false,
+            false,
             ErrorKind.RECEIVE_FAILED,
             "receive failed: 'recv' exited with 1: destination has been modified after 42 bytes",
             "receive"),
-        Arguments.of("both fail, the receive says why",
-            exit("send", 141, "broken pipe"), exit("recv", 1, "destination has been modified"),
-            false, false,
+        Arguments.of(
+            "both fail, the receive says why",
+            exit("send", 141, "broken pipe"),
+            exit("recv", 1, "destination has been modified"),
+            false,
+            false,
             ErrorKind.RECEIVE_FAILED,
             "receive failed: 'recv' exited with 1: destination has been modified;"
                 + " send: 'send' exited with 141: broken pipe after 42 bytes",
             "receive"),
-        Arguments.of("receive timed out",
-            ok("send"), timedOut("recv"), false, false,
+        Arguments.of(
+            "receive timed out",
+            ok("send"),
+            timedOut("recv"),
+            false,
+            false,
             ErrorKind.RECEIVE_FAILED,
-            "receive failed: 'recv' timed out and was killed after 42 bytes", "receive"));
+            "receive failed: 'recv' timed out and was killed after 42 bytes",
+            "receive"));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -123,41 +171,60 @@ class FailuresTest {
   }
 
   /**
-   * With the exit order known, the stage that failed first is blamed with its own stderr.
-   * Catches the pull over ssh whose local receive refused the stream being reported as an
-   * unreachable host (ssh exits 255 once its stdout pipe is gone).
+   * With the exit order known, the stage that failed first is blamed with its own stderr. Catches
+   * the pull over ssh whose local receive refused the stream being reported as an unreachable host
+   * (ssh exits 255 once its stdout pipe is gone).
    */
   static Stream<Arguments> ordered() {
     return Stream.of(
-        Arguments.of("pull: the local receive refuses first, then ssh exits 255",
-            exit("ssh", 255, ""), exit("zfs", 1, "cannot receive: out of space"),
-            PipeResult.Stage.RECEIVE, ErrorKind.RECEIVE_FAILED,
+        Arguments.of(
+            "pull: the local receive refuses first, then ssh exits 255",
+            exit("ssh", 255, ""),
+            exit("zfs", 1, "cannot receive: out of space"),
+            PipeResult.Stage.RECEIVE,
+            ErrorKind.RECEIVE_FAILED,
             "receive failed: 'zfs' exited with 1: cannot receive: out of space;"
-                + " then the send: 'ssh' exited with 255 after 42 bytes", "receive"),
-        Arguments.of("pull: the connection drops first, then the receive sees a cut stream",
-            exit("ssh", 255, "Connection reset"), exit("zfs", 1, "cannot receive: incomplete"),
-            PipeResult.Stage.SEND, ErrorKind.HOST_UNREACHABLE,
+                + " then the send: 'ssh' exited with 255 after 42 bytes",
+            "receive"),
+        Arguments.of(
+            "pull: the connection drops first, then the receive sees a cut stream",
+            exit("ssh", 255, "Connection reset"),
+            exit("zfs", 1, "cannot receive: incomplete"),
+            PipeResult.Stage.SEND,
+            ErrorKind.HOST_UNREACHABLE,
             "transfer failed (ssh from the source): 'ssh' exited with 255: Connection reset;"
                 + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
             "send"),
-        Arguments.of("pull: the remote send fails first",
-            exit("ssh", 1, "cannot open 'tank/data@c'"), exit("zfs", 1, "cannot receive: incomplete"),
-            PipeResult.Stage.SEND, ErrorKind.SEND_FAILED,
+        Arguments.of(
+            "pull: the remote send fails first",
+            exit("ssh", 1, "cannot open 'tank/data@c'"),
+            exit("zfs", 1, "cannot receive: incomplete"),
+            PipeResult.Stage.SEND,
+            ErrorKind.SEND_FAILED,
             "send failed: 'ssh' exited with 1: cannot open 'tank/data@c';"
                 + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
             "send"),
-        Arguments.of("push: ssh to the target drops first",
-            exit("zfs", 1, "broken pipe"), exit("ssh", 255, "Connection reset"),
-            PipeResult.Stage.RECEIVE, ErrorKind.HOST_UNREACHABLE,
+        Arguments.of(
+            "push: ssh to the target drops first",
+            exit("zfs", 1, "broken pipe"),
+            exit("ssh", 255, "Connection reset"),
+            PipeResult.Stage.RECEIVE,
+            ErrorKind.HOST_UNREACHABLE,
             "transfer failed (ssh to the target): 'ssh' exited with 255: Connection reset;"
-                + " then the send: 'zfs' exited with 1: broken pipe after 42 bytes", "receive"));
+                + " then the send: 'zfs' exited with 1: broken pipe after 42 bytes",
+            "receive"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("ordered")
   void stream_exitOrderKnown_blamesTheFirstFailure(
-      String name, ProcessResult send, ProcessResult receive, PipeResult.Stage first,
-      ErrorKind kind, String why, String blamed) {
+      String name,
+      ProcessResult send,
+      ProcessResult receive,
+      PipeResult.Stage first,
+      ErrorKind kind,
+      String why,
+      String blamed) {
     PipeResult pr = new PipeResult(42, send, receive, false, false, first);
     Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
     assertEquals(kind, f.kind());
@@ -168,22 +235,30 @@ class FailuresTest {
   /**
    * A process that outlived the kill makes the stream {@code stuck}, whatever else is known: the
    * stall or forced stop that killed it, and the exit order of the stages that did exit (they
-   * failed because of the kill). Catches a stuck stream reported as stalled, interrupted or a
-   * send failure, which would hide that a process is still running; and a message that does not
-   * say which one.
+   * failed because of the kill). Catches a stuck stream reported as stalled, interrupted or a send
+   * failure, which would hide that a process is still running; and a message that does not say
+   * which one.
    */
   @Test
   void stream_stuck_winsOverTheKillAndTheExitOrder() {
-    String why = "a process of the stream was still running after SIGTERM and SIGKILL and was"
-        + " abandoned (blocked in the kernel? see the pool's health and failmode; it may need a"
-        + " reboot): receive still running after 42 bytes";
-    PipeResult stalled = new PipeResult(
-        42, exit("send", 143, ""), exit("recv", -1, ""), true, false, true, PipeResult.Stage.SEND);
-    PipeResult stopped = new PipeResult(
-        42, exit("send", 143, ""), exit("recv", -1, ""), false, true, true, null);
+    String why =
+        "a process of the stream was still running after SIGTERM and SIGKILL and was"
+            + " abandoned (blocked in the kernel? see the pool's health and failmode; it may need a"
+            + " reboot): receive still running after 42 bytes";
+    PipeResult stalled =
+        new PipeResult(
+            42,
+            exit("send", 143, ""),
+            exit("recv", -1, ""),
+            true,
+            false,
+            true,
+            PipeResult.Stage.SEND);
+    PipeResult stopped =
+        new PipeResult(42, exit("send", 143, ""), exit("recv", -1, ""), false, true, true, null);
     // the send ended, the receive did not within 30 s, and outlived the kill that followed
-    PipeResult tail = new PipeResult(
-        42, ok("send"), exit("recv", -1, ""), false, false, true, null);
+    PipeResult tail =
+        new PipeResult(42, ok("send"), exit("recv", -1, ""), false, false, true, null);
     for (PipeResult pr : List.of(stalled, stopped, tail)) {
       Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
       assertEquals(ErrorKind.STUCK, f.kind());
@@ -195,13 +270,16 @@ class FailuresTest {
 
   @Test
   void placeholderBlocked_openZfsEncryptionRefusal_namesTheManualFix() {
-    String stderr = "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
-        + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    String stderr =
+        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
+            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
     PipeResult pr = new PipeResult(42, exit("ssh", 255, ""), exit("zfs", 1, stderr), false, false);
     ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
-    Failures.Failure f = Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr).orElseThrow();
+    Failures.Failure f =
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr).orElseThrow();
     assertEquals(ErrorKind.PLACEHOLDER_BLOCKED, f.kind());
-    assertTrue(f.message().contains("zfs send tank/p@a | zfs receive bak/h/tank/p-new"), f.message());
+    assertTrue(
+        f.message().contains("zfs send tank/p@a | zfs receive bak/h/tank/p-new"), f.message());
     assertTrue(f.message().contains("zfs destroy bak/h/tank/p (empty"), f.message());
     PipeResult other = new PipeResult(42, ok("s"), exit("zfs", 1, "out of space"), false, false);
     assertTrue(Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other).isEmpty());
@@ -209,16 +287,32 @@ class FailuresTest {
 
   @Test
   void incrementalRefused_openZfsAndZfsFuseWordings() {
-    PipeResult modified = new PipeResult(1, ok("s"), exit("zfs", 1,
-        "cannot receive incremental stream: destination bak/x has been modified\nsince most recent snapshot"),
-        false, false);
+    PipeResult modified =
+        new PipeResult(
+            1,
+            ok("s"),
+            exit(
+                "zfs",
+                1,
+                "cannot receive incremental stream: destination bak/x has been modified\nsince most recent snapshot"),
+            false,
+            false);
     assertEquals(Optional.of(true), Failures.incrementalRefused(modified));
-    PipeResult newer = new PipeResult(1, ok("s"), exit("zfs", 1,
-        "cannot receive incremental stream: most recent snapshot of bak/x does not\nmatch incremental source"),
-        false, false);
+    PipeResult newer =
+        new PipeResult(
+            1,
+            ok("s"),
+            exit(
+                "zfs",
+                1,
+                "cannot receive incremental stream: most recent snapshot of bak/x does not\nmatch incremental source"),
+            false,
+            false);
     // the words span two lines in both messages; another refusal is not one of these
-    assertEquals(Optional.empty(), Failures.incrementalRefused(
-        new PipeResult(1, ok("s"), exit("zfs", 1, "out of space"), false, false)));
+    assertEquals(
+        Optional.empty(),
+        Failures.incrementalRefused(
+            new PipeResult(1, ok("s"), exit("zfs", 1, "out of space"), false, false)));
     assertEquals(Optional.of(false), Failures.incrementalRefused(newer));
   }
 

@@ -46,29 +46,56 @@ class FakeZfsIT {
   }
 
   void list(String root, String... lines) throws IOException {
-    Files.writeString(dir.resolve("list").resolve(root.replace('/', '_')), String.join("\n", lines) + "\n");
+    Files.writeString(
+        dir.resolve("list").resolve(root.replace('/', '_')), String.join("\n", lines) + "\n");
   }
 
   static String[] ds(String name, long txg, String... snaps) {
-    List<String> l = new ArrayList<>(List.of(name + "\tguid\t" + txg, name + "\tcreatetxg\t" + txg, name + "\tcanmount\toff"));
+    List<String> l =
+        new ArrayList<>(
+            List.of(
+                name + "\tguid\t" + txg, name + "\tcreatetxg\t" + txg, name + "\tcanmount\toff"));
     int i = 1;
     for (String s : snaps) {
-      l.add(name + "@" + s + "\tguid\t" + (s.hashCode() & 0xffffff)); // same snapshot = same guid on every side
+      l.add(
+          name
+              + "@"
+              + s
+              + "\tguid\t"
+              + (s.hashCode() & 0xffffff)); // same snapshot = same guid on every side
       l.add(name + "@" + s + "\tcreatetxg\t" + (txg + i++));
     }
     return l.toArray(String[]::new);
   }
 
   List<List<String>> argv() throws IOException {
-    return Files.readAllLines(dir.resolve("argv.log")).stream().map(l -> List.of(l.split("\\|"))).toList();
+    return Files.readAllLines(dir.resolve("argv.log")).stream()
+        .map(l -> List.of(l.split("\\|")))
+        .toList();
   }
 
-  AgentConfig config(List<String> pv, Duration stall, Optional<PushConfig> push, String... datasets) {
+  AgentConfig config(
+      List<String> pv, Duration stall, Optional<PushConfig> push, String... datasets) {
     AgentConfig c =
-        TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()), pv, "bak",
-            List.of(TestConfigs.localSource("h", datasets)), push, stall);
+        TestConfigs.config(
+            List.of("ssh"),
+            List.of("bash", fake.toString(), dir.toString()),
+            pv,
+            "bak",
+            List.of(TestConfigs.localSource("h", datasets)),
+            push,
+            stall);
     // Production receive options: -u, which zfs-fuse lacks.
-    return new AgentConfig(c.mqtt(), c.commands(), new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()), c.push(), c.power(), c.replication(), c.stateFile(), c.logLevel(), c.retention());
+    return new AgentConfig(
+        c.mqtt(),
+        c.commands(),
+        new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()),
+        c.push(),
+        c.power(),
+        c.replication(),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 
   CycleReport run(AgentConfig config, CycleControl control) {
@@ -85,36 +112,77 @@ class FakeZfsIT {
     bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
     list("bak", bak.toArray(String[]::new));
     list("off/backups", ds("off/backups", 1));
-    PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/backups", "bak", true, List.of("-u"), List.of("bak"));
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
+    PushConfig push =
+        new PushConfig(
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            "off/backups",
+            "bak",
+            true,
+            List.of("-u"),
+            List.of("bak"));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),
+            new CycleControl());
     List<List<String>> argv = argv();
     // pull: the static fake listing of "bak" already has the snapshots, so the pull is up to date
     // -s: resumable receives (replication.resumable), which this fake's OpenZFS has; no -F: a
     // new dataset
-    assertTrue(argv.contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv.toString());
+    assertTrue(
+        argv.contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.contains(List.of("send", "-w", "bak/h/src/data@a")), argv.toString());
-    assertTrue(argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")), argv.toString());
-    assertTrue(argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")), "size estimate: " + argv);
+    assertTrue(
+        argv.contains(List.of("send", "-w", "-I", "bak/h/src/data@a", "bak/h/src/data@b")),
+        argv.toString());
+    assertTrue(
+        argv.contains(List.of("send", "-n", "-P", "-w", "bak/h/src/data@a")),
+        "size estimate: " + argv);
     // Parents below the root only, each marked as the agent's placeholder; never the root.
-    assertTrue(argv.contains(List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=off/backups/h", "off/backups/h")), argv.toString());
-    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("create") && a.contains("off/backups")), argv.toString());
+    assertTrue(
+        argv.contains(
+            List.of(
+                "create",
+                "-o",
+                "canmount=off",
+                "-o",
+                "org.zfsbackup:placeholder=off/backups/h",
+                "off/backups/h")),
+        argv.toString());
+    assertTrue(
+        argv.stream().noneMatch(a -> a.get(0).equals("create") && a.contains("off/backups")),
+        argv.toString());
     // No -F anywhere: every target is new, or an incremental onto its base.
-    assertTrue(argv.stream().noneMatch(a -> a.get(0).equals("receive") && a.contains("-F")), argv.toString());
-    assertTrue(argv.contains(List.of("set", "canmount=off", "off/backups/h/src/data")), argv.toString());
+    assertTrue(
+        argv.stream().noneMatch(a -> a.get(0).equals("receive") && a.contains("-F")),
+        argv.toString());
+    assertTrue(
+        argv.contains(List.of("set", "canmount=off", "off/backups/h/src/data")), argv.toString());
     assertTrue(argv.stream().noneMatch(a -> a.contains("-R")));
     // Estimated total: percent is reported, 100 at the end.
-    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.totalBytes() != null && p.percent() != null && p.percent() == 100.0));
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof CycleEvent.Progress p
+                        && p.totalBytes() != null
+                        && p.percent() != null
+                        && p.percent() == 100.0));
     assertEquals(Outcome.SUCCESS, r.outcome());
   }
 
   @Test
   void pullReceivesWithConfiguredOptionsAndNeverRaw() throws IOException {
     list("src/data", ds("src/data", 10, "a"));
-    run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    run(
+        config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+        new CycleControl());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("send", "src/data@a")), argv.toString());
     assertTrue(argv.contains(List.of("receive", "-s", "-u", "bak/h/src/data")), argv.toString());
-    assertTrue(argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
+    assertTrue(
+        argv.contains(List.of("hold", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
   }
 
   @Test
@@ -122,39 +190,74 @@ class FakeZfsIT {
     list("src/data", ds("src/data", 10, "a"));
     Files.createFile(dir.resolve("stall"));
     long t0 = System.nanoTime();
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(2), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(2), Optional.empty(), "src/data"),
+            new CycleControl());
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded in time");
     assertEquals(Status.FAILED, r.datasets().get(0).status());
-    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Error err && err.kind().wire().equals("stalled")), events.toString());
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e -> e instanceof CycleEvent.Error err && err.kind().wire().equals("stalled")),
+        events.toString());
     // A stream that moves nothing still reports while it lasts (each second; MQTT: every 2 s).
-    assertTrue(events.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STREAMING).count() >= 2,
+    assertTrue(
+        events.stream()
+                .filter(
+                    e ->
+                        e instanceof CycleEvent.Progress p
+                            && p.status() == CycleEvent.StepStatus.STREAMING)
+                .count()
+            >= 2,
         events.toString());
   }
 
   @Test
   void malformedListing_failsNamingTheLine() throws IOException {
     list("src/data", "src/data\tguid\t1", "src/data createtxg 5");
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     DatasetResult d = r.datasets().get(0);
     assertEquals(Status.FAILED, d.status());
     assertTrue(d.message().contains("line 2"), d.message());
-    assertEquals("bad_zfs_output", ((CycleEvent.Error) events.stream().filter(e -> e instanceof CycleEvent.Error).findFirst().orElseThrow()).kind().wire());
+    assertEquals(
+        "bad_zfs_output",
+        ((CycleEvent.Error)
+                events.stream()
+                    .filter(e -> e instanceof CycleEvent.Error)
+                    .findFirst()
+                    .orElseThrow())
+            .kind()
+            .wire());
   }
 
   @Test
   void failingReceive_reportsExitCodeAndStderr() throws IOException {
     list("src/data", ds("src/data", 10, "a"));
     Files.writeString(dir.resolve("receive-exit"), "3");
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
-    CycleEvent.Error e = (CycleEvent.Error) events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
+    CycleEvent.Error e =
+        (CycleEvent.Error)
+            events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
     assertEquals("receive_failed", e.kind().wire());
     assertEquals(3, e.exitCode());
     // One end-of-step progress, with the step's snapshot and the bytes that moved (a dashboard
     // shows the last one it got; a second, emptier one would overwrite it).
-    List<CycleEvent.Progress> failed = events.stream()
-        .filter(x -> x instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.FAILED)
-        .map(x -> (CycleEvent.Progress) x).toList();
+    List<CycleEvent.Progress> failed =
+        events.stream()
+            .filter(
+                x ->
+                    x instanceof CycleEvent.Progress p
+                        && p.status() == CycleEvent.StepStatus.FAILED)
+            .map(x -> (CycleEvent.Progress) x)
+            .toList();
     assertEquals(1, failed.size(), failed.toString());
     assertEquals("a", failed.get(0).to());
     assertTrue(failed.get(0).bytes() > 0, failed.toString());
@@ -164,7 +267,10 @@ class FakeZfsIT {
   void byteCount_exactWithPv() throws IOException {
     list("src/data", ds("src/data", 10, "a"));
     Files.writeString(dir.resolve("bytes"), "5000000");
-    CycleReport withPv = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport withPv =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     assertEquals(5_000_000, withPv.bytes());
   }
 
@@ -175,7 +281,10 @@ class FakeZfsIT {
     list("src/data", ds("src/data", 10, "a"));
     Files.writeString(dir.resolve("bytes"), "50000000");
     Files.createFile(dir.resolve("linger"));
-    CycleReport direct = run(config(List.of(), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport direct =
+        run(
+            config(List.of(), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     assertEquals(Outcome.SUCCESS, direct.outcome());
     assertTrue(Math.abs(direct.bytes() - 50_000_000) < 50_000, "counted " + direct.bytes());
   }
@@ -187,23 +296,31 @@ class FakeZfsIT {
     CycleControl control = new CycleControl();
     // Half a second after the stream started (not after the test started: a slow machine may
     // take longer than that to get there), as an operator's `suspend` with force would.
-    AgentConfig config = config(List.of("pv"), Duration.ofSeconds(600), Optional.empty(), "src/data");
+    AgentConfig config =
+        config(List.of("pv"), Duration.ofSeconds(600), Optional.empty(), "src/data");
     long t0 = System.nanoTime();
-    CycleReport r = new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
-        .run(new CycleRequest("fake", "r1", Set.of(), false), e -> {
-          if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
-            Thread stopper = new Thread(() -> {
-              try {
-                Thread.sleep(500);
-              } catch (InterruptedException ie) {
-                return;
-              }
-              control.stop(CycleControl.StopReason.SUSPEND, true);
-            });
-            stopper.setDaemon(true);
-            stopper.start();
-          }
-        }, control);
+    CycleReport r =
+        new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
+            .run(
+                new CycleRequest("fake", "r1", Set.of(), false),
+                e -> {
+                  if (e instanceof CycleEvent.Progress p
+                      && p.status() == CycleEvent.StepStatus.STARTED) {
+                    Thread stopper =
+                        new Thread(
+                            () -> {
+                              try {
+                                Thread.sleep(500);
+                              } catch (InterruptedException ie) {
+                                return;
+                              }
+                              control.stop(CycleControl.StopReason.SUSPEND, true);
+                            });
+                    stopper.setDaemon(true);
+                    stopper.start();
+                  }
+                },
+                control);
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos());
     assertEquals(Outcome.SUSPENDED, r.outcome());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
@@ -218,12 +335,20 @@ class FakeZfsIT {
     CycleControl control = new CycleControl();
     // Stop as soon as the first stream starts: it finishes, the second dataset never starts.
     CycleReport r =
-        new BackupCycle(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/one", "src/two"), new RealProcessRunner(List.of("pv")), Clock.systemUTC())
-            .run(new CycleRequest("g", null, Set.of(), false), e -> {
-              if (e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED) {
-                control.stop(CycleControl.StopReason.CANCEL, false);
-              }
-            }, control);
+        new BackupCycle(
+                config(
+                    List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/one", "src/two"),
+                new RealProcessRunner(List.of("pv")),
+                Clock.systemUTC())
+            .run(
+                new CycleRequest("g", null, Set.of(), false),
+                e -> {
+                  if (e instanceof CycleEvent.Progress p
+                      && p.status() == CycleEvent.StepStatus.STARTED) {
+                    control.stop(CycleControl.StopReason.CANCEL, false);
+                  }
+                },
+                control);
     assertEquals(Outcome.CANCELLED, r.outcome());
     assertEquals(Status.SENT, r.datasets().get(0).status());
     assertEquals(Status.SKIPPED, r.datasets().get(1).status());
@@ -248,29 +373,43 @@ class FakeZfsIT {
   }
 
   List<CycleEvent.Error> errors() {
-    return events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> (CycleEvent.Error) e).toList();
+    return events.stream()
+        .filter(e -> e instanceof CycleEvent.Error)
+        .map(e -> (CycleEvent.Error) e)
+        .toList();
   }
 
   /**
-   * OpenZFS refuses `receive -F` on an encrypted filesystem (zfs-receive(8); modelled by the
-   * fake): the agent's encrypted placeholder must now take its dataset's first full stream. The
-   * dataset fails once, with placeholder_blocked and the manual fix; a single receive is tried
-   * (no retry loop). Catches the refusal reported as a plain receive_failed without the fix.
+   * OpenZFS refuses `receive -F` on an encrypted filesystem (zfs-receive(8); modelled by the fake):
+   * the agent's encrypted placeholder must now take its dataset's first full stream. The dataset
+   * fails once, with placeholder_blocked and the manual fix; a single receive is tried (no retry
+   * loop). Catches the refusal reported as a plain receive_failed without the fix.
    */
   @Test
   void encryptedPlaceholder_fullStreamRefused_placeholderBlockedWithTheFix() throws IOException {
     list("src/p", concat(ds("src/p", 10, "a"), ds("src/p/c", 20, "a")));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), dsWith("bak/h/src", 3, true),
-        dsWith("bak/h/src/p", 4, true), dsWith("bak/h/src/p/c", 5, false, "a:0")));
+    list(
+        "bak",
+        concat(
+            ds("bak", 1),
+            ds("bak/h", 2),
+            dsWith("bak/h/src", 3, true),
+            dsWith("bak/h/src/p", 4, true),
+            dsWith("bak/h/src/p/c", 5, false, "a:0")));
     Files.writeString(dir.resolve("encrypted"), "bak/h/src/p\n");
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"),
+            new CycleControl());
     DatasetResult p = r.datasets().get(0);
     assertEquals(Status.FAILED, p.status());
     assertEquals(Status.UP_TO_DATE, r.datasets().get(1).status(), "the child is unaffected");
     CycleEvent.Error e = errors().get(0);
     assertEquals("placeholder_blocked", e.kind().wire(), e.toString());
     assertTrue(e.message().contains("zfs send src/p@a | zfs receive bak/h/src/p-new"), e.message());
-    assertTrue(e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"), e.stderr());
+    assertTrue(
+        e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"),
+        e.stderr());
     List<List<String>> receives = argv().stream().filter(a -> a.get(0).equals("receive")).toList();
     // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
     assertEquals(List.of(List.of("receive", "-F", "-s", "-u", "bak/h/src/p")), receives);
@@ -280,45 +419,73 @@ class FakeZfsIT {
   @Test
   void placeholder_replacedWithForceThenUnmarked() throws IOException {
     list("src/p", ds("src/p", 10, "a"));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), dsWith("bak/h/src", 3, true), dsWith("bak/h/src/p", 4, true)));
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    list(
+        "bak",
+        concat(
+            ds("bak", 1),
+            ds("bak/h", 2),
+            dsWith("bak/h/src", 3, true),
+            dsWith("bak/h/src/p", 4, true)));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"),
+            new CycleControl());
     assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
     List<List<String>> argv = argv();
     // -F to replace the placeholder, and -s: this fake's listing has receive_resume_token (OpenZFS)
     List<String> receive = List.of("receive", "-F", "-s", "-u", "bak/h/src/p");
     assertTrue(argv.contains(receive), argv.toString());
-    assertTrue(argv.indexOf(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/p"))
-        > argv.indexOf(receive), argv.toString());
+    assertTrue(
+        argv.indexOf(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/p"))
+            > argv.indexOf(receive),
+        argv.toString());
   }
 
   /** Someone else's empty dataset is never replaced: no receive at all, target_exists. */
   @Test
   void existingDatasetNotAPlaceholder_refusedWithoutAReceive() throws IOException {
     list("src/p", ds("src/p", 10, "a"));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), dsWith("bak/h/src/p", 4, false)));
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"), new CycleControl());
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), dsWith("bak/h/src/p", 4, false)));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p"),
+            new CycleControl());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
     assertEquals("target_exists", errors().get(0).kind().wire());
     assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("receive")), argv().toString());
   }
 
   /**
-   * zfs-hold(8), OpenZFS `zfs holds`: this target's hold on a snapshot that is no longer a base
-   * is released; another tool's hold and the base's hold stay. Catches leaked holds never
-   * released, and a release of someone else's tag.
+   * zfs-hold(8), OpenZFS `zfs holds`: this target's hold on a snapshot that is no longer a base is
+   * released; another tool's hold and the base's hold stay. Catches leaked holds never released,
+   * and a release of someone else's tag.
    */
   @Test
   void staleHoldOfThisTag_released_othersKept() throws IOException {
     list("src/data", dsWith("src/data", 10, false, "a:1", "b:1", "c:1"));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a", "b", "c")));
-    Files.writeString(dir.resolve("holds"),
+    list(
+        "bak",
+        concat(
+            ds("bak", 1),
+            ds("bak/h", 2),
+            ds("bak/h/src", 3),
+            ds("bak/h/src/data", 4, "a", "b", "c")));
+    Files.writeString(
+        dir.resolve("holds"),
         "src/data@a\tzfs-backup-agent:bak\nsrc/data@b\tother-tool\nsrc/data@c\tzfs-backup-agent:bak\n");
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("holds", "-H", "src/data@a", "src/data@b")), argv.toString());
-    assertTrue(argv.contains(List.of("release", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
-    assertEquals(List.of("src/data@b\tother-tool", "src/data@c\tzfs-backup-agent:bak"),
+    assertTrue(
+        argv.contains(List.of("release", "zfs-backup-agent:bak", "src/data@a")), argv.toString());
+    assertEquals(
+        List.of("src/data@b\tother-tool", "src/data@c\tzfs-backup-agent:bak"),
         Files.readAllLines(dir.resolve("holds")));
   }
 
@@ -326,27 +493,56 @@ class FakeZfsIT {
   @Test
   void newHoldFails_oldHoldStaysAndTheWarningSaysSo() throws IOException {
     list("src/data", dsWith("src/data", 10, false, "a:1", "b:0"));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
     Files.writeString(dir.resolve("holds"), "src/data@a\tzfs-backup-agent:bak\n");
     Files.writeString(dir.resolve("hold-exit"), "1");
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"), new CycleControl());
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
     assertEquals(Status.SENT, r.datasets().get(0).status());
     assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("release")), argv().toString());
-    assertEquals(List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
-    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("the hold on src/data@a stays in place")), r.warnings().toString());
+    assertEquals(
+        List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
+    assertTrue(
+        r.warnings().stream().anyMatch(w -> w.contains("the hold on src/data@a stays in place")),
+        r.warnings().toString());
   }
 
   /** A missing push.target fails the push with target_missing and creates nothing there. */
   @Test
   void missingPushTarget_targetMissingNothingCreated() throws IOException {
     list("src/data", ds("src/data", 10, "a"));
-    list("bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
-    PushConfig push = new PushConfig(Optional.empty(), Optional.empty(), Optional.empty(), "off/typo", "bak", true, List.of("-u"), List.of("bak"));
-    CycleReport r = run(config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"), new CycleControl());
-    List<DatasetResult> pushed = r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH).toList();
-    assertTrue(!pushed.isEmpty() && pushed.stream().allMatch(d -> d.status() == Status.FAILED), pushed.toString());
-    assertTrue(pushed.get(0).message().contains("the target root off/typo does not exist"), pushed.get(0).message());
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    PushConfig push =
+        new PushConfig(
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            "off/typo",
+            "bak",
+            true,
+            List.of("-u"),
+            List.of("bak"));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),
+            new CycleControl());
+    List<DatasetResult> pushed =
+        r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH).toList();
+    assertTrue(
+        !pushed.isEmpty() && pushed.stream().allMatch(d -> d.status() == Status.FAILED),
+        pushed.toString());
+    assertTrue(
+        pushed.get(0).message().contains("the target root off/typo does not exist"),
+        pushed.get(0).message());
     assertEquals("target_missing", errors().get(errors().size() - 1).kind().wire());
-    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("create") || a.get(0).equals("receive")), argv().toString());
+    assertTrue(
+        argv().stream().noneMatch(a -> a.get(0).equals("create") || a.get(0).equals("receive")),
+        argv().toString());
   }
 }

@@ -26,11 +26,11 @@ import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
 /**
- * Resumable streams, OpenZFS only ({@code receive -s}, {@code send -t}, {@code receive -A},
- * {@code receive_resume_token}), against src/test/resources/fake/fake-openzfs: a pool kept in
- * files, whose rules follow zfs-receive(8) and zfs-send(8) and whose errors quote OpenZFS. Real
- * processes and pipes ({@code send | pv -L | receive}); a stream is killed mid-way by a forced
- * stop, as a stall, a SIGTERM or a lost connection would.
+ * Resumable streams, OpenZFS only ({@code receive -s}, {@code send -t}, {@code receive -A}, {@code
+ * receive_resume_token}), against src/test/resources/fake/fake-openzfs: a pool kept in files, whose
+ * rules follow zfs-receive(8) and zfs-send(8) and whose errors quote OpenZFS. Real processes and
+ * pipes ({@code send | pv -L | receive}); a stream is killed mid-way by a forced stop, as a stall,
+ * a SIGTERM or a lost connection would.
  */
 class FakeZfsResumeIT {
   static final long BYTES = 600_000;
@@ -54,14 +54,31 @@ class FakeZfsResumeIT {
 
   AgentConfig config(boolean resumable, Optional<AgentConfig.PushConfig> push) {
     AgentConfig c =
-        TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()),
-            List.of("pv", "-L", "200k"), "bak", List.of(TestConfigs.localSource("h", "src/data")),
-            push, Duration.ofSeconds(60));
+        TestConfigs.config(
+            List.of("ssh"),
+            List.of("bash", fake.toString(), dir.toString()),
+            List.of("pv", "-L", "200k"),
+            "bak",
+            List.of(TestConfigs.localSource("h", "src/data")),
+            push,
+            Duration.ofSeconds(60));
     var r = c.replication();
-    return new AgentConfig(c.mqtt(), c.commands(), c.pull(), c.push(), c.power(),
-        new AgentConfig.ReplicationConfig(r.holds(), r.stallTimeout(), r.connectTimeout(), r.commandTimeout(),
-            r.parallelSources(), resumable),
-        c.stateFile(), c.logLevel(), c.retention());
+    return new AgentConfig(
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        new AgentConfig.ReplicationConfig(
+            r.holds(),
+            r.stallTimeout(),
+            r.connectTimeout(),
+            r.commandTimeout(),
+            r.parallelSources(),
+            resumable),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 
   /** One cycle; with {@code killAfter} the stream is killed once that many bytes went through. */
@@ -69,13 +86,18 @@ class FakeZfsResumeIT {
     events.clear();
     CycleControl control = new CycleControl();
     return new BackupCycle(config, new RealProcessRunner(config.commands().pv()), Clock.systemUTC())
-        .run(new CycleRequest("resume", null, Set.of(), false), e -> {
-          events.add(e);
-          if (killAfter > 0 && e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STREAMING
-              && p.bytes() >= killAfter) {
-            control.stop(CycleControl.StopReason.CANCEL, true);
-          }
-        }, control);
+        .run(
+            new CycleRequest("resume", null, Set.of(), false),
+            e -> {
+              events.add(e);
+              if (killAfter > 0
+                  && e instanceof CycleEvent.Progress p
+                  && p.status() == CycleEvent.StepStatus.STREAMING
+                  && p.bytes() >= killAfter) {
+                control.stop(CycleControl.StopReason.CANCEL, true);
+              }
+            },
+            control);
   }
 
   List<String> snaps() throws IOException {
@@ -83,12 +105,16 @@ class FakeZfsResumeIT {
   }
 
   List<List<String>> argv() throws IOException {
-    return Files.readAllLines(dir.resolve("argv.log")).stream().map(l -> List.of(l.split("\\|"))).toList();
+    return Files.readAllLines(dir.resolve("argv.log")).stream()
+        .map(l -> List.of(l.split("\\|")))
+        .toList();
   }
 
   long receivedBytes(List<CycleEvent> evs) {
-    return evs.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE)
-        .mapToLong(e -> ((CycleEvent.Progress) e).bytes()).sum();
+    return evs.stream()
+        .filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE)
+        .mapToLong(e -> ((CycleEvent.Progress) e).bytes())
+        .sum();
   }
 
   /**
@@ -103,25 +129,41 @@ class FakeZfsResumeIT {
     assertEquals(Outcome.CANCELLED, first.outcome());
     // -s, and no -F: a new dataset (receives never destroy)
     assertTrue(argv().contains(List.of("receive", "-s", "bak/h/src/data")), argv().toString());
-    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
+    assertTrue(
+        Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
     long firstBytes = first.datasets().get(0).bytes();
     assertTrue(firstBytes >= 100_000 && firstBytes < BYTES, "killed mid-way: " + firstBytes);
 
-    CycleReport plan = new BackupCycle(config(true), new RealProcessRunner(List.of("pv")), Clock.systemUTC())
-        .run(new CycleRequest("plan", null, Set.of(), true), e -> {}, new CycleControl());
-    assertTrue(plan.datasets().get(0).plan().contains("would resume an interrupted receive"), plan.toString());
+    CycleReport plan =
+        new BackupCycle(config(true), new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+            .run(new CycleRequest("plan", null, Set.of(), true), e -> {}, new CycleControl());
+    assertTrue(
+        plan.datasets().get(0).plan().contains("would resume an interrupted receive"),
+        plan.toString());
 
     CycleReport second = cycle(config(true), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     DatasetResult d = second.datasets().get(0);
     assertEquals(Status.SENT, d.status());
     assertTrue(d.plan().startsWith("resumed ("), d.plan());
-    assertTrue(argv().stream().anyMatch(a -> a.size() == 3 && a.get(0).equals("send") && a.get(1).equals("-t")), argv().toString());
+    assertTrue(
+        argv().stream()
+            .anyMatch(a -> a.size() == 3 && a.get(0).equals("send") && a.get(1).equals("-t")),
+        argv().toString());
     // This cycle's bytes: the rest of the stream only (plus its header line).
-    assertTrue(d.bytes() < BYTES - 50_000 && d.bytes() > 0, "bytes of this cycle: " + d.bytes() + ", first " + firstBytes);
-    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.STARTED
-        && p.message().contains("resume")), "progress says resumed");
-    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertTrue(
+        d.bytes() < BYTES - 50_000 && d.bytes() > 0,
+        "bytes of this cycle: " + d.bytes() + ", first " + firstBytes);
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof CycleEvent.Progress p
+                        && p.status() == CycleEvent.StepStatus.STARTED
+                        && p.message().contains("resume")),
+        "progress says resumed");
+    assertTrue(
+        snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
     assertTrue(!Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "no saved state left");
 
     CycleReport third = cycle(config(true), 0);
@@ -144,38 +186,63 @@ class FakeZfsResumeIT {
     DatasetResult d = second.datasets().get(0);
     assertEquals("full @b", d.plan());
     assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
-    List<String> warnings = events.stream().filter(e -> e instanceof CycleEvent.Error er && er.kind().wire().equals("warning"))
-        .map(e -> ((CycleEvent.Error) e).message()).toList();
+    List<String> warnings =
+        events.stream()
+            .filter(e -> e instanceof CycleEvent.Error er && er.kind().wire().equals("warning"))
+            .map(e -> ((CycleEvent.Error) e).message())
+            .toList();
     assertEquals(1, warnings.size(), warnings.toString());
-    assertTrue(warnings.get(0).startsWith("resume_aborted: ") && warnings.get(0).contains("used in the initial send no longer exists"),
+    assertTrue(
+        warnings.get(0).startsWith("resume_aborted: ")
+            && warnings.get(0).contains("used in the initial send no longer exists"),
         warnings.toString());
     assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
   }
 
   /**
-   * A raw push ({@code send -w}) resumes with {@code send -t} alone: zfs-send(8) allows only
-   * {@code -PVenv} with {@code -t}, and the token carries the raw flag (the fake refuses
-   * {@code -w -t}: "invalid flags combined with -t"). Catches a resume built from the push's flags.
+   * A raw push ({@code send -w}) resumes with {@code send -t} alone: zfs-send(8) allows only {@code
+   * -PVenv} with {@code -t}, and the token carries the raw flag (the fake refuses {@code -w -t}:
+   * "invalid flags combined with -t"). Catches a resume built from the push's flags.
    */
   @Test
   void rawPush_killedMidStream_resumesWithoutDashW() throws IOException {
     // push.target, off/backups, must exist: the agent never creates a target root
-    Files.writeString(dir.resolve("pool/datasets"),
+    Files.writeString(
+        dir.resolve("pool/datasets"),
         "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\noff/backups\n");
     Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
-    var push = Optional.of(new AgentConfig.PushConfig(Optional.empty(), Optional.empty(), Optional.empty(),
-        "off/backups", "bak", true, List.of("-u"), List.of("bak")));
+    var push =
+        Optional.of(
+            new AgentConfig.PushConfig(
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                "off/backups",
+                "bak",
+                true,
+                List.of("-u"),
+                List.of("bak")));
     CycleReport first = cycle(config(true, push), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome());
     assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());
-    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
+    assertTrue(
+        argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")),
+        argv().toString());
 
     CycleReport second = cycle(config(true, push), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
-    DatasetResult pushed = second.datasets().stream().filter(d -> d.target().equals("off/backups/h/src/data")).findFirst().orElseThrow();
+    DatasetResult pushed =
+        second.datasets().stream()
+            .filter(d -> d.target().equals("off/backups/h/src/data"))
+            .findFirst()
+            .orElseThrow();
     assertTrue(pushed.plan().startsWith("resumed ("), pushed.plan());
-    assertTrue(argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")), argv().toString());
-    assertTrue(snaps().contains("off/backups/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertTrue(
+        argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")),
+        argv().toString());
+    assertTrue(
+        snaps().contains("off/backups/h/src/data@a 5001 101"),
+        "same guid as the source: " + snaps());
   }
 
   /** Catches: {@code -s} sent though the setting is off, and a saved state then left in the way. */
@@ -192,8 +259,10 @@ class FakeZfsResumeIT {
 
   /** The agent's placeholder for bak/h/src/data, created empty and marked by an earlier cycle. */
   void placeholderInTheWay() throws IOException {
-    Files.writeString(dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\n");
-    Files.writeString(dir.resolve("pool/placeholders"),
+    Files.writeString(
+        dir.resolve("pool/datasets"), "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\n");
+    Files.writeString(
+        dir.resolve("pool/placeholders"),
         "bak/h bak/h\nbak/h/src bak/h/src\nbak/h/src/data bak/h/src/data\n");
   }
 
@@ -204,9 +273,9 @@ class FakeZfsResumeIT {
   /**
    * Where safety meets resume: the full stream that replaces the agent's placeholder is received
    * with -F (the only -F) and -s; cut, it is resumed with -s and never -F, and the placeholder mark
-   * is removed once the resumed stream completed. Catches a resumed receive given -F, a resume
-   * into a placeholder that keeps its mark (the next full stream would be taken for one to
-   * replace), and -F or -s lost on the replacement.
+   * is removed once the resumed stream completed. Catches a resumed receive given -F, a resume into
+   * a placeholder that keeps its mark (the next full stream would be taken for one to replace), and
+   * -F or -s lost on the replacement.
    */
   @Test
   void placeholderReplacement_killed_resumedWithoutDashF_thenUnmarked() throws IOException {
@@ -214,18 +283,23 @@ class FakeZfsResumeIT {
     CycleReport first = cycle(config(true), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome(), first.toString());
     assertEquals(List.of(List.of("receive", "-F", "-s", "bak/h/src/data")), receives());
-    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
+    assertTrue(
+        Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the partial state was saved");
 
     Files.delete(dir.resolve("argv.log"));
     CycleReport second = cycle(config(true), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     assertTrue(second.datasets().get(0).plan().startsWith("resumed ("), second.toString());
     assertEquals(List.of(List.of("receive", "-s", "bak/h/src/data")), receives());
-    assertTrue(argv().contains(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/data")),
+    assertTrue(
+        argv().contains(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/data")),
         argv().toString());
-    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
-    assertEquals(List.of("bak/h bak/h", "bak/h/src bak/h/src"),
-        Files.readAllLines(dir.resolve("pool/placeholders")), "only the received one lost its mark");
+    assertTrue(
+        snaps().contains("bak/h/src/data@a 5001 101"), "same guid as the source: " + snaps());
+    assertEquals(
+        List.of("bak/h bak/h", "bak/h/src bak/h/src"),
+        Files.readAllLines(dir.resolve("pool/placeholders")),
+        "only the received one lost its mark");
   }
 
   /**

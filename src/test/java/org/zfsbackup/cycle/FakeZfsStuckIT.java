@@ -28,16 +28,16 @@ import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
 /**
- * A stream whose receive outlives the kill (a receive blocked in the kernel on a pool with
- * {@code failmode=wait}, which not even SIGKILL ends) is abandoned after a bounded time, reported
- * {@code stuck}, and the cycle goes on to its result. SIGKILL cannot be ignored by a test process,
- * so the stuck receive is the fake's, which ignores SIGTERM, and the runner's kill policy sends
- * SIGKILL only after an hour: until the bound, only SIGTERM reaches it, as only SIGKILL (without
- * effect) reaches a process in uninterruptible sleep.
+ * A stream whose receive outlives the kill (a receive blocked in the kernel on a pool with {@code
+ * failmode=wait}, which not even SIGKILL ends) is abandoned after a bounded time, reported {@code
+ * stuck}, and the cycle goes on to its result. SIGKILL cannot be ignored by a test process, so the
+ * stuck receive is the fake's, which ignores SIGTERM, and the runner's kill policy sends SIGKILL
+ * only after an hour: until the bound, only SIGTERM reaches it, as only SIGKILL (without effect)
+ * reaches a process in uninterruptible sleep.
  *
- * <p>Catches: a watchdog that kills again and again and never returns (before this, the cycle
- * never ended and no result was published), a stuck stream reported as {@code stalled}, and an
- * {@code exitValue()} on a live process throwing out of the runner.
+ * <p>Catches: a watchdog that kills again and again and never returns (before this, the cycle never
+ * ended and no result was published), a stuck stream reported as {@code stalled}, and an {@code
+ * exitValue()} on a live process throwing out of the runner.
  */
 class FakeZfsStuckIT {
   @TempDir Path dir;
@@ -64,17 +64,26 @@ class FakeZfsStuckIT {
   @Test
   void stuckReceive_abandonedReportedStuck_cycleEndsWithAResult() throws IOException {
     Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
-    Files.writeString(dir.resolve("list/src_one"), String.join("\n", FakeZfsIT.ds("src/one", 10, "a")) + "\n");
-    Files.writeString(dir.resolve("list/src_two"), String.join("\n", FakeZfsIT.ds("src/two", 20, "b")) + "\n");
+    Files.writeString(
+        dir.resolve("list/src_one"), String.join("\n", FakeZfsIT.ds("src/one", 10, "a")) + "\n");
+    Files.writeString(
+        dir.resolve("list/src_two"), String.join("\n", FakeZfsIT.ds("src/two", 20, "b")) + "\n");
     // the pull target root exists: the agent never creates it
     Files.writeString(dir.resolve("list/bak"), String.join("\n", FakeZfsIT.ds("bak", 1)) + "\n");
     Files.createFile(dir.resolve("stall"));
     Files.createFile(dir.resolve("stuck"));
     AgentConfig config =
-        TestConfigs.config(List.of("ssh"), List.of("bash", fake.toString(), dir.toString()), List.of("pv"), "bak",
-            List.of(TestConfigs.localSource("h", "src/one", "src/two")), Optional.empty(), Duration.ofSeconds(2));
+        TestConfigs.config(
+            List.of("ssh"),
+            List.of("bash", fake.toString(), dir.toString()),
+            List.of("pv"),
+            "bak",
+            List.of(TestConfigs.localSource("h", "src/one", "src/two")),
+            Optional.empty(),
+            Duration.ofSeconds(2));
     RealProcessRunner runner =
-        new RealProcessRunner(List.of("pv"), new KillPolicy(Duration.ofHours(1), Duration.ofSeconds(2)));
+        new RealProcessRunner(
+            List.of("pv"), new KillPolicy(Duration.ofHours(1), Duration.ofSeconds(2)));
     long t0 = System.nanoTime();
     CycleReport r =
         new BackupCycle(config, runner, Clock.systemUTC())
@@ -83,16 +92,23 @@ class FakeZfsStuckIT {
     // Two streams: each stalls 2 s, is abandoned 2 s after its SIGTERM.
     assertTrue(seconds < 40, "bounded: " + seconds + " s");
     assertEquals(Outcome.FAILED, r.outcome());
-    assertEquals(2, r.datasets().size(), "the cycle went on to the second dataset: " + r.datasets());
+    assertEquals(
+        2, r.datasets().size(), "the cycle went on to the second dataset: " + r.datasets());
     for (CycleReport.DatasetResult d : r.datasets()) {
       assertEquals(Status.FAILED, d.status());
-      assertTrue(d.message().contains("abandoned") && d.message().contains("receive still running"), d.message());
+      assertTrue(
+          d.message().contains("abandoned") && d.message().contains("receive still running"),
+          d.message());
     }
     List<ErrorKind> kinds =
-        events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> ((CycleEvent.Error) e).kind()).toList();
+        events.stream()
+            .filter(e -> e instanceof CycleEvent.Error)
+            .map(e -> ((CycleEvent.Error) e).kind())
+            .toList();
     assertEquals(List.of(ErrorKind.STUCK, ErrorKind.STUCK), kinds);
     assertTrue(
-        ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine().orElse("").contains("fake-zfs-stuck " + dir)),
+        ProcessHandle.allProcesses()
+            .anyMatch(p -> p.info().commandLine().orElse("").contains("fake-zfs-stuck " + dir)),
         "the receive really outlived the kill (else this test proves nothing)");
   }
 }

@@ -81,8 +81,8 @@ class LimitedRunIT {
    * c}; the backup pool holds {@code retired} already; the run is limited to {@code src:a}.
    * Catches: a limit ignored by the pull (b or c pulled) or by the push (anything but a and its
    * child pushed, retired included), a limit that drops the children, a limit that holds what it
-   * leaves out; and, through the full run at the end, a fixture in which b, c and retired would
-   * not have been replicated anyway.
+   * leaves out; and, through the full run at the end, a fixture in which b, c and retired would not
+   * have been replicated anyway.
    */
   @Test
   void limitedToOneDataset_onlyItAndItsChildrenPulledAndPushed() {
@@ -107,8 +107,14 @@ class LimitedRunIT {
     snapshot(retired, "r1");
     PushConfig push =
         new PushConfig(
-            Optional.empty(), Optional.empty(), Optional.empty(), offTarget, target, false,
-            TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            offTarget,
+            target,
+            false,
+            TestConfigs.ZFS_FUSE_RECEIVE,
+            List.of(target));
     AgentConfig cfg =
         TestConfigs.config(
             List.of("ssh"),
@@ -147,7 +153,11 @@ class LimitedRunIT {
     assertEquals(tree(target, aLocal, kidLocal, bLocal, cLocal, retired), datasets(target));
     assertEquals(
         tree(
-            offTarget, aOff, kidOff, offTarget + "/src/" + b, offTarget + "/other/" + c,
+            offTarget,
+            aOff,
+            kidOff,
+            offTarget + "/src/" + b,
+            offTarget + "/other/" + c,
             offTarget + "/retired"),
         datasets(offTarget));
   }

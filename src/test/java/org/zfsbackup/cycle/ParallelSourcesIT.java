@@ -20,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -184,7 +183,8 @@ class ParallelSourcesIT {
     pools.snapshotWithData(root + "/a", "s1", 600_000);
     ProcessRunner runner = new RealProcessRunner(List.of("pv", "-L", "300k"));
     Sink sink = new Sink();
-    CycleReport r = cycle(config(root, List.of("pv", "-L", "300k"), 4), runner, sink, new CycleControl());
+    CycleReport r =
+        cycle(config(root, List.of("pv", "-L", "300k"), 4), runner, sink, new CycleControl());
 
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertTrue(sink.most >= 2, "several streams at once: at most " + sink.most);
@@ -234,7 +234,8 @@ class ParallelSourcesIT {
     CycleReport r = cycle(config(root, List.of("pv", "-L", "200k"), 2), runner, sink, control);
 
     assertEquals(Outcome.SUSPENDED, r.outcome(), r.toString());
-    List<DatasetResult> sent = r.datasets().stream().filter(d -> d.status() == Status.SENT).toList();
+    List<DatasetResult> sent =
+        r.datasets().stream().filter(d -> d.status() == Status.SENT).toList();
     assertEquals(2, sent.size(), "the two in flight finished: " + r.datasets());
     for (DatasetResult d : sent) {
       assertEquals(List.of("s0"), snapshots(d.target()), "received whole: " + d);
@@ -386,10 +387,10 @@ class ParallelSourcesIT {
 
   /**
    * The nightly case, three hosts of five datasets each with one new snapshot: per host one hold
-   * and one release call (not one each per dataset), no size estimate for the incrementals, at
-   * most 4 connections per host; the new bases held and the old ones released on the real pool
-   * ({@code userrefs}). Catches per-dataset bookkeeping coming back, and a release of the old base
-   * without the new one held.
+   * and one release call (not one each per dataset), no size estimate for the incrementals, at most
+   * 4 connections per host; the new bases held and the old ones released on the real pool ({@code
+   * userrefs}). Catches per-dataset bookkeeping coming back, and a release of the old base without
+   * the new one held.
    */
   @Test
   void nightlyCycle_threeHosts_oneHoldAndOneReleaseCallPerHost() {

@@ -28,8 +28,8 @@ import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
 
 /**
- * A failure in the push phase beside a healthy dataset, on real ZFS (file-backed zfs-fuse pools):
- * a local source, a local backup pool and a local "offsite" pool, no ssh. Phases are compared by
+ * A failure in the push phase beside a healthy dataset, on real ZFS (file-backed zfs-fuse pools): a
+ * local source, a local backup pool and a local "offsite" pool, no ssh. Phases are compared by
  * their wire names so that the test does not depend on where the phase type lives.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -102,11 +102,19 @@ class PushFailureIT {
     dataset(offTarget);
     PushConfig push =
         new PushConfig(
-            Optional.empty(), Optional.empty(), Optional.empty(), offTarget, target, false,
-            TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            offTarget,
+            target,
+            false,
+            TestConfigs.ZFS_FUSE_RECEIVE,
+            List.of(target));
     AgentConfig cfg =
         TestConfigs.config(
-            List.of("ssh"), target, List.of(TestConfigs.localSource("h", bad, good)),
+            List.of("ssh"),
+            target,
+            List.of(TestConfigs.localSource("h", bad, good)),
             Optional.of(push));
     String goodLocal = target + "/h/" + good;
     String badLocal = target + "/h/" + bad;

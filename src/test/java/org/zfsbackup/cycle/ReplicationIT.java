@@ -38,9 +38,9 @@ import org.zfsbackup.testing.ZfsPools;
 /**
  * The replication rules against real ZFS (file-backed zfs-fuse pools) over a real sshd on
  * 127.0.0.1: one test per rule. Sources are pulled over ssh, the backup pool is local, the
- * "offsite" pool is reached over ssh again. zfs-fuse has no {@code receive -u}: these tests
- * receive with no options ({@link TestConfigs#ZFS_FUSE_RECEIVE}); {@link FakeZfsIT} covers
- * {@code -u} and raw sends.
+ * "offsite" pool is reached over ssh again. zfs-fuse has no {@code receive -u}: these tests receive
+ * with no options ({@link TestConfigs#ZFS_FUSE_RECEIVE}); {@link FakeZfsIT} covers {@code -u} and
+ * raw sends.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ReplicationIT {
@@ -82,7 +82,8 @@ class ReplicationIT {
     }
 
     @Override
-    public PipeResult pipe(List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+    public PipeResult pipe(
+        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
       commands.add(send);
       commands.add(receive);
       pipes.incrementAndGet();
@@ -104,7 +105,9 @@ class ReplicationIT {
         .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
   }
 
-  /** A pull into {@code target}, which is created first when missing (the agent never creates it). */
+  /**
+   * A pull into {@code target}, which is created first when missing (the agent never creates it).
+   */
   AgentConfig pull(String target, SourceConfig... sources) {
     if (!ZfsPools.exists(target)) {
       dataset(target);
@@ -113,11 +116,17 @@ class ReplicationIT {
   }
 
   DatasetResult result(CycleReport r, String dataset) {
-    return r.datasets().stream().filter(d -> d.dataset().equals(dataset)).findFirst().orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
+    return r.datasets().stream()
+        .filter(d -> d.dataset().equals(dataset))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
   }
 
   List<CycleEvent.Error> errors() {
-    return events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> (CycleEvent.Error) e).toList();
+    return events.stream()
+        .filter(e -> e instanceof CycleEvent.Error)
+        .map(e -> (CycleEvent.Error) e)
+        .toList();
   }
 
   @Test
@@ -143,7 +152,12 @@ class ReplicationIT {
     assertEquals("off", get("canmount", target + "/host-one"));
     assertEquals("off", get("canmount", target + "/host-one/" + src + "/init"));
     // Progress events: started, done per step, with bytes.
-    List<CycleEvent.Progress> done = events.stream().filter(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE).map(e -> (CycleEvent.Progress) e).toList();
+    List<CycleEvent.Progress> done =
+        events.stream()
+            .filter(
+                e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.DONE)
+            .map(e -> (CycleEvent.Progress) e)
+            .toList();
     assertEquals(2, done.size());
     assertTrue(done.get(0).bytes() > 200_000);
 
@@ -166,7 +180,8 @@ class ReplicationIT {
     snapshot(ds, "b");
     AgentConfig cfg = pull(bak + "/holds", TestConfigs.sshSource("h", ssh, ds));
     cycle(cfg);
-    assertEquals("0", get("userrefs", ds + "@a"), "the first base is released after the incremental");
+    assertEquals(
+        "0", get("userrefs", ds + "@a"), "the first base is released after the incremental");
     assertEquals("1", get("userrefs", ds + "@b"));
     // The held base cannot be destroyed on the source, so pruning cannot break the chain.
     assertTrue(org.zfsbackup.testing.Cmd.run("zfs", "destroy", ds + "@b").code() != 0);
@@ -191,20 +206,27 @@ class ReplicationIT {
     cycle(cfg);
     String tag = BackupCycle.HOLD_PREFIX + bak + "/migrated";
     for (String ds : List.of(a, b)) {
-      org.zfsbackup.testing.Cmd.run("zfs", "release", tag, ds + "@s1"); // the state a migration starts from
+      org.zfsbackup.testing.Cmd.run(
+          "zfs", "release", tag, ds + "@s1"); // the state a migration starts from
       assertEquals("0", get("userrefs", ds + "@s1"));
     }
     org.zfsbackup.testing.Cmd.run("zfs", "release", tag, c + "@s1");
-    org.zfsbackup.testing.Cmd.run("zfs", "hold", "sanoid-or-someone", c + "@s1"); // held, by another tool
+    org.zfsbackup.testing.Cmd.run(
+        "zfs", "hold", "sanoid-or-someone", c + "@s1"); // held, by another tool
 
     CycleReport up = cycle(cfg);
     assertEquals(Status.UP_TO_DATE, result(up, a).status());
     assertEquals(0, runner.pipes.get());
     assertEquals("1", get("userrefs", a + "@s1"), "held again");
     assertEquals("1", get("userrefs", b + "@s1"));
-    assertEquals("1", get("userrefs", c + "@s1"), "a base held by anyone is protected already: left alone");
-    assertEquals(List.of(List.of("hold", tag, a + "@s1", b + "@s1")),
-        runner.commands.stream().filter(cmd -> cmd.contains("hold")).map(cmd -> cmd.subList(cmd.indexOf("hold"), cmd.size())).toList(),
+    assertEquals(
+        "1", get("userrefs", c + "@s1"), "a base held by anyone is protected already: left alone");
+    assertEquals(
+        List.of(List.of("hold", tag, a + "@s1", b + "@s1")),
+        runner.commands.stream()
+            .filter(cmd -> cmd.contains("hold"))
+            .map(cmd -> cmd.subList(cmd.indexOf("hold"), cmd.size()))
+            .toList(),
         "one hold call for both: " + runner.commands);
     assertEquals(2, runner.ssh(), "the listing and one hold: " + runner.commands);
     assertTrue(errors().isEmpty(), errors().toString());
@@ -230,7 +252,9 @@ class ReplicationIT {
     assertEquals(Status.SENT, result(r, child).status());
     assertEquals(List.of("before trip"), snapshots(target + "/h/" + child));
     assertEquals("1", get("userrefs", child + "@before trip"), "held like any other");
-    assertEquals(Status.UP_TO_DATE, result(cycle(pull(target, TestConfigs.sshSource("h", ssh, ds))), child).status());
+    assertEquals(
+        Status.UP_TO_DATE,
+        result(cycle(pull(target, TestConfigs.sshSource("h", ssh, ds))), child).status());
   }
 
   @Test
@@ -259,7 +283,8 @@ class ReplicationIT {
     snapshot(child, "c2");
     CycleReport r = cycle(pull(bak + "/kids", TestConfigs.sshSource("h", ssh, parent)));
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
-    assertEquals(List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
+    assertEquals(
+        List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
     assertEquals(List.of("p1"), snapshots(bak + "/kids/h/" + parent));
     assertEquals(List.of("c1", "c2"), snapshots(bak + "/kids/h/" + child));
     assertTrue(runner.commands.stream().noneMatch(c -> c.contains("-R")), "never zfs send -R");
@@ -272,8 +297,10 @@ class ReplicationIT {
     dataset(child);
     snapshot(parent, "s1");
     snapshot(child, "s1");
-    CycleReport r = cycle(pull(bak + "/twice", TestConfigs.sshSource("h", ssh, child, parent, child)));
-    assertEquals(List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
+    CycleReport r =
+        cycle(pull(bak + "/twice", TestConfigs.sshSource("h", ssh, child, parent, child)));
+    assertEquals(
+        List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
     assertEquals(2, runner.pipes.get());
   }
 
@@ -285,7 +312,13 @@ class ReplicationIT {
     assertEquals(Status.SKIPPED, result(r, ds).status());
     assertTrue(result(r, ds).message().contains("no snapshots"));
     assertEquals(Outcome.SUCCESS, r.outcome());
-    assertTrue(events.stream().anyMatch(e -> e instanceof CycleEvent.Progress p && p.status() == CycleEvent.StepStatus.SKIPPED && p.dataset().equals(ds)));
+    assertTrue(
+        events.stream()
+            .anyMatch(
+                e ->
+                    e instanceof CycleEvent.Progress p
+                        && p.status() == CycleEvent.StepStatus.SKIPPED
+                        && p.dataset().equals(ds)));
   }
 
   @Test
@@ -334,9 +367,14 @@ class ReplicationIT {
     int closed = FreePort.find();
     long t0 = System.nanoTime();
     CycleReport r =
-        cycle(pull(bak + "/unreach", TestConfigs.sshSource("dead", closed, "tank/data"), TestConfigs.sshSource("live", ssh, ds)));
+        cycle(
+            pull(
+                bak + "/unreach",
+                TestConfigs.sshSource("dead", closed, "tank/data"),
+                TestConfigs.sshSource("live", ssh, ds)));
     assertEquals(Outcome.PARTIAL, r.outcome());
-    DatasetResult dead = r.datasets().stream().filter(d -> d.source().equals("dead")).findFirst().orElseThrow();
+    DatasetResult dead =
+        r.datasets().stream().filter(d -> d.source().equals("dead")).findFirst().orElseThrow();
     assertEquals(Status.FAILED, dead.status());
     assertEquals(Status.SENT, result(r, ds).status());
     CycleEvent.Error e = errors().get(0);
@@ -351,7 +389,8 @@ class ReplicationIT {
     String ds = src + "/missing/data";
     dataset(ds);
     snapshot(ds, "a");
-    CycleReport r = cycle(pull(bak + "/missing", TestConfigs.sshSource("h", ssh, src + "/missing/nope", ds)));
+    CycleReport r =
+        cycle(pull(bak + "/missing", TestConfigs.sshSource("h", ssh, src + "/missing/nope", ds)));
     assertEquals(Status.FAILED, result(r, src + "/missing/nope").status());
     assertEquals(Status.SENT, result(r, ds).status());
     assertEquals("dataset_missing", errors().get(0).kind().wire());
@@ -368,24 +407,48 @@ class ReplicationIT {
     dataset(target);
     dataset(offTarget);
     PushConfig push =
-        new PushConfig(Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(ssh.port), offTarget, target, false,
-            TestConfigs.ZFS_FUSE_RECEIVE, List.of(target));
-    AgentConfig cfg = TestConfigs.config(ssh.sshCommand(), target, List.of(TestConfigs.localSource("host-storage", ds)), Optional.of(push));
+        new PushConfig(
+            Optional.of("127.0.0.1"),
+            Optional.of("root"),
+            Optional.of(ssh.port),
+            offTarget,
+            target,
+            false,
+            TestConfigs.ZFS_FUSE_RECEIVE,
+            List.of(target));
+    AgentConfig cfg =
+        TestConfigs.config(
+            ssh.sshCommand(),
+            target,
+            List.of(TestConfigs.localSource("host-storage", ds)),
+            Optional.of(push));
     CycleReport r = cycle(cfg);
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     String local = target + "/host-storage/" + ds;
     String remote = offTarget + "/host-storage/" + ds;
-    DatasetResult pushed = r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(local)).findFirst().orElseThrow();
+    DatasetResult pushed =
+        r.datasets().stream()
+            .filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(local))
+            .findFirst()
+            .orElseThrow();
     assertEquals(remote, pushed.target());
     assertEquals(Status.SENT, pushed.status());
     assertEquals(List.of("a", "b"), snapshots(remote));
     assertEquals("off", get("canmount", remote));
     assertEquals("off", get("canmount", offTarget + "/host-storage"));
     // The parent the push created is marked as the agent's placeholder (with its own name).
-    assertEquals(offTarget + "/host-storage", get("org.zfsbackup:placeholder", offTarget + "/host-storage"));
+    assertEquals(
+        offTarget + "/host-storage", get("org.zfsbackup:placeholder", offTarget + "/host-storage"));
     // The local parents the pull created have no snapshots: skipped and reported, not failed.
-    assertEquals(Status.SKIPPED, r.datasets().stream().filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(target)).findFirst().orElseThrow().status());
-    // The push holds its base on the local backup with its own tag, beside the pull's hold on the source.
+    assertEquals(
+        Status.SKIPPED,
+        r.datasets().stream()
+            .filter(d -> d.phase() == CycleEvent.Phase.PUSH && d.dataset().equals(target))
+            .findFirst()
+            .orElseThrow()
+            .status());
+    // The push holds its base on the local backup with its own tag, beside the pull's hold on the
+    // source.
     assertEquals("1", get("userrefs", local + "@b"));
     assertEquals("1", get("userrefs", ds + "@b"));
     // A second cycle: up to date on both sides.

@@ -28,8 +28,8 @@ import org.zfsbackup.testing.ZfsPools;
 
 /**
  * zfs-fuse has no resumable receives ({@code receive -s}, the {@code receive_resume_token}
- * property): with {@code replication.resumable: true} (the default) the agent detects that from
- * the target's listing and receives without {@code -s}, with one log line, not an error.
+ * property): with {@code replication.resumable: true} (the default) the agent detects that from the
+ * target's listing and receives without {@code -s}, with one log line, not an error.
  *
  * <p>Catches: {@code -s} passed to zfs-fuse ("invalid option 's'": every receive fails), a listing
  * that fails on the unknown property (the whole phase fails), and the detection logged per dataset
@@ -64,30 +64,46 @@ class ResumableZfsFuseIT {
     pools.snapshotWithData(src + "/one", "a", 10_000);
     pools.snapshotWithData(src + "/two", "a", 10_000);
     AgentConfig config =
-        TestConfigs.config(List.of("ssh"), bak, List.of(TestConfigs.localSource("h", src + "/one", src + "/two")), Optional.empty());
+        TestConfigs.config(
+            List.of("ssh"),
+            bak,
+            List.of(TestConfigs.localSource("h", src + "/one", src + "/two")),
+            Optional.empty());
     assertTrue(config.replication().resumable(), "the default setting");
     List<List<String>> receives = Collections.synchronizedList(new ArrayList<>());
     ProcessRunner real = new RealProcessRunner(List.of("pv"));
-    ProcessRunner recording = new ProcessRunner() {
-      @Override
-      public ProcessResult run(List<String> argv, Duration timeout) {
-        return real.run(argv, timeout);
-      }
+    ProcessRunner recording =
+        new ProcessRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            return real.run(argv, timeout);
+          }
 
-      @Override
-      public PipeResult pipe(List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
-        receives.add(receive);
-        return real.pipe(send, receive, p, stall, k);
-      }
-    };
-    CycleReport r = new BackupCycle(config, recording, Clock.systemUTC())
-        .run(new CycleRequest("fuse", null, Set.of(), false), e -> {}, new CycleControl());
+          @Override
+          public PipeResult pipe(
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              Duration stall,
+              KillSwitch k) {
+            receives.add(receive);
+            return real.pipe(send, receive, p, stall, k);
+          }
+        };
+    CycleReport r =
+        new BackupCycle(config, recording, Clock.systemUTC())
+            .run(new CycleRequest("fuse", null, Set.of(), false), e -> {}, new CycleControl());
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(2, receives.size(), receives.toString());
-    assertTrue(receives.stream().noneMatch(a -> a.contains("-s")), "no -s on zfs-fuse: " + receives);
+    assertTrue(
+        receives.stream().noneMatch(a -> a.contains("-s")), "no -s on zfs-fuse: " + receives);
     List<String> lines;
     synchronized (logs) {
-      lines = logs.list.stream().map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("no resumable receives")).toList();
+      lines =
+          logs.list.stream()
+              .map(ILoggingEvent::getFormattedMessage)
+              .filter(m -> m.contains("no resumable receives"))
+              .toList();
     }
     assertEquals(1, lines.size(), "one log line for the side: " + lines);
     assertTrue(lines.get(0).contains("receiving there without -s"), lines.get(0));

@@ -83,11 +83,24 @@ class SafetyIT {
   AgentConfig config(String target, List<String> receiveOptions, SourceConfig source) {
     Path hook = Path.of("target/test-classes/fake/zfs-hook").toAbsolutePath();
     AgentConfig c =
-        TestConfigs.config(ssh.sshCommand(), List.of("bash", hook.toString(), hooks.toString()),
-            List.of("pv"), target, List.of(source), Optional.empty(), Duration.ofSeconds(60));
-    return new AgentConfig(c.mqtt(), c.commands(),
-        new AgentConfig.PullConfig(target, receiveOptions, c.pull().sources()), c.push(), c.power(),
-        c.replication(), c.stateFile(), c.logLevel(), c.retention());
+        TestConfigs.config(
+            ssh.sshCommand(),
+            List.of("bash", hook.toString(), hooks.toString()),
+            List.of("pv"),
+            target,
+            List.of(source),
+            Optional.empty(),
+            Duration.ofSeconds(60));
+    return new AgentConfig(
+        c.mqtt(),
+        c.commands(),
+        new AgentConfig.PullConfig(target, receiveOptions, c.pull().sources()),
+        c.push(),
+        c.power(),
+        c.replication(),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 
   CycleReport cycle(AgentConfig config) {
@@ -109,12 +122,17 @@ class SafetyIT {
   }
 
   static DatasetResult result(CycleReport r, String dataset) {
-    return r.datasets().stream().filter(d -> d.dataset().equals(dataset)).findFirst()
+    return r.datasets().stream()
+        .filter(d -> d.dataset().equals(dataset))
+        .findFirst()
         .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
   }
 
   List<CycleEvent.Error> errors() {
-    return events.stream().filter(e -> e instanceof CycleEvent.Error).map(e -> (CycleEvent.Error) e).toList();
+    return events.stream()
+        .filter(e -> e instanceof CycleEvent.Error)
+        .map(e -> (CycleEvent.Error) e)
+        .toList();
   }
 
   static boolean anyForcedReceive(List<List<String>> argv) {
@@ -123,9 +141,9 @@ class SafetyIT {
 
   /**
    * A snapshot taken on the target after the listing, with nothing written (sanoid on the backup
-   * server): the incremental is received without -F and the snapshot survives beside the new
-   * ones (ZFS accepts an incremental whose base is older than the newest snapshot when the head
-   * is unchanged). Catches a receive with -F, which on OpenZFS destroys that snapshot.
+   * server): the incremental is received without -F and the snapshot survives beside the new ones
+   * (ZFS accepts an incremental whose base is older than the newest snapshot when the head is
+   * unchanged). Catches a receive with -F, which on OpenZFS destroys that snapshot.
    */
   @Test
   void targetSnapshotTakenAfterTheListing_survives_noForce() throws IOException {
@@ -141,9 +159,9 @@ class SafetyIT {
 
   /**
    * The target written and snapshotted after the listing (a user, a tool): the incremental is
-   * refused, the snapshot survives, and the dataset fails with target_modified naming it and
-   * what to do. Catches a refusal reported as a bare receive_failed, and any rollback or -F
-   * (which would destroy the snapshot and what was written).
+   * refused, the snapshot survives, and the dataset fails with target_modified naming it and what
+   * to do. Catches a refusal reported as a bare receive_failed, and any rollback or -F (which would
+   * destroy the snapshot and what was written).
    */
   @Test
   void targetWrittenAndSnapshottedAfterTheListing_survives_datasetFailsTargetModified()
@@ -152,14 +170,18 @@ class SafetyIT {
     String dst = pullOnce(ds, bak + "/mod");
     snapshot(ds, "b");
     Path mnt = Files.createTempDirectory("zba-mod");
-    Files.writeString(hooks.resolve("before-receive"), String.join("\n",
-        "zfs set canmount=on " + dst,
-        "zfs set mountpoint=" + mnt + " " + dst,
-        "echo precious > " + mnt + "/precious",
-        "sync",
-        "zfs set mountpoint=none " + dst,
-        "zfs set canmount=off " + dst,
-        "zfs snapshot " + dst + "@by_hand", ""));
+    Files.writeString(
+        hooks.resolve("before-receive"),
+        String.join(
+            "\n",
+            "zfs set canmount=on " + dst,
+            "zfs set mountpoint=" + mnt + " " + dst,
+            "echo precious > " + mnt + "/precious",
+            "sync",
+            "zfs set mountpoint=none " + dst,
+            "zfs set canmount=off " + dst,
+            "zfs snapshot " + dst + "@by_hand",
+            ""));
     CycleReport r = cycle(cfg);
 
     DatasetResult d = result(r, ds);
@@ -167,10 +189,12 @@ class SafetyIT {
     assertEquals(List.of("a", "by_hand"), snapshots(dst), "nothing on the target destroyed");
     CycleEvent.Error e = errors().get(0);
     assertEquals("target_modified", e.kind().wire(), e.toString());
-    assertTrue(e.message().contains("@by_hand") && e.message().contains("nothing was destroyed"),
+    assertTrue(
+        e.message().contains("@by_hand") && e.message().contains("nothing was destroyed"),
         e.message());
     assertFalse(anyForcedReceive(argv()), argv().toString());
-    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("rollback")), "no rollback: " + argv());
+    assertTrue(
+        argv().stream().noneMatch(a -> a.get(0).equals("rollback")), "no rollback: " + argv());
   }
 
   AgentConfig cfg;
@@ -186,9 +210,9 @@ class SafetyIT {
   }
 
   /**
-   * A head written since its newest snapshot (atime, a file written by hand on a mounted backup)
-   * is rolled back to that snapshot without -r, and the step is received. Catches a rollback
-   * with -r, and a touched head failing the dataset for ever.
+   * A head written since its newest snapshot (atime, a file written by hand on a mounted backup) is
+   * rolled back to that snapshot without -r, and the step is received. Catches a rollback with -r,
+   * and a touched head failing the dataset for ever.
    */
   @Test
   void headWrittenSinceItsNewestSnapshot_rolledBackWithoutR_thenReceived() throws IOException {
@@ -197,7 +221,8 @@ class SafetyIT {
     snapshot(ds, "a");
     String target = bak + "/head";
     dataset(target);
-    AgentConfig cfg = config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
+    AgentConfig cfg =
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
     cycle(cfg);
     String dst = target + "/h/" + ds;
     Path mnt = Files.createTempDirectory("zba-head");
@@ -215,7 +240,8 @@ class SafetyIT {
     assertEquals(List.of("a", "b"), snapshots(dst));
     List<List<String>> argv = argv();
     assertTrue(argv.contains(List.of("rollback", dst + "@a")), argv.toString());
-    assertEquals(2, argv.stream().filter(a -> a.get(0).equals("receive")).count(), "one retry: " + argv);
+    assertEquals(
+        2, argv.stream().filter(a -> a.get(0).equals("receive")).count(), "one retry: " + argv);
     assertFalse(anyForcedReceive(argv), argv.toString());
   }
 
@@ -226,17 +252,21 @@ class SafetyIT {
     dataset(ds);
     snapshot(ds, "a");
     String before = String.join(",", ZfsPools.datasets(bak));
-    CycleReport r = cycle(config(bak + "/typo", TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds)));
+    CycleReport r =
+        cycle(
+            config(
+                bak + "/typo", TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
     assertEquals("target_missing", errors().get(0).kind().wire());
-    assertTrue(result(r, ds).message().contains("the target root " + bak + "/typo does not exist"),
+    assertTrue(
+        result(r, ds).message().contains("the target root " + bak + "/typo does not exist"),
         result(r, ds).message());
     assertEquals(before, String.join(",", ZfsPools.datasets(bak)), "nothing created");
   }
 
   /**
-   * A parent whose send fails this cycle: its child is skipped ("parent failed") and no
-   * placeholder takes the parent's place; the next cycle receives both, the parent as itself.
+   * A parent whose send fails this cycle: its child is skipped ("parent failed") and no placeholder
+   * takes the parent's place; the next cycle receives both, the parent as itself.
    */
   @Test
   void parentSendFails_childSkipped_noPlaceholder_nextCycleReceivesBoth() throws IOException {
@@ -247,14 +277,16 @@ class SafetyIT {
     snapshot(child, "a");
     String target = bak + "/pf";
     dataset(target);
-    AgentConfig cfg = config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, parent));
+    AgentConfig cfg =
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, parent));
     Files.writeString(hooks.resolve("fail-send"), parent + "@*");
     CycleReport r = cycle(cfg);
     assertEquals(Status.FAILED, result(r, parent).status());
     DatasetResult kid = result(r, child);
     assertEquals(Status.SKIPPED, kid.status());
     assertTrue(kid.message().startsWith("parent failed: " + parent), kid.message());
-    assertFalse(ZfsPools.exists(target + "/h/" + parent), "no placeholder where the parent belongs");
+    assertFalse(
+        ZfsPools.exists(target + "/h/" + parent), "no placeholder where the parent belongs");
 
     Files.delete(hooks.resolve("fail-send"));
     CycleReport again = cycle(cfg);
@@ -266,8 +298,8 @@ class SafetyIT {
 
   /**
    * The new base is held before the old one is released; when the new hold fails, the old hold
-   * stays and the warning says so. Catches release-then-hold (a window without a held base) and
-   * a release after a failed hold.
+   * stays and the warning says so. Catches release-then-hold (a window without a held base) and a
+   * release after a failed hold.
    */
   @Test
   void holds_newHeldBeforeOldReleased_failedHoldKeepsTheOld() throws IOException {
@@ -278,7 +310,8 @@ class SafetyIT {
     snapshot(ds, "a");
     String target = bak + "/hold";
     dataset(target);
-    AgentConfig cfg = config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
+    AgentConfig cfg =
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
     CycleReport first = cycle(cfg);
     String tag = "zfs-backup-agent:" + target;
     // @old is held but no base: OpenZFS's `zfs holds` would say by whom; zfs-fuse has no such
@@ -304,16 +337,17 @@ class SafetyIT {
     assertEquals("1", get("userrefs", ds + "@b"), "the old hold stays");
     assertEquals("0", get("userrefs", ds + "@c"));
     assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("release")), argv().toString());
-    assertTrue(r.warnings().stream().anyMatch(w -> w.contains("the hold on " + ds + "@b stays in place")),
+    assertTrue(
+        r.warnings().stream().anyMatch(w -> w.contains("the hold on " + ds + "@b stays in place")),
         r.warnings().toString());
   }
 
   /**
    * A local receive that refuses the stream of a pull over ssh is reported as the receive's
-   * failure, with the receive's own stderr, whatever ssh does after it. Here (OpenSSH on
-   * 127.0.0.1) ssh discards what it can no longer write and ends with the remote send's status;
-   * where it exits 255 instead, the exit order decides (FailuresTest, "pull: the local receive
-   * refuses first"). Catches the refusal reported as a send failure or an unreachable host.
+   * failure, with the receive's own stderr, whatever ssh does after it. Here (OpenSSH on 127.0.0.1)
+   * ssh discards what it can no longer write and ends with the remote send's status; where it exits
+   * 255 instead, the exit order decides (FailuresTest, "pull: the local receive refuses first").
+   * Catches the refusal reported as a send failure or an unreachable host.
    */
   @Test
   void receiveFailsDuringAPullOverSsh_reportedAsReceiveFailure() {

@@ -68,7 +68,8 @@ class SideBySideTest {
           throw new IllegalStateException("boom");
         };
     Supplier<String> good = () -> "ok";
-    var e = assertThrows(IllegalStateException.class, () -> SideBySide.run(List.of(good, bad), 2, "x"));
+    var e =
+        assertThrows(IllegalStateException.class, () -> SideBySide.run(List.of(good, bad), 2, "x"));
     assertTrue(e.getMessage().contains("boom"));
   }
 
@@ -78,8 +79,7 @@ class SideBySideTest {
     assertEquals(
         List.of(List.of("a/x", "a/x/y"), List.of("b"), List.of("c/1", "c")),
         Datasets.trees(List.of("a/x", "b", "c/1", "a/x/y", "c")));
-    assertEquals(
-        List.of(List.of("p/a", "p/b", "p")), Datasets.trees(List.of("p/a", "p/b", "p")));
+    assertEquals(List.of(List.of("p/a", "p/b", "p")), Datasets.trees(List.of("p/a", "p/b", "p")));
     assertEquals(List.of(List.of("p/ab"), List.of("p/a")), Datasets.trees(List.of("p/ab", "p/a")));
   }
 

@@ -23,11 +23,10 @@ import org.zfsbackup.testing.SshServer;
 /**
  * Stopped means stopped: SIGTERM to {@code run} or to the agent mid-stream (systemd stop, a cron
  * job's timeout) kills the streams it started and waits for them, reports the cycle's result
- * ({@code interrupted}: printed by {@code run}, which exits non-zero; published by the agent
- * before {@code offline}). The built jar in its own JVM, pulling over a real sshd through
- * {@code ssh | pv -L 1m | zfs receive}; only {@code zfs} is the fake of
- * src/test/resources/fake/fake-zfs (its send streams 20 MB of zeros, so the stream lasts about
- * 20 s).
+ * ({@code interrupted}: printed by {@code run}, which exits non-zero; published by the agent before
+ * {@code offline}). The built jar in its own JVM, pulling over a real sshd through {@code ssh | pv
+ * -L 1m | zfs receive}; only {@code zfs} is the fake of src/test/resources/fake/fake-zfs (its send
+ * streams 20 MB of zeros, so the stream lasts about 20 s).
  *
  * <p>Catches: the JVM exiting at once on SIGTERM with its {@code ssh | pv | receive} going on,
  * orphaned (measured before the shutdown hook: the pipeline ran to its end; checked again by
@@ -72,11 +71,19 @@ class RunSigtermEndToEndIT {
     Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     scenario = Files.createDirectories(dir.resolve("zfs"));
     Files.createDirectories(scenario.resolve("list"));
-    Files.writeString(scenario.resolve("list/src_data"),
-        String.join("\n", "src/data\tguid\t10", "src/data\tcreatetxg\t10", "src/data\tcanmount\toff",
-            "src/data@a\tguid\t4711", "src/data@a\tcreatetxg\t11", ""));
+    Files.writeString(
+        scenario.resolve("list/src_data"),
+        String.join(
+            "\n",
+            "src/data\tguid\t10",
+            "src/data\tcreatetxg\t10",
+            "src/data\tcanmount\toff",
+            "src/data@a\tguid\t4711",
+            "src/data@a\tcreatetxg\t11",
+            ""));
     // The pull target root exists: the agent never creates it.
-    Files.writeString(scenario.resolve("list/bak"),
+    Files.writeString(
+        scenario.resolve("list/bak"),
         String.join("\n", "bak\tguid\t1", "bak\tcreatetxg\t1", "bak\tcanmount\toff", ""));
     // A byte count of its own: the fake's send is `head -c BYTES /dev/zero`, found by that argv.
     long bytes = 20_000_000 + ThreadLocalRandom.current().nextInt(1, 99_999);
@@ -101,11 +108,13 @@ class RunSigtermEndToEndIT {
 
   Process start(String command, List<String> configLines) throws Exception {
     Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
+    Prerequisites.require(
+        Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
     Path config = dir.resolve("config.yaml");
     Files.writeString(config, String.join("\n", configLines) + "\n");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(java, "-Xmx256m", "-jar", jar.toString(), command, "--config", config.toString())
+    return new ProcessBuilder(
+            java, "-Xmx256m", "-jar", jar.toString(), command, "--config", config.toString())
         .redirectOutput(dir.resolve("out").toFile())
         .redirectError(dir.resolve("err").toFile())
         .start();
@@ -125,13 +134,19 @@ class RunSigtermEndToEndIT {
     }
     Thread.sleep(1500);
     jvm.descendants().forEach(seen::add);
-    ProcessHandle.allProcesses().filter(p -> cmd(p).contains(sendMarker) || cmd(p).contains(scenario.toString()))
+    ProcessHandle.allProcesses()
+        .filter(p -> cmd(p).contains(sendMarker) || cmd(p).contains(scenario.toString()))
         .forEach(seen::add);
     List<String> names = seen.stream().map(RunSigtermEndToEndIT::cmd).toList();
-    assertTrue(names.stream().anyMatch(n -> n.startsWith("ssh ") || n.contains("/ssh ")), "ssh seen: " + names);
+    assertTrue(
+        names.stream().anyMatch(n -> n.startsWith("ssh ") || n.contains("/ssh ")),
+        "ssh seen: " + names);
     assertTrue(names.stream().anyMatch(n -> n.contains("pv ")), "pv seen: " + names);
-    assertTrue(names.stream().anyMatch(n -> n.contains(sendMarker)), "the remote send seen: " + names);
-    assertTrue(names.stream().anyMatch(n -> n.contains("fake-zfs " + scenario + " receive")), "the receive seen: " + names);
+    assertTrue(
+        names.stream().anyMatch(n -> n.contains(sendMarker)), "the remote send seen: " + names);
+    assertTrue(
+        names.stream().anyMatch(n -> n.contains("fake-zfs " + scenario + " receive")),
+        "the receive seen: " + names);
   }
 
   /** Every process of the stream is gone (the remote send ends with its connection: a moment). */
@@ -140,12 +155,14 @@ class RunSigtermEndToEndIT {
     while (seen.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < gone) {
       Thread.sleep(100);
     }
-    List<String> alive = seen.stream().filter(ProcessHandle::isAlive).map(p -> p.pid() + " " + cmd(p)).toList();
+    List<String> alive =
+        seen.stream().filter(ProcessHandle::isAlive).map(p -> p.pid() + " " + cmd(p)).toList();
     assertEquals(List.of(), alive, "processes of the stream that outlived the JVM");
   }
 
   @Test
-  void run_sigtermMidStream_killsEveryStreamProcess_printsInterrupted_exitsNonZero() throws Exception {
+  void run_sigtermMidStream_killsEveryStreamProcess_printsInterrupted_exitsNonZero()
+      throws Exception {
     jvm = start("run", scenario());
     awaitStreamThenRecordItsProcesses();
 
@@ -162,8 +179,8 @@ class RunSigtermEndToEndIT {
 
   /**
    * A short command is ended too: SIGTERM while the listing of a host hangs (its ssh would
-   * otherwise run to the command timeout, 135 s here, after the JVM is gone). Catches a forced
-   * stop that ends streams only.
+   * otherwise run to the command timeout, 135 s here, after the JVM is gone). Catches a forced stop
+   * that ends streams only.
    */
   @Test
   void run_sigtermDuringAHangingListing_endsItsSshAtOnce() throws Exception {
@@ -172,19 +189,25 @@ class RunSigtermEndToEndIT {
     jvm = start("run", config);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     // Until the remote side hangs: sshd's bash running the fake, with its sleep.
-    while (ProcessHandle.allProcesses().noneMatch(p -> p.info().command().orElse("").endsWith("bash")
-        && cmd(p).contains("fake-zfs " + scenario + " get") && p.children().findAny().isPresent())) {
+    while (ProcessHandle.allProcesses()
+        .noneMatch(
+            p ->
+                p.info().command().orElse("").endsWith("bash")
+                    && cmd(p).contains("fake-zfs " + scenario + " get")
+                    && p.children().findAny().isPresent())) {
       assertTrue(jvm.isAlive() && System.nanoTime() < deadline, "no listing started: " + output());
       Thread.sleep(100);
     }
     jvm.descendants().forEach(seen::add);
     // The remote side (sshd's child) is cleaned up by tearDown, not by the agent: without a
     // terminal, sshd does not end a remote command when its connection closes.
-    ProcessHandle.allProcesses().filter(p -> cmd(p).contains(scenario.toString()))
-        .forEach(p -> {
-          seen.add(p);
-          p.descendants().forEach(remote::add);
-        });
+    ProcessHandle.allProcesses()
+        .filter(p -> cmd(p).contains(scenario.toString()))
+        .forEach(
+            p -> {
+              seen.add(p);
+              p.descendants().forEach(remote::add);
+            });
     long t0 = System.nanoTime();
     jvm.destroy(); // SIGTERM
     assertTrue(jvm.waitFor(90, TimeUnit.SECONDS), "run ended");
@@ -194,26 +217,32 @@ class RunSigtermEndToEndIT {
     assertTrue(seconds < 20, "ended at once, not at the command timeout: " + seconds + " s");
     List<String> alive = jvm.descendants().map(p -> p.pid() + " " + cmd(p)).toList();
     assertEquals(List.of(), alive);
-    List<String> localSsh = seen.stream().filter(ProcessHandle::isAlive).map(RunSigtermEndToEndIT::cmd)
-        .filter(c -> c.startsWith("ssh ") || c.contains("/ssh ")).toList();
+    List<String> localSsh =
+        seen.stream()
+            .filter(ProcessHandle::isAlive)
+            .map(RunSigtermEndToEndIT::cmd)
+            .filter(c -> c.startsWith("ssh ") || c.contains("/ssh "))
+            .toList();
     assertEquals(List.of(), localSsh, "the listing's ssh outlived the run");
     assertEquals(143, jvm.exitValue());
     assertTrue(out.contains("cycle interrupted:"), out);
   }
 
   @Test
-  void agent_sigtermMidStream_killsEveryStreamProcess_publishesInterruptedThenOffline() throws Exception {
+  void agent_sigtermMidStream_killsEveryStreamProcess_publishesInterruptedThenOffline()
+      throws Exception {
     List<String> config = new ArrayList<>(scenario());
     broker = MosquittoBroker.start();
-    config.addAll(List.of(
-        "mqtt:",
-        "  url: " + broker.url(),
-        "  client_id: e2e-sigterm-agent",
-        "  topic: " + T,
-        "  home_assistant:",
-        "    enabled: false",
-        "power:",
-        "  command: []"));
+    config.addAll(
+        List.of(
+            "mqtt:",
+            "  url: " + broker.url(),
+            "  client_id: e2e-sigterm-agent",
+            "  topic: " + T,
+            "  home_assistant:",
+            "    enabled: false",
+            "power:",
+            "  command: []"));
     probe = MqttProbe.connect(broker.url()).subscribe(T + "/+");
     jvm = start("agent", config);
     probe.await(T + "/availability", "online", Duration.ofSeconds(60));
@@ -227,7 +256,9 @@ class RunSigtermEndToEndIT {
     Message result = probe.await(T + "/result", m -> true, Duration.ofSeconds(10));
     assertTrue(result.text().contains("\"outcome\":\"interrupted\""), result.text());
     Message offline = probe.await(T + "/availability", "offline", Duration.ofSeconds(10));
-    assertTrue(probe.messages().indexOf(result) < probe.messages().indexOf(offline), "the result before offline");
+    assertTrue(
+        probe.messages().indexOf(result) < probe.messages().indexOf(offline),
+        "the result before offline");
   }
 
   private static String cmd(ProcessHandle p) {

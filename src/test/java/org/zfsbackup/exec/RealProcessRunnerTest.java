@@ -24,7 +24,8 @@ class RealProcessRunnerTest {
   @Test
   void run_outputPastTheCap_failsWithNothingOfIt() {
     ProcessResult r =
-        new RealProcessRunner(List.of(), 1000).run(List.of("head", "-c", "5000", "/dev/zero"), Duration.ofSeconds(10));
+        new RealProcessRunner(List.of(), 1000)
+            .run(List.of("head", "-c", "5000", "/dev/zero"), Duration.ofSeconds(10));
     assertFalse(r.ok(), r.toString());
     assertEquals("", r.stdout());
     assertTrue(r.describe().contains("output exceeded 1000 bytes and was discarded"), r.describe());
@@ -33,7 +34,8 @@ class RealProcessRunnerTest {
   @Test
   void run_outputUnderTheCap_ok() {
     ProcessResult r =
-        new RealProcessRunner(List.of(), 1000).run(List.of("head", "-c", "1000", "/dev/zero"), Duration.ofSeconds(10));
+        new RealProcessRunner(List.of(), 1000)
+            .run(List.of("head", "-c", "1000", "/dev/zero"), Duration.ofSeconds(10));
     assertTrue(r.ok(), r.toString());
     assertEquals(1000, r.stdout().length());
   }
@@ -50,8 +52,12 @@ class RealProcessRunnerTest {
       }
       PipeResult r =
           new RealProcessRunner(pv)
-              .pipe(List.of("sh", "-c", "sleep 1; exit 255"), List.of("sh", "-c", "exit 1"),
-                  b -> {}, Duration.ofSeconds(30), NO_KILL);
+              .pipe(
+                  List.of("sh", "-c", "sleep 1; exit 255"),
+                  List.of("sh", "-c", "exit 1"),
+                  b -> {},
+                  Duration.ofSeconds(30),
+                  NO_KILL);
       assertEquals(PipeResult.Stage.RECEIVE, r.firstFailure(), "pv " + pv + ": " + r);
     }
   }
@@ -60,8 +66,12 @@ class RealProcessRunnerTest {
   void pipe_sendFailsFirst_firstFailureIsTheSend() {
     PipeResult r =
         new RealProcessRunner(List.of())
-            .pipe(List.of("sh", "-c", "exit 3"), List.of("sh", "-c", "cat >/dev/null; sleep 1; exit 1"),
-                b -> {}, Duration.ofSeconds(30), NO_KILL);
+            .pipe(
+                List.of("sh", "-c", "exit 3"),
+                List.of("sh", "-c", "cat >/dev/null; sleep 1; exit 1"),
+                b -> {},
+                Duration.ofSeconds(30),
+                NO_KILL);
     assertEquals(PipeResult.Stage.SEND, r.firstFailure(), r.toString());
   }
 
@@ -69,8 +79,12 @@ class RealProcessRunnerTest {
   void pipe_allWell_noFirstFailure() {
     PipeResult r =
         new RealProcessRunner(List.of())
-            .pipe(List.of("sh", "-c", "echo hi"), List.of("sh", "-c", "cat >/dev/null"),
-                b -> {}, Duration.ofSeconds(30), NO_KILL);
+            .pipe(
+                List.of("sh", "-c", "echo hi"),
+                List.of("sh", "-c", "cat >/dev/null"),
+                b -> {},
+                Duration.ofSeconds(30),
+                NO_KILL);
     assertTrue(r.ok());
     assertEquals(null, r.firstFailure());
   }

@@ -29,9 +29,9 @@ import org.zfsbackup.testing.Prerequisites;
 
 /**
  * What the agent does over a real broker, run against each broker by a subclass. The engine is a
- * {@link FakeCycleRunner} (the real one needs ZFS; the lead's end-to-end test covers it); the broker,
- * Paho, Vert.x, the state file and the power command are real. Each test has its own topic and
- * client id, so a broker shared by a test class carries nothing from one test to the next.
+ * {@link FakeCycleRunner} (the real one needs ZFS; the lead's end-to-end test covers it); the
+ * broker, Paho, Vert.x, the state file and the power command are real. Each test has its own topic
+ * and client id, so a broker shared by a test class carries nothing from one test to the next.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 abstract class AgentBrokerScenarios {
@@ -42,8 +42,10 @@ abstract class AgentBrokerScenarios {
   String clientId;
   Topics topics;
   final FakeCycleRunner engine = new FakeCycleRunner();
+
   /** The machine's clock pair: a power command that exits 0 sends it to sleep for an hour. */
   final FakeClocks clocks = new FakeClocks();
+
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
   final List<PowerRuns> powers = new ArrayList<>();
@@ -53,7 +55,8 @@ abstract class AgentBrokerScenarios {
 
   @BeforeEach
   void names() {
-    clientId = "agent-" + getClass().getSimpleName().toLowerCase() + "-" + COUNTER.incrementAndGet();
+    clientId =
+        "agent-" + getClass().getSimpleName().toLowerCase() + "-" + COUNTER.incrementAndGet();
     topics = new Topics("servers/" + clientId);
   }
 
@@ -97,7 +100,8 @@ abstract class AgentBrokerScenarios {
     // A client that subscribes later (Home Assistant after a restart) gets it all retained.
     MqttProbe late = probe();
     assertTrue(late.await(topics.availability(), "online", WAIT).retained());
-    Message state = late.await(topics.state(), m -> json(m).get("state").asText().equals("idle"), WAIT);
+    Message state =
+        late.await(topics.state(), m -> json(m).get("state").asText().equals("idle"), WAIT);
     assertTrue(state.retained());
     String prefix = "homeassistant/button/" + Discovery.nodeId(clientId) + "/run/config";
     Message run = late.await(prefix, m -> true, WAIT);
@@ -124,7 +128,9 @@ abstract class AgentBrokerScenarios {
     probe.await(topics.state(), m -> json(m).get("state").asText().equals("running"), WAIT);
     awaitState(probe, probe.messages().indexOf(result), "idle");
     // The result stays retained for whoever looks later.
-    assertEquals(r.get("cycle_id"), json(probe().await(topics.result(), m -> m.retained(), WAIT)).get("cycle_id"));
+    assertEquals(
+        r.get("cycle_id"),
+        json(probe().await(topics.result(), m -> m.retained(), WAIT)).get("cycle_id"));
   }
 
   /**
@@ -179,21 +185,42 @@ abstract class AgentBrokerScenarios {
   }
 
   @Test
-  void suspend_midCycleWithMosquittoPub_streamFinishesThenOfflineThenPowerThenOnline() throws Exception {
+  void suspend_midCycleWithMosquittoPub_streamFinishesThenOfflineThenPowerThenOnline()
+      throws Exception {
     Path mosquittoPub = Prerequisites.requireProgram("mosquitto_pub");
     URI url = URI.create(brokerUrl());
     String powerTopic = topics.base() + "/test/power";
     engine.blockStreams();
     // The power command reports to the broker, so the broker's order proves what came first.
-    startAgent(List.of(mosquittoPub.toString(), "-h", url.getHost(), "-p", String.valueOf(url.getPort()),
-        "-q", "1", "-t", powerTopic, "-m", "ran"));
+    startAgent(
+        List.of(
+            mosquittoPub.toString(),
+            "-h",
+            url.getHost(),
+            "-p",
+            String.valueOf(url.getPort()),
+            "-q",
+            "1",
+            "-t",
+            powerTopic,
+            "-m",
+            "ran"));
     MqttProbe probe = probe(powerTopic);
     probe.await(topics.availability(), "online", WAIT);
     command("run");
     assertTrue(engine.awaitStreaming(10));
     int mark = probe.mark();
     // Exactly what the old suspend-backups.sh ran.
-    run(mosquittoPub.toString(), "-h", url.getHost(), "-p", String.valueOf(url.getPort()), "-t", topics.command(), "-m", "suspend");
+    run(
+        mosquittoPub.toString(),
+        "-h",
+        url.getHost(),
+        "-p",
+        String.valueOf(url.getPort()),
+        "-t",
+        topics.command(),
+        "-m",
+        "suspend");
     awaitState(probe, mark, "suspending");
     assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
     assertFalse(engine.lastControl().forced());
@@ -203,26 +230,39 @@ abstract class AgentBrokerScenarios {
     int asked = probe.mark();
     command("status");
     Message reply = awaitState(probe, asked, "suspending");
-    probe.awaitAfter(probe.messages().indexOf(reply), topics.progress(),
-        m -> json(m).get("status").asText().equals("streaming"), WAIT);
-    assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
+    probe.awaitAfter(
+        probe.messages().indexOf(reply),
+        topics.progress(),
+        m -> json(m).get("status").asText().equals("streaming"),
+        WAIT);
+    assertTrue(
+        probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")),
         "nothing goes offline while a stream is in flight");
     engine.release();
     Message result = probe.awaitAfter(mark, topics.result(), m -> true, WAIT);
     assertEquals("suspended", json(result).get("outcome").asText());
     assertEquals(1, json(result).at("/datasets/sent").asInt(), "the stream in flight finished");
     assertEquals(1, json(result).at("/datasets/skipped").asInt(), "no new dataset started");
-    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    Message offline =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     Message power = probe.awaitAfter(mark, powerTopic, m -> true, WAIT);
-    Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message online =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
     List<Message> after = probe.messages().subList(mark, probe.mark());
     assertTrue(after.indexOf(result) < after.indexOf(offline), "result before offline");
     assertTrue(after.indexOf(offline) < after.indexOf(power), "offline before the power command");
-    assertTrue(after.indexOf(power) < after.indexOf(online), "online only after the power command returned");
-    assertEquals(1, after.stream().filter(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")).count(),
+    assertTrue(
+        after.indexOf(power) < after.indexOf(online),
+        "online only after the power command returned");
+    assertEquals(
+        1,
+        after.stream()
+            .filter(m -> m.topic().equals(topics.availability()) && m.text().equals("offline"))
+            .count(),
         "one offline: the disconnect was clean, the will was not sent");
     awaitState(probe, after.indexOf(power) + mark, "idle"); // state idle, then online
-    assertEquals(1, engine.requests.size(), "the suspend command was not executed again after the resume");
+    assertEquals(
+        1, engine.requests.size(), "the suspend command was not executed again after the resume");
   }
 
   @Test
@@ -264,7 +304,8 @@ abstract class AgentBrokerScenarios {
     command("status");
     awaitState(probe, asked, "idle");
     assertEquals(0, power.count(), "a cancel never powers down");
-    assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+    assertTrue(
+        probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
   }
 
   @Test
@@ -293,19 +334,30 @@ abstract class AgentBrokerScenarios {
     probe.await(topics.availability(), "online", WAIT);
     byte[] tooLarge = new byte[70 * 1024];
     Arrays.fill(tooLarge, (byte) 'x');
-    List<Object[]> cases = List.of(
-        new Object[] {"{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2020-01-01T00:00:00Z\"}", "command_stale"},
-        new Object[] {"{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"last tuesday\"}", "command_invalid_value"},
-        new Object[] {"reboot", "command_unknown_command"},
-        new Object[] {"{\"command\": \"run\"", "command_malformed_json"},
-        new Object[] {"{\"command\": \"run\", \"dry_run\": \"yes\"}", "command_wrong_type"},
-        new Object[] {"{\"command\": \"run\", \"dry-run\": true}", "command_unknown_field"},
-        new Object[] {tooLarge, "command_too_large"},
-        new Object[] {new byte[] {'r', (byte) 0xC3, (byte) 0x28}, "command_invalid_utf8"},
-        new Object[] {"{\"command\": \"run\", \"datasets\": [\"src:tank/a; rm -rf /\"]}", "command_unconfigured_dataset"});
+    List<Object[]> cases =
+        List.of(
+            new Object[] {
+              "{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"2020-01-01T00:00:00Z\"}",
+              "command_stale"
+            },
+            new Object[] {
+              "{\"command\": \"run\", \"ttl_s\": 60, \"issued_at\": \"last tuesday\"}",
+              "command_invalid_value"
+            },
+            new Object[] {"reboot", "command_unknown_command"},
+            new Object[] {"{\"command\": \"run\"", "command_malformed_json"},
+            new Object[] {"{\"command\": \"run\", \"dry_run\": \"yes\"}", "command_wrong_type"},
+            new Object[] {"{\"command\": \"run\", \"dry-run\": true}", "command_unknown_field"},
+            new Object[] {tooLarge, "command_too_large"},
+            new Object[] {new byte[] {'r', (byte) 0xC3, (byte) 0x28}, "command_invalid_utf8"},
+            new Object[] {
+              "{\"command\": \"run\", \"datasets\": [\"src:tank/a; rm -rf /\"]}",
+              "command_unconfigured_dataset"
+            });
     for (Object[] c : cases) {
       int mark = probe.mark();
-      byte[] payload = c[0] instanceof byte[] b ? b : ((String) c[0]).getBytes(StandardCharsets.UTF_8);
+      byte[] payload =
+          c[0] instanceof byte[] b ? b : ((String) c[0]).getBytes(StandardCharsets.UTF_8);
       commander().publish(topics.command(), payload, false);
       Message error = probe.awaitAfter(mark, topics.error(), m -> true, WAIT);
       assertEquals(c[1], json(error).get("kind").asText(), json(error).get("message").asText());
@@ -314,7 +366,12 @@ abstract class AgentBrokerScenarios {
     command("status");
     awaitState(probe, mark, "idle");
     assertTrue(engine.requests.isEmpty(), "no bad payload ran anything");
-    assertEquals("online", probe.messages(topics.availability()).get(probe.messages(topics.availability()).size() - 1).text());
+    assertEquals(
+        "online",
+        probe
+            .messages(topics.availability())
+            .get(probe.messages(topics.availability()).size() - 1)
+            .text());
   }
 
   @Test
@@ -330,7 +387,8 @@ abstract class AgentBrokerScenarios {
     commander().publish(topics.command(), new byte[0], true); // mosquitto_pub -r -n clears it
     command("status");
     awaitState(probe, mark, "idle");
-    assertEquals(1, probe.messages(topics.error()).size(), "clearing the retained command is not an error");
+    assertEquals(
+        1, probe.messages(topics.error()).size(), "clearing the retained command is not an error");
     assertTrue(engine.requests.isEmpty());
   }
 
@@ -349,12 +407,14 @@ abstract class AgentBrokerScenarios {
     command("run"); // the server "sleeps": clean session, so nobody keeps this for the agent
     command("{\"command\": \"run\"}");
     power.open();
-    Message online = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message online =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
     awaitState(probe, mark, "idle"); // published before online
     int mark2 = probe.mark();
     command("status");
     awaitState(probe, mark2, "idle");
-    assertTrue(engine.requests.isEmpty(), "a command sent during the sleep ran: " + engine.requests);
+    assertTrue(
+        engine.requests.isEmpty(), "a command sent during the sleep ran: " + engine.requests);
     assertEquals(1, power.count(), "the power command ran once");
   }
 
@@ -384,8 +444,8 @@ abstract class AgentBrokerScenarios {
     awaitCount(probe, "homeassistant/", 2 * AgentTest.ENTITIES);
   }
 
-
-  // ------------------------------------------------------------------ power-down as systemd does it
+  // ------------------------------------------------------------------ power-down as systemd does
+  // it
 
   /**
    * A power command that returns at once, like {@code systemctl suspend}, and a machine that then
@@ -402,29 +462,35 @@ abstract class AgentBrokerScenarios {
     probe.await(topics.availability(), "online", WAIT);
     int mark = probe.mark();
     command("suspend");
-    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    Message offline =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
     // After the offline: a probe that subscribed as the agent came online may get online twice
     // (retained, then live) before it.
     int down = probe.messages().indexOf(offline);
-    Message online = probe.awaitAfter(down, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message online =
+        probe.awaitAfter(down, topics.availability(), m -> m.text().equals("online"), WAIT);
     Message error = probe.awaitAfter(down, topics.error(), m -> true, WAIT);
     assertEquals("power_failed", json(error).get("kind").asText());
-    assertTrue(json(error).get("message").asText().startsWith("the machine did not power down within 2 s"),
+    assertTrue(
+        json(error).get("message").asText().startsWith("the machine did not power down within 2 s"),
         json(error).toString());
     long offlineMillis = (online.receivedNanos() - offline.receivedNanos()) / 1_000_000;
-    assertTrue(offlineMillis >= 2000, "back online " + offlineMillis + " ms after offline, before settle_s");
+    assertTrue(
+        offlineMillis >= 2000,
+        "back online " + offlineMillis + " ms after offline, before settle_s");
     List<Message> after = probe.messages().subList(probe.messages().indexOf(offline), probe.mark());
-    Message idle = after.stream().filter(m -> m.topic().equals(topics.state())).findFirst().orElseThrow();
+    Message idle =
+        after.stream().filter(m -> m.topic().equals(topics.state())).findFirst().orElseThrow();
     assertEquals("idle", json(idle).get("state").asText());
     assertTrue(after.indexOf(idle) < after.indexOf(online), "state before online");
     assertEquals(1, power.count());
   }
 
   /**
-   * The command returns, the machine goes to sleep afterwards and wakes up: offline the whole
-   * time, then back at once with state and result before online, and no error. The clock pair is
-   * the test's ({@link FakeClocks}): this machine cannot be suspended.
+   * The command returns, the machine goes to sleep afterwards and wakes up: offline the whole time,
+   * then back at once with state and result before online, and no error. The clock pair is the
+   * test's ({@link FakeClocks}): this machine cannot be suspended.
    */
   @Test
   void suspend_machineSleepsAfterTheCommandReturned_backOnWakeStateAndResultBeforeOnline() {
@@ -441,61 +507,81 @@ abstract class AgentBrokerScenarios {
     power.awaitCount(1, WAIT);
     sleep(1000); // twenty looks at the clocks: the machine has not been down, the agent stays away
     int asleep = probe.mark();
-    assertTrue(probe.messages().subList(mark, asleep).stream().noneMatch(m -> m.text().equals("online")),
+    assertTrue(
+        probe.messages().subList(mark, asleep).stream().noneMatch(m -> m.text().equals("online")),
         "online while the machine had not been down");
     clocks.sleep(Duration.ofHours(8)); // the night, then wake-on-LAN
-    Message online = probe.awaitAfter(asleep, topics.availability(), m -> m.text().equals("online"), WAIT);
+    Message online =
+        probe.awaitAfter(asleep, topics.availability(), m -> m.text().equals("online"), WAIT);
     List<Message> back = probe.messages().subList(asleep, probe.messages().indexOf(online));
-    assertTrue(back.stream().anyMatch(m -> m.topic().equals(topics.state()) && json(m).get("state").asText().equals("idle")),
+    assertTrue(
+        back.stream()
+            .anyMatch(
+                m ->
+                    m.topic().equals(topics.state())
+                        && json(m).get("state").asText().equals("idle")),
         "state idle before online: " + AgentMosquittoIT.texts(back));
-    assertTrue(back.stream().anyMatch(m -> m.topic().equals(topics.result())), "result before online");
+    assertTrue(
+        back.stream().anyMatch(m -> m.topic().equals(topics.result())), "result before online");
     awaitResumedIdle(probe, asleep);
-    assertTrue(probe.messages(topics.error()).isEmpty(), "no error: " + AgentMosquittoIT.texts(probe.messages(topics.error())));
+    assertTrue(
+        probe.messages(topics.error()).isEmpty(),
+        "no error: " + AgentMosquittoIT.texts(probe.messages(topics.error())));
     assertEquals(1, power.count());
   }
 
   /**
-   * {@code systemctl poweroff} returns at once and systemd then stops the agent (SIGTERM): it
-   * never comes back online. Catches: the availability flapping online, then offline.
+   * {@code systemctl poweroff} returns at once and systemd then stops the agent (SIGTERM): it never
+   * comes back online. Catches: the availability flapping online, then offline.
    */
   @Test
   void poweroff_stoppedWhileWaitingForTheMachineToGoDown_neverComesBackOnline() {
     clocks.goesDown = false;
     PowerRuns power = power(true);
-    RunningAgent agent = startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), WAIT));
+    RunningAgent agent =
+        startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), WAIT));
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     int mark = probe.mark();
     command("suspend");
-    Message offline = probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
+    Message offline =
+        probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
-    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back meanwhile
+    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back
+    // meanwhile
     agent.stop(); // systemd's SIGTERM, part of the poweroff
     String marker = topics.base() + "/test-marker";
     commander().publish(marker, "m", false);
     probe.awaitAfter(mark, marker, m -> true, WAIT);
-    assertEquals(List.of(),
+    assertEquals(
+        List.of(),
         probe.messages().subList(probe.messages().indexOf(offline) + 1, probe.mark()).stream()
-            .filter(m -> m.topic().equals(topics.availability())).map(Message::text).toList(),
+            .filter(m -> m.topic().equals(topics.availability()))
+            .map(Message::text)
+            .toList(),
         "nothing after offline");
     MqttProbe late = probe();
-    assertEquals("offline", late.await(topics.availability(), m -> true, WAIT).text(), "retained offline");
+    assertEquals(
+        "offline", late.await(topics.availability(), m -> true, WAIT).text(), "retained offline");
   }
 
   /**
-   * A {@code run} from cron (another process, {@code LockHolder}) holds the cycle lock: the
-   * suspend waits, online and {@code suspending}, and powers down once the lock is let go; with a
-   * short {@code power.lock_wait_s} it gives up with {@code power_blocked} instead. Catches: a
-   * power-down that cuts the other run off, and one that waits forever.
+   * A {@code run} from cron (another process, {@code LockHolder}) holds the cycle lock: the suspend
+   * waits, online and {@code suspending}, and powers down once the lock is let go; with a short
+   * {@code power.lock_wait_s} it gives up with {@code power_blocked} instead. Catches: a power-down
+   * that cuts the other run off, and one that waits forever.
    */
   @Test
   void suspend_cronRunHoldsTheCycleLock_waitsThenPowersDown_orGivesUpBlocked() throws Exception {
     PowerRuns power = power(true);
     Path stateFile = dir.resolve("state.json");
-    startAgent(TestConfigs.withPower(config(power.command()), Duration.ofSeconds(60), Duration.ofSeconds(2)));
+    startAgent(
+        TestConfigs.withPower(
+            config(power.command()), Duration.ofSeconds(60), Duration.ofSeconds(2)));
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
-    try (LockHolderProcess cron = new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
+    try (LockHolderProcess cron =
+        new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
       int mark = probe.mark();
       command("suspend");
       awaitState(probe, mark, "suspending");
@@ -504,7 +590,9 @@ abstract class AgentBrokerScenarios {
       awaitState(probe, mark, "idle");
       assertEquals(0, power.count(), "no power-down while another process holds the lock");
       assertTrue(cron.alive(), "the other run was not cut off");
-      assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+      assertTrue(
+          probe.messages(topics.availability()).stream()
+              .noneMatch(m -> m.text().equals("offline")));
     }
     // Lock free again: the next suspend powers down.
     int mark = probe.mark();
@@ -521,13 +609,16 @@ abstract class AgentBrokerScenarios {
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     int mark;
-    try (LockHolderProcess cron = new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
+    try (LockHolderProcess cron =
+        new LockHolderProcess(org.zfsbackup.cycle.CycleLock.fileFor(stateFile))) {
       mark = probe.mark();
       command("suspend");
       awaitState(probe, mark, "suspending");
       sleep(1000); // twenty looks at the lock
       assertEquals(0, power.count(), "powered down while another process holds the lock");
-      assertTrue(probe.messages(topics.availability()).stream().noneMatch(m -> m.text().equals("offline")));
+      assertTrue(
+          probe.messages(topics.availability()).stream()
+              .noneMatch(m -> m.text().equals("offline")));
     } // the cron run ends
     probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
@@ -541,10 +632,19 @@ abstract class AgentBrokerScenarios {
     LockHolderProcess(Path lockFile) throws Exception {
       Files.createDirectories(lockFile.getParent());
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-          org.zfsbackup.cycle.LockHolder.class.getName(), lockFile.toString()).redirectErrorStream(true).start();
-      String line = new java.io.BufferedReader(
-          new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)).readLine();
+      process =
+          new ProcessBuilder(
+                  java,
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  org.zfsbackup.cycle.LockHolder.class.getName(),
+                  lockFile.toString())
+              .redirectErrorStream(true)
+              .start();
+      String line =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))
+              .readLine();
       assertEquals("locked", line);
     }
 
@@ -573,11 +673,18 @@ abstract class AgentBrokerScenarios {
   }
 
   AgentConfig config(List<String> power) {
-    return TestConfigs.config(brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power);
+    return TestConfigs.config(
+        brokerUrl(), clientId, topics.base(), dir.resolve("state.json"), power);
   }
 
   RunningAgent startAgent(AgentConfig config) {
-    RunningAgent agent = AgentLauncher.start(config, c -> engine, clocks.suspending(new ProcessPowerSwitch()), clocks, TestConfigs.FAST);
+    RunningAgent agent =
+        AgentLauncher.start(
+            config,
+            c -> engine,
+            clocks.suspending(new ProcessPowerSwitch()),
+            clocks,
+            TestConfigs.FAST);
     agents.add(agent);
     return agent;
   }
@@ -597,7 +704,11 @@ abstract class AgentBrokerScenarios {
   MqttProbe probe(String... more) {
     MqttProbe p = MqttProbe.connect(brokerUrl());
     probes.add(p);
-    List<String> filters = new ArrayList<>(List.of(topics.base() + "/+", "homeassistant/+/" + Discovery.nodeId(clientId) + "/+/config"));
+    List<String> filters =
+        new ArrayList<>(
+            List.of(
+                topics.base() + "/+",
+                "homeassistant/+/" + Discovery.nodeId(clientId) + "/+/config"));
     filters.addAll(List.of(more));
     return p.subscribe(filters.toArray(String[]::new));
   }
@@ -637,12 +748,14 @@ abstract class AgentBrokerScenarios {
   }
 
   Message awaitState(MqttProbe probe, int mark, String state) {
-    return probe.awaitAfter(mark, topics.state(), m -> json(m).get("state").asText().equals(state), WAIT);
+    return probe.awaitAfter(
+        mark, topics.state(), m -> json(m).get("state").asText().equals(state), WAIT);
   }
 
   static void awaitCount(MqttProbe probe, String topicPrefix, int count) {
     long deadline = System.nanoTime() + WAIT.toNanos();
-    while (probe.messages().stream().filter(m -> m.topic().startsWith(topicPrefix)).count() < count) {
+    while (probe.messages().stream().filter(m -> m.topic().startsWith(topicPrefix)).count()
+        < count) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("fewer than " + count + " messages on " + topicPrefix + "*");
       }
@@ -671,7 +784,12 @@ abstract class AgentBrokerScenarios {
   static void run(String... argv) throws Exception {
     Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
     assertTrue(p.waitFor(10, TimeUnit.SECONDS), String.join(" ", argv) + " did not finish");
-    assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    assertEquals(
+        0,
+        p.exitValue(),
+        String.join(" ", argv)
+            + ": "
+            + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   static void sleep(long millis) {

@@ -6,10 +6,10 @@ import org.testcontainers.hivemq.HiveMQContainer;
 import org.testcontainers.utility.DockerImageName;
 
 /**
- * The broker scenarios against HiveMQ CE in a container. Opt-in: compiled and run only with
- * {@code mvn verify -P hivemq-testcontainers}, where a Docker engine exists; the default build (and
- * CI) excludes this file, so it never depends on Docker. The embedded broker in
- * {@link AgentHiveMqIT} covers the same scenarios without Docker.
+ * The broker scenarios against HiveMQ CE in a container. Opt-in: compiled and run only with {@code
+ * mvn verify -P hivemq-testcontainers}, where a Docker engine exists; the default build (and CI)
+ * excludes this file, so it never depends on Docker. The embedded broker in {@link AgentHiveMqIT}
+ * covers the same scenarios without Docker.
  */
 class AgentHiveMqContainerIT extends AgentBrokerScenarios {
   static HiveMQContainer hivemq;

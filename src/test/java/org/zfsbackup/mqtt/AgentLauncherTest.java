@@ -25,41 +25,92 @@ class AgentLauncherTest {
 
   boolean run(AgentConfig config) {
     return AgentLauncher.run(
-        config, new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
+        config,
+        new PrintStream(new ByteArrayOutputStream()),
+        new PrintStream(err, true, StandardCharsets.UTF_8),
         c -> new FakeCycleRunner());
   }
 
   AgentConfig config() {
-    return TestConfigs.config("tcp://127.0.0.1:1", "agent", "servers/host-backups", dir.resolve("s.json"), List.of());
+    return TestConfigs.config(
+        "tcp://127.0.0.1:1", "agent", "servers/host-backups", dir.resolve("s.json"), List.of());
   }
 
   @Test
   void run_noMqttSection_isRefusedAtOnceAtOnce() {
     AgentConfig c = config();
-    AgentConfig noMqtt = new AgentConfig(Optional.empty(), c.commands(), c.pull(), c.push(), c.power(),
-        c.replication(), c.stateFile(), c.logLevel(), c.retention());
+    AgentConfig noMqtt =
+        new AgentConfig(
+            Optional.empty(),
+            c.commands(),
+            c.pull(),
+            c.push(),
+            c.power(),
+            c.replication(),
+            c.stateFile(),
+            c.logLevel(),
+            c.retention());
     assertFalse(run(noMqtt));
-    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt section"), err.toString(StandardCharsets.UTF_8));
+    assertTrue(
+        err.toString(StandardCharsets.UTF_8).contains("mqtt section"),
+        err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
   void run_unsupportedUrl_isRefusedAtOnceNamingTheKey() {
-    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig("http://broker:80", m.clientId(),
-        m.username(), m.password(), m.caFile(), m.topic(), m.homeAssistant()))));
-    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.url"), err.toString(StandardCharsets.UTF_8));
+    assertFalse(
+        run(
+            TestConfigs.withMqtt(
+                config(),
+                m ->
+                    new MqttConfig(
+                        "http://broker:80",
+                        m.clientId(),
+                        m.username(),
+                        m.password(),
+                        m.caFile(),
+                        m.topic(),
+                        m.homeAssistant()))));
+    assertTrue(
+        err.toString(StandardCharsets.UTF_8).contains("mqtt.url"),
+        err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
   void run_missingCaFile_isRefusedAtOnceNamingTheKey() {
-    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig("ssl://broker:8883", m.clientId(),
-        m.username(), m.password(), Optional.of(dir.resolve("missing.pem")), m.topic(), m.homeAssistant()))));
-    assertTrue(err.toString(StandardCharsets.UTF_8).contains("mqtt.ca_file"), err.toString(StandardCharsets.UTF_8));
+    assertFalse(
+        run(
+            TestConfigs.withMqtt(
+                config(),
+                m ->
+                    new MqttConfig(
+                        "ssl://broker:8883",
+                        m.clientId(),
+                        m.username(),
+                        m.password(),
+                        Optional.of(dir.resolve("missing.pem")),
+                        m.topic(),
+                        m.homeAssistant()))));
+    assertTrue(
+        err.toString(StandardCharsets.UTF_8).contains("mqtt.ca_file"),
+        err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
   void run_wildcardTopic_isRefusedAtOnce() {
-    assertFalse(run(TestConfigs.withMqtt(config(), m -> new MqttConfig(m.url(), m.clientId(),
-        m.username(), m.password(), m.caFile(), "servers/#", m.homeAssistant()))));
+    assertFalse(
+        run(
+            TestConfigs.withMqtt(
+                config(),
+                m ->
+                    new MqttConfig(
+                        m.url(),
+                        m.clientId(),
+                        m.username(),
+                        m.password(),
+                        m.caFile(),
+                        "servers/#",
+                        m.homeAssistant()))));
   }
 
   @Test

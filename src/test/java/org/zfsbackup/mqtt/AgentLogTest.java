@@ -12,9 +12,9 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
-import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
 
 /** The agent's log lines, as docs/mqtt.md ("Logs") shows them. */
 class AgentLogTest {
@@ -92,7 +92,8 @@ class AgentLogTest {
     assertEquals(
         "cycle c1: internal: boom",
         AgentLog.error(
-            "c1", new CycleEvent.Error("c1", ErrorKind.INTERNAL, null, null, null, "boom", null, null)));
+            "c1",
+            new CycleEvent.Error("c1", ErrorKind.INTERNAL, null, null, null, "boom", null, null)));
   }
 
   @Test

@@ -57,12 +57,14 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     awaitRepublished(); // the agent is back
     MqttProbe after = probe(); // as Home Assistant reconnecting to the restarted broker
     assertTrue(after.await(topics.availability(), "online", WAIT).retained());
-    Message state = after.await(topics.state(), m -> json(m).get("state").asText().equals("running"), WAIT);
+    Message state =
+        after.await(topics.state(), m -> json(m).get("state").asText().equals("running"), WAIT);
     assertTrue(state.retained());
     assertEquals(engine.requests.get(1).cycleId(), json(state).get("cycle_id").asText());
     Message result = after.await(topics.result(), m -> true, WAIT);
     assertTrue(result.retained());
-    assertEquals(json(first).get("cycle_id"), json(result).get("cycle_id"), "the last result is back");
+    assertEquals(
+        json(first).get("cycle_id"), json(result).get("cycle_id"), "the last result is back");
     awaitCount(after, "homeassistant/", AgentTest.ENTITIES);
 
     int mark = after.mark();
@@ -103,10 +105,13 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     command("run");
-    String lastSuccess = json(probe.await(topics.result(), m -> true, WAIT)).get("last_success_at").asText();
+    String lastSuccess =
+        json(probe.await(topics.result(), m -> true, WAIT)).get("last_success_at").asText();
     first.stop();
     probe.await(topics.availability(), "offline", WAIT);
-    assertTrue(broker.loggedCleanDisconnect(clientId), "SIGTERM-style stop disconnects cleanly:\n" + broker.logText());
+    assertTrue(
+        broker.loggedCleanDisconnect(clientId),
+        "SIGTERM-style stop disconnects cleanly:\n" + broker.logText());
 
     broker.restart(); // the broker lost the retained result too
     startAgent(List.of("true"));
@@ -153,12 +158,12 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   }
 
   /**
-   * The power command runs exactly once for one suspend, although the broker goes away twice
-   * around it: killed while the agent is suspending (a stream in flight; the agent reconnects and
+   * The power command runs exactly once for one suspend, although the broker goes away twice around
+   * it: killed while the agent is suspending (a stream in flight; the agent reconnects and
    * republishes {@code suspending}) and killed again while the power command runs (the agent comes
    * back to a fresh broker on resume). Catches: a reconnect that re-runs a pending power-down (or
-   * replays the suspend command), a power-down that starts before the stream in flight ended, and
-   * a resume that powers down again.
+   * replays the suspend command), a power-down that starts before the stream in flight ended, and a
+   * resume that powers down again.
    */
   @Test
   void suspend_brokerRestartedWhileSuspendingAndWhileAsleep_powerCommandRunsOnce()
@@ -206,10 +211,10 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
 
   /**
    * The broker refuses the agent's subscription to T (SUBACK 0x80, here by Mosquitto's
-   * dynamic-security plugin; its {@code acl_file} never refuses a subscription). Catches: a
-   * refused subscription counted as success — the agent would publish {@code online} and every
-   * command would silently disappear. The agent stays offline, logs and publishes the refusal,
-   * retries, and comes online once the ACL is fixed.
+   * dynamic-security plugin; its {@code acl_file} never refuses a subscription). Catches: a refused
+   * subscription counted as success — the agent would publish {@code online} and every command
+   * would silently disappear. The agent stays offline, logs and publishes the refusal, retries, and
+   * comes online once the ACL is fixed.
    */
   @Test
   void subscriptionRefusedByTheBroker_notOnlineReportedAndRetriedUntilGranted() throws Exception {

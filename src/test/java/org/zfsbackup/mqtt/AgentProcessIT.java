@@ -66,7 +66,10 @@ class AgentProcessIT {
     startAgent(true);
     probe.await(T.availability(), "online", WAIT);
     probe.publish(T.command(), "run", false);
-    probe.await(T.progress(), m -> AgentBrokerScenarios.json(m).get("status").asText().equals("streaming"), WAIT);
+    probe.await(
+        T.progress(),
+        m -> AgentBrokerScenarios.json(m).get("status").asText().equals("streaming"),
+        WAIT);
     agent.destroy();
     assertTrue(agent.waitFor(30, TimeUnit.SECONDS), "the agent stopped");
     Message result = probe.await(T.result(), m -> true, WAIT);
@@ -91,15 +94,25 @@ class AgentProcessIT {
 
   void startAgent(boolean block) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> argv = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-        AgentProcessMain.class.getName(), broker.url(), CLIENT, T.base(), dir.resolve("state.json").toString()));
+    List<String> argv =
+        new ArrayList<>(
+            List.of(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                AgentProcessMain.class.getName(),
+                broker.url(),
+                CLIENT,
+                T.base(),
+                dir.resolve("state.json").toString()));
     if (block) {
       argv.add("block");
     }
-    agent = new ProcessBuilder(argv)
-        .redirectErrorStream(true)
-        .redirectOutput(dir.resolve("agent.log").toFile())
-        .start();
+    agent =
+        new ProcessBuilder(argv)
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("agent.log").toFile())
+            .start();
   }
 
   MqttProbe probe() {

@@ -198,7 +198,8 @@ class AgentStatusTest {
     AgentStatus idle = waiting.after(Event.LOCK_STILL_HELD, null, 1, T2);
     assertEquals(Stage.IDLE, idle.stage());
     assertEquals(T2, idle.since());
-    assertEquals(0, idle.firstLiveConnection(), "no power-down happened: the connection stays live");
+    assertEquals(
+        0, idle.firstLiveConnection(), "no power-down happened: the connection stays live");
   }
 
   @Test

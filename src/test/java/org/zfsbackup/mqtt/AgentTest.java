@@ -45,14 +45,17 @@ class AgentTest {
   static final List<String> POWER = List.of("systemctl", "suspend");
   static Vertx vertx;
   static WorkerExecutor workers;
+
   /** Discovery messages per (re)publish: one per entity. */
   static final int ENTITIES =
       new Discovery("homeassistant", "agent-1", T, "test").messages().size();
 
   @TempDir Path dir;
   final List<String> timeline = Collections.synchronizedList(new ArrayList<>());
+
   /** Whatever was thrown on the agent's context (a transition the table refuses, say). */
   final List<Throwable> thrown = Collections.synchronizedList(new ArrayList<>());
+
   Context context;
   FakeMqtt mqtt;
   FakeCycleRunner engine;
@@ -97,6 +100,7 @@ class AgentTest {
 
   /** {@code power.settle_s} and {@code power.lock_wait_s} of the agents {@link #newAgent} makes. */
   Duration settle = Duration.ofSeconds(1);
+
   Duration lockWait = Duration.ofSeconds(10);
 
   Agent newAgent(StateStore.Saved saved) {
@@ -109,7 +113,8 @@ class AgentTest {
             context,
             workers,
             mqtt,
-            (request, sink, control) -> (lockedOut ? realEngine() : engine).run(request, sink, control),
+            (request, sink, control) ->
+                (lockedOut ? realEngine() : engine).run(request, sink, control),
             power,
             power.clocks,
             new CommandParser(Set.of("src:tank/a", "src:tank/b")),
@@ -134,8 +139,15 @@ class AgentTest {
     await(() -> "idle".equals(state()), "idle again");
     assertEquals(1, engine.requests.size());
     assertSubsequence(
-        List.of("state running", "event started", "state running", "progress started", "progress done",
-            "result success", "event success", "state idle"));
+        List.of(
+            "state running",
+            "event started",
+            "state running",
+            "progress started",
+            "progress done",
+            "result success",
+            "event success",
+            "state idle"));
     JsonNode result = mqtt.last(T.result());
     assertNotNull(result.get("last_success_at").textValue());
     assertEquals(result.get("cycle_id"), mqtt.json(T.event()).get(0).get("cycle_id"));
@@ -146,14 +158,21 @@ class AgentTest {
 
   @Test
   void handle_runWithOptions_passesThemToTheEngine() {
-    send("{\"command\": \"run\", \"run_id\": \"nightly-42\", \"dry_run\": true, \"datasets\": [\"src:tank/b\"]}");
+    send(
+        "{\"command\": \"run\", \"run_id\": \"nightly-42\", \"dry_run\": true, \"datasets\": [\"src:tank/b\"]}");
     await(() -> timeline.contains("result success"), "result");
     assertEquals("nightly-42", engine.requests.get(0).runId());
     assertTrue(engine.requests.get(0).dryRun());
     assertEquals(Set.of("src:tank/b"), engine.requests.get(0).only());
     assertEquals("nightly-42", mqtt.last(T.result()).get("run_id").asText());
-    assertEquals("nightly-42", mqtt.json(T.state()).stream()
-        .filter(s -> s.get("state").asText().equals("running")).findFirst().orElseThrow().get("run_id").asText());
+    assertEquals(
+        "nightly-42",
+        mqtt.json(T.state()).stream()
+            .filter(s -> s.get("state").asText().equals("running"))
+            .findFirst()
+            .orElseThrow()
+            .get("run_id")
+            .asText());
   }
 
   @Test
@@ -161,8 +180,14 @@ class AgentTest {
     send("suspend");
     await(() -> mqtt.connection() == 2 && "idle".equals(state()), "back online");
     assertSubsequence(
-        List.of("state suspending", "availability offline", "disconnect", "power", "connect",
-            "state idle", "availability online"));
+        List.of(
+            "state suspending",
+            "availability offline",
+            "disconnect",
+            "power",
+            "connect",
+            "state idle",
+            "availability online"));
     assertEquals(List.of(POWER), power.calls);
     assertTrue(engine.requests.isEmpty());
   }
@@ -202,7 +227,8 @@ class AgentTest {
   }
 
   @Test
-  void handle_suspendWhileRunning_letsTheStreamFinishStartsNothingNewThenPowersDown() throws Exception {
+  void handle_suspendWhileRunning_letsTheStreamFinishStartsNothingNewThenPowersDown()
+      throws Exception {
     startBlockedCycle();
     send("suspend");
     await(() -> "suspending".equals(state()), "suspending");
@@ -221,8 +247,18 @@ class AgentTest {
     assertEquals(1, result.at("/datasets/sent").asInt(), "the stream in flight finished");
     assertEquals(1, result.at("/datasets/skipped").asInt(), "nothing new started");
     assertSubsequence(
-        List.of("state suspending", "progress done", "progress skipped", "result suspended", "event suspended",
-            "state suspending", "availability offline", "disconnect", "power", "connect", "state idle",
+        List.of(
+            "state suspending",
+            "progress done",
+            "progress skipped",
+            "result suspended",
+            "event suspended",
+            "state suspending",
+            "availability offline",
+            "disconnect",
+            "power",
+            "connect",
+            "state idle",
             "availability online"));
     assertEquals(1, count("power"), "the power command ran once, after the result");
     assertEquals(1, count("availability offline"));
@@ -249,7 +285,8 @@ class AgentTest {
     engine.release();
     await(() -> "idle".equals(state()), "idle");
     assertEquals("cancelled", mqtt.last(T.result()).get("outcome").asText());
-    assertSubsequence(List.of("state cancelling", "result cancelled", "event cancelled", "state idle"));
+    assertSubsequence(
+        List.of("state cancelling", "result cancelled", "event cancelled", "state idle"));
     assertFalse(timeline.contains("power"));
     assertFalse(timeline.contains("availability offline"));
   }
@@ -276,7 +313,8 @@ class AgentTest {
   }
 
   @Test
-  void engineProgress_streamingEvery100ms_isThrottledButStartAndEndAlwaysPublished() throws Exception {
+  void engineProgress_streamingEvery100ms_isThrottledButStartAndEndAlwaysPublished()
+      throws Exception {
     long start = System.nanoTime();
     startBlockedCycle();
     // The fake engine reports every 100 ms; wait for 12 of them (not for a time: under load they
@@ -285,13 +323,17 @@ class AgentTest {
     engine.release();
     await(() -> "idle".equals(state()), "idle");
     long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
-    List<String> statuses = mqtt.json(T.progress()).stream().map(p -> p.get("status").asText()).toList();
+    List<String> statuses =
+        mqtt.json(T.progress()).stream().map(p -> p.get("status").asText()).toList();
     long streaming = statuses.stream().filter("streaming"::equals).count();
     // At most one per 300 ms of the time the cycle ran, however long that took on this machine.
     long allowed = elapsedMillis / 300 + 1;
-    assertTrue(streaming >= 2 && streaming <= allowed,
+    assertTrue(
+        streaming >= 2 && streaming <= allowed,
         "one streaming update per 300 ms, got " + streaming + " in " + elapsedMillis + " ms");
-    assertTrue(streaming < engine.streamed.get(), "throttled: " + streaming + " of " + engine.streamed.get());
+    assertTrue(
+        streaming < engine.streamed.get(),
+        "throttled: " + streaming + " of " + engine.streamed.get());
     assertEquals("started", statuses.get(0));
     assertTrue(statuses.contains("done"));
   }
@@ -319,8 +361,13 @@ class AgentTest {
     await(() -> "suspending".equals(state()), "suspending");
     engine.release();
     await(() -> power.calls.size() == 1, "power-down");
-    assertEquals("cancelled", mqtt.last(T.result()).get("outcome").asText(), "the first stop decides the outcome");
-    assertSubsequence(List.of("result cancelled", "state suspending", "availability offline", "disconnect", "power"));
+    assertEquals(
+        "cancelled",
+        mqtt.last(T.result()).get("outcome").asText(),
+        "the first stop decides the outcome");
+    assertSubsequence(
+        List.of(
+            "result cancelled", "state suspending", "availability offline", "disconnect", "power"));
   }
 
   @Test
@@ -412,13 +459,21 @@ class AgentTest {
     await(() -> engine.requests.size() == 1, "a command after the resume runs");
   }
 
-  // ------------------------------------------------------------------ then: suspend, power, failures
+  // ------------------------------------------------------------------ then: suspend, power,
+  // failures
 
   @Test
   void handle_runThenSuspend_powersDownAfterTheCycle() {
     send("{\"command\": \"run\", \"then\": \"suspend\"}");
     await(() -> power.calls.size() == 1, "power-down");
-    assertSubsequence(List.of("result success", "event success", "state suspending", "availability offline", "disconnect", "power"));
+    assertSubsequence(
+        List.of(
+            "result success",
+            "event success",
+            "state suspending",
+            "availability offline",
+            "disconnect",
+            "power"));
   }
 
   @Test
@@ -426,7 +481,8 @@ class AgentTest {
     engine.outcome = Outcome.FAILED;
     send("{\"command\": \"run\", \"then\": \"suspend\"}");
     await(() -> power.calls.size() == 1, "power-down");
-    assertSubsequence(List.of("error diverged", "result failed", "event failed", "state suspending", "power"));
+    assertSubsequence(
+        List.of("error diverged", "result failed", "event failed", "state suspending", "power"));
   }
 
   @Test
@@ -438,7 +494,8 @@ class AgentTest {
     assertEquals(1, error.get("exit_code").asInt());
     assertTrue(error.get("stderr").asText().contains("Access denied"));
     assertEquals("idle", state());
-    assertSubsequence(List.of("power", "connect", "state idle", "availability online", "error power_failed"));
+    assertSubsequence(
+        List.of("power", "connect", "state idle", "availability online", "error power_failed"));
   }
 
   @Test
@@ -446,7 +503,9 @@ class AgentTest {
     engine.crash = new IllegalStateException("engine bug");
     send("run");
     await(() -> "idle".equals(state()) && timeline.contains("result failed"), "failed result");
-    assertTrue(mqtt.json(T.error()).stream().anyMatch(e -> e.get("message").asText().contains("engine bug")));
+    assertTrue(
+        mqtt.json(T.error()).stream()
+            .anyMatch(e -> e.get("message").asText().contains("engine bug")));
     engine.crash = null;
     send("run");
     await(() -> timeline.contains("result success"), "next run works");
@@ -465,13 +524,13 @@ class AgentTest {
     assertEquals("idle", state());
   }
 
-
-  // ------------------------------------------------------------------ power-down as systemd does it
+  // ------------------------------------------------------------------ power-down as systemd does
+  // it
 
   /**
-   * {@code systemctl suspend} returns at once and the machine may then not go down at all.
-   * Catches: reconnecting (online, idle, Run enabled) as soon as the command returned, and a
-   * failed suspend never reported.
+   * {@code systemctl suspend} returns at once and the machine may then not go down at all. Catches:
+   * reconnecting (online, idle, Run enabled) as soon as the command returned, and a failed suspend
+   * never reported.
    */
   @Test
   void powerDown_commandReturnsAtOnceAndMachineStaysUp_staysOfflineThenReportsPowerFailed()
@@ -482,7 +541,9 @@ class AgentTest {
     long offlineFor = mqtt.connectedAt - power.returnedAt;
     assertTrue(
         offlineFor >= settle.toNanos(),
-        "reconnected " + offlineFor / 1_000_000 + " ms after the command returned, before settle_s");
+        "reconnected "
+            + offlineFor / 1_000_000
+            + " ms after the command returned, before settle_s");
     JsonNode error = mqtt.last(T.error());
     assertTrue(
         error.get("message").asText().startsWith("the machine did not power down within 1 s"),
@@ -490,8 +551,14 @@ class AgentTest {
     assertTrue(error.get("exit_code").isNull());
     assertEquals("idle", state());
     assertSubsequence(
-        List.of("availability offline", "disconnect", "power", "connect", "state idle",
-            "availability online", "error power_failed"));
+        List.of(
+            "availability offline",
+            "disconnect",
+            "power",
+            "connect",
+            "state idle",
+            "availability online",
+            "error power_failed"));
     assertEquals(2, count("connect"), "one reconnect");
   }
 
@@ -518,14 +585,16 @@ class AgentTest {
     await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
     await(() -> discoveryCount() == 2 * ENTITIES, "republished");
     List<String> after = List.copyOf(timeline).subList(mark, timeline.size());
-    assertEquals(List.of("connect", "state idle", "result success", "availability online"), after.subList(0, 4));
+    assertEquals(
+        List.of("connect", "state idle", "result success", "availability online"),
+        after.subList(0, 4));
     assertEquals(0, errors("power_failed"));
   }
 
   /**
    * {@code systemctl poweroff} returns at once; systemd then stops the agent (SIGTERM) while it
-   * waits for the machine to go down. Catches: a watch that outlives the shutdown and reconnects
-   * or reports power_failed when settle_s ends.
+   * waits for the machine to go down. Catches: a watch that outlives the shutdown and reconnects or
+   * reports power_failed when settle_s ends.
    */
   @Test
   void powerDown_poweroffStopsTheAgentWhileItWaits_neverReconnectsNorReports() throws Exception {
@@ -543,9 +612,9 @@ class AgentTest {
   }
 
   /**
-   * A cron {@code run} holds the cycle lock: the suspend waits (online, suspending, nothing of
-   * that run published), then powers down when the lock is free. Catches: a power-down that cuts
-   * the other run off, and one that never comes once the lock is free.
+   * A cron {@code run} holds the cycle lock: the suspend waits (online, suspending, nothing of that
+   * run published), then powers down when the lock is free. Catches: a power-down that cuts the
+   * other run off, and one that never comes once the lock is free.
    */
   @Test
   void suspend_whileAnotherProcessHoldsTheCycleLock_waitsForItThenPowersDown() throws Exception {
@@ -647,9 +716,17 @@ class AgentTest {
     // The dry run's result is not what is kept: the saved one is the last real (partial) cycle.
     JsonNode partial = mqtt.json(T.result()).get(1);
     await(() -> Files.exists(dir.resolve("state.json")), "state file");
-    await(() -> new StateStore(dir.resolve("state.json")).load().lastResult()
-        .map(r -> r.get("cycle_id").equals(partial.get("cycle_id"))).orElse(false), "saved last real");
-    assertEquals(success, new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
+    await(
+        () ->
+            new StateStore(dir.resolve("state.json"))
+                .load()
+                .lastResult()
+                .map(r -> r.get("cycle_id").equals(partial.get("cycle_id")))
+                .orElse(false),
+        "saved last real");
+    assertEquals(
+        success,
+        new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
   }
 
   // Catches: a dry run replacing the retained result (Home Assistant's Last result, Last success
@@ -664,7 +741,8 @@ class AgentTest {
     await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "dry-run result");
     FakeMqtt.Published dry = mqtt.on(T.result()).get(1);
     assertTrue(dry.json().get("dry_run").asBoolean());
-    assertFalse(dry.retained(), "a dry run's result is not retained: the broker keeps the real one");
+    assertFalse(
+        dry.retained(), "a dry run's result is not retained: the broker keeps the real one");
     assertTrue(mqtt.on(T.result()).get(0).retained());
     // A reconnect republishes the last real result, not the dry run's.
     int before = mqtt.on(T.result()).size();
@@ -678,8 +756,12 @@ class AgentTest {
   // error payload the Last error template cannot render.
   @Test
   void lastError_refusedPress_isPublishedOnTheLastErrorEntitysTopic() throws Exception {
-    String topic = new Discovery("homeassistant", "agent-1", T, "test").messages()
-        .get("homeassistant/sensor/agent-1/last_error/config").get("state_topic").asText();
+    String topic =
+        new Discovery("homeassistant", "agent-1", T, "test")
+            .messages()
+            .get("homeassistant/sensor/agent-1/last_error/config")
+            .get("state_topic")
+            .asText();
     startBlockedCycle();
     send("{\"command\": \"run\", \"then\": \"suspend\"}"); // "Back up and suspend" while running
     await(() -> errors("command_refused") == 1, "refusal");
@@ -719,9 +801,12 @@ class AgentTest {
     assertEquals(second, start.get("cycle_id").asText());
     assertEquals(0.0, start.get("percent").asDouble(), "reset at the start: " + start);
     // The reset comes first, before any dataset of the new cycle reports (status still null).
-    FakeMqtt.Published opening = mqtt.published.stream()
-        .filter(p -> p.topic().equals(T.progress()) || p.topic().equals(T.cycleProgress()))
-        .filter(p -> p.json().path("cycle_id").asText().equals(second)).findFirst().orElseThrow();
+    FakeMqtt.Published opening =
+        mqtt.published.stream()
+            .filter(p -> p.topic().equals(T.progress()) || p.topic().equals(T.cycleProgress()))
+            .filter(p -> p.json().path("cycle_id").asText().equals(second))
+            .findFirst()
+            .orElseThrow();
     assertEquals(T.cycleProgress(), opening.topic());
     assertTrue(opening.json().get("status").isNull(), opening.payload());
     assertEquals(2, start.get("datasets_expected").asInt(), "the first cycle had two steps");
@@ -731,17 +816,24 @@ class AgentTest {
     assertEquals(100.0, end.get("percent").asDouble(), end.toString());
     assertEquals("tank/b", end.get("dataset").asText());
     // Published after the state says running, so Home Assistant has it available.
-    assertSubsequence(List.of("event success", "state running", "cycle_progress", "progress started"));
+    assertSubsequence(
+        List.of("event success", "state running", "cycle_progress", "progress started"));
   }
 
   @Test
   void start_withSavedResult_republishesItOnConnect() {
-    JsonNode saved = Payloads.JSON.createObjectNode().put("cycle_id", "old").put("outcome", "success")
-        .put("last_success_at", "2026-11-01T02:00:00Z");
+    JsonNode saved =
+        Payloads.JSON
+            .createObjectNode()
+            .put("cycle_id", "old")
+            .put("outcome", "success")
+            .put("last_success_at", "2026-11-01T02:00:00Z");
     FakeMqtt second = new FakeMqtt(context, T, timeline);
     mqtt = second;
-    newAgent(new StateStore.Saved(Optional.of(java.time.Instant.parse("2026-11-01T02:00:00Z")),
-        Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)));
+    newAgent(
+        new StateStore.Saved(
+            Optional.of(java.time.Instant.parse("2026-11-01T02:00:00Z")),
+            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)));
     await(() -> !second.on(T.result()).isEmpty(), "result republished");
     assertEquals(saved, second.last(T.result()));
     assertTrue(second.on(T.result()).get(0).retained());
@@ -752,17 +844,28 @@ class AgentTest {
   @Test
   void staleness_lastSuccessTurnsStaleWhileOnline_republishesTheRetainedResult() throws Exception {
     Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(2);
-    JsonNode saved = Payloads.JSON.createObjectNode().put("cycle_id", "old").put("outcome", "success")
-        .put("last_success_at", Payloads.time(lastSuccess)).put("dry_run", false);
+    JsonNode saved =
+        Payloads.JSON
+            .createObjectNode()
+            .put("cycle_id", "old")
+            .put("outcome", "success")
+            .put("last_success_at", Payloads.time(lastSuccess))
+            .put("dry_run", false);
     FakeMqtt second = new FakeMqtt(context, T, timeline);
     mqtt = second;
-    Agent stale = newAgent(
-        new StateStore.Saved(Optional.of(lastSuccess), Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
-        new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)));
+    Agent stale =
+        newAgent(
+            new StateStore.Saved(
+                Optional.of(lastSuccess),
+                Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+            new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)));
     await(() -> second.on(T.result()).size() == 1, "result published on connect");
     long start = System.nanoTime();
-    await(() -> second.on(T.result()).size() == 2, "result republished when the success turned stale");
-    assertTrue(System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(500), "not before it is stale");
+    await(
+        () -> second.on(T.result()).size() == 2,
+        "result republished when the success turned stale");
+    assertTrue(
+        System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(500), "not before it is stale");
     assertEquals(saved, second.last(T.result()));
     assertTrue(second.on(T.result()).get(1).retained());
     Promise<Void> done = Promise.promise();
@@ -771,7 +874,8 @@ class AgentTest {
   }
 
   @Test
-  void connected_afterBrokerRestart_republishesAvailabilityStateResultAndDiscovery() throws Exception {
+  void connected_afterBrokerRestart_republishesAvailabilityStateResultAndDiscovery()
+      throws Exception {
     send("run");
     await(() -> "idle".equals(state()) && !mqtt.on(T.result()).isEmpty(), "a result");
     engine.blockStreams();
@@ -780,19 +884,25 @@ class AgentTest {
     int before = mqtt.published.size();
     mqtt.dropAndReconnect();
     await(() -> mqtt.published.size() >= before + 3 + ENTITIES, "republished");
-    List<String> after = mqtt.published.subList(before, mqtt.published.size()).stream()
-        .map(p -> mqtt.summary(p.topic(), p.payload())).filter(s -> !s.startsWith("progress")).toList();
+    List<String> after =
+        mqtt.published.subList(before, mqtt.published.size()).stream()
+            .map(p -> mqtt.summary(p.topic(), p.payload()))
+            .filter(s -> !s.startsWith("progress"))
+            .toList();
     // State and result first: whoever sees online finds them current.
     assertEquals("state running", after.get(0));
     assertEquals("result success", after.get(1));
     assertEquals("availability online", after.get(2));
     assertEquals(ENTITIES, after.stream().filter("discovery"::equals).count());
-    assertTrue(mqtt.published.subList(before, mqtt.published.size()).stream()
-        .filter(p -> !p.topic().startsWith(T.base() + "/progress")).allMatch(FakeMqtt.Published::retained));
+    assertTrue(
+        mqtt.published.subList(before, mqtt.published.size()).stream()
+            .filter(p -> !p.topic().startsWith(T.base() + "/progress"))
+            .allMatch(FakeMqtt.Published::retained));
   }
 
   @Test
-  void brokerOutage_cycleFailsMeanwhile_errorsAndEndEventArePublishedAfterReconnect() throws Exception {
+  void brokerOutage_cycleFailsMeanwhile_errorsAndEndEventArePublishedAfterReconnect()
+      throws Exception {
     engine.outcome = Outcome.FAILED;
     engine.blockStreams();
     send("run");
@@ -803,10 +913,22 @@ class AgentTest {
     await(() -> timeline.contains("dropped event failed"), "the cycle ended during the outage");
     assertEquals(0, errors("diverged"), "nothing reached the broker yet");
     mqtt.reconnect();
-    await(() -> errors("diverged") == 1 && mqtt.json(T.event()).stream().anyMatch(e -> e.get("event_type").asText().equals("failed")),
+    await(
+        () ->
+            errors("diverged") == 1
+                && mqtt.json(T.event()).stream()
+                    .anyMatch(e -> e.get("event_type").asText().equals("failed")),
         "the error and the end event, after the reconnect");
-    assertSubsequence(List.of("dropped error diverged", "dropped event failed", "connect", "state idle",
-        "result failed", "availability online", "error diverged", "event failed"));
+    assertSubsequence(
+        List.of(
+            "dropped error diverged",
+            "dropped event failed",
+            "connect",
+            "state idle",
+            "result failed",
+            "availability online",
+            "error diverged",
+            "event failed"));
   }
 
   @Test
@@ -816,11 +938,18 @@ class AgentTest {
     for (int i = 0; i < Outbox.LIMIT + 5; i++) {
       send("reboot-" + i);
     }
-    await(() -> List.copyOf(timeline).stream().filter(t -> t.startsWith("dropped error")).count() == Outbox.LIMIT + 5, "all refused");
+    await(
+        () ->
+            List.copyOf(timeline).stream().filter(t -> t.startsWith("dropped error")).count()
+                == Outbox.LIMIT + 5,
+        "all refused");
     mqtt.reconnect();
     await(() -> mqtt.on(T.error()).size() == Outbox.LIMIT, "the kept errors");
-    assertTrue(mqtt.json(T.error()).get(0).get("message").asText().contains("reboot-5"), mqtt.json(T.error()).get(0).toString());
-    assertTrue(mqtt.last(T.error()).get("message").asText().contains("reboot-" + (Outbox.LIMIT + 4)));
+    assertTrue(
+        mqtt.json(T.error()).get(0).get("message").asText().contains("reboot-5"),
+        mqtt.json(T.error()).get(0).toString());
+    assertTrue(
+        mqtt.last(T.error()).get("message").asText().contains("reboot-" + (Outbox.LIMIT + 4)));
   }
 
   @Test
@@ -887,7 +1016,8 @@ class AgentTest {
   /** The real engine on this test's state file: with the cycle lock held, it runs nothing. */
   org.zfsbackup.cycle.CycleRunner realEngine() {
     org.zfsbackup.config.AgentConfig config =
-        TestConfigs.config("tcp://127.0.0.1:1", "agent-1", T.base(), dir.resolve("state.json"), POWER);
+        TestConfigs.config(
+            "tcp://127.0.0.1:1", "agent-1", T.base(), dir.resolve("state.json"), POWER);
     org.zfsbackup.exec.ProcessRunner nothing =
         new org.zfsbackup.exec.ProcessRunner() {
           @Override
@@ -897,7 +1027,11 @@ class AgentTest {
 
           @Override
           public org.zfsbackup.exec.PipeResult pipe(
-              List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              Duration stall,
+              KillSwitch k) {
             throw new AssertionError("a locked-out cycle streamed");
           }
         };
@@ -965,7 +1099,8 @@ class AgentTest {
   }
 
   int discoveryCount() {
-    return (int) mqtt.published.stream().filter(p -> p.topic().startsWith("homeassistant/")).count();
+    return (int)
+        mqtt.published.stream().filter(p -> p.topic().startsWith("homeassistant/")).count();
   }
 
   /** {@code expected} appears in the timeline in this order (other entries may come between). */
@@ -980,7 +1115,15 @@ class AgentTest {
         i++;
       }
     }
-    assertEquals(expected.size(), i, "expected in order " + expected + "\nmissing from " + expected.get(Math.min(i, expected.size() - 1)) + "\ntimeline " + actual);
+    assertEquals(
+        expected.size(),
+        i,
+        "expected in order "
+            + expected
+            + "\nmissing from "
+            + expected.get(Math.min(i, expected.size() - 1))
+            + "\ntimeline "
+            + actual);
   }
 
   static void await(BooleanSupplier condition, String what) {

@@ -45,8 +45,10 @@ class AgentTlsIT {
   static MosquittoBroker broker;
 
   final FakeCycleRunner engine = new FakeCycleRunner();
+
   /** The machine's clock pair: a power command that exits 0 sends it to sleep for an hour. */
   final FakeClocks clocks = new FakeClocks();
+
   final List<RunningAgent> agents = new ArrayList<>();
   final List<MqttProbe> probes = new ArrayList<>();
   final ListAppender<ILoggingEvent> logs = new ListAppender<>();
@@ -58,21 +60,59 @@ class AgentTlsIT {
     dir = Files.createTempDirectory("agent-tls-");
     for (Path caDir : List.of(dir.resolve("ca"), dir.resolve("other-ca"))) {
       Files.createDirectories(caDir);
-      run(openssl.toString(), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-          "-keyout", caDir.resolve("ca.key").toString(), "-out", caDir.resolve("ca.pem").toString());
+      run(
+          openssl.toString(),
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "2",
+          "-subj",
+          "/CN=test-ca",
+          "-keyout",
+          caDir.resolve("ca.key").toString(),
+          "-out",
+          caDir.resolve("ca.pem").toString());
     }
     Path ca = dir.resolve("ca");
     Files.writeString(dir.resolve("san.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    run(openssl.toString(), "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", dir.resolve("server.key").toString(), "-out", dir.resolve("server.csr").toString());
-    run(openssl.toString(), "x509", "-req", "-days", "2", "-in", dir.resolve("server.csr").toString(),
-        "-CA", ca.resolve("ca.pem").toString(), "-CAkey", ca.resolve("ca.key").toString(), "-CAcreateserial",
-        "-extfile", dir.resolve("san.cnf").toString(), "-out", dir.resolve("server.pem").toString());
+    run(
+        openssl.toString(),
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        dir.resolve("server.key").toString(),
+        "-out",
+        dir.resolve("server.csr").toString());
+    run(
+        openssl.toString(),
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        dir.resolve("server.csr").toString(),
+        "-CA",
+        ca.resolve("ca.pem").toString(),
+        "-CAkey",
+        ca.resolve("ca.key").toString(),
+        "-CAcreateserial",
+        "-extfile",
+        dir.resolve("san.cnf").toString(),
+        "-out",
+        dir.resolve("server.pem").toString());
     run(passwd.toString(), "-b", "-c", dir.resolve("passwd").toString(), USER, PASSWORD);
-    broker = MosquittoBroker.builder()
-        .tls(dir.resolve("server.pem"), dir.resolve("server.key"))
-        .passwordFile(dir.resolve("passwd"))
-        .start();
+    broker =
+        MosquittoBroker.builder()
+            .tls(dir.resolve("server.pem"), dir.resolve("server.key"))
+            .passwordFile(dir.resolve("passwd"))
+            .start();
   }
 
   @AfterAll
@@ -105,8 +145,11 @@ class AgentTlsIT {
     MqttProbe probe = probe();
     probe.await("servers/" + client + "/availability", "online", WAIT);
     probe.publish("servers/" + client, "run", false);
-    assertEquals("success",
-        AgentBrokerScenarios.json(probe.await("servers/" + client + "/result", m -> true, WAIT)).get("outcome").asText());
+    assertEquals(
+        "success",
+        AgentBrokerScenarios.json(probe.await("servers/" + client + "/result", m -> true, WAIT))
+            .get("outcome")
+            .asText());
   }
 
   @Test
@@ -121,9 +164,9 @@ class AgentTlsIT {
   }
 
   /**
-   * Catches: a socket factory that trusts every certificate (or the JVM's store instead of
-   * {@code ca_file}): the agent would connect, go online and never log a PKIX failure; and a test
-   * that passes because the connection failed for an unrelated reason (wrong port, bad password).
+   * Catches: a socket factory that trusts every certificate (or the JVM's store instead of {@code
+   * ca_file}): the agent would connect, go online and never log a PKIX failure; and a test that
+   * passes because the connection failed for an unrelated reason (wrong port, bad password).
    */
   @Test
   void start_caFileOfAnotherCa_refusesTheBroker() throws Exception {
@@ -146,7 +189,11 @@ class AgentTlsIT {
   void start_brokerNameNotInItsCertificate_refusesTheBroker() throws Exception {
     MqttProbe probe = probe();
     // The certificate is for IP 127.0.0.1 only; "localhost" is the same socket under another name.
-    startAgent("agent-tls-badname", dir.resolve("ca/ca.pem"), PASSWORD, broker.url().replace("127.0.0.1", "localhost"));
+    startAgent(
+        "agent-tls-badname",
+        dir.resolve("ca/ca.pem"),
+        PASSWORD,
+        broker.url().replace("127.0.0.1", "localhost"));
     awaitLog("failed (attempt 2)");
     // The JDK's HostnameChecker: "No name matching localhost found" (or "No subject alternative
     // DNS name matching localhost found" when the certificate has DNS names).
@@ -176,9 +223,7 @@ class AgentTlsIT {
   static void assertNeverOnline(MqttProbe probe, String client) {
     assertEquals(
         List.of(),
-        probe.messages("servers/" + client + "/availability").stream()
-            .map(Message::text)
-            .toList());
+        probe.messages("servers/" + client + "/availability").stream().map(Message::text).toList());
   }
 
   void startAgent(String client, Path caFile, String password) {
@@ -188,15 +233,34 @@ class AgentTlsIT {
   void startAgent(String client, Path caFile, String password, String url) {
     AgentConfig config =
         TestConfigs.withMqtt(
-            TestConfigs.config(url, client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
-            m -> new AgentConfig.MqttConfig(m.url(), m.clientId(), Optional.of(USER), Optional.of(new Secret(password)),
-                Optional.of(caFile), m.topic(), m.homeAssistant()));
-    agents.add(AgentLauncher.start(config, c -> engine, clocks.suspending(new ProcessPowerSwitch()), clocks, TestConfigs.FAST));
+            TestConfigs.config(
+                url, client, "servers/" + client, dir.resolve(client + ".json"), List.of("true")),
+            m ->
+                new AgentConfig.MqttConfig(
+                    m.url(),
+                    m.clientId(),
+                    Optional.of(USER),
+                    Optional.of(new Secret(password)),
+                    Optional.of(caFile),
+                    m.topic(),
+                    m.homeAssistant()));
+    agents.add(
+        AgentLauncher.start(
+            config,
+            c -> engine,
+            clocks.suspending(new ProcessPowerSwitch()),
+            clocks,
+            TestConfigs.FAST));
   }
 
   MqttProbe probe() {
-    MqttProbe p = MqttProbe.connect(broker.url(), org.zfsbackup.mqtt.TlsSockets.trusting(dir.resolve("ca/ca.pem")), USER, PASSWORD)
-        .subscribe("servers/#");
+    MqttProbe p =
+        MqttProbe.connect(
+                broker.url(),
+                org.zfsbackup.mqtt.TlsSockets.trusting(dir.resolve("ca/ca.pem")),
+                USER,
+                PASSWORD)
+            .subscribe("servers/#");
     probes.add(p);
     return p;
   }

@@ -65,7 +65,9 @@ class AutomationDocsTest {
   }
 
   static Map<String, Object> automation(List<Map<String, Object>> all, String alias) {
-    return all.stream().filter(a -> a.get("alias").toString().startsWith(alias)).findFirst()
+    return all.stream()
+        .filter(a -> a.get("alias").toString().startsWith(alias))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no automation " + alias));
   }
 
@@ -123,7 +125,8 @@ class AutomationDocsTest {
   void nightly_waitsUnconditionallyForTheAgentBeforeSendingTheCommand() throws IOException {
     List<Map<String, Object>> nightlies =
         List.of(
-            automation(automations(new Yaml().load(Files.readString(EXAMPLE))), "ZFS backup: nightly"),
+            automation(
+                automations(new Yaml().load(Files.readString(EXAMPLE))), "ZFS backup: nightly"),
             automation(docAutomations(), "Nightly backup"));
     for (Map<String, Object> nightly : nightlies) {
       List<Map<String, Object>> actions = (List<Map<String, Object>>) nightly.get("actions");
@@ -134,10 +137,20 @@ class AutomationDocsTest {
         if (wait < 0 && a.containsKey("wait_template")) {
           wait = i;
           assertEquals(false, a.get("continue_on_timeout"), "give up when the agent does not come");
-          String ready = HaTemplates.render(a.get("wait_template").toString(), "", "", null,
-              Map.of("sensor.zfs_backups_host_backups_agent_state", "idle"));
-          String asleep = HaTemplates.render(a.get("wait_template").toString(), "", "", null,
-              Map.of("sensor.zfs_backups_host_backups_agent_state", "unavailable"));
+          String ready =
+              HaTemplates.render(
+                  a.get("wait_template").toString(),
+                  "",
+                  "",
+                  null,
+                  Map.of("sensor.zfs_backups_host_backups_agent_state", "idle"));
+          String asleep =
+              HaTemplates.render(
+                  a.get("wait_template").toString(),
+                  "",
+                  "",
+                  null,
+                  Map.of("sensor.zfs_backups_host_backups_agent_state", "unavailable"));
           assertEquals("True", ready);
           assertEquals("False", asleep);
         }
@@ -146,7 +159,8 @@ class AutomationDocsTest {
           send = i;
         }
       }
-      assertTrue(wait >= 0 && send > wait, nightly.get("alias") + ": wait " + wait + ", send " + send);
+      assertTrue(
+          wait >= 0 && send > wait, nightly.get("alias") + ": wait " + wait + ", send " + send);
     }
   }
 
@@ -168,27 +182,41 @@ class AutomationDocsTest {
   @SuppressWarnings("unchecked")
   void backupTooOld_worksWhenNothingEverSucceeded() throws IOException {
     Map<String, Object> a = automation(docAutomations(), "Backup too old");
-    String template = ((List<Map<String, Object>>) a.get("triggers")).get(0).get("value_template").toString();
+    String template =
+        ((List<Map<String, Object>>) a.get("triggers")).get(0).get("value_template").toString();
     String id = "sensor.zfs_backups_host_backups_agent_last_success";
     String now = "2026-11-27T12:00:00Z";
     assertEquals("True", HaTemplates.render(template, "", "", now, Map.of(id, "unknown")).strip());
-    assertEquals("False", HaTemplates.render(template, "", "", now, Map.of(id, "unavailable")).strip());
-    assertEquals("False", HaTemplates.render(template, "", "", now, Map.of(id, "2026-11-27T02:00:00+00:00")).strip());
-    assertEquals("True", HaTemplates.render(template, "", "", now, Map.of(id, "2026-11-24T02:00:00+00:00")).strip());
-    String message = ((Map<String, Object>) ((List<Map<String, Object>>) a.get("actions")).get(0).get("data"))
-        .get("message").toString();
-    assertEquals("No successful backup ever.", HaTemplates.render(message, "", "", now, Map.of(id, "unknown")).strip());
+    assertEquals(
+        "False", HaTemplates.render(template, "", "", now, Map.of(id, "unavailable")).strip());
+    assertEquals(
+        "False",
+        HaTemplates.render(template, "", "", now, Map.of(id, "2026-11-27T02:00:00+00:00")).strip());
+    assertEquals(
+        "True",
+        HaTemplates.render(template, "", "", now, Map.of(id, "2026-11-24T02:00:00+00:00")).strip());
+    String message =
+        ((Map<String, Object>) ((List<Map<String, Object>>) a.get("actions")).get(0).get("data"))
+            .get("message")
+            .toString();
+    assertEquals(
+        "No successful backup ever.",
+        HaTemplates.render(message, "", "", now, Map.of(id, "unknown")).strip());
   }
 
   // Catches: a removal loop that forgets a discovery topic (the entity would stay in HA).
   @Test
   void removal_loopListsEveryDiscoveryTopic() throws IOException {
     String doc = Files.readString(DOC);
-    String loop = doc.substring(doc.indexOf("for t in "), doc.indexOf("; do", doc.indexOf("for t in ")));
-    Set<String> listed = new TreeSet<>(List.of(loop.substring("for t in ".length()).replace("\\", " ").trim().split("\\s+")));
-    Set<String> topics = discovery.messages().keySet().stream()
-        .map(t -> t.substring("homeassistant/".length(), t.length() - "/config".length()))
-        .collect(Collectors.toCollection(TreeSet::new));
+    String loop =
+        doc.substring(doc.indexOf("for t in "), doc.indexOf("; do", doc.indexOf("for t in ")));
+    Set<String> listed =
+        new TreeSet<>(
+            List.of(loop.substring("for t in ".length()).replace("\\", " ").trim().split("\\s+")));
+    Set<String> topics =
+        discovery.messages().keySet().stream()
+            .map(t -> t.substring("homeassistant/".length(), t.length() - "/config".length()))
+            .collect(Collectors.toCollection(TreeSet::new));
     assertEquals(topics, listed);
   }
 }

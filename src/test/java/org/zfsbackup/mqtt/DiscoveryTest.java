@@ -20,29 +20,45 @@ class DiscoveryTest {
   final Map<String, ObjectNode> messages = discovery.messages();
 
   ObjectNode entity(String component, String objectId) {
-    ObjectNode n = messages.get("homeassistant/" + component + "/host-backups-agent/" + objectId + "/config");
+    ObjectNode n =
+        messages.get("homeassistant/" + component + "/host-backups-agent/" + objectId + "/config");
     assertTrue(n != null, component + "/" + objectId + " missing; have " + messages.keySet());
     return n;
   }
 
   static final List<String> ENTITIES =
       List.of(
-          "button/run", "button/suspend", "button/run_then_suspend", "button/cancel",
-          "sensor/state", "sensor/progress", "sensor/current_dataset", "sensor/last_success",
-          "sensor/last_result", "binary_sensor/problem", "sensor/last_bytes",
-          "sensor/last_duration", "sensor/datasets_failed", "sensor/last_error",
-          "binary_sensor/running", "sensor/cycle_progress", "sensor/data_rate",
+          "button/run",
+          "button/suspend",
+          "button/run_then_suspend",
+          "button/cancel",
+          "sensor/state",
+          "sensor/progress",
+          "sensor/current_dataset",
+          "sensor/last_success",
+          "sensor/last_result",
+          "binary_sensor/problem",
+          "sensor/last_bytes",
+          "sensor/last_duration",
+          "sensor/datasets_failed",
+          "sensor/last_error",
+          "binary_sensor/running",
+          "sensor/cycle_progress",
+          "sensor/data_rate",
           "event/backup_finished");
 
   @Test
   void messages_oneDevice_withEveryEntityOfTheContractAndIssue11() {
     assertEquals(
-        ENTITIES.stream().map(e -> "homeassistant/" + e.replace("/", "/host-backups-agent/") + "/config")
+        ENTITIES.stream()
+            .map(e -> "homeassistant/" + e.replace("/", "/host-backups-agent/") + "/config")
             .collect(Collectors.toSet()),
         messages.keySet());
-    Set<JsonNode> devices = messages.values().stream().map(n -> n.get("device")).collect(Collectors.toSet());
+    Set<JsonNode> devices =
+        messages.values().stream().map(n -> n.get("device")).collect(Collectors.toSet());
     assertEquals(1, devices.size(), "one device for all entities");
-    assertEquals("host-backups-agent", devices.iterator().next().get("identifiers").get(0).asText());
+    assertEquals(
+        "host-backups-agent", devices.iterator().next().get("identifiers").get(0).asText());
   }
 
   // Catches: a key Home Assistant does not document for the platform, a missing required key, a
@@ -50,7 +66,8 @@ class DiscoveryTest {
   @Test
   void messages_everyPayload_passesHomeAssistantsDocumentedSchema() {
     messages.forEach(
-        (topic, n) -> assertEquals(List.of(), HaDiscoverySchema.problems(topic.split("/")[1], n), topic));
+        (topic, n) ->
+            assertEquals(List.of(), HaDiscoverySchema.problems(topic.split("/")[1], n), topic));
   }
 
   // The schema helper itself can fail: each rule it encodes refuses a payload that breaks it.
@@ -79,24 +96,41 @@ class DiscoveryTest {
     assertProblem("event", typo, "undocumented key for event: event_type");
     // Abbreviations are expanded before the rules apply.
     ObjectNode shortKeys = Payloads.JSON.createObjectNode();
-    entity("sensor", "last_duration").fields().forEachRemaining(e -> shortKeys.set(
-        HaDiscoverySchema.ABBREVIATIONS.entrySet().stream().filter(a -> a.getValue().equals(e.getKey()))
-            .map(java.util.Map.Entry::getKey).findFirst().orElse(e.getKey()), e.getValue()));
+    entity("sensor", "last_duration")
+        .fields()
+        .forEachRemaining(
+            e ->
+                shortKeys.set(
+                    HaDiscoverySchema.ABBREVIATIONS.entrySet().stream()
+                        .filter(a -> a.getValue().equals(e.getKey()))
+                        .map(java.util.Map.Entry::getKey)
+                        .findFirst()
+                        .orElse(e.getKey()),
+                    e.getValue()));
     assertTrue(shortKeys.has("stat_t") && shortKeys.has("unit_of_meas"));
     assertEquals(List.of(), HaDiscoverySchema.problems("sensor", shortKeys));
   }
 
   static void assertProblem(String component, ObjectNode n, String expected) {
     List<String> problems = HaDiscoverySchema.problems(component, n);
-    assertTrue(problems.stream().anyMatch(p -> p.startsWith(expected)), expected + " not in " + problems);
+    assertTrue(
+        problems.stream().anyMatch(p -> p.startsWith(expected)), expected + " not in " + problems);
   }
 
   @Test
   void messages_uniqueIds_areStableAndDistinct() {
-    Set<String> ids = messages.values().stream().map(n -> n.get("unique_id").asText()).collect(Collectors.toSet());
+    Set<String> ids =
+        messages.values().stream()
+            .map(n -> n.get("unique_id").asText())
+            .collect(Collectors.toSet());
     assertEquals(messages.size(), ids.size());
-    assertEquals(ids, new Discovery("homeassistant", "host-backups-agent", T, "9.9").messages().values().stream()
-        .map(n -> n.get("unique_id").asText()).collect(Collectors.toSet()), "unique ids do not depend on the version");
+    assertEquals(
+        ids,
+        new Discovery("homeassistant", "host-backups-agent", T, "9.9")
+            .messages().values().stream()
+                .map(n -> n.get("unique_id").asText())
+                .collect(Collectors.toSet()),
+        "unique ids do not depend on the version");
     assertEquals("host-backups-agent_run", entity("button", "run").get("unique_id").asText());
   }
 
@@ -114,13 +148,20 @@ class DiscoveryTest {
     assertNull(entity("sensor", "last_result").get("availability"));
     assertNull(entity("binary_sensor", "problem").get("availability"));
     assertEquals("timestamp", entity("sensor", "last_success").get("device_class").asText());
-    assertEquals("servers/host-backups/result", entity("sensor", "last_success").get("state_topic").asText());
+    assertEquals(
+        "servers/host-backups/result",
+        entity("sensor", "last_success").get("state_topic").asText());
   }
 
   @Test
   void stateAndButtons_followAgentAvailability() {
-    for (ObjectNode n : List.of(entity("button", "run"), entity("sensor", "state"), entity("event", "backup_finished"))) {
-      assertEquals("servers/host-backups/availability", n.get("availability").get(0).get("topic").asText());
+    for (ObjectNode n :
+        List.of(
+            entity("button", "run"),
+            entity("sensor", "state"),
+            entity("event", "backup_finished"))) {
+      assertEquals(
+          "servers/host-backups/availability", n.get("availability").get(0).get("topic").asText());
     }
   }
 
@@ -142,7 +183,8 @@ class DiscoveryTest {
     }
     Set<String> outcomes = new HashSet<>();
     entity("sensor", "last_result").get("options").forEach(o -> outcomes.add(o.asText()));
-    for (org.zfsbackup.cycle.CycleReport.Outcome o : org.zfsbackup.cycle.CycleReport.Outcome.values()) {
+    for (org.zfsbackup.cycle.CycleReport.Outcome o :
+        org.zfsbackup.cycle.CycleReport.Outcome.values()) {
       assertTrue(outcomes.contains(o.wire()), o.wire());
     }
   }
@@ -153,7 +195,9 @@ class DiscoveryTest {
     assertEquals("servers/host-backups/event", n.get("state_topic").asText());
     List<String> types = new java.util.ArrayList<>();
     n.get("event_types").forEach(t -> types.add(t.asText()));
-    assertEquals(List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted"), types);
+    assertEquals(
+        List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted"),
+        types);
   }
 
   @Test
@@ -169,13 +213,22 @@ class DiscoveryTest {
     JsonNode both = entity("button", "run_then_suspend");
     assertEquals("Back up and suspend", both.get("name").asText());
     assertEquals("servers/host-backups", both.get("command_topic").asText());
-    var parsed = new org.zfsbackup.command.CommandParser(Set.of()).parse(
-        both.get("payload_press").asText().getBytes(java.nio.charset.StandardCharsets.UTF_8), false,
-        java.time.Instant.now());
-    assertTrue(parsed instanceof org.zfsbackup.command.ParseResult.Accepted a
-        && a.command() instanceof org.zfsbackup.command.AgentCommand.Run r && r.thenSuspend(), parsed.toString());
+    var parsed =
+        new org.zfsbackup.command.CommandParser(Set.of())
+            .parse(
+                both.get("payload_press")
+                    .asText()
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                false,
+                java.time.Instant.now());
+    assertTrue(
+        parsed instanceof org.zfsbackup.command.ParseResult.Accepted a
+            && a.command() instanceof org.zfsbackup.command.AgentCommand.Run r
+            && r.thenSuspend(),
+        parsed.toString());
     assertEquals("cancel", entity("button", "cancel").get("payload_press").asText());
-    assertEquals("servers/host-backups/availability",
+    assertEquals(
+        "servers/host-backups/availability",
         entity("button", "cancel").get("availability").get(0).get("topic").asText());
   }
 
@@ -189,9 +242,12 @@ class DiscoveryTest {
     assertEquals("B/s", entity("sensor", "data_rate").get("unit_of_measurement").asText());
     assertEquals("measurement", entity("sensor", "datasets_failed").get("state_class").asText());
     assertEquals("running", entity("binary_sensor", "running").get("device_class").asText());
-    assertEquals("servers/host-backups/cycle_progress", entity("sensor", "cycle_progress").get("state_topic").asText());
+    assertEquals(
+        "servers/host-backups/cycle_progress",
+        entity("sensor", "cycle_progress").get("state_topic").asText());
     assertEquals("all", entity("sensor", "cycle_progress").get("availability_mode").asText());
-    assertNull(entity("sensor", "last_error").get("availability"), "readable while the agent is offline");
+    assertNull(
+        entity("sensor", "last_error").get("availability"), "readable while the agent is offline");
   }
 
   static final String NOW = "2026-11-27T12:00:00Z";
@@ -206,7 +262,8 @@ class DiscoveryTest {
           + " \"last_success_at\": null, \"dry_run\": false}";
 
   String render(String component, String objectId, String payload, String thisState) {
-    return HaTemplates.render(entity(component, objectId).get("value_template").asText(), payload, thisState, NOW);
+    return HaTemplates.render(
+        entity(component, objectId).get("value_template").asText(), payload, thisState, NOW);
   }
 
   // Catches: a timestamp template that renders "None" (or "null") when nothing ever succeeded.
@@ -220,8 +277,12 @@ class DiscoveryTest {
   @Test
   void resultEntities_dryRun_keepTheirState() {
     assertEquals("success", render("sensor", "last_result", DRY_FAILED, "success"));
-    assertEquals("failed", render("sensor", "last_result", NEVER.replace("cancelled", "failed"), "success"));
-    assertEquals("", render("binary_sensor", "problem", DRY_FAILED, "off"), "empty: Home Assistant ignores it");
+    assertEquals(
+        "failed", render("sensor", "last_result", NEVER.replace("cancelled", "failed"), "success"));
+    assertEquals(
+        "",
+        render("binary_sensor", "problem", DRY_FAILED, "off"),
+        "empty: Home Assistant ignores it");
     for (String numeric : List.of("last_bytes", "last_duration", "datasets_failed")) {
       assertEquals("", render("sensor", numeric, DRY_FAILED, "5"), numeric);
     }
@@ -235,28 +296,53 @@ class DiscoveryTest {
   @Test
   void problem_onForFailuresForNoSuccessAndForAStaleSuccess() {
     assertEquals("OFF", render("binary_sensor", "problem", SUCCESS, "off"));
-    assertEquals("ON", render("binary_sensor", "problem", SUCCESS.replace("\"success\"", "\"partial\""), "off"));
+    assertEquals(
+        "ON",
+        render("binary_sensor", "problem", SUCCESS.replace("\"success\"", "\"partial\""), "off"));
     assertEquals("ON", render("binary_sensor", "problem", NEVER, "off"));
     String template = entity("binary_sensor", "problem").get("value_template").asText();
     // Last success 2026-11-27T02:00Z: 35 h later still fine, 37 h later stale.
     assertEquals("OFF", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T13:00:00Z"));
     assertEquals("ON", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T15:00:00Z"));
-    String sixHours = new Discovery("homeassistant", "host-backups-agent", T, "1", java.time.Duration.ofHours(6))
-        .messages().get("homeassistant/binary_sensor/host-backups-agent/problem/config").get("value_template").asText();
+    String sixHours =
+        new Discovery("homeassistant", "host-backups-agent", T, "1", java.time.Duration.ofHours(6))
+            .messages()
+            .get("homeassistant/binary_sensor/host-backups-agent/problem/config")
+            .get("value_template")
+            .asText();
     assertEquals("ON", HaTemplates.render(sixHours, SUCCESS, "off", "2026-11-27T08:30:00Z"));
   }
 
   @Test
   void lastErrorRunningAndRate_renderWhatTheAgentPublishes() {
-    String error = Payloads.text(Payloads.agentError("c1", "command_refused", "run refused: " + "x".repeat(400)));
+    String error =
+        Payloads.text(
+            Payloads.agentError("c1", "command_refused", "run refused: " + "x".repeat(400)));
     String lastError = render("sensor", "last_error", error, "unknown");
     assertTrue(lastError.startsWith("command_refused: run refused: "), lastError);
     assertEquals(255, lastError.length(), "a state is at most 255 characters");
-    assertEquals("ON", render("binary_sensor", "running",
-        Payloads.text(Payloads.state(AgentState.RUNNING, "c1", null, null, java.time.Instant.now())), "off"));
-    assertEquals("OFF", render("binary_sensor", "running",
-        Payloads.text(Payloads.state(AgentState.IDLE, null, null, null, java.time.Instant.now())), "on"));
-    assertEquals("4096", render("sensor", "data_rate", "{\"status\": \"streaming\", \"bytes_per_second\": 4096}", "0"));
-    assertEquals("0", render("sensor", "data_rate", "{\"status\": \"done\", \"bytes_per_second\": 4096}", "0"));
+    assertEquals(
+        "ON",
+        render(
+            "binary_sensor",
+            "running",
+            Payloads.text(
+                Payloads.state(AgentState.RUNNING, "c1", null, null, java.time.Instant.now())),
+            "off"));
+    assertEquals(
+        "OFF",
+        render(
+            "binary_sensor",
+            "running",
+            Payloads.text(
+                Payloads.state(AgentState.IDLE, null, null, null, java.time.Instant.now())),
+            "on"));
+    assertEquals(
+        "4096",
+        render(
+            "sensor", "data_rate", "{\"status\": \"streaming\", \"bytes_per_second\": 4096}", "0"));
+    assertEquals(
+        "0",
+        render("sensor", "data_rate", "{\"status\": \"done\", \"bytes_per_second\": 4096}", "0"));
   }
 }

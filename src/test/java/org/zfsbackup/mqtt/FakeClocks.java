@@ -4,12 +4,13 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A clock pair for tests, because this machine cannot be suspended: the monotonic clock is the
- * real one, and the boot-time clock runs ahead of it by the time the "machine" slept, as {@code
+ * A clock pair for tests, because this machine cannot be suspended: the monotonic clock is the real
+ * one, and the boot-time clock runs ahead of it by the time the "machine" slept, as {@code
  * CLOCK_BOOTTIME} does after a real suspend. {@link #sleep} is the suspend and resume.
  */
 final class FakeClocks implements PowerClocks {
   private final AtomicLong asleep = new AtomicLong();
+
   /** Whether a power command run through {@link #suspending} sends the machine to sleep. */
   volatile boolean goesDown = true;
 

@@ -22,11 +22,11 @@ import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.event.EventSink;
 
 /**
- * Stands in for the replication engine in the agent's tests: the agent's job is to drive a
- * {@link CycleRunner} and publish what it reports, which the real engine (tested on its own, and
- * end to end by the lead) cannot make happen on cue. It behaves like the engine's contract: two
- * datasets; the first one streams (a progress event every 100 ms) until {@link #release()} or a
- * forced stop kills it; the second one is not started when a stop was requested meanwhile.
+ * Stands in for the replication engine in the agent's tests: the agent's job is to drive a {@link
+ * CycleRunner} and publish what it reports, which the real engine (tested on its own, and end to
+ * end by the lead) cannot make happen on cue. It behaves like the engine's contract: two datasets;
+ * the first one streams (a progress event every 100 ms) until {@link #release()} or a forced stop
+ * kills it; the second one is not started when a stop was requested meanwhile.
  */
 final class FakeCycleRunner implements CycleRunner {
   static final String SOURCE = "src";
@@ -35,13 +35,16 @@ final class FakeCycleRunner implements CycleRunner {
   final List<CycleControl> controls = new CopyOnWriteArrayList<>();
   final AtomicInteger running = new AtomicInteger();
   final AtomicInteger maxRunning = new AtomicInteger();
+
   /** Every {@code streaming} progress event emitted so far, by every cycle. */
   final AtomicInteger streamed = new AtomicInteger();
 
   private volatile CountDownLatch release = new CountDownLatch(0);
   private volatile CountDownLatch streaming = new CountDownLatch(1);
+
   /** Outcome when no stop was requested. {@code PARTIAL}/{@code FAILED} fail the second dataset. */
   volatile Outcome outcome = Outcome.SUCCESS;
+
   /** Thrown from {@link #run} when set: an engine bug. */
   volatile RuntimeException crash;
 
@@ -99,32 +102,81 @@ final class FakeCycleRunner implements CycleRunner {
       streaming.countDown();
       boolean killed = control.forced() && gate.getCount() > 0;
       bytes += 4096;
-      sink.accept(progress(id, "tank/a", null, killed ? StepStatus.FAILED : StepStatus.DONE, bytes));
+      sink.accept(
+          progress(id, "tank/a", null, killed ? StepStatus.FAILED : StepStatus.DONE, bytes));
       if (killed) {
-        sink.accept(new CycleEvent.Error(id, ErrorKind.INTERRUPTED, Phase.PULL, SOURCE, "tank/a", "stream killed by a forced stop", null, null));
+        sink.accept(
+            new CycleEvent.Error(
+                id,
+                ErrorKind.INTERRUPTED,
+                Phase.PULL,
+                SOURCE,
+                "tank/a",
+                "stream killed by a forced stop",
+                null,
+                null));
       }
-      results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/a", "backup/src/tank/a",
-          killed ? Status.FAILED : Status.SENT, bytes, "full @s1", killed ? "killed" : null));
+      results.add(
+          new DatasetResult(
+              Phase.PULL,
+              SOURCE,
+              "tank/a",
+              "backup/src/tank/a",
+              killed ? Status.FAILED : Status.SENT,
+              bytes,
+              "full @s1",
+              killed ? "killed" : null));
 
       if (control.stopRequested()) {
         sink.accept(progress(id, "tank/b", "not started: stop requested", StepStatus.SKIPPED, 0));
-        results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.SKIPPED, 0, "", "stop requested"));
+        results.add(
+            new DatasetResult(
+                Phase.PULL,
+                SOURCE,
+                "tank/b",
+                "backup/src/tank/b",
+                Status.SKIPPED,
+                0,
+                "",
+                "stop requested"));
       } else if (outcome == Outcome.PARTIAL || outcome == Outcome.FAILED) {
         sink.accept(progress(id, "tank/b", null, StepStatus.STARTED, 0));
-        sink.accept(new CycleEvent.Error(id, ErrorKind.DIVERGED, Phase.PULL, SOURCE, "tank/b", "target has snapshots after @s1", 1, "cannot receive"));
+        sink.accept(
+            new CycleEvent.Error(
+                id,
+                ErrorKind.DIVERGED,
+                Phase.PULL,
+                SOURCE,
+                "tank/b",
+                "target has snapshots after @s1",
+                1,
+                "cannot receive"));
         sink.accept(progress(id, "tank/b", null, StepStatus.FAILED, 0));
-        results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.FAILED, 0, "", "diverged"));
+        results.add(
+            new DatasetResult(
+                Phase.PULL,
+                SOURCE,
+                "tank/b",
+                "backup/src/tank/b",
+                Status.FAILED,
+                0,
+                "",
+                "diverged"));
       } else {
         sink.accept(progress(id, "tank/b", null, StepStatus.STARTED, 0));
         sink.accept(progress(id, "tank/b", null, StepStatus.DONE, 0));
-        results.add(new DatasetResult(Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.UP_TO_DATE, 0, "", null));
+        results.add(
+            new DatasetResult(
+                Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.UP_TO_DATE, 0, "", null));
       }
       Outcome o =
-          control.stopReason() == StopReason.SUSPEND ? Outcome.SUSPENDED
-              : control.stopReason() == StopReason.CANCEL ? Outcome.CANCELLED
-              : control.stopReason() == StopReason.INTERRUPT ? Outcome.INTERRUPTED
-              : outcome;
-      CycleReport report = new CycleReport(id, request.runId(), o, start, Instant.now(), results, List.of());
+          control.stopReason() == StopReason.SUSPEND
+              ? Outcome.SUSPENDED
+              : control.stopReason() == StopReason.CANCEL
+                  ? Outcome.CANCELLED
+                  : control.stopReason() == StopReason.INTERRUPT ? Outcome.INTERRUPTED : outcome;
+      CycleReport report =
+          new CycleReport(id, request.runId(), o, start, Instant.now(), results, List.of());
       return report;
     } finally {
       running.decrementAndGet();
@@ -140,8 +192,21 @@ final class FakeCycleRunner implements CycleRunner {
     }
   }
 
-  private static CycleEvent.Progress progress(String id, String dataset, String message, StepStatus status, long bytes) {
-    return new CycleEvent.Progress(id, Phase.PULL, SOURCE, dataset, "backup/src/" + dataset, null, "s1", status,
-        bytes, 1_000_000L, 40_960, bytes / 10_000.0, message);
+  private static CycleEvent.Progress progress(
+      String id, String dataset, String message, StepStatus status, long bytes) {
+    return new CycleEvent.Progress(
+        id,
+        Phase.PULL,
+        SOURCE,
+        dataset,
+        "backup/src/" + dataset,
+        null,
+        "s1",
+        status,
+        bytes,
+        1_000_000L,
+        40_960,
+        bytes / 10_000.0,
+        message);
   }
 }

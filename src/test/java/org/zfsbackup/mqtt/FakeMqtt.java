@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An in-memory {@link MqttPort} for the agent's unit tests: connects at once, acknowledges every
- * publish, and writes what happened to a shared timeline ({@code "state running"},
- * {@code "availability offline"}, {@code "disconnect"}, ...) so tests can check the order.
+ * publish, and writes what happened to a shared timeline ({@code "state running"}, {@code
+ * "availability offline"}, {@code "disconnect"}, ...) so tests can check the order.
  */
 final class FakeMqtt implements MqttPort {
   record Published(String topic, String payload, boolean retained) {
@@ -30,6 +30,7 @@ final class FakeMqtt implements MqttPort {
   private final AtomicLong connections = new AtomicLong();
   private volatile boolean connected;
   private volatile Listener listener;
+
   /** {@code System.nanoTime()} of the last connect. */
   volatile long connectedAt;
 
@@ -125,7 +126,10 @@ final class FakeMqtt implements MqttPort {
     return all.isEmpty() ? null : all.get(all.size() - 1);
   }
 
-  /** {@code state running}, {@code result success}, {@code error command_refused}, {@code discovery}, ... */
+  /**
+   * {@code state running}, {@code result success}, {@code error command_refused}, {@code
+   * discovery}, ...
+   */
   String summary(String topic, String payload) {
     if (!topic.startsWith(topics.base() + "/")) {
       return "discovery";

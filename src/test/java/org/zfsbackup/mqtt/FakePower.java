@@ -9,16 +9,18 @@ import org.zfsbackup.exec.ProcessResult;
 /**
  * Records power-command runs on the timeline; can fail, or block until woken. When it returns with
  * exit 0 the machine "sleeps" an hour on {@link #clocks} (unless {@code clocks.goesDown} is off:
- * then it returns like {@code systemctl suspend} and the machine stays up until a test calls
- * {@code clocks.sleep}).
+ * then it returns like {@code systemctl suspend} and the machine stays up until a test calls {@code
+ * clocks.sleep}).
  */
 final class FakePower implements PowerSwitch {
   final List<List<String>> calls = new CopyOnWriteArrayList<>();
   final FakeClocks clocks = new FakeClocks();
   private final List<String> timeline;
   volatile int exitCode;
+
   /** {@code System.nanoTime()} when the last run returned; 0 before. */
   volatile long returnedAt;
+
   private volatile CountDownLatch wake = new CountDownLatch(0);
   private final CountDownLatch called = new CountDownLatch(1);
 
@@ -55,6 +57,12 @@ final class FakePower implements PowerSwitch {
       clocks.sleep(java.time.Duration.ofHours(1));
     }
     returnedAt = System.nanoTime();
-    return new ProcessResult(argv, exitCode, "", exitCode == 0 ? "" : "Failed to suspend system: Access denied", false, false);
+    return new ProcessResult(
+        argv,
+        exitCode,
+        "",
+        exitCode == 0 ? "" : "Failed to suspend system: Access denied",
+        false,
+        false);
   }
 }

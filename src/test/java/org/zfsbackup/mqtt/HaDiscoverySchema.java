@@ -24,8 +24,8 @@ import java.util.Set;
  *       https://www.home-assistant.io/integrations/sensor/#device-class,
  *       https://www.home-assistant.io/integrations/binary_sensor/#device-class,
  *       https://www.home-assistant.io/integrations/event/#device-class,
- *       https://developers.home-assistant.io/docs/core/entity/sensor/#available-device-classes
- *       (the state classes allowed per device class are Home Assistant's {@code
+ *       https://developers.home-assistant.io/docs/core/entity/sensor/#available-device-classes (the
+ *       state classes allowed per device class are Home Assistant's {@code
  *       DEVICE_CLASS_STATE_CLASSES} in homeassistant/components/sensor/const.py)
  * </ul>
  *
@@ -61,10 +61,22 @@ final class HaDiscoverySchema {
 
   static final Set<String> COMMON =
       Set.of(
-          "name", "unique_id", "object_id", "default_entity_id", "device", "origin",
-          "availability", "availability_mode", "availability_topic", "icon", "qos",
-          "json_attributes_topic", "json_attributes_template", "entity_category",
-          "enabled_by_default", "encoding");
+          "name",
+          "unique_id",
+          "object_id",
+          "default_entity_id",
+          "device",
+          "origin",
+          "availability",
+          "availability_mode",
+          "availability_topic",
+          "icon",
+          "qos",
+          "json_attributes_topic",
+          "json_attributes_template",
+          "entity_category",
+          "enabled_by_default",
+          "encoding");
 
   static final Map<String, Set<String>> PLATFORM_KEYS =
       Map.of(
@@ -72,13 +84,26 @@ final class HaDiscoverySchema {
           Set.of("command_topic", "command_template", "payload_press", "retain", "device_class"),
           "sensor",
           Set.of(
-              "state_topic", "value_template", "device_class", "state_class", "options",
-              "unit_of_measurement", "expire_after", "force_update", "suggested_display_precision",
+              "state_topic",
+              "value_template",
+              "device_class",
+              "state_class",
+              "options",
+              "unit_of_measurement",
+              "expire_after",
+              "force_update",
+              "suggested_display_precision",
               "last_reset_value_template"),
           "binary_sensor",
           Set.of(
-              "state_topic", "value_template", "device_class", "payload_on", "payload_off",
-              "expire_after", "force_update", "off_delay"),
+              "state_topic",
+              "value_template",
+              "device_class",
+              "payload_on",
+              "payload_off",
+              "expire_after",
+              "force_update",
+              "off_delay"),
           "event",
           Set.of("state_topic", "value_template", "event_types", "device_class"));
 
@@ -100,9 +125,12 @@ final class HaDiscoverySchema {
           Set.of(
               "bit/s", "kbit/s", "Mbit/s", "Gbit/s", "B/s", "kB/s", "MB/s", "GB/s", "KiB/s",
               "MiB/s", "GiB/s"),
-          "duration", Set.of("d", "h", "min", "s", "ms", "µs"),
-          "timestamp", Set.of(),
-          "enum", Set.of());
+          "duration",
+          Set.of("d", "h", "min", "s", "ms", "µs"),
+          "timestamp",
+          Set.of(),
+          "enum",
+          Set.of());
 
   /** Sensor device class to the state classes it allows (DEVICE_CLASS_STATE_CLASSES). */
   static final Map<String, Set<String>> SENSOR_STATE_CLASSES =
@@ -118,10 +146,34 @@ final class HaDiscoverySchema {
 
   static final Set<String> BINARY_SENSOR_CLASSES =
       Set.of(
-          "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door",
-          "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving",
-          "occupancy", "opening", "plug", "power", "presence", "problem", "running", "safety",
-          "smoke", "sound", "tamper", "update", "vibration", "window");
+          "battery",
+          "battery_charging",
+          "carbon_monoxide",
+          "cold",
+          "connectivity",
+          "door",
+          "garage_door",
+          "gas",
+          "heat",
+          "light",
+          "lock",
+          "moisture",
+          "motion",
+          "moving",
+          "occupancy",
+          "opening",
+          "plug",
+          "power",
+          "presence",
+          "problem",
+          "running",
+          "safety",
+          "smoke",
+          "sound",
+          "tamper",
+          "update",
+          "vibration",
+          "window");
 
   static final Set<String> EVENT_CLASSES = Set.of("button", "doorbell", "motion");
 
@@ -130,7 +182,8 @@ final class HaDiscoverySchema {
     ObjectNode out = Payloads.JSON.createObjectNode();
     payload
         .fields()
-        .forEachRemaining(e -> out.set(ABBREVIATIONS.getOrDefault(e.getKey(), e.getKey()), e.getValue()));
+        .forEachRemaining(
+            e -> out.set(ABBREVIATIONS.getOrDefault(e.getKey(), e.getKey()), e.getValue()));
     return out;
   }
 
@@ -174,14 +227,18 @@ final class HaDiscoverySchema {
     if (!n.hasNonNull("name") || n.get("name").asText().isBlank()) {
       p.add("missing name (entity ids derive from it)");
     }
-    if (n.has("qos") && (!n.get("qos").canConvertToInt() || n.get("qos").asInt() < 0 || n.get("qos").asInt() > 2)) {
+    if (n.has("qos")
+        && (!n.get("qos").canConvertToInt()
+            || n.get("qos").asInt() < 0
+            || n.get("qos").asInt() > 2)) {
       p.add("qos must be 0, 1 or 2");
     }
     availability(n, p);
     switch (component) {
       case "sensor" -> sensor(n, p);
       case "binary_sensor" -> {
-        if (n.has("device_class") && !BINARY_SENSOR_CLASSES.contains(n.get("device_class").asText())) {
+        if (n.has("device_class")
+            && !BINARY_SENSOR_CLASSES.contains(n.get("device_class").asText())) {
           p.add("binary_sensor device_class not allowed: " + n.get("device_class").asText());
         }
         if (n.path("payload_on").asText("ON").equals(n.path("payload_off").asText("OFF"))) {
@@ -260,7 +317,8 @@ final class HaDiscoverySchema {
   static String entityId(String component, ObjectNode payload) {
     ObjectNode n = expand(payload);
     String full = n.path("device").path("name").asText() + " " + n.path("name").asText();
-    String slug = full.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "_").replaceAll("^_+|_+$", "");
+    String slug =
+        full.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "_").replaceAll("^_+|_+$", "");
     return component + "." + slug;
   }
 }

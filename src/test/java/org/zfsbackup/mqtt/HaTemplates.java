@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
 import org.zfsbackup.testing.Prerequisites;
 
 /**
- * Renders Home Assistant templates with real Jinja2 (src/test/resources/ha/render_templates.py),
- * so the discovery templates are tested by what they output, not by their text.
+ * Renders Home Assistant templates with real Jinja2 (src/test/resources/ha/render_templates.py), so
+ * the discovery templates are tested by what they output, not by their text.
  */
 final class HaTemplates {
   /** One rendering: a template, the MQTT payload, the entity's current state, the time. */
@@ -39,7 +39,8 @@ final class HaTemplates {
 
   /**
    * The first Python that has Jinja2: {@code python3} on the PATH, else Debian's own, which
-   * scripts/install-prereqs.sh gives python3-jinja2 (a PATH python3 from pyenv or a venv may lack it).
+   * scripts/install-prereqs.sh gives python3-jinja2 (a PATH python3 from pyenv or a venv may lack
+   * it).
    */
   static String python() {
     for (String python : List.of("python3", "/usr/bin/python3")) {

@@ -69,7 +69,10 @@ class PahoCallsTest {
     String[] topics = {"servers/x", "homeassistant/status"};
     assertEquals(java.util.List.of(), PahoCalls.refused(topics, new int[] {1, 0}));
     assertEquals(java.util.List.of("servers/x"), PahoCalls.refused(topics, new int[] {0x80, 1}));
-    assertEquals(java.util.List.of("homeassistant/status"), PahoCalls.refused(topics, new int[] {1}));
-    assertEquals(java.util.List.of("servers/x", "homeassistant/status"), PahoCalls.refused(topics, new int[] {-128, 0x80}));
+    assertEquals(
+        java.util.List.of("homeassistant/status"), PahoCalls.refused(topics, new int[] {1}));
+    assertEquals(
+        java.util.List.of("servers/x", "homeassistant/status"),
+        PahoCalls.refused(topics, new int[] {-128, 0x80}));
   }
 }

@@ -45,11 +45,34 @@ class PayloadsTest {
     ObjectNode n =
         Payloads.progress(
             new CycleEvent.Progress(
-                "c1", Phase.PUSH, "host-storage", "tank/data", "offsite/host-storage/tank/data", "a", "c",
-                StepStatus.STREAMING, 1000, 4000L, 500, 25.04, "ignored"));
+                "c1",
+                Phase.PUSH,
+                "host-storage",
+                "tank/data",
+                "offsite/host-storage/tank/data",
+                "a",
+                "c",
+                StepStatus.STREAMING,
+                1000,
+                4000L,
+                500,
+                25.04,
+                "ignored"));
     assertEquals(
-        List.of("cycle_id", "phase", "source", "dataset", "target", "from", "to", "status", "bytes",
-            "total_bytes", "bytes_per_second", "percent", "pruned"),
+        List.of(
+            "cycle_id",
+            "phase",
+            "source",
+            "dataset",
+            "target",
+            "from",
+            "to",
+            "status",
+            "bytes",
+            "total_bytes",
+            "bytes_per_second",
+            "percent",
+            "pruned"),
         fields(n));
     assertTrue(n.get("pruned").isNull());
     assertEquals("push", n.get("phase").asText());
@@ -62,7 +85,20 @@ class PayloadsTest {
   void progress_unknownTotal_hasNullTotalAndPercent() {
     ObjectNode n =
         Payloads.progress(
-            new CycleEvent.Progress("c1", Phase.PULL, "s", "d", "t", null, "c", StepStatus.STARTED, 0, null, 0, null, null));
+            new CycleEvent.Progress(
+                "c1",
+                Phase.PULL,
+                "s",
+                "d",
+                "t",
+                null,
+                "c",
+                StepStatus.STARTED,
+                0,
+                null,
+                0,
+                null,
+                null));
     assertTrue(n.get("total_bytes").isNull());
     assertTrue(n.get("percent").isNull());
     assertTrue(n.get("from").isNull());
@@ -72,9 +108,18 @@ class PayloadsTest {
   void error_engineError_hasContractFields() {
     ObjectNode n =
         Payloads.error(
-            new CycleEvent.Error("c1", ErrorKind.DIVERGED, Phase.PULL, "s", "tank/data", "target has @x after @b", 1, "err"));
+            new CycleEvent.Error(
+                "c1",
+                ErrorKind.DIVERGED,
+                Phase.PULL,
+                "s",
+                "tank/data",
+                "target has @x after @b",
+                1,
+                "err"));
     assertEquals(
-        List.of("cycle_id", "kind", "phase", "source", "dataset", "message", "exit_code", "stderr"), fields(n));
+        List.of("cycle_id", "kind", "phase", "source", "dataset", "message", "exit_code", "stderr"),
+        fields(n));
     assertEquals("diverged", n.get("kind").asText());
     assertEquals(1, n.get("exit_code").asInt());
   }
@@ -83,7 +128,8 @@ class PayloadsTest {
   void agentError_rejection_hasSameFieldsWithNulls() {
     ObjectNode n = Payloads.agentError(null, "command_stale", "expired");
     assertEquals(
-        List.of("cycle_id", "kind", "phase", "source", "dataset", "message", "exit_code", "stderr"), fields(n));
+        List.of("cycle_id", "kind", "phase", "source", "dataset", "message", "exit_code", "stderr"),
+        fields(n));
     assertTrue(n.get("exit_code").isNull());
   }
 
@@ -95,17 +141,29 @@ class PayloadsTest {
     ds.add(new DatasetResult(Phase.PULL, "s", "c", "t/c", Status.UP_TO_DATE, 0, "", null));
     ds.add(new DatasetResult(Phase.PULL, "s", "d", "t/d", Status.SKIPPED, 0, "", "no snapshots"));
     ds.add(new DatasetResult(Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged"));
-    CycleReport report = new CycleReport("c1", "r1", Outcome.PARTIAL, T0, T0.plusSeconds(90), ds, List.of());
+    CycleReport report =
+        new CycleReport("c1", "r1", Outcome.PARTIAL, T0, T0.plusSeconds(90), ds, List.of());
     ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
     assertEquals(
-        List.of("cycle_id", "run_id", "outcome", "started_at", "finished_at", "duration_ms", "datasets", "bytes",
-            "pruned", "last_success_at", "dry_run"),
+        List.of(
+            "cycle_id",
+            "run_id",
+            "outcome",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "datasets",
+            "bytes",
+            "pruned",
+            "last_success_at",
+            "dry_run"),
         fields(n));
     assertEquals(0, n.get("pruned").asLong());
     // dry_run (an extension): false for a real cycle, true for a dry run's result.
     assertFalse(n.get("dry_run").asBoolean());
     assertTrue(Payloads.result(report, null, true).get("dry_run").asBoolean());
-    assertEquals(List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
+    assertEquals(
+        List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
     assertEquals("partial", n.get("outcome").asText());
     assertEquals(90_000, n.get("duration_ms").asLong());
     assertEquals(5, n.at("/datasets/total").asInt());
@@ -123,16 +181,30 @@ class PayloadsTest {
     ObjectNode p =
         Payloads.progress(
             new CycleEvent.Progress(
-                "c1", Phase.PULL, "s", "tank/a", "bak/s/tank/a", null, null, StepStatus.PRUNED, 0,
-                null, 0, null, "destroyed 2", List.of("x", "y")));
+                "c1",
+                Phase.PULL,
+                "s",
+                "tank/a",
+                "bak/s/tank/a",
+                null,
+                null,
+                StepStatus.PRUNED,
+                0,
+                null,
+                0,
+                null,
+                "destroyed 2",
+                List.of("x", "y")));
     assertEquals("pruned", p.get("status").asText());
     assertEquals("[\"x\",\"y\"]", p.get("pruned").toString());
     CycleReport report =
         new CycleReport("c1", null, Outcome.SUCCESS, T0, T0, List.of(), List.of())
             .withPruned(
                 List.of(
-                    new CycleReport.Pruned(Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
-                    new CycleReport.Pruned(Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
+                    new CycleReport.Pruned(
+                        Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
+                    new CycleReport.Pruned(
+                        Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
     assertEquals(3, Payloads.result(report, null).get("pruned").asLong());
   }
 

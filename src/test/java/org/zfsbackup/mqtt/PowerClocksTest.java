@@ -24,7 +24,8 @@ class PowerClocksTest {
     assertEquals(Verdict.WAITING, PowerClocks.verdict(5 * S, 5 * S, 0, SETTLE));
     assertEquals(Verdict.WAITING, PowerClocks.verdict(5 * S, 8 * S, 10 * S, SETTLE), "3 s: noise");
     assertEquals(Verdict.RESUMED, PowerClocks.verdict(5 * S, 8 * S + 1, 10 * S, SETTLE));
-    assertEquals(Verdict.RESUMED, PowerClocks.verdict(5 * S, 3605 * S, 0, SETTLE), "an hour asleep");
+    assertEquals(
+        Verdict.RESUMED, PowerClocks.verdict(5 * S, 3605 * S, 0, SETTLE), "an hour asleep");
     assertEquals(Verdict.WAITING, PowerClocks.verdict(5 * S, 5 * S, 60 * S - 1, SETTLE));
     assertEquals(Verdict.NOT_DOWN, PowerClocks.verdict(5 * S, 5 * S, 60 * S, SETTLE));
     assertEquals(

@@ -34,7 +34,8 @@ class ProcessPowerSwitchTest {
 
   @Test
   void run_failingCommand_returnsExitCodeAndOutputTail() {
-    ProcessResult r = new ProcessPowerSwitch().run(List.of("ls", dir.resolve("missing").toString()));
+    ProcessResult r =
+        new ProcessPowerSwitch().run(List.of("ls", dir.resolve("missing").toString()));
     assertFalse(r.ok());
     assertEquals(2, r.exitCode());
     assertTrue(r.stderrTail().contains("missing"), r.stderrTail());
@@ -42,7 +43,8 @@ class ProcessPowerSwitchTest {
 
   @Test
   void run_missingProgram_isStartFailure() {
-    ProcessResult r = new ProcessPowerSwitch().run(List.of(dir.resolve("no-such-program").toString()));
+    ProcessResult r =
+        new ProcessPowerSwitch().run(List.of(dir.resolve("no-such-program").toString()));
     assertTrue(r.startFailed());
   }
 }

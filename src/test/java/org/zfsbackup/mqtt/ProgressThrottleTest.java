@@ -12,7 +12,8 @@ class ProgressThrottleTest {
   final ProgressThrottle throttle = new ProgressThrottle(2000);
 
   static Progress p(String dataset, StepStatus status) {
-    return new Progress("c1", Phase.PULL, "s", dataset, "t", null, "b", status, 10, null, 1, null, null);
+    return new Progress(
+        "c1", Phase.PULL, "s", dataset, "t", null, "b", status, 10, null, 1, null, null);
   }
 
   @Test

@@ -25,7 +25,8 @@ class StateStoreTest {
   @Test
   void save_thenLoad_returnsLastSuccessAndResult() throws Exception {
     StateStore store = new StateStore(dir.resolve("sub/dir/state.json"));
-    ObjectNode result = Payloads.JSON.createObjectNode().put("outcome", "success").put("cycle_id", "c1");
+    ObjectNode result =
+        Payloads.JSON.createObjectNode().put("outcome", "success").put("cycle_id", "c1");
     store.save(Instant.parse("2026-11-27T02:10:00Z"), result);
     StateStore.Saved saved = new StateStore(dir.resolve("sub/dir/state.json")).load();
     assertEquals(Instant.parse("2026-11-27T02:10:00Z"), saved.lastSuccessAt().orElseThrow());
@@ -37,7 +38,9 @@ class StateStoreTest {
     Path file = dir.resolve("state.json");
     StateStore store = new StateStore(file);
     store.save(null, Payloads.JSON.createObjectNode().put("outcome", "failed"));
-    store.save(Instant.parse("2026-11-28T02:00:00Z"), Payloads.JSON.createObjectNode().put("outcome", "success"));
+    store.save(
+        Instant.parse("2026-11-28T02:00:00Z"),
+        Payloads.JSON.createObjectNode().put("outcome", "success"));
     try (var files = Files.list(dir)) {
       assertEquals(List.of(file), files.toList());
     }

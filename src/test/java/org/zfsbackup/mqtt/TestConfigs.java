@@ -19,14 +19,26 @@ final class TestConfigs {
   /** Short retries and throttles so integration tests stay quick. */
   static final AgentLauncher.Timings FAST =
       new AgentLauncher.Timings(
-          Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(5), 10, Duration.ofMillis(300), Duration.ofSeconds(5),
+          Duration.ofMillis(200),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(5),
+          10,
+          Duration.ofMillis(300),
+          Duration.ofSeconds(5),
           Duration.ofMillis(50));
 
   private TestConfigs() {}
 
-  static AgentConfig config(String url, String clientId, String topic, Path stateFile, List<String> power) {
+  static AgentConfig config(
+      String url, String clientId, String topic, Path stateFile, List<String> power) {
     MqttConfig mqtt =
-        new MqttConfig(url, clientId, Optional.empty(), Optional.empty(), Optional.empty(), topic,
+        new MqttConfig(
+            url,
+            clientId,
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            topic,
             new HomeAssistantConfig(true, "homeassistant", 36));
     return new AgentConfig(
         Optional.of(mqtt),
@@ -34,10 +46,17 @@ final class TestConfigs {
         new PullConfig(
             "backup",
             List.of("-u"),
-            List.of(new SourceConfig("src", Optional.empty(), Optional.empty(), Optional.empty(), List.of("tank/a", "tank/b")))),
+            List.of(
+                new SourceConfig(
+                    "src",
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    List.of("tank/a", "tank/b")))),
         Optional.empty(),
         new PowerConfig(power, Duration.ofSeconds(60), Duration.ofSeconds(60)),
-        new ReplicationConfig(true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60), 4, true),
+        new ReplicationConfig(
+            true, Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(60), 4, true),
         stateFile,
         "info",
         Optional.empty());
@@ -46,13 +65,27 @@ final class TestConfigs {
   /** {@code power.settle_s} and {@code power.lock_wait_s} changed. */
   static AgentConfig withPower(AgentConfig c, Duration settle, Duration lockWait) {
     return new AgentConfig(
-        c.mqtt(), c.commands(), c.pull(), c.push(), new PowerConfig(c.power().command(), settle, lockWait),
-        c.replication(), c.stateFile(), c.logLevel(), c.retention());
+        c.mqtt(),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        new PowerConfig(c.power().command(), settle, lockWait),
+        c.replication(),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 
   static AgentConfig withMqtt(AgentConfig c, UnaryOperator<MqttConfig> change) {
     return new AgentConfig(
-        Optional.of(change.apply(c.mqtt().orElseThrow())), c.commands(), c.pull(), c.push(), c.power(),
-        c.replication(), c.stateFile(), c.logLevel(), c.retention());
+        Optional.of(change.apply(c.mqtt().orElseThrow())),
+        c.commands(),
+        c.pull(),
+        c.push(),
+        c.power(),
+        c.replication(),
+        c.stateFile(),
+        c.logLevel(),
+        c.retention());
   }
 }

@@ -36,7 +36,9 @@ class ReplicationPlannerTest {
 
   @Test
   void plan_commonBase_incrementalFromLatestCommon() {
-    PlanOutcome o = ReplicationPlanner.plan(snaps("a:1:g1", "b:2:g2", "c:3:g3", "d:4:g4"), snaps("a:10:g1", "b:11:g2"));
+    PlanOutcome o =
+        ReplicationPlanner.plan(
+            snaps("a:1:g1", "b:2:g2", "c:3:g3", "d:4:g4"), snaps("a:10:g1", "b:11:g2"));
     assertEquals("incremental @b..@d", steps(o));
     assertEquals("b", ((PlanOutcome.Send) o).base().name());
   }
@@ -49,21 +51,27 @@ class ReplicationPlannerTest {
 
   @Test
   void plan_noSourceSnapshots_skipped() {
-    assertInstanceOf(PlanOutcome.NoSourceSnapshots.class, ReplicationPlanner.plan(List.of(), snaps("a:1:g1")));
+    assertInstanceOf(
+        PlanOutcome.NoSourceSnapshots.class, ReplicationPlanner.plan(List.of(), snaps("a:1:g1")));
   }
 
   @Test
   void plan_namesOutOfAlphabeticalOrder_ordersByCreatetxg() {
     // "zeta" was taken first, "alpha" last: by name the latest would be "zeta".
-    PlanOutcome o = ReplicationPlanner.plan(snaps("alpha:30:g3", "zeta:10:g1", "mid:20:g2"), List.of());
+    PlanOutcome o =
+        ReplicationPlanner.plan(snaps("alpha:30:g3", "zeta:10:g1", "mid:20:g2"), List.of());
     assertEquals("full @zeta, incremental @zeta..@alpha", steps(o));
-    PlanOutcome inc = ReplicationPlanner.plan(snaps("alpha:30:g3", "zeta:10:g1", "mid:20:g2"), snaps("zeta:5:g1"));
+    PlanOutcome inc =
+        ReplicationPlanner.plan(
+            snaps("alpha:30:g3", "zeta:10:g1", "mid:20:g2"), snaps("zeta:5:g1"));
     assertEquals("incremental @zeta..@alpha", steps(inc));
   }
 
   @Test
   void plan_targetNewerThanBase_divergedNamesTheSnapshots() {
-    PlanOutcome o = ReplicationPlanner.plan(snaps("a:1:g1", "b:2:g2", "c:3:g3"), snaps("a:5:g1", "b:6:g2", "x:7:gx", "y:8:gy"));
+    PlanOutcome o =
+        ReplicationPlanner.plan(
+            snaps("a:1:g1", "b:2:g2", "c:3:g3"), snaps("a:5:g1", "b:6:g2", "x:7:gx", "y:8:gy"));
     PlanOutcome.Diverged d = assertInstanceOf(PlanOutcome.Diverged.class, o);
     assertEquals("b", d.base().name());
     assertEquals(List.of("x", "y"), d.newerOnTarget().stream().map(Snapshot::name).toList());
@@ -72,7 +80,9 @@ class ReplicationPlannerTest {
 
   @Test
   void plan_targetNewerEvenWhenSourceHasNothingNew_diverged() {
-    assertInstanceOf(PlanOutcome.Diverged.class, ReplicationPlanner.plan(snaps("a:1:g1"), snaps("a:5:g1", "local:6:gl")));
+    assertInstanceOf(
+        PlanOutcome.Diverged.class,
+        ReplicationPlanner.plan(snaps("a:1:g1"), snaps("a:5:g1", "local:6:gl")));
   }
 
   @Test
@@ -97,14 +107,16 @@ class ReplicationPlannerTest {
 
   @Test
   void plan_sameNameDifferentGuidAfterBase_diverged() {
-    PlanOutcome o = ReplicationPlanner.plan(snaps("a:1:g1", "b:2:g2"), snaps("a:3:g1", "b:4:OTHER"));
+    PlanOutcome o =
+        ReplicationPlanner.plan(snaps("a:1:g1", "b:2:g2"), snaps("a:3:g1", "b:4:OTHER"));
     PlanOutcome.Diverged d = assertInstanceOf(PlanOutcome.Diverged.class, o);
     assertEquals("a", d.base().name());
   }
 
   @Test
   void plan_inputOrderDoesNotMatter() {
-    PlanOutcome o = ReplicationPlanner.plan(snaps("c:3:g3", "a:1:g1", "b:2:g2"), snaps("b:9:g2", "a:8:g1"));
+    PlanOutcome o =
+        ReplicationPlanner.plan(snaps("c:3:g3", "a:1:g1", "b:2:g2"), snaps("b:9:g2", "a:8:g1"));
     assertEquals("incremental @b..@c", steps(o));
   }
 }

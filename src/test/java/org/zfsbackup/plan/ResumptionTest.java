@@ -8,9 +8,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The resume / abort / plan decision as a table. Catches: a token ignored (the next receive is
- * refused for ever), a token resumed though resumable receives are off (zfs-fuse has no send -t),
- * a stale token kept (retried and refused every cycle), and a good token thrown away on a mere
- * stall or lost connection (a multi-terabyte stream starts over).
+ * refused for ever), a token resumed though resumable receives are off (zfs-fuse has no send -t), a
+ * stale token kept (retried and refused every cycle), and a good token thrown away on a mere stall
+ * or lost connection (a multi-terabyte stream starts over).
  */
 class ResumptionTest {
 
@@ -40,9 +40,11 @@ class ResumptionTest {
         "false | ssh: connect to host h port 22: Connection refused | | KEEP",
         "false | | cannot receive new filesystem stream: out of space | KEEP",
       })
-  void afterFailure(boolean interrupted, String send, String receive, Resumption.AfterFailure expected) {
+  void afterFailure(
+      boolean interrupted, String send, String receive, Resumption.AfterFailure expected) {
     assertEquals(
         expected,
-        Resumption.afterFailure(interrupted, send == null ? "" : send, receive == null ? "" : receive));
+        Resumption.afterFailure(
+            interrupted, send == null ? "" : send, receive == null ? "" : receive));
   }
 }

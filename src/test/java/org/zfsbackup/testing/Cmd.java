@@ -15,7 +15,8 @@ public final class Cmd {
   public static String ok(String... argv) {
     Result r = run(argv);
     if (r.code() != 0) {
-      throw new AssertionError(String.join(" ", argv) + " exited " + r.code() + ": " + r.err() + r.out());
+      throw new AssertionError(
+          String.join(" ", argv) + " exited " + r.code() + ": " + r.err() + r.out());
     }
     return r.out();
   }
@@ -26,7 +27,10 @@ public final class Cmd {
 
   public static Result run(List<String> argv, int timeoutSeconds) {
     try {
-      Process p = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Process p =
+          new ProcessBuilder(argv)
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
       var out = new java.util.concurrent.CompletableFuture<String>();
       var err = new java.util.concurrent.CompletableFuture<String>();
       new Thread(() -> out.complete(read(p.getInputStream()))).start();
@@ -34,9 +38,11 @@ public final class Cmd {
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
-        throw new AssertionError(String.join(" ", argv) + " did not finish in " + timeoutSeconds + " s");
+        throw new AssertionError(
+            String.join(" ", argv) + " did not finish in " + timeoutSeconds + " s");
       }
-      return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
+      return new Result(
+          p.exitValue(), out.get(10, TimeUnit.SECONDS), err.get(10, TimeUnit.SECONDS));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (Exception e) {

@@ -12,8 +12,8 @@ import java.util.stream.Stream;
 
 /**
  * HiveMQ CE embedded in the test JVM, on a free port on 127.0.0.1. It needs its config, data and
- * extensions folders to exist before {@code start()}; it starts in about 2 s and stops in about 4 s,
- * so share one per test class ({@code @BeforeAll}).
+ * extensions folders to exist before {@code start()}; it starts in about 2 s and stops in about 4
+ * s, so share one per test class ({@code @BeforeAll}).
  */
 public final class EmbeddedHiveMqBroker implements AutoCloseable {
   private final Path dir;

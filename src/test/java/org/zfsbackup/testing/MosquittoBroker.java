@@ -16,8 +16,8 @@ import java.util.stream.Stream;
 /**
  * A real Mosquitto broker for integration tests: its own process on a free port on 127.0.0.1, no
  * persistence (a kill or restart loses every retained message, like a broker that lost its
- * database), its log in a file. Needs {@code mosquitto} on PATH
- * ({@link Prerequisites#requireProgram}: skipped locally, a failure under {@code CI=true}).
+ * database), its log in a file. Needs {@code mosquitto} on PATH ({@link
+ * Prerequisites#requireProgram}: skipped locally, a failure under {@code CI=true}).
  *
  * <pre>{@code
  * try (MosquittoBroker broker = MosquittoBroker.start()) {
@@ -41,7 +41,8 @@ public final class MosquittoBroker implements AutoCloseable {
   private final boolean tls;
   private Process process;
 
-  private MosquittoBroker(Path program, Path dir, int port, boolean tls, List<String> lines) throws IOException {
+  private MosquittoBroker(Path program, Path dir, int port, boolean tls, List<String> lines)
+      throws IOException {
     this.program = program;
     this.dir = dir;
     this.port = port;
@@ -146,7 +147,8 @@ public final class MosquittoBroker implements AutoCloseable {
       process =
           new ProcessBuilder(program.toString(), "-c", conf.toString())
               .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mosquitto.out").toFile()))
+              .redirectOutput(
+                  ProcessBuilder.Redirect.appendTo(dir.resolve("mosquitto.out").toFile()))
               .start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -155,7 +157,11 @@ public final class MosquittoBroker implements AutoCloseable {
     while (System.currentTimeMillis() < deadline) {
       if (!process.isAlive()) {
         throw new IllegalStateException(
-            "mosquitto exited with " + process.exitValue() + ":\n" + logText() + read(dir.resolve("mosquitto.out")));
+            "mosquitto exited with "
+                + process.exitValue()
+                + ":\n"
+                + logText()
+                + read(dir.resolve("mosquitto.out")));
       }
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress("127.0.0.1", port), 200);
@@ -165,7 +171,8 @@ public final class MosquittoBroker implements AutoCloseable {
       }
     }
     process.destroyForcibly();
-    throw new IllegalStateException("mosquitto did not listen on " + port + " within 10 s:\n" + logText());
+    throw new IllegalStateException(
+        "mosquitto did not listen on " + port + " within 10 s:\n" + logText());
   }
 
   public int port() {
@@ -216,7 +223,9 @@ public final class MosquittoBroker implements AutoCloseable {
     }
   }
 
-  /** True when the broker logged a clean DISCONNECT from {@code clientId} (not a dropped socket). */
+  /**
+   * True when the broker logged a clean DISCONNECT from {@code clientId} (not a dropped socket).
+   */
   public boolean loggedCleanDisconnect(String clientId) {
     return logText().contains("Client " + clientId + " disconnected.");
   }

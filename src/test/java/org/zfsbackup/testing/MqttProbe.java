@@ -41,9 +41,11 @@ public final class MqttProbe implements AutoCloseable {
   }
 
   /** With TLS ({@code socketFactory}) and credentials, each optional (null). */
-  public static MqttProbe connect(String url, SocketFactory socketFactory, String user, String password) {
+  public static MqttProbe connect(
+      String url, SocketFactory socketFactory, String user, String password) {
     try {
-      MqttClient client = new MqttClient(url, "probe-" + UUID.randomUUID(), new MemoryPersistence());
+      MqttClient client =
+          new MqttClient(url, "probe-" + UUID.randomUUID(), new MemoryPersistence());
       MqttProbe probe = new MqttProbe(client);
       client.setCallback(
           new MqttCallback() {
@@ -52,7 +54,12 @@ public final class MqttProbe implements AutoCloseable {
 
             @Override
             public void messageArrived(String topic, MqttMessage message) {
-              probe.add(new Message(topic, message.getPayload().clone(), message.isRetained(), System.nanoTime()));
+              probe.add(
+                  new Message(
+                      topic,
+                      message.getPayload().clone(),
+                      message.isRetained(),
+                      System.nanoTime()));
             }
 
             @Override
@@ -136,7 +143,8 @@ public final class MqttProbe implements AutoCloseable {
   }
 
   /** Like {@link #await} but only among messages received after {@code mark}. */
-  public synchronized Message awaitAfter(int mark, String topic, Predicate<Message> match, Duration timeout) {
+  public synchronized Message awaitAfter(
+      int mark, String topic, Predicate<Message> match, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     int seen = mark;
     while (true) {
@@ -149,7 +157,12 @@ public final class MqttProbe implements AutoCloseable {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
         throw new AssertionError(
-            "no matching message on " + topic + " within " + timeout + "; received: " + describe(messages.subList(mark, messages.size())));
+            "no matching message on "
+                + topic
+                + " within "
+                + timeout
+                + "; received: "
+                + describe(messages.subList(mark, messages.size())));
       }
       try {
         wait(Math.max(1, left / 1_000_000));
@@ -164,7 +177,10 @@ public final class MqttProbe implements AutoCloseable {
     StringBuilder b = new StringBuilder();
     for (Message m : ms) {
       String t = m.text();
-      b.append("\n  ").append(m.topic()).append(m.retained() ? " (retained) " : " ").append(t.length() > 160 ? t.substring(0, 160) + "..." : t);
+      b.append("\n  ")
+          .append(m.topic())
+          .append(m.retained() ? " (retained) " : " ")
+          .append(t.length() > 160 ? t.substring(0, 160) + "..." : t);
     }
     return b.toString();
   }

@@ -32,7 +32,8 @@ public final class SshServer implements AutoCloseable {
     Prerequisites.requireProgram("ssh-keygen");
     try {
       dir = Files.createTempDirectory("zba-sshd");
-      Cmd.ok("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.resolve("host_key").toString());
+      Cmd.ok(
+          "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.resolve("host_key").toString());
       Cmd.ok("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.resolve("id").toString());
       Files.copy(dir.resolve("id.pub"), dir.resolve("authorized_keys"));
       Files.createDirectories(Path.of("/run/sshd"));
@@ -56,14 +57,16 @@ public final class SshServer implements AutoCloseable {
               "LogLevel " + logLevel,
               ""));
       process =
-          new ProcessBuilder(sshd.toString(), "-D", "-e", "-f", dir.resolve("sshd_config").toString())
+          new ProcessBuilder(
+                  sshd.toString(), "-D", "-e", "-f", dir.resolve("sshd_config").toString())
               .redirectErrorStream(true)
               .redirectOutput(dir.resolve("sshd.log").toFile())
               .start();
       long deadline = System.currentTimeMillis() + 10_000;
       while (!listening()) {
         if (!process.isAlive() || System.currentTimeMillis() > deadline) {
-          throw new AssertionError("sshd did not start: " + Files.readString(dir.resolve("sshd.log")));
+          throw new AssertionError(
+              "sshd did not start: " + Files.readString(dir.resolve("sshd.log")));
         }
         Thread.sleep(50);
       }
@@ -86,8 +89,17 @@ public final class SshServer implements AutoCloseable {
   /** The {@code commands.ssh} prefix for this server: batch mode, throwaway key, no known_hosts. */
   public List<String> sshCommand() {
     return List.of(
-        "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "LogLevel=ERROR", "-i", dir.resolve("id").toString());
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+        dir.resolve("id").toString());
   }
 
   /** Connections this server has accepted so far (its log must be at INFO or more). */

@@ -23,23 +23,38 @@ public final class TestConfigs {
   public static final List<String> ZFS_FUSE_RECEIVE = List.of();
 
   public static SourceConfig sshSource(String name, SshServer ssh, String... datasets) {
-    return new SourceConfig(name, Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(ssh.port), List.of(datasets));
+    return new SourceConfig(
+        name,
+        Optional.of("127.0.0.1"),
+        Optional.of("root"),
+        Optional.of(ssh.port),
+        List.of(datasets));
   }
 
   public static SourceConfig sshSource(String name, int port, String... datasets) {
-    return new SourceConfig(name, Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(port), List.of(datasets));
+    return new SourceConfig(
+        name, Optional.of("127.0.0.1"), Optional.of("root"), Optional.of(port), List.of(datasets));
   }
 
   public static SourceConfig localSource(String name, String... datasets) {
-    return new SourceConfig(name, Optional.empty(), Optional.empty(), Optional.empty(), List.of(datasets));
-  }
-
-  public static AgentConfig config(List<String> ssh, String target, List<SourceConfig> sources, Optional<PushConfig> push) {
-    return config(ssh, List.of("zfs"), List.of("pv"), target, sources, push, Duration.ofSeconds(60));
+    return new SourceConfig(
+        name, Optional.empty(), Optional.empty(), Optional.empty(), List.of(datasets));
   }
 
   public static AgentConfig config(
-      List<String> ssh, List<String> zfs, List<String> pv, String target, List<SourceConfig> sources, Optional<PushConfig> push, Duration stall) {
+      List<String> ssh, String target, List<SourceConfig> sources, Optional<PushConfig> push) {
+    return config(
+        ssh, List.of("zfs"), List.of("pv"), target, sources, push, Duration.ofSeconds(60));
+  }
+
+  public static AgentConfig config(
+      List<String> ssh,
+      List<String> zfs,
+      List<String> pv,
+      String target,
+      List<SourceConfig> sources,
+      Optional<PushConfig> push,
+      Duration stall) {
     return new AgentConfig(
         Optional.empty(),
         new CommandsConfig(zfs, ssh, pv),

@@ -22,7 +22,8 @@ public final class ZfsPools implements AutoCloseable {
     Prerequisites.require(Prerequisites.root(), "root (ZFS tests create pools)");
     Prerequisites.requireProgram("zpool");
     Prerequisites.requireProgram("zfs");
-    Prerequisites.require(Cmd.run("zpool", "list").code() == 0, "a running ZFS (zfs-fuse daemon or kernel module)");
+    Prerequisites.require(
+        Cmd.run("zpool", "list").code() == 0, "a running ZFS (zfs-fuse daemon or kernel module)");
     try {
       dir = Files.createTempDirectory("zba-pools");
     } catch (IOException e) {
@@ -83,7 +84,10 @@ public final class ZfsPools implements AutoCloseable {
     return Cmd.run("zfs", "get", "-H", "-o", "value", "guid", name).code() == 0;
   }
 
-  /** Every property of every dataset and snapshot below {@code root}: equal before and after = untouched. */
+  /**
+   * Every property of every dataset and snapshot below {@code root}: equal before and after =
+   * untouched.
+   */
   public static String fingerprint(String root) {
     return zfs("get", "-H", "-p", "-o", "name,property,value", "all", "-r", root);
   }
@@ -97,7 +101,8 @@ public final class ZfsPools implements AutoCloseable {
   /** Snapshot names of a dataset, in creation order. */
   public static List<String> snapshots(String dataset) {
     List<String> names = new ArrayList<>();
-    String out = Cmd.ok("zfs", "get", "-H", "-p", "-o", "name,value", "createtxg", "-r", "-d", "1", dataset);
+    String out =
+        Cmd.ok("zfs", "get", "-H", "-p", "-o", "name,value", "createtxg", "-r", "-d", "1", dataset);
     List<String[]> rows = new ArrayList<>();
     for (String line : out.split("\n")) {
       String[] f = line.split("\t");

@@ -17,16 +17,33 @@ class ZfsCommandsTest {
   @Test
   void list_oneProcessForAllRoots() {
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder", "-r", "tank/data", "fast/x"),
+        List.of(
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "name,property,value",
+            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder",
+            "-r",
+            "tank/data",
+            "fast/x"),
         ZfsCommands.list(List.of("tank/data", "fast/x")));
   }
 
   @Test
   void send_fullAndIncremental_neverRecursive() {
-    assertEquals(List.of("send", "tank/d@a"), ZfsCommands.send("tank/d", new ReplicationStep.Full(A), false));
-    assertEquals(List.of("send", "-I", "tank/d@a", "tank/d@c"), ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), false));
-    assertEquals(List.of("send", "-w", "-I", "tank/d@a", "tank/d@c"), ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), true));
-    assertEquals(List.of("send", "-n", "-P", "-w", "tank/d@a"), ZfsCommands.estimate("tank/d", new ReplicationStep.Full(A), true));
+    assertEquals(
+        List.of("send", "tank/d@a"),
+        ZfsCommands.send("tank/d", new ReplicationStep.Full(A), false));
+    assertEquals(
+        List.of("send", "-I", "tank/d@a", "tank/d@c"),
+        ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), false));
+    assertEquals(
+        List.of("send", "-w", "-I", "tank/d@a", "tank/d@c"),
+        ZfsCommands.send("tank/d", new ReplicationStep.Incremental(A, C), true));
+    assertEquals(
+        List.of("send", "-n", "-P", "-w", "tank/d@a"),
+        ZfsCommands.estimate("tank/d", new ReplicationStep.Full(A), true));
   }
 
   /**
@@ -37,51 +54,90 @@ class ZfsCommandsTest {
   @Test
   void resume_sendT_receiveS_abortA_tokensListed() {
     assertEquals(List.of("send", "-t", "1-abc-de"), ZfsCommands.resumeSend("1-abc-de"));
-    assertEquals(List.of("send", "-n", "-P", "-t", "1-abc-de"), ZfsCommands.resumeEstimate("1-abc-de"));
-    assertEquals(List.of("receive", "-s", "-u", "pool/x"), ZfsCommands.resumeReceive("pool/x", List.of("-u")));
+    assertEquals(
+        List.of("send", "-n", "-P", "-t", "1-abc-de"), ZfsCommands.resumeEstimate("1-abc-de"));
+    assertEquals(
+        List.of("receive", "-s", "-u", "pool/x"),
+        ZfsCommands.resumeReceive("pool/x", List.of("-u")));
     assertEquals(List.of("receive", "-A", "pool/x"), ZfsCommands.abortResume("pool/x"));
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value",
-            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder,receive_resume_token", "-r", "t"),
+        List.of(
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "name,property,value",
+            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder,receive_resume_token",
+            "-r",
+            "t"),
         ZfsCommands.list(List.of("t"), true));
   }
 
   @Test
   void receive_forceOnlyWhenAsked() {
     // Catches a -F that comes back by default: on an incremental it destroys target snapshots.
-    assertEquals(List.of("receive", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u"), false));
+    assertEquals(
+        List.of("receive", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u"), false));
     assertEquals(List.of("receive", "pool/x"), ZfsCommands.receive("pool/x", List.of(), false));
-    assertEquals(List.of("receive", "-F", "-u", "pool/x"), ZfsCommands.receive("pool/x", List.of("-u"), true));
+    assertEquals(
+        List.of("receive", "-F", "-u", "pool/x"),
+        ZfsCommands.receive("pool/x", List.of("-u"), true));
   }
 
   @Test
   void listOne_rollback_holds_neverRecursiveDestruction() {
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value",
-            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder", "-d", "1", "-r", "p/x"),
+        List.of(
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "name,property,value",
+            "guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder",
+            "-d",
+            "1",
+            "-r",
+            "p/x"),
         ZfsCommands.listOne("p/x"));
     assertEquals(List.of("rollback", "p/x@b"), ZfsCommands.rollback("p/x@b"));
-    assertEquals(List.of("holds", "-H", "p/d@a", "p/e@b"), ZfsCommands.holds(List.of("p/d@a", "p/e@b")));
-    assertEquals(List.of("release", "t", "p/d@a", "p/e@b"), ZfsCommands.release("t", List.of("p/d@a", "p/e@b")));
-    assertEquals(List.of("inherit", "org.zfsbackup:placeholder", "p/a"), ZfsCommands.clearPlaceholder("p/a"));
+    assertEquals(
+        List.of("holds", "-H", "p/d@a", "p/e@b"), ZfsCommands.holds(List.of("p/d@a", "p/e@b")));
+    assertEquals(
+        List.of("release", "t", "p/d@a", "p/e@b"),
+        ZfsCommands.release("t", List.of("p/d@a", "p/e@b")));
+    assertEquals(
+        List.of("inherit", "org.zfsbackup:placeholder", "p/a"),
+        ZfsCommands.clearPlaceholder("p/a"));
   }
 
   @Test
   void parentsHoldsCanmount() {
-    assertEquals(List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=pool/a", "pool/a"), ZfsCommands.createParent("pool/a"));
+    assertEquals(
+        List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=pool/a", "pool/a"),
+        ZfsCommands.createParent("pool/a"));
     assertEquals(List.of("set", "canmount=off", "pool/a"), ZfsCommands.canmountOff("pool/a"));
     assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", "p/d@a"));
-    assertEquals(List.of("hold", "tag", "p/d@a", "p/e@b"), ZfsCommands.hold("tag", List.of("p/d@a", "p/e@b")));
+    assertEquals(
+        List.of("hold", "tag", "p/d@a", "p/e@b"),
+        ZfsCommands.hold("tag", List.of("p/d@a", "p/e@b")));
     assertEquals(List.of("release", "tag", "p/d@a"), ZfsCommands.release("tag", "p/d@a"));
   }
 
   @Test
   void retention_listWithCreation_destroyCommaList() {
     assertEquals(
-        List.of("get", "-H", "-p", "-o", "name,property,value", "guid,createtxg,creation,userrefs",
-            "-r", "bak"),
+        List.of(
+            "get",
+            "-H",
+            "-p",
+            "-o",
+            "name,property,value",
+            "guid,createtxg,creation,userrefs",
+            "-r",
+            "bak"),
         ZfsCommands.listForRetention("bak"));
-    assertEquals(List.of("destroy", "p/d@a,b,c"), ZfsCommands.destroy("p/d", List.of("a", "b", "c")));
+    assertEquals(
+        List.of("destroy", "p/d@a,b,c"), ZfsCommands.destroy("p/d", List.of("a", "b", "c")));
     assertEquals(List.of("destroy", "p/d@a"), ZfsCommands.destroy("p/d", List.of("a")));
   }
 
@@ -110,29 +166,64 @@ class ZfsCommandsTest {
 
   @Test
   void parseEstimate_openZfsOutput() {
-    assertEquals(12345, ZfsCommands.parseEstimate("incremental\ta\ttank/d@c\t12345\nsize\t12345\n"));
+    assertEquals(
+        12345, ZfsCommands.parseEstimate("incremental\ta\ttank/d@c\t12345\nsize\t12345\n"));
     assertEquals(-1, ZfsCommands.parseEstimate("invalid option 'n'"));
   }
 
   @Test
   void endpoint_remoteQuotesArgumentsAndBoundsTheConnect() {
-    Endpoint e = Endpoint.remote("host-storage", Optional.of("zbackup"), Optional.of(2222), List.of("ssh", "-o", "BatchMode=yes"), List.of("zfs"), Duration.ofSeconds(15));
+    Endpoint e =
+        Endpoint.remote(
+            "host-storage",
+            Optional.of("zbackup"),
+            Optional.of(2222),
+            List.of("ssh", "-o", "BatchMode=yes"),
+            List.of("zfs"),
+            Duration.ofSeconds(15));
     assertEquals(
-        List.of("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", "2222", "-l", "zbackup", "host-storage", "--",
-            "zfs", "send", "-I", "tank/d@a", "'tank/d@it'\\''s'"),
+        List.of(
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=15",
+            "-p",
+            "2222",
+            "-l",
+            "zbackup",
+            "host-storage",
+            "--",
+            "zfs",
+            "send",
+            "-I",
+            "tank/d@a",
+            "'tank/d@it'\\''s'"),
         e.zfs("send", "-I", "tank/d@a", "tank/d@it's"));
     assertEquals("zbackup@host-storage:2222", e.label());
   }
 
   @Test
   void endpoint_localRunsZfsDirectly() {
-    assertEquals(List.of("sudo", "zfs", "list"), Endpoint.local(List.of("sudo", "zfs")).zfs("list"));
+    assertEquals(
+        List.of("sudo", "zfs", "list"), Endpoint.local(List.of("sudo", "zfs")).zfs("list"));
   }
 
   @Test
   void datasetName_rules() {
     assertEquals(Optional.empty(), DatasetName.problem("tank/data-1_x.y:z"));
-    for (String bad : List.of("", "/tank", "tank/", "tank//x", "tank/./x", "tank@s", "1tank", "tank/a b", "tank/$(x)", "tank;rm")) {
+    for (String bad :
+        List.of(
+            "",
+            "/tank",
+            "tank/",
+            "tank//x",
+            "tank/./x",
+            "tank@s",
+            "1tank",
+            "tank/a b",
+            "tank/$(x)",
+            "tank;rm")) {
       assertEquals(true, DatasetName.problem(bad).isPresent(), bad);
     }
   }

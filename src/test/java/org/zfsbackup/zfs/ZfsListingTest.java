@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.zfsbackup.plan.Snapshot;
 
 class ZfsListingTest {
-  // As printed by zfs-fuse 0.7 for `zfs get -H -p -o name,property,value guid,createtxg,canmount,userrefs -r tank`.
+  // As printed by zfs-fuse 0.7 for `zfs get -H -p -o name,property,value
+  // guid,createtxg,canmount,userrefs -r tank`.
   static final String OUTPUT =
       """
       tank\tguid\t16675999208754403542
@@ -38,8 +39,12 @@ class ZfsListingTest {
   @Test
   void parse_realOutput_datasetsAndSnapshotsInTxgOrder() {
     ZfsListing l = ZfsListing.parse(OUTPUT);
-    assertEquals(List.of("tank", "tank/data", "tank/vol"), l.datasets().stream().map(ZfsListing.Dataset::name).toList());
-    assertEquals(List.of(new Snapshot("zz", "111", 13), new Snapshot("aa", "222", 21)), l.snapshots("tank/data"));
+    assertEquals(
+        List.of("tank", "tank/data", "tank/vol"),
+        l.datasets().stream().map(ZfsListing.Dataset::name).toList());
+    assertEquals(
+        List.of(new Snapshot("zz", "111", 13), new Snapshot("aa", "222", 21)),
+        l.snapshots("tank/data"));
     assertEquals(Optional.of("off"), l.dataset("tank/data").get().canmount());
     assertEquals(Optional.empty(), l.dataset("tank/vol").get().canmount());
     assertEquals("16675999208754403542", l.dataset("tank").get().guid());
@@ -50,15 +55,29 @@ class ZfsListingTest {
     assertFalse(l.unheld("tank/nope", "zz"));
   }
 
-  /** Catches a child that inherits the mark being taken for a placeholder (and replaced with -F). */
+  /**
+   * Catches a child that inherits the mark being taken for a placeholder (and replaced with -F).
+   */
   @Test
   void placeholder_onlyItsOwnMark_notTheInheritedOne() {
-    ZfsListing l = ZfsListing.parse(String.join("\n",
-        "b/p\tguid\t1", "b/p\tcreatetxg\t1", "b/p\torg.zfsbackup:placeholder\tb/p",
-        "b/p/c\tguid\t2", "b/p/c\tcreatetxg\t2", "b/p/c\torg.zfsbackup:placeholder\tb/p",
-        "b/p/c@s\tguid\t3", "b/p/c@s\tcreatetxg\t3", "b/p/c@s\torg.zfsbackup:placeholder\tb/p",
-        "b/p/c@s\tuserrefs\t1",
-        "b/q\tguid\t4", "b/q\tcreatetxg\t4", "b/q\torg.zfsbackup:placeholder\t-", ""));
+    ZfsListing l =
+        ZfsListing.parse(
+            String.join(
+                "\n",
+                "b/p\tguid\t1",
+                "b/p\tcreatetxg\t1",
+                "b/p\torg.zfsbackup:placeholder\tb/p",
+                "b/p/c\tguid\t2",
+                "b/p/c\tcreatetxg\t2",
+                "b/p/c\torg.zfsbackup:placeholder\tb/p",
+                "b/p/c@s\tguid\t3",
+                "b/p/c@s\tcreatetxg\t3",
+                "b/p/c@s\torg.zfsbackup:placeholder\tb/p",
+                "b/p/c@s\tuserrefs\t1",
+                "b/q\tguid\t4",
+                "b/q\tcreatetxg\t4",
+                "b/q\torg.zfsbackup:placeholder\t-",
+                ""));
     assertTrue(l.placeholder("b/p"));
     assertFalse(l.placeholder("b/p/c"), "inherited from b/p");
     assertFalse(l.placeholder("b/q"));
@@ -71,21 +90,29 @@ class ZfsListingTest {
    */
   @Test
   void resumeToken_datasetsOnly_dashIsNone_junkRefused() {
-    String out = "t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\t1-e604ea4bf-e0-789c63a2+/=\n"
-        + "t/c\tguid\t2\nt/c\tcreatetxg\t2\nt/c\treceive_resume_token\t-\n"
-        + "t/c@a\tguid\t3\nt/c@a\tcreatetxg\t3\nt/c@a\treceive_resume_token\t-\n";
+    String out =
+        "t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\t1-e604ea4bf-e0-789c63a2+/=\n"
+            + "t/c\tguid\t2\nt/c\tcreatetxg\t2\nt/c\treceive_resume_token\t-\n"
+            + "t/c@a\tguid\t3\nt/c@a\tcreatetxg\t3\nt/c@a\treceive_resume_token\t-\n";
     ZfsListing l = ZfsListing.parse(out);
     assertEquals(Optional.of("1-e604ea4bf-e0-789c63a2+/="), l.resumeToken("t"));
     assertEquals(Optional.empty(), l.resumeToken("t/c"));
     assertEquals(Optional.empty(), l.resumeToken("nope"));
-    ZfsListing.ListingException e = assertThrows(ZfsListing.ListingException.class,
-        () -> ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\tno token here\n"));
-    assertTrue(e.getMessage().contains("line 3") && e.getMessage().contains("not a resume token"), e.getMessage());
+    ZfsListing.ListingException e =
+        assertThrows(
+            ZfsListing.ListingException.class,
+            () ->
+                ZfsListing.parse(
+                    "t\tguid\t1\nt\tcreatetxg\t1\nt\treceive_resume_token\tno token here\n"));
+    assertTrue(
+        e.getMessage().contains("line 3") && e.getMessage().contains("not a resume token"),
+        e.getMessage());
   }
 
   @Test
   void unheld_listingWithoutUserrefs_isNeverUnheld() {
-    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tcreatetxg\t2\n");
+    ZfsListing l =
+        ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tcreatetxg\t2\n");
     assertFalse(l.unheld("t", "a"), "not listed is not known to be unheld");
   }
 
@@ -93,17 +120,22 @@ class ZfsListingTest {
   void parse_childWithSpacesInItsNames_listedLikeAnyOther() {
     // ZFS allows spaces; the config refuses them (DatasetName.problem), but a child found below a
     // configured dataset must not make the whole host's listing fail.
-    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt/my data\tguid\t2\nt/my data\tcreatetxg\t2\n"
-        + "t/my data@snap 1\tguid\t3\nt/my data@snap 1\tcreatetxg\t3\n");
+    ZfsListing l =
+        ZfsListing.parse(
+            "t\tguid\t1\nt\tcreatetxg\t1\nt/my data\tguid\t2\nt/my data\tcreatetxg\t2\n"
+                + "t/my data@snap 1\tguid\t3\nt/my data@snap 1\tcreatetxg\t3\n");
     assertEquals(List.of("t", "t/my data"), l.expand("t"));
     assertEquals(List.of(new Snapshot("snap 1", "3", 3)), l.snapshots("t/my data"));
-    assertTrue(DatasetName.problem("t/my data").isPresent(), "still refused where an operator writes it");
+    assertTrue(
+        DatasetName.problem("t/my data").isPresent(), "still refused where an operator writes it");
     assertTrue(error("t\tguid\t1\nt/a\tb\tguid\t2\n").contains("expected 3 tab-separated fields"));
   }
 
   @Test
   void parse_badUserrefs_error() {
-    assertTrue(error("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tuserrefs\t-\n").contains("expected a number, got '-'"));
+    assertTrue(
+        error("t\tguid\t1\nt\tcreatetxg\t1\nt@a\tguid\t2\nt@a\tuserrefs\t-\n")
+            .contains("expected a number, got '-'"));
     assertTrue(error("t\tguid\t1\nt\tuserrefs\t3\n").contains("userrefs on a dataset is '3'"));
   }
 
@@ -114,12 +146,15 @@ class ZfsListingTest {
 
   @Test
   void expand_doesNotMatchSiblingsWithTheSamePrefix() {
-    ZfsListing l = ZfsListing.parse("t\tguid\t1\nt\tcreatetxg\t1\nt/a\tguid\t2\nt/a\tcreatetxg\t2\nt/ab\tguid\t3\nt/ab\tcreatetxg\t3\n");
+    ZfsListing l =
+        ZfsListing.parse(
+            "t\tguid\t1\nt\tcreatetxg\t1\nt/a\tguid\t2\nt/a\tcreatetxg\t2\nt/ab\tguid\t3\nt/ab\tcreatetxg\t3\n");
     assertEquals(List.of("t/a"), l.expand("t/a"));
   }
 
   private static String error(String output) {
-    return assertThrows(ZfsListing.ListingException.class, () -> ZfsListing.parse(output)).getMessage();
+    return assertThrows(ZfsListing.ListingException.class, () -> ZfsListing.parse(output))
+        .getMessage();
   }
 
   @Test
