@@ -137,7 +137,17 @@ public final class BackupCycle implements CycleRunner {
             config,
             scope,
             local,
-            push.map(p -> endpoint(p.host(), p.user(), p.port())).orElse(null));
+            // The push host's shared connection (opened by the push phase, which warned already
+            // if it could not be shared): retention's offsite listing and destroys go through it.
+            () ->
+                push.map(
+                        p ->
+                            ssh.endpoint(
+                                endpoint(p.host(), p.user(), p.port()),
+                                Phase.PUSH,
+                                "local",
+                                new ArrayList<>()))
+                    .orElse(null));
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();

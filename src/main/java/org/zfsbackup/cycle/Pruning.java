@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
@@ -59,7 +60,7 @@ final class Pruning {
   private final String pullTarget;
   private final Optional<PushConfig> push;
   private final Endpoint local;
-  private final Endpoint offsite;
+  private final Supplier<Endpoint> offsite;
   private final Map<String, ZfsListing> pullSources = new HashMap<>();
 
   /** One per transfer of the push phase (one per independent tree of push.datasets). */
@@ -72,6 +73,15 @@ final class Pruning {
    * @param offsite the push host's side; null without a push phase
    */
   Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local, Endpoint offsite) {
+    this(config, scope, local, () -> offsite);
+  }
+
+  /**
+   * @param offsite the push host's side, asked for only once a push went through (the cycle's
+   *     shared ssh connection to that host, opened by the push phase); null without a push phase
+   */
+  Pruning(
+      AgentConfig config, TransferContext.Scope scope, Endpoint local, Supplier<Endpoint> offsite) {
     this.retention = config.retention();
     this.scope = scope;
     this.pullTarget = config.pull().target();
@@ -110,9 +120,9 @@ final class Pruning {
     boolean anyPushed =
         push.isPresent() && !replicated(results, Phase.PUSH, push.get().target()).isEmpty();
     RetentionListing offsiteListing =
-        anyPushed ? list(Phase.PUSH, offsite, push.get().target()) : null;
+        anyPushed ? list(Phase.PUSH, offsite.get(), push.get().target()) : null;
     if (r.offsite().isPresent() && offsiteListing != null) {
-      Destroys destroys = new Destroys(scope.runner(), offsite, scope.shortTimeout());
+      Destroys destroys = new Destroys(scope.runner(), offsite.get(), scope.shortTimeout());
       for (DatasetResult d : replicated(results, Phase.PUSH, push.get().target())) {
         List<Snapshot> source =
             pushSources.stream()
