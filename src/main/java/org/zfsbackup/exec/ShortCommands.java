@@ -1,0 +1,111 @@
+package org.zfsbackup.exec;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs short commands: an argv, stdin from /dev/null, bounded in time and in the stdout kept;
+ * remembers those running so a forced stop can end them.
+ */
+final class ShortCommands {
+  // Logs as the runner it works for: the log lines stay those of RealProcessRunner.
+  private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
+  private static final File DEV_NULL = new File("/dev/null");
+
+  private final int maxStdout;
+  private final Set<Process> running = ConcurrentHashMap.newKeySet();
+
+  /**
+   * @param maxStdout the most stdout a short command may print; more is a failure
+   */
+  ShortCommands(int maxStdout) {
+    this.maxStdout = maxStdout;
+  }
+
+  /** See {@link ProcessRunner#run}. */
+  ProcessResult run(List<String> argv, Duration timeout) {
+    LOG.debug("run: {}", argv);
+    Process p;
+    try {
+      p = new ProcessBuilder(argv).redirectInput(DEV_NULL).start();
+    } catch (IOException e) {
+      return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
+    }
+    running.add(p);
+    StdoutCollector out = new StdoutCollector(p.getInputStream(), maxStdout);
+    StderrTail err = new StderrTail(p.getErrorStream(), "stderr " + argv.get(0));
+    boolean finished;
+    try {
+      finished = ProcessKiller.waitFor(p, timeout);
+      if (!finished) {
+        ProcessKiller.kill(p);
+      }
+    } finally {
+      running.remove(p);
+    }
+    String stdout = out.await();
+    String stderr = err.await();
+    if (out.overflowed) {
+      // Cut output is wrong output (a listing missing its last datasets): a failure, never data.
+      String why = "its output exceeded " + maxStdout + " bytes and was discarded";
+      return new ProcessResult(argv, -1, "", (stderr + "\n" + why).strip(), false, !finished);
+    }
+    return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
+  }
+
+  /** See {@link ProcessRunner#stopRunning}. */
+  void stopRunning() {
+    for (Process p : running) {
+      p.descendants().forEach(ProcessHandle::destroy);
+      p.destroy();
+    }
+  }
+
+  /** Collects stdout on its own thread so a chatty process never blocks on a full pipe. */
+  private static final class StdoutCollector {
+    private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    private final Thread thread;
+    volatile boolean overflowed;
+
+    StdoutCollector(InputStream in, int max) {
+      thread =
+          new Thread(
+              () -> {
+                byte[] chunk = new byte[64 * 1024];
+                try (in) {
+                  int n;
+                  while ((n = in.read(chunk)) > 0) {
+                    if (buf.size() + n > max) {
+                      overflowed = true;
+                      continue; // keep draining, drop the excess
+                    }
+                    buf.write(chunk, 0, n);
+                  }
+                } catch (IOException e) {
+                  // process gone
+                }
+              },
+              "stdout");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    String await() {
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return buf.toString(StandardCharsets.UTF_8);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package org.zfsbackup.exec;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.exec.ProcessRunner.ByteProgress;
+import org.zfsbackup.exec.ProcessRunner.KillSwitch;
+import org.zfsbackup.exec.RealProcessRunner.KillPolicy;
+
+/** Watches the processes of one stream, from start to end: progress, stalls, forced stops. */
+final class Watchdog {
+  // Logs as the runner it works for: the log lines stay those of RealProcessRunner.
+  private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
+  private static final long TICK_MS = 1000;
+
+  private final KillPolicy killPolicy;
+
+  Watchdog(KillPolicy killPolicy) {
+    this.killPolicy = killPolicy;
+  }
+
+  /** How a watched stream ended; {@code killed} is set from the thread of a forced stop. */
+  static final class Watch {
+    volatile boolean stalled;
+    volatile boolean killed;
+    volatile boolean stuck;
+  }
+
+  /**
+   * Waits for every process; reports progress each second, bytes moved or not; ends them all on a
+   * stall or a forced stop (see {@link KillPolicy}), and abandons what outlives that.
+   */
+  Watch supervise(
+      List<Process> procs,
+      AtomicLong bytes,
+      ByteProgress progress,
+      Duration stallTimeout,
+      KillSwitch control) {
+    Watch watch = new Watch();
+    ProcessKiller ender = new ProcessKiller(procs, killPolicy);
+    Runnable killer =
+        () -> {
+          watch.killed = true;
+          ender.terminate();
+        };
+    control.register(killer);
+    try {
+      long lastBytes = -1;
+      long lastMove = System.nanoTime();
+      Process last = procs.get(procs.size() - 1);
+      while (true) {
+        boolean done = ProcessKiller.waitFor(last, Duration.ofMillis(TICK_MS));
+        long now = System.nanoTime();
+        long b = bytes.get();
+        if (b != lastBytes) {
+          lastBytes = b;
+          lastMove = now;
+        }
+        // Every tick, moved or not: a paused stream still reports (the contract's "at least every
+        // 5 s while streaming"; the agent thins these out for MQTT).
+        progress.bytes(b);
+        if (done) {
+          break;
+        }
+        if (ender.terminated()) {
+          if (ender.overdue()) {
+            watch.stuck = true;
+            break;
+          }
+        } else if (now - lastMove > stallTimeout.toNanos()) {
+          LOG.warn(
+              "no byte moved for {} s: killing {}",
+              stallTimeout.toSeconds(),
+              procs.get(0).info().command().orElse("stream"));
+          watch.stalled = true;
+          ender.terminate();
+        }
+      }
+      // The receiver is done; the others end on EOF or SIGPIPE. Bound that wait too.
+      long tailStart = System.nanoTime();
+      while (!watch.stuck && procs.stream().anyMatch(Process::isAlive)) {
+        if (!ender.terminated()
+            && System.nanoTime() - tailStart > Duration.ofSeconds(30).toNanos()) {
+          ender.terminate();
+        }
+        if (ender.terminated() && ender.overdue()) {
+          watch.stuck = true;
+        }
+        ProcessKiller.waitFor(
+            procs.stream().filter(Process::isAlive).findFirst().orElse(last),
+            Duration.ofMillis(100));
+      }
+      if (watch.stuck) {
+        LOG.error(
+            "abandoned, still running {} s after SIGTERM (SIGKILL after {} s; stuck in the kernel?): {}",
+            killPolicy.abandonAfter().toSeconds(),
+            killPolicy.killGrace().toSeconds(),
+            procs.stream()
+                .filter(Process::isAlive)
+                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?"))
+                .toList());
+      }
+      progress.bytes(bytes.get());
+    } finally {
+      control.unregister(killer);
+    }
+    return watch;
+  }
+}
