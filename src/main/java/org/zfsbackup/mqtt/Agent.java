@@ -11,7 +11,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.command.AgentCommand;
 import org.zfsbackup.command.CommandParser;
-import org.zfsbackup.command.ParseResult;
 import org.zfsbackup.cycle.CycleControl.StopReason;
 import org.zfsbackup.cycle.CycleReport;
 import org.zfsbackup.cycle.CycleRunner;
@@ -21,9 +20,9 @@ import org.zfsbackup.mqtt.AgentStatus.Event;
 import org.zfsbackup.mqtt.AgentStatus.Stage;
 
 /**
- * The agent: takes commands from {@code T}, drives the {@link AgentStatus} machine, runs cycles and
- * the power command on a worker executor, and publishes everything of contract §4 through {@link
- * AgentPublisher}.
+ * The agent: takes commands from {@code T} (through {@link AgentCommands}), drives the {@link
+ * AgentStatus} machine, runs cycles and the power command on a worker executor, and publishes
+ * everything of contract §4 through {@link AgentPublisher}.
  *
  * <p>Threading: every method runs on one Vert.x context ({@link #context}); the engine's events and
  * results, Paho's callbacks and the worker's results are handed to it with {@code runOnContext}. So
@@ -48,12 +47,12 @@ final class Agent implements MqttPort.Listener {
   private final WorkerExecutor workers;
   private final MqttPort mqtt;
   private final CycleRunner runner;
-  private final CommandParser parser;
   private final Clock clock;
   private final Settings settings;
   private final AgentPublisher out;
   private final CycleReporting reporting;
   private final PowerDown powerDown;
+  private final AgentCommands commands;
 
   /** The state machine's one value; after the constructor, assigned only in {@link #become}. */
   private AgentStatus status;
@@ -75,7 +74,6 @@ final class Agent implements MqttPort.Listener {
     this.workers = workers;
     this.mqtt = mqtt;
     this.runner = runner;
-    this.parser = parser;
     this.clock = clock;
     this.settings = settings;
     this.out =
@@ -91,6 +89,8 @@ final class Agent implements MqttPort.Listener {
             settings.discovery().map(Discovery::staleAfter));
     this.powerDown =
         new PowerDown(context.owner(), mqtt, out, workers, power, clocks, settings.power());
+    this.commands =
+        new AgentCommands(settings.topics(), parser, clock, out, settings.power().lockFile());
     this.status = AgentStatus.initial(clock.instant());
   }
 
@@ -156,31 +156,9 @@ final class Agent implements MqttPort.Listener {
   @Override
   public void message(String topic, byte[] payload, boolean retained, long connection) {
     try {
-      if (out.homeAssistantStatus(topic, payload, retained)
-          || !topic.equals(settings.topics().command())) {
-        return;
-      }
-      if (connection < status.firstLiveConnection()) {
-        log.info("ignored a command received before the power-down");
-        return;
-      }
-      if (status.stage() == Stage.POWERING_DOWN || status.stage() == Stage.STOPPING) {
-        log.info(
-            "ignored a command: {}",
-            status.stage() == Stage.STOPPING ? "the agent is shutting down" : "powering down");
-        return;
-      }
-      if (payload.length == 0) {
-        // How a retained message is cleared (mosquitto_pub -r -n): not a command, not an error.
-        log.info("ignored an empty message on {}", topic);
-        return;
-      }
-      ParseResult parsed = parser.parse(payload, retained, clock.instant());
-      if (parsed instanceof ParseResult.Rejection rejection) {
-        log.warn("rejected a command on {}: {}", topic, rejection.message());
-        out.agentError(status.cycle(), rejection.reason().kind(), rejection.message());
-      } else if (parsed instanceof ParseResult.Accepted accepted) {
-        handle(accepted.command());
+      AgentCommand command = commands.accept(status, topic, payload, retained, connection);
+      if (command != null) {
+        handle(command);
       }
     } catch (RuntimeException e) {
       log.error("handling a message on {} failed", topic, e);
@@ -190,92 +168,20 @@ final class Agent implements MqttPort.Listener {
 
   // ---------------------------------------------------------------- commands
 
-  /** What each command does in each state; the table in docs/mqtt.md says the same. */
+  /**
+   * What each command does in each state ({@link AgentCommands#dispatch}); a suspend when idle goes
+   * on to take the cycle lock.
+   */
   void handle(AgentCommand command) {
-    log.info("command {} received (state {})", AgentLog.command(command), status.wire().wire());
-    if (command instanceof AgentCommand.Run run) {
-      if (status.stage() == Stage.IDLE) {
-        startCycle(run);
-      } else {
-        AgentCycle c = status.cycle();
-        refuse(
-            "run",
-            (c == null ? "the agent" : "cycle " + c.id)
-                + " is "
-                + status.wire().wire()
-                + "; a new run starts only when idle");
-      }
-    } else if (command instanceof AgentCommand.Suspend suspend) {
-      suspend(suspend.force());
-    } else if (command instanceof AgentCommand.Cancel cancel) {
-      cancel(cancel.force());
-    } else if (command instanceof AgentCommand.Status) {
-      out.state(status);
-    }
-  }
-
-  // POWERING_DOWN and STOPPING take no commands: message() drops them first.
-
-  private void suspend(boolean force) {
-    AgentCycle c = status.cycle();
-    switch (status.stage()) {
-      case IDLE -> {
-        become(Event.SUSPEND);
+    Event event = commands.dispatch(command, status);
+    if (event == Event.RUN) {
+      startCycle((AgentCommand.Run) command);
+    } else if (event != null) {
+      become(event);
+      if (status.stage() == Stage.AWAITING_LOCK) {
         awaitLock();
       }
-      case RUNNING, CANCELLING -> {
-        log.info("cycle {}: {}; power-down when it ends", c.id, AgentLog.streams(force));
-        c.control.stop(StopReason.SUSPEND, force);
-        become(Event.SUSPEND);
-      }
-      case SUSPENDING -> {
-        if (force) {
-          log.info("cycle {}: suspend forced, killing the streams in flight", c.id);
-          c.control.stop(StopReason.SUSPEND, true);
-        } else {
-          log.info("already suspending");
-        }
-        out.state(status);
-      }
-      case AWAITING_LOCK -> {
-        // The cycle that holds the lock is not ours: force cannot stop it, and must not.
-        log.info("already suspending: waiting for the cycle lock {}", powerDown.lockFile());
-        out.state(status);
-      }
-      case POWERING_DOWN, STOPPING -> {}
     }
-  }
-
-  private void cancel(boolean force) {
-    AgentCycle c = status.cycle();
-    switch (status.stage()) {
-      case IDLE -> {
-        log.info("nothing to cancel: idle");
-        out.state(status);
-      }
-      case RUNNING -> {
-        log.info("cycle {}: cancelling; {}", c.id, AgentLog.streams(force));
-        c.control.stop(StopReason.CANCEL, force);
-        become(Event.CANCEL);
-      }
-      case CANCELLING -> {
-        if (force) {
-          log.info("cycle {}: cancel forced, killing the streams in flight", c.id);
-          c.control.stop(StopReason.CANCEL, true);
-        } else {
-          log.info("already cancelling");
-        }
-        out.state(status);
-      }
-      case SUSPENDING, AWAITING_LOCK ->
-          refuse("cancel", "a suspend is in progress and cannot be cancelled");
-      case POWERING_DOWN, STOPPING -> {}
-    }
-  }
-
-  private void refuse(String what, String why) {
-    log.warn("refused {}: {}", what, why);
-    out.agentError(status.cycle(), "command_refused", what + " refused: " + why);
   }
 
   // ---------------------------------------------------------------- cycles

@@ -10,8 +10,8 @@ import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 
 /**
- * Small pieces of {@link PahoConnection}: the connect options, Paho's action callbacks handed to
- * the Vert.x context, and the text of its log lines.
+ * Small pieces of {@link PahoConnection}: the connect options, the retry backoff, Paho's action
+ * callbacks handed to the Vert.x context, and the text of its log lines.
  */
 final class PahoCalls {
   private PahoCalls() {}
@@ -56,6 +56,12 @@ final class PahoCalls {
         context.runOnContext(v -> handler.handle(e));
       }
     };
+  }
+
+  /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
+  static long backoff(PahoConnection.Settings settings, int n) {
+    return Math.min(
+        settings.maxRetry().toMillis(), settings.firstRetry().toMillis() << Math.min(n - 1, 20));
   }
 
   /**

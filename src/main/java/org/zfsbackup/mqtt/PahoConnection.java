@@ -7,14 +7,11 @@ import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
-import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
 import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -41,14 +38,13 @@ import org.zfsbackup.config.AgentConfig.Secret;
  *       throws.
  *   <li>{@code maxInflight} is raised from Paho's 10: discovery alone is nine retained messages.
  *   <li>The async client reports a subscribe as a success even when the broker's SUBACK refused it
- *       (return code 0x80, e.g. an ACL; only the blocking {@code MqttClient} checks): {@link
- *       #subscribed} reads {@code IMqttToken.getGrantedQos()}, and a refusal is a failed
- *       subscription, retried with backoff, never {@code online}.
+ *       (return code 0x80): {@link PahoSubscription} checks the granted QoS (see there).
  * </ul>
  *
  * <p>The will is {@code offline}, retained, on {@code T/availability}. Credentials are passed to
- * Paho and never logged. The options are in {@link PahoCalls#options}; publishes waiting for their
- * acknowledgement in {@link InFlight}.
+ * Paho and never logged. The options are in {@link PahoCalls#options}; the subscriptions after
+ * every connect in {@link PahoSubscription}; publishes waiting for their acknowledgement in {@link
+ * InFlight}.
  */
 final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private static final Logger log = LoggerFactory.getLogger(PahoConnection.class);
@@ -80,16 +76,13 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private final MqttConnectOptions options;
   private final AtomicLong connections = new AtomicLong();
   private final InFlight inFlight = new InFlight();
+  private final PahoSubscription subscription;
 
   private volatile Listener listener;
   private boolean wanted;
   private boolean closed;
   private int attempt;
   private long retryTimer = -1;
-  private int subscribeAttempt;
-
-  /** The connection whose refused subscription was reported to the listener already. */
-  private long refusalReported;
 
   /**
    * @throws IllegalArgumentException for a bad URL or an unreadable CA file, with a message for a
@@ -107,6 +100,14 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     }
     client.setCallback(this);
     options = PahoCalls.options(settings);
+    subscription =
+        new PahoSubscription(
+            vertx,
+            context,
+            settings,
+            client,
+            n -> !closed && n == connections.get(),
+            () -> listener);
   }
 
   @Override
@@ -165,7 +166,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (!wanted || closed || client.isConnected()) {
       return;
     }
-    long delay = backoff(attempt);
+    long delay = PahoCalls.backoff(settings, attempt);
     log.warn(
         "MQTT connect to {} failed (attempt {}): {}; retrying in {}",
         settings.url(),
@@ -173,12 +174,6 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         PahoCalls.describe(e),
         PahoCalls.seconds(delay));
     retryTimer = vertx.setTimer(delay, t -> tryConnect());
-  }
-
-  /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
-  private long backoff(int n) {
-    return Math.min(
-        settings.maxRetry().toMillis(), settings.firstRetry().toMillis() << Math.min(n - 1, 20));
   }
 
   @Override
@@ -198,78 +193,8 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     attempt = 0;
-    subscribeAttempt = 0;
     log.info("{} MQTT broker {}", reconnect ? "reconnected to" : "connected to", settings.url());
-    subscribe(n);
-  }
-
-  private void subscribe(long n) {
-    if (closed || n != connections.get() || !client.isConnected()) {
-      return;
-    }
-    String[] topics = settings.subscriptions().toArray(String[]::new);
-    int[] qos = new int[topics.length];
-    Arrays.fill(qos, 1);
-    try {
-      client.subscribe(
-          topics,
-          qos,
-          null,
-          new IMqttActionListener() {
-            @Override
-            public void onSuccess(IMqttToken token) {
-              int[] granted = token.getGrantedQos();
-              context.runOnContext(v -> subscribed(n, topics, granted));
-            }
-
-            @Override
-            public void onFailure(IMqttToken token, Throwable e) {
-              context.runOnContext(v -> subscribeFailed(n, e));
-            }
-          });
-    } catch (MqttException e) {
-      subscribeFailed(n, e);
-    }
-  }
-
-  /** The SUBACK came: every topic granted, or the subscription failed. */
-  private void subscribed(long n, String[] topics, int[] granted) {
-    if (closed || n != connections.get()) {
-      return;
-    }
-    List<String> refused = PahoCalls.refused(topics, granted);
-    if (!refused.isEmpty()) {
-      String detail =
-          "the broker refused the subscription to "
-              + String.join(", ", refused)
-              + " (SUBACK return code 0x80): its ACL does not let "
-              + settings.username().map(u -> "user '" + u + "'").orElse("this client")
-              + " read "
-              + (refused.size() == 1 ? "it" : "them")
-              + ", so commands cannot reach the agent";
-      long delay = backoff(++subscribeAttempt);
-      log.error("{}; staying offline, retrying in {}", detail, PahoCalls.seconds(delay));
-      Listener l = listener;
-      if (l != null && refusalReported != n) {
-        refusalReported = n;
-        l.subscriptionRefused(detail);
-      }
-      vertx.setTimer(delay, t -> subscribe(n));
-      return;
-    }
-    log.info("subscribed to {}", String.join(", ", topics));
-    Listener l = listener;
-    if (l != null) {
-      l.connected(n);
-    }
-  }
-
-  private void subscribeFailed(long n, Throwable e) {
-    log.error(
-        "subscribing to {} failed: {}; retrying in 5 s",
-        settings.subscriptions(),
-        PahoCalls.describe(e));
-    vertx.setTimer(5000, t -> subscribe(n));
+    subscription.start(n);
   }
 
   @Override
