@@ -6,6 +6,7 @@ import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.EventSink;
+import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.zfs.Endpoint;
 
@@ -14,6 +15,11 @@ import org.zfsbackup.zfs.Endpoint;
  * shares, and the route from one source side to one target side.
  */
 record TransferContext(Scope scope, Route route) {
+
+  /** Resumable receives: the setting, and the target's zfs has them. */
+  boolean resumable() {
+    return scope.resumable() && route.target().resumable();
+  }
 
   /**
    * What every transfer of one cycle shares.
@@ -34,7 +40,13 @@ record TransferContext(Scope scope, Route route) {
       Duration shortTimeout,
       Duration stallTimeout,
       boolean holds,
-      boolean resumable) {}
+      boolean resumable) {
+
+    /** A short {@code zfs} command on {@code side}, bounded by {@link #shortTimeout}. */
+    ProcessResult run(Endpoint side, List<String> zfsArgs) {
+      return runner.run(side.zfs(zfsArgs), shortTimeout);
+    }
+  }
 
   /**
    * From one source side to one target side; pull and push differ only here.

@@ -1,0 +1,202 @@
+package org.zfsbackup.cycle;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.PipeResult;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.plan.Resumption;
+import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.zfs.ZfsCommands;
+import org.zfsbackup.zfs.ZfsListing;
+
+/**
+ * The target's interrupted receive, before a dataset is planned: resumed ({@code send -t}), or
+ * aborted ({@code receive -A}) when resumable receives are off or its token no longer works, then
+ * the dataset listed again for the plan. What to do is decided by the pure {@link Resumption}.
+ */
+final class Resumes {
+  // Logs as the Transfer it resumes for: the same log lines as before the split.
+  private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
+
+  /**
+   * What came before the plan: a resumed receive ({@code bytes} moved, {@code note} for the
+   * result), warnings, and the target's snapshots to plan against; or the dataset's end (a dry run,
+   * a failed resume that keeps its state, an abort that failed, a listing that failed after).
+   */
+  record Before(
+      long bytes,
+      String note,
+      List<Warning> warnings,
+      DatasetResult ended,
+      List<Snapshot> targetSnaps) {
+
+    /** {@code r}, the planned rest's result, with this before it: the resumed bytes and note. */
+    DatasetResult then(DatasetResult r) {
+      String plan =
+          note() == null
+              ? r.plan()
+              : note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
+      Status status = r.status() == Status.UP_TO_DATE && bytes() > 0 ? Status.SENT : r.status();
+      return new DatasetResult(
+          r.phase(),
+          r.source(),
+          r.dataset(),
+          r.target(),
+          status,
+          bytes() + r.bytes(),
+          plan,
+          r.message());
+    }
+  }
+
+  private final TransferContext.Scope scope;
+  private final TargetSide target;
+  private final TransferEvents events;
+  private final Streams streams;
+  private final TargetChanges changes;
+
+  Resumes(TransferContext context, TransferEvents events, Streams streams, TargetChanges changes) {
+    this.scope = context.scope();
+    this.target = context.route().target();
+    this.events = events;
+    this.streams = streams;
+    this.changes = changes;
+  }
+
+  /**
+   * Resumes or aborts the interrupted receive on {@code dst} ({@code first}: not {@link
+   * Resumption.First#PLAN}), then lists {@code dst} again; in a dry run, says what it would do.
+   *
+   * @param targetSnaps the snapshots of {@code dst} as the target side was listed
+   */
+  Before settle(
+      String dataset,
+      String dst,
+      Resumption.First first,
+      Optional<String> token,
+      List<Snapshot> targetSnaps) {
+    if (scope.dryRun()) {
+      String would =
+          first == Resumption.First.RESUME
+              ? "would resume an interrupted receive (zfs send -t), then plan again"
+              : "would abort an interrupted receive (zfs receive -A: resumable receives are off),"
+                  + " then plan again";
+      events.progress(
+          dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
+      DatasetResult ended = events.result(dataset, dst, Status.SENT, 0, would, null);
+      return new Before(0, null, List.of(), ended, null);
+    }
+    Before before = new Before(0, null, List.of(), null, null);
+    // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
+    // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
+    boolean placeholder = target.placeholder(dst);
+    boolean full = targetSnaps.isEmpty() && !placeholder;
+    if (first == Resumption.First.RESUME) {
+      before = resume(dataset, dst, token.get(), full);
+    } else if (first == Resumption.First.ABORT_THEN_PLAN) {
+      String why = "resumable receives are off (replication.resumable, or this zfs has none)";
+      before = abort(dataset, dst, why, full);
+    }
+    if (before.ended() != null) {
+      return before;
+    }
+    List<Warning> warnings = before.warnings();
+    if (placeholder && before.note() != null) {
+      // The resumed stream replaced the placeholder (its -F receive was cut): the mark goes.
+      Optional<Warning> w = changes.clearPlaceholder(dst).map(events::warning);
+      if (w.isPresent()) {
+        warnings = new ArrayList<>(warnings);
+        warnings.add(w.get());
+      }
+    }
+    Optional<List<Snapshot>> relisted = relist(dst);
+    if (relisted.isEmpty()) {
+      String msg = "cannot list " + dst + " again after the interrupted receive";
+      DatasetResult f =
+          events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
+      return new Before(before.bytes(), before.note(), warnings, f, null);
+    }
+    return new Before(before.bytes(), before.note(), warnings, null, relisted.get());
+  }
+
+  /**
+   * Resumes the target's interrupted receive with {@code send -t}. A token that no longer works is
+   * aborted and the dataset planned afresh; any other failure keeps the saved state for the next
+   * cycle and ends the dataset.
+   *
+   * @param full the partial state is a full receive's (the dataset has no snapshot yet)
+   */
+  private Before resume(String dataset, String dst, String token, boolean full) {
+    Streams.Streamed s = streams.resume(dataset, dst, token);
+    if (s.failure() == null) {
+      return new Before(s.bytes(), "resumed (" + s.bytes() + " bytes)", List.of(), null, null);
+    }
+    PipeResult pr = s.pipe();
+    boolean interrupted = pr.killed() || pr.stalled() || pr.stuck();
+    Resumption.AfterFailure next =
+        Resumption.afterFailure(interrupted, pr.send().stderrTail(), pr.receive().stderrTail());
+    if (next == Resumption.AfterFailure.KEEP) {
+      Failures.Failure f = s.failure();
+      events.error(dataset, f.kind(), f.message(), f.blamed());
+      String msg = f.message() + "; the partial state is kept: the next cycle resumes it";
+      return new Before(
+          s.bytes(),
+          null,
+          List.of(),
+          events.result(dataset, dst, Status.FAILED, s.bytes(), "resume", msg),
+          null);
+    }
+    String why = "its token no longer works (" + s.failure().message() + ")";
+    Before aborted = abort(dataset, dst, why, full);
+    return new Before(s.bytes(), null, aborted.warnings(), aborted.ended(), null);
+  }
+
+  /** {@code receive -A}: the saved state goes (with the dataset, when it was a full receive's). */
+  private Before abort(String dataset, String dst, String why, boolean full) {
+    ProcessResult a = scope.run(target.endpoint, ZfsCommands.abortResume(dst));
+    if (!a.ok()) {
+      String msg =
+          "cannot abort the interrupted receive on " + dst + " (" + why + "): " + a.describe();
+      return new Before(
+          0,
+          null,
+          List.of(),
+          events.failed(dataset, dst, ErrorKind.RECEIVE_FAILED, msg, a, "abort"),
+          null);
+    }
+    target.aborted(dst, full);
+    String msg =
+        "aborted the interrupted receive on "
+            + dst
+            + " (zfs receive -A): "
+            + why
+            + "; planned afresh";
+    Warning w = events.warning(new Warning(dataset, ErrorKind.RESUME_ABORTED, msg, null));
+    return new Before(0, null, List.of(w), null, null);
+  }
+
+  /** The snapshots of {@code dst} now (after a resume or an abort); empty on a failed listing. */
+  private Optional<List<Snapshot>> relist(String dst) {
+    if (!target.exists(dst)) {
+      return Optional.of(List.of());
+    }
+    ProcessResult r = scope.run(target.endpoint, ZfsCommands.listOne(dst));
+    if (!r.ok()) {
+      LOG.warn("cannot list {} again: {}", dst, r.describe());
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(ZfsListing.parse(r.stdout()).snapshots(dst));
+    } catch (ZfsListing.ListingException e) {
+      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
+      return Optional.empty();
+    }
+  }
+}

@@ -1,0 +1,97 @@
+package org.zfsbackup.cycle;
+
+import java.util.Optional;
+import java.util.Set;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.plan.ReceiveRules;
+import org.zfsbackup.zfs.ZfsCommands;
+import org.zfsbackup.zfs.ZfsListing;
+
+/**
+ * What one {@link Transfer} changes on the target besides the streams: the missing parents, created
+ * as the agent's placeholders (unless a failed parent belongs there), the placeholder mark removed
+ * once the real dataset replaced it, and {@code canmount=off} on every backup.
+ */
+final class TargetChanges {
+  private final TransferContext.Scope scope;
+  private final TargetSide target;
+  private final TransferEvents events;
+
+  TargetChanges(TransferContext context, TransferEvents events) {
+    this.scope = context.scope();
+    this.target = context.route().target();
+    this.events = events;
+  }
+
+  /**
+   * The target's missing parents, created top-down, unless a source dataset that failed this phase
+   * ({@code failed}) belongs where one would go: then the dataset is skipped. The skipped or failed
+   * result when the parents are not all there.
+   */
+  Optional<DatasetResult> parents(String dataset, String dst, String plan, Set<String> failed) {
+    if (!target.missingParents(dst).isEmpty()) {
+      Optional<String> blocker = ReceiveRules.blockingAncestor(dataset, failed);
+      if (blocker.isPresent()) {
+        String why =
+            "parent failed: "
+                + blocker.get()
+                + " failed this cycle; no placeholder is"
+                + " created where it belongs, "
+                + dataset
+                + " follows it once it is received";
+        return Optional.of(events.skipped(dataset, dst, why));
+      }
+    }
+    return createParents(dataset, dst, plan);
+  }
+
+  /** The target's missing parents, top-down; the failed result when one cannot be created. */
+  private Optional<DatasetResult> createParents(String dataset, String dst, String plan) {
+    for (String parent : target.missingParents(dst)) {
+      ProcessResult c = scope.run(target.endpoint, ZfsCommands.createParent(parent));
+      if (c.ok()) {
+        target.createdPlaceholder(parent);
+        continue;
+      }
+      if (!c.stderrTail().contains("dataset already exists")) {
+        String msg = "cannot create the parent " + parent + ": " + c.describe();
+        return Optional.of(events.failed(dataset, dst, ErrorKind.CREATE_FAILED, msg, c, plan));
+      }
+      // Created meanwhile: by another tree of this phase (its placeholder mark stays known), or
+      // by someone else (then it is no placeholder of the agent's).
+      target.appeared(parent);
+    }
+    return Optional.empty();
+  }
+
+  /** The placeholder was replaced by the real dataset: its mark goes (the dataset stays). */
+  Optional<Warning> clearPlaceholder(String dst) {
+    ProcessResult r = scope.run(target.endpoint, ZfsCommands.clearPlaceholder(dst));
+    if (r.ok()) {
+      return Optional.empty();
+    }
+    String msg = "could not remove the placeholder mark from " + dst + ": " + r.describe();
+    return Optional.of(new Warning(dst, ErrorKind.WARNING, msg, r));
+  }
+
+  /** Backups are never mounted: {@code canmount=off}, unless the listing shows it already. */
+  Optional<Warning> canmountOff(String dst) {
+    ZfsListing known = target.listing();
+    Optional<String> canmount =
+        known == null ? Optional.empty() : known.dataset(dst).flatMap(ZfsListing.Dataset::canmount);
+    if (canmount.isPresent() && canmount.get().equals("off")) {
+      return Optional.empty();
+    }
+    if (known != null && known.contains(dst) && canmount.isEmpty()) {
+      return Optional.empty(); // a volume: no canmount
+    }
+    ProcessResult r = scope.run(target.endpoint, ZfsCommands.canmountOff(dst));
+    if (r.ok()) {
+      return Optional.empty();
+    }
+    String msg = "could not set canmount=off on " + dst + ": " + r.describe();
+    return Optional.of(new Warning(dst, ErrorKind.CANMOUNT_FAILED, msg, r));
+  }
+}
