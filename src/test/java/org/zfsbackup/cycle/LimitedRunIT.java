@@ -23,7 +23,7 @@ import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.event.EventSink;
 import org.zfsbackup.testing.TestConfigs;
-import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * A run limited to some datasets (MQTT's {@code "datasets": ["source:dataset"]}, here a {@link
@@ -33,23 +33,17 @@ import org.zfsbackup.testing.ZfsPools;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class LimitedRunIT {
-  ZfsPools pools;
-  String src;
-  String bak;
-  String off;
+  ZfsSshHosts hosts;
 
   @BeforeAll
   void setUp() {
-    pools = new ZfsPools();
-    src = pools.create("zlrsrc");
-    bak = pools.create("zlrbak");
-    off = pools.create("zlroff");
+    hosts = ZfsSshHosts.local("zlr");
   }
 
   @AfterAll
   void tearDown() {
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -86,18 +80,18 @@ class LimitedRunIT {
    */
   @Test
   void limitedToOneDataset_onlyItAndItsChildrenPulledAndPushed() {
-    String a = src + "/lim/a";
+    String a = hosts.src + "/lim/a";
     String kid = a + "/kid";
-    String b = src + "/lim/b";
-    String c = src + "/other/c";
+    String b = hosts.src + "/lim/b";
+    String c = hosts.src + "/other/c";
     dataset(kid);
     dataset(b);
     dataset(c);
     for (String ds : List.of(a, kid, b, c)) {
       snapshot(ds, "s1");
     }
-    String target = bak + "/lim";
-    String offTarget = off + "/lim";
+    String target = hosts.bak + "/lim";
+    String offTarget = hosts.off + "/lim";
     dataset(target);
     dataset(offTarget);
     // Already on the backup pool, outside the limit (a source no longer configured): a full push

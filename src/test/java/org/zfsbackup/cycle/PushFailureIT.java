@@ -25,7 +25,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.testing.TestConfigs;
-import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * A failure in the push phase beside a healthy dataset, on real ZFS (file-backed zfs-fuse pools): a
@@ -35,23 +35,17 @@ import org.zfsbackup.testing.ZfsPools;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class PushFailureIT {
-  ZfsPools pools;
-  String src;
-  String bak;
-  String off;
+  ZfsSshHosts hosts;
 
   @BeforeAll
   void setUp() {
-    pools = new ZfsPools();
-    src = pools.create("zpfsrc");
-    bak = pools.create("zpfbak");
-    off = pools.create("zpfoff");
+    hosts = ZfsSshHosts.local("zpf");
   }
 
   @AfterAll
   void tearDown() {
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -90,14 +84,14 @@ class PushFailureIT {
   @Test
   void oneOffsiteCopyDiverged_theOtherStillPushed_partial() {
     // "a-bad" before "b-good" in every order (name, creation, config): the failure comes first.
-    String bad = src + "/pf/a-bad";
-    String good = src + "/pf/b-good";
+    String bad = hosts.src + "/pf/a-bad";
+    String good = hosts.src + "/pf/b-good";
     dataset(bad);
     dataset(good);
     snapshot(good, "g1");
-    pools.snapshotWithData(bad, "b1", 20_000);
-    String target = bak + "/pf";
-    String offTarget = off + "/pf";
+    hosts.pools.snapshotWithData(bad, "b1", 20_000);
+    String target = hosts.bak + "/pf";
+    String offTarget = hosts.off + "/pf";
     dataset(target);
     dataset(offTarget);
     PushConfig push =

@@ -31,9 +31,9 @@ import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.FreePort;
-import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * The replication rules against real ZFS (file-backed zfs-fuse pools) over a real sshd on
@@ -44,28 +44,17 @@ import org.zfsbackup.testing.ZfsPools;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ReplicationIT {
-  ZfsPools pools;
-  SshServer ssh;
-  String src;
-  String bak;
-  String off;
+  ZfsSshHosts hosts;
 
   @BeforeAll
   void setUp() {
-    pools = new ZfsPools();
-    ssh = new SshServer();
-    src = pools.create("zsrc");
-    bak = pools.create("zbak");
-    off = pools.create("zoff");
+    hosts = ZfsSshHosts.overSsh("z");
   }
 
   @AfterAll
   void tearDown() {
-    if (ssh != null) {
-      ssh.close();
-    }
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -109,10 +98,8 @@ class ReplicationIT {
    * A pull into {@code target}, which is created first when missing (the agent never creates it).
    */
   AgentConfig pull(String target, SourceConfig... sources) {
-    if (!ZfsPools.exists(target)) {
-      dataset(target);
-    }
-    return TestConfigs.config(ssh.sshCommand(), target, List.of(sources), Optional.empty());
+    ZfsPools.ensureDataset(target);
+    return TestConfigs.config(hosts.ssh.sshCommand(), target, List.of(sources), Optional.empty());
   }
 
   DatasetResult result(CycleReport r, String dataset) {
@@ -131,13 +118,13 @@ class ReplicationIT {
 
   @Test
   void initialThenIncrementalThenUpToDate() {
-    String ds = src + "/init/data";
+    String ds = hosts.src + "/init/data";
     dataset(ds);
-    pools.snapshotWithData(ds, "a", 200_000);
-    pools.snapshotWithData(ds, "b", 100_000);
-    pools.snapshotWithData(ds, "c", 100_000);
-    String target = bak + "/init";
-    AgentConfig cfg = pull(target, TestConfigs.sshSource("host-one", ssh, ds));
+    hosts.pools.snapshotWithData(ds, "a", 200_000);
+    hosts.pools.snapshotWithData(ds, "b", 100_000);
+    hosts.pools.snapshotWithData(ds, "c", 100_000);
+    String target = hosts.bak + "/init";
+    AgentConfig cfg = pull(target, TestConfigs.sshSource("host-one", hosts.ssh, ds));
 
     CycleReport first = cycle(cfg);
     String dst = target + "/host-one/" + ds;
@@ -150,7 +137,7 @@ class ReplicationIT {
     // Received datasets and the parents the agent created end with canmount=off.
     assertEquals("off", get("canmount", dst));
     assertEquals("off", get("canmount", target + "/host-one"));
-    assertEquals("off", get("canmount", target + "/host-one/" + src + "/init"));
+    assertEquals("off", get("canmount", target + "/host-one/" + hosts.src + "/init"));
     // Progress events: started, done per step, with bytes.
     List<CycleEvent.Progress> done =
         events.stream()
@@ -161,7 +148,7 @@ class ReplicationIT {
     assertEquals(2, done.size());
     assertTrue(done.get(0).bytes() > 200_000);
 
-    pools.snapshotWithData(ds, "d", 50_000);
+    hosts.pools.snapshotWithData(ds, "d", 50_000);
     CycleReport second = cycle(cfg);
     assertEquals("incremental @c..@d", result(second, ds).plan());
     assertEquals(List.of("a", "b", "c", "d"), snapshots(dst));
@@ -174,11 +161,11 @@ class ReplicationIT {
 
   @Test
   void holdsPlacedOnTheNewBaseAndReleasedFromTheOld() {
-    String ds = src + "/holds/data";
+    String ds = hosts.src + "/holds/data";
     dataset(ds);
     snapshot(ds, "a");
     snapshot(ds, "b");
-    AgentConfig cfg = pull(bak + "/holds", TestConfigs.sshSource("h", ssh, ds));
+    AgentConfig cfg = pull(hosts.bak + "/holds", TestConfigs.sshSource("h", hosts.ssh, ds));
     cycle(cfg);
     assertEquals(
         "0", get("userrefs", ds + "@a"), "the first base is released after the incremental");
@@ -195,16 +182,19 @@ class ReplicationIT {
   void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
     // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
     // to date, so no send will hold the base; the cycle holds the unheld bases itself.
-    String a = src + "/migrated/a";
-    String b = src + "/migrated/b";
-    String c = src + "/migrated/c";
+    String a = hosts.src + "/migrated/a";
+    String b = hosts.src + "/migrated/b";
+    String c = hosts.src + "/migrated/c";
     for (String ds : List.of(a, b, c)) {
       dataset(ds);
       snapshot(ds, "s1");
     }
-    AgentConfig cfg = pull(bak + "/migrated", TestConfigs.sshSource("h", ssh, src + "/migrated"));
+    AgentConfig cfg =
+        pull(
+            hosts.bak + "/migrated",
+            TestConfigs.sshSource("h", hosts.ssh, hosts.src + "/migrated"));
     cycle(cfg);
-    String tag = BackupCycle.HOLD_PREFIX + bak + "/migrated";
+    String tag = BackupCycle.HOLD_PREFIX + hosts.bak + "/migrated";
     for (String ds : List.of(a, b)) {
       org.zfsbackup.testing.Cmd.run(
           "zfs", "release", tag, ds + "@s1"); // the state a migration starts from
@@ -240,65 +230,67 @@ class ReplicationIT {
   void childWithSpacesInItsNames_replicatedOverSshBesideItsParent() {
     // ZFS allows spaces in names: one such child must neither fail its host nor break the ssh
     // command line (each remote argument is quoted).
-    String ds = src + "/spaces/data";
+    String ds = hosts.src + "/spaces/data";
     String child = ds + "/my photos";
     dataset(ds);
     dataset(child);
     snapshot(ds, "a");
-    pools.snapshotWithData(child, "before trip", 50_000);
-    String target = bak + "/spaces";
-    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", ssh, ds)));
+    hosts.pools.snapshotWithData(child, "before trip", 50_000);
+    String target = hosts.bak + "/spaces";
+    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Outcome.SUCCESS, r.outcome(), r.datasets().toString());
     assertEquals(Status.SENT, result(r, child).status());
     assertEquals(List.of("before trip"), snapshots(target + "/h/" + child));
     assertEquals("1", get("userrefs", child + "@before trip"), "held like any other");
     assertEquals(
         Status.UP_TO_DATE,
-        result(cycle(pull(target, TestConfigs.sshSource("h", ssh, ds))), child).status());
+        result(cycle(pull(target, TestConfigs.sshSource("h", hosts.ssh, ds))), child).status());
   }
 
   @Test
   void snapshotNamesOutOfAlphabeticalOrder_orderedByCreation() {
-    String ds = src + "/names/data";
+    String ds = hosts.src + "/names/data";
     dataset(ds);
     snapshot(ds, "zulu");
     snapshot(ds, "alpha");
-    AgentConfig cfg = pull(bak + "/names", TestConfigs.sshSource("h", ssh, ds));
+    AgentConfig cfg = pull(hosts.bak + "/names", TestConfigs.sshSource("h", hosts.ssh, ds));
     CycleReport r = cycle(cfg);
     assertEquals("full @zulu, incremental @zulu..@alpha", result(r, ds).plan());
     snapshot(ds, "mike");
     CycleReport r2 = cycle(cfg);
     assertEquals("incremental @alpha..@mike", result(r2, ds).plan());
-    assertEquals(List.of("zulu", "alpha", "mike"), snapshots(bak + "/names/h/" + ds));
+    assertEquals(List.of("zulu", "alpha", "mike"), snapshots(hosts.bak + "/names/h/" + ds));
   }
 
   @Test
   void childWithItsOwnSnapshots_eachSentOnItsOwn() {
     // The case where `zfs send -R` failed: the child's snapshots differ from the parent's.
-    String parent = src + "/kids/tank";
+    String parent = hosts.src + "/kids/tank";
     String child = parent + "/child";
     dataset(child);
     snapshot(parent, "p1");
     snapshot(child, "c1");
     snapshot(child, "c2");
-    CycleReport r = cycle(pull(bak + "/kids", TestConfigs.sshSource("h", ssh, parent)));
+    CycleReport r = cycle(pull(hosts.bak + "/kids", TestConfigs.sshSource("h", hosts.ssh, parent)));
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(
         List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
-    assertEquals(List.of("p1"), snapshots(bak + "/kids/h/" + parent));
-    assertEquals(List.of("c1", "c2"), snapshots(bak + "/kids/h/" + child));
+    assertEquals(List.of("p1"), snapshots(hosts.bak + "/kids/h/" + parent));
+    assertEquals(List.of("c1", "c2"), snapshots(hosts.bak + "/kids/h/" + child));
     assertTrue(runner.commands.stream().noneMatch(c -> c.contains("-R")), "never zfs send -R");
   }
 
   @Test
   void datasetListedTwice_sentOnceParentsFirst() {
-    String parent = src + "/twice/tank";
+    String parent = hosts.src + "/twice/tank";
     String child = parent + "/data";
     dataset(child);
     snapshot(parent, "s1");
     snapshot(child, "s1");
     CycleReport r =
-        cycle(pull(bak + "/twice", TestConfigs.sshSource("h", ssh, child, parent, child)));
+        cycle(
+            pull(
+                hosts.bak + "/twice", TestConfigs.sshSource("h", hosts.ssh, child, parent, child)));
     assertEquals(
         List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
     assertEquals(2, runner.pipes.get());
@@ -306,9 +298,9 @@ class ReplicationIT {
 
   @Test
   void datasetWithoutSnapshots_skippedAndReported() {
-    String ds = src + "/nosnap/data";
+    String ds = hosts.src + "/nosnap/data";
     dataset(ds);
-    CycleReport r = cycle(pull(bak + "/nosnap", TestConfigs.sshSource("h", ssh, ds)));
+    CycleReport r = cycle(pull(hosts.bak + "/nosnap", TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.SKIPPED, result(r, ds).status());
     assertTrue(result(r, ds).message().contains("no snapshots"));
     assertEquals(Outcome.SUCCESS, r.outcome());
@@ -323,11 +315,11 @@ class ReplicationIT {
 
   @Test
   void divergedTarget_failsNamingSnapshotsAndLeavesTargetUntouched() {
-    String ds = src + "/div/data";
+    String ds = hosts.src + "/div/data";
     dataset(ds);
     snapshot(ds, "a");
-    String target = bak + "/div";
-    AgentConfig cfg = pull(target, TestConfigs.sshSource("h", ssh, ds));
+    String target = hosts.bak + "/div";
+    AgentConfig cfg = pull(target, TestConfigs.sshSource("h", hosts.ssh, ds));
     cycle(cfg);
     String dst = target + "/h/" + ds;
     snapshot(dst, "local-change");
@@ -344,15 +336,15 @@ class ReplicationIT {
 
   @Test
   void noCommonSnapshot_failsAndLeavesTargetUntouched() {
-    String ds = src + "/nocommon/data";
+    String ds = hosts.src + "/nocommon/data";
     dataset(ds);
     snapshot(ds, "a");
-    String target = bak + "/nocommon";
+    String target = hosts.bak + "/nocommon";
     String dst = target + "/h/" + ds;
     dataset(dst);
     snapshot(dst, "a"); // same name, another guid
     String before = ZfsPools.fingerprint(target);
-    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", ssh, ds)));
+    CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
     assertEquals("no_common_snapshot", errors().get(0).kind().wire());
     assertTrue(result(r, ds).message().contains("@a"));
@@ -361,7 +353,7 @@ class ReplicationIT {
 
   @Test
   void unreachableHostBesideALiveOne_liveOneStillReplicated() {
-    String ds = src + "/unreach/data";
+    String ds = hosts.src + "/unreach/data";
     dataset(ds);
     snapshot(ds, "a");
     int closed = FreePort.find();
@@ -369,9 +361,9 @@ class ReplicationIT {
     CycleReport r =
         cycle(
             pull(
-                bak + "/unreach",
+                hosts.bak + "/unreach",
                 TestConfigs.sshSource("dead", closed, "tank/data"),
-                TestConfigs.sshSource("live", ssh, ds)));
+                TestConfigs.sshSource("live", hosts.ssh, ds)));
     assertEquals(Outcome.PARTIAL, r.outcome());
     DatasetResult dead =
         r.datasets().stream().filter(d -> d.source().equals("dead")).findFirst().orElseThrow();
@@ -386,31 +378,34 @@ class ReplicationIT {
 
   @Test
   void missingSourceDataset_failsThatOneOnly() {
-    String ds = src + "/missing/data";
+    String ds = hosts.src + "/missing/data";
     dataset(ds);
     snapshot(ds, "a");
     CycleReport r =
-        cycle(pull(bak + "/missing", TestConfigs.sshSource("h", ssh, src + "/missing/nope", ds)));
-    assertEquals(Status.FAILED, result(r, src + "/missing/nope").status());
+        cycle(
+            pull(
+                hosts.bak + "/missing",
+                TestConfigs.sshSource("h", hosts.ssh, hosts.src + "/missing/nope", ds)));
+    assertEquals(Status.FAILED, result(r, hosts.src + "/missing/nope").status());
     assertEquals(Status.SENT, result(r, ds).status());
     assertEquals("dataset_missing", errors().get(0).kind().wire());
   }
 
   @Test
   void push_stripsPrefixCreatesMissingParentsOverSsh() {
-    String ds = src + "/push/data";
+    String ds = hosts.src + "/push/data";
     dataset(ds);
     snapshot(ds, "a");
     snapshot(ds, "b");
-    String target = bak + "/push";
-    String offTarget = off + "/backups";
+    String target = hosts.bak + "/push";
+    String offTarget = hosts.off + "/backups";
     dataset(target);
     dataset(offTarget);
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),
             Optional.of("root"),
-            Optional.of(ssh.port),
+            Optional.of(hosts.ssh.port),
             offTarget,
             target,
             false,
@@ -418,7 +413,7 @@ class ReplicationIT {
             List.of(target));
     AgentConfig cfg =
         TestConfigs.config(
-            ssh.sshCommand(),
+            hosts.ssh.sshCommand(),
             target,
             List.of(TestConfigs.localSource("host-storage", ds)),
             Optional.of(push));

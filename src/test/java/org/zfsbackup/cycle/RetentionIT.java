@@ -28,9 +28,9 @@ import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
 import org.zfsbackup.testing.Cmd;
-import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * Retention against real ZFS (zfs-fuse pools) and a real sshd: a source pulled over ssh, the backup
@@ -54,29 +54,18 @@ class RetentionIT {
   static final List<String> SOURCE =
       List.of(JAN10, JAN20, FEB05, MANUAL, FEB15, MAR01, MAR10, MAR11);
 
-  ZfsPools pools;
-  SshServer ssh;
-  String src;
-  String bak;
-  String off;
+  ZfsSshHosts hosts;
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
 
   @BeforeAll
   void setUp() {
-    pools = new ZfsPools();
-    ssh = new SshServer();
-    src = pools.create("zrsrc");
-    bak = pools.create("zrbak");
-    off = pools.create("zroff");
+    hosts = ZfsSshHosts.overSsh("zr");
   }
 
   @AfterAll
   void tearDown() {
-    if (ssh != null) {
-      ssh.close();
-    }
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -94,27 +83,25 @@ class RetentionIT {
    * target roots are created first when missing: the agent never creates a target root.
    */
   AgentConfig config(String name, Optional<RetentionConfig> retention, String... datasets) {
-    String target = bak + "/" + name;
-    for (String root : List.of(target, off + "/" + name)) {
-      if (!ZfsPools.exists(root)) {
-        dataset(root);
-      }
+    String target = hosts.bak + "/" + name;
+    for (String root : List.of(target, hosts.off + "/" + name)) {
+      ZfsPools.ensureDataset(root);
     }
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),
             Optional.of("root"),
-            Optional.of(ssh.port),
-            off + "/" + name,
+            Optional.of(hosts.ssh.port),
+            hosts.off + "/" + name,
             target,
             false,
             TestConfigs.ZFS_FUSE_RECEIVE,
             List.of(target));
     AgentConfig c =
         TestConfigs.config(
-            ssh.sshCommand(),
+            hosts.ssh.sshCommand(),
             target,
-            List.of(TestConfigs.sshSource("h", ssh, datasets)),
+            List.of(TestConfigs.sshSource("h", hosts.ssh, datasets)),
             Optional.of(push));
     ReplicationConfig noHolds =
         new ReplicationConfig(
@@ -143,7 +130,7 @@ class RetentionIT {
   }
 
   String sourceWithSnapshots(String name) {
-    String ds = src + "/" + name + "/data";
+    String ds = hosts.src + "/" + name + "/data";
     dataset(ds);
     SOURCE.forEach(s -> snapshot(ds, s));
     return ds;
@@ -184,8 +171,8 @@ class RetentionIT {
   void policy_prunesBothTiers_keepsBasesAndUndatable_nextCycleStillIncremental() {
     String ds = sourceWithSnapshots("both");
     AgentConfig cfg = config("both", Optional.of(policy()), ds);
-    String backup = bak + "/both/h/" + ds;
-    String offsite = off + "/both/h/" + ds;
+    String backup = hosts.bak + "/both/h/" + ds;
+    String offsite = hosts.off + "/both/h/" + ds;
 
     CycleReport first = cycle(cfg, false);
     assertEquals(Outcome.SUCCESS, first.outcome(), first.toString());
@@ -246,14 +233,14 @@ class RetentionIT {
   void dryRun_listsWhatWouldBeDestroyed_destroysNothing() {
     String ds = sourceWithSnapshots("dry");
     cycle(config("dry", Optional.empty(), ds), false); // replicated, nothing pruned
-    String backup = bak + "/dry/h/" + ds;
+    String backup = hosts.bak + "/dry/h/" + ds;
     assertEquals(SOURCE, snapshots(backup));
-    String beforeBak = untouched(bak + "/dry");
-    String beforeOff = untouched(off + "/dry");
+    String beforeBak = untouched(hosts.bak + "/dry");
+    String beforeOff = untouched(hosts.off + "/dry");
 
     CycleReport plan = cycle(config("dry", Optional.of(policy()), ds), true);
-    assertEquals(beforeBak, untouched(bak + "/dry"), "a plan destroys nothing");
-    assertEquals(beforeOff, untouched(off + "/dry"));
+    assertEquals(beforeBak, untouched(hosts.bak + "/dry"), "a plan destroys nothing");
+    assertEquals(beforeOff, untouched(hosts.off + "/dry"));
     assertEquals(5 + 6, plan.prunedCount());
     CycleReport.Pruned backupTier =
         plan.pruned().stream().filter(p -> p.phase() == Phase.PULL).findFirst().orElseThrow();
@@ -271,11 +258,11 @@ class RetentionIT {
   @Test
   void divergedDataset_isNotPruned_siblingIs() {
     String ds = sourceWithSnapshots("div");
-    String sibling = src + "/div/other";
+    String sibling = hosts.src + "/div/other";
     dataset(sibling);
     SOURCE.forEach(s -> snapshot(sibling, s));
     cycle(config("div", Optional.empty(), ds, sibling), false);
-    String backup = bak + "/div/h/" + ds;
+    String backup = hosts.bak + "/div/h/" + ds;
     snapshot(backup, "local-change");
     snapshot(ds, MAR12);
     String before = untouched(backup);
@@ -283,7 +270,7 @@ class RetentionIT {
     CycleReport r = cycle(config("div", Optional.of(policy()), ds, sibling), false);
     assertEquals(Status.FAILED, result(r, Phase.PULL, ds).status());
     assertEquals(before, untouched(backup), "the diverged dataset is left alone");
-    assertEquals(List.of(MANUAL, FEB15, MAR11), snapshots(bak + "/div/h/" + sibling));
+    assertEquals(List.of(MANUAL, FEB15, MAR11), snapshots(hosts.bak + "/div/h/" + sibling));
     assertTrue(
         r.pruned().stream().noneMatch(p -> p.target().equals(backup)), r.pruned().toString());
   }
@@ -296,8 +283,8 @@ class RetentionIT {
   void destroyFailure_isAWarning_theRestIsPruned() {
     String ds = sourceWithSnapshots("busy");
     cycle(config("busy", Optional.empty(), ds), false);
-    String backup = bak + "/busy/h/" + ds;
-    ZfsPools.zfs("clone", "-o", "mountpoint=none", backup + "@" + JAN20, bak + "/busy-clone");
+    String backup = hosts.bak + "/busy/h/" + ds;
+    ZfsPools.zfs("clone", "-o", "mountpoint=none", backup + "@" + JAN20, hosts.bak + "/busy-clone");
     try {
       CycleReport r = cycle(config("busy", Optional.of(policy()), ds), false);
       assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
@@ -313,7 +300,7 @@ class RetentionIT {
                           && err.message().startsWith("destroy_failed: ")),
           events.toString());
     } finally {
-      Cmd.run("zfs", "destroy", bak + "/busy-clone");
+      Cmd.run("zfs", "destroy", hosts.bak + "/busy-clone");
     }
   }
 }

@@ -31,9 +31,9 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.exec.RealProcessRunner;
-import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * Issue 9 on real ZFS (zfs-fuse pools) pulled over a real sshd: receives never destroy, target
@@ -45,28 +45,19 @@ import org.zfsbackup.testing.ZfsPools;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SafetyIT {
-  ZfsPools pools;
-  SshServer ssh;
-  String src;
-  String bak;
+  ZfsSshHosts hosts;
   @TempDir Path hooks;
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
 
   @BeforeAll
   void setUp() {
-    pools = new ZfsPools();
-    ssh = new SshServer();
-    src = pools.create("zssrc");
-    bak = pools.create("zsbak");
+    hosts = ZfsSshHosts.overSshNoOffsite("zs");
   }
 
   @AfterAll
   void tearDown() {
-    if (ssh != null) {
-      ssh.close();
-    }
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -84,7 +75,7 @@ class SafetyIT {
     Path hook = Path.of("target/test-classes/fake/zfs-hook").toAbsolutePath();
     AgentConfig c =
         TestConfigs.config(
-            ssh.sshCommand(),
+            hosts.ssh.sshCommand(),
             List.of("bash", hook.toString(), hooks.toString()),
             List.of("pv"),
             target,
@@ -147,8 +138,8 @@ class SafetyIT {
    */
   @Test
   void targetSnapshotTakenAfterTheListing_survives_noForce() throws IOException {
-    String ds = src + "/snap/data";
-    String dst = pullOnce(ds, bak + "/snap");
+    String ds = hosts.src + "/snap/data";
+    String dst = pullOnce(ds, hosts.bak + "/snap");
     snapshot(ds, "b");
     Files.writeString(hooks.resolve("before-receive"), "zfs snapshot " + dst + "@sanoid_hourly\n");
     CycleReport r = cycle(cfg);
@@ -166,8 +157,8 @@ class SafetyIT {
   @Test
   void targetWrittenAndSnapshottedAfterTheListing_survives_datasetFailsTargetModified()
       throws IOException {
-    String ds = src + "/mod/data";
-    String dst = pullOnce(ds, bak + "/mod");
+    String ds = hosts.src + "/mod/data";
+    String dst = pullOnce(ds, hosts.bak + "/mod");
     snapshot(ds, "b");
     Path mnt = Files.createTempDirectory("zba-mod");
     Files.writeString(
@@ -204,7 +195,7 @@ class SafetyIT {
     dataset(ds);
     snapshot(ds, "a");
     dataset(target);
-    cfg = config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
+    cfg = config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", hosts.ssh, ds));
     assertEquals(Status.SENT, result(cycle(cfg), ds).status());
     return target + "/h/" + ds;
   }
@@ -216,13 +207,13 @@ class SafetyIT {
    */
   @Test
   void headWrittenSinceItsNewestSnapshot_rolledBackWithoutR_thenReceived() throws IOException {
-    String ds = src + "/head/data";
+    String ds = hosts.src + "/head/data";
     dataset(ds);
     snapshot(ds, "a");
-    String target = bak + "/head";
+    String target = hosts.bak + "/head";
     dataset(target);
     AgentConfig cfg =
-        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", hosts.ssh, ds));
     cycle(cfg);
     String dst = target + "/h/" + ds;
     Path mnt = Files.createTempDirectory("zba-head");
@@ -248,20 +239,22 @@ class SafetyIT {
   /** A missing pull.target fails every dataset with target_missing and creates nothing. */
   @Test
   void missingTargetRoot_failsClearlyCreatesNothing() {
-    String ds = src + "/noroot/data";
+    String ds = hosts.src + "/noroot/data";
     dataset(ds);
     snapshot(ds, "a");
-    String before = String.join(",", ZfsPools.datasets(bak));
+    String before = String.join(",", ZfsPools.datasets(hosts.bak));
     CycleReport r =
         cycle(
             config(
-                bak + "/typo", TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds)));
+                hosts.bak + "/typo",
+                TestConfigs.ZFS_FUSE_RECEIVE,
+                TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
     assertEquals("target_missing", errors().get(0).kind().wire());
     assertTrue(
-        result(r, ds).message().contains("the target root " + bak + "/typo does not exist"),
+        result(r, ds).message().contains("the target root " + hosts.bak + "/typo does not exist"),
         result(r, ds).message());
-    assertEquals(before, String.join(",", ZfsPools.datasets(bak)), "nothing created");
+    assertEquals(before, String.join(",", ZfsPools.datasets(hosts.bak)), "nothing created");
   }
 
   /**
@@ -270,15 +263,15 @@ class SafetyIT {
    */
   @Test
   void parentSendFails_childSkipped_noPlaceholder_nextCycleReceivesBoth() throws IOException {
-    String parent = src + "/pf/data";
+    String parent = hosts.src + "/pf/data";
     String child = parent + "/kid";
     dataset(child);
     snapshot(parent, "a");
     snapshot(child, "a");
-    String target = bak + "/pf";
+    String target = hosts.bak + "/pf";
     dataset(target);
     AgentConfig cfg =
-        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, parent));
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", hosts.ssh, parent));
     Files.writeString(hooks.resolve("fail-send"), parent + "@*");
     CycleReport r = cycle(cfg);
     assertEquals(Status.FAILED, result(r, parent).status());
@@ -303,15 +296,15 @@ class SafetyIT {
    */
   @Test
   void holds_newHeldBeforeOldReleased_failedHoldKeepsTheOld() throws IOException {
-    String ds = src + "/hold/data";
+    String ds = hosts.src + "/hold/data";
     dataset(ds);
     snapshot(ds, "old");
     zfs("hold", "other-tool", ds + "@old"); // not a base, held by someone else
     snapshot(ds, "a");
-    String target = bak + "/hold";
+    String target = hosts.bak + "/hold";
     dataset(target);
     AgentConfig cfg =
-        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", ssh, ds));
+        config(target, TestConfigs.ZFS_FUSE_RECEIVE, TestConfigs.sshSource("h", hosts.ssh, ds));
     CycleReport first = cycle(cfg);
     String tag = "zfs-backup-agent:" + target;
     // @old is held but no base: OpenZFS's `zfs holds` would say by whom; zfs-fuse has no such
@@ -351,13 +344,14 @@ class SafetyIT {
    */
   @Test
   void receiveFailsDuringAPullOverSsh_reportedAsReceiveFailure() {
-    String ds = src + "/rf/data";
+    String ds = hosts.src + "/rf/data";
     dataset(ds);
-    pools.snapshotWithData(ds, "a", 4_000_000); // more than the pipes hold: ssh is still writing
-    String target = bak + "/rf";
+    hosts.pools.snapshotWithData(
+        ds, "a", 4_000_000); // more than the pipes hold: ssh is still writing
+    String target = hosts.bak + "/rf";
     dataset(target);
     // An option zfs-fuse's receive does not know: the real receive exits at once.
-    CycleReport r = cycle(config(target, List.of("-Z"), TestConfigs.sshSource("h", ssh, ds)));
+    CycleReport r = cycle(config(target, List.of("-Z"), TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
     CycleEvent.Error e = errors().get(0);
     assertEquals("receive_failed", e.kind().wire(), e.toString());

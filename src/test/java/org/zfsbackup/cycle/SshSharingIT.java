@@ -40,9 +40,9 @@ import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.testing.Cmd;
-import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * One ssh connection per host per cycle, on real ZFS (zfs-fuse) over a real sshd on 127.0.0.1 whose
@@ -52,30 +52,19 @@ import org.zfsbackup.testing.ZfsPools;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SshSharingIT {
-  ZfsPools pools;
-  SshServer ssh;
-  String src;
-  String bak;
-  String off;
+  ZfsSshHosts hosts;
   Path base;
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
 
   @BeforeAll
-  void setUp() throws IOException {
-    pools = new ZfsPools();
-    ssh = new SshServer("INFO");
-    src = pools.create("zshsrc");
-    bak = pools.create("zshbak");
-    off = pools.create("zshoff");
+  void setUp() {
+    hosts = ZfsSshHosts.overSsh("zsh", "INFO");
   }
 
   @AfterAll
   void tearDown() {
-    if (ssh != null) {
-      ssh.close();
-    }
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close();
     }
   }
 
@@ -94,15 +83,15 @@ class SshSharingIT {
    * Both target roots are created first when missing: the agent never creates a target root.
    */
   AgentConfig config(List<String> sshCommand, List<String> pv, String name, String root) {
-    String target = bak + "/" + name;
-    targetRoot(target);
-    targetRoot(off + "/" + name);
+    String target = hosts.bak + "/" + name;
+    ZfsPools.ensureDataset(target);
+    ZfsPools.ensureDataset(hosts.off + "/" + name);
     PushConfig push =
         new PushConfig(
             Optional.of("127.0.0.1"),
             Optional.of("root"),
-            Optional.of(ssh.port),
-            off + "/" + name,
+            Optional.of(hosts.ssh.port),
+            hosts.off + "/" + name,
             target,
             false,
             TestConfigs.ZFS_FUSE_RECEIVE,
@@ -112,15 +101,9 @@ class SshSharingIT {
         List.of("zfs"),
         pv,
         target,
-        List.of(TestConfigs.sshSource("h", ssh, root)),
+        List.of(TestConfigs.sshSource("h", hosts.ssh, root)),
         Optional.of(push),
         Duration.ofSeconds(60));
-  }
-
-  static void targetRoot(String name) {
-    if (!ZfsPools.exists(name)) {
-      dataset(name);
-    }
   }
 
   CycleReport cycle(AgentConfig config, ProcessRunner runner, SshSharing.Factory sharing) {
@@ -156,36 +139,37 @@ class SshSharingIT {
   @Test
   void nightlyCycle_onePullAndPushHost_atMostFourConnections_whateverTheNumberOfDatasets()
       throws IOException {
-    List<String> shared = tree(src + "/night", 6);
-    List<String> plain = tree(src + "/plainnight", 6);
+    List<String> shared = tree(hosts.src + "/night", 6);
+    List<String> plain = tree(hosts.src + "/plainnight", 6);
     ProcessRunner runner = new RealProcessRunner(List.of("pv"));
-    AgentConfig sharedCfg = config(ssh.sshCommand(), List.of("pv"), "night", src + "/night");
+    AgentConfig sharedCfg =
+        config(hosts.ssh.sshCommand(), List.of("pv"), "night", hosts.src + "/night");
     AgentConfig plainCfg =
-        config(ssh.sshCommand(), List.of("pv"), "plainnight", src + "/plainnight");
+        config(hosts.ssh.sshCommand(), List.of("pv"), "plainnight", hosts.src + "/plainnight");
 
     // First cycles: full sends of 7 datasets, pulled then pushed.
-    long c0 = ssh.acceptedConnections();
+    long c0 = hosts.ssh.acceptedConnections();
     CycleReport first = cycle(sharedCfg, runner, sharing(runner));
-    long firstShared = ssh.acceptedConnections() - c0;
+    long firstShared = hosts.ssh.acceptedConnections() - c0;
     assertEquals(Outcome.SUCCESS, first.outcome(), first.toString());
     assertEquals(14, sent(first), first.toString());
-    c0 = ssh.acceptedConnections();
+    c0 = hosts.ssh.acceptedConnections();
     CycleReport firstPlain = cycle(plainCfg, runner, SshSharing.Factory.OFF);
-    long firstUnshared = ssh.acceptedConnections() - c0;
+    long firstUnshared = hosts.ssh.acceptedConnections() - c0;
     assertEquals(Outcome.SUCCESS, firstPlain.outcome(), firstPlain.toString());
 
     // The nightly case: every dataset has one new snapshot.
     shared.forEach(d -> snapshot(d, "s1"));
     plain.forEach(d -> snapshot(d, "s1"));
-    c0 = ssh.acceptedConnections();
+    c0 = hosts.ssh.acceptedConnections();
     CycleReport night = cycle(sharedCfg, runner, sharing(runner));
-    long nightShared = ssh.acceptedConnections() - c0;
+    long nightShared = hosts.ssh.acceptedConnections() - c0;
     assertEquals(Outcome.SUCCESS, night.outcome(), night.toString());
     assertEquals(14, sent(night), night.toString());
     assertTrue(errors("warning").isEmpty(), errors("warning").toString());
-    c0 = ssh.acceptedConnections();
+    c0 = hosts.ssh.acceptedConnections();
     CycleReport nightPlain = cycle(plainCfg, runner, SshSharing.Factory.OFF);
-    long nightUnshared = ssh.acceptedConnections() - c0;
+    long nightUnshared = hosts.ssh.acceptedConnections() - c0;
     assertEquals(14, sent(nightPlain), nightPlain.toString());
 
     String figures =
@@ -207,7 +191,7 @@ class SshSharingIT {
     assertTrue(
         nightUnshared >= 14,
         "the control: without sharing, connections grow with datasets: " + figures);
-    assertEquals(List.of("s0", "s1"), snapshots(off + "/night/h/" + src + "/night/d6"));
+    assertEquals(List.of("s0", "s1"), snapshots(hosts.off + "/night/h/" + hosts.src + "/night/d6"));
 
     // Closed at the end of the cycle: no directory, so no socket and no master left.
     try (Stream<Path> left = Files.list(base)) {
@@ -217,7 +201,7 @@ class SshSharingIT {
 
   @Test
   void privateDirectory_mode0700_andRemovedAtTheEnd() throws IOException {
-    tree(src + "/perm", 1);
+    tree(hosts.src + "/perm", 1);
     List<String> seen = Collections.synchronizedList(new ArrayList<>());
     ProcessRunner real = new RealProcessRunner(List.of("pv"));
     ProcessRunner spying =
@@ -234,7 +218,7 @@ class SshSharingIT {
         };
     CycleReport r =
         cycle(
-            config(ssh.sshCommand(), List.of("pv"), "perm", src + "/perm"),
+            config(hosts.ssh.sshCommand(), List.of("pv"), "perm", hosts.src + "/perm"),
             spying,
             sharing(spying));
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
@@ -248,19 +232,19 @@ class SshSharingIT {
 
   @Test
   void masterKilledMidStream_thatStepMayFail_theNextStepsReconnect() throws Exception {
-    String root = src + "/killed";
+    String root = hosts.src + "/killed";
     // The stream killed is a leaf's (d1), after its parent went through: a failed parent's
     // children are skipped ("parent failed"), so the steps after the kill must not be below it.
     dataset(root);
     snapshot(root, "s0");
     String big = root + "/d1";
     dataset(big);
-    pools.snapshotWithData(big, "big", 3_000_000);
+    hosts.pools.snapshotWithData(big, "big", 3_000_000);
     for (int i = 2; i <= 3; i++) {
       dataset(root + "/d" + i);
       snapshot(root + "/d" + i, "s0");
     }
-    dataset(bak + "/killed"); // the target root exists: the agent never creates it
+    dataset(hosts.bak + "/killed"); // the target root exists: the agent never creates it
     // A slow stream (pv -L) so that the kill lands while it is in flight.
     List<String> pv = List.of("pv", "-L", "400k");
     ProcessRunner real = new RealProcessRunner(pv);
@@ -287,20 +271,20 @@ class SshSharingIT {
             return real.pipe(send, receive, p, stall, k);
           }
         };
-    targetRoot(bak + "/killed");
+    ZfsPools.ensureDataset(hosts.bak + "/killed");
     AgentConfig cfg =
         TestConfigs.config(
-            ssh.sshCommand(),
+            hosts.ssh.sshCommand(),
             List.of("zfs"),
             pv,
-            bak + "/killed",
-            List.of(TestConfigs.sshSource("h", ssh, root)),
+            hosts.bak + "/killed",
+            List.of(TestConfigs.sshSource("h", hosts.ssh, root)),
             Optional.empty(),
             Duration.ofSeconds(60));
 
-    long c0 = ssh.acceptedConnections();
+    long c0 = hosts.ssh.acceptedConnections();
     CycleReport r = cycle(cfg, killing, sharing(killing));
-    long connections = ssh.acceptedConnections() - c0;
+    long connections = hosts.ssh.acceptedConnections() - c0;
 
     assertTrue(killed.get() > 0, "the master was found and killed");
     assertEquals(Status.SENT, r.datasets().get(0).status(), "before the kill: " + r.datasets());
@@ -317,12 +301,12 @@ class SshSharingIT {
     // The next cycle completes what the kill interrupted.
     CycleReport again = cycle(cfg, real, sharing(real));
     assertTrue(again.outcome() == Outcome.SUCCESS, again.toString());
-    assertEquals(List.of("big"), snapshots(bak + "/killed/h/" + big));
+    assertEquals(List.of("big"), snapshots(hosts.bak + "/killed/h/" + big));
   }
 
   @Test
   void sshRefusingTheSharingOptions_oneWarning_backupRunsOnPlainConnections() throws IOException {
-    List<String> all = tree(src + "/refuse", 3);
+    List<String> all = tree(hosts.src + "/refuse", 3);
     Path wrapper = base.resolve("old-ssh");
     Files.writeString(
         wrapper,
@@ -338,12 +322,12 @@ class SshSharingIT {
             "exec ssh \"$@\"",
             ""));
     Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwx------"));
-    List<String> cmd = new ArrayList<>(ssh.sshCommand());
+    List<String> cmd = new ArrayList<>(hosts.ssh.sshCommand());
     cmd.set(0, wrapper.toString());
     ProcessRunner runner = new RealProcessRunner(List.of("pv"));
 
     CycleReport r =
-        cycle(config(cmd, List.of("pv"), "refuse", src + "/refuse"), runner, sharing(runner));
+        cycle(config(cmd, List.of("pv"), "refuse", hosts.src + "/refuse"), runner, sharing(runner));
 
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(2L * all.size(), sent(r));
@@ -363,14 +347,17 @@ class SshSharingIT {
 
   @Test
   void controlDirectoryCannotBeMade_oneWarning_backupRunsOnPlainConnections() throws IOException {
-    tree(src + "/nodir", 2);
+    tree(hosts.src + "/nodir", 2);
     Path notADirectory = Files.writeString(base.resolve("file"), "x");
     ProcessRunner runner = new RealProcessRunner(List.of("pv"));
     SshSharing.Factory broken =
         new SshSharing.Factory(Optional.of(notADirectory), runner, SshSharing.PERSIST);
 
     CycleReport r =
-        cycle(config(ssh.sshCommand(), List.of("pv"), "nodir", src + "/nodir"), runner, broken);
+        cycle(
+            config(hosts.ssh.sshCommand(), List.of("pv"), "nodir", hosts.src + "/nodir"),
+            runner,
+            broken);
 
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(6, sent(r));
@@ -383,13 +370,13 @@ class SshSharingIT {
 
   @Test
   void socketsLeftByACrashedRun_doNotBlockTheNextCycle_andAreRemoved() throws Exception {
-    tree(src + "/stale", 2);
+    tree(hosts.src + "/stale", 2);
     // A crashed run: its process is gone, its master was killed, its socket file is still there.
     Process gone = new ProcessBuilder("true").start();
     gone.waitFor();
     Path crashed = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-dead"));
     Path socket = crashed.resolve("1");
-    List<String> master = new ArrayList<>(ssh.sshCommand());
+    List<String> master = new ArrayList<>(hosts.ssh.sshCommand());
     master.addAll(
         List.of(
             "-o",
@@ -399,7 +386,7 @@ class SshSharingIT {
             "-o",
             "ControlPersist=60",
             "-p",
-            String.valueOf(ssh.port),
+            String.valueOf(hosts.ssh.port),
             "-l",
             "root",
             "127.0.0.1",
@@ -413,17 +400,19 @@ class SshSharingIT {
     assertTrue(Files.exists(socket), "SIGKILL leaves the socket behind");
 
     ProcessRunner runner = new RealProcessRunner(List.of("pv"));
-    long c0 = ssh.acceptedConnections();
+    long c0 = hosts.ssh.acceptedConnections();
     CycleReport r =
         cycle(
-            config(ssh.sshCommand(), List.of("pv"), "stale", src + "/stale"),
+            config(hosts.ssh.sshCommand(), List.of("pv"), "stale", hosts.src + "/stale"),
             runner,
             sharing(runner));
 
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(6, sent(r));
     assertTrue(errors("warning").isEmpty(), errors("warning").toString());
-    assertTrue(ssh.acceptedConnections() - c0 <= 4, "shared: " + (ssh.acceptedConnections() - c0));
+    assertTrue(
+        hosts.ssh.acceptedConnections() - c0 <= 4,
+        "shared: " + (hosts.ssh.acceptedConnections() - c0));
     assertFalse(Files.exists(crashed), "the crashed run's directory is removed");
   }
 
@@ -441,7 +430,7 @@ class SshSharingIT {
   }
 
   long masterPid(Path socket) {
-    List<String> check = new ArrayList<>(ssh.sshCommand());
+    List<String> check = new ArrayList<>(hosts.ssh.sshCommand());
     check.addAll(List.of("-o", "ControlPath=" + socket, "-O", "check", "127.0.0.1"));
     Cmd.Result r = Cmd.run(check, 10);
     Matcher m = Pattern.compile("pid=([0-9]+)").matcher(r.err() + r.out());

@@ -52,6 +52,13 @@ public final class ZfsPools implements AutoCloseable {
     zfs("create", "-p", "-o", "mountpoint=none", name);
   }
 
+  /** Creates a dataset (and parents) that cannot be mounted unless it exists already. */
+  public static void ensureDataset(String name) {
+    if (!exists(name)) {
+      dataset(name);
+    }
+  }
+
   /**
    * Writes {@code bytes} of data into {@code dataset} and snapshots it as {@code dataset@snap}: the
    * dataset is mounted on a temporary directory for the write, then unmounted again.
