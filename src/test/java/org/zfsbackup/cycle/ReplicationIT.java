@@ -401,16 +401,7 @@ class ReplicationIT {
     String offTarget = hosts.off + "/backups";
     dataset(target);
     dataset(offTarget);
-    PushConfig push =
-        new PushConfig(
-            Optional.of("127.0.0.1"),
-            Optional.of("root"),
-            Optional.of(hosts.ssh.port),
-            offTarget,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.pushOverSsh(offTarget, target);
     AgentConfig cfg =
         TestConfigs.config(
             hosts.ssh.sshCommand(),

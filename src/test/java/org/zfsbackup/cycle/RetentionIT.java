@@ -87,16 +87,7 @@ class RetentionIT {
     for (String root : List.of(target, hosts.off + "/" + name)) {
       ZfsPools.ensureDataset(root);
     }
-    PushConfig push =
-        new PushConfig(
-            Optional.of("127.0.0.1"),
-            Optional.of("root"),
-            Optional.of(hosts.ssh.port),
-            hosts.off + "/" + name,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.pushOverSsh(hosts.off + "/" + name, target);
     AgentConfig c =
         TestConfigs.config(
             hosts.ssh.sshCommand(),

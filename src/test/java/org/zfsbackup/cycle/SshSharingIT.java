@@ -86,16 +86,7 @@ class SshSharingIT {
     String target = hosts.bak + "/" + name;
     ZfsPools.ensureDataset(target);
     ZfsPools.ensureDataset(hosts.off + "/" + name);
-    PushConfig push =
-        new PushConfig(
-            Optional.of("127.0.0.1"),
-            Optional.of("root"),
-            Optional.of(hosts.ssh.port),
-            hosts.off + "/" + name,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.pushOverSsh(hosts.off + "/" + name, target);
     return TestConfigs.config(
         sshCommand,
         List.of("zfs"),

@@ -1,6 +1,9 @@
 package org.zfsbackup.testing;
 
+import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
+import org.zfsbackup.config.AgentConfig.PushConfig;
 
 /**
  * The hosts of a replication IT on real ZFS: throwaway pools named {@code <prefix>src}, {@code
@@ -52,6 +55,22 @@ public final class ZfsSshHosts implements AutoCloseable {
   /** Source, backup and offsite pools, all local: no sshd. */
   public static ZfsSshHosts local(String prefix) {
     return new ZfsSshHosts(prefix, null, true);
+  }
+
+  /**
+   * A push of {@code target} to {@code offTarget} as root@127.0.0.1 over the sshd, received with
+   * {@link TestConfigs#ZFS_FUSE_RECEIVE}, pruning {@code target}.
+   */
+  public PushConfig pushOverSsh(String offTarget, String target) {
+    return new PushConfig(
+        Optional.of("127.0.0.1"),
+        Optional.of("root"),
+        Optional.of(ssh.port),
+        offTarget,
+        target,
+        false,
+        TestConfigs.ZFS_FUSE_RECEIVE,
+        List.of(target));
   }
 
   @Override
