@@ -109,7 +109,7 @@ public final class Preflight {
       tasks.add(() -> brokerItem(name, mqtt.get()));
     }
     for (SourceConfig source : config.pull().sources()) {
-      Endpoint endpoint = endpoint(source.host(), source.user(), source.port());
+      Endpoint endpoint = config.endpoint(source.host(), source.user(), source.port());
       String name = "source " + source.name() + " (" + endpoint.label() + ")";
       names.add(name);
       tasks.add(
@@ -138,7 +138,7 @@ public final class Preflight {
         .push()
         .ifPresent(
             push -> {
-              Endpoint endpoint = endpoint(push.host(), push.user(), push.port());
+              Endpoint endpoint = config.endpoint(push.host(), push.user(), push.port());
               // The root itself, not only its pool: the push creates nothing at or above
               // push.target.
               String name = "offsite " + endpoint.label() + " target " + push.target();
@@ -270,16 +270,6 @@ public final class Preflight {
       return "zfs not found" + (endpoint.isLocal() ? "" : " on " + endpoint.label()) + tail;
     }
     return "zfs list exited with " + r.exitCode() + tail;
-  }
-
-  private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
-    return Endpoint.of(
-        host,
-        user,
-        port,
-        config.commands().ssh(),
-        config.commands().zfs(),
-        config.replication().connectTimeout());
   }
 
   private String describeConfig() {

@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Optional;
 import org.zfsbackup.config.ConfigRules.Check;
 import org.zfsbackup.config.ConfigRules.Rule;
+import org.zfsbackup.zfs.Endpoint;
 
 /**
  * The whole configuration, validated and typed. Built only by {@link ConfigLoader}; nothing else in
@@ -35,6 +36,15 @@ public record AgentConfig(
 
   public AgentConfig {
     logLevel = logLevel == null ? null : logLevel.trim().toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * The side a source or the push host is on: local when {@code host} is empty, else over ssh with
+   * {@code commands.ssh}, {@code commands.zfs} and {@code replication.connect_timeout_s}.
+   */
+  public Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
+    return Endpoint.of(
+        host, user, port, commands.ssh(), commands.zfs(), replication.connectTimeout());
   }
 
   /**

@@ -143,7 +143,7 @@ public final class BackupCycle implements CycleRunner {
                 push.map(
                         p ->
                             ssh.endpoint(
-                                endpoint(p.host(), p.user(), p.port()),
+                                config.endpoint(p.host(), p.user(), p.port()),
                                 Phase.PUSH,
                                 "local",
                                 new ArrayList<>()))
@@ -161,7 +161,7 @@ public final class BackupCycle implements CycleRunner {
             List<String> sharingWarnings = new ArrayList<>();
             Endpoint from =
                 ssh.endpoint(
-                    endpoint(source.host(), source.user(), source.port()),
+                    config.endpoint(source.host(), source.user(), source.port()),
                     Phase.PULL,
                     source.name(),
                     sharingWarnings);
@@ -196,7 +196,10 @@ public final class BackupCycle implements CycleRunner {
         List<String> sharingWarnings = new ArrayList<>();
         Endpoint remote =
             ssh.endpoint(
-                endpoint(p.host(), p.user(), p.port()), Phase.PUSH, "local", sharingWarnings);
+                config.endpoint(p.host(), p.user(), p.port()),
+                Phase.PUSH,
+                "local",
+                sharingWarnings);
         warnings.addAll(sharingWarnings);
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
@@ -366,16 +369,6 @@ public final class BackupCycle implements CycleRunner {
       }
     }
     return roots;
-  }
-
-  private Endpoint endpoint(Optional<String> host, Optional<String> user, Optional<Integer> port) {
-    return Endpoint.of(
-        host,
-        user,
-        port,
-        config.commands().ssh(),
-        config.commands().zfs(),
-        config.replication().connectTimeout());
   }
 
   static boolean within(String dataset, Set<String> roots) {
