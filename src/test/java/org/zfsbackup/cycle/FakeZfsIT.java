@@ -277,7 +277,10 @@ class FakeZfsIT {
   @Test
   void byteCount_directPipeCountsFromProcIo() throws IOException {
     // commands.pv: [] = send | receive with nothing between; bytes come from /proc/PID/io, which
-    // also counts the fake's own bookkeeping (a few KB of script and log): approximate by design.
+    // also counts the fake's own bookkeeping: bash reading its script and state files (its `read`
+    // builtin re-reads buffered chunks), and the dynamic loader of each child it starts. That
+    // overhead varies from run to run (55 KB was seen in CI), so the count is held to 1 %: close
+    // enough to tell the stream's bytes from nothing, from half of them or from both ends summed.
     list("src/data", ds("src/data", 10, "a"));
     Files.writeString(dir.resolve("bytes"), "50000000");
     Files.createFile(dir.resolve("linger"));
@@ -286,7 +289,7 @@ class FakeZfsIT {
             config(List.of(), Duration.ofSeconds(30), Optional.empty(), "src/data"),
             new CycleControl());
     assertEquals(Outcome.SUCCESS, direct.outcome());
-    assertTrue(Math.abs(direct.bytes() - 50_000_000) < 50_000, "counted " + direct.bytes());
+    assertTrue(Math.abs(direct.bytes() - 50_000_000) < 500_000, "counted " + direct.bytes());
   }
 
   @Test
