@@ -1,5 +1,11 @@
 package org.zfsbackup.command;
 
+import static org.zfsbackup.command.Fields.absent;
+import static org.zfsbackup.command.Fields.bool;
+import static org.zfsbackup.command.Fields.quote;
+import static org.zfsbackup.command.Fields.reject;
+import static org.zfsbackup.command.Fields.wrongType;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -11,14 +17,14 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
 import org.zfsbackup.command.ParseResult.Accepted;
 import org.zfsbackup.command.ParseResult.Reason;
 import org.zfsbackup.command.ParseResult.Rejection;
@@ -44,23 +50,14 @@ import org.zfsbackup.command.ParseResult.Rejection;
  * <ul>
  *   <li>Unknown fields are rejected, not ignored: a typo such as {@code "dry-run": true} must not
  *       start a real backup, and {@code "force"} on a {@code run} is a mistake worth reporting.
- *   <li>{@code datasets} entries must equal a configured {@code source-name:dataset} exactly. A
- *       child of a configured dataset is <em>not</em> accepted (the message names the configured
- *       parent): the engine expands each configured dataset to its children, and a request names
- *       whole configured trees, never parts of them. An empty list is rejected (ambiguous).
- *   <li>{@code ttl_s} needs {@code issued_at}; {@code issued_at} alone is only checked for format.
- *       A command is stale when {@code issued_at + ttl_s < now}. A malformed {@code issued_at} is
- *       rejected, never treated as fresh.
- *   <li>{@code run_id} is at most 128 characters without control characters (it goes into logs).
+ *   <li>{@code run}'s own fields, {@code datasets} included: {@link RunFields}; {@code ttl_s} and
+ *       {@code issued_at}: {@link Freshness}.
  * </ul>
  */
 public final class CommandParser {
 
   /** Larger payloads are rejected before they are decoded. */
   public static final int MAX_PAYLOAD_BYTES = 64 * 1024;
-
-  static final int MAX_RUN_ID_LENGTH = 128;
-  static final long MAX_TTL_SECONDS = 10L * 366 * 24 * 3600;
 
   private static final Set<String> COMMON_FIELDS = Set.of("command", "ttl_s", "issued_at");
   private static final Map<String, Set<String>> FIELDS =
@@ -76,14 +73,14 @@ public final class CommandParser {
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
           .build();
 
-  private final Set<String> configuredDatasets;
+  private final RunFields run;
 
   /**
    * @param configuredDatasets every configured {@code source-name:dataset}, e.g. {@code
    *     host-storage:tank/data}
    */
   public CommandParser(Set<String> configuredDatasets) {
-    this.configuredDatasets = Set.copyOf(configuredDatasets);
+    this.run = new RunFields(Set.copyOf(configuredDatasets));
   }
 
   /**
@@ -185,20 +182,19 @@ public final class CommandParser {
                 + ")");
       }
     }
-    Optional<Rejection> fresh = checkFreshness(root, now);
+    Optional<Rejection> fresh = Freshness.check(root, now);
     if (fresh.isPresent()) {
       return fresh.get();
     }
     return switch (name) {
-      case "run" -> parseRun(root);
+      case "run" -> run.parse(root);
       case "suspend" -> withForce(root, AgentCommand.Suspend::new);
       case "cancel" -> withForce(root, AgentCommand.Cancel::new);
       default -> new Accepted(new AgentCommand.Status());
     };
   }
 
-  private static ParseResult withForce(
-      JsonNode root, java.util.function.Function<Boolean, AgentCommand> make) {
+  private static ParseResult withForce(JsonNode root, Function<Boolean, AgentCommand> make) {
     Optional<Boolean> force = bool(root, "force");
     if (force.isEmpty()) {
       return wrongType("force", "true or false", root.get("force"));
@@ -206,191 +202,10 @@ public final class CommandParser {
     return new Accepted(make.apply(force.get()));
   }
 
-  private Optional<Rejection> checkFreshness(JsonNode root, Instant now) {
-    JsonNode ttl = root.get("ttl_s");
-    JsonNode issued = root.get("issued_at");
-    Instant issuedAt = null;
-    if (!absent(issued)) {
-      if (!issued.isTextual()) {
-        return Optional.of(wrongType("issued_at", "an ISO-8601 timestamp string", issued));
-      }
-      try {
-        issuedAt = OffsetDateTime.parse(issued.asText()).toInstant();
-      } catch (DateTimeParseException e) {
-        return Optional.of(
-            reject(
-                Reason.INVALID_VALUE,
-                "issued_at "
-                    + quote(issued.asText())
-                    + " is not an ISO-8601 timestamp with an offset, e.g. 2026-11-27T02:00:00Z"));
-      }
-    }
-    if (absent(ttl)) {
-      return Optional.empty();
-    }
-    if (!ttl.isIntegralNumber()) {
-      return Optional.of(wrongType("ttl_s", "a whole number of seconds", ttl));
-    }
-    if (!ttl.canConvertToLong() || ttl.asLong() <= 0 || ttl.asLong() > MAX_TTL_SECONDS) {
-      return Optional.of(
-          reject(
-              Reason.INVALID_VALUE, "ttl_s must be between 1 and " + MAX_TTL_SECONDS + " seconds"));
-    }
-    if (issuedAt == null) {
-      return Optional.of(
-          reject(Reason.INVALID_VALUE, "ttl_s needs issued_at (the time the command was issued)"));
-    }
-    Instant expires = issuedAt.plusSeconds(ttl.asLong());
-    if (expires.isBefore(now)) {
-      return Optional.of(
-          reject(
-              Reason.STALE,
-              "command issued at "
-                  + issuedAt
-                  + " expired at "
-                  + expires
-                  + " (ttl_s "
-                  + ttl.asLong()
-                  + "); it is now "
-                  + now));
-    }
-    return Optional.empty();
-  }
-
-  private ParseResult parseRun(JsonNode root) {
-    String runId = null;
-    JsonNode runIdNode = root.get("run_id");
-    if (!absent(runIdNode)) {
-      if (!runIdNode.isTextual()) {
-        return wrongType("run_id", "a string", runIdNode);
-      }
-      runId = runIdNode.asText();
-      if (runId.isEmpty()
-          || runId.length() > MAX_RUN_ID_LENGTH
-          || runId.chars().anyMatch(Character::isISOControl)) {
-        return reject(
-            Reason.INVALID_VALUE,
-            "run_id must be 1 to " + MAX_RUN_ID_LENGTH + " characters without control characters");
-      }
-    }
-    boolean thenSuspend = false;
-    JsonNode then = root.get("then");
-    if (!absent(then)) {
-      if (!then.isTextual()) {
-        return wrongType("then", "the string \"suspend\"", then);
-      }
-      if (!then.asText().strip().equalsIgnoreCase("suspend")) {
-        return reject(
-            Reason.INVALID_VALUE,
-            "then " + quote(then.asText()) + " is not supported (only \"suspend\")");
-      }
-      thenSuspend = true;
-    }
-    Optional<Boolean> dryRun = bool(root, "dry_run");
-    if (dryRun.isEmpty()) {
-      return wrongType("dry_run", "true or false", root.get("dry_run"));
-    }
-    Set<String> datasets = new LinkedHashSet<>();
-    JsonNode list = root.get("datasets");
-    if (!absent(list)) {
-      if (!list.isArray()) {
-        return wrongType("datasets", "a list of \"source-name:dataset\" strings", list);
-      }
-      if (list.isEmpty()) {
-        return reject(
-            Reason.INVALID_VALUE,
-            "datasets is an empty list (leave it out to run every configured dataset)");
-      }
-      for (JsonNode entry : list) {
-        if (!entry.isTextual()) {
-          return wrongType("datasets[]", "a \"source-name:dataset\" string", entry);
-        }
-        String name = entry.asText();
-        if (!configuredDatasets.contains(name)) {
-          return reject(Reason.UNCONFIGURED_DATASET, unconfigured(name));
-        }
-        datasets.add(name);
-      }
-    }
-    return new Accepted(new AgentCommand.Run(runId, thenSuspend, dryRun.get(), datasets));
-  }
-
-  private String unconfigured(String name) {
-    if (name.indexOf(':') < 0) {
-      return "dataset " + quote(name) + " is not configured: entries are \"source-name:dataset\"";
-    }
-    for (String configured : configuredDatasets) {
-      if (name.startsWith(configured + "/")) {
-        return "dataset "
-            + quote(name)
-            + " is not configured: it is inside "
-            + quote(configured)
-            + "; name the configured dataset (it includes its children)";
-      }
-    }
-    return "dataset "
-        + quote(name)
-        + " is not configured (configured: "
-        + String.join(", ", new java.util.TreeSet<>(configuredDatasets))
-        + ")";
-  }
-
-  /** The field as a boolean, false when absent, empty when it has another type. */
-  private static Optional<Boolean> bool(JsonNode root, String field) {
-    JsonNode node = root.get(field);
-    if (absent(node)) {
-      return Optional.of(false);
-    }
-    return node.isBoolean() ? Optional.of(node.asBoolean()) : Optional.empty();
-  }
-
-  private static boolean absent(JsonNode node) {
-    return node == null || node.isNull();
-  }
-
-  private static Rejection wrongType(String field, String expected, JsonNode actual) {
-    return reject(
-        Reason.WRONG_TYPE,
-        field
-            + " must be "
-            + expected
-            + ", not "
-            + actual.getNodeType().name().toLowerCase(Locale.ROOT));
-  }
-
-  private static Rejection reject(Reason reason, String message) {
-    return new Rejection(reason, message);
-  }
-
-  private static java.util.List<String> sorted(Set<String> a, Set<String> b) {
-    java.util.TreeSet<String> all = new java.util.TreeSet<>(a);
+  private static List<String> sorted(Set<String> a, Set<String> b) {
+    TreeSet<String> all = new TreeSet<>(a);
     all.addAll(b);
-    return java.util.List.copyOf(all);
-  }
-
-  /**
-   * A short, printable, quoted excerpt of something a user sent: never the whole payload in a log.
-   */
-  static String quote(String s) {
-    return quote(s, 40);
-  }
-
-  private static String quote(String s, int limit) {
-    StringBuilder out = new StringBuilder("'");
-    s.codePoints()
-        .limit(limit)
-        .forEach(
-            cp -> {
-              if (Character.isISOControl(cp)) {
-                out.append(String.format("\\u%04x", cp));
-              } else {
-                out.appendCodePoint(cp);
-              }
-            });
-    if (s.codePointCount(0, s.length()) > limit) {
-      out.append("...");
-    }
-    return out.append('\'').toString();
+    return List.copyOf(all);
   }
 
   /** Jackson's message without its source excerpt, bounded and printable. */
