@@ -163,10 +163,6 @@ public final class ZfsCommands {
     return List.of("set", "canmount=off", dataset);
   }
 
-  public static List<String> hold(String tag, String snapshot) {
-    return List.of("hold", tag, snapshot);
-  }
-
   /**
    * {@code hold tag snap...}: zfs holds each snapshot on its own, and names the ones it could not.
    */
@@ -202,10 +198,6 @@ public final class ZfsCommands {
       throw new IllegalArgumentException("no snapshot to destroy");
     }
     return List.of("destroy", dataset + "@" + String.join(",", snapshots));
-  }
-
-  public static List<String> release(String tag, String snapshot) {
-    return List.of("release", tag, snapshot);
   }
 
   /** Reads the stream size from {@code zfs send -nP} output ({@code size\tN}); -1 when absent. */

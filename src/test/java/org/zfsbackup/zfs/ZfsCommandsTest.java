@@ -116,11 +116,11 @@ class ZfsCommandsTest {
         List.of("create", "-o", "canmount=off", "-o", "org.zfsbackup:placeholder=pool/a", "pool/a"),
         ZfsCommands.createParent("pool/a"));
     assertEquals(List.of("set", "canmount=off", "pool/a"), ZfsCommands.canmountOff("pool/a"));
-    assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", "p/d@a"));
+    assertEquals(List.of("hold", "tag", "p/d@a"), ZfsCommands.hold("tag", List.of("p/d@a")));
     assertEquals(
         List.of("hold", "tag", "p/d@a", "p/e@b"),
         ZfsCommands.hold("tag", List.of("p/d@a", "p/e@b")));
-    assertEquals(List.of("release", "tag", "p/d@a"), ZfsCommands.release("tag", "p/d@a"));
+    assertEquals(List.of("release", "tag", "p/d@a"), ZfsCommands.release("tag", List.of("p/d@a")));
   }
 
   @Test
