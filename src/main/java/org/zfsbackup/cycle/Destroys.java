@@ -22,9 +22,6 @@ import org.zfsbackup.zfs.ZfsCommands;
 final class Destroys {
   private static final Logger LOG = LoggerFactory.getLogger(Destroys.class);
 
-  /** Snapshots per call: well under any command-line limit, ssh's included. */
-  static final int BATCH = 100;
-
   /** What one {@link #destroy} did: the names destroyed, and why the others were not. */
   record Outcome(List<String> destroyed, List<Warning> warnings) {}
 
@@ -43,8 +40,7 @@ final class Destroys {
   Outcome destroy(String dataset, List<String> snapshots) {
     List<String> destroyed = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
-    for (int i = 0; i < snapshots.size(); i += BATCH) {
-      List<String> batch = snapshots.subList(i, Math.min(snapshots.size(), i + BATCH));
+    for (List<String> batch : Batches.of(snapshots)) {
       if (!oneAtATime && batch.size() > 1) {
         ProcessResult r = run(ZfsCommands.destroy(dataset, batch));
         if (r.ok()) {
@@ -80,7 +76,9 @@ final class Destroys {
 
   /** Trying each snapshot on its own would only fail the same way, once per snapshot. */
   private boolean unreachable(ProcessResult r) {
-    return r.timedOut() || r.startFailed() || (!side.isLocal() && r.exitCode() == 255);
+    return r.timedOut()
+        || r.startFailed()
+        || (!side.isLocal() && r.exitCode() == Failures.SSH_FAILURE);
   }
 
   private static Warning failed(String dataset, String snap, ProcessResult r) {

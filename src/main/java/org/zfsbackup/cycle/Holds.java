@@ -2,7 +2,6 @@ package org.zfsbackup.cycle;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +25,7 @@ import org.zfsbackup.zfs.ZfsListing;
  *
  * <p>Batched: a transfer collects what each dataset needs ({@link Move}s, and up-to-date bases that
  * have no hold) and {@link #apply}s it once at its end, in one {@code zfs hold} and one {@code zfs
- * release} per {@link #HOLD_BATCH} snapshots, instead of two calls (two ssh commands) per dataset.
+ * release} per {@link Batches#SIZE} snapshots, instead of two calls (two ssh commands) per dataset.
  * zfs handles each snapshot of such a call on its own and names the ones it could not handle
  * (zfs-hold(8); {@code zfs_do_hold_rele_impl} in OpenZFS's zfs_main.c), so one bad snapshot costs
  * only its own hold. An old base is released only once its replacement is held.
@@ -34,15 +33,12 @@ import org.zfsbackup.zfs.ZfsListing;
 final class Holds {
   private static final Logger LOG = LoggerFactory.getLogger(Holds.class);
 
-  /** Batches per {@code zfs hold} call: well under any command-line limit, ssh's included. */
-  static final int HOLD_BATCH = 100;
-
   /**
    * A dataset's base moved: {@code held} (its newest received snapshot) is to be held, then {@code
    * released} (the base the cycle started from, which the agent held before) let go; null when the
    * dataset had no base yet.
    */
-  record Move(String dataset, String held, String released) {
+  record Move(String held, String released) {
     /**
      * The move after {@code done}, the steps of a plan that went through (in order): the last one's
      * snapshot becomes the base; the first one's {@code from}, when incremental, was the old one.
@@ -57,7 +53,7 @@ final class Holds {
           done.get(0) instanceof ReplicationStep.Incremental inc
               ? dataset + "@" + inc.from().name()
               : null;
-      return new Move(dataset, held, released);
+      return new Move(held, released);
     }
   }
 
@@ -83,24 +79,24 @@ final class Holds {
     List<String> toHold = new ArrayList<>();
     moves.forEach(m -> toHold.add(m.held()));
     toHold.addAll(unheld);
-    Map<String, String> replacing = new HashMap<>();
-    moves.stream()
-        .filter(m -> m.released() != null && !m.released().equals(m.held()))
-        .forEach(m -> replacing.put(m.held(), m.released()));
+    // The moves whose old base is to be let go once the new one is held.
+    List<Move> replacing =
+        moves.stream().filter(m -> m.released() != null && !m.released().equals(m.held())).toList();
     List<Warning> warnings = new ArrayList<>();
     Set<String> notHeld = new HashSet<>();
-    for (List<String> batch : batches(toHold)) {
+    for (List<String> batch : Batches.of(toHold)) {
       ProcessResult h = run(ZfsCommands.hold(tag, batch));
       if (h.ok()) {
         continue;
       }
       for (String snap : notHeld(batch, h.stderrTail())) {
         notHeld.add(snap);
-        Warning w = holdFailed(snap.substring(0, snap.indexOf('@')), snap, h);
-        String old = replacing.get(snap);
-        if (old != null) {
-          String msg = w.message() + "; the hold on " + old + " stays in place";
-          w = new Warning(w.dataset(), w.kind(), msg, h);
+        Warning w = holdFailed(datasetOf(snap), snap, h);
+        for (Move m : replacing) {
+          if (m.held().equals(snap)) {
+            String msg = w.message() + "; the hold on " + m.released() + " stays in place";
+            w = new Warning(w.dataset(), w.kind(), msg, h);
+          }
         }
         warnings.add(w);
       }
@@ -111,31 +107,22 @@ final class Holds {
     }
     // Never the old base before its replacement is held: pruning could then break the chain.
     List<String> toRelease =
-        moves.stream()
-            .filter(m -> m.released() != null && !m.released().equals(m.held()))
-            .filter(m -> !notHeld.contains(m.held()))
-            .map(Move::released)
-            .toList();
-    for (List<String> batch : batches(toRelease)) {
+        replacing.stream().filter(m -> !notHeld.contains(m.held())).map(Move::released).toList();
+    for (List<String> batch : Batches.of(toRelease)) {
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {
         continue;
       }
       for (String old : notReleased(batch, rel.stderrTail())) {
         String msg = "could not release the old hold on " + old + ": " + rel.describe();
-        warnings.add(
-            new Warning(old.substring(0, old.indexOf('@')), ErrorKind.RELEASE_FAILED, msg, rel));
+        warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
     return warnings;
   }
 
-  private static List<List<String>> batches(List<String> all) {
-    List<List<String>> batches = new ArrayList<>();
-    for (int i = 0; i < all.size(); i += HOLD_BATCH) {
-      batches.add(all.subList(i, Math.min(all.size(), i + HOLD_BATCH)));
-    }
-    return batches;
+  private static String datasetOf(String snapshot) {
+    return snapshot.substring(0, snapshot.indexOf('@'));
   }
 
   /**
@@ -187,8 +174,7 @@ final class Holds {
       return warnings;
     }
     List<String> stale = new ArrayList<>();
-    for (int i = 0; i < candidates.size(); i += HOLD_BATCH) {
-      List<String> batch = candidates.subList(i, Math.min(candidates.size(), i + HOLD_BATCH));
+    for (List<String> batch : Batches.of(candidates)) {
       ProcessResult r = run(ZfsCommands.holds(batch));
       if (!r.ok()) {
         if (noHoldsCommand(r)) {
@@ -200,7 +186,7 @@ final class Holds {
           }
           return warnings;
         }
-        String dataset = batch.get(0).substring(0, batch.get(0).indexOf('@'));
+        String dataset = datasetOf(batch.get(0));
         String msg =
             "could not list the holds of "
                 + batch.size()
@@ -212,8 +198,7 @@ final class Holds {
       }
       stale.addAll(tagged(r.stdout(), tag));
     }
-    for (int i = 0; i < stale.size(); i += HOLD_BATCH) {
-      List<String> batch = stale.subList(i, Math.min(stale.size(), i + HOLD_BATCH));
+    for (List<String> batch : Batches.of(stale)) {
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {
         LOG.info(
@@ -222,7 +207,7 @@ final class Holds {
             tag,
             batch.size());
       } else {
-        String dataset = batch.get(0).substring(0, batch.get(0).indexOf('@'));
+        String dataset = datasetOf(batch.get(0));
         String msg =
             "could not release the holds on snapshots that are no longer a base: " + rel.describe();
         warnings.add(new Warning(dataset, ErrorKind.RELEASE_FAILED, msg, rel));

@@ -98,7 +98,7 @@ class HoldsTest {
     var m =
         Holds.Move.after(
             "t/d", List.of(new ReplicationStep.Full(A), new ReplicationStep.Incremental(A, C)));
-    assertEquals(new Holds.Move("t/d", "t/d@c", null), m);
+    assertEquals(new Holds.Move("t/d@c", null), m);
   }
 
   @Test
@@ -107,7 +107,7 @@ class HoldsTest {
         Holds.Move.after(
             "t/d",
             List.of(new ReplicationStep.Incremental(A, B), new ReplicationStep.Incremental(B, C)));
-    assertEquals(new Holds.Move("t/d", "t/d@c", "t/d@a"), m);
+    assertEquals(new Holds.Move("t/d@c", "t/d@a"), m);
     assertNull(Holds.Move.after("t/d", List.of()), "nothing went through: nothing moves");
   }
 
@@ -138,9 +138,9 @@ class HoldsTest {
     Holds holds = new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5));
     List<Holds.Move> moves =
         List.of(
-            new Holds.Move("t/a", "t/a@s1", "t/a@s0"),
-            new Holds.Move("t/b", "t/b@s1", "t/b@s0"),
-            new Holds.Move("t/c", "t/c@s1", null));
+            new Holds.Move("t/a@s1", "t/a@s0"),
+            new Holds.Move("t/b@s1", "t/b@s0"),
+            new Holds.Move("t/c@s1", null));
     List<Warning> warnings = holds.apply(moves, List.of("t/d@s0"), n -> {});
 
     assertEquals(
