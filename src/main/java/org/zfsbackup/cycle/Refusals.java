@@ -12,9 +12,7 @@ import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
-import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
-import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * What a receive the target refused means, beyond {@link Failures#stream}: a placeholder that
@@ -30,10 +28,10 @@ final class Refusals {
   record Verdict(Failures.Failure failure, boolean retry) {}
 
   private final ProcessRunner runner;
-  private final Endpoint target;
+  private final TargetSide target;
   private final Duration timeout;
 
-  Refusals(ProcessRunner runner, Endpoint target, Duration timeout) {
+  Refusals(ProcessRunner runner, TargetSide target, Duration timeout) {
     this.runner = runner;
     this.target = target;
     this.timeout = timeout;
@@ -59,11 +57,12 @@ final class Refusals {
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
       return new Verdict(first, false);
     }
-    List<Snapshot> targetNow = snapshotsNow(dst);
-    if (targetNow == null) {
+    Optional<List<Snapshot>> targetNow = target.snapshotsNow(runner, timeout, dst);
+    if (targetNow.isEmpty()) {
       return new Verdict(first, false);
     }
-    ReceiveRules.Refusal why = ReceiveRules.afterRefusal(dst, inc.from(), targetNow, refusal.get());
+    ReceiveRules.Refusal why =
+        ReceiveRules.afterRefusal(dst, inc.from(), targetNow.get(), refusal.get());
     String prefix = dataset + " -> " + dst + ": " + step + " refused by the target: ";
     if (why instanceof ReceiveRules.Refusal.TargetChanged changed) {
       String msg = prefix + changed.what();
@@ -71,7 +70,8 @@ final class Refusals {
       return new Verdict(f, false);
     }
     if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
-      ProcessResult rb = runner.run(target.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
+      ProcessResult rb =
+          runner.run(target.endpoint.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
       if (rb.ok()) {
         LOG.info(
             "{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
@@ -89,18 +89,5 @@ final class Refusals {
       return new Verdict(new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb), false);
     }
     return new Verdict(first, false);
-  }
-
-  /** The target dataset's snapshots now; null when they cannot be listed. */
-  private List<Snapshot> snapshotsNow(String dst) {
-    ProcessResult now = runner.run(target.zfs(ZfsCommands.listOne(dst)), timeout);
-    if (!now.ok()) {
-      return null;
-    }
-    try {
-      return ZfsListing.parse(now.stdout()).snapshots(dst);
-    } catch (ZfsListing.ListingException e) {
-      return null;
-    }
   }
 }

@@ -14,7 +14,6 @@ import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.plan.Resumption;
 import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.ZfsCommands;
-import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The target's interrupted receive, before a dataset is planned: resumed ({@code send -t}), or
@@ -187,16 +186,6 @@ final class Resumes {
     if (!target.exists(dst)) {
       return Optional.of(List.of());
     }
-    ProcessResult r = scope.run(target.endpoint, ZfsCommands.listOne(dst));
-    if (!r.ok()) {
-      LOG.warn("cannot list {} again: {}", dst, r.describe());
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(ZfsListing.parse(r.stdout()).snapshots(dst));
-    } catch (ZfsListing.ListingException e) {
-      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
-      return Optional.empty();
-    }
+    return target.snapshotsNow(scope.runner(), scope.shortTimeout(), dst);
   }
 }

@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
@@ -168,5 +169,23 @@ final class TargetSide {
       p = DatasetName.parent(p.get());
     }
     return missing;
+  }
+
+  /**
+   * The snapshots of {@code dst} as they are now, listed again on their own (after a refused
+   * receive, a resume or an abort); empty, with a log line, when that listing fails.
+   */
+  Optional<List<Snapshot>> snapshotsNow(ProcessRunner runner, Duration timeout, String dst) {
+    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout);
+    if (!r.ok()) {
+      LOG.warn("cannot list {} again: {}", dst, r.describe());
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(ZfsListing.parse(r.stdout()).snapshots(dst));
+    } catch (ZfsListing.ListingException e) {
+      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
+      return Optional.empty();
+    }
   }
 }
