@@ -223,7 +223,7 @@ final class ConfigRules {
   }
 
   private static boolean overlap(String a, String b) {
-    return a != null && (DatasetName.isWithin(a, b) || DatasetName.isWithin(b, a));
+    return a != null && DatasetName.overlap(a, b);
   }
 
   /** Only {@code tcp://host[:port]} and {@code ssl://host[:port]}, which is what Paho accepts. */

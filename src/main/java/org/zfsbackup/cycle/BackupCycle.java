@@ -24,7 +24,6 @@ import org.zfsbackup.event.EventSink;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.SshSharing;
-import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsListing;
 
@@ -369,9 +368,5 @@ public final class BackupCycle implements CycleRunner {
       }
     }
     return roots;
-  }
-
-  static boolean within(String dataset, Set<String> roots) {
-    return roots.stream().anyMatch(r -> DatasetName.isWithin(dataset, r));
   }
 }

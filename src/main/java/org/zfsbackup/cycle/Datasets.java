@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -10,10 +11,6 @@ import org.zfsbackup.zfs.ZfsListing;
 /** Which datasets a transfer handles, in which order. Pure: names and a listing in, names out. */
 final class Datasets {
   private Datasets() {}
-
-  private static boolean isWithin(String dataset, String root) {
-    return DatasetName.isWithin(dataset, root);
-  }
 
   /**
    * The configured roots a run lists: all of them, or those a limited run touches.
@@ -25,14 +22,19 @@ final class Datasets {
       return roots;
     }
     return roots.stream()
-        .filter(r -> only.stream().anyMatch(o -> isWithin(o, r) || isWithin(r, o)))
+        .filter(r -> only.stream().anyMatch(o -> DatasetName.overlap(o, r)))
         .toList();
   }
 
   /** The datasets to replicate, parents first ({@link #order}), within a limited run's roots. */
   static List<String> selected(List<String> roots, Set<String> only, ZfsListing listing) {
     List<String> all = order(roots, listing);
-    return only == null ? all : all.stream().filter(d -> BackupCycle.within(d, only)).toList();
+    return only == null ? all : all.stream().filter(d -> within(d, only)).toList();
+  }
+
+  /** True when {@code dataset} is one of {@code roots} or below one of them. */
+  static boolean within(String dataset, Collection<String> roots) {
+    return roots.stream().anyMatch(r -> DatasetName.isWithin(dataset, r));
   }
 
   /**
@@ -45,7 +47,7 @@ final class Datasets {
     for (String root : roots) {
       List<List<String>> touching =
           trees.stream()
-              .filter(t -> t.stream().anyMatch(r -> isWithin(r, root) || isWithin(root, r)))
+              .filter(t -> t.stream().anyMatch(r -> DatasetName.overlap(r, root)))
               .toList();
       List<String> merged = new ArrayList<>();
       touching.forEach(merged::addAll);

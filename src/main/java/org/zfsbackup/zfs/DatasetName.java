@@ -75,6 +75,11 @@ public final class DatasetName {
     return name.equals(root) || name.startsWith(root + "/");
   }
 
+  /** True when either of {@code a} and {@code b} is the other or below it. */
+  public static boolean overlap(String a, String b) {
+    return isWithin(a, b) || isWithin(b, a);
+  }
+
   /** The parent dataset, or empty for a pool. */
   public static Optional<String> parent(String name) {
     int slash = name.lastIndexOf('/');
