@@ -86,7 +86,7 @@ public final class Main {
     return switch (inv.command()) {
       case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), out, err));
       case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), out, err));
-      case "check" -> exitCode(Preflight.run(config, inv.quiet(), out, err));
+      case "check" -> exitCode(Preflight.run(config, inv.quiet(), out));
       case "agent" -> AgentLauncher.run(config, out, err) ? EXIT_OK : EXIT_USAGE;
       default -> throw new IllegalStateException(inv.command());
     };

@@ -68,7 +68,7 @@ public final class Preflight {
    * The CLI entry: prints the report; true only when every item passed ({@code Main} turns that
    * into the exit code).
    */
-  public static boolean run(AgentConfig config, boolean quiet, PrintStream out, PrintStream err) {
+  public static boolean run(AgentConfig config, boolean quiet, PrintStream out) {
     ProcessRunner runner = new RealProcessRunner();
     SshSharing.Factory sharing = SshSharing.Factory.inTmp(runner);
     List<CheckItem> items =

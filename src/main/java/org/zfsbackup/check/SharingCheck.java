@@ -30,29 +30,9 @@ final class SharingCheck {
     }
     Map<String, Endpoint> hosts = new LinkedHashMap<>();
     for (AgentConfig.SourceConfig s : config.pull().sources()) {
-      add(
-          hosts,
-          Endpoint.of(
-              s.host(),
-              s.user(),
-              s.port(),
-              config.commands().ssh(),
-              config.commands().zfs(),
-              config.replication().connectTimeout()));
+      add(hosts, config.endpoint(s.host(), s.user(), s.port()));
     }
-    config
-        .push()
-        .ifPresent(
-            p ->
-                add(
-                    hosts,
-                    Endpoint.of(
-                        p.host(),
-                        p.user(),
-                        p.port(),
-                        config.commands().ssh(),
-                        config.commands().zfs(),
-                        config.replication().connectTimeout())));
+    config.push().ifPresent(p -> add(hosts, config.endpoint(p.host(), p.user(), p.port())));
     for (Endpoint host : hosts.values()) {
       String name = "ssh sharing " + host.label();
       names.add(name);

@@ -165,8 +165,10 @@ final class ConfigBinder {
     } else if (type.isCollectionLikeType()
         && type.containedType(0).hasRawClass(String.class)
         && !t.startsWith("[")) {
-      ArrayNode list = JSON.createArrayNode();
-      Arrays.stream(t.split(",", -1)).filter(s -> !t.isEmpty()).forEach(s -> list.add(s.trim()));
+      ArrayNode list = JSON.createArrayNode(); // an empty string: an empty list
+      if (!t.isEmpty()) {
+        Arrays.stream(t.split(",", -1)).forEach(s -> list.add(s.trim()));
+      }
       return list;
     }
     return TextNode.valueOf(text);
