@@ -31,7 +31,6 @@ import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.plan.SnapshotTime;
 import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
-import org.zfsbackup.zfs.RetentionListing;
 import org.zfsbackup.zfs.ZfsCommands;
 import org.zfsbackup.zfs.ZfsListing;
 
@@ -119,7 +118,7 @@ final class Pruning {
     // backup dataset that is pushed is pruned either (its push base is unknown).
     boolean anyPushed =
         push.isPresent() && !replicated(results, Phase.PUSH, push.get().target()).isEmpty();
-    RetentionListing offsiteListing =
+    ZfsListing offsiteListing =
         anyPushed ? list(Phase.PUSH, offsite.get(), push.get().target()) : null;
     if (r.offsite().isPresent() && offsiteListing != null) {
       Destroys destroys = new Destroys(scope.runner(), offsite.get(), scope.shortTimeout());
@@ -136,7 +135,7 @@ final class Pruning {
       }
     }
     if (r.backup().isPresent()) {
-      RetentionListing backup = list(Phase.PULL, local, pullTarget);
+      ZfsListing backup = list(Phase.PULL, local, pullTarget);
       Destroys destroys = new Destroys(scope.runner(), local, scope.shortTimeout());
       for (DatasetResult d :
           backup == null ? List.<DatasetResult>of() : replicated(results, Phase.PULL, pullTarget)) {
@@ -160,7 +159,7 @@ final class Pruning {
           base(
               backup,
               d.target(),
-              offsiteListing.listing().snapshots(pushedAs.get().target()),
+              offsiteListing.snapshots(pushedAs.get().target()),
               Guard.PUSH_BASE,
               bases);
         }
@@ -175,15 +174,15 @@ final class Pruning {
       DatasetResult d,
       RetentionConfig r,
       KeepPolicy keep,
-      RetentionListing listing,
+      ZfsListing listing,
       Map<String, Set<Guard>> bases,
       Destroys destroys) {
     String ds = d.target();
     List<Candidate> candidates = new ArrayList<>();
-    for (Snapshot s : listing.listing().snapshots(ds)) {
+    for (Snapshot s : listing.snapshots(ds)) {
       Set<Guard> guards = EnumSet.noneOf(Guard.class);
       guards.addAll(bases.getOrDefault(s.name(), Set.of()));
-      if (!listing.listing().unheld(ds, s.name())) {
+      if (!listing.unheld(ds, s.name())) {
         guards.add(Guard.HELD);
       }
       Long creation = listing.creation(ds, s.name()).orElse(null);
@@ -238,13 +237,13 @@ final class Pruning {
   }
 
   /** The side below {@code root}, listed for retention; null (and a warning) when it cannot be. */
-  private RetentionListing list(Phase phase, Endpoint side, String root) {
+  private ZfsListing list(Phase phase, Endpoint side, String root) {
     ProcessResult r =
         scope.runner().run(side.zfs(ZfsCommands.listForRetention(root)), scope.shortTimeout());
     String why;
     if (r.ok()) {
       try {
-        return RetentionListing.parse(r.stdout());
+        return ZfsListing.parse(r.stdout());
       } catch (ZfsListing.ListingException e) {
         why = e.getMessage();
       }
@@ -264,7 +263,7 @@ final class Pruning {
    * incremental base towards that side. None when {@code other} is unknown or shares none.
    */
   private static void base(
-      RetentionListing listing,
+      ZfsListing listing,
       String dataset,
       List<Snapshot> other,
       Guard guard,
@@ -274,7 +273,7 @@ final class Pruning {
     }
     Set<String> guids = new HashSet<>();
     other.forEach(s -> guids.add(s.guid()));
-    listing.listing().snapshots(dataset).stream()
+    listing.snapshots(dataset).stream()
         .filter(s -> guids.contains(s.guid()))
         .reduce((a, b) -> b.createtxg() > a.createtxg() ? b : a)
         .ifPresent(

@@ -2,6 +2,7 @@ package org.zfsbackup.zfs;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationStep;
 
 /**
@@ -14,13 +15,19 @@ public final class ZfsCommands {
    * the dataset's own name, so the children that inherit it are not taken for placeholders, nor is
    * a placeholder renamed elsewhere.
    */
-  public static final String PLACEHOLDER = "org.zfsbackup:placeholder";
+  public static final String PLACEHOLDER = ReceiveRules.PLACEHOLDER_PROPERTY;
 
   /**
    * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, whether
    * a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
    */
   public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
+
+  /**
+   * Properties read by {@link #listForRetention}: {@link #LIST_PROPERTIES} without canmount and the
+   * placeholder mark, plus {@code creation} (epoch seconds with {@code -p}).
+   */
+  public static final String RETENTION_PROPERTIES = "guid,createtxg,creation,userrefs";
 
   /**
    * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -}
@@ -41,7 +48,11 @@ public final class ZfsCommands {
 
   /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
   public static List<String> list(List<String> roots, boolean resumeTokens) {
-    String props = resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES;
+    return get(resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES, roots);
+  }
+
+  /** {@code get -H -p -o name,property,value props -r roots...}, as {@link ZfsListing} parses. */
+  private static List<String> get(String props, List<String> roots) {
     List<String> args =
         new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
     args.addAll(roots);
@@ -173,20 +184,12 @@ public final class ZfsCommands {
   }
 
   /**
-   * What retention needs of every dataset and snapshot below {@code root}: {@link #list}'s
-   * properties without canmount, plus {@code creation} (epoch seconds with {@code -p}). Parsed by
-   * {@link RetentionListing}.
+   * What retention needs of every dataset and snapshot below {@code root}: {@link
+   * #RETENTION_PROPERTIES}. Parsed by {@link ZfsListing}, which then knows each snapshot's
+   * creation.
    */
   public static List<String> listForRetention(String root) {
-    return List.of(
-        "get",
-        "-H",
-        "-p",
-        "-o",
-        "name,property,value",
-        "guid,createtxg,creation,userrefs",
-        "-r",
-        root);
+    return get(RETENTION_PROPERTIES, List.of(root));
   }
 
   /**

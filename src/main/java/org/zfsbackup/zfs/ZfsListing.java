@@ -2,6 +2,7 @@ package org.zfsbackup.zfs;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,9 +14,10 @@ import org.zfsbackup.plan.Snapshot;
 /**
  * Parses the output of {@link ZfsCommands#list}: {@code zfs get -H -p -o name,property,value
  * guid,createtxg,canmount,userrefs,org.zfsbackup:placeholder -r ROOTS}, one line per dataset or
- * snapshot and property. The same command works on zfs-fuse and OpenZFS, and lists every dataset
- * and snapshot of a host in one process. Malformed output is a {@link ListingException} naming the
- * line, never a silent skip. Bookmarks ({@code #}) are not snapshots and are left out.
+ * snapshot and property, and that of {@link ZfsCommands#listForRetention}, which asks for each
+ * snapshot's {@code creation} too. The same command works on zfs-fuse and OpenZFS, and lists every
+ * dataset and snapshot of a host in one process. Malformed output is a {@link ListingException}
+ * naming the line, never a silent skip. Bookmarks ({@code #}) are not snapshots and are left out.
  */
 public final class ZfsListing {
 
@@ -26,6 +28,8 @@ public final class ZfsListing {
    * @param unheld names of the snapshots that have no hold at all ({@code userrefs} 0)
    * @param held names of the snapshots that have at least one hold, of any tag
    * @param placeholder an empty parent the agent created: its own placeholder mark, not inherited
+   * @param creation each snapshot's {@code creation} in epoch seconds, by name; only the snapshots
+   *     the listing gave one (none when it did not ask)
    */
   public record Dataset(
       String name,
@@ -35,7 +39,8 @@ public final class ZfsListing {
       List<Snapshot> snapshots,
       Set<String> unheld,
       Set<String> held,
-      boolean placeholder) {}
+      boolean placeholder,
+      Map<String, Long> creation) {}
 
   /** Output that does not have the expected shape. */
   public static final class ListingException extends RuntimeException {
@@ -93,10 +98,13 @@ public final class ZfsListing {
     return d == null ? Set.of() : d.held();
   }
 
-  /** True when {@code dataset} is an empty parent the agent created (its placeholder mark). */
-  public boolean placeholder(String dataset) {
+  /**
+   * The creation time of {@code dataset@snapshot} in epoch seconds; empty when not listed, or the
+   * listing did not ask.
+   */
+  public Optional<Long> creation(String dataset, String snapshot) {
     Dataset d = datasets.get(dataset);
-    return d != null && d.placeholder();
+    return d == null ? Optional.empty() : Optional.ofNullable(d.creation().get(snapshot));
   }
 
   public List<Snapshot> snapshots(String dataset) {
@@ -148,6 +156,7 @@ public final class ZfsListing {
       switch (property) {
         case "guid" -> b.guid = number(lineNo, line, value, true);
         case "createtxg" -> b.createtxg = Long.parseLong(number(lineNo, line, value, false));
+        case "creation" -> b.creation = Long.parseLong(number(lineNo, line, value, false));
         case "canmount" -> {
           if (at < 0 && !value.equals("-")) {
             if (!List.of("on", "off", "noauto").contains(value)) {
@@ -189,8 +198,12 @@ public final class ZfsListing {
       List<Snapshot> snaps = new ArrayList<>();
       Set<String> unheld = new HashSet<>();
       Set<String> held = new HashSet<>();
+      Map<String, Long> creation = new HashMap<>();
       for (Builder s : b.snapshots.values()) {
         snaps.add(new Snapshot(s.name, s.require("guid", s.guid), s.requireTxg()));
+        if (s.creation != null) {
+          creation.put(s.name, s.creation);
+        }
         if (s.userrefs != null && s.userrefs == 0) {
           unheld.add(s.name);
         } else if (s.userrefs != null) {
@@ -208,7 +221,8 @@ public final class ZfsListing {
               Collections.unmodifiableList(snaps),
               Collections.unmodifiableSet(unheld),
               Collections.unmodifiableSet(held),
-              b.placeholder));
+              b.placeholder,
+              Collections.unmodifiableMap(creation)));
     }
     return new ZfsListing(Collections.unmodifiableMap(result), Collections.unmodifiableMap(tokens));
   }
@@ -240,6 +254,7 @@ public final class ZfsListing {
     final String name;
     String guid;
     Long createtxg;
+    Long creation;
     String canmount;
     Long userrefs;
     boolean placeholder;

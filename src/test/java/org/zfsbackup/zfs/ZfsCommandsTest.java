@@ -150,18 +150,45 @@ class ZfsCommandsTest {
             + "bak/d@a\tuserrefs\t1\n"
             + "bak/d@b\tguid\t3\nbak/d@b\tcreatetxg\t7\nbak/d@b\tcreation\t1767571200\n"
             + "bak/d@b\tuserrefs\t0\n";
-    RetentionListing l = RetentionListing.parse(out);
+    ZfsListing l = ZfsListing.parse(out);
     assertEquals(java.util.Optional.of(1767484800L), l.creation("bak/d", "a"));
     assertEquals(java.util.Optional.of(1767571200L), l.creation("bak/d", "b"));
     assertEquals(java.util.Optional.empty(), l.creation("bak/d", "c"));
-    assertEquals(2, l.listing().snapshots("bak/d").size());
-    org.junit.jupiter.api.Assertions.assertFalse(l.listing().unheld("bak/d", "a"));
-    org.junit.jupiter.api.Assertions.assertTrue(l.listing().unheld("bak/d", "b"));
+    assertEquals(2, l.snapshots("bak/d").size());
+    org.junit.jupiter.api.Assertions.assertFalse(l.unheld("bak/d", "a"));
+    org.junit.jupiter.api.Assertions.assertTrue(l.unheld("bak/d", "b"));
     ZfsListing.ListingException e =
         org.junit.jupiter.api.Assertions.assertThrows(
             ZfsListing.ListingException.class,
-            () -> RetentionListing.parse("bak/d@a\tcreation\tSun Jan  4 0:00 2026\n"));
+            () -> ZfsListing.parse("bak/d\tcreation\tSun Jan  4 0:00 2026\n"));
     org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("line 1"), e.getMessage());
+  }
+
+  /**
+   * Catches: an error in the retention listing reported at a line of some filtered text rather than
+   * at the line of zfs's output it is on (creation lines counted, or not).
+   */
+  @Test
+  void retentionListing_malformedValue_reportedAtItsRealLine() {
+    String head =
+        "bak/d\tguid\t1\nbak/d\tcreatetxg\t5\nbak/d\tcreation\t1700000000\nbak/d\tuserrefs\t-\n"
+            + "bak/d@a\tguid\t2\nbak/d@a\tcreation\t1767484800\n";
+    String txg =
+        org.junit.jupiter.api.Assertions.assertThrows(
+                ZfsListing.ListingException.class,
+                () -> ZfsListing.parse(head + "bak/d@a\tcreatetxg\t1.5K\n"))
+            .getMessage();
+    org.junit.jupiter.api.Assertions.assertTrue(
+        txg.startsWith("malformed zfs output at line 7 ('bak/d@a\tcreatetxg\t1.5K'): "), txg);
+    String creation =
+        org.junit.jupiter.api.Assertions.assertThrows(
+                ZfsListing.ListingException.class,
+                () -> ZfsListing.parse(head + "bak/d@a\tcreation\tSun Jan  4 0:00 2026\n"))
+            .getMessage();
+    org.junit.jupiter.api.Assertions.assertTrue(
+        creation.startsWith("malformed zfs output at line 7 (")
+            && creation.contains("expected a number, got 'Sun Jan  4 0:00 2026'"),
+        creation);
   }
 
   @Test

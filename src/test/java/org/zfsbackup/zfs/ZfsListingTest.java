@@ -78,9 +78,9 @@ class ZfsListingTest {
                 "b/q\tcreatetxg\t4",
                 "b/q\torg.zfsbackup:placeholder\t-",
                 ""));
-    assertTrue(l.placeholder("b/p"));
-    assertFalse(l.placeholder("b/p/c"), "inherited from b/p");
-    assertFalse(l.placeholder("b/q"));
+    assertTrue(l.dataset("b/p").orElseThrow().placeholder());
+    assertFalse(l.dataset("b/p/c").orElseThrow().placeholder(), "inherited from b/p");
+    assertFalse(l.dataset("b/q").orElseThrow().placeholder());
     assertEquals(java.util.Set.of("s"), l.held("b/p/c"));
   }
 
