@@ -37,18 +37,12 @@ public record PipeResult(
     this(bytes, send, receive, stalled, killed, false, null);
   }
 
-  /** A result with its exit order, no process abandoned. */
-  public PipeResult(
-      long bytes,
-      ProcessResult send,
-      ProcessResult receive,
-      boolean stalled,
-      boolean killed,
-      Stage firstFailure) {
-    this(bytes, send, receive, stalled, killed, false, firstFailure);
-  }
-
   public boolean ok() {
     return send.ok() && receive.ok() && !stalled && !killed && !stuck;
+  }
+
+  /** True when the stream was ended from outside: killed, stalled or left stuck. */
+  public boolean cutShort() {
+    return killed || stalled || stuck;
   }
 }

@@ -11,7 +11,7 @@ import org.zfsbackup.exec.ProcessRunner.KillSwitch;
 
 /**
  * Runs one stream as a pipeline the JVM never reads: {@code send | pv | receive} counted by pv, or
- * {@code send | receive} alone counted from /proc (see {@link #direct}); each watched by a {@link
+ * {@code send | receive} alone counted from /proc (see {@link #run}); each watched by a {@link
  * Watchdog} to its end, each stage's stderr tail and exit code, and which stage failed first.
  */
 final class Pipelines {
@@ -35,76 +35,40 @@ final class Pipelines {
       ByteProgress progress,
       Duration stallTimeout,
       KillSwitch control) {
-    return pv.isEmpty()
-        ? direct(send, receive, progress, stallTimeout, control)
-        : kernelPipe(send, receive, progress, stallTimeout, control);
-  }
-
-  private PipeResult kernelPipe(
-      List<String> send,
-      List<String> receive,
-      ByteProgress progress,
-      Duration stallTimeout,
-      KillSwitch control) {
+    if (pv.isEmpty()) {
+      return run(send, List.of(), receive, progress, stallTimeout, control);
+    }
     List<String> counter = new ArrayList<>(pv);
     counter.addAll(RealProcessRunner.PV_FLAGS);
-    List<ProcessBuilder> builders =
-        List.of(
-            new ProcessBuilder(send).redirectInput(DEV_NULL),
-            new ProcessBuilder(counter),
-            new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
-    List<Process> procs;
-    try {
-      procs = ProcessBuilder.startPipeline(builders);
-    } catch (IOException e) {
-      return notStarted(send, receive, e);
-    }
-    ExitOrder order = new ExitOrder(procs);
-    AtomicLong bytes = new AtomicLong();
-    StderrTail sendErr = new StderrTail(procs.get(0).getErrorStream(), "stderr send");
-    StderrTail pvErr =
-        new StderrTail(
-            procs.get(1).getErrorStream(),
-            "pv",
-            line -> {
-              String t = line.trim();
-              if (t.matches("[0-9]{1,19}")) {
-                bytes.set(Long.parseLong(t));
-              }
-            });
-    StderrTail recvErr = new StderrTail(procs.get(2).getErrorStream(), "stderr receive");
-    Watchdog.Watch watch = watchdog.supervise(procs, bytes, progress, stallTimeout, control);
-    // An abandoned process keeps its stderr open: do not wait for its end long.
-    long tail = watch.stuck ? 1_000 : 5_000;
-    pvErr.await(tail);
-    ProcessResult s =
-        new ProcessResult(send, exit(procs.get(0)), "", sendErr.await(tail), false, false);
-    ProcessResult r =
-        new ProcessResult(receive, exit(procs.get(2)), "", recvErr.await(tail), false, false);
-    PipeResult.Stage first =
-        order.firstFailed(
-            PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE);
-    return new PipeResult(bytes.get(), s, r, watch.stalled, watch.killed, watch.stuck, first);
+    return run(send, counter, receive, progress, stallTimeout, control);
   }
 
   /**
-   * {@code send | receive} with nothing in between: the fastest pipe, but the byte count is read
-   * from the kernel's per-process I/O counters ({@code /proc/PID/io}: the sender's {@code wchar},
-   * else the receiver's {@code rchar}, each summed over the process and its children), sampled
-   * every 20 ms. It is approximate: what a process wrote in its last 20 ms before exiting may be
-   * missed, and where the data is moved by a daemon (zfs-fuse) rather than by the zfs process
-   * itself the counters stay at zero.
+   * Runs {@code send | counter | receive}, or {@code send | receive} when {@code counter} is empty.
+   *
+   * <p>With a counter, the bytes are those pv prints on its stderr. Without, it is the fastest
+   * pipe, but the byte count is read from the kernel's per-process I/O counters ({@code
+   * /proc/PID/io}: the sender's {@code wchar}, else the receiver's {@code rchar}, each summed over
+   * the process and its children), sampled every 20 ms. It is approximate: what a process wrote in
+   * its last 20 ms before exiting may be missed, and where the data is moved by a daemon (zfs-fuse)
+   * rather than by the zfs process itself the counters stay at zero.
+   *
+   * @param counter argv of the byte counter with its flags; empty = none
    */
-  private PipeResult direct(
+  private PipeResult run(
       List<String> send,
+      List<String> counter,
       List<String> receive,
       ByteProgress progress,
       Duration stallTimeout,
       KillSwitch control) {
-    List<ProcessBuilder> builders =
-        List.of(
-            new ProcessBuilder(send).redirectInput(DEV_NULL),
-            new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
+    boolean counted = !counter.isEmpty();
+    List<ProcessBuilder> builders = new ArrayList<>();
+    builders.add(new ProcessBuilder(send).redirectInput(DEV_NULL));
+    if (counted) {
+      builders.add(new ProcessBuilder(counter));
+    }
+    builders.add(new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
     List<Process> procs;
     try {
       procs = ProcessBuilder.startPipeline(builders);
@@ -112,11 +76,49 @@ final class Pipelines {
       return notStarted(send, receive, e);
     }
     Process s = procs.get(0);
-    Process r = procs.get(1);
+    Process r = procs.get(procs.size() - 1);
     ExitOrder order = new ExitOrder(procs);
     AtomicLong bytes = new AtomicLong();
     StderrTail sendErr = new StderrTail(s.getErrorStream(), "stderr send");
+    StderrTail pvErr = counted ? countFromPv(procs.get(1), bytes) : null;
     StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
+    Thread sampler = counted ? null : sampleIo(s, r, bytes);
+    Watchdog.Watch watch = watchdog.supervise(procs, bytes, progress, stallTimeout, control);
+    if (sampler != null) {
+      sampler.interrupt();
+    }
+    // An abandoned process keeps its stderr open: do not wait for its end long.
+    long tail = watch.stuck ? 1_000 : 5_000;
+    if (pvErr != null) {
+      pvErr.await(tail);
+    }
+    ProcessResult sent = new ProcessResult(send, exit(s), "", sendErr.await(tail), false, false);
+    ProcessResult received =
+        new ProcessResult(receive, exit(r), "", recvErr.await(tail), false, false);
+    PipeResult.Stage first =
+        counted
+            ? order.firstFailed(
+                PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE)
+            : order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.RECEIVE);
+    return new PipeResult(
+        bytes.get(), sent, received, watch.stalled, watch.killed, watch.stuck, first);
+  }
+
+  /** Reads pv's stderr: each line a byte count, the last one kept in {@code bytes}. */
+  private static StderrTail countFromPv(Process pv, AtomicLong bytes) {
+    return new StderrTail(
+        pv.getErrorStream(),
+        "pv",
+        line -> {
+          String t = line.trim();
+          if (t.matches("[0-9]{1,19}")) {
+            bytes.set(Long.parseLong(t));
+          }
+        });
+  }
+
+  /** Starts the io-sampler: every 20 ms while the receive runs, the /proc count into bytes. */
+  private static Thread sampleIo(Process s, Process r, AtomicLong bytes) {
     Thread sampler =
         new Thread(
             () -> {
@@ -134,18 +136,7 @@ final class Pipelines {
             "io-sampler");
     sampler.setDaemon(true);
     sampler.start();
-    Watchdog.Watch watch = watchdog.supervise(procs, bytes, progress, stallTimeout, control);
-    sampler.interrupt();
-    return new PipeResult(
-        bytes.get(),
-        new ProcessResult(
-            send, exit(s), "", sendErr.await(watch.stuck ? 1_000 : 5_000), false, false),
-        new ProcessResult(
-            receive, exit(r), "", recvErr.await(watch.stuck ? 1_000 : 5_000), false, false),
-        watch.stalled,
-        watch.killed,
-        watch.stuck,
-        order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.RECEIVE));
+    return sampler;
   }
 
   private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.zfsbackup.exec.RealProcessRunner.KillPolicy;
 
 /**
@@ -64,9 +65,28 @@ final class ProcessKiller {
     }
   }
 
+  /** SIGTERM to a process and what it started (ssh, zfs). */
+  static void terminate(Process p) {
+    signal(p, false);
+  }
+
   /** Kills a process and what it started (ssh, zfs), forcibly. */
   static void kill(Process p) {
-    p.descendants().forEach(ProcessHandle::destroyForcibly);
-    p.destroyForcibly();
+    signal(p, true);
+  }
+
+  /**
+   * SIGKILL ({@code force}) or SIGTERM to {@code p}'s descendants, then to {@code p} through its
+   * {@link Process}, whose destroy also closes the pipes the JVM holds to it.
+   */
+  private static void signal(Process p, boolean force) {
+    Consumer<ProcessHandle> destroy =
+        force ? ProcessHandle::destroyForcibly : ProcessHandle::destroy;
+    p.descendants().forEach(destroy);
+    if (force) {
+      p.destroyForcibly();
+    } else {
+      p.destroy();
+    }
   }
 }

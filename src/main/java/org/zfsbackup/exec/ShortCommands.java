@@ -64,10 +64,7 @@ final class ShortCommands {
 
   /** See {@link ProcessRunner#stopRunning}. */
   void stopRunning() {
-    for (Process p : running) {
-      p.descendants().forEach(ProcessHandle::destroy);
-      p.destroy();
-    }
+    running.forEach(ProcessKiller::terminate);
   }
 
   /** Collects stdout on its own thread so a chatty process never blocks on a full pipe. */

@@ -225,7 +225,7 @@ class FailuresTest {
       ErrorKind kind,
       String why,
       String blamed) {
-    PipeResult pr = new PipeResult(42, send, receive, false, false, first);
+    PipeResult pr = new PipeResult(42, send, receive, false, false, false, first);
     Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
