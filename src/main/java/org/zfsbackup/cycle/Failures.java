@@ -42,14 +42,9 @@ final class Failures {
    * the stream end), and always when ssh itself failed on the sending side; in every other case the
    * receive, which says why it refused the stream.
    *
+   * @param step the step as it is named in messages (a {@code ReplicationStep}'s, or a resume's)
    * @param stallTimeout the bound a stalled stream exceeded, for the message
    */
-  static Failure stream(
-      String dataset, String dst, ReplicationStep step, PipeResult pr, Duration stallTimeout) {
-    return stream(dataset, dst, step.toString(), pr, stallTimeout);
-  }
-
-  /** {@link #stream(String, String, ReplicationStep, PipeResult, Duration)} of a step so named. */
   static Failure stream(
       String dataset, String dst, String step, PipeResult pr, Duration stallTimeout) {
     ErrorKind kind;
@@ -166,7 +161,7 @@ final class Failures {
    */
   static Optional<Boolean> incrementalRefused(PipeResult pr) {
     ProcessResult receive = pr.receive();
-    if (receive.ok() || pr.killed() || pr.stalled() || pr.stuck()) {
+    if (receive.ok() || pr.cutShort()) {
       return Optional.empty();
     }
     String stderr = receive.stderrTail().replace('\n', ' ');

@@ -238,8 +238,7 @@ final class Pruning {
 
   /** The side below {@code root}, listed for retention; null (and a warning) when it cannot be. */
   private ZfsListing list(Phase phase, Endpoint side, String root) {
-    ProcessResult r =
-        scope.runner().run(side.zfs(ZfsCommands.listForRetention(root)), scope.shortTimeout());
+    ProcessResult r = scope.run(side, ZfsCommands.listForRetention(root));
     String why;
     if (r.ok()) {
       try {
@@ -291,8 +290,7 @@ final class Pruning {
   }
 
   private boolean pushed(String dataset) {
-    return push.isPresent()
-        && push.get().datasets().stream().anyMatch(root -> DatasetName.isWithin(dataset, root));
+    return push.isPresent() && Datasets.within(dataset, push.get().datasets());
   }
 
   private static Optional<DatasetResult> pushResult(List<DatasetResult> results, String dataset) {

@@ -138,7 +138,7 @@ final class Resumes {
       return new Before(s.bytes(), "resumed (" + s.bytes() + " bytes)", List.of(), null, null);
     }
     PipeResult pr = s.pipe();
-    boolean interrupted = pr.killed() || pr.stalled() || pr.stuck();
+    boolean interrupted = pr.cutShort();
     Resumption.AfterFailure next =
         Resumption.afterFailure(interrupted, pr.send().stderrTail(), pr.receive().stderrTail());
     if (next == Resumption.AfterFailure.KEEP) {

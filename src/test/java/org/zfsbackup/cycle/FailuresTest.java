@@ -163,7 +163,8 @@ class FailuresTest {
       String why,
       String blamed) {
     PipeResult pr = new PipeResult(42, send, receive, stalled, killed);
-    Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+    Failures.Failure f =
+        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     ProcessResult expected = blamed == null ? null : blamed.equals("send") ? send : receive;
@@ -226,7 +227,8 @@ class FailuresTest {
       String why,
       String blamed) {
     PipeResult pr = new PipeResult(42, send, receive, false, false, false, first);
-    Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+    Failures.Failure f =
+        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     assertSame(blamed.equals("send") ? send : receive, f.blamed());
@@ -260,7 +262,8 @@ class FailuresTest {
     PipeResult tail =
         new PipeResult(42, ok("send"), exit("recv", -1, ""), false, false, true, null);
     for (PipeResult pr : List.of(stalled, stopped, tail)) {
-      Failures.Failure f = Failures.stream("tank/data", "bak/src/tank/data", STEP, pr, STALL);
+      Failures.Failure f =
+          Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
       assertEquals(ErrorKind.STUCK, f.kind());
       assertEquals(HEAD + why, f.message());
       assertNull(f.blamed());
