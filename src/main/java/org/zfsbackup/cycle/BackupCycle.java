@@ -7,6 +7,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -131,22 +132,10 @@ public final class BackupCycle implements CycleRunner {
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
     Optional<PushConfig> push = config.push();
-    Pruning pruning =
-        new Pruning(
-            config,
-            scope,
-            local,
-            // The push host's shared connection (opened by the push phase, which warned already
-            // if it could not be shared): retention's offsite listing and destroys go through it.
-            () ->
-                push.map(
-                        p ->
-                            ssh.endpoint(
-                                config.endpoint(p.host(), p.user(), p.port()),
-                                Phase.PUSH,
-                                "local",
-                                new ArrayList<>()))
-                    .orElse(null));
+    // The push host's shared connection, set by the push phase (which warned already if it could
+    // not be shared): retention's offsite listing and destroys go through it.
+    AtomicReference<Endpoint> offsite = new AtomicReference<>();
+    Pruning pruning = new Pruning(config, scope, local, offsite::get);
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
@@ -200,6 +189,7 @@ public final class BackupCycle implements CycleRunner {
                 "local",
                 sharingWarnings);
         warnings.addAll(sharingWarnings);
+        offsite.set(remote);
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
         // Independent trees of push.datasets side by side, like the sources of the pull phase.

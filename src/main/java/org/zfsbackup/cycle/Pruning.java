@@ -69,13 +69,6 @@ final class Pruning {
   private final List<String> warnings = new ArrayList<>();
 
   /**
-   * @param offsite the push host's side; null without a push phase
-   */
-  Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local, Endpoint offsite) {
-    this(config, scope, local, () -> offsite);
-  }
-
-  /**
    * @param offsite the push host's side, asked for only once a push went through (the cycle's
    *     shared ssh connection to that host, opened by the push phase); null without a push phase
    */
@@ -116,13 +109,14 @@ final class Pruning {
     }
     // Listed only when a push went through: otherwise there is nothing to prune there, and no
     // backup dataset that is pushed is pruned either (its push base is unknown).
-    boolean anyPushed =
-        push.isPresent() && !replicated(results, Phase.PUSH, push.get().target()).isEmpty();
+    List<DatasetResult> pushedResults =
+        push.isPresent() ? replicated(results, Phase.PUSH, push.get().target()) : List.of();
+    Endpoint offsiteSide = pushedResults.isEmpty() ? null : offsite.get();
     ZfsListing offsiteListing =
-        anyPushed ? list(Phase.PUSH, offsite.get(), push.get().target()) : null;
+        pushedResults.isEmpty() ? null : list(Phase.PUSH, offsiteSide, push.get().target());
     if (r.offsite().isPresent() && offsiteListing != null) {
-      Destroys destroys = new Destroys(scope.runner(), offsite.get(), scope.shortTimeout());
-      for (DatasetResult d : replicated(results, Phase.PUSH, push.get().target())) {
+      Destroys destroys = new Destroys(scope.runner(), offsiteSide, scope.shortTimeout());
+      for (DatasetResult d : pushedResults) {
         List<Snapshot> source =
             pushSources.stream()
                 .filter(l -> l.contains(d.dataset()))

@@ -136,7 +136,7 @@ class PruningTest {
             List.of("ssh"),
             List.of("zfs"),
             Duration.ofSeconds(5));
-    return new Pruning(c, scope, Endpoint.local(List.of("zfs")), offsite);
+    return new Pruning(c, scope, Endpoint.local(List.of("zfs")), () -> offsite);
   }
 
   static final KeepPolicy LAST1 = new KeepPolicy(1, 0, 0, 0, 0, 0);
