@@ -3,8 +3,6 @@ package org.zfsbackup.cycle;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -26,8 +24,6 @@ import org.zfsbackup.event.EventSink;
  */
 public final class CliCycle {
   private static final Logger LOG = LoggerFactory.getLogger(CliCycle.class);
-  private static final DateTimeFormatter ID =
-      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
   private CliCycle() {}
 
@@ -96,7 +92,7 @@ public final class CliCycle {
       PrintStream out,
       PrintStream err,
       CycleControl control) {
-    String id = (planOnly ? "plan-" : "cli-") + ID.format(Instant.now());
+    String id = (planOnly ? "plan-" : "cli-") + CycleRequest.CYCLE_ID_TIME.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
     CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, control);
     // A cycle that could not start (another one holds the lock) failed without a dataset.

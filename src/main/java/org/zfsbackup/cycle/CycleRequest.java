@@ -1,5 +1,7 @@
 package org.zfsbackup.cycle;
 
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.Set;
 
 /**
@@ -10,6 +12,13 @@ import java.util.Set;
  * @param dryRun plan only: list both sides, decide, change nothing
  */
 public record CycleRequest(String cycleId, String runId, Set<String> only, boolean dryRun) {
+  /**
+   * The time in a cycle id, UTC to the second: {@code 20261127T020000Z} (the agent's {@code
+   * 20261127T020000Z-3fa1}, the command line's {@code cli-20261127T020000Z}).
+   */
+  public static final DateTimeFormatter CYCLE_ID_TIME =
+      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+
   public CycleRequest {
     only = Set.copyOf(only);
   }

@@ -66,8 +66,8 @@ final class CycleSsh implements AutoCloseable {
                       source,
                       null,
                       ErrorKind.SSH_SHARING_FAILED.wire() + ": " + msg,
-                      r == null || r.startFailed() || r.timedOut() ? null : r.exitCode(),
-                      r == null || r.stderrTail().isBlank() ? null : r.stderrTail()));
+                      r == null ? null : r.exitCodeIfRan(),
+                      r == null ? null : r.stderrOrNull()));
             });
     return c.endpoint();
   }

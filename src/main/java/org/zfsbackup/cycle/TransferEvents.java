@@ -125,10 +125,10 @@ final class TransferEvents {
   }
 
   private static Integer exitCode(ProcessResult r) {
-    return r == null || r.startFailed() || r.timedOut() ? null : r.exitCode();
+    return r == null ? null : r.exitCodeIfRan();
   }
 
   private static String stderr(ProcessResult r) {
-    return r == null || r.stderrTail().isBlank() ? null : r.stderrTail();
+    return r == null ? null : r.stderrOrNull();
   }
 }

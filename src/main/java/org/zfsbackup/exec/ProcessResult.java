@@ -23,6 +23,16 @@ public record ProcessResult(
     return exitCode == 0 && !startFailed && !timedOut;
   }
 
+  /** The exit code for an error report: null when it did not start or was killed on timeout. */
+  public Integer exitCodeIfRan() {
+    return startFailed || timedOut ? null : exitCode;
+  }
+
+  /** The stderr tail for an error report: null when blank. */
+  public String stderrOrNull() {
+    return stderrTail.isBlank() ? null : stderrTail;
+  }
+
   /** One line for a person: what failed and why. */
   public String describe() {
     String cmd = String.join(" ", argv);

@@ -106,7 +106,9 @@ final class Agent implements MqttPort.Listener {
    * Every change of {@link #status}: the transition table decides where {@code event} leads (a
    * transition it does not allow is a bug and throws). The new state is logged and published,
    * except when stopping (nothing new is published), when the power returns (the agent is offline
-   * then; the reconnect publishes it) and when the lock is taken (nothing shown changes).
+   * then; the reconnect publishes it) and when the lock is taken (nothing shown changes). Entering
+   * {@code AWAITING_LOCK} (never from itself), once that is published, goes on to take the cycle
+   * lock.
    *
    * @param started the new cycle, for {@link Event#RUN}
    */
@@ -120,6 +122,9 @@ final class Agent implements MqttPort.Listener {
     status = next;
     if (announce) {
       out.state(status);
+    }
+    if (status.stage() == Stage.AWAITING_LOCK) {
+      awaitLock();
     }
   }
 
@@ -178,9 +183,6 @@ final class Agent implements MqttPort.Listener {
       startCycle((AgentCommand.Run) command);
     } else if (event != null) {
       become(event);
-      if (status.stage() == Stage.AWAITING_LOCK) {
-        awaitLock();
-      }
     }
   }
 
@@ -218,9 +220,6 @@ final class Agent implements MqttPort.Listener {
     reporting.ended(c, ar);
     become(status.cycleEnds());
     c.ended.tryComplete();
-    if (status.stage() == Stage.AWAITING_LOCK) {
-      awaitLock();
-    }
   }
 
   // ---------------------------------------------------------------- power

@@ -4,8 +4,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -22,9 +20,6 @@ import org.zfsbackup.event.CycleEvent.Phase;
 final class AgentCycle {
   /** Logs as the agent, whose cycle this is. */
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
-
-  private static final DateTimeFormatter CYCLE_ID =
-      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
   final String id;
   final String runId;
@@ -50,7 +45,7 @@ final class AgentCycle {
   /** A new cycle for {@code run}, with a fresh id: {@code 20261127T020000Z-3fa1}. */
   static AgentCycle start(AgentCommand.Run run, Instant now) {
     String id =
-        CYCLE_ID.format(now)
+        CycleRequest.CYCLE_ID_TIME.format(now)
             + "-"
             + String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
     return new AgentCycle(

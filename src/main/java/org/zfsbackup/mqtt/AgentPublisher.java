@@ -38,7 +38,7 @@ final class AgentPublisher {
   void online(AgentStatus status, ObjectNode lastResult) {
     state(status);
     if (lastResult != null) {
-      publish(topics.result(), Payloads.text(lastResult), true);
+      result(lastResult);
     }
     availability("online");
     discovery();

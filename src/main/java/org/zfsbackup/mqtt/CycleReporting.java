@@ -101,7 +101,10 @@ final class CycleReporting {
     return lastResult.path("datasets").path("total").asInt();
   }
 
-  /** The engine's progress and errors. */
+  /**
+   * The engine's progress and errors. Called only for the agent's current cycle, so between {@link
+   * #started} and {@link #ended}.
+   */
   void engineEvent(AgentCycle c, CycleEvent event) {
     if (event instanceof CycleEvent.Progress p) {
       if (p.status() != StepStatus.STREAMING) {
@@ -109,14 +112,10 @@ final class CycleReporting {
       } else if (log.isDebugEnabled()) {
         log.debug("{}", AgentLog.streaming(c.id, p));
       }
-      if (cycleProgress != null) {
-        cycleProgress.update(p);
-      }
+      cycleProgress.update(p);
       if (throttle.admit(p, System.nanoTime() / 1_000_000)) {
         out.progress(Payloads.progress(p));
-        if (cycleProgress != null) {
-          out.cycleProgress(cycleProgress.payload());
-        }
+        out.cycleProgress(cycleProgress.payload());
       }
     } else if (event instanceof CycleEvent.Error e) {
       if (e.kind() == ErrorKind.CYCLE_LOCKED) {
@@ -140,7 +139,6 @@ final class CycleReporting {
           "cycle {} did nothing: another backup cycle holds the cycle lock; the last result stays",
           c.id);
       out.event(report.outcome().wire(), c.id, c.runId);
-      throttle.reset();
       return;
     }
     if (report == null) {
@@ -171,7 +169,6 @@ final class CycleReporting {
     }
     out.event(report.outcome().wire(), c.id, c.runId);
     log.info("{}", AgentLog.finished(c.id, c.request.dryRun(), report));
-    throttle.reset();
     cycleProgress = null;
   }
 
@@ -181,10 +178,7 @@ final class CycleReporting {
    * (Problem is on already) or without Home Assistant.
    */
   private void watchStaleness() {
-    if (staleTimer >= 0) {
-      context.owner().cancelTimer(staleTimer);
-      staleTimer = -1;
-    }
+    stop();
     if (staleAfter.isEmpty() || lastSuccessAt == null || lastResult == null) {
       return;
     }
@@ -211,7 +205,7 @@ final class CycleReporting {
                         }));
   }
 
-  /** Stops the staleness timer (at shutdown). */
+  /** Stops the staleness timer (at shutdown, and before it is set again). */
   void stop() {
     if (staleTimer >= 0) {
       context.owner().cancelTimer(staleTimer);

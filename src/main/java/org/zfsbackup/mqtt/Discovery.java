@@ -35,10 +35,6 @@ final class Discovery {
   private final String version;
   private final Duration staleAfter;
 
-  Discovery(String prefix, String clientId, Topics topics, String version) {
-    this(prefix, clientId, topics, version, Duration.ofHours(36));
-  }
-
   /**
    * @param staleAfter Problem turns on when the last success is older than this
    */

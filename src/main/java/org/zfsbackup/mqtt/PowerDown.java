@@ -86,14 +86,6 @@ final class PowerDown {
     this.settings = settings;
   }
 
-  Duration lockWait() {
-    return settings.lockWait();
-  }
-
-  Path lockFile() {
-    return settings.lockFile();
-  }
-
   // ---------------------------------------------------------------- the cycle lock
 
   /**
@@ -128,7 +120,9 @@ final class PowerDown {
                   return;
                 }
                 if (!first) {
-                  log.info("the other backup cycle ended: {} is free, powering down", lockFile());
+                  log.info(
+                      "the other backup cycle ended: {} is free, powering down",
+                      settings.lockFile());
                 }
                 taken.tryComplete(true);
               } else if (a instanceof CycleLock.Unavailable u) {
@@ -146,7 +140,7 @@ final class PowerDown {
                   log.info(
                       "another backup cycle (a `run` from cron) holds the cycle lock {}: the"
                           + " power-down waits until it ends, at most {}",
-                      lockFile(),
+                      settings.lockFile(),
                       PahoCalls.seconds(settings.lockWait().toMillis()));
                 }
                 timer =
@@ -262,22 +256,11 @@ final class PowerDown {
           PahoCalls.seconds(r.asleep().toSeconds() * 1000));
     } else if (outcome instanceof Failed f && f.result() == null) {
       log.error("the power command could not run: {}", f.cause().toString());
-      out.error(
-          Payloads.agentError(
-              null, "power_failed", "the power command could not run: " + f.cause()));
+      out.agentError(null, "power_failed", "the power command could not run: " + f.cause());
     } else if (outcome instanceof Failed f) {
       ProcessResult r = f.result();
       log.error("the power command failed: {}", r.describe());
-      out.error(
-          Payloads.error(
-              null,
-              "power_failed",
-              null,
-              null,
-              null,
-              "the power command failed: " + r.describe(),
-              r.startFailed() ? null : r.exitCode(),
-              r.stderrTail().isBlank() ? null : r.stderrTail()));
+      powerFailed("the power command failed: " + r.describe(), r.exitCodeIfRan(), r.stderrOrNull());
     } else if (outcome instanceof NotDown n) {
       String message =
           "the machine did not power down within "
@@ -286,17 +269,13 @@ final class PowerDown {
               + String.join(" ", settings.command())
               + "` exited 0, but the boot-time clock never ran ahead of the monotonic clock)";
       log.error("{}: reconnecting", message);
-      out.error(
-          Payloads.error(
-              null,
-              "power_failed",
-              null,
-              null,
-              null,
-              message,
-              null,
-              n.result().stderrTail().isBlank() ? null : n.result().stderrTail()));
+      powerFailed(message, null, n.result().stderrOrNull());
     }
+  }
+
+  /** A {@code power_failed} error with the command's exit code and stderr, when known. */
+  private void powerFailed(String message, Integer exitCode, String stderr) {
+    out.error(Payloads.error(null, "power_failed", null, null, null, message, exitCode, stderr));
   }
 
   /** The {@code power_blocked} report: the lock was still held when the wait ended. */
@@ -304,7 +283,7 @@ final class PowerDown {
     String message =
         "the power-down was given up: another backup cycle (a `run` from cron) still held the"
             + " cycle lock "
-            + lockFile()
+            + settings.lockFile()
             + " after "
             + PahoCalls.seconds(settings.lockWait().toMillis())
             + "; it was not interrupted, and the machine stays on";

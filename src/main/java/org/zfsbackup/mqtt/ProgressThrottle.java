@@ -38,7 +38,7 @@ final class ProgressThrottle {
     return true;
   }
 
-  /** Forgets every step (at the end of a cycle). */
+  /** Forgets every step (when a cycle starts). */
   void reset() {
     lastPublished.clear();
   }

@@ -48,7 +48,7 @@ class AgentTest {
 
   /** Discovery messages per (re)publish: one per entity. */
   static final int ENTITIES =
-      new Discovery("homeassistant", "agent-1", T, "test").messages().size();
+      new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(36)).messages().size();
 
   @TempDir Path dir;
   final List<String> timeline = Collections.synchronizedList(new ArrayList<>());
@@ -104,7 +104,8 @@ class AgentTest {
   Duration lockWait = Duration.ofSeconds(10);
 
   Agent newAgent(StateStore.Saved saved) {
-    return newAgent(saved, new Discovery("homeassistant", "agent-1", T, "test"));
+    return newAgent(
+        saved, new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(36)));
   }
 
   Agent newAgent(StateStore.Saved saved, Discovery discovery) {
@@ -757,7 +758,7 @@ class AgentTest {
   @Test
   void lastError_refusedPress_isPublishedOnTheLastErrorEntitysTopic() throws Exception {
     String topic =
-        new Discovery("homeassistant", "agent-1", T, "test")
+        new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(36))
             .messages()
             .get("homeassistant/sensor/agent-1/last_error/config")
             .get("state_topic")

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +33,12 @@ class AutomationDocsTest {
   static final Pattern YAML_BLOCK = Pattern.compile("```yaml\\n(.*?)```", Pattern.DOTALL);
 
   final Discovery discovery =
-      new Discovery("homeassistant", "host-backups-agent", new Topics("servers/host-backups"), "1");
+      new Discovery(
+          "homeassistant",
+          "host-backups-agent",
+          new Topics("servers/host-backups"),
+          "1",
+          Duration.ofHours(36));
 
   Set<String> discoveredIds() {
     return discovery.messages().entrySet().stream()

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.Test;
 
 class DiscoveryTest {
   static final Topics T = new Topics("servers/host-backups");
-  final Discovery discovery = new Discovery("homeassistant", "host-backups-agent", T, "1.2.3");
+  final Discovery discovery =
+      new Discovery("homeassistant", "host-backups-agent", T, "1.2.3", Duration.ofHours(36));
   final Map<String, ObjectNode> messages = discovery.messages();
 
   ObjectNode entity(String component, String objectId) {
@@ -126,7 +128,7 @@ class DiscoveryTest {
     assertEquals(messages.size(), ids.size());
     assertEquals(
         ids,
-        new Discovery("homeassistant", "host-backups-agent", T, "9.9")
+        new Discovery("homeassistant", "host-backups-agent", T, "9.9", Duration.ofHours(36))
             .messages().values().stream()
                 .map(n -> n.get("unique_id").asText())
                 .collect(Collectors.toSet()),
@@ -305,7 +307,7 @@ class DiscoveryTest {
     assertEquals("OFF", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T13:00:00Z"));
     assertEquals("ON", HaTemplates.render(template, SUCCESS, "off", "2026-11-28T15:00:00Z"));
     String sixHours =
-        new Discovery("homeassistant", "host-backups-agent", T, "1", java.time.Duration.ofHours(6))
+        new Discovery("homeassistant", "host-backups-agent", T, "1", Duration.ofHours(6))
             .messages()
             .get("homeassistant/binary_sensor/host-backups-agent/problem/config")
             .get("value_template")
