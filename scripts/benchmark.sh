@@ -49,13 +49,18 @@ scenario() {  # dir bytes
   echo "$2" > "$1/bytes"
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
+report_secs() { sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$1"; }  # run's output -> the cycle's seconds
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mkpool() {  # size name: a file-backed pool, destroyed by cleanup
+  truncate -s "$1" "$W/$2.img"; zpool create -m none "$2" "$W/$2.img"; POOLS+=("$2")
+}
 
-start_sshd() {  # sshd on 127.0.0.1, a free port, throwaway keys; once
+start_sshd() {  # sshd on 127.0.0.1, a free port, throwaway keys; once. SSH: its argv, SSHLIST: as YAML
   [ -n "$SSHD" ] && return 0
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PORT=$(free_port)
   ssh-keygen -q -t ed25519 -N '' -f "$W/hk"; ssh-keygen -q -t ed25519 -N '' -f "$W/id"; cp "$W/id.pub" "$W/ak"; mkdir -p /run/sshd
-  PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  PORT3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PORT2=$(free_port)
+  PORT3=$(free_port)
   # Three ports: three "hosts" for section 5 (each user@host:port gets its own master). LogLevel
   # INFO logs one "Accepted publickey ... port <client port>" line per connection, on any port.
   printf 'Port %s\nPort %s\nPort %s\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile %s\nLogLevel INFO\nMaxStartups 100:30:200\n' \
@@ -63,6 +68,7 @@ start_sshd() {  # sshd on 127.0.0.1, a free port, throwaway keys; once
   /usr/sbin/sshd -D -E "$W/sshd.log" -f "$W/sshd_config" & SSHD=$!
   sleep 1
   SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i "$W/id")
+  SSHLIST=$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')
 }
 
 SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5}
@@ -107,7 +113,7 @@ SBYTES=$(( SSH_GB * 1000 * 1000 * 1000 ))
 scenario "$W/ts" "$SBYTES"
 ssh_config() {  # pv-list
   cat <<CONF
-commands: {zfs: [bash, $FAKE, $W/ts], ssh: [$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')], pv: $1}
+commands: {zfs: [bash, $FAKE, $W/ts], ssh: [$SSHLIST], pv: $1}
 pull:
   target: bak
   receive_options: []
@@ -145,7 +151,7 @@ if want 3; then
 echo "== 3. up-to-date cycle, 500 datasets on one ssh host (zfs-fuse)"
 N=${BENCH_DATASETS:-500}
 SRC=bsrc$RANDOM BAK=bbak$RANDOM
-for p in "$SRC" "$BAK"; do truncate -s 512M "$W/$p.img"; zpool create -m none "$p" "$W/$p.img"; POOLS+=("$p"); done
+mkpool 512M "$SRC"; mkpool 512M "$BAK"
 zfs create -o mountpoint=none "$SRC/bench"
 echo "   creating $N datasets (setup, not measured)..."
 for i in $(seq -w 1 "$N"); do zfs create "$SRC/bench/d$i"; done
@@ -155,7 +161,7 @@ zfs send -R "$SRC/bench@s1" | zfs receive -F "$BAK/t/h/$SRC/bench"
 start_sshd
 cat > "$W/n.yaml" <<CONF
 commands:
-  ssh: [bash, $ROOT/scripts/bench/count-ssh, $W/ssh.log, ssh, -o, BatchMode=yes, -o, StrictHostKeyChecking=no, -o, UserKnownHostsFile=/dev/null, -o, LogLevel=ERROR, -i, $W/id]
+  ssh: [bash, $ROOT/scripts/bench/count-ssh, $W/ssh.log, $SSHLIST]
 pull:
   target: $BAK/t
   receive_options: []
@@ -170,7 +176,7 @@ end=$(date +%s.%N)
 tail -1 "$W/n.out"
 printf '%-34s %8s\n' "datasets up to date" "$(grep -c ': up to date' "$W/n.out")"
 printf '%-34s %8s\n' "ssh processes started" "$(wc -l < "$W/ssh.log")"
-printf '%-34s %8s s\n' "cycle wall time (from the report)" "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/n.out")"
+printf '%-34s %8s s\n' "cycle wall time (from the report)" "$(report_secs "$W/n.out")"
 printf '%-34s %8s s\n' "whole command incl. JVM start" "$(secs "$(python3 -c "print($end-$start)")")"
 fi
 
@@ -180,9 +186,8 @@ if want 4; then
 N=${BENCH_NIGHTLY:-200}
 echo "== 4. nightly cycle: $N datasets on one ssh host (zfs-fuse), each with one new snapshot"
 start_sshd
-SSHLIST=$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')
 NS=nsrc$RANDOM NB=nbak$RANDOM
-for p in "$NS" "$NB"; do truncate -s 1G "$W/$p.img"; zpool create -m none "$p" "$W/$p.img"; POOLS+=("$p"); done
+mkpool 1G "$NS"; mkpool 1G "$NB"
 zfs create -o mountpoint=none "$NS/night"
 BEFORE=${BENCH_BEFORE_JAR:-}
 echo "   setup (not measured): $N datasets, snapshot @s0, copies on the backup pool..."
@@ -245,7 +250,7 @@ start=$(date +%s.%N)
 java -jar "$JAR" run --config "$W/night.yaml" > "$W/night.out"
 end=$(date +%s.%N)
 agentconn=$(( $(accepted) - c0 ))
-agent=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/night.out")
+agent=$(report_secs "$W/night.out")
 whole=$(python3 -c "print($end-$start)")
 tail -1 "$W/night.out"
 printf '%-52s %8s\n' "datasets with a new snapshot" "$COUNT"
@@ -258,15 +263,15 @@ echo "   where the calls go: one more snapshot, commands.ssh and commands.zfs th
 zfs snapshot -r "$NS/night@s2"
 : > "$W/nssh.log"; : > "$W/nzfs.log"
 java -jar "$JAR" run --config "$W/night-count.yaml" > "$W/count.out"
-printf '%-52s %8s s  %s s/dataset  %4s ssh processes\n' "agent, with the wrappers" "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/count.out")" \
-  "$(per "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/count.out")")" "$(wc -l < "$W/nssh.log")"
+counted=$(report_secs "$W/count.out")
+printf '%-52s %8s s  %s s/dataset  %4s ssh processes\n' "agent, with the wrappers" "$counted" "$(per "$counted")" "$(wc -l < "$W/nssh.log")"
 calls
 if [ -n "$BEFORE" ]; then
   : > "$W/nssh.log"; : > "$W/nzfs.log"
   c0=$(accepted)
   java -jar "$BEFORE" run --config "$W/before.yaml" > "$W/before.out"
   bconn=$(( $(accepted) - c0 ))
-  before=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/before.out")
+  before=$(report_secs "$W/before.out")
   printf '%-52s %8s s  %s s/dataset  %4s ssh processes, %s connections\n' "BENCH_BEFORE_JAR, with the wrappers (@s0..@s2)" "$(secs "$before")" "$(per "$before")" "$(wc -l < "$W/nssh.log")" "$bconn"
   calls
 fi
@@ -275,7 +280,7 @@ echo "   the next cycle, everything up to date:"
 c0=$(accepted)
 java -jar "$JAR" run --config "$W/night.yaml" > "$W/upd.out"
 printf '%-52s %8s s  %4s ssh connections\n' "up-to-date cycle over $COUNT datasets" \
-  "$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/upd.out")" "$(( $(accepted) - c0 ))"
+  "$(report_secs "$W/upd.out")" "$(( $(accepted) - c0 ))"
 fi
 
 if want 5; then
@@ -283,9 +288,8 @@ RATE=${BENCH_RATE:-1m}
 MB=${BENCH_HOST_MB:-6}
 echo "== 5. three hosts side by side: one dataset of $MB MB per host, streams throttled to $RATE/s (pv -L)"
 start_sshd
-SSHLIST=$(printf '%s, ' "${SSH[@]}" | sed 's/, $//')
 HS=hsrc$RANDOM HB=hbak$RANDOM
-for p in "$HS" "$HB"; do truncate -s 512M "$W/$p.img"; zpool create -m none "$p" "$W/$p.img"; POOLS+=("$p"); done
+mkpool 512M "$HS"; mkpool 512M "$HB"
 for h in 1 2 3; do
   mkdir -p "$W/mnt$h"
   zfs create -o mountpoint="$W/mnt$h" "$HS/h$h"
@@ -310,7 +314,7 @@ CONF
 hosts_config one 4 "$PORT" > "$W/one.yaml"
 hosts_config three 4 "$PORT" "$PORT2" "$PORT3" > "$W/three.yaml"
 hosts_config serial 1 "$PORT" "$PORT2" "$PORT3" > "$W/serial.yaml"
-cycle_secs() { java -jar "$JAR" run --config "$1" > "$W/h.out"; tail -1 "$W/h.out" >&2; sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$W/h.out"; }
+cycle_secs() { java -jar "$JAR" run --config "$1" > "$W/h.out"; tail -1 "$W/h.out" >&2; report_secs "$W/h.out"; }
 one=$(cycle_secs "$W/one.yaml")
 c0=$(accepted)
 three=$(cycle_secs "$W/three.yaml")

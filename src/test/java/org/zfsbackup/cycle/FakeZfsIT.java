@@ -2,6 +2,8 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.FakeZfs.concat;
+import static org.zfsbackup.testing.FakeZfs.ds;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,6 +25,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
@@ -40,38 +43,16 @@ class FakeZfsIT {
   @BeforeEach
   void setUp() throws IOException {
     Prerequisites.requireProgram("pv");
-    fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
-    Files.createDirectories(dir.resolve("list"));
+    fake = FakeZfs.path();
     list("bak", ds("bak", 1)); // the pull target root exists (a test may list more in it)
   }
 
   void list(String root, String... lines) throws IOException {
-    Files.writeString(
-        dir.resolve("list").resolve(root.replace('/', '_')), String.join("\n", lines) + "\n");
-  }
-
-  static String[] ds(String name, long txg, String... snaps) {
-    List<String> l =
-        new ArrayList<>(
-            List.of(
-                name + "\tguid\t" + txg, name + "\tcreatetxg\t" + txg, name + "\tcanmount\toff"));
-    int i = 1;
-    for (String s : snaps) {
-      l.add(
-          name
-              + "@"
-              + s
-              + "\tguid\t"
-              + (s.hashCode() & 0xffffff)); // same snapshot = same guid on every side
-      l.add(name + "@" + s + "\tcreatetxg\t" + (txg + i++));
-    }
-    return l.toArray(String[]::new);
+    FakeZfs.list(dir, root, lines);
   }
 
   List<List<String>> argv() throws IOException {
-    return Files.readAllLines(dir.resolve("argv.log")).stream()
-        .map(l -> List.of(l.split("\\|")))
-        .toList();
+    return FakeZfs.argv(dir);
   }
 
   AgentConfig config(
@@ -369,10 +350,6 @@ class FakeZfsIT {
       l.add(name + "@" + f[0] + "\tuserrefs\t" + (f.length > 1 ? f[1] : "0"));
     }
     return l.toArray(String[]::new);
-  }
-
-  static String[] concat(String[]... parts) {
-    return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
   }
 
   List<CycleEvent.Error> errors() {

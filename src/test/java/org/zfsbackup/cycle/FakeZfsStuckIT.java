@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.FakeZfs.ds;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,6 +25,7 @@ import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner.KillPolicy;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
@@ -46,7 +48,6 @@ class FakeZfsStuckIT {
   @BeforeEach
   void setUp() throws IOException {
     Prerequisites.requireProgram("pv");
-    Files.createDirectories(dir.resolve("list"));
   }
 
   @AfterEach
@@ -63,19 +64,16 @@ class FakeZfsStuckIT {
 
   @Test
   void stuckReceive_abandonedReportedStuck_cycleEndsWithAResult() throws IOException {
-    Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
-    Files.writeString(
-        dir.resolve("list/src_one"), String.join("\n", FakeZfsIT.ds("src/one", 10, "a")) + "\n");
-    Files.writeString(
-        dir.resolve("list/src_two"), String.join("\n", FakeZfsIT.ds("src/two", 20, "b")) + "\n");
-    // the pull target root exists: the agent never creates it
-    Files.writeString(dir.resolve("list/bak"), String.join("\n", FakeZfsIT.ds("bak", 1)) + "\n");
+    FakeZfs.list(dir, "src/one", ds("src/one", 10, "a"));
+    FakeZfs.list(dir, "src/two", ds("src/two", 20, "b"));
+    FakeZfs.list(
+        dir, "bak", ds("bak", 1)); // the pull target root exists: never created by the agent
     Files.createFile(dir.resolve("stall"));
     Files.createFile(dir.resolve("stuck"));
     AgentConfig config =
         TestConfigs.config(
             List.of("ssh"),
-            List.of("bash", fake.toString(), dir.toString()),
+            FakeZfs.command(dir),
             List.of("pv"),
             "bak",
             List.of(TestConfigs.localSource("h", "src/one", "src/two")),

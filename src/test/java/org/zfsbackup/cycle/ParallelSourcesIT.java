@@ -40,6 +40,7 @@ import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * Several sources at once ({@code replication.parallel_sources}) and the bookkeeping in batches, on
@@ -49,6 +50,7 @@ import org.zfsbackup.testing.ZfsPools;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ParallelSourcesIT {
+  ZfsSshHosts zfsHosts;
   ZfsPools pools;
   final List<SshServer> hosts = new ArrayList<>();
   String src;
@@ -58,21 +60,24 @@ class ParallelSourcesIT {
 
   @BeforeAll
   void setUp() throws IOException {
-    pools = new ZfsPools();
-    for (int i = 0; i < 3; i++) {
+    zfsHosts = ZfsSshHosts.overSsh("zp", "INFO");
+    pools = zfsHosts.pools;
+    hosts.add(zfsHosts.ssh);
+    for (int i = 1; i < 3; i++) {
       hosts.add(new SshServer("INFO"));
     }
-    src = pools.create("zpsrc");
-    bak = pools.create("zpbak");
-    off = pools.create("zpoff");
+    src = zfsHosts.src;
+    bak = zfsHosts.bak;
+    off = zfsHosts.off;
     base = Files.createTempDirectory("zba-par");
   }
 
   @AfterAll
   void tearDown() {
-    hosts.forEach(SshServer::close);
-    if (pools != null) {
-      pools.close();
+    // The two extra sshd, then the fixture's (its own sshd before its pools).
+    hosts.stream().skip(1).forEach(SshServer::close);
+    if (zfsHosts != null) {
+      zfsHosts.close();
     }
   }
 
@@ -96,9 +101,7 @@ class ParallelSourcesIT {
       sources.add(TestConfigs.sshSource(name, hosts.get(i), root + "/" + name));
     }
     String target = bak + "/" + root.substring(root.indexOf('/') + 1);
-    if (!ZfsPools.exists(target)) {
-      dataset(target);
-    }
+    ZfsPools.ensureDataset(target);
     AgentConfig c =
         TestConfigs.config(
             sshCommand(),

@@ -2,9 +2,10 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.testing.FakeZfs.concat;
+import static org.zfsbackup.testing.FakeZfs.ds;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.KeepPolicy;
 import org.zfsbackup.config.AgentConfig.RetentionConfig;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.TestConfigs;
 
 /**
@@ -36,35 +38,25 @@ class RetentionFakeZfsIT {
 
   @TempDir Path dir;
 
-  /** A listing as the fake prints it: guid, createtxg, userrefs 0 (no hold) per snapshot. */
-  void list(String root, String... datasets) throws IOException {
-    List<String> lines = new ArrayList<>();
-    long txg = 1;
-    for (String ds : datasets) {
-      lines.addAll(List.of(ds + "\tguid\t" + txg, ds + "\tcreatetxg\t" + txg++));
-      if (ds.endsWith("/data")) {
-        for (String s : SNAPS) {
-          lines.add(ds + "@" + s + "\tguid\t" + (s.hashCode() & 0xffffff));
-          lines.add(ds + "@" + s + "\tcreatetxg\t" + txg++);
-          lines.add(ds + "@" + s + "\tuserrefs\t0");
-        }
-      }
-    }
-    Files.createDirectories(dir.resolve("list"));
-    Files.writeString(
-        dir.resolve("list").resolve(root.replace('/', '_')), String.join("\n", lines) + "\n");
+  /** A dataset's listing lines with SNAPS, each with userrefs 0 (no hold). */
+  static String[] withSnaps(String name, long txg) {
+    List<String> lines = new ArrayList<>(List.of(ds(name, txg, SNAPS.toArray(String[]::new))));
+    SNAPS.forEach(s -> lines.add(name + "@" + s + "\tuserrefs\t0"));
+    return lines.toArray(String[]::new);
   }
 
   /** Catches: one destroy per snapshot on OpenZFS, or the newest (the base) in the list. */
   @Test
   void openZfs_oneDestroyForTheDataset() throws IOException {
-    list("src/data", "src/data");
-    list("bak", "bak", "bak/h", "bak/h/src", "bak/h/src/data");
-    Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
+    FakeZfs.list(dir, "src/data", withSnaps("src/data", 1));
+    FakeZfs.list(
+        dir,
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), withSnaps("bak/h/src/data", 4)));
     AgentConfig c =
         TestConfigs.config(
             List.of("ssh"),
-            List.of("bash", fake.toString(), dir.toString()),
+            FakeZfs.command(dir),
             List.of(),
             "bak",
             List.of(TestConfigs.localSource("h", "src/data")),
@@ -91,10 +83,7 @@ class RetentionFakeZfsIT {
         new BackupCycle(config, new RealProcessRunner(List.of()), Clock.systemUTC())
             .run(new CycleRequest("f", null, Set.of(), false), e -> {}, new CycleControl());
     List<List<String>> destroys =
-        Files.readAllLines(dir.resolve("argv.log")).stream()
-            .map(l -> List.of(l.split("\\|")))
-            .filter(a -> a.get(0).equals("destroy"))
-            .toList();
+        FakeZfs.argv(dir).stream().filter(a -> a.get(0).equals("destroy")).toList();
     assertEquals(
         List.of(List.of("destroy", "bak/h/src/data@" + String.join(",", SNAPS.subList(0, 3)))),
         destroys,

@@ -28,6 +28,7 @@ import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.SshServer;
 import org.zfsbackup.testing.ZfsPools;
+import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * End to end, as a user drives it: the built jar ({@code target/zfs-backup-agent.jar agent}) in its
@@ -41,6 +42,7 @@ class AgentEndToEndIT {
   static final String T = "servers/host-backups";
   static final ObjectMapper JSON = new ObjectMapper();
 
+  ZfsSshHosts hosts;
   ZfsPools pools;
   SshServer ssh;
   MosquittoBroker broker;
@@ -209,16 +211,16 @@ class AgentEndToEndIT {
   void setUp() throws Exception {
     Prerequisites.requireProgram("mosquitto_pub");
     Prerequisites.requireProgram("mosquitto_sub");
-    Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(
-        Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
-    pools = new ZfsPools();
-    ssh = new SshServer();
-    broker = MosquittoBroker.start();
     dir = Files.createTempDirectory("zba-e2e");
-    src = pools.create("esrc");
-    bak = pools.create("ebak");
-    off = pools.create("eoff");
+    Path config = dir.resolve("agent.yaml");
+    ProcessBuilder agentCommand = BuiltJar.command("agent", "--config", config.toString());
+    hosts = ZfsSshHosts.overSsh("e");
+    pools = hosts.pools;
+    ssh = hosts.ssh;
+    broker = MosquittoBroker.start();
+    src = hosts.src;
+    bak = hosts.bak;
+    off = hosts.off;
     ZfsPools.dataset(src + "/tank/data");
     ZfsPools.dataset(src + "/tank/big");
     ZfsPools.dataset(src + "/fast/small");
@@ -226,7 +228,6 @@ class AgentEndToEndIT {
     pools.snapshotWithData(src + "/fast/small", "a", 10_000);
     ZfsPools.zfs("create", "-o", "canmount=off", bak + "/backups");
     ZfsPools.zfs("create", "-o", "canmount=off", off + "/offsite");
-    Path config = dir.resolve("agent.yaml");
     String sshArgv = String.join(", ", ssh.sshCommand());
     Files.writeString(
         config,
@@ -270,8 +271,7 @@ class AgentEndToEndIT {
     // cannot be told apart from a plain one; see docs/mqtt.md.)
     pub("-r", "-m", "run");
     agent =
-        new ProcessBuilder(
-                "java", "-Xmx256m", "-jar", jar.toString(), "agent", "--config", config.toString())
+        agentCommand
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("agent.log").toFile())
             .start();
@@ -303,11 +303,8 @@ class AgentEndToEndIT {
     if (broker != null) {
       broker.close();
     }
-    if (ssh != null) {
-      ssh.close();
-    }
-    if (pools != null) {
-      pools.close();
+    if (hosts != null) {
+      hosts.close(); // sshd, then the pools
     }
   }
 

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
@@ -62,27 +63,13 @@ class AgentProgressEndToEndIT {
   void slowStream_progressAtLeastEveryFiveSeconds() throws Exception {
     Prerequisites.requireProgram("pv");
     Prerequisites.requireProgram("bash");
-    Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(
-        Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
-    Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
+    Path config = dir.resolve("agent.yaml");
+    ProcessBuilder agentCommand = BuiltJar.command("agent", "--config", config.toString());
     Path scenario = Files.createDirectories(dir.resolve("zfs"));
-    Files.createDirectories(scenario.resolve("list"));
-    Files.writeString(
-        scenario.resolve("list/src_data"),
-        String.join(
-            "\n",
-            "src/data\tguid\t10",
-            "src/data\tcreatetxg\t10",
-            "src/data\tcanmount\toff",
-            "src/data@a\tguid\t4711",
-            "src/data@a\tcreatetxg\t11",
-            ""));
-    Files.writeString(
-        scenario.resolve("list/bak"), "bak\tguid\t1\nbak\tcreatetxg\t1\nbak\tcanmount\toff\n");
+    FakeZfs.list(scenario, "src/data", FakeZfs.ds("src/data", 10, "a"));
+    FakeZfs.list(scenario, "bak", FakeZfs.ds("bak", 1));
     Files.writeString(scenario.resolve("bytes"), String.valueOf(BYTES));
     broker = MosquittoBroker.start();
-    Path config = dir.resolve("agent.yaml");
     Files.writeString(
         config,
         String.join(
@@ -94,7 +81,7 @@ class AgentProgressEndToEndIT {
             "  home_assistant:",
             "    enabled: false",
             "commands:",
-            "  zfs: [bash, " + fake + ", " + scenario + "]",
+            "  zfs: [bash, " + FakeZfs.path() + ", " + scenario + "]",
             "  pv: [pv, -L, 100k]   # about 15 s for the stream",
             "pull:",
             "  target: bak",
@@ -108,10 +95,8 @@ class AgentProgressEndToEndIT {
             ""));
     MqttProbe probe = MqttProbe.connect(broker.url()).subscribe(T + "/+");
     probes.add(probe);
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     agent =
-        new ProcessBuilder(
-                java, "-Xmx256m", "-jar", jar.toString(), "agent", "--config", config.toString())
+        agentCommand
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("agent.log").toFile())
             .start();

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
@@ -68,23 +69,10 @@ class RunSigtermEndToEndIT {
   List<String> scenario() throws Exception {
     Prerequisites.requireProgram("pv");
     ssh = new SshServer();
-    Path fake = Path.of("target/test-classes/fake/fake-zfs").toAbsolutePath();
     scenario = Files.createDirectories(dir.resolve("zfs"));
-    Files.createDirectories(scenario.resolve("list"));
-    Files.writeString(
-        scenario.resolve("list/src_data"),
-        String.join(
-            "\n",
-            "src/data\tguid\t10",
-            "src/data\tcreatetxg\t10",
-            "src/data\tcanmount\toff",
-            "src/data@a\tguid\t4711",
-            "src/data@a\tcreatetxg\t11",
-            ""));
+    FakeZfs.list(scenario, "src/data", FakeZfs.ds("src/data", 10, "a"));
     // The pull target root exists: the agent never creates it.
-    Files.writeString(
-        scenario.resolve("list/bak"),
-        String.join("\n", "bak\tguid\t1", "bak\tcreatetxg\t1", "bak\tcanmount\toff", ""));
+    FakeZfs.list(scenario, "bak", FakeZfs.ds("bak", 1));
     // A byte count of its own: the fake's send is `head -c BYTES /dev/zero`, found by that argv.
     long bytes = 20_000_000 + ThreadLocalRandom.current().nextInt(1, 99_999);
     sendMarker = "head -c " + bytes + " /dev/zero";
@@ -92,7 +80,7 @@ class RunSigtermEndToEndIT {
     return List.of(
         "commands:",
         "  ssh: [" + String.join(", ", ssh.sshCommand()) + "]",
-        "  zfs: [bash, " + fake + ", " + scenario + "]",
+        "  zfs: [bash, " + FakeZfs.path() + ", " + scenario + "]",
         "  pv: [pv, -L, 1m]   # about 20 s for the stream; ssh buffers about 2 MB of it",
         "pull:",
         "  target: bak",
@@ -107,15 +95,10 @@ class RunSigtermEndToEndIT {
   }
 
   Process start(String command, List<String> configLines) throws Exception {
-    Path jar = Path.of("target/zfs-backup-agent.jar").toAbsolutePath();
-    Prerequisites.require(
-        Files.isRegularFile(jar), "the built jar (mvn package before the integration tests)");
     Path config = dir.resolve("config.yaml");
+    ProcessBuilder pb = BuiltJar.command(command, "--config", config.toString());
     Files.writeString(config, String.join("\n", configLines) + "\n");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    return new ProcessBuilder(
-            java, "-Xmx256m", "-jar", jar.toString(), command, "--config", config.toString())
-        .redirectOutput(dir.resolve("out").toFile())
+    return pb.redirectOutput(dir.resolve("out").toFile())
         .redirectError(dir.resolve("err").toFile())
         .start();
   }

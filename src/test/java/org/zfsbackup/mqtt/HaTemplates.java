@@ -37,12 +37,21 @@ final class HaTemplates {
     return render(List.of(new Case(template, payload, thisState, now, states))).get(0);
   }
 
+  /** {@link #findPython()}, looked for once (each look starts a Python). */
+  private static final class Python {
+    static final String NAME = findPython();
+  }
+
   /**
    * The first Python that has Jinja2: {@code python3} on the PATH, else Debian's own, which
    * scripts/install-prereqs.sh gives python3-jinja2 (a PATH python3 from pyenv or a venv may lack
-   * it).
+   * it). Found once per JVM.
    */
   static String python() {
+    return Python.NAME;
+  }
+
+  private static String findPython() {
     for (String python : List.of("python3", "/usr/bin/python3")) {
       try {
         Process p = new ProcessBuilder(python, "-c", "import jinja2").start();
