@@ -187,16 +187,7 @@ class CycleLockTest {
             "bak/t",
             List.of(TestConfigs.localSource("h", datasets)),
             Optional.empty());
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        c.power(),
-        c.replication(),
-        dir.resolve("state/state.json"),
-        c.logLevel(),
-        c.retention());
+    return TestConfigs.withStateFile(c, dir.resolve("state/state.json"));
   }
 
   @Test

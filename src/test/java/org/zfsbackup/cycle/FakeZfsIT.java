@@ -67,16 +67,7 @@ class FakeZfsIT {
             push,
             stall);
     // Production receive options: -u, which zfs-fuse lacks.
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        new AgentConfig.PullConfig("bak", List.of("-u"), c.pull().sources()),
-        c.push(),
-        c.power(),
-        c.replication(),
-        c.stateFile(),
-        c.logLevel(),
-        c.retention());
+    return TestConfigs.withReceiveOptions(c, List.of("-u"));
   }
 
   CycleReport run(AgentConfig config, CycleControl control) {
@@ -353,10 +344,7 @@ class FakeZfsIT {
   }
 
   List<CycleEvent.Error> errors() {
-    return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error)
-        .map(e -> (CycleEvent.Error) e)
-        .toList();
+    return CycleResults.errors(events);
   }
 
   /**

@@ -62,23 +62,7 @@ class FakeZfsResumeIT {
             List.of(TestConfigs.localSource("h", "src/data")),
             push,
             Duration.ofSeconds(60));
-    var r = c.replication();
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        c.power(),
-        new AgentConfig.ReplicationConfig(
-            r.holds(),
-            r.stallTimeout(),
-            r.connectTimeout(),
-            r.commandTimeout(),
-            r.parallelSources(),
-            resumable),
-        c.stateFile(),
-        c.logLevel(),
-        c.retention());
+    return TestConfigs.withResumable(c, resumable);
   }
 
   /** One cycle; with {@code killAfter} the stream is killed once that many bytes went through. */

@@ -32,8 +32,6 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.StepStatus;
-import org.zfsbackup.exec.PipeResult;
-import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.SshSharing;
@@ -315,10 +313,8 @@ class ParallelSourcesIT {
     dataset(off + "/ptree"); // the push target root: the agent never creates it
     AgentConfig pull = config(root, List.of("pv", "-L", "200k"), 4);
     AgentConfig cfg =
-        new AgentConfig(
-            pull.mqtt(),
-            pull.commands(),
-            pull.pull(),
+        TestConfigs.withPush(
+            pull,
             Optional.of(
                 new AgentConfig.PushConfig(
                     Optional.empty(),
@@ -328,12 +324,7 @@ class ParallelSourcesIT {
                     target,
                     false,
                     TestConfigs.ZFS_FUSE_RECEIVE,
-                    trees)),
-            pull.power(),
-            pull.replication(),
-            pull.stateFile(),
-            pull.logLevel(),
-            pull.retention());
+                    trees)));
     ProcessRunner runner = new RealProcessRunner(List.of("pv", "-L", "200k"));
     Sink sink = new Sink();
     CycleReport r = cycle(cfg, runner, sink, new CycleControl());
@@ -356,36 +347,13 @@ class ParallelSourcesIT {
     assertEquals(List.of("s0"), snapshots(off + "/ptree/c/" + root + "/c"));
   }
 
-  /** Counts the hold and release calls per host (by the ssh port in their argv). */
-  static final class Counting implements ProcessRunner {
-    final ProcessRunner real;
-    final List<List<String>> commands = Collections.synchronizedList(new ArrayList<>());
-
-    Counting(ProcessRunner real) {
-      this.real = real;
-    }
-
-    @Override
-    public ProcessResult run(List<String> argv, Duration timeout) {
-      commands.add(argv);
-      return real.run(argv, timeout);
-    }
-
-    @Override
-    public PipeResult pipe(
-        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
-      commands.add(send);
-      commands.add(receive);
-      return real.pipe(send, receive, p, stall, k);
-    }
-
-    long count(SshServer host, String zfsVerb) {
-      synchronized (commands) {
-        return commands.stream()
-            .filter(c -> c.contains(String.valueOf(host.port)) && c.contains(zfsVerb))
-            .count();
-      }
-    }
+  /**
+   * The recorded calls to {@code host} (by the ssh port in their argv) that name {@code zfsVerb}.
+   */
+  static long count(RecordingRunner runner, SshServer host, String zfsVerb) {
+    return runner.commands().stream()
+        .filter(c -> c.contains(String.valueOf(host.port)) && c.contains(zfsVerb))
+        .count();
   }
 
   /**
@@ -399,7 +367,7 @@ class ParallelSourcesIT {
   void nightlyCycle_threeHosts_oneHoldAndOneReleaseCallPerHost() {
     String root = src + "/night";
     sources(root, 4, 10_000);
-    Counting runner = new Counting(new RealProcessRunner(List.of("pv")));
+    RecordingRunner runner = new RecordingRunner(new RealProcessRunner(List.of("pv")));
     AgentConfig cfg = config(root, List.of("pv"), 4);
     CycleReport first = cycle(cfg, runner, new Sink(), new CycleControl());
     assertEquals(Outcome.SUCCESS, first.outcome(), first.toString());
@@ -409,7 +377,7 @@ class ParallelSourcesIT {
       }
     }
 
-    runner.commands.clear();
+    runner.clear();
     long[] c0 = hosts.stream().mapToLong(SshServer::acceptedConnections).toArray();
     CycleReport night = cycle(cfg, runner, new Sink(), new CycleControl());
 
@@ -418,16 +386,17 @@ class ParallelSourcesIT {
     for (int i = 0; i < 3; i++) {
       SshServer h = hosts.get(i);
       long connections = h.acceptedConnections() - c0[i];
-      assertEquals(1, runner.count(h, "hold"), "one hold call for the host: " + runner.commands);
-      assertEquals(1, runner.count(h, "release"), "one release call: " + runner.commands);
-      assertEquals(0, runner.count(h, "-nP") + runner.count(h, "-n"), "no estimate: incrementals");
+      assertEquals(1, count(runner, h, "hold"), "one hold call for the host: " + runner.commands());
+      assertEquals(1, count(runner, h, "release"), "one release call: " + runner.commands());
+      assertEquals(
+          0, count(runner, h, "-nP") + count(runner, h, "-n"), "no estimate: incrementals");
       assertTrue(connections <= 4, "host " + i + ": " + connections + " connections");
     }
     assertEquals("1", get("userrefs", root + "/b/d3@s1"), "the new base is held");
     assertEquals("0", get("userrefs", root + "/b/d3@s0"), "the old one released");
     assertFalse(
-        runner.commands.stream().anyMatch(c -> c.contains("set")),
-        "incrementals into datasets with canmount=off: no set: " + runner.commands);
+        runner.commands().stream().anyMatch(c -> c.contains("set")),
+        "incrementals into datasets with canmount=off: no set: " + runner.commands());
   }
 
   private static void sleep(long ms) {

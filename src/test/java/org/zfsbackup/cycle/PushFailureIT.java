@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.cycle.CycleResults.result;
 import static org.zfsbackup.testing.ZfsPools.dataset;
 import static org.zfsbackup.testing.ZfsPools.get;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
@@ -24,13 +25,13 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
  * A failure in the push phase beside a healthy dataset, on real ZFS (file-backed zfs-fuse pools): a
- * local source, a local backup pool and a local "offsite" pool, no ssh. Phases are compared by
- * their wire names so that the test does not depend on where the phase type lives.
+ * local source, a local backup pool and a local "offsite" pool, no ssh.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -55,13 +56,6 @@ class PushFailureIT {
     events.clear();
     CycleRequest request = new CycleRequest("push-failure", null, Set.of(), false);
     return BackupCycle.create(config).run(request, events::add, new CycleControl());
-  }
-
-  static DatasetResult result(CycleReport r, String phase, String dataset) {
-    return r.datasets().stream()
-        .filter(d -> d.phase().wire().equals(phase) && d.dataset().equals(dataset))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError(phase + " " + dataset + " not in " + r.datasets()));
   }
 
   List<CycleEvent.Error> errorsAbout(String dataset) {
@@ -128,11 +122,11 @@ class PushFailureIT {
     CycleReport r = cycle(cfg);
     assertEquals(Outcome.PARTIAL, r.outcome(), r.datasets().toString());
     // The pull phase is healthy for both.
-    assertEquals(Status.SENT, result(r, "pull", good).status());
-    assertEquals(Status.SENT, result(r, "pull", bad).status());
+    assertEquals(Status.SENT, result(r, Phase.PULL, good).status());
+    assertEquals(Status.SENT, result(r, Phase.PULL, bad).status());
     assertEquals(List.of("b1", "b2"), snapshots(badLocal));
     // The push of the diverged one fails, naming the snapshot in the way, and changes nothing.
-    DatasetResult failed = result(r, "push", badLocal);
+    DatasetResult failed = result(r, Phase.PUSH, badLocal);
     assertEquals(Status.FAILED, failed.status(), failed.toString());
     assertEquals(badOff, failed.target());
     assertTrue(failed.message().contains("@offsite-change"), failed.message());
@@ -143,7 +137,7 @@ class PushFailureIT {
     assertEquals("push", errors.get(0).phase().wire());
     assertTrue(errors.get(0).message().contains("@offsite-change"), errors.get(0).message());
     // The healthy one is pushed all the same, and really arrived.
-    DatasetResult pushed = result(r, "push", goodLocal);
+    DatasetResult pushed = result(r, Phase.PUSH, goodLocal);
     assertEquals(Status.SENT, pushed.status(), pushed.toString());
     assertEquals(goodOff, pushed.target());
     assertEquals("incremental @g1..@g2", pushed.plan());

@@ -2,6 +2,8 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.cycle.CycleResults.errors;
+import static org.zfsbackup.cycle.CycleResults.result;
 import static org.zfsbackup.testing.ZfsPools.dataset;
 import static org.zfsbackup.testing.ZfsPools.get;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
@@ -14,7 +16,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,9 +27,6 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
-import org.zfsbackup.exec.PipeResult;
-import org.zfsbackup.exec.ProcessResult;
-import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.FreePort;
 import org.zfsbackup.testing.TestConfigs;
@@ -58,38 +56,12 @@ class ReplicationIT {
     }
   }
 
-  /** Counts processes by kind around the real runner. */
-  static final class CountingRunner implements ProcessRunner {
-    final ProcessRunner real = new RealProcessRunner(List.of("pv"));
-    final List<List<String>> commands = Collections.synchronizedList(new ArrayList<>());
-    final AtomicInteger pipes = new AtomicInteger();
-
-    @Override
-    public ProcessResult run(List<String> argv, Duration timeout) {
-      commands.add(argv);
-      return real.run(argv, timeout);
-    }
-
-    @Override
-    public PipeResult pipe(
-        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
-      commands.add(send);
-      commands.add(receive);
-      pipes.incrementAndGet();
-      return real.pipe(send, receive, p, stall, k);
-    }
-
-    long ssh() {
-      return commands.stream().filter(c -> c.get(0).equals("ssh")).count();
-    }
-  }
-
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
-  CountingRunner runner;
+  RecordingRunner runner;
 
   CycleReport cycle(AgentConfig config) {
     events.clear();
-    runner = new CountingRunner();
+    runner = new RecordingRunner(new RealProcessRunner(List.of("pv")));
     return new BackupCycle(config, runner, Clock.systemUTC())
         .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
   }
@@ -102,18 +74,9 @@ class ReplicationIT {
     return TestConfigs.config(hosts.ssh.sshCommand(), target, List.of(sources), Optional.empty());
   }
 
-  DatasetResult result(CycleReport r, String dataset) {
-    return r.datasets().stream()
-        .filter(d -> d.dataset().equals(dataset))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
-  }
-
-  List<CycleEvent.Error> errors() {
-    return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error)
-        .map(e -> (CycleEvent.Error) e)
-        .toList();
+  /** The ssh processes the last cycle started. */
+  long ssh() {
+    return runner.commands().stream().filter(c -> c.get(0).equals("ssh")).count();
   }
 
   @Test
@@ -155,8 +118,8 @@ class ReplicationIT {
 
     CycleReport third = cycle(cfg);
     assertEquals(Status.UP_TO_DATE, result(third, ds).status());
-    assertEquals(0, runner.pipes.get(), "an up-to-date cycle sends nothing");
-    assertEquals(1, runner.ssh(), "one ssh listing for the host, nothing else: " + runner.commands);
+    assertEquals(0, runner.pipes().size(), "an up-to-date cycle sends nothing");
+    assertEquals(1, ssh(), "one ssh listing for the host, nothing else: " + runner.commands());
   }
 
   @Test
@@ -206,23 +169,23 @@ class ReplicationIT {
 
     CycleReport up = cycle(cfg);
     assertEquals(Status.UP_TO_DATE, result(up, a).status());
-    assertEquals(0, runner.pipes.get());
+    assertEquals(0, runner.pipes().size());
     assertEquals("1", get("userrefs", a + "@s1"), "held again");
     assertEquals("1", get("userrefs", b + "@s1"));
     assertEquals(
         "1", get("userrefs", c + "@s1"), "a base held by anyone is protected already: left alone");
     assertEquals(
         List.of(List.of("hold", tag, a + "@s1", b + "@s1")),
-        runner.commands.stream()
+        runner.commands().stream()
             .filter(cmd -> cmd.contains("hold"))
             .map(cmd -> cmd.subList(cmd.indexOf("hold"), cmd.size()))
             .toList(),
-        "one hold call for both: " + runner.commands);
-    assertEquals(2, runner.ssh(), "the listing and one hold: " + runner.commands);
-    assertTrue(errors().isEmpty(), errors().toString());
+        "one hold call for both: " + runner.commands());
+    assertEquals(2, ssh(), "the listing and one hold: " + runner.commands());
+    assertTrue(errors(events).isEmpty(), errors(events).toString());
 
     cycle(cfg);
-    assertEquals(1, runner.ssh(), "every base held: the listing alone: " + runner.commands);
+    assertEquals(1, ssh(), "every base held: the listing alone: " + runner.commands());
     org.zfsbackup.testing.Cmd.run("zfs", "release", "sanoid-or-someone", c + "@s1");
   }
 
@@ -277,7 +240,7 @@ class ReplicationIT {
         List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
     assertEquals(List.of("p1"), snapshots(hosts.bak + "/kids/h/" + parent));
     assertEquals(List.of("c1", "c2"), snapshots(hosts.bak + "/kids/h/" + child));
-    assertTrue(runner.commands.stream().noneMatch(c -> c.contains("-R")), "never zfs send -R");
+    assertTrue(runner.commands().stream().noneMatch(c -> c.contains("-R")), "never zfs send -R");
   }
 
   @Test
@@ -293,7 +256,7 @@ class ReplicationIT {
                 hosts.bak + "/twice", TestConfigs.sshSource("h", hosts.ssh, child, parent, child)));
     assertEquals(
         List.of(parent, child), r.datasets().stream().map(DatasetResult::dataset).toList());
-    assertEquals(2, runner.pipes.get());
+    assertEquals(2, runner.pipes().size());
   }
 
   @Test
@@ -329,9 +292,9 @@ class ReplicationIT {
     assertEquals(Status.FAILED, result(r, ds).status());
     assertEquals(Outcome.FAILED, r.outcome());
     assertTrue(result(r, ds).message().contains("@local-change"), result(r, ds).message());
-    assertEquals("diverged", errors().get(0).kind().wire());
+    assertEquals("diverged", errors(events).get(0).kind().wire());
     assertEquals(before, ZfsPools.fingerprint(target), "nothing on the target changed");
-    assertEquals(0, runner.pipes.get());
+    assertEquals(0, runner.pipes().size());
   }
 
   @Test
@@ -346,7 +309,7 @@ class ReplicationIT {
     String before = ZfsPools.fingerprint(target);
     CycleReport r = cycle(pull(target, TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
-    assertEquals("no_common_snapshot", errors().get(0).kind().wire());
+    assertEquals("no_common_snapshot", errors(events).get(0).kind().wire());
     assertTrue(result(r, ds).message().contains("@a"));
     assertEquals(before, ZfsPools.fingerprint(target));
   }
@@ -369,7 +332,7 @@ class ReplicationIT {
         r.datasets().stream().filter(d -> d.source().equals("dead")).findFirst().orElseThrow();
     assertEquals(Status.FAILED, dead.status());
     assertEquals(Status.SENT, result(r, ds).status());
-    CycleEvent.Error e = errors().get(0);
+    CycleEvent.Error e = errors(events).get(0);
     assertEquals("host_unreachable", e.kind().wire());
     assertEquals(255, e.exitCode());
     assertTrue(e.stderr() != null && e.stderr().contains("onnect"), e.stderr());
@@ -388,7 +351,7 @@ class ReplicationIT {
                 TestConfigs.sshSource("h", hosts.ssh, hosts.src + "/missing/nope", ds)));
     assertEquals(Status.FAILED, result(r, hosts.src + "/missing/nope").status());
     assertEquals(Status.SENT, result(r, ds).status());
-    assertEquals("dataset_missing", errors().get(0).kind().wire());
+    assertEquals("dataset_missing", errors(events).get(0).kind().wire());
   }
 
   @Test
@@ -439,7 +402,7 @@ class ReplicationIT {
     assertEquals("1", get("userrefs", ds + "@b"));
     // A second cycle: up to date on both sides.
     CycleReport again = cycle(cfg);
-    assertEquals(0, runner.pipes.get());
+    assertEquals(0, runner.pipes().size());
     assertEquals(Outcome.SUCCESS, again.outcome());
   }
 }

@@ -7,9 +7,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import java.time.Clock;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -19,9 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleReport.Outcome;
-import org.zfsbackup.exec.PipeResult;
-import org.zfsbackup.exec.ProcessResult;
-import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
@@ -70,29 +64,11 @@ class ResumableZfsFuseIT {
             List.of(TestConfigs.localSource("h", src + "/one", src + "/two")),
             Optional.empty());
     assertTrue(config.replication().resumable(), "the default setting");
-    List<List<String>> receives = Collections.synchronizedList(new ArrayList<>());
-    ProcessRunner real = new RealProcessRunner(List.of("pv"));
-    ProcessRunner recording =
-        new ProcessRunner() {
-          @Override
-          public ProcessResult run(List<String> argv, Duration timeout) {
-            return real.run(argv, timeout);
-          }
-
-          @Override
-          public PipeResult pipe(
-              List<String> send,
-              List<String> receive,
-              ByteProgress p,
-              Duration stall,
-              KillSwitch k) {
-            receives.add(receive);
-            return real.pipe(send, receive, p, stall, k);
-          }
-        };
+    RecordingRunner recording = new RecordingRunner(new RealProcessRunner(List.of("pv")));
     CycleReport r =
         new BackupCycle(config, recording, Clock.systemUTC())
             .run(new CycleRequest("fuse", null, Set.of(), false), e -> {}, new CycleControl());
+    List<List<String>> receives = recording.receives();
     assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
     assertEquals(2, receives.size(), receives.toString());
     assertTrue(

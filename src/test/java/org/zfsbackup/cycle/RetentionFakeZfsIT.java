@@ -68,17 +68,7 @@ class RetentionFakeZfsIT {
             Optional.empty(),
             "name",
             Optional.of("UTC"));
-    AgentConfig config =
-        new AgentConfig(
-            c.mqtt(),
-            c.commands(),
-            c.pull(),
-            c.push(),
-            c.power(),
-            c.replication(),
-            c.stateFile(),
-            c.logLevel(),
-            Optional.of(keepLast1));
+    AgentConfig config = TestConfigs.withRetention(c, Optional.of(keepLast1));
     CycleReport r =
         new BackupCycle(config, new RealProcessRunner(List.of()), Clock.systemUTC())
             .run(new CycleRequest("f", null, Set.of(), false), e -> {}, new CycleControl());

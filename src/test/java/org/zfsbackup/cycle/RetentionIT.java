@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.cycle.CycleResults.result;
 import static org.zfsbackup.testing.ZfsPools.dataset;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
 import static org.zfsbackup.testing.ZfsPools.snapshots;
@@ -19,14 +20,13 @@ import org.junit.jupiter.api.TestInstance;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.KeepPolicy;
 import org.zfsbackup.config.AgentConfig.PushConfig;
-import org.zfsbackup.config.AgentConfig.ReplicationConfig;
 import org.zfsbackup.config.AgentConfig.RetentionConfig;
-import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.CycleEvent.StepStatus;
+import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
@@ -94,29 +94,12 @@ class RetentionIT {
             target,
             List.of(TestConfigs.sshSource("h", hosts.ssh, datasets)),
             Optional.of(push));
-    ReplicationConfig noHolds =
-        new ReplicationConfig(
-            false,
-            c.replication().stallTimeout(),
-            c.replication().connectTimeout(),
-            c.replication().commandTimeout(),
-            c.replication().parallelSources(),
-            c.replication().resumable());
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        c.power(),
-        noHolds,
-        c.stateFile(),
-        c.logLevel(),
-        retention);
+    return TestConfigs.withRetention(TestConfigs.withHolds(c, false), retention);
   }
 
   CycleReport cycle(AgentConfig config, boolean dryRun) {
     events.clear();
-    return new BackupCycle(config, new ReplicationIT.CountingRunner(), Clock.systemUTC())
+    return new BackupCycle(config, new RealProcessRunner(List.of("pv")), Clock.systemUTC())
         .run(new CycleRequest("t", null, Set.of(), dryRun), events::add, new CycleControl());
   }
 
@@ -125,13 +108,6 @@ class RetentionIT {
     dataset(ds);
     SOURCE.forEach(s -> snapshot(ds, s));
     return ds;
-  }
-
-  static DatasetResult result(CycleReport r, Phase phase, String dataset) {
-    return r.datasets().stream()
-        .filter(d -> d.phase() == phase && d.dataset().equals(dataset))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
   }
 
   /**

@@ -3,6 +3,8 @@ package org.zfsbackup.cycle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.zfsbackup.cycle.CycleResults.errors;
+import static org.zfsbackup.cycle.CycleResults.result;
 import static org.zfsbackup.testing.ZfsPools.dataset;
 import static org.zfsbackup.testing.ZfsPools.get;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
@@ -82,16 +84,7 @@ class SafetyIT {
             List.of(source),
             Optional.empty(),
             Duration.ofSeconds(60));
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        new AgentConfig.PullConfig(target, receiveOptions, c.pull().sources()),
-        c.push(),
-        c.power(),
-        c.replication(),
-        c.stateFile(),
-        c.logLevel(),
-        c.retention());
+    return TestConfigs.withReceiveOptions(c, receiveOptions);
   }
 
   CycleReport cycle(AgentConfig config) {
@@ -110,20 +103,6 @@ class SafetyIT {
     return Files.exists(log)
         ? Files.readAllLines(log).stream().map(l -> List.of(l.split("\\|"))).toList()
         : List.of();
-  }
-
-  static DatasetResult result(CycleReport r, String dataset) {
-    return r.datasets().stream()
-        .filter(d -> d.dataset().equals(dataset))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError(dataset + " not in " + r.datasets()));
-  }
-
-  List<CycleEvent.Error> errors() {
-    return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error)
-        .map(e -> (CycleEvent.Error) e)
-        .toList();
   }
 
   static boolean anyForcedReceive(List<List<String>> argv) {
@@ -178,7 +157,7 @@ class SafetyIT {
     DatasetResult d = result(r, ds);
     assertEquals(Status.FAILED, d.status(), r.toString());
     assertEquals(List.of("a", "by_hand"), snapshots(dst), "nothing on the target destroyed");
-    CycleEvent.Error e = errors().get(0);
+    CycleEvent.Error e = errors(events).get(0);
     assertEquals("target_modified", e.kind().wire(), e.toString());
     assertTrue(
         e.message().contains("@by_hand") && e.message().contains("nothing was destroyed"),
@@ -250,7 +229,7 @@ class SafetyIT {
                 TestConfigs.ZFS_FUSE_RECEIVE,
                 TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
-    assertEquals("target_missing", errors().get(0).kind().wire());
+    assertEquals("target_missing", errors(events).get(0).kind().wire());
     assertTrue(
         result(r, ds).message().contains("the target root " + hosts.bak + "/typo does not exist"),
         result(r, ds).message());
@@ -353,7 +332,7 @@ class SafetyIT {
     // An option zfs-fuse's receive does not know: the real receive exits at once.
     CycleReport r = cycle(config(target, List.of("-Z"), TestConfigs.sshSource("h", hosts.ssh, ds)));
     assertEquals(Status.FAILED, result(r, ds).status());
-    CycleEvent.Error e = errors().get(0);
+    CycleEvent.Error e = errors(events).get(0);
     assertEquals("receive_failed", e.kind().wire(), e.toString());
     assertTrue(e.message().contains("receive failed: "), e.message());
     assertTrue(e.stderr().contains("invalid option"), e.stderr());

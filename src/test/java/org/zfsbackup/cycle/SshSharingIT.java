@@ -196,7 +196,7 @@ class SshSharingIT {
     List<String> seen = Collections.synchronizedList(new ArrayList<>());
     ProcessRunner real = new RealProcessRunner(List.of("pv"));
     ProcessRunner spying =
-        new Delegating(real) {
+        new RecordingRunner(real) {
           @Override
           public ProcessResult run(List<String> argv, Duration timeout) {
             try (Stream<Path> dirs = Files.list(base)) {
@@ -204,7 +204,7 @@ class SshSharingIT {
             } catch (IOException e) {
               throw new AssertionError(e);
             }
-            return real.run(argv, timeout);
+            return super.run(argv, timeout);
           }
         };
     CycleReport r =
@@ -242,7 +242,7 @@ class SshSharingIT {
     AtomicLong killed = new AtomicLong(-1);
     AtomicBoolean once = new AtomicBoolean();
     ProcessRunner killing =
-        new Delegating(real) {
+        new RecordingRunner(real) {
           @Override
           public PipeResult pipe(
               List<String> send,
@@ -259,7 +259,7 @@ class SshSharingIT {
                       });
               t.start();
             }
-            return real.pipe(send, receive, p, stall, k);
+            return super.pipe(send, receive, p, stall, k);
           }
         };
     ZfsPools.ensureDataset(hosts.bak + "/killed");
@@ -444,26 +444,6 @@ class SshSharingIT {
       Thread.sleep(ms);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-  }
-
-  /** A runner that passes everything on; tests override what they watch. */
-  static class Delegating implements ProcessRunner {
-    final ProcessRunner real;
-
-    Delegating(ProcessRunner real) {
-      this.real = real;
-    }
-
-    @Override
-    public ProcessResult run(List<String> argv, Duration timeout) {
-      return real.run(argv, timeout);
-    }
-
-    @Override
-    public PipeResult pipe(
-        List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
-      return real.pipe(send, receive, p, stall, k);
     }
   }
 }
