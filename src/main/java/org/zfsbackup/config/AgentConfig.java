@@ -145,7 +145,13 @@ public record AgentConfig(
       @Check(Rule.SECONDS) @JsonProperty(value = "command_timeout_s", defaultValue = "120")
           Duration commandTimeout,
       @Check(Rule.SECONDS) @JsonProperty(defaultValue = "4") Integer parallelSources,
-      @JsonProperty(defaultValue = "true") boolean resumable) {}
+      @JsonProperty(defaultValue = "true") boolean resumable) {
+
+    /** The bound of one short command over ssh: connecting, then the command itself. */
+    public Duration shortCommandTimeout() {
+      return connectTimeout.plus(commandTimeout);
+    }
+  }
 
   /**
    * Snapshot pruning, restic's {@code forget} policy: see docs/configuration.md.

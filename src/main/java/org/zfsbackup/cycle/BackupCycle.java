@@ -231,7 +231,7 @@ public final class BackupCycle implements CycleRunner {
         sink,
         control,
         runner,
-        rc.connectTimeout().plus(rc.commandTimeout()),
+        rc.shortCommandTimeout(),
         rc.stallTimeout(),
         rc.holds(),
         rc.resumable());

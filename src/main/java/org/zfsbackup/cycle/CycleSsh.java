@@ -36,8 +36,7 @@ final class CycleSsh implements AutoCloseable {
       EventSink sink,
       CycleControl control) {
     SshSharing.Factory f = request.dryRun() ? SshSharing.Factory.OFF : factory;
-    var rc = config.replication();
-    SshSharing sharing = f.open(rc.connectTimeout().plus(rc.commandTimeout()));
+    SshSharing sharing = f.open(config.replication().shortCommandTimeout());
     return new CycleSsh(sharing, request, sink, control);
   }
 
