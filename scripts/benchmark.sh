@@ -46,6 +46,8 @@ CONF
 scenario() {  # dir bytes
   mkdir -p "$1/list"
   printf 'src/data\tguid\t1\nsrc/data\tcreatetxg\t1\nsrc/data@a\tguid\t2\nsrc/data@a\tcreatetxg\t2\n' > "$1/list/src_data"
+  # The pull target root: the agent never creates it (a missing one is target_missing).
+  printf 'bak\tguid\t9\nbak\tcreatetxg\t1\nbak\tcanmount\toff\n' > "$1/list/bak"
   echo "$2" > "$1/bytes"
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
@@ -290,6 +292,7 @@ echo "== 5. three hosts side by side: one dataset of $MB MB per host, streams th
 start_sshd
 HS=hsrc$RANDOM HB=hbak$RANDOM
 mkpool 512M "$HS"; mkpool 512M "$HB"
+for target in one three serial; do zfs create -o mountpoint=none "$HB/$target"; done  # target roots
 for h in 1 2 3; do
   mkdir -p "$W/mnt$h"
   zfs create -o mountpoint="$W/mnt$h" "$HS/h$h"
