@@ -8,12 +8,7 @@ import static org.zfsbackup.testing.ZfsPools.get;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
 import static org.zfsbackup.testing.ZfsPools.snapshots;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,7 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
+import org.zfsbackup.testing.Cli;
 import org.zfsbackup.testing.ZfsPools;
 
 /**
@@ -47,12 +42,9 @@ class MainIT {
   ZfsPools pools;
   String src;
   String bak;
-  Level rootLevel;
 
   @BeforeAll
   void setUp() {
-    // Main configures logging (--quiet sets ERROR): restored afterwards for the other ITs here.
-    rootLevel = root().getLevel();
     pools = new ZfsPools();
     src = pools.create("zmsrc");
     bak = pools.create("zmbak");
@@ -60,37 +52,13 @@ class MainIT {
 
   @AfterAll
   void tearDown() {
-    root().setLevel(rootLevel);
     if (pools != null) {
       pools.close();
     }
   }
 
-  static Logger root() {
-    return (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
-  }
-
-  record Cli(int code, String out, String err) {
-    List<String> outLines() {
-      return out.lines().toList();
-    }
-
-    List<String> errLines() {
-      return err.lines().toList();
-    }
-  }
-
   static Cli main(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            Map.of());
-    return new Cli(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return Cli.run(Map.of(), args);
   }
 
   /**

@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -23,7 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.zfsbackup.Main;
+import org.zfsbackup.testing.Cli;
 import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.FreePort;
 import org.zfsbackup.testing.Prerequisites;
@@ -113,21 +110,13 @@ class PreflightIT {
 
   private Run check(String yaml, Map<String, String> env, String... extra) throws IOException {
     Path file = Files.writeString(dir.resolve("agent-" + UUID.randomUUID() + ".yaml"), yaml);
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
     String[] args =
         Stream.concat(Stream.of("check", "--config", file.toString()), Stream.of(extra))
             .toArray(String[]::new);
     long start = System.nanoTime();
-    int exit =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            env);
+    Cli cli = Cli.run(env, args);
     long ms = (System.nanoTime() - start) / 1_000_000;
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), ms);
+    return new Run(cli.code(), cli.out(), cli.err(), ms);
   }
 
   private static String flow(List<String> argv) {
