@@ -104,16 +104,7 @@ class PruningTest {
             Optional.ofNullable(offsite),
             "creation",
             Optional.of("UTC"));
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        c.power(),
-        c.replication(),
-        c.stateFile(),
-        c.logLevel(),
-        Optional.of(r));
+    return TestConfigs.withRetention(c, Optional.of(r));
   }
 
   static Pruning pruning(AgentConfig c, Scripted runner, List<CycleEvent> events, boolean dryRun) {
@@ -247,17 +238,7 @@ class PruningTest {
   void noRetention_doesNothing() {
     Scripted runner = new Scripted();
     AgentConfig c = config(LAST1, null);
-    AgentConfig none =
-        new AgentConfig(
-            c.mqtt(),
-            c.commands(),
-            c.pull(),
-            c.push(),
-            c.power(),
-            c.replication(),
-            c.stateFile(),
-            c.logLevel(),
-            Optional.empty());
+    AgentConfig none = TestConfigs.withRetention(c, Optional.empty());
     Pruning.Result r =
         pruning(none, runner, new ArrayList<>(), false).prune(replicated(Status.SENT, Status.SENT));
     assertEquals(Pruning.Result.NOTHING, r);

@@ -39,17 +39,7 @@ class AgentLauncherTest {
   @Test
   void run_noMqttSection_isRefusedAtOnceAtOnce() {
     AgentConfig c = config();
-    AgentConfig noMqtt =
-        new AgentConfig(
-            Optional.empty(),
-            c.commands(),
-            c.pull(),
-            c.push(),
-            c.power(),
-            c.replication(),
-            c.stateFile(),
-            c.logLevel(),
-            c.retention());
+    AgentConfig noMqtt = org.zfsbackup.testing.TestConfigs.withMqtt(c, Optional.empty());
     assertFalse(run(noMqtt));
     assertTrue(
         err.toString(StandardCharsets.UTF_8).contains("mqtt section"),

@@ -64,28 +64,12 @@ final class TestConfigs {
 
   /** {@code power.settle_s} and {@code power.lock_wait_s} changed. */
   static AgentConfig withPower(AgentConfig c, Duration settle, Duration lockWait) {
-    return new AgentConfig(
-        c.mqtt(),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        new PowerConfig(c.power().command(), settle, lockWait),
-        c.replication(),
-        c.stateFile(),
-        c.logLevel(),
-        c.retention());
+    return org.zfsbackup.testing.TestConfigs.withPower(
+        c, new PowerConfig(c.power().command(), settle, lockWait));
   }
 
   static AgentConfig withMqtt(AgentConfig c, UnaryOperator<MqttConfig> change) {
-    return new AgentConfig(
-        Optional.of(change.apply(c.mqtt().orElseThrow())),
-        c.commands(),
-        c.pull(),
-        c.push(),
-        c.power(),
-        c.replication(),
-        c.stateFile(),
-        c.logLevel(),
-        c.retention());
+    return org.zfsbackup.testing.TestConfigs.withMqtt(
+        c, Optional.of(change.apply(c.mqtt().orElseThrow())));
   }
 }
