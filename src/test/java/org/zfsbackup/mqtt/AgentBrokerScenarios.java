@@ -248,7 +248,7 @@ abstract class AgentBrokerScenarios {
     Message power = probe.awaitAfter(mark, powerTopic, m -> true, WAIT);
     Message online =
         probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("online"), WAIT);
-    List<Message> after = probe.messages().subList(mark, probe.mark());
+    List<Message> after = probe.since(mark);
     assertTrue(after.indexOf(result) < after.indexOf(offline), "result before offline");
     assertTrue(after.indexOf(offline) < after.indexOf(power), "offline before the power command");
     assertTrue(
@@ -479,7 +479,7 @@ abstract class AgentBrokerScenarios {
     assertTrue(
         offlineMillis >= 2000,
         "back online " + offlineMillis + " ms after offline, before settle_s");
-    List<Message> after = probe.messages().subList(probe.messages().indexOf(offline), probe.mark());
+    List<Message> after = probe.since(probe.messages().indexOf(offline));
     Message idle =
         after.stream().filter(m -> m.topic().equals(topics.state())).findFirst().orElseThrow();
     assertEquals("idle", json(idle).get("state").asText());
@@ -555,7 +555,7 @@ abstract class AgentBrokerScenarios {
     probe.awaitAfter(mark, marker, m -> true, WAIT);
     assertEquals(
         List.of(),
-        probe.messages().subList(probe.messages().indexOf(offline) + 1, probe.mark()).stream()
+        probe.since(probe.messages().indexOf(offline) + 1).stream()
             .filter(m -> m.topic().equals(topics.availability()))
             .map(Message::text)
             .toList(),
@@ -740,7 +740,7 @@ abstract class AgentBrokerScenarios {
     int asked = probe.mark();
     command("status");
     awaitState(probe, asked, "idle");
-    List<Message> since = probe.messages().subList(probe.messages().indexOf(online), probe.mark());
+    List<Message> since = probe.since(probe.messages().indexOf(online));
     assertTrue(
         since.stream()
             .noneMatch(m -> m.topic().equals(topics.availability()) && m.text().equals("offline")),

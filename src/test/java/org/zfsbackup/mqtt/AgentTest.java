@@ -886,7 +886,7 @@ class AgentTest {
     mqtt.dropAndReconnect();
     await(() -> mqtt.published.size() >= before + 3 + ENTITIES, "republished");
     List<String> after =
-        mqtt.published.subList(before, mqtt.published.size()).stream()
+        since(before).stream()
             .map(p -> mqtt.summary(p.topic(), p.payload()))
             .filter(s -> !s.startsWith("progress"))
             .toList();
@@ -896,7 +896,7 @@ class AgentTest {
     assertEquals("availability online", after.get(2));
     assertEquals(ENTITIES, after.stream().filter("discovery"::equals).count());
     assertTrue(
-        mqtt.published.subList(before, mqtt.published.size()).stream()
+        since(before).stream()
             .filter(p -> !p.topic().startsWith(T.base() + "/progress"))
             .allMatch(FakeMqtt.Published::retained));
   }
@@ -1140,5 +1140,14 @@ class AgentTest {
         throw new AssertionError(e);
       }
     }
+  }
+
+  /**
+   * What was published from index {@code from} on, as one snapshot: the list is a
+   * CopyOnWriteArrayList, whose subList throws once a publish (a progress update) lands after it.
+   */
+  private List<FakeMqtt.Published> since(int from) {
+    List<FakeMqtt.Published> all = List.copyOf(mqtt.published);
+    return all.subList(from, all.size());
   }
 }

@@ -128,6 +128,14 @@ public final class MqttProbe implements AutoCloseable {
     return messages().stream().filter(m -> m.topic().equals(topic)).toList();
   }
 
+  /**
+   * The messages received from index {@code from} on, as one snapshot (a {@code subList} of {@link
+   * #messages} up to a later {@link #mark} would race with messages still arriving).
+   */
+  public synchronized List<Message> since(int from) {
+    return new ArrayList<>(messages.subList(from, messages.size()));
+  }
+
   /** How many messages were received so far: pass it to {@link #awaitAfter}. */
   public synchronized int mark() {
     return messages.size();
