@@ -24,11 +24,15 @@ final class TransferEvents {
   private final Phase phase;
   private final String sourceName;
 
+  /** What a log line starts with: {@code pull host-a}, or {@code pull} for the backup root. */
+  private final String who;
+
   TransferEvents(String cycleId, EventSink sink, Phase phase, String sourceName) {
     this.cycleId = cycleId;
     this.sink = sink;
     this.phase = phase;
     this.sourceName = sourceName;
+    this.who = sourceName == null ? phase.wire() : phase.wire() + " " + sourceName;
   }
 
   /** A dataset that failed before streaming: its error, its failed progress, its result. */
@@ -41,21 +45,21 @@ final class TransferEvents {
 
   /** The log line and the error event of a failed dataset; its progress is the caller's. */
   void error(String dataset, ErrorKind kind, String message, ProcessResult r) {
-    LOG.error("{} {}: {} failed ({}): {}", phase.wire(), sourceName, dataset, kind, message);
+    LOG.error("{}: {} failed ({}): {}", who, dataset, kind, message);
     sink.accept(
         new CycleEvent.Error(
             cycleId, kind, phase, sourceName, dataset, message, exitCode(r), stderr(r)));
   }
 
   DatasetResult skipped(String dataset, String dst, String why) {
-    LOG.info("{} {}: {} skipped: {}", phase.wire(), sourceName, dataset, why);
+    LOG.info("{}: {} skipped: {}", who, dataset, why);
     progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
     return result(dataset, dst, Status.SKIPPED, 0, null, why);
   }
 
   /** Logs and publishes {@code w}; returns it, for the report. */
   Warning warning(Warning w) {
-    LOG.warn("{} {}: {}: {}", phase.wire(), sourceName, w.dataset(), w.message());
+    LOG.warn("{}: {}: {}", who, w.dataset(), w.message());
     sink.accept(
         new CycleEvent.Error(
             cycleId,
@@ -71,15 +75,11 @@ final class TransferEvents {
 
   /** A step's log line once it went through. */
   void sent(String dataset, String dst, Object step, long bytes) {
-    LOG.info("{} {}: {} -> {}: {} ({} bytes)", phase.wire(), sourceName, dataset, dst, step, bytes);
+    LOG.info("{}: {} -> {}: {} ({} bytes)", who, dataset, dst, step, bytes);
   }
 
   void held(int count) {
-    LOG.info(
-        "{} {}: held {} up-to-date base snapshot(s) that had no hold",
-        phase.wire(),
-        sourceName,
-        count);
+    LOG.info("{}: held {} up-to-date base snapshot(s) that had no hold", who, count);
   }
 
   DatasetResult result(

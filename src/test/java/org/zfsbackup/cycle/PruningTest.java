@@ -3,12 +3,16 @@ package org.zfsbackup.cycle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.KeepPolicy;
 import org.zfsbackup.config.AgentConfig.PushConfig;
@@ -231,6 +235,32 @@ class PruningTest {
                     e instanceof CycleEvent.Error err
                         && err.message().startsWith("prune_failed: ")),
         events.toString());
+  }
+
+  /**
+   * Catches: the backup root's warning logged as {@code pull null: ...}: pruning the backup root
+   * has no source, and the log line must say so by naming the phase alone.
+   */
+  @Test
+  void backupRootUnlistable_logLineNamesThePhaseWithoutNull() {
+    Scripted runner = new Scripted();
+    runner.backup = null;
+    runner.offsite = listing(OFF, "a", "b");
+    Logger log = (Logger) LoggerFactory.getLogger(Transfer.class);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    log.addAppender(logs);
+    try {
+      pruning(config(LAST1, null), runner, new ArrayList<>(), false)
+          .prune(replicated(Status.SENT, Status.SENT));
+    } finally {
+      log.detachAppender(logs);
+    }
+    List<String> lines = logs.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+    assertTrue(
+        lines.stream().anyMatch(l -> l.startsWith("pull: bak: cannot list bak on ")),
+        lines.toString());
+    assertTrue(lines.stream().noneMatch(l -> l.contains("null")), lines.toString());
   }
 
   /** Catches: nothing configured still listing or destroying. */
