@@ -75,7 +75,12 @@ final class AgentLog {
         + p.status().wire()
         + send
         + (p.status() == StepStatus.DONE ? ", " + p.bytes() + " bytes" : "")
-        + (p.message() == null ? "" : ": " + p.message());
+        + (p.message() == null || repeats(p.message(), send) ? "" : ": " + p.message());
+  }
+
+  /** A step's message that only names its snapshots again ({@code incremental @a..@c}). */
+  private static boolean repeats(String message, String send) {
+    return !send.isEmpty() && (" " + message).endsWith(send);
   }
 
   /**

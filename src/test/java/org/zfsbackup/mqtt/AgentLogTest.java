@@ -67,6 +67,20 @@ class AgentLogTest {
             "c1", progress(StepStatus.SKIPPED, null, null, "not started: stop requested")));
   }
 
+  /** Catches: {@code started full @c: full @c}, the step's own description said twice. */
+  @Test
+  void progress_leavesOutAMessageThatOnlyRepeatsTheStep() {
+    assertEquals(
+        "cycle c1: pull host-storage:tank/data started full @c",
+        AgentLog.progress("c1", progress(StepStatus.STARTED, null, "c", "full @c")));
+    assertEquals(
+        "cycle c1: pull host-storage:tank/data done @a..@c, 1048576 bytes",
+        AgentLog.progress("c1", progress(StepStatus.DONE, "a", "c", "incremental @a..@c")));
+    assertEquals(
+        "cycle c1: pull host-storage:tank/data done @c..@c, 1048576 bytes: up to date",
+        AgentLog.progress("c1", progress(StepStatus.DONE, "c", "c", "up to date")));
+  }
+
   @Test
   void streaming_givesBytesAndPercent() {
     assertEquals(
