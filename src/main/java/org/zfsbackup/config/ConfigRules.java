@@ -126,17 +126,14 @@ final class ConfigRules {
       if (s == null || s.name() == null) {
         continue;
       }
-      boolean fromHost = s.host().equals(Optional.of(s.name()));
-      String hint = fromHost ? "; the name defaults to host, set " : "";
+      String hint =
+          s.host().equals(Optional.of(s.name())) ? "; the name defaults to host, set %s" : "";
       DatasetName.componentProblem(s.name())
-          .ifPresent(
-              p -> problems.add(at + ".name", p + hint + (fromHost ? "one explicitly" : "")));
+          .ifPresent(p -> problems.add(at + ".name", p + hint.formatted("one explicitly")));
       String first = seen.putIfAbsent(s.name(), at);
       if (first != null) {
-        String message = "duplicate source name '%s' (also %s)%s%s";
-        problems.add(
-            at + ".name",
-            message.formatted(s.name(), first, hint, fromHost ? "a distinct name" : ""));
+        String message = "duplicate source name '%s' (also %s)".formatted(s.name(), first);
+        problems.add(at + ".name", message + hint.formatted("a distinct name"));
       }
       // A local source overlapping the backup root would back up its own backups, forever.
       List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
@@ -151,23 +148,19 @@ final class ConfigRules {
       }
     }
     c.push().ifPresent(p -> push(p, pullTarget, problems));
-    if (c.retention() != null) {
-      c.retention().ifPresent(r -> retention(r, problems));
-    }
+    c.retention().ifPresent(r -> keepsSomething("retention.backup", r.backup(), problems));
+    c.retention().ifPresent(r -> keepsSomething("retention.offsite", r.offsite(), problems));
   }
 
   /** Like restic, a policy that keeps nothing is refused rather than read as "destroy all". */
-  private static void retention(AgentConfig.RetentionConfig r, Problems problems) {
-    keepsSomething("retention.backup", r.backup(), problems);
-    keepsSomething("retention.offsite", r.offsite(), problems);
-  }
-
   private static void keepsSomething(
       String key, Optional<AgentConfig.KeepPolicy> policy, Problems problems) {
-    AgentConfig.KeepPolicy p = policy == null ? null : policy.orElse(null);
-    if (p != null
-        && Stream.of(p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
-            .allMatch(n -> n != null && n == 0)) {
+    if (policy
+        .filter(
+            p ->
+                Stream.of(p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
+                    .allMatch(n -> n != null && n == 0))
+        .isPresent()) {
       problems.add(
           key,
           "every count is 0, which would keep nothing; give at least one count,"
