@@ -67,9 +67,8 @@ final class ConfigRules {
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
     boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS || rule == Rule.COUNT;
-    if (rule == Rule.NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
-      boolean empty = rule == Rule.NON_EMPTY && value.isArray() && value.isEmpty();
-      return empty ? "must not be an empty list" : null;
+    if (rule != Rule.NON_EMPTY && (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
+      return null;
     }
     int n = value.canConvertToInt() ? value.asInt() : 0;
     String level = s.trim().toLowerCase(Locale.ROOT);
@@ -102,7 +101,7 @@ final class ConfigRules {
               ? null
               : "'%s' is not creation or name".formatted(s);
       case TIME_ZONE -> zoneProblem(s);
-      case NON_EMPTY -> null;
+      case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
   }
 
