@@ -30,13 +30,6 @@ import org.zfsbackup.zfs.DatasetName;
  * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {
-  private static final String LOG_LEVELS = "trace, debug, info, warn, error";
-
-  /** ssh destinations and users: no spaces, and no leading '-' that ssh would read as an option. */
-  private static final Pattern HOST_NAME = Pattern.compile("[\\w.:%\\[\\]][\\w.:%\\[\\]-]*");
-
-  private static final Pattern USER_NAME = Pattern.compile("[\\w.][\\w.-]*");
-
   private ConfigRules() {}
 
   /** The rules a key's value must follow; a rule for a single value applies to each list item. */
@@ -45,22 +38,38 @@ final class ConfigRules {
     Rule[] value();
   }
 
-  /** See {@link #problem}. */
+  /** See {@link #problem}; a rule with a pattern: the whole value matches it, or "is not" what. */
   enum Rule {
     NON_EMPTY,
     DATASET,
-    HOST,
-    USER,
+    /** ssh destinations and users: no spaces, no leading '-' that ssh would read as an option. */
+    HOST(
+        "[\\w.:%\\[\\]][\\w.:%\\[\\]-]*",
+        "a host name (letters, digits, . _ : - and no leading -)"),
+    USER("[\\w.][\\w.-]*", "a user name (letters, digits, . _ - and no leading -)"),
     PORT,
     SECONDS,
     TOPIC,
     URL,
     CA_FILE,
-    LOG_LEVEL,
+    /** Matched trimmed and in lower case, as {@link AgentConfig} keeps it. */
+    LOG_LEVEL("trace|debug|info|warn|error", "one of trace, debug, info, warn, error"),
     /** A retention count: a whole number, 0 or more. */
     COUNT,
-    TIME_FROM,
-    TIME_ZONE
+    TIME_FROM("creation|name", "creation or name"),
+    TIME_ZONE;
+
+    private final Pattern pattern;
+    private final String what;
+
+    Rule() {
+      this(null, null);
+    }
+
+    Rule(String pattern, String what) {
+      this.pattern = pattern == null ? null : Pattern.compile(pattern);
+      this.what = what;
+    }
   }
 
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
@@ -70,18 +79,14 @@ final class ConfigRules {
     if (rule != Rule.NON_EMPTY && (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
       return null;
     }
+    String text = rule == Rule.LOG_LEVEL ? s.trim().toLowerCase(Locale.ROOT) : s;
+    if (rule.pattern != null) {
+      return rule.pattern.matcher(text).matches() ? null : "'" + text + "' is not " + rule.what;
+    }
     int n = value.canConvertToInt() ? value.asInt() : 0;
-    String level = s.trim().toLowerCase(Locale.ROOT);
     return switch (rule) {
+      case HOST, USER, LOG_LEVEL, TIME_FROM -> null; // by pattern, above
       case DATASET -> DatasetName.problem(s).orElse(null);
-      case HOST ->
-          HOST_NAME.matcher(s).matches()
-              ? null
-              : "'" + s + "' is not a host name (letters, digits, . _ : - and no leading -)";
-      case USER ->
-          USER_NAME.matcher(s).matches()
-              ? null
-              : "'" + s + "' is not a user name (letters, digits, . _ - and no leading -)";
       case PORT -> n >= 1 && n <= 65535 ? null : s + " is out of range 1..65535";
       case SECONDS ->
           n >= 1
@@ -90,16 +95,8 @@ final class ConfigRules {
       case TOPIC -> topicProblem(s);
       case URL -> urlProblem(s);
       case CA_FILE -> caProblem(Path.of(s));
-      case LOG_LEVEL ->
-          List.of(LOG_LEVELS.split(", ")).contains(level)
-              ? null
-              : "'%s' is not one of %s".formatted(level, LOG_LEVELS);
       case COUNT ->
           !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
-      case TIME_FROM ->
-          s.equals("creation") || s.equals("name")
-              ? null
-              : "'%s' is not creation or name".formatted(s);
       case TIME_ZONE -> zoneProblem(s);
       case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
