@@ -225,7 +225,7 @@ final class ConfigBinder {
                     ? "a mapping"
                     : type == Boolean.class || type == boolean.class
                         ? "true or false"
-                        : type == Integer.class || type == Duration.class
+                        : type == Integer.class // a Duration too: its seconds are read as one
                             ? "an integer"
                             : "a string";
     boolean outOfRange = expected.equals("an integer") && value.isIntegralNumber();

@@ -30,13 +30,6 @@ import org.zfsbackup.zfs.DatasetName;
  * failed to bind is null in the records and skipped here: it is reported already.
  */
 final class ConfigRules {
-  private static final String LOG_LEVELS = "trace, debug, info, warn, error";
-
-  /** ssh destinations and users: no spaces, and no leading '-' that ssh would read as an option. */
-  private static final Pattern HOST_NAME = Pattern.compile("[\\w.:%\\[\\]][\\w.:%\\[\\]-]*");
-
-  private static final Pattern USER_NAME = Pattern.compile("[\\w.][\\w.-]*");
-
   private ConfigRules() {}
 
   /** The rules a key's value must follow; a rule for a single value applies to each list item. */
@@ -45,44 +38,55 @@ final class ConfigRules {
     Rule[] value();
   }
 
-  /** See {@link #problem}. */
+  /** See {@link #problem}; a rule with a pattern: the whole value matches it, or "is not" what. */
   enum Rule {
     NON_EMPTY,
     DATASET,
-    HOST,
-    USER,
+    /** ssh destinations and users: no spaces, no leading '-' that ssh would read as an option. */
+    HOST(
+        "[\\w.:%\\[\\]][\\w.:%\\[\\]-]*",
+        "a host name (letters, digits, . _ : - and no leading -)"),
+    USER("[\\w.][\\w.-]*", "a user name (letters, digits, . _ - and no leading -)"),
     PORT,
     SECONDS,
     TOPIC,
     URL,
     CA_FILE,
-    LOG_LEVEL,
+    /** Matched trimmed and in lower case, as {@link AgentConfig} keeps it. */
+    LOG_LEVEL("trace|debug|info|warn|error", "one of trace, debug, info, warn, error"),
     /** A retention count: a whole number, 0 or more. */
     COUNT,
-    TIME_FROM,
-    TIME_ZONE
+    TIME_FROM("creation|name", "creation or name"),
+    TIME_ZONE;
+
+    private final Pattern pattern;
+    private final String what;
+
+    Rule() {
+      this(null, null);
+    }
+
+    Rule(String pattern, String what) {
+      this.pattern = pattern == null ? null : Pattern.compile(pattern);
+      this.what = what;
+    }
   }
 
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
     boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS || rule == Rule.COUNT;
-    if (rule == Rule.NON_EMPTY || (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
-      boolean empty = rule == Rule.NON_EMPTY && value.isArray() && value.isEmpty();
-      return empty ? "must not be an empty list" : null;
+    if (rule != Rule.NON_EMPTY && (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
+      return null;
+    }
+    String text = rule == Rule.LOG_LEVEL ? s.trim().toLowerCase(Locale.ROOT) : s;
+    if (rule.pattern != null) {
+      return rule.pattern.matcher(text).matches() ? null : "'" + text + "' is not " + rule.what;
     }
     int n = value.canConvertToInt() ? value.asInt() : 0;
-    String level = s.trim().toLowerCase(Locale.ROOT);
     return switch (rule) {
+      case HOST, USER, LOG_LEVEL, TIME_FROM -> null; // by pattern, above
       case DATASET -> DatasetName.problem(s).orElse(null);
-      case HOST ->
-          HOST_NAME.matcher(s).matches()
-              ? null
-              : "'" + s + "' is not a host name (letters, digits, . _ : - and no leading -)";
-      case USER ->
-          USER_NAME.matcher(s).matches()
-              ? null
-              : "'" + s + "' is not a user name (letters, digits, . _ - and no leading -)";
       case PORT -> n >= 1 && n <= 65535 ? null : s + " is out of range 1..65535";
       case SECONDS ->
           n >= 1
@@ -91,18 +95,10 @@ final class ConfigRules {
       case TOPIC -> topicProblem(s);
       case URL -> urlProblem(s);
       case CA_FILE -> caProblem(Path.of(s));
-      case LOG_LEVEL ->
-          List.of(LOG_LEVELS.split(", ")).contains(level)
-              ? null
-              : "'%s' is not one of %s".formatted(level, LOG_LEVELS);
       case COUNT ->
           !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
-      case TIME_FROM ->
-          s.equals("creation") || s.equals("name")
-              ? null
-              : "'%s' is not creation or name".formatted(s);
       case TIME_ZONE -> zoneProblem(s);
-      case NON_EMPTY -> null;
+      case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
   }
 
@@ -126,17 +122,14 @@ final class ConfigRules {
       if (s == null || s.name() == null) {
         continue;
       }
-      boolean fromHost = s.host().equals(Optional.of(s.name()));
-      String hint = fromHost ? "; the name defaults to host, set " : "";
+      String hint =
+          s.host().equals(Optional.of(s.name())) ? "; the name defaults to host, set %s" : "";
       DatasetName.componentProblem(s.name())
-          .ifPresent(
-              p -> problems.add(at + ".name", p + hint + (fromHost ? "one explicitly" : "")));
+          .ifPresent(p -> problems.add(at + ".name", p + hint.formatted("one explicitly")));
       String first = seen.putIfAbsent(s.name(), at);
       if (first != null) {
-        String message = "duplicate source name '%s' (also %s)%s%s";
-        problems.add(
-            at + ".name",
-            message.formatted(s.name(), first, hint, fromHost ? "a distinct name" : ""));
+        String message = "duplicate source name '%s' (also %s)".formatted(s.name(), first);
+        problems.add(at + ".name", message + hint.formatted("a distinct name"));
       }
       // A local source overlapping the backup root would back up its own backups, forever.
       List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
@@ -151,23 +144,19 @@ final class ConfigRules {
       }
     }
     c.push().ifPresent(p -> push(p, pullTarget, problems));
-    if (c.retention() != null) {
-      c.retention().ifPresent(r -> retention(r, problems));
-    }
+    c.retention().ifPresent(r -> keepsSomething("retention.backup", r.backup(), problems));
+    c.retention().ifPresent(r -> keepsSomething("retention.offsite", r.offsite(), problems));
   }
 
   /** Like restic, a policy that keeps nothing is refused rather than read as "destroy all". */
-  private static void retention(AgentConfig.RetentionConfig r, Problems problems) {
-    keepsSomething("retention.backup", r.backup(), problems);
-    keepsSomething("retention.offsite", r.offsite(), problems);
-  }
-
   private static void keepsSomething(
       String key, Optional<AgentConfig.KeepPolicy> policy, Problems problems) {
-    AgentConfig.KeepPolicy p = policy == null ? null : policy.orElse(null);
-    if (p != null
-        && Stream.of(p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
-            .allMatch(n -> n != null && n == 0)) {
+    if (policy
+        .filter(
+            p ->
+                Stream.of(p.keepLast(), p.hourly(), p.daily(), p.weekly(), p.monthly(), p.yearly())
+                    .allMatch(n -> n != null && n == 0))
+        .isPresent()) {
       problems.add(
           key,
           "every count is 0, which would keep nothing; give at least one count,"

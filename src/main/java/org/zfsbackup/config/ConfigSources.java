@@ -11,10 +11,12 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.json.pointer.JsonPointer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -117,26 +119,27 @@ final class ConfigSources {
         continue;
       }
       String[] keys = name.substring(prefix.length()).toLowerCase(Locale.ROOT).split(separator, -1);
-      if (Arrays.stream(keys).anyMatch(String::isEmpty)) {
-        problems.addGeneral(kind + name + ": not a key path (empty level)");
-        continue;
-      } else if (Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
+      boolean empty = Arrays.stream(keys).anyMatch(String::isEmpty);
+      if (empty || Arrays.stream(keys).anyMatch(k -> k.matches("[0-9]+"))) {
         problems.addGeneral(
             kind
                 + name
-                + ": a list cannot be changed item by item;"
-                + " override the whole list (JSON)");
+                + (empty
+                    ? ": not a key path (empty level)"
+                    : ": a list cannot be changed item by item; override the whole list (JSON)"));
         continue;
       }
       JsonObject node = merged;
       for (int i = 0; i < keys.length - 1; node = node.getJsonObject(keys[i++])) {
-        JsonObject shadow = node.getValue(keys[i]) instanceof String ? at(whole, keys, i) : null;
-        if (shadow != null) {
-          shadow.put(keys[i], node.getValue(keys[i])); // replaces the file's mapping first
-        }
-        if (!(node.getValue(keys[i]) instanceof JsonObject)) {
-          JsonNode json = ConfigBinder.json(String.valueOf(node.getValue(keys[i])));
+        if (node.getValue(keys[i]) instanceof String given) { // a whole mapping, given above
+          // It replaces the file's mapping first (unless a mapping above it does so already).
+          JsonPointer.create()
+              .append(List.of(keys).subList(0, i + 1))
+              .writeJson(whole, given, true);
+          JsonNode json = ConfigBinder.json(given);
           node.put(keys[i], new JsonObject(json != null && json.isObject() ? json + "" : "{}"));
+        } else if (node.getValue(keys[i]) == null) {
+          node.put(keys[i], new JsonObject());
         }
       }
       node.put(keys[keys.length - 1], e.getValue());
@@ -144,14 +147,5 @@ final class ConfigSources {
     }
     options.addStore(new ConfigStoreOptions().setType("json").setConfig(whole));
     options.addStore(new ConfigStoreOptions().setType("json").setConfig(merged));
-  }
-
-  /** The mapping at the first {@code depth} keys, made where absent; null below a string. */
-  private static JsonObject at(JsonObject root, String[] keys, int depth) {
-    for (int i = 0; root != null && i < depth; i++) {
-      Object child = root.getMap().computeIfAbsent(keys[i], k -> new JsonObject());
-      root = child instanceof JsonObject o ? o : null;
-    }
-    return root;
   }
 }
