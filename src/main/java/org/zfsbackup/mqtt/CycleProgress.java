@@ -34,10 +34,17 @@ final class CycleProgress {
     this.expected = expected == null || expected <= 0 ? null : expected;
   }
 
-  /** Takes in one engine progress event. */
+  /**
+   * Takes in one engine progress event. A {@code pruned} one only becomes the latest event of the
+   * payload: it is no dataset step and leaves the counts alone.
+   */
   void update(CycleEvent.Progress p) {
     String key = p.phase() + "|" + p.source() + "|" + p.dataset();
     last = p;
+    if (p.status() == StepStatus.PRUNED) {
+      // Retention after both phases, on a dataset whose step already ended: not a step of its own.
+      return;
+    }
     if (p.status() == StepStatus.DONE
         || p.status() == StepStatus.SKIPPED
         || p.status() == StepStatus.FAILED) {

@@ -3,6 +3,7 @@ package org.zfsbackup.mqtt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
@@ -13,6 +14,25 @@ class CycleProgressTest {
   static CycleEvent.Progress p(Phase phase, String dataset, StepStatus status, Double percent) {
     return new CycleEvent.Progress(
         "c1", phase, "src", dataset, "t/" + dataset, null, "s1", status, 0, 100L, 0, percent, null);
+  }
+
+  /** As retention emits it, after both phases. */
+  static CycleEvent.Progress pruned(Phase phase, String dataset) {
+    return new CycleEvent.Progress(
+        "c1",
+        phase,
+        "src",
+        dataset,
+        "t/" + dataset,
+        null,
+        null,
+        StepStatus.PRUNED,
+        0,
+        null,
+        0,
+        null,
+        "destroyed 1 snapshot(s): @s0",
+        List.of("s0"));
   }
 
   // Catches: a percent that counts bytes of one dataset as the whole cycle, or ignores the estimate
@@ -54,6 +74,22 @@ class CycleProgressTest {
     assertEquals(0.0, c.percent());
     c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
     assertEquals(50.0, c.percent());
+  }
+
+  // Catches: a pruned event (same phase, source and dataset as the step that already ended) taken
+  // for that step in flight again, which took it out of the ended steps and dropped the percent.
+  @Test
+  void percent_prunedAfterTheSteps_changesNoCount() {
+    CycleProgress c = new CycleProgress("c1", 2);
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "b", StepStatus.DONE, 100.0));
+    assertEquals(100.0, c.percent());
+    c.update(pruned(Phase.PULL, "a"));
+    c.update(pruned(Phase.PULL, "b"));
+    assertEquals(100.0, c.percent());
+    assertEquals(2, c.payload().get("datasets_done").asInt());
+    assertEquals("b", c.payload().get("dataset").asText());
+    assertEquals("pruned", c.payload().get("status").asText());
   }
 
   @Test
