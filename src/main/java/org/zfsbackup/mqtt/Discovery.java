@@ -6,6 +6,8 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.zfsbackup.cycle.CycleReport.Outcome;
 
 /**
  * Home Assistant MQTT discovery: one device with its entities, each published retained on {@code
@@ -26,8 +28,9 @@ import java.util.Map;
  * output, which Home Assistant ignores, or {@code this.state}), so a dry run changes none of them.
  */
 final class Discovery {
+  /** {@code T/event}'s {@code event_type}: a cycle's start, then each outcome it can end with. */
   static final List<String> EVENT_TYPES =
-      List.of("started", "success", "partial", "failed", "cancelled", "suspended", "interrupted");
+      Stream.concat(Stream.of("started"), Stream.of(Outcome.values()).map(Outcome::wire)).toList();
 
   private final String prefix;
   private final String nodeId;
@@ -84,7 +87,7 @@ final class Discovery {
     state.put("state_topic", topics.state());
     state.put("value_template", "{{ value_json.state }}");
     state.put("device_class", "enum");
-    options(state, "idle", "running", "cancelling", "suspending");
+    options(state, Stream.of(AgentState.values()).map(AgentState::wire));
     state.put("json_attributes_topic", topics.state());
     state.put("icon", "mdi:state-machine");
     agentAvailability(state);
@@ -122,7 +125,7 @@ final class Discovery {
     lastResult.put(
         "value_template", "{{ this.state if value_json.dry_run else value_json.outcome }}");
     lastResult.put("device_class", "enum");
-    options(lastResult, "success", "partial", "failed", "cancelled", "suspended", "interrupted");
+    options(lastResult, Stream.of(Outcome.values()).map(Outcome::wire));
     lastResult.put("json_attributes_topic", topics.result());
     lastResult.put("json_attributes_template", notDryRun("value_json | tojson"));
     lastResult.put("icon", "mdi:clipboard-check-outline");
@@ -281,10 +284,8 @@ final class Discovery {
         + " %}ON{% else %}OFF{% endif %}";
   }
 
-  private static void options(ObjectNode n, String... values) {
+  private static void options(ObjectNode n, Stream<String> values) {
     ArrayNode list = n.putArray("options");
-    for (String v : values) {
-      list.add(v);
-    }
+    values.forEach(list::add);
   }
 }
