@@ -87,7 +87,7 @@ public final class Main {
       case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), out, err));
       case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), out, err));
       case "check" -> exitCode(Preflight.run(config, inv.quiet(), out));
-      case "agent" -> AgentLauncher.run(config, out, err) ? EXIT_OK : EXIT_USAGE;
+      case "agent" -> AgentLauncher.run(config, err) ? EXIT_OK : EXIT_USAGE;
       default -> throw new IllegalStateException(inv.command());
     };
   }

@@ -66,12 +66,11 @@ public final class AgentLauncher {
    * {@code Main}'s entry: runs until SIGTERM, then returns true. Returns false at once, having
    * printed why, when the configuration cannot make an agent ({@code Main} turns that into exit 2).
    */
-  public static boolean run(AgentConfig config, PrintStream out, PrintStream err) {
-    return run(config, out, err, ENGINE);
+  public static boolean run(AgentConfig config, PrintStream err) {
+    return run(config, err, ENGINE);
   }
 
-  public static boolean run(
-      AgentConfig config, PrintStream out, PrintStream err, CycleRunnerFactory engine) {
+  public static boolean run(AgentConfig config, PrintStream err, CycleRunnerFactory engine) {
     RunningAgent agent;
     try {
       agent = start(config, engine);

@@ -25,10 +25,7 @@ class AgentLauncherTest {
 
   boolean run(AgentConfig config) {
     return AgentLauncher.run(
-        config,
-        new PrintStream(new ByteArrayOutputStream()),
-        new PrintStream(err, true, StandardCharsets.UTF_8),
-        c -> new FakeCycleRunner());
+        config, new PrintStream(err, true, StandardCharsets.UTF_8), c -> new FakeCycleRunner());
   }
 
   AgentConfig config() {

@@ -19,7 +19,6 @@ public final class AgentProcessMain {
     boolean started =
         AgentLauncher.run(
             TestConfigs.config(args[0], args[1], args[2], Path.of(args[3]), List.of("true")),
-            System.out,
             System.err,
             config -> engine);
     System.exit(started ? 0 : 2);
