@@ -118,15 +118,7 @@ final class AgentCommands {
         c.control.stop(StopReason.SUSPEND, force);
         return Event.SUSPEND;
       }
-      case SUSPENDING -> {
-        if (force) {
-          log.info("cycle {}: suspend forced, killing the streams in flight", c.id);
-          c.control.stop(StopReason.SUSPEND, true);
-        } else {
-          log.info("already suspending");
-        }
-        out.state(status);
-      }
+      case SUSPENDING -> repeatStop(status, StopReason.SUSPEND, "suspend", "suspending", force);
       case AWAITING_LOCK -> {
         // The cycle that holds the lock is not ours: force cannot stop it, and must not.
         log.info("already suspending: waiting for the cycle lock {}", lockFile);
@@ -149,20 +141,30 @@ final class AgentCommands {
         c.control.stop(StopReason.CANCEL, force);
         return Event.CANCEL;
       }
-      case CANCELLING -> {
-        if (force) {
-          log.info("cycle {}: cancel forced, killing the streams in flight", c.id);
-          c.control.stop(StopReason.CANCEL, true);
-        } else {
-          log.info("already cancelling");
-        }
-        out.state(status);
-      }
+      case CANCELLING -> repeatStop(status, StopReason.CANCEL, "cancel", "cancelling", force);
       case SUSPENDING, AWAITING_LOCK ->
           refuse(status, "cancel", "a suspend is in progress and cannot be cancelled");
       case POWERING_DOWN, STOPPING -> {}
     }
     return null;
+  }
+
+  /**
+   * The stop that is already under way asked again: forced, it kills the streams in flight (a
+   * graceful stop waits for them); either way the state is published again.
+   *
+   * @param what {@code suspend} or {@code cancel}, as in the log
+   * @param doing {@code suspending} or {@code cancelling}, as in the log
+   */
+  private void repeatStop(
+      AgentStatus status, StopReason reason, String what, String doing, boolean force) {
+    if (force) {
+      log.info("cycle {}: {} forced, killing the streams in flight", status.cycle().id, what);
+      status.cycle().control.stop(reason, true);
+    } else {
+      log.info("already {}", doing);
+    }
+    out.state(status);
   }
 
   private void refuse(AgentStatus status, String what, String why) {
