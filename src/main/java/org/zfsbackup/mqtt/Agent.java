@@ -239,7 +239,7 @@ final class Agent implements MqttPort.Listener {
     }
     if (ar.succeeded() && ar.result()) {
       become(Event.LOCK_TAKEN);
-      powerDown.run().onComplete(r -> context.runOnContext(v -> powerReturned(r)));
+      powerDown.run().onSuccess(o -> context.runOnContext(v -> powerReturned(o)));
     } else {
       become(Event.LOCK_STILL_HELD);
       powerDown.reportBlocked();
@@ -251,13 +251,9 @@ final class Agent implements MqttPort.Listener {
    * connect again at once; the reconnect publishes the state and the last result before {@code
    * online}. Messages of the old connection are never acted on.
    */
-  private void powerReturned(AsyncResult<PowerDown.Outcome> ar) {
+  private void powerReturned(PowerDown.Outcome outcome) {
     powerDown.release();
-    if (ar.succeeded()) {
-      powerDown.report(ar.result());
-    } else {
-      powerDown.report(new PowerDown.Failed(null, ar.cause()));
-    }
+    powerDown.report(outcome);
     become(Event.POWER_RETURNS);
     if (status.stage() == Stage.STOPPING) {
       return;

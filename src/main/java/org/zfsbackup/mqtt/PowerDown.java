@@ -162,8 +162,8 @@ final class PowerDown {
 
   /**
    * Offline, disconnect, the power command, then the watch on the clocks. Completes with the
-   * outcome; never completes after {@link #cancel} (a poweroff: systemd's SIGTERM stops the agent
-   * while it waits).
+   * outcome, never fails (whatever failed is a {@link Failed} with its cause); never completes
+   * after {@link #cancel} (a poweroff: systemd's SIGTERM stops the agent while it waits).
    */
   Future<Outcome> run() {
     out.availability("offline");
@@ -188,17 +188,14 @@ final class PowerDown {
               log.info("running the power command: {}", String.join(" ", argv));
               return workers
                   .executeBlocking(() -> power.run(argv), false)
-                  .transform(
-                      ar -> {
-                        if (ar.failed()) {
-                          return Future.succeededFuture(new Failed(null, ar.cause()));
-                        }
-                        if (!ar.result().ok()) {
-                          return Future.succeededFuture(new Failed(ar.result(), null));
-                        }
-                        return watch(gapBefore, ar.result());
-                      });
-            });
+                  .compose(
+                      r ->
+                          r.ok()
+                              ? watch(gapBefore, r)
+                              : Future.<Outcome>succeededFuture(new Failed(r, null)));
+            })
+        // The command could not start (or anything else threw).
+        .otherwise(e -> new Failed(null, e));
   }
 
   /**

@@ -486,6 +486,22 @@ class AgentTest {
         List.of("error diverged", "result failed", "event failed", "state suspending", "power"));
   }
 
+  // Catches: a power command that throws (could not start) leaving the agent powering down, or not
+  // reported.
+  @Test
+  void powerDown_commandCannotStart_reportsErrorAfterReconnectAndIsIdle() {
+    power.startFails = new IllegalStateException("no such command");
+    send("suspend");
+    await(() -> errors("power_failed") == 1, "power error");
+    JsonNode error = mqtt.last(T.error());
+    assertEquals(
+        "the power command could not run: java.lang.IllegalStateException: no such command",
+        error.get("message").asText());
+    assertEquals("idle", state());
+    assertSubsequence(
+        List.of("power", "connect", "state idle", "availability online", "error power_failed"));
+  }
+
   @Test
   void powerDown_commandFails_reportsErrorAfterReconnectAndIsIdle() {
     power.exitCode = 1;

@@ -18,6 +18,9 @@ final class FakePower implements PowerSwitch {
   private final List<String> timeline;
   volatile int exitCode;
 
+  /** Thrown by the next runs instead of returning: the command could not start. */
+  volatile RuntimeException startFails;
+
   /** {@code System.nanoTime()} when the last run returned; 0 before. */
   volatile long returnedAt;
 
@@ -46,6 +49,9 @@ final class FakePower implements PowerSwitch {
     timeline.add("power");
     calls.add(argv);
     called.countDown();
+    if (startFails != null) {
+      throw startFails;
+    }
     try {
       if (!wake.await(30, TimeUnit.SECONDS)) {
         throw new IllegalStateException("fake power never woken (test bug)");
