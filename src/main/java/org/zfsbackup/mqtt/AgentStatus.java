@@ -2,7 +2,6 @@ package org.zfsbackup.mqtt;
 
 import java.time.Instant;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -63,11 +62,6 @@ record AgentStatus(
 
     Stage(AgentState wire) {
       this.wire = wire;
-    }
-
-    /** As in the diagram: {@code idle}, {@code powering_down}, ... */
-    String diagramName() {
-      return name().toLowerCase(Locale.ROOT);
     }
   }
 

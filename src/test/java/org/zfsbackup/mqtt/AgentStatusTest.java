@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.EnumSet;
+import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -61,7 +62,13 @@ class AgentStatusTest {
   static Set<String> table() {
     Set<String> out = new TreeSet<>();
     for (Transition t : AgentStatus.TRANSITIONS) {
-      out.add(t.from().diagramName() + " --" + t.event().label + "--> " + t.to().diagramName());
+      // A stage as in the diagram: idle, powering_down, ...
+      out.add(
+          t.from().name().toLowerCase(Locale.ROOT)
+              + " --"
+              + t.event().label
+              + "--> "
+              + t.to().name().toLowerCase(Locale.ROOT));
     }
     return out;
   }
