@@ -82,7 +82,7 @@ public final class BackupCycle implements CycleRunner {
           new CycleEvent.Error(
               request.cycleId(), ErrorKind.CYCLE_LOCKED, null, null, null, msg, null, null));
       warnings.add(msg);
-      return finish(request, sink, started, List.of(), warnings, Outcome.FAILED);
+      return finish(request, started, List.of(), warnings, Outcome.FAILED);
     }
     if (attempt instanceof CycleLock.Unavailable u) {
       String msg =
@@ -218,7 +218,7 @@ public final class BackupCycle implements CycleRunner {
 
     Pruning.Result pruned = pruning.prune(results);
     warnings.addAll(pruned.warnings());
-    return finish(request, sink, started, results, warnings, outcome(results, control))
+    return finish(request, started, results, warnings, outcome(results, control))
         .withPruned(pruned.pruned());
   }
 
@@ -264,7 +264,6 @@ public final class BackupCycle implements CycleRunner {
 
   private CycleReport finish(
       CycleRequest request,
-      EventSink sink,
       Instant started,
       List<DatasetResult> results,
       List<String> warnings,
