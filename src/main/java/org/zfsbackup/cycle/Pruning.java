@@ -142,7 +142,10 @@ final class Pruning {
             Guard.INCREMENTAL_BASE,
             bases);
         if (pushed(d.target())) {
-          Optional<DatasetResult> pushedAs = pushResult(results, d.target());
+          // Its push's result (pushedResults holds every push that went through: a push's target
+          // is always below push.target, by the contract's mapping).
+          Optional<DatasetResult> pushedAs =
+              pushedResults.stream().filter(p -> p.dataset().equals(d.target())).findFirst();
           if (pushedAs.isEmpty() || offsiteListing == null) {
             LOG.info(
                 "{} not pruned: its push did not go through this cycle, so its push base"
@@ -285,13 +288,6 @@ final class Pruning {
 
   private boolean pushed(String dataset) {
     return push.isPresent() && Datasets.within(dataset, push.get().datasets());
-  }
-
-  private static Optional<DatasetResult> pushResult(List<DatasetResult> results, String dataset) {
-    return results.stream()
-        .filter(d -> d.phase() == Phase.PUSH && d.dataset().equals(dataset))
-        .filter(d -> d.status() == Status.SENT || d.status() == Status.UP_TO_DATE)
-        .findFirst();
   }
 
   private static RetentionPolicy.Policy policy(KeepPolicy k) {
