@@ -7,7 +7,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -132,10 +131,7 @@ public final class BackupCycle implements CycleRunner {
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
     Optional<PushConfig> push = config.push();
-    // The push host's shared connection, set by the push phase (which warned already if it could
-    // not be shared): retention's offsite listing and destroys go through it.
-    AtomicReference<Endpoint> offsite = new AtomicReference<>();
-    Pruning pruning = new Pruning(config, scope, local, offsite::get);
+    Pruning pruning = new Pruning(config, scope, local);
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
@@ -174,6 +170,9 @@ public final class BackupCycle implements CycleRunner {
       pruning.listed(Phase.PULL, ran.sourceName(), ran.sourceListing());
     }
 
+    // The push host's shared connection, set by the push phase (which warned already if it could
+    // not be shared): retention's offsite listing and destroys go through it.
+    Endpoint offsite = null;
     if (push.isPresent()) {
       PushConfig p = push.get();
       Set<String> only = pushSelection(request);
@@ -189,7 +188,7 @@ public final class BackupCycle implements CycleRunner {
                 "local",
                 sharingWarnings);
         warnings.addAll(sharingWarnings);
-        offsite.set(remote);
+        offsite = remote;
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
         // Independent trees of push.datasets side by side, like the sources of the pull phase.
@@ -216,7 +215,7 @@ public final class BackupCycle implements CycleRunner {
       }
     }
 
-    Pruning.Result pruned = pruning.prune(results);
+    Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
     return finish(request, started, results, warnings, outcome(results, control))
         .withPruned(pruned.pruned());
