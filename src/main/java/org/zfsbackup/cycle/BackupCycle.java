@@ -16,6 +16,7 @@ import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Pruned;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
@@ -81,7 +82,7 @@ public final class BackupCycle implements CycleRunner {
           new CycleEvent.Error(
               request.cycleId(), ErrorKind.CYCLE_LOCKED, null, null, null, msg, null, null));
       warnings.add(msg);
-      return finish(request, started, List.of(), warnings, Outcome.FAILED);
+      return finish(request, started, List.of(), warnings, List.of(), Outcome.FAILED);
     }
     if (attempt instanceof CycleLock.Unavailable u) {
       String msg =
@@ -217,8 +218,7 @@ public final class BackupCycle implements CycleRunner {
 
     Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
-    return finish(request, started, results, warnings, outcome(results, control))
-        .withPruned(pruned.pruned());
+    return finish(request, started, results, warnings, pruned.pruned(), outcome(results, control));
   }
 
   /** What every transfer of this cycle shares. */
@@ -266,11 +266,19 @@ public final class BackupCycle implements CycleRunner {
       Instant started,
       List<DatasetResult> results,
       List<String> warnings,
+      List<Pruned> pruned,
       Outcome outcome) {
     Instant finished = clock.instant();
     CycleReport report =
         new CycleReport(
-            request.cycleId(), request.runId(), outcome, started, finished, results, warnings);
+            request.cycleId(),
+            request.runId(),
+            outcome,
+            started,
+            finished,
+            results,
+            warnings,
+            pruned);
     LOG.info(
         "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
         report.cycleId(),
