@@ -7,7 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
-import org.zfsbackup.event.CycleEvent.StepStatus;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -87,10 +86,7 @@ final class Resumes {
               ? "would resume an interrupted receive (zfs send -t), then plan again"
               : "would abort an interrupted receive (zfs receive -A: resumable receives are off),"
                   + " then plan again";
-      events.progress(
-          dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
-      DatasetResult ended = events.result(dataset, dst, Status.SENT, 0, would, null);
-      return new Before(0, null, List.of(), ended, null);
+      return new Before(0, null, List.of(), events.dryRun(dataset, dst, would), null);
     }
     Before before = new Before(0, null, List.of(), null, null);
     // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
