@@ -88,14 +88,14 @@ final class Resumes {
                   + " then plan again";
       return new Before(0, null, List.of(), events.dryRun(dataset, dst, would), null);
     }
-    Before before = new Before(0, null, List.of(), null, null);
     // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
     // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
     boolean placeholder = target.placeholder(dst);
     boolean full = targetSnaps.isEmpty() && !placeholder;
+    Before before;
     if (first == Resumption.First.RESUME) {
       before = resume(dataset, dst, token.get(), full);
-    } else if (first == Resumption.First.ABORT_THEN_PLAN) {
+    } else { // ABORT_THEN_PLAN: Transfer plans a PLAN dataset without settling it
       String why = "resumable receives are off (replication.resumable, or this zfs has none)";
       before = abort(dataset, dst, why, full);
     }
