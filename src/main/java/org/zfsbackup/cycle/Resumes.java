@@ -41,6 +41,10 @@ final class Resumes {
           note() == null
               ? r.plan()
               : note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
+      // Up to date after bytes: the resume received the newest snapshot. A resume that was refused
+      // and aborted keeps its bytes too, but it is never up to date after: a refused send -t moves
+      // no byte, and when the receive refused the resumed stream, the sender had found the token's
+      // snapshot, which is then on the source but not on the target (it was still being received).
       Status status = r.status() == Status.UP_TO_DATE && bytes() > 0 ? Status.SENT : r.status();
       return new DatasetResult(
           r.phase(),
