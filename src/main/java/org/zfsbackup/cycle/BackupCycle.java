@@ -7,7 +7,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -17,6 +16,7 @@ import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Pruned;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
@@ -82,7 +82,7 @@ public final class BackupCycle implements CycleRunner {
           new CycleEvent.Error(
               request.cycleId(), ErrorKind.CYCLE_LOCKED, null, null, null, msg, null, null));
       warnings.add(msg);
-      return finish(request, sink, started, List.of(), warnings, Outcome.FAILED);
+      return finish(request, started, List.of(), warnings, List.of(), Outcome.FAILED);
     }
     if (attempt instanceof CycleLock.Unavailable u) {
       String msg =
@@ -132,10 +132,7 @@ public final class BackupCycle implements CycleRunner {
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
     Optional<PushConfig> push = config.push();
-    // The push host's shared connection, set by the push phase (which warned already if it could
-    // not be shared): retention's offsite listing and destroys go through it.
-    AtomicReference<Endpoint> offsite = new AtomicReference<>();
-    Pruning pruning = new Pruning(config, scope, local, offsite::get);
+    Pruning pruning = new Pruning(config, scope, local);
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
@@ -174,6 +171,9 @@ public final class BackupCycle implements CycleRunner {
       pruning.listed(Phase.PULL, ran.sourceName(), ran.sourceListing());
     }
 
+    // The push host's shared connection, set by the push phase (which warned already if it could
+    // not be shared): retention's offsite listing and destroys go through it.
+    Endpoint offsite = null;
     if (push.isPresent()) {
       PushConfig p = push.get();
       Set<String> only = pushSelection(request);
@@ -189,7 +189,7 @@ public final class BackupCycle implements CycleRunner {
                 "local",
                 sharingWarnings);
         warnings.addAll(sharingWarnings);
-        offsite.set(remote);
+        offsite = remote;
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
         // Independent trees of push.datasets side by side, like the sources of the pull phase.
@@ -216,10 +216,9 @@ public final class BackupCycle implements CycleRunner {
       }
     }
 
-    Pruning.Result pruned = pruning.prune(results);
+    Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
-    return finish(request, sink, started, results, warnings, outcome(results, control))
-        .withPruned(pruned.pruned());
+    return finish(request, started, results, warnings, pruned.pruned(), outcome(results, control));
   }
 
   /** What every transfer of this cycle shares. */
@@ -264,15 +263,22 @@ public final class BackupCycle implements CycleRunner {
 
   private CycleReport finish(
       CycleRequest request,
-      EventSink sink,
       Instant started,
       List<DatasetResult> results,
       List<String> warnings,
+      List<Pruned> pruned,
       Outcome outcome) {
     Instant finished = clock.instant();
     CycleReport report =
         new CycleReport(
-            request.cycleId(), request.runId(), outcome, started, finished, results, warnings);
+            request.cycleId(),
+            request.runId(),
+            outcome,
+            started,
+            finished,
+            results,
+            warnings,
+            pruned);
     LOG.info(
         "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
         report.cycleId(),

@@ -33,12 +33,6 @@ public record CycleReport(
     this(cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, List.of());
   }
 
-  /** This report with {@code pruned}. */
-  public CycleReport withPruned(List<Pruned> pruned) {
-    return new CycleReport(
-        cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, List.copyOf(pruned));
-  }
-
   /**
    * The snapshots retention destroyed in one dataset.
    *

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
@@ -59,7 +58,6 @@ final class Pruning {
   private final String pullTarget;
   private final Optional<PushConfig> push;
   private final Endpoint local;
-  private final Supplier<Endpoint> offsite;
   private final Map<String, ZfsListing> pullSources = new HashMap<>();
 
   /** One per transfer of the push phase (one per independent tree of push.datasets). */
@@ -68,18 +66,12 @@ final class Pruning {
   private final List<Pruned> pruned = new ArrayList<>();
   private final List<String> warnings = new ArrayList<>();
 
-  /**
-   * @param offsite the push host's side, asked for only once a push went through (the cycle's
-   *     shared ssh connection to that host, opened by the push phase); null without a push phase
-   */
-  Pruning(
-      AgentConfig config, TransferContext.Scope scope, Endpoint local, Supplier<Endpoint> offsite) {
+  Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local) {
     this.retention = config.retention();
     this.scope = scope;
     this.pullTarget = config.pull().target();
     this.push = config.push();
     this.local = local;
-    this.offsite = offsite;
   }
 
   /**
@@ -97,8 +89,13 @@ final class Pruning {
     }
   }
 
-  /** Prunes both tiers after the cycle's phases, given every dataset's result. */
-  Result prune(List<DatasetResult> results) {
+  /**
+   * Prunes both tiers after the cycle's phases, given every dataset's result.
+   *
+   * @param offsite the push host's side, used only once a push went through (the cycle's shared ssh
+   *     connection to that host, opened by the push phase); null without a push phase
+   */
+  Result prune(List<DatasetResult> results, Endpoint offsite) {
     RetentionConfig r = retention.orElse(null);
     if (r == null || (r.backup().isEmpty() && r.offsite().isEmpty())) {
       return Result.NOTHING;
@@ -111,7 +108,7 @@ final class Pruning {
     // backup dataset that is pushed is pruned either (its push base is unknown).
     List<DatasetResult> pushedResults =
         push.isPresent() ? replicated(results, Phase.PUSH, push.get().target()) : List.of();
-    Endpoint offsiteSide = pushedResults.isEmpty() ? null : offsite.get();
+    Endpoint offsiteSide = pushedResults.isEmpty() ? null : offsite;
     ZfsListing offsiteListing =
         pushedResults.isEmpty() ? null : list(Phase.PUSH, offsiteSide, push.get().target());
     if (r.offsite().isPresent() && offsiteListing != null) {
@@ -142,7 +139,10 @@ final class Pruning {
             Guard.INCREMENTAL_BASE,
             bases);
         if (pushed(d.target())) {
-          Optional<DatasetResult> pushedAs = pushResult(results, d.target());
+          // Its push's result (pushedResults holds every push that went through: a push's target
+          // is always below push.target, by the contract's mapping).
+          Optional<DatasetResult> pushedAs =
+              pushedResults.stream().filter(p -> p.dataset().equals(d.target())).findFirst();
           if (pushedAs.isEmpty() || offsiteListing == null) {
             LOG.info(
                 "{} not pruned: its push did not go through this cycle, so its push base"
@@ -285,13 +285,6 @@ final class Pruning {
 
   private boolean pushed(String dataset) {
     return push.isPresent() && Datasets.within(dataset, push.get().datasets());
-  }
-
-  private static Optional<DatasetResult> pushResult(List<DatasetResult> results, String dataset) {
-    return results.stream()
-        .filter(d -> d.phase() == Phase.PUSH && d.dataset().equals(dataset))
-        .filter(d -> d.status() == Status.SENT || d.status() == Status.UP_TO_DATE)
-        .findFirst();
   }
 
   private static RetentionPolicy.Policy policy(KeepPolicy k) {

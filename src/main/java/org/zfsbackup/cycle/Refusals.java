@@ -24,8 +24,15 @@ import org.zfsbackup.zfs.ZfsCommands;
 final class Refusals {
   private static final Logger LOG = LoggerFactory.getLogger(Refusals.class);
 
-  /** The failure to report, or (failure null) {@code retry}: the head was rolled back. */
-  record Verdict(Failures.Failure failure, boolean retry) {}
+  /** The failure to report, or (failure null) a retry: the head was rolled back. */
+  record Verdict(Failures.Failure failure) {
+    static final Verdict RETRY = new Verdict(null);
+
+    /** The head was rolled back to the step's base: the step may run once more. */
+    boolean retry() {
+      return failure == null;
+    }
+  }
 
   private final ProcessRunner runner;
   private final TargetSide target;
@@ -51,15 +58,15 @@ final class Refusals {
       boolean mayRetry,
       Failures.Failure first) {
     if (replace) {
-      return new Verdict(Failures.placeholderBlocked(dataset, dst, step, pr).orElse(first), false);
+      return new Verdict(Failures.placeholderBlocked(dataset, dst, step, pr).orElse(first));
     }
     Optional<Boolean> refusal = Failures.incrementalRefused(pr);
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
-      return new Verdict(first, false);
+      return new Verdict(first);
     }
     Optional<List<Snapshot>> targetNow = target.snapshotsNow(runner, timeout, dst);
     if (targetNow.isEmpty()) {
-      return new Verdict(first, false);
+      return new Verdict(first);
     }
     ReceiveRules.Refusal why =
         ReceiveRules.afterRefusal(dst, inc.from(), targetNow.get(), refusal.get());
@@ -67,7 +74,7 @@ final class Refusals {
     if (why instanceof ReceiveRules.Refusal.TargetChanged changed) {
       String msg = prefix + changed.what();
       Failures.Failure f = new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, first.blamed());
-      return new Verdict(f, false);
+      return new Verdict(f);
     }
     if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
       ProcessResult rb =
@@ -77,7 +84,7 @@ final class Refusals {
             "{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
             dst,
             back.base());
-        return new Verdict(null, true);
+        return Verdict.RETRY;
       }
       String msg =
           prefix
@@ -86,8 +93,8 @@ final class Refusals {
               + back.base()
               + " and could not be rolled back to it: "
               + rb.describe();
-      return new Verdict(new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb), false);
+      return new Verdict(new Failures.Failure(ErrorKind.TARGET_MODIFIED, msg, rb));
     }
-    return new Verdict(first, false);
+    return new Verdict(first);
   }
 }

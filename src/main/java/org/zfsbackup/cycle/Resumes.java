@@ -7,7 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
-import org.zfsbackup.event.CycleEvent.StepStatus;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -42,6 +41,10 @@ final class Resumes {
           note() == null
               ? r.plan()
               : note() + (r.plan() == null || r.plan().isEmpty() ? "" : ", then " + r.plan());
+      // Up to date after bytes: the resume received the newest snapshot. A resume that was refused
+      // and aborted keeps its bytes too, but it is never up to date after: a refused send -t moves
+      // no byte, and when the receive refused the resumed stream, the sender had found the token's
+      // snapshot, which is then on the source but not on the target (it was still being received).
       Status status = r.status() == Status.UP_TO_DATE && bytes() > 0 ? Status.SENT : r.status();
       return new DatasetResult(
           r.phase(),
@@ -87,19 +90,16 @@ final class Resumes {
               ? "would resume an interrupted receive (zfs send -t), then plan again"
               : "would abort an interrupted receive (zfs receive -A: resumable receives are off),"
                   + " then plan again";
-      events.progress(
-          dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
-      DatasetResult ended = events.result(dataset, dst, Status.SENT, 0, would, null);
-      return new Before(0, null, List.of(), ended, null);
+      return new Before(0, null, List.of(), events.dryRun(dataset, dst, would), null);
     }
-    Before before = new Before(0, null, List.of(), null, null);
     // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
     // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
     boolean placeholder = target.placeholder(dst);
     boolean full = targetSnaps.isEmpty() && !placeholder;
+    Before before;
     if (first == Resumption.First.RESUME) {
       before = resume(dataset, dst, token.get(), full);
-    } else if (first == Resumption.First.ABORT_THEN_PLAN) {
+    } else { // ABORT_THEN_PLAN: Transfer plans a PLAN dataset without settling it
       String why = "resumable receives are off (replication.resumable, or this zfs has none)";
       before = abort(dataset, dst, why, full);
     }

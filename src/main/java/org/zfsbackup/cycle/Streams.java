@@ -20,11 +20,16 @@ final class Streams {
   private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
 
   /**
-   * One {@code send | receive} step: the bytes it moved and, when it failed, why (and how it ended,
-   * {@code pipe}); {@code retry} when the target's head was rolled back to the step's base and the
-   * step may run once more.
+   * One {@code send | receive} step: how it ended ({@code pipe}) and, when it failed, why; {@code
+   * retry} when the target's head was rolled back to the step's base and the step may run once
+   * more.
    */
-  record Streamed(long bytes, Failures.Failure failure, PipeResult pipe, boolean retry) {}
+  record Streamed(Failures.Failure failure, PipeResult pipe, boolean retry) {
+    /** The bytes the step moved. */
+    long bytes() {
+      return pipe.bytes();
+    }
+  }
 
   /**
    * What a failed stream means beyond {@link Failures#stream}: the failure to report, or a retry. A
@@ -140,7 +145,7 @@ final class Streams {
       if (judge != null) { // a resume's is reported later: a refused token is no error once aborted
         Refusals.Verdict verdict = judge.judge(pr, f);
         if (verdict.retry()) {
-          return new Streamed(pr.bytes(), null, pr, true);
+          return new Streamed(null, pr, true);
         }
         f = verdict.failure();
         events.error(dataset, f.kind(), f.message(), f.blamed());
@@ -148,11 +153,11 @@ final class Streams {
       // The one end-of-step progress for this step: with its snapshots and the bytes moved.
       events.progress(
           dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate, f.message());
-      return new Streamed(pr.bytes(), f, pr, false);
+      return new Streamed(f, pr, false);
     }
     route.target().created(dst);
     events.progress(dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, label);
-    return new Streamed(pr.bytes(), null, pr, false);
+    return new Streamed(null, pr, false);
   }
 
   /** Best effort: OpenZFS's {@code send -nP} size; null where it is not supported (zfs-fuse). */

@@ -254,9 +254,7 @@ final class Transfer {
               + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
                   ? " (replacing the agent's empty placeholder, receive -F)"
                   : "");
-      String why = "dry run: " + would;
-      events.progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, why);
-      return Replicated.of(events.result(dataset, dst, Status.SENT, 0, would, null));
+      return Replicated.of(events.dryRun(dataset, dst, would));
     }
     return send(dataset, dst, send, mode);
   }

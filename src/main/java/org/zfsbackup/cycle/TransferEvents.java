@@ -57,6 +57,15 @@ final class TransferEvents {
     return result(dataset, dst, Status.SKIPPED, 0, null, why);
   }
 
+  /**
+   * A dataset in a dry run: what it {@code would} do, as its skipped progress, and its result
+   * (sent, as the real run would report it, with no byte moved).
+   */
+  DatasetResult dryRun(String dataset, String dst, String would) {
+    progress(dataset, dst, null, null, StepStatus.SKIPPED, 0, null, 0, "dry run: " + would);
+    return result(dataset, dst, Status.SENT, 0, would, null);
+  }
+
   /** Logs and publishes {@code w}; returns it, for the report. */
   Warning warning(Warning w) {
     LOG.warn("{}: {}: {}", who, w.dataset(), w.message());

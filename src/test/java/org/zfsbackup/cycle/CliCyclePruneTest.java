@@ -24,24 +24,23 @@ class CliCyclePruneTest {
   static CycleRunner pruning() {
     return (request, sink, control) ->
         new CycleReport(
-                request.cycleId(),
-                null,
-                Outcome.SUCCESS,
-                T0,
-                T0,
-                List.of(
-                    new DatasetResult(
-                        Phase.PULL,
-                        "h",
-                        "tank/d",
-                        "bak/h/tank/d",
-                        Status.UP_TO_DATE,
-                        0,
-                        "up to date",
-                        null)),
-                List.of())
-            .withPruned(
-                List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d", List.of("a", "b"))));
+            request.cycleId(),
+            null,
+            Outcome.SUCCESS,
+            T0,
+            T0,
+            List.of(
+                new DatasetResult(
+                    Phase.PULL,
+                    "h",
+                    "tank/d",
+                    "bak/h/tank/d",
+                    Status.UP_TO_DATE,
+                    0,
+                    "up to date",
+                    null)),
+            List.of(),
+            List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d", List.of("a", "b"))));
   }
 
   static String run(boolean plan, boolean quiet) {

@@ -123,16 +123,18 @@ class PruningTest {
             Duration.ofSeconds(5),
             false,
             true);
-    Endpoint offsite =
-        Endpoint.remote(
-            "albion",
-            Optional.empty(),
-            Optional.empty(),
-            List.of("ssh"),
-            List.of("zfs"),
-            Duration.ofSeconds(5));
-    return new Pruning(c, scope, Endpoint.local(List.of("zfs")), () -> offsite);
+    return new Pruning(c, scope, Endpoint.local(List.of("zfs")));
   }
+
+  /** The push host's side, as the push phase hands it to {@link Pruning#prune}. */
+  static final Endpoint OFFSITE =
+      Endpoint.remote(
+          "albion",
+          Optional.empty(),
+          Optional.empty(),
+          List.of("ssh"),
+          List.of("zfs"),
+          Duration.ofSeconds(5));
 
   static final KeepPolicy LAST1 = new KeepPolicy(1, 0, 0, 0, 0, 0);
 
@@ -155,7 +157,7 @@ class PruningTest {
         "h",
         ZfsListing.parse(
             listing("tank/d", "a", "b", "c").replaceAll("(?m)^.*\tcreation\t.*\n", "")));
-    Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE));
+    Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE), OFFSITE);
     assertEquals(List.of("bak/h/tank/d@a"), runner.destroys);
     assertEquals(1, r.pruned().size());
     assertEquals(List.of("a"), r.pruned().get(0).snapshots());
@@ -168,7 +170,7 @@ class PruningTest {
     runner.backup = listing(BAK, "a", "b", "c");
     runner.offsite = listing(OFF, "a", "b");
     Pruning p = pruning(config(LAST1, null), runner, new ArrayList<>(), false);
-    Pruning.Result r = p.prune(replicated(Status.SENT, Status.FAILED));
+    Pruning.Result r = p.prune(replicated(Status.SENT, Status.FAILED), OFFSITE);
     assertEquals(List.of(), runner.destroys);
     assertTrue(r.pruned().isEmpty());
   }
@@ -188,7 +190,7 @@ class PruningTest {
         Phase.PUSH,
         "local",
         ZfsListing.parse(runner.backup.replaceAll("(?m)^.*\tcreation\t.*\n", "")));
-    p.prune(replicated(Status.SENT, Status.UP_TO_DATE));
+    p.prune(replicated(Status.SENT, Status.UP_TO_DATE), OFFSITE);
     assertEquals(1, runner.destroys.size(), runner.destroys.toString());
     assertTrue(runner.destroys.get(0).endsWith("off/h/tank/d@a"), runner.destroys.toString());
   }
@@ -201,7 +203,7 @@ class PruningTest {
     runner.offsite = listing(OFF, "a", "b", "c");
     List<CycleEvent> events = new ArrayList<>();
     Pruning p = pruning(config(LAST1, LAST1), runner, events, true);
-    Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE));
+    Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE), OFFSITE);
     assertEquals(List.of(), runner.destroys);
     assertEquals(2, r.pruned().size());
     r.pruned().forEach(x -> assertEquals(List.of("a", "b"), x.snapshots()));
@@ -224,7 +226,7 @@ class PruningTest {
     List<CycleEvent> events = new ArrayList<>();
     Pruning.Result r =
         pruning(config(LAST1, LAST1), runner, events, false)
-            .prune(replicated(Status.SENT, Status.SENT));
+            .prune(replicated(Status.SENT, Status.SENT), OFFSITE);
     assertEquals(List.of(), runner.destroys);
     assertEquals(1, r.warnings().size(), r.warnings().toString());
     assertTrue(r.warnings().get(0).contains("cannot list off"), r.warnings().toString());
@@ -252,7 +254,7 @@ class PruningTest {
     log.addAppender(logs);
     try {
       pruning(config(LAST1, null), runner, new ArrayList<>(), false)
-          .prune(replicated(Status.SENT, Status.SENT));
+          .prune(replicated(Status.SENT, Status.SENT), OFFSITE);
     } finally {
       log.detachAppender(logs);
     }
@@ -270,7 +272,8 @@ class PruningTest {
     AgentConfig c = config(LAST1, null);
     AgentConfig none = TestConfigs.withRetention(c, Optional.empty());
     Pruning.Result r =
-        pruning(none, runner, new ArrayList<>(), false).prune(replicated(Status.SENT, Status.SENT));
+        pruning(none, runner, new ArrayList<>(), false)
+            .prune(replicated(Status.SENT, Status.SENT), OFFSITE);
     assertEquals(Pruning.Result.NOTHING, r);
     assertEquals(Set.of(), Set.copyOf(runner.destroys));
   }

@@ -198,13 +198,19 @@ class PayloadsTest {
     assertEquals("pruned", p.get("status").asText());
     assertEquals("[\"x\",\"y\"]", p.get("pruned").toString());
     CycleReport report =
-        new CycleReport("c1", null, Outcome.SUCCESS, T0, T0, List.of(), List.of())
-            .withPruned(
-                List.of(
-                    new CycleReport.Pruned(
-                        Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
-                    new CycleReport.Pruned(
-                        Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
+        new CycleReport(
+            "c1",
+            null,
+            Outcome.SUCCESS,
+            T0,
+            T0,
+            List.of(),
+            List.of(),
+            List.of(
+                new CycleReport.Pruned(
+                    Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
+                new CycleReport.Pruned(
+                    Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
     assertEquals(3, Payloads.result(report, null).get("pruned").asLong());
   }
 
