@@ -239,9 +239,7 @@ public final class Preflight {
    * goes through it. Run on an empty input, it counts nothing and exits 0.
    */
   private CheckItem counterItem(List<String> pv) {
-    List<String> argv = new ArrayList<>(pv);
-    argv.addAll(RealProcessRunner.PV_FLAGS);
-    ProcessResult r = runner.run(argv, itemTimeout());
+    ProcessResult r = runner.run(RealProcessRunner.counter(pv), itemTimeout());
     String cmd = String.join(" ", pv);
     return r.ok()
         ? CheckItem.ok("byte counter", cmd + " works")
