@@ -2,6 +2,7 @@ package org.zfsbackup.zfs;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationStep;
 
@@ -48,13 +49,23 @@ public final class ZfsCommands {
 
   /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
   public static List<String> list(List<String> roots, boolean resumeTokens) {
-    return get(resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES, roots);
+    return get(
+        resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES,
+        OptionalInt.empty(),
+        roots);
   }
 
-  /** {@code get -H -p -o name,property,value props -r roots...}, as {@link ZfsListing} parses. */
-  private static List<String> get(String props, List<String> roots) {
+  /**
+   * {@code get -H -p -o name,property,value props [-d depth] -r roots...}, as {@link ZfsListing}
+   * parses.
+   *
+   * @param depth how deep below each root ({@code -d}); empty = all the way
+   */
+  private static List<String> get(String props, OptionalInt depth, List<String> roots) {
     List<String> args =
-        new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
+        new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props));
+    depth.ifPresent(d -> args.addAll(List.of("-d", Integer.toString(d))));
+    args.add("-r");
     args.addAll(roots);
     return args;
   }
@@ -117,10 +128,7 @@ public final class ZfsCommands {
 
   /** {@link #list} of one dataset and its snapshots (and its direct children). */
   public static List<String> listOne(String dataset) {
-    List<String> args = new ArrayList<>(list(List.of(dataset)));
-    args.add(args.size() - 2, "-d");
-    args.add(args.size() - 2, "1");
-    return args;
+    return get(LIST_PROPERTIES, OptionalInt.of(1), List.of(dataset));
   }
 
   /**
@@ -189,7 +197,7 @@ public final class ZfsCommands {
    * creation.
    */
   public static List<String> listForRetention(String root) {
-    return get(RETENTION_PROPERTIES, List.of(root));
+    return get(RETENTION_PROPERTIES, OptionalInt.empty(), List.of(root));
   }
 
   /**
