@@ -12,23 +12,17 @@ import org.zfsbackup.plan.ReplicationStep;
  */
 public final class ZfsCommands {
   /**
-   * The user property that marks the agent's placeholders (parents it created empty): its value is
-   * the dataset's own name, so the children that inherit it are not taken for placeholders, nor is
-   * a placeholder renamed elsewhere.
-   */
-  public static final String PLACEHOLDER = ReceiveRules.PLACEHOLDER_PROPERTY;
-
-  /**
    * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, whether
    * a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
    */
-  public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
+  private static final String LIST_PROPERTIES =
+      "guid,createtxg,canmount,userrefs," + ReceiveRules.PLACEHOLDER_PROPERTY;
 
   /**
    * Properties read by {@link #listForRetention}: {@link #LIST_PROPERTIES} without canmount and the
    * placeholder mark, plus {@code creation} (epoch seconds with {@code -p}).
    */
-  public static final String RETENTION_PROPERTIES = "guid,createtxg,creation,userrefs";
+  private static final String RETENTION_PROPERTIES = "guid,createtxg,creation,userrefs";
 
   /**
    * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -}
@@ -146,14 +140,25 @@ public final class ZfsCommands {
     return args;
   }
 
-  /** Creates one missing parent, unmountable from the start, marked as the agent's placeholder. */
+  /**
+   * Creates one missing parent, unmountable from the start, marked as the agent's placeholder
+   * ({@link ReceiveRules#PLACEHOLDER_PROPERTY}): the mark's value is the dataset's own name, so the
+   * children that inherit it are not taken for placeholders, nor is a placeholder renamed
+   * elsewhere.
+   */
   public static List<String> createParent(String dataset) {
-    return List.of("create", "-o", "canmount=off", "-o", PLACEHOLDER + "=" + dataset, dataset);
+    return List.of(
+        "create",
+        "-o",
+        "canmount=off",
+        "-o",
+        ReceiveRules.PLACEHOLDER_PROPERTY + "=" + dataset,
+        dataset);
   }
 
   /** Removes the placeholder mark once a real stream replaced the placeholder. */
   public static List<String> clearPlaceholder(String dataset) {
-    return List.of("inherit", PLACEHOLDER, dataset);
+    return List.of("inherit", ReceiveRules.PLACEHOLDER_PROPERTY, dataset);
   }
 
   /**
