@@ -17,7 +17,6 @@ ROOT=$(pwd)
 GB=${1:-12}
 REPS=${BENCH_REPS:-5}
 bash scripts/install-prereqs.sh
-command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/null; }
 [ -f target/zfs-backup-agent.jar ] || mvn -B -q -ntp -DskipTests package
 JAR=$ROOT/target/zfs-backup-agent.jar
 W=$(mktemp -d /tmp/zba-bench.XXXXXX)
@@ -51,6 +50,7 @@ scenario() {  # dir bytes
   echo "$2" > "$1/bytes"
 }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 report_secs() { sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$1"; }  # run's output -> the cycle's seconds
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkpool() {  # size name: a file-backed pool, destroyed by cleanup
@@ -89,7 +89,6 @@ agent_secs() {  # config bytes -> seconds of the stream step (bytes / the step's
   rate=$(java -jar "$JAR" run --config "$1" 2>>"$W/agent.log" | sed -n 's/.*done: .* (\([0-9]*\) B\/s)$/\1/p' | tail -1)
   python3 -c "import sys; print(int(sys.argv[1])/int(sys.argv[2]))" "$2" "$rate"
 }
-ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 row() {  # label seconds bytes baseline-seconds
   printf '%-40s %8s s  %6s GB/s  %5sx\n' "$1" "$(secs "$2")" \
     "$(python3 -c "import sys; print(f'{int(sys.argv[1])/float(sys.argv[2])/1e9:.2f}')" "$3" "$2")" "$(ratio "$4" "$2")"
@@ -232,7 +231,7 @@ COUNT=$(echo "$DS" | wc -l)
 per() { python3 -c "import sys; print(f'{float(sys.argv[1])/int(sys.argv[2]):.3f}')" "$1" "$COUNT"; }
 calls() {  # the zfs calls logged in nzfs.log, by side and verb, per dataset
   sort "$W/nzfs.log" | uniq -c | while read -r n side verb; do
-    printf '     %-8s %-10s %6s  (%s per dataset)\n' "$side" "$verb" "$n" "$(python3 -c "print(f'{$n/$COUNT:.3f}')")"
+    printf '     %-8s %-10s %6s  (%s per dataset)\n' "$side" "$verb" "$n" "$(per "$n")"
   done
 }
 
@@ -259,7 +258,7 @@ printf '%-52s %8s\n' "datasets with a new snapshot" "$COUNT"
 printf '%-52s %8s s  %s s/dataset  %4s ssh connections\n' "per-dataset ssh loop" "$(secs "$loop")" "$(per "$loop")" "$loopconn"
 printf '%-52s %8s s  %s s/dataset  %4s ssh connections\n' "agent, cycle (from its report)" "$(secs "$agent")" "$(per "$agent")" "$agentconn"
 printf '%-52s %8s s  %s s/dataset\n' "agent, whole command incl. JVM start" "$(secs "$whole")" "$(per "$whole")"
-printf '%-52s %8s\n' "agent / loop, per dataset (cycle)" "$(python3 -c "print(f'{$agent/$loop:.2f}')")x"
+printf '%-52s %8s\n' "agent / loop, per dataset (cycle)" "$(ratio "$agent" "$loop")x"
 
 echo "   where the calls go: one more snapshot, commands.ssh and commands.zfs through counting wrappers"
 zfs snapshot -r "$NS/night@s2"
@@ -325,7 +324,7 @@ threeconn=$(( $(accepted) - c0 ))
 serial=$(cycle_secs "$W/serial.yaml")
 printf '%-52s %8s s\n' "one host alone" "$(secs "$one")"
 printf '%-52s %8s s  %sx one host  (%s ssh connections)\n' "three hosts, parallel_sources 4 (default)" "$(secs "$three")" \
-  "$(python3 -c "print(f'{$three/$one:.2f}')")" "$threeconn"
+  "$(ratio "$three" "$one")" "$threeconn"
 printf '%-52s %8s s  %sx one host\n' "three hosts, parallel_sources 1 (one by one)" "$(secs "$serial")" \
-  "$(python3 -c "print(f'{$serial/$one:.2f}')")"
+  "$(ratio "$serial" "$one")"
 fi

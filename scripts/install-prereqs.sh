@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, when it is missing, and starts the zfs-fuse daemon if
-# no ZFS is running. Idempotent; run as root on Debian. Used by scripts/test.sh, scripts/demo.sh
-# and .ci/run.
+# no ZFS is running. Idempotent; run as root on Debian. Used by scripts/test.sh, scripts/demo.sh,
+# scripts/benchmark.sh and .ci/run.
 set -euo pipefail
 
 log() { echo "install-prereqs: $*" >&2; }
@@ -27,6 +27,7 @@ python3 -c 'import jinja2' >/dev/null 2>&1 || /usr/bin/python3 -c 'import jinja2
 command -v pgrep >/dev/null 2>&1 || need+=(procps)             # pgrep, used below
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)          # TLS test certificates
+[ -x /usr/bin/time ] || need+=(time)                           # GNU time, for benchmark.sh
 
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"

@@ -10,16 +10,12 @@ package org.zfsbackup.check;
  */
 public record CheckItem(String name, boolean ok, String detail, boolean warning) {
 
-  public CheckItem(String name, boolean ok, String detail) {
-    this(name, ok, detail, false);
-  }
-
   static CheckItem ok(String name, String detail) {
-    return new CheckItem(name, true, detail);
+    return new CheckItem(name, true, detail, false);
   }
 
   static CheckItem fail(String name, String reason) {
-    return new CheckItem(name, false, reason);
+    return new CheckItem(name, false, reason, false);
   }
 
   /** Passes (the exit code stays 0), with a line that says what is missing. */

@@ -99,6 +99,7 @@ public final class Preflight {
 
     List<String> names = new ArrayList<>();
     List<Callable<CheckItem>> tasks = new ArrayList<>();
+    List<Endpoint> endpoints = new ArrayList<>(); // the sides a cycle reaches, pull then push
     Optional<MqttConfig> mqtt = config.mqtt();
     if (mqtt.isEmpty()) {
       items.add(
@@ -110,6 +111,7 @@ public final class Preflight {
     }
     for (SourceConfig source : config.pull().sources()) {
       Endpoint endpoint = config.endpoint(source.host(), source.user(), source.port());
+      endpoints.add(endpoint);
       String name = "source " + source.name() + " (" + endpoint.label() + ")";
       names.add(name);
       tasks.add(
@@ -139,13 +141,14 @@ public final class Preflight {
         .ifPresent(
             push -> {
               Endpoint endpoint = config.endpoint(push.host(), push.user(), push.port());
+              endpoints.add(endpoint);
               // The root itself, not only its pool: the push creates nothing at or above
               // push.target.
               String name = "offsite " + endpoint.label() + " target " + push.target();
               names.add(name);
               tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
             });
-    SharingCheck.addItems(config, sharing, itemTimeout(), names, tasks);
+    SharingCheck.addItems(endpoints, sharing, itemTimeout(), names, tasks);
 
     items.addAll(runAll(names, tasks));
     return items;
@@ -239,9 +242,7 @@ public final class Preflight {
    * goes through it. Run on an empty input, it counts nothing and exits 0.
    */
   private CheckItem counterItem(List<String> pv) {
-    List<String> argv = new ArrayList<>(pv);
-    argv.addAll(RealProcessRunner.PV_FLAGS);
-    ProcessResult r = runner.run(argv, itemTimeout());
+    ProcessResult r = runner.run(RealProcessRunner.counter(pv), itemTimeout());
     String cmd = String.join(" ", pv);
     return r.ok()
         ? CheckItem.ok("byte counter", cmd + " works")

@@ -5,7 +5,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.Endpoint;
 
@@ -19,8 +18,12 @@ import org.zfsbackup.zfs.Endpoint;
 final class SharingCheck {
   private SharingCheck() {}
 
+  /**
+   * @param endpoints the sides {@link Preflight} checks (pull sources, then push), each ssh host
+   *     once however often it appears; the local ones have no line
+   */
   static void addItems(
-      AgentConfig config,
+      List<Endpoint> endpoints,
       SshSharing.Factory sharing,
       Duration timeout,
       List<String> names,
@@ -29,20 +32,15 @@ final class SharingCheck {
       return;
     }
     Map<String, Endpoint> hosts = new LinkedHashMap<>();
-    for (AgentConfig.SourceConfig s : config.pull().sources()) {
-      add(hosts, config.endpoint(s.host(), s.user(), s.port()));
+    for (Endpoint e : endpoints) {
+      if (!e.isLocal()) {
+        hosts.putIfAbsent(e.label(), e);
+      }
     }
-    config.push().ifPresent(p -> add(hosts, config.endpoint(p.host(), p.user(), p.port())));
     for (Endpoint host : hosts.values()) {
       String name = "ssh sharing " + host.label();
       names.add(name);
       tasks.add(() -> item(name, sharing, host, timeout));
-    }
-  }
-
-  private static void add(Map<String, Endpoint> hosts, Endpoint e) {
-    if (!e.isLocal()) {
-      hosts.putIfAbsent(e.label(), e);
     }
   }
 

@@ -2,6 +2,7 @@ package org.zfsbackup.exec;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -10,15 +11,14 @@ import java.util.concurrent.TimeUnit;
  */
 final class ExitOrder {
   private final List<Process> procs;
-  private final long[] exited;
-  private final List<java.util.concurrent.CompletableFuture<Void>> seen = new ArrayList<>();
+
+  /** Per process, completed with {@link System#nanoTime} when the reaper saw it exit. */
+  private final List<CompletableFuture<Long>> exited = new ArrayList<>();
 
   ExitOrder(List<Process> procs) {
     this.procs = procs;
-    this.exited = new long[procs.size()];
-    for (int i = 0; i < procs.size(); i++) {
-      int n = i;
-      seen.add(procs.get(i).onExit().thenRun(() -> exited[n] = System.nanoTime()));
+    for (Process p : procs) {
+      exited.add(p.onExit().thenApply(gone -> System.nanoTime()));
     }
   }
 
@@ -34,13 +34,14 @@ final class ExitOrder {
       if (p.isAlive()) {
         continue;
       }
+      long at;
       try {
-        seen.get(i).get(5, TimeUnit.SECONDS);
+        at = exited.get(i).get(5, TimeUnit.SECONDS);
       } catch (Exception e) {
         return null; // not seen exiting: no order to tell
       }
-      if (p.exitValue() != 0 && exited[i] < firstAt) {
-        firstAt = exited[i];
+      if (p.exitValue() != 0 && at < firstAt) {
+        firstAt = at;
         first = stages[i];
       }
     }

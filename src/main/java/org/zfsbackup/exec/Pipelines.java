@@ -17,15 +17,17 @@ import org.zfsbackup.exec.ProcessRunner.KillSwitch;
 final class Pipelines {
   private static final File DEV_NULL = new File("/dev/null");
 
-  private final List<String> pv;
+  /** The byte counter with its flags ({@link RealProcessRunner#counter}); empty = none. */
+  private final List<String> counter;
+
   private final Watchdog watchdog;
 
   /**
-   * @param pv argv of the byte counter, without {@link RealProcessRunner#PV_FLAGS}; empty = a
-   *     direct pipe, counted from /proc
+   * @param pv argv of the byte counter, without its flags; empty = a direct pipe, counted from
+   *     /proc
    */
   Pipelines(List<String> pv, Watchdog watchdog) {
-    this.pv = List.copyOf(pv);
+    this.counter = RealProcessRunner.counter(pv);
     this.watchdog = watchdog;
   }
 
@@ -35,11 +37,6 @@ final class Pipelines {
       ByteProgress progress,
       Duration stallTimeout,
       KillSwitch control) {
-    if (pv.isEmpty()) {
-      return run(send, List.of(), receive, progress, stallTimeout, control);
-    }
-    List<String> counter = new ArrayList<>(pv);
-    counter.addAll(RealProcessRunner.PV_FLAGS);
     return run(send, counter, receive, progress, stallTimeout, control);
   }
 

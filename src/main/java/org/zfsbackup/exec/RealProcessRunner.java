@@ -1,6 +1,7 @@
 package org.zfsbackup.exec;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -27,7 +28,7 @@ public final class RealProcessRunner implements ProcessRunner {
    * stderr every second ({@code -i 1}) even without a terminal ({@code -f}); {@code -C}: pv's plain
    * read/write loop, measured faster here than its default {@code splice(2)} (docs/performance.md).
    */
-  public static final List<String> PV_FLAGS = List.of("-C", "-f", "-n", "-b", "-i", "1");
+  private static final List<String> PV_FLAGS = List.of("-C", "-f", "-n", "-b", "-i", "1");
 
   private final ShortCommands commands;
   private final Pipelines pipelines;
@@ -61,6 +62,21 @@ public final class RealProcessRunner implements ProcessRunner {
 
   public RealProcessRunner() {
     this(List.of("pv"));
+  }
+
+  /**
+   * The argv of the byte counter a stream goes through: {@code pv} followed by {@link #PV_FLAGS}.
+   *
+   * @param pv {@code commands.pv}, e.g. {@code [pv]}
+   * @return empty when {@code pv} is (a direct pipe, counted from /proc)
+   */
+  public static List<String> counter(List<String> pv) {
+    if (pv.isEmpty()) {
+      return List.of();
+    }
+    List<String> argv = new ArrayList<>(pv);
+    argv.addAll(PV_FLAGS);
+    return List.copyOf(argv);
   }
 
   @Override

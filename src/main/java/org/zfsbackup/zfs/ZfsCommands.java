@@ -2,6 +2,7 @@ package org.zfsbackup.zfs;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationStep;
 
@@ -11,23 +12,17 @@ import org.zfsbackup.plan.ReplicationStep;
  */
 public final class ZfsCommands {
   /**
-   * The user property that marks the agent's placeholders (parents it created empty): its value is
-   * the dataset's own name, so the children that inherit it are not taken for placeholders, nor is
-   * a placeholder renamed elsewhere.
-   */
-  public static final String PLACEHOLDER = ReceiveRules.PLACEHOLDER_PROPERTY;
-
-  /**
    * Properties read by {@link #list}: enough to plan, to see a received dataset's canmount, whether
    * a snapshot has any hold ({@code userrefs}), and which datasets are placeholders.
    */
-  public static final String LIST_PROPERTIES = "guid,createtxg,canmount,userrefs," + PLACEHOLDER;
+  private static final String LIST_PROPERTIES =
+      "guid,createtxg,canmount,userrefs," + ReceiveRules.PLACEHOLDER_PROPERTY;
 
   /**
    * Properties read by {@link #listForRetention}: {@link #LIST_PROPERTIES} without canmount and the
    * placeholder mark, plus {@code creation} (epoch seconds with {@code -p}).
    */
-  public static final String RETENTION_PROPERTIES = "guid,createtxg,creation,userrefs";
+  private static final String RETENTION_PROPERTIES = "guid,createtxg,creation,userrefs";
 
   /**
    * OpenZFS's token of an interrupted {@code receive -s} (zfs-receive(8) {@code -s}), {@code -}
@@ -48,13 +43,23 @@ public final class ZfsCommands {
 
   /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
   public static List<String> list(List<String> roots, boolean resumeTokens) {
-    return get(resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES, roots);
+    return get(
+        resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES,
+        OptionalInt.empty(),
+        roots);
   }
 
-  /** {@code get -H -p -o name,property,value props -r roots...}, as {@link ZfsListing} parses. */
-  private static List<String> get(String props, List<String> roots) {
+  /**
+   * {@code get -H -p -o name,property,value props [-d depth] -r roots...}, as {@link ZfsListing}
+   * parses.
+   *
+   * @param depth how deep below each root ({@code -d}); empty = all the way
+   */
+  private static List<String> get(String props, OptionalInt depth, List<String> roots) {
     List<String> args =
-        new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props, "-r"));
+        new ArrayList<>(List.of("get", "-H", "-p", "-o", "name,property,value", props));
+    depth.ifPresent(d -> args.addAll(List.of("-d", Integer.toString(d))));
+    args.add("-r");
     args.addAll(roots);
     return args;
   }
@@ -117,10 +122,7 @@ public final class ZfsCommands {
 
   /** {@link #list} of one dataset and its snapshots (and its direct children). */
   public static List<String> listOne(String dataset) {
-    List<String> args = new ArrayList<>(list(List.of(dataset)));
-    args.add(args.size() - 2, "-d");
-    args.add(args.size() - 2, "1");
-    return args;
+    return get(LIST_PROPERTIES, OptionalInt.of(1), List.of(dataset));
   }
 
   /**
@@ -138,14 +140,25 @@ public final class ZfsCommands {
     return args;
   }
 
-  /** Creates one missing parent, unmountable from the start, marked as the agent's placeholder. */
+  /**
+   * Creates one missing parent, unmountable from the start, marked as the agent's placeholder
+   * ({@link ReceiveRules#PLACEHOLDER_PROPERTY}): the mark's value is the dataset's own name, so the
+   * children that inherit it are not taken for placeholders, nor is a placeholder renamed
+   * elsewhere.
+   */
   public static List<String> createParent(String dataset) {
-    return List.of("create", "-o", "canmount=off", "-o", PLACEHOLDER + "=" + dataset, dataset);
+    return List.of(
+        "create",
+        "-o",
+        "canmount=off",
+        "-o",
+        ReceiveRules.PLACEHOLDER_PROPERTY + "=" + dataset,
+        dataset);
   }
 
   /** Removes the placeholder mark once a real stream replaced the placeholder. */
   public static List<String> clearPlaceholder(String dataset) {
-    return List.of("inherit", PLACEHOLDER, dataset);
+    return List.of("inherit", ReceiveRules.PLACEHOLDER_PROPERTY, dataset);
   }
 
   /**
@@ -189,7 +202,7 @@ public final class ZfsCommands {
    * creation.
    */
   public static List<String> listForRetention(String root) {
-    return get(RETENTION_PROPERTIES, List.of(root));
+    return get(RETENTION_PROPERTIES, OptionalInt.empty(), List.of(root));
   }
 
   /**

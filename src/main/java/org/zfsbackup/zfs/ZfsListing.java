@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.Snapshot;
 
 /**
@@ -173,7 +174,7 @@ public final class ZfsListing {
             throw malformed(lineNo, line, "userrefs on a dataset is '" + value + "', expected '-'");
           }
         }
-        case ZfsCommands.PLACEHOLDER -> {
+        case ReceiveRules.PLACEHOLDER_PROPERTY -> {
           if (at < 0) {
             b.placeholder = value.equals(name); // inherited by children: their own name differs
           }
