@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleControl.StopReason;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
 import org.zfsbackup.testing.Prerequisites;
@@ -211,16 +212,18 @@ abstract class AgentBrokerScenarios {
     assertTrue(engine.awaitStreaming(10));
     int mark = probe.mark();
     // Exactly what the old suspend-backups.sh ran.
-    run(
-        mosquittoPub.toString(),
-        "-h",
-        url.getHost(),
-        "-p",
-        String.valueOf(url.getPort()),
-        "-t",
-        topics.command(),
-        "-m",
-        "suspend");
+    Cmd.ok(
+        List.of(
+            mosquittoPub.toString(),
+            "-h",
+            url.getHost(),
+            "-p",
+            String.valueOf(url.getPort()),
+            "-t",
+            topics.command(),
+            "-m",
+            "suspend"),
+        10);
     awaitState(probe, mark, "suspending");
     assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
     assertFalse(engine.lastControl().forced());
@@ -779,17 +782,6 @@ abstract class AgentBrokerScenarios {
     } catch (Exception e) {
       throw new AssertionError("not JSON on " + m.topic() + ": " + m.text(), e);
     }
-  }
-
-  static void run(String... argv) throws Exception {
-    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-    assertTrue(p.waitFor(10, TimeUnit.SECONDS), String.join(" ", argv) + " did not finish");
-    assertEquals(
-        0,
-        p.exitValue(),
-        String.join(" ", argv)
-            + ": "
-            + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   static void sleep(long millis) {
