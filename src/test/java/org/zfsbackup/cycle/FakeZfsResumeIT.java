@@ -22,6 +22,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
@@ -89,9 +90,7 @@ class FakeZfsResumeIT {
   }
 
   List<List<String>> argv() throws IOException {
-    return Files.readAllLines(dir.resolve("argv.log")).stream()
-        .map(l -> List.of(l.split("\\|")))
-        .toList();
+    return FakeZfs.argv(dir);
   }
 
   long receivedBytes(List<CycleEvent> evs) {
