@@ -37,13 +37,11 @@ import org.zfsbackup.testing.TestConfigs;
  */
 class FakeZfsIT {
   @TempDir Path dir;
-  Path fake;
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
 
   @BeforeEach
   void setUp() throws IOException {
     Prerequisites.requireProgram("pv");
-    fake = FakeZfs.path();
     list("bak", ds("bak", 1)); // the pull target root exists (a test may list more in it)
   }
 
@@ -60,7 +58,7 @@ class FakeZfsIT {
     AgentConfig c =
         TestConfigs.config(
             List.of("ssh"),
-            List.of("bash", fake.toString(), dir.toString()),
+            FakeZfs.command(dir),
             pv,
             "bak",
             List.of(TestConfigs.localSource("h", datasets)),
