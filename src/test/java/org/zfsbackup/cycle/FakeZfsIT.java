@@ -167,10 +167,7 @@ class FakeZfsIT {
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded in time");
     assertEquals(Status.FAILED, r.datasets().get(0).status());
     assertTrue(
-        events.stream()
-            .anyMatch(
-                e -> e instanceof CycleEvent.Error err && err.kind().wire().equals("stalled")),
-        events.toString());
+        errors().stream().anyMatch(err -> err.kind().wire().equals("stalled")), events.toString());
     // A stream that moves nothing still reports while it lasts (each second; MQTT: every 2 s).
     assertTrue(
         events.stream()
@@ -193,15 +190,7 @@ class FakeZfsIT {
     DatasetResult d = r.datasets().get(0);
     assertEquals(Status.FAILED, d.status());
     assertTrue(d.message().contains("line 2"), d.message());
-    assertEquals(
-        "bad_zfs_output",
-        ((CycleEvent.Error)
-                events.stream()
-                    .filter(e -> e instanceof CycleEvent.Error)
-                    .findFirst()
-                    .orElseThrow())
-            .kind()
-            .wire());
+    assertEquals("bad_zfs_output", errors().get(0).kind().wire());
   }
 
   @Test
@@ -213,9 +202,7 @@ class FakeZfsIT {
             config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
             new CycleControl());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
-    CycleEvent.Error e =
-        (CycleEvent.Error)
-            events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
+    CycleEvent.Error e = errors().get(0);
     assertEquals("receive_failed", e.kind().wire());
     assertEquals(3, e.exitCode());
     // One end-of-step progress, with the step's snapshot and the bytes that moved (a dashboard

@@ -170,9 +170,9 @@ class FakeZfsResumeIT {
     assertEquals("full @b", d.plan());
     assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
     List<String> warnings =
-        events.stream()
-            .filter(e -> e instanceof CycleEvent.Error er && er.kind().wire().equals("warning"))
-            .map(e -> ((CycleEvent.Error) e).message())
+        CycleResults.errors(events).stream()
+            .filter(er -> er.kind().wire().equals("warning"))
+            .map(CycleEvent.Error::message)
             .toList();
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(

@@ -59,12 +59,7 @@ class PushFailureIT {
   }
 
   List<CycleEvent.Error> errorsAbout(String dataset) {
-    synchronized (events) {
-      return events.stream()
-          .filter(e -> e instanceof CycleEvent.Error x && dataset.equals(x.dataset()))
-          .map(e -> (CycleEvent.Error) e)
-          .toList();
-    }
+    return CycleResults.errors(events).stream().filter(x -> dataset.equals(x.dataset())).toList();
   }
 
   /**

@@ -104,10 +104,7 @@ class SshSharingIT {
   }
 
   List<CycleEvent.Error> errors(String kind) {
-    return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error x && x.kind().wire().equals(kind))
-        .map(e -> (CycleEvent.Error) e)
-        .toList();
+    return CycleResults.errors(events).stream().filter(x -> x.kind().wire().equals(kind)).toList();
   }
 
   /** {@code n} datasets below {@code root}, each with a first snapshot. */
