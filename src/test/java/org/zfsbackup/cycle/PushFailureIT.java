@@ -83,16 +83,7 @@ class PushFailureIT {
     String offTarget = hosts.off + "/pf";
     dataset(target);
     dataset(offTarget);
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            offTarget,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.push(offTarget, target);
     AgentConfig cfg =
         TestConfigs.config(
             List.of("ssh"),

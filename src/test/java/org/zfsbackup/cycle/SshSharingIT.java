@@ -86,7 +86,7 @@ class SshSharingIT {
     String target = hosts.bak + "/" + name;
     ZfsPools.ensureDataset(target);
     ZfsPools.ensureDataset(hosts.off + "/" + name);
-    PushConfig push = hosts.pushOverSsh(hosts.off + "/" + name, target);
+    PushConfig push = hosts.push(hosts.off + "/" + name, target);
     return TestConfigs.config(
         sshCommand,
         List.of("zfs"),
