@@ -508,7 +508,8 @@ abstract class AgentBrokerScenarios {
     command("suspend");
     probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
-    sleep(1000); // twenty looks at the clocks: the machine has not been down, the agent stays away
+    // Twenty looks at the clocks: the machine has not been down, the agent stays away.
+    clocks.awaitReads(20, WAIT);
     int asleep = probe.mark();
     assertTrue(
         probe.messages().subList(mark, asleep).stream().noneMatch(m -> m.text().equals("online")),
@@ -550,8 +551,9 @@ abstract class AgentBrokerScenarios {
     Message offline =
         probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
-    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back
-    // meanwhile
+    // systemd takes a moment to stop the services (twenty looks at the clocks): the agent must not
+    // come back meanwhile
+    clocks.awaitReads(20, WAIT);
     agent.stop(); // systemd's SIGTERM, part of the poweroff
     String marker = topics.base() + "/test-marker";
     commander().publish(marker, "m", false);
