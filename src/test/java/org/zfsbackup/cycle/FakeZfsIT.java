@@ -315,15 +315,25 @@ class FakeZfsIT {
     assertTrue(r.datasets().get(1).message().contains("not started"));
   }
 
-  /** A dataset's listing lines with its placeholder mark and per-snapshot userrefs. */
+  /**
+   * A dataset's listing lines ({@link FakeZfs#ds}: snapshot createtxg {@code txg+1}, {@code txg+2},
+   * ... in the order given) with its placeholder mark and per-snapshot userrefs ({@code
+   * "snap:refs"}, refs 0 when left out).
+   */
   static String[] dsWith(String name, long txg, boolean placeholder, String... snapsAndRefs) {
-    List<String> l = new ArrayList<>(List.of(ds(name, txg)));
+    String[] snaps = new String[snapsAndRefs.length];
+    String[] refs = new String[snapsAndRefs.length];
+    for (int i = 0; i < snapsAndRefs.length; i++) {
+      String[] f = snapsAndRefs[i].split(":");
+      snaps[i] = f[0];
+      refs[i] = f.length > 1 ? f[1] : "0";
+    }
+    List<String> base = List.of(ds(name, txg, snaps));
+    List<String> l = new ArrayList<>(base.subList(0, 3));
     l.add(name + "\torg.zfsbackup:placeholder\t" + (placeholder ? name : "-"));
-    for (String s : snapsAndRefs) {
-      String[] f = s.split(":");
-      List<String> one = new ArrayList<>(List.of(ds(name, txg, f[0])));
-      l.addAll(one.subList(3, 5));
-      l.add(name + "@" + f[0] + "\tuserrefs\t" + (f.length > 1 ? f[1] : "0"));
+    for (int i = 0; i < snaps.length; i++) {
+      l.addAll(base.subList(3 + 2 * i, 5 + 2 * i)); // its guid and createtxg
+      l.add(name + "@" + snaps[i] + "\tuserrefs\t" + refs[i]);
     }
     return l.toArray(String[]::new);
   }
