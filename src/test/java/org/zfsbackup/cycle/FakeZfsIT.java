@@ -82,16 +82,7 @@ class FakeZfsIT {
     bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
     list("bak", bak.toArray(String[]::new));
     list("off/backups", ds("off/backups", 1));
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            "off/backups",
-            "bak",
-            true,
-            List.of("-u"),
-            List.of("bak"));
+    PushConfig push = FakeZfs.rawPushFromBak("off/backups");
     CycleReport r =
         run(
             config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),
@@ -481,16 +472,7 @@ class FakeZfsIT {
     list(
         "bak",
         concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            "off/typo",
-            "bak",
-            true,
-            List.of("-u"),
-            List.of("bak"));
+    PushConfig push = FakeZfs.rawPushFromBak("off/typo");
     CycleReport r =
         run(
             config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),

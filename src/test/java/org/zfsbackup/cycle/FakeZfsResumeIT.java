@@ -194,17 +194,7 @@ class FakeZfsResumeIT {
         dir.resolve("pool/datasets"),
         "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\noff/backups\n");
     Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
-    var push =
-        Optional.of(
-            new AgentConfig.PushConfig(
-                Optional.empty(),
-                Optional.empty(),
-                Optional.empty(),
-                "off/backups",
-                "bak",
-                true,
-                List.of("-u"),
-                List.of("bak")));
+    var push = Optional.of(FakeZfs.rawPushFromBak("off/backups"));
     CycleReport first = cycle(config(true, push), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome());
     assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());
