@@ -242,12 +242,7 @@ class CycleLockTest {
               .run(new CycleRequest("c1", null, Set.of(), false), events::add, new CycleControl());
       assertEquals(Outcome.FAILED, r.outcome());
       assertTrue(runner.calls.isEmpty(), "nothing ran: " + runner.calls);
-      CycleEvent.Error e =
-          events.stream()
-              .filter(x -> x instanceof CycleEvent.Error)
-              .map(x -> (CycleEvent.Error) x)
-              .findFirst()
-              .orElseThrow();
+      CycleEvent.Error e = CycleResults.errors(events).get(0);
       assertEquals("cycle_locked", e.kind().wire());
       assertTrue(e.message().contains(lockFile.toString()), e.message());
 

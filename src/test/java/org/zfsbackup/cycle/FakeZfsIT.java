@@ -37,13 +37,11 @@ import org.zfsbackup.testing.TestConfigs;
  */
 class FakeZfsIT {
   @TempDir Path dir;
-  Path fake;
   final List<CycleEvent> events = Collections.synchronizedList(new ArrayList<>());
 
   @BeforeEach
   void setUp() throws IOException {
     Prerequisites.requireProgram("pv");
-    fake = FakeZfs.path();
     list("bak", ds("bak", 1)); // the pull target root exists (a test may list more in it)
   }
 
@@ -60,7 +58,7 @@ class FakeZfsIT {
     AgentConfig c =
         TestConfigs.config(
             List.of("ssh"),
-            List.of("bash", fake.toString(), dir.toString()),
+            FakeZfs.command(dir),
             pv,
             "bak",
             List.of(TestConfigs.localSource("h", datasets)),
@@ -84,16 +82,7 @@ class FakeZfsIT {
     bak.addAll(List.of(ds("bak/h/src/data", 4, "a", "b")));
     list("bak", bak.toArray(String[]::new));
     list("off/backups", ds("off/backups", 1));
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            "off/backups",
-            "bak",
-            true,
-            List.of("-u"),
-            List.of("bak"));
+    PushConfig push = FakeZfs.rawPushFromBak("off/backups");
     CycleReport r =
         run(
             config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),
@@ -169,10 +158,7 @@ class FakeZfsIT {
     assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded in time");
     assertEquals(Status.FAILED, r.datasets().get(0).status());
     assertTrue(
-        events.stream()
-            .anyMatch(
-                e -> e instanceof CycleEvent.Error err && err.kind().wire().equals("stalled")),
-        events.toString());
+        errors().stream().anyMatch(err -> err.kind().wire().equals("stalled")), events.toString());
     // A stream that moves nothing still reports while it lasts (each second; MQTT: every 2 s).
     assertTrue(
         events.stream()
@@ -195,15 +181,7 @@ class FakeZfsIT {
     DatasetResult d = r.datasets().get(0);
     assertEquals(Status.FAILED, d.status());
     assertTrue(d.message().contains("line 2"), d.message());
-    assertEquals(
-        "bad_zfs_output",
-        ((CycleEvent.Error)
-                events.stream()
-                    .filter(e -> e instanceof CycleEvent.Error)
-                    .findFirst()
-                    .orElseThrow())
-            .kind()
-            .wire());
+    assertEquals("bad_zfs_output", errors().get(0).kind().wire());
   }
 
   @Test
@@ -215,9 +193,7 @@ class FakeZfsIT {
             config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
             new CycleControl());
     assertEquals(Status.FAILED, r.datasets().get(0).status());
-    CycleEvent.Error e =
-        (CycleEvent.Error)
-            events.stream().filter(x -> x instanceof CycleEvent.Error).findFirst().orElseThrow();
+    CycleEvent.Error e = errors().get(0);
     assertEquals("receive_failed", e.kind().wire());
     assertEquals(3, e.exitCode());
     // One end-of-step progress, with the step's snapshot and the bytes that moved (a dashboard
@@ -330,15 +306,25 @@ class FakeZfsIT {
     assertTrue(r.datasets().get(1).message().contains("not started"));
   }
 
-  /** A dataset's listing lines with its placeholder mark and per-snapshot userrefs. */
+  /**
+   * A dataset's listing lines ({@link FakeZfs#ds}: snapshot createtxg {@code txg+1}, {@code txg+2},
+   * ... in the order given) with its placeholder mark and per-snapshot userrefs ({@code
+   * "snap:refs"}, refs 0 when left out).
+   */
   static String[] dsWith(String name, long txg, boolean placeholder, String... snapsAndRefs) {
-    List<String> l = new ArrayList<>(List.of(ds(name, txg)));
+    String[] snaps = new String[snapsAndRefs.length];
+    String[] refs = new String[snapsAndRefs.length];
+    for (int i = 0; i < snapsAndRefs.length; i++) {
+      String[] f = snapsAndRefs[i].split(":");
+      snaps[i] = f[0];
+      refs[i] = f.length > 1 ? f[1] : "0";
+    }
+    List<String> base = List.of(ds(name, txg, snaps));
+    List<String> l = new ArrayList<>(base.subList(0, 3));
     l.add(name + "\torg.zfsbackup:placeholder\t" + (placeholder ? name : "-"));
-    for (String s : snapsAndRefs) {
-      String[] f = s.split(":");
-      List<String> one = new ArrayList<>(List.of(ds(name, txg, f[0])));
-      l.addAll(one.subList(3, 5));
-      l.add(name + "@" + f[0] + "\tuserrefs\t" + (f.length > 1 ? f[1] : "0"));
+    for (int i = 0; i < snaps.length; i++) {
+      l.addAll(base.subList(3 + 2 * i, 5 + 2 * i)); // its guid and createtxg
+      l.add(name + "@" + snaps[i] + "\tuserrefs\t" + refs[i]);
     }
     return l.toArray(String[]::new);
   }
@@ -486,16 +472,7 @@ class FakeZfsIT {
     list(
         "bak",
         concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            "off/typo",
-            "bak",
-            true,
-            List.of("-u"),
-            List.of("bak"));
+    PushConfig push = FakeZfs.rawPushFromBak("off/typo");
     CycleReport r =
         run(
             config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/data"),

@@ -22,6 +22,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.exec.RealProcessRunner;
+import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
 import org.zfsbackup.testing.TestConfigs;
 
@@ -89,9 +90,7 @@ class FakeZfsResumeIT {
   }
 
   List<List<String>> argv() throws IOException {
-    return Files.readAllLines(dir.resolve("argv.log")).stream()
-        .map(l -> List.of(l.split("\\|")))
-        .toList();
+    return FakeZfs.argv(dir);
   }
 
   long receivedBytes(List<CycleEvent> evs) {
@@ -171,9 +170,9 @@ class FakeZfsResumeIT {
     assertEquals("full @b", d.plan());
     assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
     List<String> warnings =
-        events.stream()
-            .filter(e -> e instanceof CycleEvent.Error er && er.kind().wire().equals("warning"))
-            .map(e -> ((CycleEvent.Error) e).message())
+        CycleResults.errors(events).stream()
+            .filter(er -> er.kind().wire().equals("warning"))
+            .map(CycleEvent.Error::message)
             .toList();
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(
@@ -195,17 +194,7 @@ class FakeZfsResumeIT {
         dir.resolve("pool/datasets"),
         "src\nsrc/data\nbak\nbak/h\nbak/h/src\nbak/h/src/data\noff\noff/backups\n");
     Files.writeString(dir.resolve("pool/snaps"), "src/data@a 5001 11\nbak/h/src/data@a 5001 12\n");
-    var push =
-        Optional.of(
-            new AgentConfig.PushConfig(
-                Optional.empty(),
-                Optional.empty(),
-                Optional.empty(),
-                "off/backups",
-                "bak",
-                true,
-                List.of("-u"),
-                List.of("bak")));
+    var push = Optional.of(FakeZfs.rawPushFromBak("off/backups"));
     CycleReport first = cycle(config(true, push), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome());
     assertTrue(argv().contains(List.of("send", "-w", "bak/h/src/data@a")), argv().toString());

@@ -99,10 +99,7 @@ class FakeZfsStuckIT {
           d.message());
     }
     List<ErrorKind> kinds =
-        events.stream()
-            .filter(e -> e instanceof CycleEvent.Error)
-            .map(e -> ((CycleEvent.Error) e).kind())
-            .toList();
+        CycleResults.errors(events).stream().map(CycleEvent.Error::kind).toList();
     assertEquals(List.of(ErrorKind.STUCK, ErrorKind.STUCK), kinds);
     assertTrue(
         ProcessHandle.allProcesses()

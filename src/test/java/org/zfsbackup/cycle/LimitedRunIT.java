@@ -99,16 +99,7 @@ class LimitedRunIT {
     String retired = target + "/retired";
     dataset(retired);
     snapshot(retired, "r1");
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            offTarget,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.push(offTarget, target);
     AgentConfig cfg =
         TestConfigs.config(
             List.of("ssh"),

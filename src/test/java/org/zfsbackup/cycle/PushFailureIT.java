@@ -59,12 +59,7 @@ class PushFailureIT {
   }
 
   List<CycleEvent.Error> errorsAbout(String dataset) {
-    synchronized (events) {
-      return events.stream()
-          .filter(e -> e instanceof CycleEvent.Error x && dataset.equals(x.dataset()))
-          .map(e -> (CycleEvent.Error) e)
-          .toList();
-    }
+    return CycleResults.errors(events).stream().filter(x -> dataset.equals(x.dataset())).toList();
   }
 
   /**
@@ -88,16 +83,7 @@ class PushFailureIT {
     String offTarget = hosts.off + "/pf";
     dataset(target);
     dataset(offTarget);
-    PushConfig push =
-        new PushConfig(
-            Optional.empty(),
-            Optional.empty(),
-            Optional.empty(),
-            offTarget,
-            target,
-            false,
-            TestConfigs.ZFS_FUSE_RECEIVE,
-            List.of(target));
+    PushConfig push = hosts.push(offTarget, target);
     AgentConfig cfg =
         TestConfigs.config(
             List.of("ssh"),

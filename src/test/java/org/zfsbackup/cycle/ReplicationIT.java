@@ -364,7 +364,7 @@ class ReplicationIT {
     String offTarget = hosts.off + "/backups";
     dataset(target);
     dataset(offTarget);
-    PushConfig push = hosts.pushOverSsh(offTarget, target);
+    PushConfig push = hosts.push(offTarget, target);
     AgentConfig cfg =
         TestConfigs.config(
             hosts.ssh.sshCommand(),

@@ -87,7 +87,7 @@ class RetentionIT {
     for (String root : List.of(target, hosts.off + "/" + name)) {
       ZfsPools.ensureDataset(root);
     }
-    PushConfig push = hosts.pushOverSsh(hosts.off + "/" + name, target);
+    PushConfig push = hosts.push(hosts.off + "/" + name, target);
     AgentConfig c =
         TestConfigs.config(
             hosts.ssh.sshCommand(),

@@ -86,7 +86,7 @@ class SshSharingIT {
     String target = hosts.bak + "/" + name;
     ZfsPools.ensureDataset(target);
     ZfsPools.ensureDataset(hosts.off + "/" + name);
-    PushConfig push = hosts.pushOverSsh(hosts.off + "/" + name, target);
+    PushConfig push = hosts.push(hosts.off + "/" + name, target);
     return TestConfigs.config(
         sshCommand,
         List.of("zfs"),
@@ -104,10 +104,7 @@ class SshSharingIT {
   }
 
   List<CycleEvent.Error> errors(String kind) {
-    return events.stream()
-        .filter(e -> e instanceof CycleEvent.Error x && x.kind().wire().equals(kind))
-        .map(e -> (CycleEvent.Error) e)
-        .toList();
+    return CycleResults.errors(events).stream().filter(x -> x.kind().wire().equals(kind)).toList();
   }
 
   /** {@code n} datasets below {@code root}, each with a first snapshot. */

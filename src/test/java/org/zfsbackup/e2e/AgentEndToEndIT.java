@@ -162,22 +162,7 @@ class AgentEndToEndIT {
     String ready = T + "/test/ready";
     for (int attempt = 1; ; attempt++) {
       int mark = sub.mark();
-      Cmd.Result r =
-          Cmd.run(
-              List.of(
-                  "mosquitto_pub",
-                  "-h",
-                  "127.0.0.1",
-                  "-p",
-                  String.valueOf(broker.port()),
-                  "-q",
-                  "1",
-                  "-t",
-                  ready,
-                  "-m",
-                  "ping"),
-              30);
-      assertEquals(0, r.code(), "mosquitto_pub failed: " + r.err());
+      pubTo(ready, "-m", "ping");
       try {
         sub.await(mark, ready, "ping"::equals, Duration.ofSeconds(1));
         return;
@@ -189,7 +174,16 @@ class AgentEndToEndIT {
     }
   }
 
+  /** Publishes to {@link #T}. */
   void pub(String... args) {
+    pubTo(T, args);
+  }
+
+  /**
+   * Publishes to {@code topic} (a name of its own: as an overload of {@code pub(String...)} it
+   * would take every {@code pub("-m", ...)} call's first argument for the topic).
+   */
+  void pubTo(String topic, String... args) {
     List<String> argv =
         new ArrayList<>(
             List.of(
@@ -201,7 +195,7 @@ class AgentEndToEndIT {
                 "-q",
                 "1",
                 "-t",
-                T));
+                topic));
     argv.addAll(List.of(args));
     Cmd.Result r = Cmd.run(argv, 30);
     assertEquals(0, r.code(), "mosquitto_pub failed: " + r.err());

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleControl.StopReason;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
 import org.zfsbackup.testing.Prerequisites;
@@ -211,16 +212,18 @@ abstract class AgentBrokerScenarios {
     assertTrue(engine.awaitStreaming(10));
     int mark = probe.mark();
     // Exactly what the old suspend-backups.sh ran.
-    run(
-        mosquittoPub.toString(),
-        "-h",
-        url.getHost(),
-        "-p",
-        String.valueOf(url.getPort()),
-        "-t",
-        topics.command(),
-        "-m",
-        "suspend");
+    Cmd.ok(
+        List.of(
+            mosquittoPub.toString(),
+            "-h",
+            url.getHost(),
+            "-p",
+            String.valueOf(url.getPort()),
+            "-t",
+            topics.command(),
+            "-m",
+            "suspend"),
+        10);
     awaitState(probe, mark, "suspending");
     assertEquals(StopReason.SUSPEND, engine.lastControl().stopReason());
     assertFalse(engine.lastControl().forced());
@@ -505,7 +508,8 @@ abstract class AgentBrokerScenarios {
     command("suspend");
     probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
-    sleep(1000); // twenty looks at the clocks: the machine has not been down, the agent stays away
+    // Twenty looks at the clocks: the machine has not been down, the agent stays away.
+    clocks.awaitReads(20, WAIT);
     int asleep = probe.mark();
     assertTrue(
         probe.messages().subList(mark, asleep).stream().noneMatch(m -> m.text().equals("online")),
@@ -547,8 +551,9 @@ abstract class AgentBrokerScenarios {
     Message offline =
         probe.awaitAfter(mark, topics.availability(), m -> m.text().equals("offline"), WAIT);
     power.awaitCount(1, WAIT);
-    sleep(1000); // systemd takes a moment to stop the services: the agent must not come back
-    // meanwhile
+    // systemd takes a moment to stop the services (twenty looks at the clocks): the agent must not
+    // come back meanwhile
+    clocks.awaitReads(20, WAIT);
     agent.stop(); // systemd's SIGTERM, part of the poweroff
     String marker = topics.base() + "/test-marker";
     commander().publish(marker, "m", false);
@@ -779,17 +784,6 @@ abstract class AgentBrokerScenarios {
     } catch (Exception e) {
       throw new AssertionError("not JSON on " + m.topic() + ": " + m.text(), e);
     }
-  }
-
-  static void run(String... argv) throws Exception {
-    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-    assertTrue(p.waitFor(10, TimeUnit.SECONDS), String.join(" ", argv) + " did not finish");
-    assertEquals(
-        0,
-        p.exitValue(),
-        String.join(" ", argv)
-            + ": "
-            + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   static void sleep(long millis) {

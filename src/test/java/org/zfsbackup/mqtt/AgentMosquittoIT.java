@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
@@ -256,17 +257,19 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
       assertEquals(1, probe.messages(topics.error()).size(), "reported once per connection");
 
       // The operator fixes the ACL: the next retry is granted.
-      run(
-          Prerequisites.requireProgram("mosquitto_pub").toString(),
-          "-p",
-          String.valueOf(broker.port()),
-          "-t",
-          "$CONTROL/dynamic-security/v1",
-          "-m",
-          "{\"commands\": [{\"command\": \"removeRoleACL\", \"rolename\": \"no-commands\","
-              + " \"acltype\": \"subscribeLiteral\", \"topic\": \""
-              + topics.command()
-              + "\"}]}");
+      Cmd.ok(
+          List.of(
+              Prerequisites.requireProgram("mosquitto_pub").toString(),
+              "-p",
+              String.valueOf(broker.port()),
+              "-t",
+              "$CONTROL/dynamic-security/v1",
+              "-m",
+              "{\"commands\": [{\"command\": \"removeRoleACL\", \"rolename\": \"no-commands\","
+                  + " \"acltype\": \"subscribeLiteral\", \"topic\": \""
+                  + topics.command()
+                  + "\"}]}"),
+          10);
       // The plugin disconnects the clients of a changed role (the agent reconnects on its own).
       MqttProbe fresh = probe();
       fresh.await(topics.availability(), "online", Duration.ofSeconds(30));

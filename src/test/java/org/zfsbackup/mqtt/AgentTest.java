@@ -594,7 +594,7 @@ class AgentTest {
     power.clocks.goesDown = false;
     send("suspend");
     await(() -> power.returnedAt != 0, "the power command returned");
-    Thread.sleep(500); // ten looks at the clocks
+    power.clocks.awaitReads(10, Duration.ofSeconds(10)); // ten looks at the clocks
     assertEquals(1, mqtt.connection(), "reconnected while the machine had not been down");
     assertFalse(mqtt.connected());
     int mark = timeline.size();

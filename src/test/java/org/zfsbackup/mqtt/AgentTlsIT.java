@@ -8,7 +8,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.core.read.ListAppender;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +26,7 @@ import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.Secret;
 import org.zfsbackup.mqtt.AgentLauncher.RunningAgent;
+import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
 import org.zfsbackup.testing.MqttProbe.Message;
@@ -60,7 +60,7 @@ class AgentTlsIT {
     dir = Files.createTempDirectory("agent-tls-");
     for (Path caDir : List.of(dir.resolve("ca"), dir.resolve("other-ca"))) {
       Files.createDirectories(caDir);
-      run(
+      Cmd.ok(
           openssl.toString(),
           "req",
           "-x509",
@@ -78,7 +78,7 @@ class AgentTlsIT {
     }
     Path ca = dir.resolve("ca");
     Files.writeString(dir.resolve("san.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    run(
+    Cmd.ok(
         openssl.toString(),
         "req",
         "-newkey",
@@ -90,7 +90,7 @@ class AgentTlsIT {
         dir.resolve("server.key").toString(),
         "-out",
         dir.resolve("server.csr").toString());
-    run(
+    Cmd.ok(
         openssl.toString(),
         "x509",
         "-req",
@@ -107,7 +107,7 @@ class AgentTlsIT {
         dir.resolve("san.cnf").toString(),
         "-out",
         dir.resolve("server.pem").toString());
-    run(passwd.toString(), "-b", "-c", dir.resolve("passwd").toString(), USER, PASSWORD);
+    Cmd.ok(passwd.toString(), "-b", "-c", dir.resolve("passwd").toString(), USER, PASSWORD);
     broker =
         MosquittoBroker.builder()
             .tls(dir.resolve("server.pem"), dir.resolve("server.key"))
@@ -286,12 +286,5 @@ class AgentTlsIT {
       }
     }
     return b.toString();
-  }
-
-  static void run(String... argv) throws Exception {
-    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), String.join(" ", argv) + ":\n" + out);
   }
 }

@@ -13,7 +13,11 @@ public final class Cmd {
   public record Result(int code, String out, String err) {}
 
   public static String ok(String... argv) {
-    Result r = run(argv);
+    return ok(List.of(argv), 120);
+  }
+
+  public static String ok(List<String> argv, int timeoutSeconds) {
+    Result r = run(argv, timeoutSeconds);
     if (r.code() != 0) {
       throw new AssertionError(
           String.join(" ", argv) + " exited " + r.code() + ": " + r.err() + r.out());

@@ -6,6 +6,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import org.zfsbackup.config.AgentConfig.PushConfig;
 
 /**
  * Scenarios for the fake {@code zfs} of src/test/resources/fake/fake-zfs, called as {@code bash
@@ -47,6 +49,23 @@ public final class FakeZfs {
       l.add(name + "@" + s + "\tcreatetxg\t" + (txg + i++));
     }
     return l.toArray(String[]::new);
+  }
+
+  /**
+   * A local raw push ({@code send -w}, {@code receive -u}) of everything below {@code bak} to
+   * {@code target}, {@code bak} stripped from the names: {@code bak/h/src/data} goes to {@code
+   * target/h/src/data}.
+   */
+  public static PushConfig rawPushFromBak(String target) {
+    return new PushConfig(
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        target,
+        "bak",
+        true,
+        List.of("-u"),
+        List.of("bak"));
   }
 
   public static String[] concat(String[]... parts) {

@@ -58,14 +58,15 @@ public final class ZfsSshHosts implements AutoCloseable {
   }
 
   /**
-   * A push of {@code target} to {@code offTarget} as root@127.0.0.1 over the sshd, received with
-   * {@link TestConfigs#ZFS_FUSE_RECEIVE}, pruning {@code target}.
+   * A push of {@code target} to {@code offTarget}, received with {@link
+   * TestConfigs#ZFS_FUSE_RECEIVE}, pruning {@code target}: as root@127.0.0.1 over the sshd, or
+   * locally (no host, user or port) when there is no sshd.
    */
-  public PushConfig pushOverSsh(String offTarget, String target) {
+  public PushConfig push(String offTarget, String target) {
     return new PushConfig(
-        Optional.of("127.0.0.1"),
-        Optional.of("root"),
-        Optional.of(ssh.port),
+        ssh == null ? Optional.empty() : Optional.of("127.0.0.1"),
+        ssh == null ? Optional.empty() : Optional.of("root"),
+        ssh == null ? Optional.empty() : Optional.of(ssh.port),
         offTarget,
         target,
         false,

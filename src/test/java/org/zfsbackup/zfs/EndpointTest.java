@@ -28,6 +28,37 @@ class EndpointTest {
   }
 
   @Test
+  void remote_quotesArgumentsAndBoundsTheConnect() {
+    Endpoint e = remote(List.of("ssh", "-o", "BatchMode=yes"));
+    assertEquals(
+        List.of(
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=15",
+            "-p",
+            "2222",
+            "-l",
+            "zbackup",
+            "host-storage",
+            "--",
+            "zfs",
+            "send",
+            "-I",
+            "tank/d@a",
+            "'tank/d@it'\\''s'"),
+        e.zfs("send", "-I", "tank/d@a", "tank/d@it's"));
+    assertEquals("zbackup@host-storage:2222", e.label());
+  }
+
+  @Test
+  void local_runsZfsDirectly() {
+    assertEquals(
+        List.of("sudo", "zfs", "list"), Endpoint.local(List.of("sudo", "zfs")).zfs("list"));
+  }
+
+  @Test
   void command_shared_sharingOptionsAfterTheUsersPrefixBeforeTheDestination() {
     Endpoint e =
         remote(List.of("ssh", "-i", "/root/.ssh/backup", "-o", "BatchMode=yes")).shared(SHARING);

@@ -2,7 +2,6 @@ package org.zfsbackup.zfs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -196,44 +195,6 @@ class ZfsCommandsTest {
     assertEquals(
         12345, ZfsCommands.parseEstimate("incremental\ta\ttank/d@c\t12345\nsize\t12345\n"));
     assertEquals(-1, ZfsCommands.parseEstimate("invalid option 'n'"));
-  }
-
-  @Test
-  void endpoint_remoteQuotesArgumentsAndBoundsTheConnect() {
-    Endpoint e =
-        Endpoint.remote(
-            "host-storage",
-            Optional.of("zbackup"),
-            Optional.of(2222),
-            List.of("ssh", "-o", "BatchMode=yes"),
-            List.of("zfs"),
-            Duration.ofSeconds(15));
-    assertEquals(
-        List.of(
-            "ssh",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=15",
-            "-p",
-            "2222",
-            "-l",
-            "zbackup",
-            "host-storage",
-            "--",
-            "zfs",
-            "send",
-            "-I",
-            "tank/d@a",
-            "'tank/d@it'\\''s'"),
-        e.zfs("send", "-I", "tank/d@a", "tank/d@it's"));
-    assertEquals("zbackup@host-storage:2222", e.label());
-  }
-
-  @Test
-  void endpoint_localRunsZfsDirectly() {
-    assertEquals(
-        List.of("sudo", "zfs", "list"), Endpoint.local(List.of("sudo", "zfs")).zfs("list"));
   }
 
   @Test
