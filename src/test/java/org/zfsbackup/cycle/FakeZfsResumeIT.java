@@ -1,11 +1,13 @@
 package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -180,6 +182,33 @@ class FakeZfsResumeIT {
             && warnings.get(0).contains("used in the initial send no longer exists"),
         warnings.toString());
     assertTrue(snaps().contains("bak/h/src/data@b 5002 101"), snaps().toString());
+  }
+
+  /**
+   * Catches: a dataset reported {@code sent} (or with bytes) when its resume was refused, its saved
+   * state aborted, and nothing new was sent after (the token's snapshot is gone and the target
+   * already has the newest one).
+   */
+  @Test
+  void staleToken_abortedThenUpToDate_isUpToDateWithNoBytes() throws IOException {
+    assertEquals(Outcome.SUCCESS, cycle(config(true), 0).outcome()); // full @a
+    // @b is cut mid-stream: its saved state stays on the target.
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    // @b is destroyed on the source: the token no longer works, and the target has the newest.
+    Files.write(
+        dir.resolve("pool/snaps"),
+        snaps().stream().filter(s -> !s.startsWith("src/data@b ")).toList());
+
+    CycleReport third = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, third.outcome(), third.toString());
+    DatasetResult d = third.datasets().get(0);
+    assertEquals(Status.UP_TO_DATE, d.status(), d.toString());
+    assertEquals(0, d.bytes(), d.toString());
+    assertFalse(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "aborted");
+    assertEquals(1, third.warnings().size(), third.warnings().toString());
+    assertTrue(third.warnings().get(0).contains("no longer exists"), third.warnings().toString());
   }
 
   /**
