@@ -3,8 +3,11 @@ package org.zfsbackup.cycle;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
@@ -161,7 +164,8 @@ public final class BackupCycle implements CycleRunner {
                     d -> pullTarget + "/" + source.name() + "/" + d,
                     config.pull().receiveOptions(),
                     false,
-                    HOLD_PREFIX + pullTarget);
+                    HOLD_PREFIX + pullTarget,
+                    Map.of());
             return run(route, scope, sharingWarnings);
           });
     }
@@ -192,6 +196,7 @@ public final class BackupCycle implements CycleRunner {
         offsite = remote;
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
+        Map<String, String> heldBack = heldBack(results);
         // Independent trees of push.datasets side by side, like the sources of the pull phase.
         List<Supplier<Ran>> pushes = new ArrayList<>();
         for (List<String> tree : Datasets.trees(p.datasets())) {
@@ -206,7 +211,8 @@ public final class BackupCycle implements CycleRunner {
                   pushMapping(p),
                   p.receiveOptions(),
                   p.raw(),
-                  holdTag);
+                  holdTag,
+                  heldBack);
           pushes.add(() -> run(route, scope, List.of()));
         }
         for (Ran ran : SideBySide.run(pushes, parallel, "zba-push")) {
@@ -219,6 +225,33 @@ public final class BackupCycle implements CycleRunner {
     Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
     return finish(request, started, results, warnings, pruned.pruned(), outcome(results, control));
+  }
+
+  /** The pull failures that mean a backup copy is not what its source sent. */
+  private static final Set<ErrorKind> NOT_FROM_SOURCE =
+      EnumSet.of(ErrorKind.DIVERGED, ErrorKind.NO_COMMON_SNAPSHOT, ErrorKind.TARGET_EXISTS);
+
+  /**
+   * The backup copies the push leaves alone this cycle, with the reason: those whose pull was
+   * refused because the copy holds snapshots its source did not send (diverged), shares none with
+   * it, or is not the agent's. Pushing them would carry the same problem offsite, and move the
+   * push's hold onto a snapshot the documented fix ({@code zfs rollback -r}) has to destroy.
+   * Another pull failure (an unreachable host) leaves the copy as the last cycle made it, and it is
+   * pushed as usual.
+   */
+  static Map<String, String> heldBack(List<DatasetResult> pulled) {
+    Map<String, String> heldBack = new HashMap<>();
+    for (DatasetResult d : pulled) {
+      if (d.phase() == Phase.PULL && NOT_FROM_SOURCE.contains(d.kind())) {
+        heldBack.put(
+            d.target(),
+            "not pushed: its pull was refused this cycle ("
+                + d.kind().wire()
+                + "), and pushing it would carry that offsite; fix the backup copy as the pull"
+                + " error says, then run again");
+      }
+    }
+    return heldBack;
   }
 
   /** What every transfer of this cycle shares. */

@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.ErrorKind;
 
 /**
  * The outcome of one cycle: every dataset's result, in the order they were handled.
@@ -82,6 +83,7 @@ public record CycleReport(
    * @param plan what was (or, for {@code plan}, would be) done, e.g. {@code full @a,
    *     incremental @a..@c}
    * @param message why it failed or was skipped; null on success
+   * @param kind why it failed, as on {@code T/error}; null unless it failed
    */
   public record DatasetResult(
       Phase phase,
@@ -91,7 +93,8 @@ public record CycleReport(
       Status status,
       long bytes,
       String plan,
-      String message) {}
+      String message,
+      ErrorKind kind) {}
 
   public long bytes() {
     return datasets.stream().mapToLong(DatasetResult::bytes).sum();

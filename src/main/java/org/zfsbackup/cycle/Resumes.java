@@ -54,7 +54,8 @@ final class Resumes {
           status,
           bytes() + r.bytes(),
           plan,
-          r.message());
+          r.message(),
+          r.kind());
     }
   }
 
@@ -149,7 +150,7 @@ final class Resumes {
           s.bytes(),
           null,
           List.of(),
-          events.result(dataset, dst, Status.FAILED, s.bytes(), "resume", msg),
+          events.failedResult(dataset, dst, f.kind(), s.bytes(), "resume", msg),
           null);
     }
     String why = "its token no longer works (" + s.failure().message() + ")";

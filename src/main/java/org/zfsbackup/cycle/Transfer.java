@@ -196,6 +196,10 @@ final class Transfer {
   /** Plans one dataset and does what the plan says (or, in a dry run, says what it would do). */
   private Replicated replicate(String dataset, ZfsListing listing) {
     String dst = route.mapping().apply(dataset);
+    String heldBack = route.heldBack().get(dataset);
+    if (heldBack != null) {
+      return Replicated.of(events.skipped(dataset, dst, heldBack));
+    }
     TargetSide target = route.target();
     List<Snapshot> targetSnaps = target.exists(dst) ? target.listing().snapshots(dst) : List.of();
     Optional<String> token = target.exists(dst) ? target.resumeToken(dst) : Optional.empty();
@@ -305,8 +309,9 @@ final class Transfer {
         total += streamed.bytes();
       }
       if (streamed.failure() != null) {
-        String msg = streamed.failure().message();
-        DatasetResult failed = events.result(dataset, dst, Status.FAILED, total, plan, msg);
+        Failures.Failure f = streamed.failure();
+        DatasetResult failed =
+            events.failedResult(dataset, dst, f.kind(), total, plan, f.message());
         return new Replicated(failed, warnings, null, null, moved(dataset, done));
       }
       if (replace) {

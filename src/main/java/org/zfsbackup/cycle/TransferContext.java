@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.zfsbackup.event.CycleEvent.Phase;
@@ -58,6 +59,8 @@ record TransferContext(Scope scope, Route route) {
    * @param receiveOptions appended to every {@code zfs receive}
    * @param raw {@code zfs send -w}
    * @param holdTag the tag of the holds on the source's incremental bases
+   * @param heldBack source datasets not to send this cycle, each with the reason (the push holds
+   *     back a backup copy its pull refused: see {@code BackupCycle.heldBack})
    */
   record Route(
       Phase phase,
@@ -69,5 +72,6 @@ record TransferContext(Scope scope, Route route) {
       UnaryOperator<String> mapping,
       List<String> receiveOptions,
       boolean raw,
-      String holdTag) {}
+      String holdTag,
+      Map<String, String> heldBack) {}
 }

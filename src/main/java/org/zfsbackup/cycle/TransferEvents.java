@@ -40,7 +40,7 @@ final class TransferEvents {
       String dataset, String dst, ErrorKind kind, String message, ProcessResult r, String plan) {
     error(dataset, kind, message, r);
     progress(dataset, dst, null, null, StepStatus.FAILED, 0, null, 0, message);
-    return result(dataset, dst, Status.FAILED, 0, plan, message);
+    return failedResult(dataset, dst, kind, 0, plan, message);
   }
 
   /** The log line and the error event of a failed dataset; its progress is the caller's. */
@@ -91,9 +91,17 @@ final class TransferEvents {
     LOG.info("{}: held {} up-to-date base snapshot(s) that had no hold", who, count);
   }
 
+  /** A dataset that did not fail; {@code message} says why when it was skipped. */
   DatasetResult result(
       String dataset, String dst, Status status, long bytes, String plan, String message) {
-    return new DatasetResult(phase, sourceName, dataset, dst, status, bytes, plan, message);
+    return new DatasetResult(phase, sourceName, dataset, dst, status, bytes, plan, message, null);
+  }
+
+  /** A failed dataset's result; its error and progress went out already. */
+  DatasetResult failedResult(
+      String dataset, String dst, ErrorKind kind, long bytes, String plan, String message) {
+    return new DatasetResult(
+        phase, sourceName, dataset, dst, Status.FAILED, bytes, plan, message, kind);
   }
 
   /**

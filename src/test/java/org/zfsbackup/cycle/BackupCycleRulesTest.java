@@ -2,8 +2,10 @@ package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -12,6 +14,7 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.zfs.ZfsListing;
 
 class BackupCycleRulesTest {
@@ -63,7 +66,31 @@ class BackupCycleRulesTest {
   }
 
   static DatasetResult result(Status s) {
-    return new DatasetResult(Phase.PULL, "s", "d", "t", s, 0, null, null);
+    return new DatasetResult(Phase.PULL, "s", "d", "t", s, 0, null, null, null);
+  }
+
+  /**
+   * Catches: a push that carries a refused backup copy offsite; a push held back for a pull that
+   * failed for another reason (an unreachable host leaves the copy as it was, and it is pushed).
+   */
+  @Test
+  void heldBack_onlyTheCopiesThePullRefusedForWhatIsOnThem() {
+    List<DatasetResult> results =
+        List.of(
+            failed(Phase.PULL, "bak/h/diverged", ErrorKind.DIVERGED),
+            failed(Phase.PULL, "bak/h/nocommon", ErrorKind.NO_COMMON_SNAPSHOT),
+            failed(Phase.PULL, "bak/h/notours", ErrorKind.TARGET_EXISTS),
+            failed(Phase.PULL, "bak/h/unreachable", ErrorKind.HOST_UNREACHABLE),
+            failed(Phase.PULL, "bak/h/sendfailed", ErrorKind.SEND_FAILED),
+            failed(Phase.PUSH, "off/h/diverged", ErrorKind.DIVERGED),
+            new DatasetResult(Phase.PULL, "h", "d", "bak/h/ok", Status.SENT, 1, "", null, null));
+    Map<String, String> heldBack = BackupCycle.heldBack(results);
+    assertEquals(Set.of("bak/h/diverged", "bak/h/nocommon", "bak/h/notours"), heldBack.keySet());
+    assertTrue(heldBack.get("bak/h/diverged").contains("refused this cycle (diverged)"));
+  }
+
+  private static DatasetResult failed(Phase phase, String target, ErrorKind kind) {
+    return new DatasetResult(phase, "h", "d", target, Status.FAILED, 0, "", "why", kind);
   }
 
   @Test

@@ -38,6 +38,7 @@ class CliCyclePruneTest {
                     Status.UP_TO_DATE,
                     0,
                     "up to date",
+                    null,
                     null)),
             List.of(),
             List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d", List.of("a", "b"))));

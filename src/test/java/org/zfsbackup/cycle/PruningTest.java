@@ -140,8 +140,8 @@ class PruningTest {
 
   static List<DatasetResult> replicated(Status pull, Status push) {
     return List.of(
-        new DatasetResult(Phase.PULL, "h", "tank/d", BAK, pull, 0, "", null),
-        new DatasetResult(Phase.PUSH, "local", BAK, OFF, push, 0, "", null));
+        new DatasetResult(Phase.PULL, "h", "tank/d", BAK, pull, 0, "", null, null),
+        new DatasetResult(Phase.PUSH, "local", BAK, OFF, push, 0, "", null, null));
   }
 
   /** Catches: the push base destroyed on the backup server when it is not its newest snapshot. */

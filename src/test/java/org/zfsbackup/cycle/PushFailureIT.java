@@ -27,6 +27,7 @@ import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.testing.TestConfigs;
+import org.zfsbackup.testing.ZfsPools;
 import org.zfsbackup.testing.ZfsSshHosts;
 
 /**
@@ -132,5 +133,60 @@ class PushFailureIT {
     assertEquals(List.of(), errorsAbout(goodLocal));
     assertEquals(List.of(), errorsAbout(good));
     assertTrue(r.datasets().indexOf(failed) < r.datasets().indexOf(pushed), "after the failure");
+  }
+
+  /**
+   * A backup copy that diverged (a snapshot taken on the backup server) is refused by the pull and
+   * then held back by the push of the same cycle. Catches: the push carrying the foreign snapshot
+   * offsite and moving its hold onto it, after which the documented fix ({@code zfs rollback -r} to
+   * the common snapshot) fails with "dataset is busy" and the offsite copy diverges too; a
+   * held-back copy reported as failed twice, or not at all; the healthy dataset not pushed.
+   */
+  @Test
+  void backupCopyDiverged_notPushedThatCycle_andTheDocumentedFixWorks() {
+    String bad = hosts.src + "/pf2/a-bad";
+    String good = hosts.src + "/pf2/b-good";
+    dataset(bad);
+    dataset(good);
+    snapshot(bad, "b1");
+    snapshot(good, "g1");
+    String target = hosts.bak + "/pf2";
+    String offTarget = hosts.off + "/pf2";
+    dataset(target);
+    dataset(offTarget);
+    AgentConfig cfg =
+        TestConfigs.config(
+            List.of("ssh"),
+            target,
+            List.of(TestConfigs.localSource("h", bad, good)),
+            Optional.of(hosts.push(offTarget, target)));
+    String badLocal = target + "/h/" + bad;
+    String badOff = offTarget + "/h/" + bad;
+    String goodLocal = target + "/h/" + good;
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome(), "set-up: both pulled and pushed once");
+
+    snapshot(badLocal, "backup-change"); // someone snapshotted the backup
+    snapshot(bad, "b2");
+    snapshot(good, "g2");
+    CycleReport r = cycle(cfg);
+    assertEquals(Outcome.PARTIAL, r.outcome(), r.datasets().toString());
+    DatasetResult pull = result(r, Phase.PULL, bad);
+    assertEquals(Status.FAILED, pull.status(), pull.toString());
+    assertEquals(org.zfsbackup.event.ErrorKind.DIVERGED, pull.kind());
+    DatasetResult push = result(r, Phase.PUSH, badLocal);
+    assertEquals(Status.SKIPPED, push.status(), push.toString());
+    assertTrue(
+        push.message().contains("its pull was refused this cycle (diverged)"), push.message());
+    assertEquals(List.of(), errorsAbout(badLocal), "one error, the pull's");
+    assertEquals(List.of("b1"), snapshots(badOff), "nothing carried offsite");
+    assertEquals("0", get("userrefs", badLocal + "@backup-change"), "no hold moved onto it");
+    assertEquals(Status.SENT, result(r, Phase.PUSH, goodLocal).status(), "the healthy one pushed");
+
+    // README, Troubleshooting, diverged: roll the copy back to the common snapshot, run again.
+    ZfsPools.zfs("rollback", "-r", badLocal + "@b1");
+    CycleReport again = cycle(cfg);
+    assertEquals(Outcome.SUCCESS, again.outcome(), again.datasets().toString());
+    assertEquals(List.of("b1", "b2"), snapshots(badLocal));
+    assertEquals(List.of("b1", "b2"), snapshots(badOff));
   }
 }

@@ -120,9 +120,10 @@ class AgentLogTest {
             T0,
             T0.plusSeconds(75),
             List.of(
-                new DatasetResult(Phase.PULL, "s", "a", "t/a", Status.SENT, 8192, "", null),
-                new DatasetResult(Phase.PULL, "s", "b", "t/b", Status.UP_TO_DATE, 0, "", null),
-                new DatasetResult(Phase.PUSH, "s", "c", "t/c", Status.FAILED, 0, "", "x")),
+                new DatasetResult(Phase.PULL, "s", "a", "t/a", Status.SENT, 8192, "", null, null),
+                new DatasetResult(
+                    Phase.PULL, "s", "b", "t/b", Status.UP_TO_DATE, 0, "", null, null),
+                new DatasetResult(Phase.PUSH, "s", "c", "t/c", Status.FAILED, 0, "", "x", null)),
             List.of());
     assertEquals(
         "cycle c1 finished: partial (1 sent, 1 up to date, 0 skipped, 1 failed; 8192 bytes) in 75"

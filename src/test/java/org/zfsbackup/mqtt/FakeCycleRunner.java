@@ -125,7 +125,8 @@ final class FakeCycleRunner implements CycleRunner {
               killed ? Status.FAILED : Status.SENT,
               bytes,
               "full @s1",
-              killed ? "killed" : null));
+              killed ? "killed" : null,
+              null));
 
       if (control.stopRequested()) {
         sink.accept(progress(id, "tank/b", "not started: stop requested", StepStatus.SKIPPED, 0));
@@ -138,7 +139,8 @@ final class FakeCycleRunner implements CycleRunner {
                 Status.SKIPPED,
                 0,
                 "",
-                "stop requested"));
+                "stop requested",
+                null));
       } else if (outcome == Outcome.PARTIAL || outcome == Outcome.FAILED) {
         sink.accept(progress(id, "tank/b", null, StepStatus.STARTED, 0));
         sink.accept(
@@ -161,13 +163,22 @@ final class FakeCycleRunner implements CycleRunner {
                 Status.FAILED,
                 0,
                 "",
-                "diverged"));
+                "diverged",
+                null));
       } else {
         sink.accept(progress(id, "tank/b", null, StepStatus.STARTED, 0));
         sink.accept(progress(id, "tank/b", null, StepStatus.DONE, 0));
         results.add(
             new DatasetResult(
-                Phase.PULL, SOURCE, "tank/b", "backup/src/tank/b", Status.UP_TO_DATE, 0, "", null));
+                Phase.PULL,
+                SOURCE,
+                "tank/b",
+                "backup/src/tank/b",
+                Status.UP_TO_DATE,
+                0,
+                "",
+                null,
+                null));
       }
       Outcome o =
           control.stopReason() == StopReason.SUSPEND

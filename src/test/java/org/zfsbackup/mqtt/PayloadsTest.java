@@ -136,11 +136,14 @@ class PayloadsTest {
   @Test
   void result_partial_hasContractFieldsAndCounts() {
     List<DatasetResult> ds = new ArrayList<>();
-    ds.add(new DatasetResult(Phase.PULL, "s", "a", "t/a", Status.SENT, 100, "full @a", null));
-    ds.add(new DatasetResult(Phase.PULL, "s", "b", "t/b", Status.SENT, 50, "incremental", null));
-    ds.add(new DatasetResult(Phase.PULL, "s", "c", "t/c", Status.UP_TO_DATE, 0, "", null));
-    ds.add(new DatasetResult(Phase.PULL, "s", "d", "t/d", Status.SKIPPED, 0, "", "no snapshots"));
-    ds.add(new DatasetResult(Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged"));
+    ds.add(new DatasetResult(Phase.PULL, "s", "a", "t/a", Status.SENT, 100, "full @a", null, null));
+    ds.add(
+        new DatasetResult(Phase.PULL, "s", "b", "t/b", Status.SENT, 50, "incremental", null, null));
+    ds.add(new DatasetResult(Phase.PULL, "s", "c", "t/c", Status.UP_TO_DATE, 0, "", null, null));
+    ds.add(
+        new DatasetResult(
+            Phase.PULL, "s", "d", "t/d", Status.SKIPPED, 0, "", "no snapshots", null));
+    ds.add(new DatasetResult(Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged", null));
     CycleReport report =
         new CycleReport("c1", "r1", Outcome.PARTIAL, T0, T0.plusSeconds(90), ds, List.of());
     ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
