@@ -159,7 +159,9 @@ final class CycleReporting {
     if (c.request.dryRun()) {
       out.dryRunResult(Payloads.result(report, lastSuccessAt, true));
     } else {
-      if (report.outcome() == Outcome.SUCCESS) {
+      // Only a cycle over every configured dataset: a run limited with `datasets` says nothing of
+      // the others, one of which may still be failing (Problem and "Backup too old" rely on it).
+      if (report.outcome() == Outcome.SUCCESS && c.request.only().isEmpty()) {
         lastSuccessAt = report.finishedAt();
       }
       lastResult = Payloads.result(report, lastSuccessAt);

@@ -713,8 +713,10 @@ class AgentTest {
 
   // ------------------------------------------------------------------ results, reconnects
 
+  // Catches: a run limited with `datasets` counting as a success of the whole backup, which would
+  // turn Problem off and silence "Backup too old" while another dataset still fails.
   @Test
-  void result_lastSuccessAt_isKeptByFailuresAndDryRunsAndSaved() throws Exception {
+  void result_lastSuccessAt_isKeptByFailuresDryRunsAndLimitedRunsAndSaved() throws Exception {
     send("run");
     await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "first result");
     String success = mqtt.last(T.result()).get("last_success_at").asText();
@@ -727,18 +729,21 @@ class AgentTest {
     await(() -> Instant.now().getEpochSecond() > successAt.getEpochSecond(), "a later second");
     send("{\"command\": \"run\", \"dry_run\": true}");
     await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "third result");
+    send("{\"command\": \"run\", \"datasets\": [\"src:tank/b\"]}");
+    await(() -> mqtt.on(T.result()).size() == 4 && "idle".equals(state()), "fourth result");
+    assertEquals("success", mqtt.last(T.result()).get("outcome").asText());
     for (JsonNode r : mqtt.json(T.result())) {
       assertEquals(success, r.get("last_success_at").asText());
     }
-    // The dry run's result is not what is kept: the saved one is the last real (partial) cycle.
-    JsonNode partial = mqtt.json(T.result()).get(1);
+    // The dry run's result is not what is kept: the saved one is the last real (limited) cycle.
+    JsonNode limited = mqtt.json(T.result()).get(3);
     await(() -> Files.exists(dir.resolve("state.json")), "state file");
     await(
         () ->
             new StateStore(dir.resolve("state.json"))
                 .load()
                 .lastResult()
-                .map(r -> r.get("cycle_id").equals(partial.get("cycle_id")))
+                .map(r -> r.get("cycle_id").equals(limited.get("cycle_id")))
                 .orElse(false),
         "saved last real");
     assertEquals(
