@@ -114,12 +114,15 @@ final class ConfigBinder {
       } else if (value instanceof TextNode text && problems.originOf(at) != null) {
         node.set(key, value = coerce(text.asText(), t));
       }
-      check(value, at, check);
+      check(value, at, check, p.isRequired());
       if (value instanceof ObjectNode object && t.isRecordType()) {
         complete(object, t, at);
       }
-      for (int i = 0; value instanceof ArrayNode list && i < list.size(); i++) {
-        check(list.get(i), at + "[" + i + "]", check);
+      // Only where a list belongs: a list given for a mapping is Jackson's to report.
+      for (int i = 0;
+          value instanceof ArrayNode list && t.isCollectionLikeType() && i < list.size();
+          i++) {
+        check(list.get(i), at + "[" + i + "]", check, false);
         if (list.get(i) instanceof ObjectNode object && t.getContentType().isRecordType()) {
           complete(object, t.getContentType(), at + "[" + i + "]");
         }
@@ -136,9 +139,12 @@ final class ConfigBinder {
     return properties(JSON.constructType(type)).stream().map(p -> p.getName()).toList();
   }
 
-  private void check(JsonNode value, String at, Check check) {
+  private void check(JsonNode value, String at, Check check, boolean required) {
     if (value != null && value.isNull()) {
-      String hint = at.endsWith("]") ? "" : " (give one, or remove the key to get the default)";
+      String hint =
+          at.endsWith("]")
+              ? ""
+              : required ? " (required)" : " (give one, or remove the key to get the default)";
       problems.add(at, "has no value" + hint);
     } else if (value != null && value.isTextual() && value.asText().isBlank()) {
       problems.add(at, "must not be empty");
