@@ -80,7 +80,7 @@ public final class BackupCycle implements CycleRunner {
           "another backup cycle is running with this configuration ("
               + busy.file()
               + " is locked, by `run` from cron or the agent); nothing was done";
-      LOG.error("cycle {} not started: {}", request.cycleId(), msg);
+      LOG.error(CycleReport.IN_REPORT, "cycle {} not started: {}", request.cycleId(), msg);
       sink.accept(
           new CycleEvent.Error(
               request.cycleId(), ErrorKind.CYCLE_LOCKED, null, null, null, msg, null, null));

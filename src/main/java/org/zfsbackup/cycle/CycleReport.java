@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
+import org.slf4j.Marker;
+import org.slf4j.MarkerFactory;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
 
@@ -21,6 +23,11 @@ public record CycleReport(
     List<DatasetResult> datasets,
     List<String> warnings,
     List<Pruned> pruned) {
+  /**
+   * Marks a log line whose content the report repeats (a dataset's failure, a cycle that could not
+   * start): {@code run --quiet} drops it, so a cron mail has each failure once.
+   */
+  public static final Marker IN_REPORT = MarkerFactory.getMarker("zba-in-report");
 
   /** A cycle without pruning. */
   public CycleReport(

@@ -45,7 +45,7 @@ final class TransferEvents {
 
   /** The log line and the error event of a failed dataset; its progress is the caller's. */
   void error(String dataset, ErrorKind kind, String message, ProcessResult r) {
-    LOG.error("{}: {} failed ({}): {}", who, dataset, kind, message);
+    LOG.error(CycleReport.IN_REPORT, "{}: {} failed ({}): {}", who, dataset, kind, message);
     sink.accept(
         new CycleEvent.Error(
             cycleId, kind, phase, sourceName, dataset, message, exitCode(r), stderr(r)));

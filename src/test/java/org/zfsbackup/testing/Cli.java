@@ -2,6 +2,7 @@ package org.zfsbackup.testing;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.turbo.TurboFilter;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -23,11 +24,13 @@ public record Cli(int code, String out, String err) {
 
   /**
    * Runs {@code Main} with {@code args} and {@code env}. Main configures logging ({@code --quiet}
-   * sets the root level to ERROR): the level is restored afterwards, for the tests that follow.
+   * sets the root level to ERROR and adds a filter): both are restored afterwards, for the tests
+   * that follow.
    */
   public static Cli run(Map<String, String> env, String... args) {
     Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
     Level level = root.getLevel();
+    List<TurboFilter> filters = List.copyOf(root.getLoggerContext().getTurboFilterList());
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     try {
@@ -41,6 +44,7 @@ public record Cli(int code, String out, String err) {
           code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     } finally {
       root.setLevel(level);
+      root.getLoggerContext().getTurboFilterList().retainAll(filters);
     }
   }
 }
