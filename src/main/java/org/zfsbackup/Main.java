@@ -37,7 +37,7 @@ public final class Main {
 
       Options:
         --config PATH   configuration file (YAML or JSON), default config/agent.yaml
-        --quiet, -q     print nothing on success, only errors on failure (run, check)
+        --quiet, -q     print nothing on success, only errors on failure (run, plan, check)
         --help, -h      this text
         --version       the version
 
@@ -45,6 +45,7 @@ public final class Main {
         0  success (run: every dataset sent or already up to date; check: every item passed)
         1  failure (run: at least one dataset failed; check: at least one item failed)
         2  bad usage or bad configuration; nothing was run
+        130, 143  run or plan stopped by SIGINT or SIGTERM (the cycle is reported interrupted)
       """;
 
   /** A parsed command line. */
@@ -113,8 +114,8 @@ public final class Main {
         }
         case "--quiet", "-q" -> quiet = true;
         case "--config", "-c" -> {
-          if (i + 1 >= rest.size()) {
-            throw new UsageException("--config needs a path");
+          if (i + 1 >= rest.size() || rest.get(i + 1).startsWith("-")) {
+            throw new UsageException("--config needs a path"); // not the next option taken as one
           }
           config = Path.of(rest.get(++i));
         }

@@ -98,6 +98,13 @@ class MainTest {
     assertTrue(err().contains("--config needs a path"));
   }
 
+  /** Catches: the next option taken as the path (and then "config file --quiet not found"). */
+  @Test
+  void configFollowedByAnOption_exit2() {
+    assertEquals(2, main("run", "--config", "--quiet"));
+    assertTrue(err().contains("--config needs a path"), err());
+  }
+
   @Test
   void missingConfigFile_exit2NamingThePath() {
     assertEquals(2, main("run", "--config", "/nonexistent/agent.yaml"));

@@ -36,7 +36,9 @@ final class ConfigSources {
   /** The merged tree; a bad override name goes to {@code problems}, each override's origin too. */
   static ObjectNode read(
       Path file, Map<String, String> env, Map<String, String> properties, Problems problems) {
-    if (!Files.isRegularFile(file)) {
+    if (Files.isDirectory(file)) {
+      throw new ConfigException("config file " + file + " is a directory; give the file in it");
+    } else if (!Files.isRegularFile(file)) {
       throw new ConfigException(
           String.format(
               "config file %s not found (absolute: %s); use --config PATH, or start from %s",

@@ -271,6 +271,15 @@ class ConfigLoaderTest {
     assertTrue(e.getMessage().contains("not found"), e.getMessage());
   }
 
+  /** Catches: a directory reported as "not found", though it is there. */
+  @Test
+  void load_directory_saysItIsADirectory() {
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(dir, Map.of(), Map.of()));
+
+    assertTrue(e.getMessage().contains(dir + " is a directory"), e.getMessage());
+  }
+
   @Test
   void load_jsonFileWithWrongType_namesKeyPath() throws IOException {
     Path json =
