@@ -16,6 +16,9 @@ import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 final class PahoCalls {
   private PahoCalls() {}
 
+  /** The will's payload, retained on {@code T/availability}. */
+  static final String WILL = "offline";
+
   /**
    * Clean session, Paho's automatic reconnect after a lost connection, {@code offline} as the
    * retained will, credentials, the broker's name checked against its certificate, and a raised
@@ -29,7 +32,7 @@ final class PahoCalls {
     options.setKeepAliveInterval(settings.keepAliveSeconds());
     options.setConnectionTimeout(10);
     options.setMaxInflight(1000);
-    options.setWill(settings.willTopic(), "offline".getBytes(StandardCharsets.UTF_8), 1, true);
+    options.setWill(settings.willTopic(), WILL.getBytes(StandardCharsets.UTF_8), 1, true);
     settings.username().ifPresent(options::setUserName);
     settings.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
     options.setHttpsHostnameVerificationEnabled(

@@ -185,11 +185,17 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   private void connected(long n, boolean reconnect) {
     if (closed || !wanted) {
-      // A reconnect raced with disconnect(): do not come back online during a power-down.
+      // Paho's automatic reconnect got through after disconnect() (the broker came back during a
+      // power-down): do not come back online. A clean disconnect stops the broker from sending the
+      // will, and a broker that crashed in the meantime never got the agent's "offline" (or lost
+      // it): publish it again first, or the retained availability says "online" for a machine
+      // that is going to sleep, and a command sent on the strength of it is lost.
       log.info(
-          "connected to MQTT broker {} while shutting the connection down; disconnecting",
+          "connected to MQTT broker {} while shutting the connection down; publishing offline and"
+              + " disconnecting",
           settings.url());
-      disconnectNow();
+      publish(settings.willTopic(), PahoCalls.WILL, true);
+      inFlight.settled(settings.ackTimeout().toMillis()).compose(v -> disconnectNow());
       return;
     }
     attempt = 0;

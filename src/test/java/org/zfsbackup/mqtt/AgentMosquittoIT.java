@@ -211,6 +211,46 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   }
 
   /**
+   * The broker crashes while the agent is suspending and stays down while the cycle ends and the
+   * power command runs (nobody can publish {@code offline}, and a crashed broker sends no will); it
+   * comes back while the machine "sleeps", and Paho's automatic reconnect gets through. Catches:
+   * that connection closed cleanly without a word, leaving the new broker with no {@code offline}
+   * (a Home Assistant automation waiting for {@code online} would find the old broker's state gone,
+   * and one with persistence would keep {@code online}); the reconnect running the power command
+   * again.
+   */
+  @Test
+  void suspend_brokerBackWhileAsleep_offlineIsRetainedAgain_powerCommandRunsOnce()
+      throws Exception {
+    PowerRuns power = power(false);
+    engine.blockStreams();
+    startAgent(power.command());
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    int mark = probe.mark();
+    command("suspend");
+    awaitState(probe, mark, "suspending");
+
+    broker.kill(); // and it stays down while the cycle ends and the power command runs
+    engine.release();
+    power.awaitCount(1, WAIT);
+    broker.restart(); // back, empty, while the machine "sleeps"
+    MqttProbe asleep = probe();
+    asleep.await(topics.availability(), "offline", WAIT);
+    assertTrue(
+        broker.awaitCleanDisconnect(clientId, WAIT), "then it disconnected: " + broker.logText());
+    assertEquals(
+        List.of("offline"),
+        asleep.messages(topics.availability()).stream().map(m -> m.text()).toList());
+
+    power.open(); // wake up
+    asleep.await(topics.availability(), "online", WAIT);
+    assertEquals(1, power.count(), "the power command ran once");
+  }
+
+  /**
    * The broker refuses the agent's subscription to T (SUBACK 0x80, here by Mosquitto's
    * dynamic-security plugin; its {@code acl_file} never refuses a subscription). Catches: a refused
    * subscription counted as success — the agent would publish {@code online} and every command
