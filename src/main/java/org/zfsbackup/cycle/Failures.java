@@ -3,6 +3,7 @@ package org.zfsbackup.cycle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
@@ -26,8 +27,14 @@ final class Failures {
 
   private Failures() {}
 
-  /** A listing of a source side that failed for more than missing roots. */
-  static ErrorKind listing(ProcessResult r) {
+  /**
+   * A listing of a source side that failed for more than missing roots. A forced stop kills the
+   * listing in flight (ssh then exits 255, zfs 143): that is the stop's doing, not the host's.
+   */
+  static ErrorKind listing(ProcessResult r, boolean forcedStop) {
+    if (forcedStop) {
+      return ErrorKind.INTERRUPTED;
+    }
     return r.exitCode() == SSH_FAILURE || r.timedOut()
         ? ErrorKind.HOST_UNREACHABLE
         : ErrorKind.LIST_FAILED;
@@ -67,7 +74,8 @@ final class Failures {
       kind = ErrorKind.STALLED;
       why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
       blamed = null;
-    } else if (pr.firstFailure() == PipeResult.Stage.RECEIVE && !receive.ok()) {
+    } else if (!receive.ok()
+        && (pr.firstFailure() == PipeResult.Stage.RECEIVE || brokenPipe(send, receive))) {
       boolean ssh = receive.exitCode() == SSH_FAILURE;
       kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.RECEIVE_FAILED;
       why =
@@ -97,6 +105,18 @@ final class Failures {
     String message =
         dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
     return new Failure(kind, message, blamed);
+  }
+
+  /**
+   * The send failed writing into a pipe the receive had closed, and the receive said why: the
+   * receive went first, whatever order the exits were seen in (they come microseconds apart, and
+   * the JVM's reaper threads may see them either way round).
+   */
+  private static boolean brokenPipe(ProcessResult send, ProcessResult receive) {
+    return !send.ok()
+        && (send.exitCode() == 141
+            || send.stderrTail().toLowerCase(Locale.ROOT).contains("broken pipe"))
+        && !receive.stderrTail().isBlank();
   }
 
   /** OpenZFS's refusal to replace an encrypted filesystem (libzfs_sendrecv.c, zfs_receive_one). */

@@ -101,8 +101,13 @@ final class Transfer {
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
+      ErrorKind kind = Failures.listing(r, scope.control().forced());
+      if (kind == ErrorKind.INTERRUPTED) {
+        String msg = "listing " + route.source().label() + " killed by a forced stop";
+        return new Result(failAll(listRoots, kind, msg, null), List.of());
+      }
       String msg = "cannot list " + route.source().label() + ": " + r.describe();
-      return new Result(failAll(listRoots, Failures.listing(r), msg, r), List.of());
+      return new Result(failAll(listRoots, kind, msg, r), List.of());
     }
     ZfsListing listing;
     try {
@@ -124,6 +129,10 @@ final class Transfer {
           route.target().ensureListed(scope.runner(), scope.shortTimeout());
       if (targetError.isPresent()) {
         TargetSide.Problem p = targetError.get();
+        if (scope.control().forced()) { // it killed the target's listing: not the target's fault
+          String msg = "listing the target killed by a forced stop";
+          p = new TargetSide.Problem(ErrorKind.INTERRUPTED, msg);
+        }
         results.addAll(failAll(datasets, p.kind(), p.message(), null));
         return new Result(results, List.of());
       }

@@ -138,7 +138,7 @@ class FailuresTest {
             false,
             ErrorKind.RECEIVE_FAILED,
             "receive failed: 'recv' exited with 1: destination has been modified;"
-                + " send: 'send' exited with 141: broken pipe after 42 bytes",
+                + " then the send: 'send' exited with 141: broken pipe after 42 bytes",
             "receive"),
         Arguments.of(
             "receive timed out",
@@ -205,6 +205,16 @@ class FailuresTest {
             "send failed: 'ssh' exited with 1: cannot open 'tank/data@c';"
                 + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
             "send"),
+        Arguments.of(
+            "the receive runs out of space; the send's broken pipe is seen to exit first",
+            exit("zfs", 1, "warning: cannot send 'tank/data@c': Broken pipe"),
+            exit("zfs", 1, "cannot receive new filesystem stream: out of space"),
+            PipeResult.Stage.SEND,
+            ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'zfs' exited with 1: cannot receive new filesystem stream: out of"
+                + " space; then the send: 'zfs' exited with 1: warning: cannot send"
+                + " 'tank/data@c': Broken pipe after 42 bytes",
+            "receive"),
         Arguments.of(
             "push: ssh to the target drops first",
             exit("zfs", 1, "broken pipe"),
@@ -331,6 +341,8 @@ class FailuresTest {
   @ParameterizedTest
   @MethodSource("listings")
   void listing_unreachableHostOrFailedListing(ProcessResult r, ErrorKind kind) {
-    assertEquals(kind, Failures.listing(r));
+    assertEquals(kind, Failures.listing(r, false));
+    // Catches a listing killed by the user's forced stop blamed on the host (ssh exits 255 then).
+    assertEquals(ErrorKind.INTERRUPTED, Failures.listing(r, true));
   }
 }

@@ -1,6 +1,7 @@
 package org.zfsbackup.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -209,6 +210,9 @@ class RunSigtermEndToEndIT {
     assertEquals(List.of(), localSsh, "the listing's ssh outlived the run");
     assertEquals(143, jvm.exitValue());
     assertTrue(out.contains("cycle interrupted:"), out);
+    // The stop killed the listing: not blamed on the host (whose ssh then exits 255).
+    assertTrue(out.contains("killed by a forced stop"), out);
+    assertFalse(out.contains("host_unreachable"), out);
   }
 
   @Test
