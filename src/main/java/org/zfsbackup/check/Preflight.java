@@ -1,6 +1,9 @@
 package org.zfsbackup.check;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -148,6 +151,8 @@ public final class Preflight {
               names.add(name);
               tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
             });
+    names.add("state file");
+    tasks.add(() -> stateItem(config.stateFile()));
     SharingCheck.addItems(endpoints, sharing, itemTimeout(), names, tasks);
 
     items.addAll(runAll(names, tasks));
@@ -252,6 +257,39 @@ public final class Preflight {
                 + cmd
                 + "' (install pv, or set commands.pv: [])"
                 + (r.stderrTail().isBlank() ? "" : ": " + oneLine(r.stderrTail())));
+  }
+
+  /**
+   * The agent keeps {@code last_success_at} and its cycle lock beside it: a state file that cannot
+   * be written loses them at each restart. A file is created and removed in its directory to see; a
+   * directory still to be made is judged by the nearest one that exists.
+   */
+  static CheckItem stateItem(Path file) {
+    String name = "state file";
+    Path dir = file.toAbsolutePath().getParent();
+    Path existing = dir;
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    String problem = null;
+    if (Files.isDirectory(file)) {
+      problem = file + " is a directory";
+    } else if (existing == null || !Files.isDirectory(existing)) {
+      problem = "no directory to create " + dir + " in";
+    } else if (existing.equals(dir)) {
+      try {
+        Files.delete(Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp"));
+      } catch (IOException e) {
+        problem = "cannot write in " + dir + " (" + e.getClass().getSimpleName() + ")";
+      }
+    } else if (!Files.isWritable(existing)) {
+      problem = "cannot create " + dir + ": " + existing + " is not writable";
+    }
+    return problem == null
+        ? CheckItem.ok(name, file + " writable")
+        : CheckItem.fail(
+            name,
+            problem + ": last_success_at would be lost at each restart, and the lock with it");
   }
 
   /** Why a {@code zfs list} failed, in the words a user would search for. */

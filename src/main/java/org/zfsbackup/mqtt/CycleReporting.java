@@ -165,7 +165,7 @@ final class CycleReporting {
         lastSuccessAt = report.finishedAt();
       }
       lastResult = Payloads.result(report, lastSuccessAt);
-      save(lastSuccessAt, lastResult.deepCopy());
+      save(c, lastSuccessAt, lastResult.deepCopy());
       out.result(lastResult);
       watchStaleness();
     }
@@ -215,7 +215,12 @@ final class CycleReporting {
     }
   }
 
-  private void save(Instant at, ObjectNode result) {
+  /**
+   * Saves in the background; a failure is a warning on {@code T/error} as well as in the log: what
+   * is not saved is lost at the next start (a wake-up), and Home Assistant would then show no last
+   * success at all.
+   */
+  private void save(AgentCycle c, Instant at, ObjectNode result) {
     lastSave =
         workers
             .<Void>executeBlocking(
@@ -224,7 +229,17 @@ final class CycleReporting {
                   return null;
                 },
                 true)
-            .onFailure(e -> log.warn("could not save {}: {}", store.file(), e.toString()))
+            .onFailure(
+                e -> {
+                  String msg =
+                      "could not save the state file "
+                          + store.file()
+                          + " ("
+                          + e.getMessage()
+                          + "): last_success_at and this result are lost when the agent restarts";
+                  log.warn("{}", msg);
+                  context.runOnContext(v -> out.agentError(c, ErrorKind.WARNING.wire(), msg));
+                })
             .otherwiseEmpty();
   }
 }

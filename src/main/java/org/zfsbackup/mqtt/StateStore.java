@@ -50,6 +50,9 @@ final class StateStore {
     }
     try {
       JsonNode root = Payloads.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+      if (!root.isObject()) { // an empty file too: said, not taken for a first start in silence
+        throw new IOException(root.isMissingNode() ? "empty" : "not a JSON object");
+      }
       Optional<Instant> lastSuccess = Optional.empty();
       JsonNode at = root.get("last_success_at");
       if (at != null && at.isTextual()) {

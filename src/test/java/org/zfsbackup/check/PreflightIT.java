@@ -164,7 +164,7 @@ class PreflightIT {
 
       assertEquals(0, run.exit(), run.out() + run.err());
       List<String> lines = run.out().lines().toList();
-      assertEquals(8, lines.size(), run.out());
+      assertEquals(9, lines.size(), run.out());
       assertTrue(lines.stream().allMatch(l -> l.startsWith("ok   ")), run.out());
       assertEquals(
           "ok   broker tcp://127.0.0.1:" + brokerPort + ": connected as backup", lines.get(1));
@@ -174,12 +174,13 @@ class PreflightIT {
       assertEquals(
           "ok   offsite root@127.0.0.1:" + ssh.port + " target " + bak + "/offsite: present",
           lines.get(6));
+      assertTrue(lines.get(7).startsWith("ok   state file: "), run.out());
       // The source and the offsite side are one host: one connection, one line.
       assertEquals(
           "ok   ssh sharing root@127.0.0.1:"
               + ssh.port
               + ": ok, one connection for every command of a cycle",
-          lines.get(7));
+          lines.get(8));
       assertFalse(run.out().contains(password) || run.err().contains(password));
 
       Run quiet = check(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", password), "--quiet");
@@ -263,7 +264,7 @@ class PreflightIT {
 
     assertEquals(1, run.exit(), run.out());
     List<String> lines = run.out().lines().toList();
-    assertEquals(8, lines.size(), run.out());
+    assertEquals(9, lines.size(), run.out());
     assertTrue(lines.get(0).startsWith("ok   config"), run.out());
     assertTrue(
         lines
@@ -287,15 +288,16 @@ class PreflightIT {
                     + " target offsitepool/backups: ssh failed: "),
         run.out());
     assertTrue(lines.get(5).contains("Connection refused"), run.out());
+    assertTrue(lines.get(6).startsWith("ok   state file: "), run.out());
     // Hosts that do not answer: their sharing is not tried, and does not fail the check twice.
     assertEquals(
         "warn ssh sharing 127.0.0.1:"
             + silent.getLocalPort()
             + ": not tried, ssh to this host failed",
-        lines.get(6));
+        lines.get(7));
     assertEquals(
         "warn ssh sharing 127.0.0.1:" + closedPort + ": not tried, ssh to this host failed",
-        lines.get(7));
+        lines.get(8));
     assertFalse(run.out().contains(password), run.out());
     // Parallel, each bounded by connect_timeout_s (1 s) plus the margin: far below the sum.
     assertTrue(

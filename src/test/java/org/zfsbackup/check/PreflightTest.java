@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -17,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.CommandsConfig;
 import org.zfsbackup.config.AgentConfig.HomeAssistantConfig;
@@ -145,6 +148,7 @@ class PreflightTest {
         ok   backup root backuppool/backups: present
         ok   byte counter: pv works
         ok   offsite host-albion target offsitepool/backups: present
+        ok   state file: /tmp/state.json writable
         """,
         out);
     assertTrue(passed[0], "every item passed: Main exits 0");
@@ -342,13 +346,41 @@ class PreflightTest {
         items.get(1).line());
   }
 
+  /**
+   * Catches: a state file that cannot be written passing the preflight (the agent then loses
+   * last_success_at at each restart, with one log line).
+   */
+  @Test
+  void stateItem_directoryOrNoWhereToCreateIt_fails(@TempDir Path dir) throws IOException {
+    assertEquals(
+        "ok   state file: " + dir.resolve("a/b.json") + " writable",
+        Preflight.stateItem(dir.resolve("a/b.json")).line());
+    Files.createDirectories(dir.resolve("state.json"));
+    assertTrue(
+        Preflight.stateItem(dir.resolve("state.json"))
+            .line()
+            .startsWith("FAIL state file: " + dir.resolve("state.json") + " is a directory: "));
+    Files.writeString(dir.resolve("file"), "");
+    assertTrue(
+        Preflight.stateItem(dir.resolve("file/state.json"))
+            .line()
+            .startsWith("FAIL state file: no directory to create " + dir.resolve("file")));
+    assertEquals(List.of("file", "state.json"), names(dir), "the check left nothing behind");
+  }
+
+  private static List<String> names(Path dir) throws IOException {
+    try (var files = Files.list(dir)) {
+      return files.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+
   @Test
   void check_noPush_hasNoOffsiteLine() {
     AgentConfig c = config(Optional.of(MQTT), List.of(remote("a", "a", "tank")), Optional.empty());
 
     List<CheckItem> items = new Preflight(c, new FakeRunner(), BROKER_OK, SMALL_MARGIN).check();
 
-    assertEquals(5, items.size()); // config, broker, source, backup root, byte counter
+    assertEquals(6, items.size()); // config, broker, source, backup root, byte counter, state
     assertTrue(items.stream().noneMatch(i -> i.name().startsWith("offsite")));
     assertTrue(items.get(0).detail().endsWith("no push"));
   }

@@ -751,6 +751,25 @@ class AgentTest {
         new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
   }
 
+  // Catches: a state file that cannot be written failing with a log line only: last_success_at is
+  // then lost at the next start (a wake-up), and nobody was told.
+  @Test
+  void result_stateFileCannotBeSaved_warningOnTheErrorTopic() throws Exception {
+    Files.createDirectories(dir.resolve("state.json")); // a directory where the file should be
+    send("run");
+    await(() -> errors("warning") == 1, "a warning");
+    String message =
+        mqtt.json(T.error()).stream()
+            .filter(e -> e.get("kind").asText().equals("warning"))
+            .findFirst()
+            .orElseThrow()
+            .get("message")
+            .asText();
+    assertTrue(message.startsWith("could not save the state file " + dir.resolve("state.json")));
+    assertTrue(message.contains("lost when the agent restarts"), message);
+    assertEquals("success", mqtt.last(T.result()).get("outcome").asText(), "the backup itself");
+  }
+
   // Catches: a dry run replacing the retained result (Home Assistant's Last result, Last success
   // and Problem would show it, and a reconnect would republish it), or a result without dry_run.
   @Test
