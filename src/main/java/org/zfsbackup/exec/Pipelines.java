@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.zfsbackup.exec.ProcessRunner.ByteProgress;
 import org.zfsbackup.exec.ProcessRunner.KillSwitch;
 
@@ -70,7 +71,7 @@ final class Pipelines {
     try {
       procs = ProcessBuilder.startPipeline(builders);
     } catch (IOException e) {
-      return notStarted(send, receive, e);
+      return notStarted(send, counter, receive, e);
     }
     Process s = procs.get(0);
     Process r = procs.get(procs.size() - 1);
@@ -136,8 +137,19 @@ final class Pipelines {
     return sampler;
   }
 
-  private static PipeResult notStarted(List<String> send, List<String> receive, IOException e) {
-    ProcessResult failed = new ProcessResult(send, -1, "", e.getMessage(), true, false);
+  /**
+   * The pipeline could not start: reported on the send's side, naming the program that is missing
+   * (Java's message quotes it: {@code Cannot run program "pv"}), which may be the counter's.
+   */
+  private static PipeResult notStarted(
+      List<String> send, List<String> counter, List<String> receive, IOException e) {
+    String why = String.valueOf(e.getMessage());
+    List<String> culprit =
+        Stream.of(send, counter, receive)
+            .filter(argv -> !argv.isEmpty() && why.contains("\"" + argv.get(0) + "\""))
+            .findFirst()
+            .orElse(send);
+    ProcessResult failed = new ProcessResult(culprit, -1, "", why, true, false);
     return new PipeResult(
         0, failed, new ProcessResult(receive, -1, "", "", true, false), false, false);
   }

@@ -198,7 +198,8 @@ public final class SshSharing implements AutoCloseable {
       return new Connection(
           plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
     }
-    return fallback(plain, "ssh refused the sharing options: " + r.describe(), r);
+    String why = r.startFailed() ? "ssh could not start: " : "ssh refused the sharing options: ";
+    return fallback(plain, why + r.describe(), r);
   }
 
   private Connection fallback(Endpoint plain, String why, ProcessResult r) {

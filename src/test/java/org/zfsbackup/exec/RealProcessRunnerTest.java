@@ -88,4 +88,22 @@ class RealProcessRunnerTest {
     assertTrue(r.ok());
     assertEquals(null, r.firstFailure());
   }
+
+  /**
+   * Catches a missing counter reported as "could not start 'zfs send …'" (pv is what is missing).
+   */
+  @Test
+  void pipe_counterMissing_namesTheCounter() {
+    PipeResult r =
+        new RealProcessRunner(List.of("/nonexistent/pv"))
+            .pipe(
+                List.of("sh", "-c", "echo hi"),
+                List.of("sh", "-c", "cat >/dev/null"),
+                b -> {},
+                Duration.ofSeconds(30),
+                NO_KILL);
+    assertFalse(r.ok());
+    assertTrue(
+        r.send().describe().startsWith("could not start '/nonexistent/pv"), r.send().describe());
+  }
 }

@@ -138,6 +138,21 @@ class SshSharingTest {
     assertTrue(sharing.directory().isEmpty(), "no directory until a remote host needs one");
   }
 
+  /** Catches a missing ssh program reported as "ssh refused the sharing options". */
+  @Test
+  void share_sshCannotStart_saysSo() {
+    FakeSsh ssh = new FakeSsh();
+    ssh.probe =
+        argv -> new ProcessResult(argv, -1, "", "Cannot run program \"ssh\": error=2", true, false);
+    SshSharing sharing = open(ssh);
+
+    SshSharing.Connection c = sharing.share(host("a"));
+
+    assertEquals(SshSharing.State.FALLBACK, c.state());
+    assertTrue(c.warning().orElseThrow().contains("(ssh could not start: "), c.detail());
+    sharing.close();
+  }
+
   @Test
   void share_optionsRefused_plainEndpointAndOneWarning() {
     FakeSsh ssh = new FakeSsh();
