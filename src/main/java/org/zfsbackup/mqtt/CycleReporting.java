@@ -47,6 +47,10 @@ final class CycleReporting {
   private CycleProgress cycleProgress;
   private long staleTimer = -1;
   private Instant lastSuccessAt;
+
+  /** Steps of the last real cycle over every configured dataset; null before the first. */
+  private Integer fullSteps;
+
   private Future<Void> lastSave = Future.succeededFuture();
 
   CycleReporting(
@@ -70,6 +74,7 @@ final class CycleReporting {
   void restore(StateStore.Saved saved) {
     lastSuccessAt = saved.lastSuccessAt().orElse(null);
     lastResult = saved.lastResult().orElse(null);
+    fullSteps = steps(lastResult);
     if (lastSuccessAt != null) {
       log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
     }
@@ -89,16 +94,18 @@ final class CycleReporting {
   /** A cycle starts: progress starts afresh, and Cycle progress shows 0 (or unknown). */
   void started(AgentCycle c) {
     throttle.reset();
-    cycleProgress = new CycleProgress(c.id, expectedSteps());
+    // A run limited with `datasets` has a part of the steps, and how many is not known before it.
+    Integer expected = c.request.only().isEmpty() ? fullSteps : null;
+    cycleProgress = new CycleProgress(c.id, expected);
     out.cycleProgress(cycleProgress.payload());
   }
 
-  /** Steps of the last real cycle; null before the first. */
-  private Integer expectedSteps() {
-    if (lastResult == null || !lastResult.path("datasets").path("total").canConvertToInt()) {
+  /** The steps a result counted; null for none. */
+  private static Integer steps(ObjectNode result) {
+    if (result == null || !result.path("datasets").path("total").canConvertToInt()) {
       return null;
     }
-    return lastResult.path("datasets").path("total").asInt();
+    return result.path("datasets").path("total").asInt();
   }
 
   /**
@@ -165,6 +172,9 @@ final class CycleReporting {
         lastSuccessAt = report.finishedAt();
       }
       lastResult = Payloads.result(report, lastSuccessAt);
+      if (c.request.only().isEmpty()) {
+        fullSteps = report.datasets().size();
+      }
       save(c, lastSuccessAt, lastResult.deepCopy());
       out.result(lastResult);
       watchStaleness();

@@ -861,6 +861,32 @@ class AgentTest {
         List.of("event success", "state running", "cycle_progress", "progress started"));
   }
 
+  // Catches: a run limited with `datasets` taken as the size of a cycle: it would end at 50 %
+  // (expecting the full cycle's steps), and the next full cycle would show 100 % half-way.
+  @Test
+  void cycleProgress_limitedRun_expectsNothingAndDoesNotSetTheNextCyclesSize() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "full cycle");
+    int full = mqtt.last(T.result()).get("datasets").get("total").asInt();
+    send("{\"command\": \"run\", \"datasets\": [\"src:tank/b\"]}");
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "limited run");
+    String limited = engine.requests.get(1).cycleId();
+    List<JsonNode> its =
+        mqtt.json(T.cycleProgress()).stream()
+            .filter(p -> p.get("cycle_id").asText().equals(limited))
+            .toList();
+    assertTrue(its.get(0).get("datasets_expected").isNull(), its.get(0).toString());
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "next full cycle");
+    String next = engine.requests.get(2).cycleId();
+    JsonNode start =
+        mqtt.json(T.cycleProgress()).stream()
+            .filter(p -> p.get("cycle_id").asText().equals(next))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(full, start.get("datasets_expected").asInt(), "the last full cycle's steps");
+  }
+
   @Test
   void start_withSavedResult_republishesItOnConnect() {
     JsonNode saved =
