@@ -5,6 +5,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashSet;
@@ -71,16 +72,41 @@ public final class AgentLauncher {
   }
 
   public static boolean run(AgentConfig config, PrintStream err, CycleRunnerFactory engine) {
-    RunningAgent agent;
-    try {
-      agent = start(config, engine);
-    } catch (IllegalArgumentException e) {
-      err.println("zfs-backup-agent: " + e.getMessage());
+    // One agent per configuration: a second one (the unit and one started by hand) would take the
+    // broker session from the first every second (same client id), or answer every run with
+    // cycle_locked and show idle (another one), and Home Assistant would see both flicker.
+    Path instance = instanceLockFor(config.stateFile());
+    CycleLock.Attempt attempt = CycleLock.tryAcquire(instance);
+    if (attempt instanceof CycleLock.Busy) {
+      err.println(
+          "zfs-backup-agent: another agent is running with this configuration (it holds "
+              + instance
+              + "); stop it first");
       return false;
+    } else if (attempt instanceof CycleLock.Unavailable u) {
+      log.warn("cannot take {} ({}): a second agent would not be noticed", u.file(), u.why());
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(agent::stop, "agent-shutdown"));
-    agent.awaitStopped();
-    return true;
+    try {
+      RunningAgent agent;
+      try {
+        agent = start(config, engine);
+      } catch (IllegalArgumentException e) {
+        err.println("zfs-backup-agent: " + e.getMessage());
+        return false;
+      }
+      Runtime.getRuntime().addShutdownHook(new Thread(agent::stop, "agent-shutdown"));
+      agent.awaitStopped();
+      return true;
+    } finally {
+      if (attempt instanceof CycleLock.Acquired held) {
+        held.lock().close();
+      }
+    }
+  }
+
+  /** The lock an agent holds while it runs: beside {@code state_file}, like the cycle lock. */
+  static Path instanceLockFor(Path stateFile) {
+    return stateFile.resolveSibling(stateFile.getFileName() + ".agent.lock");
   }
 
   /**

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
+import org.zfsbackup.cycle.CycleLock;
 
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class AgentLauncherTest {
@@ -31,6 +32,22 @@ class AgentLauncherTest {
   AgentConfig config() {
     return TestConfigs.config(
         "tcp://127.0.0.1:1", "agent", "servers/host-backups", dir.resolve("s.json"), List.of());
+  }
+
+  /**
+   * Catches a second agent with the same configuration starting: it would take the broker session
+   * from the first every second, or answer its runs with cycle_locked.
+   */
+  @Test
+  void run_anotherAgentWithThisConfig_isRefusedAtOnce() {
+    AgentConfig c = config();
+    Path lock = AgentLauncher.instanceLockFor(c.stateFile());
+    try (CycleLock held = ((CycleLock.Acquired) CycleLock.tryAcquire(lock)).lock()) {
+      assertFalse(run(c));
+    }
+    String said = err.toString(StandardCharsets.UTF_8);
+    assertTrue(said.contains("another agent is running with this configuration"), said);
+    assertTrue(said.contains(lock.toString()), said);
   }
 
   @Test
