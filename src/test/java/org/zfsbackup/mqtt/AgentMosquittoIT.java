@@ -158,6 +158,19 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
         "one offline: published by the agent, not a will as well: " + texts(availability));
   }
 
+  /** The agent streams a run's first dataset when a plain suspend comes: it is suspending. */
+  void suspendMidStream(PowerRuns power) throws Exception {
+    engine.blockStreams();
+    startAgent(power.command());
+    MqttProbe probe = probe();
+    probe.await(topics.availability(), "online", WAIT);
+    command("run");
+    assertTrue(engine.awaitStreaming(10));
+    int mark = probe.mark();
+    command("suspend");
+    awaitState(probe, mark, "suspending");
+  }
+
   /**
    * The power command runs exactly once for one suspend, although the broker goes away twice around
    * it: killed while the agent is suspending (a stream in flight; the agent reconnects and
@@ -170,15 +183,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   void suspend_brokerRestartedWhileSuspendingAndWhileAsleep_powerCommandRunsOnce()
       throws Exception {
     PowerRuns power = power(false);
-    engine.blockStreams();
-    startAgent(power.command());
-    MqttProbe probe = probe();
-    probe.await(topics.availability(), "online", WAIT);
-    command("run");
-    assertTrue(engine.awaitStreaming(10));
-    int mark = probe.mark();
-    command("suspend");
-    awaitState(probe, mark, "suspending");
+    suspendMidStream(power);
 
     broker.kill(); // the connection drops while the agent waits for the stream to finish
     broker.restart();
@@ -223,15 +228,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   void suspend_brokerBackWhileAsleep_offlineIsRetainedAgain_powerCommandRunsOnce()
       throws Exception {
     PowerRuns power = power(false);
-    engine.blockStreams();
-    startAgent(power.command());
-    MqttProbe probe = probe();
-    probe.await(topics.availability(), "online", WAIT);
-    command("run");
-    assertTrue(engine.awaitStreaming(10));
-    int mark = probe.mark();
-    command("suspend");
-    awaitState(probe, mark, "suspending");
+    suspendMidStream(power);
 
     broker.kill(); // and it stays down while the cycle ends and the power command runs
     engine.release();
