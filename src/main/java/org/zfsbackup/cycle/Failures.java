@@ -108,12 +108,13 @@ final class Failures {
   }
 
   /**
-   * The send failed writing into a pipe the receive had closed, and the receive said why: the
-   * receive went first, whatever order the exits were seen in (they come microseconds apart, and
-   * the JVM's reaper threads may see them either way round).
+   * The send (zfs, not ssh) failed writing into a pipe the receive had closed, and the receive said
+   * why: the receive went first, whatever order the exits were seen in (they come microseconds
+   * apart, and the JVM's reaper threads may see them either way round).
    */
   private static boolean brokenPipe(ProcessResult send, ProcessResult receive) {
     return !send.ok()
+        && send.exitCode() != SSH_FAILURE // ssh's own "Broken pipe" is the network dropping
         && (send.exitCode() == 141
             || send.stderrTail().toLowerCase(Locale.ROOT).contains("broken pipe"))
         && !receive.stderrTail().isBlank();

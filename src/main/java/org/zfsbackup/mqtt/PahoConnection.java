@@ -195,7 +195,14 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
               + " disconnecting",
           settings.url());
       publish(settings.willTopic(), PahoCalls.WILL, true);
-      inFlight.settled(settings.ackTimeout().toMillis()).compose(v -> disconnectNow());
+      inFlight
+          .settled(settings.ackTimeout().toMillis())
+          .compose(
+              v ->
+                  // Unless connect() came meanwhile (a wake-up): its connection is not to be cut.
+                  (closed || !wanted) && n == connections.get()
+                      ? disconnectNow()
+                      : Future.<Void>succeededFuture());
       return;
     }
     attempt = 0;

@@ -206,6 +206,16 @@ class FailuresTest {
                 + " then the receive: 'zfs' exited with 1: cannot receive: incomplete after 42 bytes",
             "send"),
         Arguments.of(
+            "pull: the network drops (ssh's own broken pipe), then the receive sees a cut stream",
+            exit("ssh", 255, "client_loop: send disconnect: Broken pipe"),
+            exit("zfs", 1, "cannot receive incremental stream: incomplete stream"),
+            PipeResult.Stage.SEND,
+            ErrorKind.HOST_UNREACHABLE,
+            "transfer failed (ssh from the source): 'ssh' exited with 255: client_loop: send"
+                + " disconnect: Broken pipe; then the receive: 'zfs' exited with 1: cannot receive"
+                + " incremental stream: incomplete stream after 42 bytes",
+            "send"),
+        Arguments.of(
             "the receive runs out of space; the send's broken pipe is seen to exit first",
             exit("zfs", 1, "warning: cannot send 'tank/data@c': Broken pipe"),
             exit("zfs", 1, "cannot receive new filesystem stream: out of space"),
