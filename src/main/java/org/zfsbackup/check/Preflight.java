@@ -16,6 +16,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
@@ -265,6 +266,11 @@ public final class Preflight {
    * directory still to be made is judged by the nearest one that exists.
    */
   static CheckItem stateItem(Path file) {
+    return stateItem(file, Files::isWritable);
+  }
+
+  /** {@code writable}: whether this user may create in a directory (root may everywhere). */
+  static CheckItem stateItem(Path file, Predicate<Path> writable) {
     String name = "state file";
     Path dir = file.toAbsolutePath().getParent();
     Path existing = dir;
@@ -282,8 +288,15 @@ public final class Preflight {
       } catch (IOException e) {
         problem = "cannot write in " + dir + " (" + e.getClass().getSimpleName() + ")";
       }
-    } else if (!Files.isWritable(existing)) {
-      problem = "cannot create " + dir + ": " + existing + " is not writable";
+    } else if (!writable.test(existing)) {
+      // The dedicated-user unit's StateDirectory= makes it at the first start, as root.
+      return CheckItem.warn(
+          name,
+          dir
+              + " does not exist yet and this user cannot create it ("
+              + existing
+              + " is not writable): the systemd units create it at the first start; otherwise"
+              + " create it for the agent's user");
     }
     return problem == null
         ? CheckItem.ok(name, file + " writable")
