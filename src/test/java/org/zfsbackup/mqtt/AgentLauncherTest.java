@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
-import org.zfsbackup.cycle.CycleLock;
+import org.zfsbackup.testing.Prerequisites;
 
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class AgentLauncherTest {
@@ -39,11 +39,26 @@ class AgentLauncherTest {
    * from the first every second, or answer its runs with cycle_locked.
    */
   @Test
-  void run_anotherAgentWithThisConfig_isRefusedAtOnce() {
+  void run_anotherAgentWithThisConfig_isRefusedAtOnce() throws Exception {
+    Prerequisites.requireProgram("python3");
     AgentConfig c = config();
     Path lock = AgentLauncher.instanceLockFor(c.stateFile());
-    try (CycleLock held = ((CycleLock.Acquired) CycleLock.tryAcquire(lock)).lock()) {
+    // Another process holds it, with the same kind of lock (fcntl) Java takes.
+    Process other =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import fcntl, sys, time\n"
+                    + "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX)\n"
+                    + "print('locked', flush=True); time.sleep(60)",
+                lock.toString())
+            .start();
+    try (var out = other.inputReader()) {
+      assertEquals("locked", out.readLine());
       assertFalse(run(c));
+    } finally {
+      other.destroy();
+      other.waitFor();
     }
     String said = err.toString(StandardCharsets.UTF_8);
     assertTrue(said.contains("another agent is running with this configuration"), said);
