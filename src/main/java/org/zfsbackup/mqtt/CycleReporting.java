@@ -74,7 +74,8 @@ final class CycleReporting {
   void restore(StateStore.Saved saved) {
     lastSuccessAt = saved.lastSuccessAt().orElse(null);
     lastResult = saved.lastResult().orElse(null);
-    fullSteps = steps(lastResult);
+    fullSteps =
+        lastResult == null || lastResult.path("limited").asBoolean() ? null : steps(lastResult);
     if (lastSuccessAt != null) {
       log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
     }
@@ -163,16 +164,17 @@ final class CycleReporting {
               List.of(),
               List.of(t.toString()));
     }
+    boolean limited = !c.request.only().isEmpty();
     if (c.request.dryRun()) {
-      out.dryRunResult(Payloads.result(report, lastSuccessAt, true));
+      out.dryRunResult(Payloads.result(report, lastSuccessAt, true, limited));
     } else {
       // Only a cycle over every configured dataset: a run limited with `datasets` says nothing of
       // the others, one of which may still be failing (Problem and "Backup too old" rely on it).
-      if (report.outcome() == Outcome.SUCCESS && c.request.only().isEmpty()) {
+      if (report.outcome() == Outcome.SUCCESS && !limited) {
         lastSuccessAt = report.finishedAt();
       }
-      lastResult = Payloads.result(report, lastSuccessAt);
-      if (c.request.only().isEmpty()) {
+      lastResult = Payloads.result(report, lastSuccessAt, false, limited);
+      if (!limited) {
         fullSteps = report.datasets().size();
       }
       save(c, lastSuccessAt, lastResult.deepCopy());

@@ -273,15 +273,17 @@ final class Discovery {
 
   /**
    * ON when the last cycle failed or was partial, when nothing ever succeeded, or when the last
-   * success is older than {@code staleSeconds}; nothing (no change) for a dry run. Evaluated when a
-   * result arrives: the agent republishes the retained result when the last success turns stale.
+   * success is older than {@code staleSeconds}; nothing (no change) for a dry run, and for a run
+   * limited with {@code datasets} that is none of these (its success says nothing of the others).
+   * Evaluated when a result arrives: the agent republishes the retained result when the last
+   * success turns stale.
    */
   static String problemTemplate(long staleSeconds) {
     return "{% if value_json.dry_run %}"
         + "{% elif value_json.outcome in ['failed', 'partial'] or not value_json.last_success_at"
         + " or (now() - as_datetime(value_json.last_success_at)).total_seconds() > "
         + staleSeconds
-        + " %}ON{% else %}OFF{% endif %}";
+        + " %}ON{% elif value_json.limited %}{% else %}OFF{% endif %}";
   }
 
   private static void options(ObjectNode n, Stream<String> values) {

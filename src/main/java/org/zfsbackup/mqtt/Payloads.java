@@ -103,14 +103,17 @@ final class Payloads {
    * @param lastSuccessAt the end of the last cycle that succeeded, this one included; null if never
    */
   static ObjectNode result(CycleReport report, Instant lastSuccessAt) {
-    return result(report, lastSuccessAt, false);
+    return result(report, lastSuccessAt, false, false);
   }
 
   /**
-   * {@code T/result}, with {@code dry_run} (an extension of the contract's fields): true for a dry
-   * run's result, which Home Assistant's result entities ignore.
+   * {@code T/result}, with two extensions of the contract's fields: {@code dry_run}, true for a dry
+   * run's result, which Home Assistant's result entities ignore; and {@code limited}, true for a
+   * run limited with {@code datasets}, whose success says nothing of the other datasets (Problem
+   * keeps its state for it).
    */
-  static ObjectNode result(CycleReport report, Instant lastSuccessAt, boolean dryRun) {
+  static ObjectNode result(
+      CycleReport report, Instant lastSuccessAt, boolean dryRun, boolean limited) {
     ObjectNode n = JSON.createObjectNode();
     n.put("cycle_id", report.cycleId());
     n.put("run_id", report.runId());
@@ -128,6 +131,7 @@ final class Payloads {
     n.put("pruned", report.prunedCount());
     n.put("last_success_at", time(lastSuccessAt));
     n.put("dry_run", dryRun);
+    n.put("limited", limited);
     return n;
   }
 

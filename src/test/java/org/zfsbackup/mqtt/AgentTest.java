@@ -861,6 +861,27 @@ class AgentTest {
         List.of("event success", "state running", "cycle_progress", "progress started"));
   }
 
+  // Catches: a restart taking a saved limited run's result as the size of the next full cycle.
+  @Test
+  void cycleProgress_afterARestart_aSavedLimitedResultSetsNoSize() throws Exception {
+    send("{\"command\": \"run\", \"datasets\": [\"src:tank/b\"]}");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "limited run");
+    assertTrue(mqtt.last(T.result()).get("limited").asBoolean());
+    StateStore store = new StateStore(dir.resolve("state.json"));
+    await(() -> store.load().lastResult().isPresent(), "saved");
+    restartAgent(() -> {}, store.load());
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "full run");
+    assertFalse(mqtt.last(T.result()).get("limited").asBoolean());
+    String full = engine.requests.get(1).cycleId();
+    JsonNode start =
+        mqtt.json(T.cycleProgress()).stream()
+            .filter(p -> p.get("cycle_id").asText().equals(full))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(start.get("datasets_expected").isNull(), start.toString());
+  }
+
   // Catches: a run limited with `datasets` taken as the size of a cycle: it would end at 50 %
   // (expecting the full cycle's steps), and the next full cycle would show 100 % half-way.
   @Test
@@ -1070,13 +1091,17 @@ class AgentTest {
 
   /** Stops the agent, changes its settings, starts a fresh one on a fresh fake connection. */
   void restartAgent(Runnable change) throws Exception {
+    restartAgent(change, StateStore.Saved.NONE);
+  }
+
+  void restartAgent(Runnable change, StateStore.Saved saved) throws Exception {
     Promise<Void> done = Promise.promise();
     context.runOnContext(v -> agent.shutdown().onComplete(done));
     done.future().await(10, TimeUnit.SECONDS);
     change.run();
     timeline.clear();
     mqtt = new FakeMqtt(context, T, timeline);
-    agent = newAgent(StateStore.Saved.NONE);
+    agent = newAgent(saved);
     await(() -> "idle".equals(state()) && discoveryCount() == ENTITIES, "agent online and idle");
   }
 

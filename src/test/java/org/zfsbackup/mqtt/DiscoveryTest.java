@@ -315,6 +315,19 @@ class DiscoveryTest {
     assertEquals("ON", HaTemplates.render(sixHours, SUCCESS, "off", "2026-11-27T08:30:00Z"));
   }
 
+  // Catches: a run limited with `datasets` turning Problem off while a dataset it did not touch
+  // still fails (the last full cycle was partial); a limited run that fails not turning it on.
+  @Test
+  void problem_limitedRun_keepsItsStateUnlessItFailsOrTheSuccessIsStale() {
+    String limited = SUCCESS.replace("\"dry_run\": false", "\"dry_run\": false, \"limited\": true");
+    assertEquals("", render("binary_sensor", "problem", limited, "on"), "no change");
+    assertEquals(
+        "ON",
+        render("binary_sensor", "problem", limited.replace("\"success\"", "\"failed\""), "off"));
+    String template = entity("binary_sensor", "problem").get("value_template").asText();
+    assertEquals("ON", HaTemplates.render(template, limited, "off", "2026-11-28T15:00:00Z"));
+  }
+
   @Test
   void lastErrorRunningAndRate_renderWhatTheAgentPublishes() {
     String error =

@@ -159,12 +159,16 @@ class PayloadsTest {
             "bytes",
             "pruned",
             "last_success_at",
-            "dry_run"),
+            "dry_run",
+            "limited"),
         fields(n));
     assertEquals(0, n.get("pruned").asLong());
     // dry_run (an extension): false for a real cycle, true for a dry run's result.
     assertFalse(n.get("dry_run").asBoolean());
-    assertTrue(Payloads.result(report, null, true).get("dry_run").asBoolean());
+    assertTrue(Payloads.result(report, null, true, false).get("dry_run").asBoolean());
+    // limited (an extension): true for a run limited with datasets.
+    assertFalse(n.get("limited").asBoolean());
+    assertTrue(Payloads.result(report, null, false, true).get("limited").asBoolean());
     assertEquals(
         List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
     assertEquals("partial", n.get("outcome").asText());
