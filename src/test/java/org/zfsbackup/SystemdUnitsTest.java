@@ -13,7 +13,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The shipped systemd units agree with the exit codes {@link Main} decides. Catches: a unit that
  * restarts forever on a bad configuration (exit 2), or counts the JVM's status after a clean
- * SIGTERM shutdown (143) as a failure, leaving the unit {@code failed} after every stop.
+ * SIGTERM shutdown (143) as a failure, leaving the unit {@code failed} after every stop; or that
+ * signals the agent's zfs and ssh processes together with it, so they die before it can stop them.
  */
 class SystemdUnitsTest {
 
@@ -24,6 +25,8 @@ class SystemdUnitsTest {
     assertEquals(
         List.of(String.valueOf(Main.EXIT_USAGE)), values(lines, "RestartPreventExitStatus"));
     assertEquals(List.of("143"), values(lines, "SuccessExitStatus"), "128 + SIGTERM");
+    // The agent stops its own children (and reports them interrupted), not systemd all at once.
+    assertEquals(List.of("mixed"), values(lines, "KillMode"));
     assertTrue(values(lines, "ExecStart").get(0).contains(" agent "), unit);
   }
 

@@ -32,7 +32,7 @@ final class Failures {
    * listing in flight (ssh then exits 255, zfs 143): that is the stop's doing, not the host's.
    */
   static ErrorKind listing(ProcessResult r, boolean forcedStop) {
-    if (forcedStop) {
+    if (forcedStop || signalled(r)) {
       return ErrorKind.INTERRUPTED;
     }
     return r.exitCode() == SSH_FAILURE || r.timedOut()
@@ -70,6 +70,11 @@ final class Failures {
       kind = ErrorKind.INTERRUPTED;
       why = "killed by a forced stop";
       blamed = null;
+    } else if (signalled(send) || signalled(receive)) {
+      kind = ErrorKind.INTERRUPTED;
+      why =
+          "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C, timeout)";
+      blamed = null;
     } else if (pr.stalled()) {
       kind = ErrorKind.STALLED;
       why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
@@ -105,6 +110,22 @@ final class Failures {
     String message =
         dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
     return new Failure(kind, message, blamed);
+  }
+
+  /**
+   * The process died of SIGTERM or SIGINT (status 128 + the signal; ssh says "Killed by signal"): a
+   * signal to the whole process group — systemctl stop with a unit's default KillMode, Ctrl-C, or
+   * timeout — reaches the agent's children at the same moment as the agent, before it records the
+   * stop. Not a failure of the host or of zfs. (The agent's own kills are {@link PipeResult#killed}
+   * and {@link PipeResult#stalled}, checked first.)
+   */
+  static boolean signalled(ProcessResult r) {
+    return !r.ok()
+        && !r.startFailed()
+        && (r.exitCode() == 128 + 15
+            || r.exitCode() == 128 + 2
+            || r.stderrTail().contains("Killed by signal 15")
+            || r.stderrTail().contains("Killed by signal 2"));
   }
 
   /**

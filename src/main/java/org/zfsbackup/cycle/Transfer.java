@@ -103,7 +103,12 @@ final class Transfer {
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
       ErrorKind kind = Failures.listing(r, scope.control().forced());
       if (kind == ErrorKind.INTERRUPTED) {
-        String msg = "listing " + route.source().label() + " killed by a forced stop";
+        String msg =
+            "listing "
+                + route.source().label()
+                + (scope.control().forced()
+                    ? " killed by a forced stop"
+                    : " stopped by a signal to its process: " + r.describe());
         return new Result(failAll(listRoots, kind, msg, null), List.of());
       }
       String msg = "cannot list " + route.source().label() + ": " + r.describe();

@@ -76,6 +76,26 @@ class FailuresTest {
             "no byte moved for 600 s; the stream was killed after 42 bytes",
             null),
         Arguments.of(
+            "a signal to the process group (systemctl stop): zfs send died of SIGTERM",
+            exit("send", 143, ""),
+            exit("recv", 1, "cannot receive: incomplete stream"),
+            false,
+            false,
+            ErrorKind.INTERRUPTED,
+            "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
+                + " timeout) after 42 bytes",
+            null),
+        Arguments.of(
+            "Ctrl-C reached the local ssh (it says so, and exits 255)",
+            exit("send", 255, "Killed by signal 2."),
+            exit("recv", 130, ""),
+            false,
+            false,
+            ErrorKind.INTERRUPTED,
+            "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
+                + " timeout) after 42 bytes",
+            null),
+        Arguments.of(
             "send fails, receive fine",
             exit("send", 1, "cannot open 'tank/data@c'"),
             ok("recv"),
@@ -345,7 +365,10 @@ class FailuresTest {
         Arguments.of(timedOut("ssh"), ErrorKind.HOST_UNREACHABLE),
         Arguments.of(exit("zfs", 1, "permission denied"), ErrorKind.LIST_FAILED),
         Arguments.of(exit("ssh", 127, "zfs: command not found"), ErrorKind.LIST_FAILED),
-        Arguments.of(notStarted("zfs"), ErrorKind.LIST_FAILED));
+        Arguments.of(notStarted("zfs"), ErrorKind.LIST_FAILED),
+        // A signal to the whole process group stopped it (systemctl stop, timeout, Ctrl-C).
+        Arguments.of(exit("zfs", 143, ""), ErrorKind.INTERRUPTED),
+        Arguments.of(exit("ssh", 255, "Killed by signal 15."), ErrorKind.INTERRUPTED));
   }
 
   @ParameterizedTest

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.MosquittoBroker;
 import org.zfsbackup.testing.MqttProbe;
@@ -159,6 +160,35 @@ class RunSigtermEndToEndIT {
     assertEquals(143, exit, "the SIGTERM status: non-zero");
     assertTrue(out.contains("cycle interrupted:"), out);
     assertTrue(out.contains("FAILED: src/data -> bak/h/src/data: full @a killed"), out);
+  }
+
+  /**
+   * SIGTERM to the whole process group, as Ctrl-C (SIGINT), {@code timeout} and a systemd unit
+   * without {@code KillMode=mixed} send it: the stream's processes die of the signal at the same
+   * moment as the JVM, before it records the stop. Catches that reported as {@code send_failed} or
+   * {@code host_unreachable} (their exit codes look like any failure) instead of interrupted.
+   */
+  @Test
+  void run_sigtermToTheProcessGroupMidStream_isInterruptedNotAFailure() throws Exception {
+    Path config = dir.resolve("config.yaml");
+    Files.writeString(config, String.join("\n", scenario()) + "\n");
+    List<String> argv = new ArrayList<>(List.of("setsid"));
+    argv.addAll(BuiltJar.command("run", "--config", config.toString()).command());
+    jvm =
+        new ProcessBuilder(argv)
+            .redirectOutput(dir.resolve("out").toFile())
+            .redirectError(dir.resolve("err").toFile())
+            .start();
+    awaitStreamThenRecordItsProcesses();
+
+    Cmd.ok("kill", "-TERM", "--", "-" + jvm.pid()); // the group setsid made, JVM included
+    assertTrue(jvm.waitFor(90, TimeUnit.SECONDS), "run ended");
+    String out = output();
+    System.out.println("run output (exit " + jvm.exitValue() + "):\n" + out);
+    assertNoneSurvived();
+    assertTrue(out.contains("cycle interrupted:"), out);
+    assertTrue(out.contains("(interrupted)"), out);
+    assertFalse(out.contains("(send_failed)") || out.contains("(host_unreachable)"), out);
   }
 
   /**
