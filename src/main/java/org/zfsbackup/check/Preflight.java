@@ -286,7 +286,12 @@ public final class Preflight {
       try {
         Files.delete(Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp"));
       } catch (IOException e) {
-        problem = "cannot write in " + dir + " (" + e.getClass().getSimpleName() + ")";
+        problem =
+            "cannot write in "
+                + dir
+                + " ("
+                + e.getClass().getSimpleName()
+                + "; cycles there run without their lock)";
       }
     } else if (!writable.test(existing)) {
       // The dedicated-user unit's StateDirectory= makes it at the first start, as root.
@@ -300,9 +305,7 @@ public final class Preflight {
     }
     return problem == null
         ? CheckItem.ok(name, file + " writable")
-        : CheckItem.fail(
-            name,
-            problem + ": last_success_at would be lost at each restart, and the lock with it");
+        : CheckItem.fail(name, problem + ": last_success_at would be lost at each restart");
   }
 
   /** Why a {@code zfs list} failed, in the words a user would search for. */
