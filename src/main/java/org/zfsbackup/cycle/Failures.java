@@ -70,14 +70,14 @@ final class Failures {
       kind = ErrorKind.INTERRUPTED;
       why = "killed by a forced stop";
       blamed = null;
+    } else if (pr.stalled()) {
+      kind = ErrorKind.STALLED;
+      why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
+      blamed = null;
     } else if (signalled(send) || signalled(receive)) {
       kind = ErrorKind.INTERRUPTED;
       why =
           "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C, timeout)";
-      blamed = null;
-    } else if (pr.stalled()) {
-      kind = ErrorKind.STALLED;
-      why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
       blamed = null;
     } else if (!receive.ok()
         && (pr.firstFailure() == PipeResult.Stage.RECEIVE || brokenPipe(send, receive))) {
@@ -122,6 +122,7 @@ final class Failures {
   static boolean signalled(ProcessResult r) {
     return !r.ok()
         && !r.startFailed()
+        && !r.timedOut() // the agent's own kill of a short command that ran too long
         && (r.exitCode() == 128 + 15
             || r.exitCode() == 128 + 2
             || r.stderrTail().contains("Killed by signal 15")

@@ -76,6 +76,15 @@ class FailuresTest {
             "no byte moved for 600 s; the stream was killed after 42 bytes",
             null),
         Arguments.of(
+            "stall: the watchdog's own SIGTERM (143) is the stall's, not a signal from outside",
+            exit("send", 143, ""),
+            exit("recv", 143, ""),
+            true,
+            false,
+            ErrorKind.STALLED,
+            "no byte moved for 600 s; the stream was killed after 42 bytes",
+            null),
+        Arguments.of(
             "a signal to the process group (systemctl stop): zfs send died of SIGTERM",
             exit("send", 143, ""),
             exit("recv", 1, "cannot receive: incomplete stream"),
@@ -368,7 +377,11 @@ class FailuresTest {
         Arguments.of(notStarted("zfs"), ErrorKind.LIST_FAILED),
         // A signal to the whole process group stopped it (systemctl stop, timeout, Ctrl-C).
         Arguments.of(exit("zfs", 143, ""), ErrorKind.INTERRUPTED),
-        Arguments.of(exit("ssh", 255, "Killed by signal 15."), ErrorKind.INTERRUPTED));
+        Arguments.of(exit("ssh", 255, "Killed by signal 15."), ErrorKind.INTERRUPTED),
+        // The agent's own kill of a listing that ran too long: the host's.
+        Arguments.of(
+            new ProcessResult(List.of("ssh"), -1, "", "Killed by signal 15.", false, true),
+            ErrorKind.HOST_UNREACHABLE));
   }
 
   @ParameterizedTest
