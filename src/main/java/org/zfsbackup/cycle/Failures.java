@@ -74,7 +74,8 @@ final class Failures {
       kind = ErrorKind.STALLED;
       why = "no byte moved for " + stallTimeout.toSeconds() + " s; the stream was killed";
       blamed = null;
-    } else if (signalled(send) || signalled(receive)) {
+    } else if (signalled(receive) || signalled(send) && !receive.ok()) {
+      // (A send killed after a receive that went well is the watchdog's: it outlived the receive.)
       kind = ErrorKind.INTERRUPTED;
       why =
           "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C, timeout)";

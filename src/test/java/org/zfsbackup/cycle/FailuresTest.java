@@ -85,6 +85,15 @@ class FailuresTest {
             "no byte moved for 600 s; the stream was killed after 42 bytes",
             null),
         Arguments.of(
+            "a send still running 30 s after the receive ended, ended by the agent (SIGTERM)",
+            exit("send", 143, ""),
+            ok("recv"),
+            false,
+            false,
+            ErrorKind.SEND_FAILED,
+            "send failed: 'send' exited with 143 after 42 bytes",
+            "send"),
+        Arguments.of(
             "a signal to the process group (systemctl stop): zfs send died of SIGTERM",
             exit("send", 143, ""),
             exit("recv", 1, "cannot receive: incomplete stream"),
