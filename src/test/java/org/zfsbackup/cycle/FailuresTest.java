@@ -38,6 +38,11 @@ class FailuresTest {
     return new ProcessResult(List.of(program), -1, "", "No such file or directory", true, false);
   }
 
+  /** What a stream stopped by a signal from outside (Ctrl-C, systemctl stop) reports. */
+  static final String SIGNALLED =
+      "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
+          + " timeout) after 42 bytes";
+
   static ProcessResult timedOut(String program) {
     return new ProcessResult(List.of(program), -1, "", "", false, true);
   }
@@ -100,8 +105,7 @@ class FailuresTest {
             false,
             false,
             ErrorKind.INTERRUPTED,
-            "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
-                + " timeout) after 42 bytes",
+            SIGNALLED,
             null),
         Arguments.of(
             "Ctrl-C reached the local ssh (it says so, and exits 255)",
@@ -110,8 +114,7 @@ class FailuresTest {
             false,
             false,
             ErrorKind.INTERRUPTED,
-            "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
-                + " timeout) after 42 bytes",
+            SIGNALLED,
             null),
         Arguments.of(
             "send fails, receive fine",
