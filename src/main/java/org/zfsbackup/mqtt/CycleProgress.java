@@ -63,13 +63,18 @@ final class CycleProgress {
 
   /** Percent over the cycle, one decimal; null when the number of steps is unknown. */
   Double percent() {
-    if (expected == null) {
+    Integer total = total();
+    if (total == null) {
       return null;
     }
-    int seen = ended.size() + (current == null ? 0 : 1);
-    int total = Math.max(expected, seen);
     double done = ended.size() + currentFraction;
     return Math.min(100.0, Math.round(done * 1000.0 / total) / 10.0);
+  }
+
+  /** The steps expected, raised to those this cycle has seen when it has more; null if unknown. */
+  private Integer total() {
+    int seen = ended.size() + (current == null ? 0 : 1);
+    return expected == null ? null : Math.max(expected, seen);
   }
 
   /** {@code T/cycle_progress}. */
@@ -78,7 +83,7 @@ final class CycleProgress {
     n.put("cycle_id", cycleId);
     n.put("percent", percent());
     n.put("datasets_done", ended.size());
-    n.put("datasets_expected", expected);
+    n.put("datasets_expected", total());
     n.put("phase", last == null || last.phase() == null ? null : last.phase().wire());
     n.put("source", last == null ? null : last.source());
     n.put("dataset", last == null ? null : last.dataset());

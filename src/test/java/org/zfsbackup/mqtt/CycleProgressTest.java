@@ -62,6 +62,9 @@ class CycleProgressTest {
   void percent_moreStepsThanExpected_raisesTheTotalAndNeverPasses100() {
     CycleProgress c = new CycleProgress("c1", 1);
     c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "b", StepStatus.STARTED, null));
+    // The published count is raised too (docs/mqtt.md), not only the percent's denominator.
+    assertEquals(2, c.payload().get("datasets_expected").asInt());
     c.update(p(Phase.PULL, "b", StepStatus.STREAMING, 50.0));
     assertEquals(75.0, c.percent(), "two steps seen: (1 + 0.5) / 2");
   }
