@@ -3,15 +3,11 @@ package org.zfsbackup.cycle;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
-import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
@@ -140,7 +136,7 @@ public final class BackupCycle implements CycleRunner {
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
     for (SourceConfig source : config.pull().sources()) {
-      Set<String> only = selection(request, source.name());
+      Set<String> only = CycleRules.selection(request, source.name());
       if (only != null && only.isEmpty()) {
         continue;
       }
@@ -180,7 +176,7 @@ public final class BackupCycle implements CycleRunner {
     Endpoint offsite = null;
     if (push.isPresent()) {
       PushConfig p = push.get();
-      Set<String> only = pushSelection(request);
+      Set<String> only = CycleRules.pushSelection(request, pullTarget);
       if (only == null || !only.isEmpty()) {
         if (!control.stopRequested()) {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));
@@ -196,7 +192,7 @@ public final class BackupCycle implements CycleRunner {
         offsite = remote;
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
-        Map<String, String> heldBack = heldBack(results);
+        Map<String, String> heldBack = CycleRules.heldBack(results);
         // Independent trees of push.datasets side by side, like the sources of the pull phase.
         List<Supplier<Ran>> pushes = new ArrayList<>();
         for (List<String> tree : Datasets.trees(p.datasets())) {
@@ -208,7 +204,7 @@ public final class BackupCycle implements CycleRunner {
                   tree,
                   only,
                   pushSide,
-                  pushMapping(p),
+                  CycleRules.pushMapping(p),
                   p.receiveOptions(),
                   p.raw(),
                   holdTag,
@@ -224,34 +220,8 @@ public final class BackupCycle implements CycleRunner {
 
     Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
-    return finish(request, started, results, warnings, pruned.pruned(), outcome(results, control));
-  }
-
-  /** The pull failures that mean a backup copy is not what its source sent. */
-  private static final Set<ErrorKind> NOT_FROM_SOURCE =
-      EnumSet.of(ErrorKind.DIVERGED, ErrorKind.NO_COMMON_SNAPSHOT, ErrorKind.TARGET_EXISTS);
-
-  /**
-   * The backup copies the push leaves alone this cycle, with the reason: those whose pull was
-   * refused because the copy holds snapshots its source did not send (diverged), shares none with
-   * it, or is not the agent's. Pushing them would carry the same problem offsite, and move the
-   * push's hold onto a snapshot the documented fix ({@code zfs rollback -r}) has to destroy.
-   * Another pull failure (an unreachable host) leaves the copy as the last cycle made it, and it is
-   * pushed as usual.
-   */
-  static Map<String, String> heldBack(List<DatasetResult> pulled) {
-    Map<String, String> heldBack = new HashMap<>();
-    for (DatasetResult d : pulled) {
-      if (d.phase() == Phase.PULL && NOT_FROM_SOURCE.contains(d.kind())) {
-        heldBack.put(
-            d.target(),
-            "not pushed: its pull was refused this cycle ("
-                + d.kind().wire()
-                + "), and pushing it would carry that offsite; fix the backup copy as the pull"
-                + " error says, then run again");
-      }
-    }
-    return heldBack;
+    return finish(
+        request, started, results, warnings, pruned.pruned(), CycleRules.outcome(results, control));
   }
 
   /** What every transfer of this cycle shares. */
@@ -323,79 +293,5 @@ public final class BackupCycle implements CycleRunner {
         report.bytes(),
         report.duration().toMillis());
     return report;
-  }
-
-  /**
-   * The contract's path mapping: the local dataset minus {@code strip_prefix}, below {@code
-   * target}.
-   */
-  static UnaryOperator<String> pushMapping(PushConfig p) {
-    String prefix = p.stripPrefix();
-    return d -> {
-      if (d.equals(prefix)) {
-        return p.target();
-      }
-      if (!d.startsWith(prefix + "/")) {
-        throw new IllegalArgumentException(d + " is not below strip_prefix " + prefix);
-      }
-      return p.target() + d.substring(prefix.length());
-    };
-  }
-
-  static Outcome outcome(List<DatasetResult> results, CycleControl control) {
-    if (control.stopRequested()) {
-      return switch (control.stopReason()) {
-        case SUSPEND -> Outcome.SUSPENDED;
-        case CANCEL -> Outcome.CANCELLED;
-        case INTERRUPT -> Outcome.INTERRUPTED;
-      };
-    }
-    long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
-    long good =
-        results.stream()
-            .filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE)
-            .count();
-    if (failed == 0) {
-      return Outcome.SUCCESS;
-    }
-    return good > 0 ? Outcome.PARTIAL : Outcome.FAILED;
-  }
-
-  /**
-   * The datasets of {@code source} a request is limited to ({@code source:dataset} entries, each
-   * selecting that dataset and its children); null when the request is not limited.
-   */
-  static Set<String> selection(CycleRequest request, String source) {
-    if (request.only().isEmpty()) {
-      return null;
-    }
-    Set<String> roots = new LinkedHashSet<>();
-    for (String entry : request.only()) {
-      int colon = entry.indexOf(':');
-      if (colon > 0 && entry.substring(0, colon).equals(source)) {
-        roots.add(entry.substring(colon + 1));
-      }
-    }
-    return roots;
-  }
-
-  /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
-  private Set<String> pushSelection(CycleRequest request) {
-    if (request.only().isEmpty()) {
-      return null;
-    }
-    Set<String> roots = new LinkedHashSet<>();
-    for (String entry : request.only()) {
-      int colon = entry.indexOf(':');
-      if (colon > 0) {
-        roots.add(
-            config.pull().target()
-                + "/"
-                + entry.substring(0, colon)
-                + "/"
-                + entry.substring(colon + 1));
-      }
-    }
-    return roots;
   }
 }

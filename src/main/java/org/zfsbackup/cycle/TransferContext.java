@@ -60,7 +60,7 @@ record TransferContext(Scope scope, Route route) {
    * @param raw {@code zfs send -w}
    * @param holdTag the tag of the holds on the source's incremental bases
    * @param heldBack source datasets not to send this cycle, each with the reason (the push holds
-   *     back a backup copy its pull refused: see {@code BackupCycle.heldBack})
+   *     back a backup copy its pull refused: see {@code CycleRules.heldBack})
    */
   record Route(
       Phase phase,

@@ -17,7 +17,7 @@ import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.zfs.ZfsListing;
 
-class BackupCycleRulesTest {
+class CycleRulesTest {
 
   static ZfsListing listing(String... datasets) {
     StringBuilder sb = new StringBuilder();
@@ -57,12 +57,12 @@ class BackupCycleRulesTest {
             List.of("backuppool/encryptedbackups"));
     assertEquals(
         "offsitepool/backups/host-storage/tank/data",
-        BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups/host-storage/tank/data"));
+        CycleRules.pushMapping(p).apply("backuppool/encryptedbackups/host-storage/tank/data"));
     assertEquals(
-        "offsitepool/backups", BackupCycle.pushMapping(p).apply("backuppool/encryptedbackups"));
+        "offsitepool/backups", CycleRules.pushMapping(p).apply("backuppool/encryptedbackups"));
     assertThrows(
         IllegalArgumentException.class,
-        () -> BackupCycle.pushMapping(p).apply("backuppool/encryptedbackupsX/a"));
+        () -> CycleRules.pushMapping(p).apply("backuppool/encryptedbackupsX/a"));
   }
 
   static DatasetResult result(Status s) {
@@ -84,7 +84,7 @@ class BackupCycleRulesTest {
             failed(Phase.PULL, "bak/h/sendfailed", ErrorKind.SEND_FAILED),
             failed(Phase.PUSH, "off/h/diverged", ErrorKind.DIVERGED),
             new DatasetResult(Phase.PULL, "h", "d", "bak/h/ok", Status.SENT, 1, "", null, null));
-    Map<String, String> heldBack = BackupCycle.heldBack(results);
+    Map<String, String> heldBack = CycleRules.heldBack(results);
     assertEquals(Set.of("bak/h/diverged", "bak/h/nocommon", "bak/h/notours"), heldBack.keySet());
     assertTrue(heldBack.get("bak/h/diverged").contains("refused this cycle (diverged)"));
   }
@@ -98,32 +98,32 @@ class BackupCycleRulesTest {
     CycleControl none = new CycleControl();
     assertEquals(
         Outcome.SUCCESS,
-        BackupCycle.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
+        CycleRules.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
     assertEquals(
         Outcome.PARTIAL,
-        BackupCycle.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
+        CycleRules.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
     assertEquals(
         Outcome.FAILED,
-        BackupCycle.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
+        CycleRules.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
     CycleControl suspended = new CycleControl();
     suspended.stop(CycleControl.StopReason.SUSPEND, false);
-    assertEquals(Outcome.SUSPENDED, BackupCycle.outcome(List.of(result(Status.SENT)), suspended));
+    assertEquals(Outcome.SUSPENDED, CycleRules.outcome(List.of(result(Status.SENT)), suspended));
     CycleControl cancelled = new CycleControl();
     cancelled.stop(CycleControl.StopReason.CANCEL, false);
-    assertEquals(Outcome.CANCELLED, BackupCycle.outcome(List.of(), cancelled));
+    assertEquals(Outcome.CANCELLED, CycleRules.outcome(List.of(), cancelled));
     CycleControl interrupted = new CycleControl();
     interrupted.stop(CycleControl.StopReason.INTERRUPT, true);
     assertEquals(
-        Outcome.INTERRUPTED, BackupCycle.outcome(List.of(result(Status.SENT)), interrupted));
+        Outcome.INTERRUPTED, CycleRules.outcome(List.of(result(Status.SENT)), interrupted));
   }
 
   @Test
   void selection_limitsToTheNamedSourcesDatasets() {
     CycleRequest r =
         new CycleRequest("c", null, Set.of("host-storage:tank/data", "other:x"), false);
-    assertEquals(Set.of("tank/data"), BackupCycle.selection(r, "host-storage"));
-    assertEquals(Set.of(), BackupCycle.selection(r, "nobody"));
+    assertEquals(Set.of("tank/data"), CycleRules.selection(r, "host-storage"));
+    assertEquals(Set.of(), CycleRules.selection(r, "nobody"));
     assertEquals(
-        null, BackupCycle.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
+        null, CycleRules.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
   }
 }

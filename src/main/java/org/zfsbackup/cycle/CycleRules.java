@@ -1,0 +1,120 @@
+package org.zfsbackup.cycle;
+
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.cycle.CycleReport.DatasetResult;
+import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.cycle.CycleReport.Status;
+import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.ErrorKind;
+
+/**
+ * The pure rules of one cycle that {@link BackupCycle} applies: which datasets a limited run
+ * selects, where a pushed dataset lands, which backup copies the push holds back, and the cycle's
+ * outcome. Table-tested in {@code CycleRulesTest}.
+ */
+final class CycleRules {
+  private CycleRules() {}
+
+  /** The pull failures that mean a backup copy is not what its source sent. */
+  private static final Set<ErrorKind> NOT_FROM_SOURCE =
+      EnumSet.of(ErrorKind.DIVERGED, ErrorKind.NO_COMMON_SNAPSHOT, ErrorKind.TARGET_EXISTS);
+
+  /**
+   * The backup copies the push leaves alone this cycle, with the reason: those whose pull was
+   * refused because the copy holds snapshots its source did not send (diverged), shares none with
+   * it, or is not the agent's. Pushing them would carry the same problem offsite, and move the
+   * push's hold onto a snapshot the documented fix ({@code zfs rollback -r}) has to destroy.
+   * Another pull failure (an unreachable host) leaves the copy as the last cycle made it, and it is
+   * pushed as usual.
+   */
+  static Map<String, String> heldBack(List<DatasetResult> pulled) {
+    Map<String, String> heldBack = new HashMap<>();
+    for (DatasetResult d : pulled) {
+      if (d.phase() == Phase.PULL && NOT_FROM_SOURCE.contains(d.kind())) {
+        heldBack.put(
+            d.target(),
+            "not pushed: its pull was refused this cycle ("
+                + d.kind().wire()
+                + "), and pushing it would carry that offsite; fix the backup copy as the pull"
+                + " error says, then run again");
+      }
+    }
+    return heldBack;
+  }
+
+  /**
+   * The contract's path mapping: the local dataset minus {@code strip_prefix}, below {@code
+   * target}.
+   */
+  static UnaryOperator<String> pushMapping(PushConfig p) {
+    String prefix = p.stripPrefix();
+    return d -> {
+      if (d.equals(prefix)) {
+        return p.target();
+      }
+      if (!d.startsWith(prefix + "/")) {
+        throw new IllegalArgumentException(d + " is not below strip_prefix " + prefix);
+      }
+      return p.target() + d.substring(prefix.length());
+    };
+  }
+
+  static Outcome outcome(List<DatasetResult> results, CycleControl control) {
+    if (control.stopRequested()) {
+      return switch (control.stopReason()) {
+        case SUSPEND -> Outcome.SUSPENDED;
+        case CANCEL -> Outcome.CANCELLED;
+        case INTERRUPT -> Outcome.INTERRUPTED;
+      };
+    }
+    long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
+    long good =
+        results.stream()
+            .filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE)
+            .count();
+    if (failed == 0) {
+      return Outcome.SUCCESS;
+    }
+    return good > 0 ? Outcome.PARTIAL : Outcome.FAILED;
+  }
+
+  /**
+   * The datasets of {@code source} a request is limited to ({@code source:dataset} entries, each
+   * selecting that dataset and its children); null when the request is not limited.
+   */
+  static Set<String> selection(CycleRequest request, String source) {
+    if (request.only().isEmpty()) {
+      return null;
+    }
+    Set<String> roots = new LinkedHashSet<>();
+    for (String entry : request.only()) {
+      int colon = entry.indexOf(':');
+      if (colon > 0 && entry.substring(0, colon).equals(source)) {
+        roots.add(entry.substring(colon + 1));
+      }
+    }
+    return roots;
+  }
+
+  /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
+  static Set<String> pushSelection(CycleRequest request, String pullTarget) {
+    if (request.only().isEmpty()) {
+      return null;
+    }
+    Set<String> roots = new LinkedHashSet<>();
+    for (String entry : request.only()) {
+      int colon = entry.indexOf(':');
+      if (colon > 0) {
+        roots.add(pullTarget + "/" + entry.substring(0, colon) + "/" + entry.substring(colon + 1));
+      }
+    }
+    return roots;
+  }
+}
