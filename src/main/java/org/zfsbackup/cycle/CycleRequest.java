@@ -22,4 +22,11 @@ public record CycleRequest(String cycleId, String runId, Set<String> only, boole
   public CycleRequest {
     only = Set.copyOf(only);
   }
+
+  /**
+   * Limited with {@code datasets} to some configured datasets: its result says nothing of others.
+   */
+  public boolean limited() {
+    return !only.isEmpty();
+  }
 }

@@ -90,7 +90,7 @@ final class CycleRules {
    * selecting that dataset and its children); null when the request is not limited.
    */
   static Set<String> selection(CycleRequest request, String source) {
-    if (request.only().isEmpty()) {
+    if (!request.limited()) {
       return null;
     }
     Set<String> roots = new LinkedHashSet<>();
@@ -105,7 +105,7 @@ final class CycleRules {
 
   /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
   static Set<String> pushSelection(CycleRequest request, String pullTarget) {
-    if (request.only().isEmpty()) {
+    if (!request.limited()) {
       return null;
     }
     Set<String> roots = new LinkedHashSet<>();

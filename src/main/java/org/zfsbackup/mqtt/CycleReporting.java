@@ -96,7 +96,7 @@ final class CycleReporting {
   void started(AgentCycle c) {
     throttle.reset();
     // A run limited with `datasets` has a part of the steps, and how many is not known before it.
-    Integer expected = c.request.only().isEmpty() ? fullSteps : null;
+    Integer expected = c.request.limited() ? null : fullSteps;
     cycleProgress = new CycleProgress(c.id, expected);
     out.cycleProgress(cycleProgress.payload());
   }
@@ -164,7 +164,7 @@ final class CycleReporting {
               List.of(),
               List.of(t.toString()));
     }
-    boolean limited = !c.request.only().isEmpty();
+    boolean limited = c.request.limited();
     if (c.request.dryRun()) {
       out.dryRunResult(Payloads.result(report, lastSuccessAt, true, limited));
     } else {
