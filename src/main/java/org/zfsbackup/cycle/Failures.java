@@ -28,16 +28,23 @@ final class Failures {
   private Failures() {}
 
   /**
-   * A listing of a source side that failed for more than missing roots. A forced stop kills the
-   * listing in flight (ssh then exits 255, zfs 143): that is the stop's doing, not the host's.
+   * A listing of {@code side} (a source) that failed for more than missing roots. A forced stop, or
+   * a signal to the process group, kills the listing in flight (ssh then exits 255, zfs 143): that
+   * is the stop's doing, not the host's.
    */
-  static ErrorKind listing(ProcessResult r, boolean forcedStop) {
-    if (forcedStop || signalled(r)) {
-      return ErrorKind.INTERRUPTED;
+  static Failure listing(String side, ProcessResult r, boolean forcedStop) {
+    if (forcedStop) {
+      return new Failure(
+          ErrorKind.INTERRUPTED, "listing " + side + " killed by a forced stop", null);
+    } else if (signalled(r)) {
+      String why = " stopped by a signal to its process: " + r.describe();
+      return new Failure(ErrorKind.INTERRUPTED, "listing " + side + why, null);
     }
-    return r.exitCode() == SSH_FAILURE || r.timedOut()
-        ? ErrorKind.HOST_UNREACHABLE
-        : ErrorKind.LIST_FAILED;
+    ErrorKind kind =
+        r.exitCode() == SSH_FAILURE || r.timedOut()
+            ? ErrorKind.HOST_UNREACHABLE
+            : ErrorKind.LIST_FAILED;
+    return new Failure(kind, "cannot list " + side + ": " + r.describe(), r);
   }
 
   /**

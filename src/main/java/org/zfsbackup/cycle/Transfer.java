@@ -101,18 +101,8 @@ final class Transfer {
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
-      ErrorKind kind = Failures.listing(r, scope.control().forced());
-      if (kind == ErrorKind.INTERRUPTED) {
-        String msg =
-            "listing "
-                + route.source().label()
-                + (scope.control().forced()
-                    ? " killed by a forced stop"
-                    : " stopped by a signal to its process: " + r.describe());
-        return new Result(failAll(listRoots, kind, msg, null), List.of());
-      }
-      String msg = "cannot list " + route.source().label() + ": " + r.describe();
-      return new Result(failAll(listRoots, kind, msg, r), List.of());
+      Failures.Failure f = Failures.listing(route.source().label(), r, scope.control().forced());
+      return new Result(failAll(listRoots, f.kind(), f.message(), f.blamed()), List.of());
     }
     ZfsListing listing;
     try {

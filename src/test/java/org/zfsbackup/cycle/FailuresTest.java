@@ -399,8 +399,8 @@ class FailuresTest {
   @ParameterizedTest
   @MethodSource("listings")
   void listing_unreachableHostOrFailedListing(ProcessResult r, ErrorKind kind) {
-    assertEquals(kind, Failures.listing(r, false));
+    assertEquals(kind, Failures.listing("h", r, false).kind());
     // Catches a listing killed by the user's forced stop blamed on the host (ssh exits 255 then).
-    assertEquals(ErrorKind.INTERRUPTED, Failures.listing(r, true));
+    assertEquals(ErrorKind.INTERRUPTED, Failures.listing("h", r, true).kind());
   }
 }
