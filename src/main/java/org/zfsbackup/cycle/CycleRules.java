@@ -6,6 +6,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
@@ -90,29 +91,29 @@ final class CycleRules {
    * selecting that dataset and its children); null when the request is not limited.
    */
   static Set<String> selection(CycleRequest request, String source) {
-    if (!request.limited()) {
-      return null;
-    }
-    Set<String> roots = new LinkedHashSet<>();
-    for (String entry : request.only()) {
-      int colon = entry.indexOf(':');
-      if (colon > 0 && entry.substring(0, colon).equals(source)) {
-        roots.add(entry.substring(colon + 1));
-      }
-    }
-    return roots;
+    return roots(request, (s, d) -> s.equals(source) ? d : null);
   }
 
   /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
   static Set<String> pushSelection(CycleRequest request, String pullTarget) {
+    return roots(request, (s, d) -> pullTarget + "/" + s + "/" + d);
+  }
+
+  /**
+   * Each {@code source:dataset} entry of a limited run through {@code root} (null leaves it out);
+   * null when the request is not limited.
+   */
+  private static Set<String> roots(CycleRequest request, BinaryOperator<String> root) {
     if (!request.limited()) {
       return null;
     }
     Set<String> roots = new LinkedHashSet<>();
     for (String entry : request.only()) {
       int colon = entry.indexOf(':');
-      if (colon > 0) {
-        roots.add(pullTarget + "/" + entry.substring(0, colon) + "/" + entry.substring(colon + 1));
+      String r =
+          colon > 0 ? root.apply(entry.substring(0, colon), entry.substring(colon + 1)) : null;
+      if (r != null) {
+        roots.add(r);
       }
     }
     return roots;
