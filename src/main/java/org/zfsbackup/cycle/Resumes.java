@@ -97,9 +97,13 @@ final class Resumes {
     // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
     boolean placeholder = target.placeholder(dst);
     boolean full = targetSnaps.isEmpty() && !placeholder;
+    // OpenZFS 2.2+ resumes a full stream into an existing dataset only with -F (libzfs_sendrecv.c,
+    // ZFS_ERR_RESUME_EXISTS): the placeholder's case. Without a snapshot on the target, -F has
+    // nothing to destroy; it is never given to an incremental's resume (zfs-receive(8) -F).
+    boolean force = placeholder && targetSnaps.isEmpty();
     Before before;
     if (first == Resumption.First.RESUME) {
-      before = resume(dataset, dst, token.get(), full);
+      before = resume(dataset, dst, token.get(), full, force);
     } else { // ABORT_THEN_PLAN: Transfer plans a PLAN dataset without settling it
       String why = "resumable receives are off (replication.resumable, or this zfs has none)";
       before = abort(dataset, dst, why, full);
@@ -132,9 +136,10 @@ final class Resumes {
    * cycle and ends the dataset.
    *
    * @param full the partial state is a full receive's (the dataset has no snapshot yet)
+   * @param force resume with {@code -F}: a full stream into the agent's placeholder
    */
-  private Before resume(String dataset, String dst, String token, boolean full) {
-    Streams.Streamed s = streams.resume(dataset, dst, token);
+  private Before resume(String dataset, String dst, String token, boolean full, boolean force) {
+    Streams.Streamed s = streams.resume(dataset, dst, token, force);
     if (s.failure() == null) {
       return new Before(s.bytes(), "resumed (" + s.bytes() + " bytes)", List.of(), null, null);
     }

@@ -92,8 +92,10 @@ final class Streams {
   /**
    * The resume of the target's interrupted receive with {@code send -t}; a failure is reported by
    * the caller, once it knows what the failure means.
+   *
+   * @param force receive with {@code -F} (see {@link ZfsCommands#resumeReceive})
    */
-  Streamed resume(String dataset, String dst, String token) {
+  Streamed resume(String dataset, String dst, String token, boolean force) {
     return stream(
         dataset,
         dst,
@@ -102,7 +104,7 @@ final class Streams {
         "resume of an interrupted receive",
         ZfsCommands.resumeSend(token),
         ZfsCommands.resumeEstimate(token),
-        ZfsCommands.resumeReceive(dst, route.receiveOptions()),
+        ZfsCommands.resumeReceive(dst, route.receiveOptions(), force),
         null);
   }
 

@@ -1,5 +1,6 @@
 package org.zfsbackup.plan;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -17,9 +18,13 @@ import java.util.Optional;
  *   <li>A resume that failed because the token no longer works — the sender rejected it ({@code
  *       cannot resume send}: its snapshot was destroyed or replaced, the token is corrupt) or has
  *       no {@code send -t} at all (zfs-fuse: {@code invalid option 't'}), or the receiver refused
- *       the stream ({@code cannot receive resume stream}) — is aborted and the dataset planned
- *       afresh in the same cycle. Any other failure (a stall, a stop, a lost connection, no space)
- *       keeps the saved state for the next cycle.
+ *       the stream as not continuing its saved state (see {@link #RECEIVE_REFUSALS}) — is aborted
+ *       and the dataset planned afresh in the same cycle.
+ *   <li>Any other failure keeps the saved state for the next cycle: a stall, a stop, a lost
+ *       connection, no space. OpenZFS starts <em>every</em> error of a resumed receive with {@code
+ *       cannot receive resume stream} (lib/libzfs/libzfs_sendrecv.c, {@code zfs_receive_one}), a
+ *       cut stream's too ("checksum mismatch or incomplete stream. Partially received snapshot is
+ *       saved"), so that prefix alone says nothing about the token.
  * </ul>
  */
 public final class Resumption {
@@ -45,8 +50,16 @@ public final class Resumption {
   /** A sender without {@code send -t} (zfs-fuse) can never resume: its usage error. */
   public static final String NO_SEND_T = "invalid option 't'";
 
-  /** OpenZFS's prefix when the receiver refuses a resumed stream. */
-  public static final String RECEIVE_REFUSED = "cannot receive resume stream";
+  /**
+   * What OpenZFS's receiver says when a resumed stream cannot continue its saved state
+   * (lib/libzfs/libzfs_sendrecv.c): EINVAL from the kernel's resume checks (module/zfs/dmu_recv.c,
+   * a stream that does not match the saved object, offset or guid), printed for a {@code -s}
+   * receive as "kernel modules must be upgraded to receive this stream"; and OpenZFS 2.2's
+   * ZFS_ERR_RESUME_EXISTS, a full stream resumed into an existing dataset without {@code -F}
+   * ("Resuming recv on existing destination '...' must specify -F to overwrite it").
+   */
+  public static final List<String> RECEIVE_REFUSALS =
+      List.of("kernel modules must be upgraded to receive this stream", "must specify -F");
 
   private Resumption() {}
 
@@ -71,9 +84,10 @@ public final class Resumption {
     if (interrupted) {
       return AfterFailure.KEEP;
     }
+    String receive = receiveStderr.replaceAll("\\s+", " ");
     if (sendStderr.contains(SEND_REFUSED)
         || sendStderr.contains(NO_SEND_T)
-        || receiveStderr.contains(RECEIVE_REFUSED)) {
+        || RECEIVE_REFUSALS.stream().anyMatch(receive::contains)) {
       return AfterFailure.ABORT_THEN_PLAN;
     }
     return AfterFailure.KEEP;

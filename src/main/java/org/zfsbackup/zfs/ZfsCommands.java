@@ -78,11 +78,18 @@ public final class ZfsCommands {
   }
 
   /**
-   * {@code receive -s <options> target} for a resumed stream: into the saved partial state, which
-   * it completes (or, interrupted again, keeps).
+   * {@code receive -s [-F] <options> target} for a resumed stream: into the saved partial state,
+   * which it completes (or, interrupted again, keeps). {@code force}: a full stream resumed into an
+   * existing dataset without snapshots (the agent's placeholder), which OpenZFS 2.2 and later
+   * refuse without {@code -F} ("Resuming recv on existing destination ... must specify -F to
+   * overwrite it", lib/libzfs/libzfs_sendrecv.c); never for an incremental, where {@code -F} would
+   * destroy the target's newer snapshots (zfs-receive(8)).
    */
-  public static List<String> resumeReceive(String target, List<String> options) {
+  public static List<String> resumeReceive(String target, List<String> options, boolean force) {
     List<String> args = new ArrayList<>(List.of("receive", "-s"));
+    if (force) {
+      args.add("-F");
+    }
     args.addAll(options);
     args.add(target);
     return args;

@@ -156,6 +156,38 @@ class FakeZfsResumeIT {
   }
 
   /**
+   * A resumed stream cut again, as a dropped ssh link cuts it: the sender exits 255, and OpenZFS's
+   * receiver says "cannot receive resume stream: checksum mismatch or incomplete stream. Partially
+   * received snapshot is saved." (every error of a resumed receive starts with that prefix). The
+   * state must stay and grow, and the next cycle resume from there. Catches the prefix read as a
+   * refused token: the saved state aborted (receive -A) and the whole stream sent again.
+   */
+  @Test
+  void resumeCutAgain_keepsTheGrownState_thenCompletes() throws IOException {
+    cycle(config(true), 100_000);
+    Path partial = dir.resolve("pool/partial/bak_h_src_data.data");
+    long afterFirst = Files.size(partial);
+    Files.writeString(dir.resolve("cut_resume"), "150000");
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport second = cycle(config(true), 0);
+    assertEquals(Outcome.FAILED, second.outcome(), second.toString());
+    DatasetResult d = second.datasets().get(0);
+    assertTrue(d.message().contains("the partial state is kept"), d.toString());
+    assertFalse(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
+    assertEquals(1, receives().size(), "no fresh stream after the cut resume: " + receives());
+    assertEquals(afterFirst + 150_000, Files.size(partial), "the resumed bytes were kept");
+
+    Files.delete(dir.resolve("cut_resume"));
+    CycleReport third = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, third.outcome(), third.toString());
+    assertTrue(third.datasets().get(0).plan().startsWith("resumed ("), third.toString());
+    long rest = third.datasets().get(0).bytes();
+    assertTrue(rest < BYTES - afterFirst - 100_000, "only the rest was sent: " + rest);
+    assertTrue(snaps().contains("bak/h/src/data@a 5001 101"), snaps().toString());
+  }
+
+  /**
    * Catches: a stale token retried for ever (each cycle fails the same way), an abort that is not
    * reported, and a dataset not re-planned in the same cycle after the abort.
    */
@@ -274,13 +306,16 @@ class FakeZfsResumeIT {
 
   /**
    * Where safety meets resume: the full stream that replaces the agent's placeholder is received
-   * with -F (the only -F) and -s; cut, it is resumed with -s and never -F, and the placeholder mark
-   * is removed once the resumed stream completed. Catches a resumed receive given -F, a resume into
-   * a placeholder that keeps its mark (the next full stream would be taken for one to replace), and
-   * -F or -s lost on the replacement.
+   * with -F and -s; cut, it is resumed with -s and -F again, which OpenZFS 2.2 and later require
+   * for a full stream resumed into an existing dataset (the fake refuses it without: "must specify
+   * -F to overwrite it"), and the placeholder mark is removed once the resumed stream completed.
+   * Catches a resume without -F (refused, aborted and started over from byte 0 every cycle), a
+   * resume into a placeholder that keeps its mark (the next full stream would be taken for one to
+   * replace), and -F or -s lost on the replacement. Incremental resumes never get -F: see {@link
+   * #killedMidStream_resumesAtTheNextCycle_endsWithTheSourceGuid} and the raw push.
    */
   @Test
-  void placeholderReplacement_killed_resumedWithoutDashF_thenUnmarked() throws IOException {
+  void placeholderReplacement_killed_resumedWithDashF_thenUnmarked() throws IOException {
     placeholderInTheWay();
     CycleReport first = cycle(config(true), 100_000);
     assertEquals(Outcome.CANCELLED, first.outcome(), first.toString());
@@ -292,7 +327,7 @@ class FakeZfsResumeIT {
     CycleReport second = cycle(config(true), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     assertTrue(second.datasets().get(0).plan().startsWith("resumed ("), second.toString());
-    assertEquals(List.of(List.of("receive", "-s", "bak/h/src/data")), receives());
+    assertEquals(List.of(List.of("receive", "-s", "-F", "bak/h/src/data")), receives());
     assertTrue(
         argv().contains(List.of("inherit", "org.zfsbackup:placeholder", "bak/h/src/data")),
         argv().toString());
@@ -324,7 +359,7 @@ class FakeZfsResumeIT {
     assertEquals("full @b", second.datasets().get(0).plan(), second.toString());
     assertEquals(
         List.of(
-            List.of("receive", "-s", "bak/h/src/data"), // the resume: its snapshot is gone
+            List.of("receive", "-s", "-F", "bak/h/src/data"), // the resume: its snapshot is gone
             List.of("receive", "-A", "bak/h/src/data"),
             List.of("receive", "-F", "-s", "bak/h/src/data")),
         receives());

@@ -39,6 +39,12 @@ class ResumptionTest {
         "false | invalid option 't' | | ABORT_THEN_PLAN",
         "false | ssh: connect to host h port 22: Connection refused | | KEEP",
         "false | | cannot receive new filesystem stream: out of space | KEEP",
+        // OpenZFS starts every error of a resumed receive with "cannot receive resume stream":
+        // a cut stream (the link dropped mid-resume), no space, no key are no refusal of the token.
+        "false | client_loop: send disconnect: Broken pipe | cannot receive resume stream: checksum mismatch or incomplete stream. Partially received snapshot is saved. | KEEP",
+        "false | | cannot receive resume stream: out of space | KEEP",
+        "false | | cannot receive resume stream: inherited key must be loaded | KEEP",
+        "false | | cannot receive resume stream: Resuming recv on existing destination 'b/x' must specify -F to overwrite it | ABORT_THEN_PLAN",
       })
   void afterFailure(
       boolean interrupted, String send, String receive, Resumption.AfterFailure expected) {

@@ -57,7 +57,10 @@ class ZfsCommandsTest {
         List.of("send", "-n", "-P", "-t", "1-abc-de"), ZfsCommands.resumeEstimate("1-abc-de"));
     assertEquals(
         List.of("receive", "-s", "-u", "pool/x"),
-        ZfsCommands.resumeReceive("pool/x", List.of("-u")));
+        ZfsCommands.resumeReceive("pool/x", List.of("-u"), false));
+    assertEquals(
+        List.of("receive", "-s", "-F", "-u", "pool/x"),
+        ZfsCommands.resumeReceive("pool/x", List.of("-u"), true));
     assertEquals(List.of("receive", "-A", "pool/x"), ZfsCommands.abortResume("pool/x"));
     assertEquals(
         List.of(
