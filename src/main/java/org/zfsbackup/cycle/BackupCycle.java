@@ -136,7 +136,7 @@ public final class BackupCycle implements CycleRunner {
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();
     for (SourceConfig source : config.pull().sources()) {
-      Set<String> only = CycleRules.selection(request, source.name());
+      Set<String> only = CycleRules.selection(request, source);
       if (only != null && only.isEmpty()) {
         continue;
       }
@@ -176,7 +176,7 @@ public final class BackupCycle implements CycleRunner {
     Endpoint offsite = null;
     if (push.isPresent()) {
       PushConfig p = push.get();
-      Set<String> only = CycleRules.pushSelection(request, pullTarget);
+      Set<String> only = CycleRules.pushSelection(request, config.pull().sources(), pullTarget);
       if (only == null || !only.isEmpty()) {
         if (!control.stopRequested()) {
           sink.accept(new CycleEvent.PhaseStarted(request.cycleId(), Phase.PUSH));

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
@@ -90,31 +91,31 @@ final class CycleRules {
    * The datasets of {@code source} a request is limited to ({@code source:dataset} entries, each
    * selecting that dataset and its children); null when the request is not limited.
    */
-  static Set<String> selection(CycleRequest request, String source) {
-    return roots(request, (s, d) -> s.equals(source) ? d : null);
+  static Set<String> selection(CycleRequest request, SourceConfig source) {
+    return roots(request, List.of(source), (s, d) -> d);
   }
 
   /** A limited run pushes only what it pulled: {@code pull.target/<source>/<dataset>} and below. */
-  static Set<String> pushSelection(CycleRequest request, String pullTarget) {
-    return roots(request, (s, d) -> pullTarget + "/" + s + "/" + d);
+  static Set<String> pushSelection(
+      CycleRequest request, List<SourceConfig> sources, String pullTarget) {
+    return roots(request, sources, (s, d) -> pullTarget + "/" + s + "/" + d);
   }
 
   /**
-   * Each {@code source:dataset} entry of a limited run through {@code root} (null leaves it out);
-   * null when the request is not limited.
+   * Each configured dataset of {@code sources} whose {@code source:dataset} entry the request
+   * names, through {@code root}; null when the request is not limited. Matched whole, never split
+   * at a ':', which source names and dataset names may both contain.
    */
-  private static Set<String> roots(CycleRequest request, BinaryOperator<String> root) {
+  private static Set<String> roots(
+      CycleRequest request, List<SourceConfig> sources, BinaryOperator<String> root) {
     if (!request.limited()) {
       return null;
     }
     Set<String> roots = new LinkedHashSet<>();
-    for (String entry : request.only()) {
-      int colon = entry.indexOf(':');
-      String r =
-          colon > 0 ? root.apply(entry.substring(0, colon), entry.substring(colon + 1)) : null;
-      if (r != null) {
-        roots.add(r);
-      }
+    for (SourceConfig s : sources) {
+      s.datasets().stream()
+          .filter(d -> request.only().contains(s.name() + ":" + d))
+          .forEach(d -> roots.add(root.apply(s.name(), d)));
     }
     return roots;
   }

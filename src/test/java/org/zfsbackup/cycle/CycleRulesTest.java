@@ -10,11 +10,13 @@ import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.zfsbackup.config.AgentConfig.PushConfig;
+import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.zfs.ZfsListing;
 
 class CycleRulesTest {
@@ -119,11 +121,33 @@ class CycleRulesTest {
 
   @Test
   void selection_limitsToTheNamedSourcesDatasets() {
+    SourceConfig storage = TestConfigs.localSource("host-storage", "tank/data", "tank/vm");
     CycleRequest r =
         new CycleRequest("c", null, Set.of("host-storage:tank/data", "other:x"), false);
-    assertEquals(Set.of("tank/data"), CycleRules.selection(r, "host-storage"));
-    assertEquals(Set.of(), CycleRules.selection(r, "nobody"));
+    assertEquals(Set.of("tank/data"), CycleRules.selection(r, storage));
+    assertEquals(Set.of(), CycleRules.selection(r, TestConfigs.localSource("nobody", "x")));
+    assertEquals(null, CycleRules.selection(new CycleRequest("c", null, Set.of(), false), storage));
     assertEquals(
-        null, CycleRules.selection(new CycleRequest("c", null, Set.of(), false), "host-storage"));
+        Set.of("bak/host-storage/tank/data"), CycleRules.pushSelection(r, List.of(storage), "bak"));
+  }
+
+  /**
+   * Source and dataset names may both contain ':' (an IPv6 host as the name, "nas:2"). Catches an
+   * entry split at its first ':', which selected nothing and ended in a silent success.
+   */
+  @Test
+  void selection_namesWithColons_matchedWhole() {
+    SourceConfig nas = TestConfigs.localSource("nas", "pool/x");
+    SourceConfig nas2 = TestConfigs.localSource("nas:2", "pool/x", "pool/y:z");
+    SourceConfig v6 = TestConfigs.localSource("::1", "tank/data");
+    CycleRequest r =
+        new CycleRequest(
+            "c", null, Set.of("nas:2:pool/x", "nas:2:pool/y:z", "::1:tank/data"), false);
+    assertEquals(Set.of("pool/x", "pool/y:z"), CycleRules.selection(r, nas2));
+    assertEquals(Set.of(), CycleRules.selection(r, nas), "nas:2:pool/x is not nas's pool/x");
+    assertEquals(Set.of("tank/data"), CycleRules.selection(r, v6));
+    assertEquals(
+        Set.of("b/nas:2/pool/x", "b/nas:2/pool/y:z", "b/::1/tank/data"),
+        CycleRules.pushSelection(r, List.of(nas, nas2, v6), "b"));
   }
 }
