@@ -57,6 +57,12 @@ final class Holds {
     }
   }
 
+  /**
+   * What {@link #apply} did not do: a warning for each snapshot it could not hold or release, and
+   * the datasets whose new base it could not hold.
+   */
+  record Applied(List<Warning> warnings, Set<String> notHeld) {}
+
   private final ProcessRunner runner;
   private final Endpoint source;
   private final String tag;
@@ -73,9 +79,9 @@ final class Holds {
    * Holds the new bases of {@code moves} and the {@code unheld} up-to-date bases, then releases the
    * old bases whose replacement is held: in that order, so that a dataset always has a held base.
    * When a new hold fails, the old one stays (and its warning says so). {@code heldUnheld} hears
-   * how many of {@code unheld} were held; the warnings are for what could not be held or released.
+   * how many of {@code unheld} were held.
    */
-  List<Warning> apply(List<Move> moves, List<String> unheld, IntConsumer heldUnheld) {
+  Applied apply(List<Move> moves, List<String> unheld, IntConsumer heldUnheld) {
     List<String> toHold = new ArrayList<>();
     moves.forEach(m -> toHold.add(m.held()));
     toHold.addAll(unheld);
@@ -118,7 +124,9 @@ final class Holds {
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
-    return warnings;
+    Set<String> datasets = new HashSet<>();
+    notHeld.forEach(snap -> datasets.add(datasetOf(snap)));
+    return new Applied(warnings, datasets);
   }
 
   private static String datasetOf(String snapshot) {

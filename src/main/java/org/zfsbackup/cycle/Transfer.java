@@ -177,10 +177,14 @@ final class Transfer {
     // (two calls for the whole transfer, not two per dataset). A crash before this point leaves
     // the old bases held, never the new ones released: the next cycle holds the new ones as
     // unheld up-to-date bases, and releases the old ones as stale.
-    holds.apply(moves, unheldBases, events::held).forEach(w -> warnings.add(events.warning(w)));
+    Holds.Applied applied = holds.apply(moves, unheldBases, events::held);
+    applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
-    // After apply: an old base whose replacement could not be held is in keep, and stays held.
+    // After apply: an old base whose replacement could not be held is in keep, and stays held;
+    // a dataset whose new base could not be held keeps every hold it has, which may be the only
+    // held snapshot of its chain (the hold failed in earlier cycles too).
+    applied.notHeld().forEach(keep::remove);
     if (scope.holds() && !scope.dryRun()) {
       holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
     }
@@ -333,9 +337,18 @@ final class Transfer {
     return new Replicated(sent, warnings, null, kept, moved(dataset, done));
   }
 
-  /** The hold to move once the transfer ends, when holds are on and a step went through. */
+  /**
+   * The hold to move once the transfer ends, when holds are on and a step went through. An old base
+   * that no one holds (its own hold failed in an earlier cycle) has no hold to release, nor one
+   * that could be said to stay in place.
+   */
   private Holds.Move moved(String dataset, List<ReplicationStep> done) {
-    return scope.holds() ? Holds.Move.after(dataset, done) : null;
+    Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
+    boolean unheldBase =
+        m != null
+            && m.released() != null
+            && sourceListing.unheld(dataset, m.released().substring(dataset.length() + 1));
+    return unheldBase ? new Holds.Move(m.held(), null) : m;
   }
 
   private List<DatasetResult> failAll(

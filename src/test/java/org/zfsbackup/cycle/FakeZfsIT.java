@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.zfsbackup.testing.FakeZfs.concat;
 import static org.zfsbackup.testing.FakeZfs.ds;
@@ -463,6 +464,33 @@ class FakeZfsIT {
     assertTrue(
         r.warnings().stream().anyMatch(w -> w.contains("the hold on src/data@a stays in place")),
         r.warnings().toString());
+  }
+
+  /**
+   * The hold failed two cycles in a row: the base @b (sent last cycle, its hold failed) has no
+   * hold, and the only held snapshot of the chain is the older @a. Catches the warning claiming
+   * "the hold on @b stays in place", and @a released as stale, which left no snapshot held.
+   */
+  @Test
+  void newHoldFailsAgain_baseWasNeverHeld_noClaimAndTheOlderHoldStays() throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:1", "b:0", "c:0"));
+    list(
+        "bak",
+        concat(
+            ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a", "b")));
+    Files.writeString(dir.resolve("holds"), "src/data@a\tzfs-backup-agent:bak\n");
+    Files.writeString(dir.resolve("hold-exit"), "1");
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("release")), argv().toString());
+    assertEquals(
+        List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
+    assertEquals(1, r.warnings().size(), r.warnings().toString());
+    assertTrue(r.warnings().get(0).contains("could not hold src/data@c"), r.warnings().toString());
+    assertFalse(r.warnings().get(0).contains("stays in place"), r.warnings().toString());
   }
 
   /** A missing push.target fails the push with target_missing and creates nothing there. */

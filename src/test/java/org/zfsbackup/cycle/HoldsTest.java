@@ -141,7 +141,9 @@ class HoldsTest {
             new Holds.Move("t/a@s1", "t/a@s0"),
             new Holds.Move("t/b@s1", "t/b@s0"),
             new Holds.Move("t/c@s1", null));
-    List<Warning> warnings = holds.apply(moves, List.of("t/d@s0"), n -> {});
+    Holds.Applied applied = holds.apply(moves, List.of("t/d@s0"), n -> {});
+    List<Warning> warnings = applied.warnings();
+    assertEquals(java.util.Set.of("t/b"), applied.notHeld());
 
     assertEquals(
         List.of(
