@@ -53,9 +53,9 @@ final class CycleProgress {
         current = null;
         currentFraction = 0;
       }
-    } else {
-      // A dataset sent in two steps (full, then incremental) is in flight again.
-      ended.remove(key);
+    } else if (!ended.contains(key)) {
+      // A dataset sent in two steps (full, then incremental) counts as ended at the end of its
+      // first: the percent of a cycle never goes back (Home Assistant draws it as a bar).
       current = key;
       currentFraction = p.percent() == null ? 0 : Math.min(1.0, p.percent() / 100.0);
     }

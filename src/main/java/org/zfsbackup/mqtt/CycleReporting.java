@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.cycle.CycleReport;
@@ -48,6 +49,9 @@ final class CycleReporting {
   private long staleTimer = -1;
   private Instant lastSuccessAt;
 
+  /** {@code last_full_outcome} of the result (see {@link Payloads#result}); null before one. */
+  private String lastFullOutcome;
+
   /** Steps of the last real cycle over every configured dataset; null before the first. */
   private Integer fullSteps;
 
@@ -76,6 +80,16 @@ final class CycleReporting {
     lastResult = saved.lastResult().orElse(null);
     fullSteps =
         lastResult == null || lastResult.path("limited").asBoolean() ? null : steps(lastResult);
+    // A result saved before the field existed: its own outcome, when it was a full cycle's end.
+    lastFullOutcome =
+        lastResult == null
+            ? null
+            : lastResult.hasNonNull("last_full_outcome")
+                ? lastResult.path("last_full_outcome").asText()
+                : fullOutcome(lastResult.path("outcome").asText(), fullSteps != null);
+    if (lastResult != null) {
+      lastResult.put("last_full_outcome", lastFullOutcome);
+    }
     if (lastSuccessAt != null) {
       log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
     }
@@ -99,6 +113,17 @@ final class CycleReporting {
     Integer expected = c.request.limited() ? null : fullSteps;
     cycleProgress = new CycleProgress(c.id, expected);
     out.cycleProgress(cycleProgress.payload());
+  }
+
+  /**
+   * {@code outcome} when it ends a cycle over every configured dataset that ran to its end (not
+   * stopped, not limited); else null.
+   */
+  private static String fullOutcome(String outcome, boolean full) {
+    boolean ranToItsEnd =
+        Stream.of(Outcome.SUCCESS, Outcome.PARTIAL, Outcome.FAILED)
+            .anyMatch(o -> o.wire().equals(outcome));
+    return full && ranToItsEnd ? outcome : null;
   }
 
   /** The steps a result counted; null for none. */
@@ -166,14 +191,16 @@ final class CycleReporting {
     }
     boolean limited = c.request.limited();
     if (c.request.dryRun()) {
-      out.dryRunResult(Payloads.result(report, lastSuccessAt, true, limited));
+      out.dryRunResult(Payloads.result(report, lastSuccessAt, true, limited, lastFullOutcome));
     } else {
       // Only a cycle over every configured dataset: a run limited with `datasets` says nothing of
       // the others, one of which may still be failing (Problem and "Backup too old" rely on it).
       if (report.outcome() == Outcome.SUCCESS && !limited) {
         lastSuccessAt = report.finishedAt();
       }
-      lastResult = Payloads.result(report, lastSuccessAt, false, limited);
+      String full = fullOutcome(report.outcome().wire(), !limited);
+      lastFullOutcome = full != null ? full : lastFullOutcome;
+      lastResult = Payloads.result(report, lastSuccessAt, false, limited, lastFullOutcome);
       if (!limited) {
         fullSteps = report.datasets().size();
       }

@@ -102,19 +102,25 @@ final class Discovery {
     cycleAvailability(progress);
     out.put(topic("sensor", "progress"), progress);
 
+    // From T/cycle_progress, which a cycle's start resets (dataset null: unknown), so the last
+    // cycle's dataset is not shown again until the new cycle's first step.
     ObjectNode dataset = entity("Current dataset", "current_dataset");
-    dataset.put("state_topic", topics.progress());
-    dataset.put("value_template", "{{ value_json.source }}:{{ value_json.dataset }}");
+    dataset.put("state_topic", topics.cycleProgress());
+    dataset.put(
+        "value_template",
+        "{{ value_json.source ~ ':' ~ value_json.dataset if value_json.dataset else 'None' }}");
     dataset.put("icon", "mdi:database-sync");
     cycleAvailability(dataset);
     out.put(topic("sensor", "current_dataset"), dataset);
 
     ObjectNode lastSuccess = entity("Last success", "last_success");
     lastSuccess.put("state_topic", topics.result());
-    // Never "None": with no success yet the template renders nothing, and the sensor stays
-    // unknown. A dry run's payload carries the same last_success_at, so it changes nothing.
+    // With no success yet: "None", which Home Assistant takes as unknown (an empty string is
+    // parsed as a timestamp and logged as invalid at every result). A dry run's payload carries
+    // the same last_success_at, so it changes nothing.
     lastSuccess.put(
-        "value_template", "{{ value_json.last_success_at if value_json.last_success_at else '' }}");
+        "value_template",
+        "{{ value_json.last_success_at if value_json.last_success_at else 'None' }}");
     lastSuccess.put("device_class", "timestamp");
     lastSuccess.put("icon", "mdi:calendar-check");
     out.put(topic("sensor", "last_success"), lastSuccess);
@@ -272,18 +278,23 @@ final class Discovery {
   }
 
   /**
-   * ON when the last cycle failed or was partial, when nothing ever succeeded, or when the last
-   * success is older than {@code staleSeconds}; nothing (no change) for a dry run, and for a run
-   * limited with {@code datasets} that is none of these (its success says nothing of the others).
-   * Evaluated when a result arrives: the agent republishes the retained result when the last
-   * success turns stale.
+   * ON when a dataset failed in this cycle (whatever its outcome: a cancelled, suspended or
+   * interrupted cycle, a limited run), when it or the last cycle over every configured dataset
+   * ({@code last_full_outcome}) failed or was partial, when nothing ever succeeded, or when the
+   * last success is older than {@code staleSeconds}; else OFF. Nothing (no change) for a dry run.
+   * Everything it needs is in the payload, so a Home Assistant that restarts gets the same state
+   * from the retained result. Evaluated when a result arrives: the agent republishes the retained
+   * result when the last success turns stale.
    */
   static String problemTemplate(long staleSeconds) {
     return "{% if value_json.dry_run %}"
-        + "{% elif value_json.outcome in ['failed', 'partial'] or not value_json.last_success_at"
+        + "{% elif value_json.datasets.failed > 0"
+        + " or value_json.outcome in ['failed', 'partial']"
+        + " or value_json.last_full_outcome in ['failed', 'partial']"
+        + " or not value_json.last_success_at"
         + " or (now() - as_datetime(value_json.last_success_at)).total_seconds() > "
         + staleSeconds
-        + " %}ON{% elif value_json.limited %}{% else %}OFF{% endif %}";
+        + " %}ON{% else %}OFF{% endif %}";
   }
 
   private static void options(ObjectNode n, Stream<String> values) {

@@ -103,17 +103,24 @@ final class Payloads {
    * @param lastSuccessAt the end of the last cycle that succeeded, this one included; null if never
    */
   static ObjectNode result(CycleReport report, Instant lastSuccessAt) {
-    return result(report, lastSuccessAt, false, false);
+    return result(report, lastSuccessAt, false, false, null);
   }
 
   /**
-   * {@code T/result}, with two extensions of the contract's fields: {@code dry_run}, true for a dry
-   * run's result, which Home Assistant's result entities ignore; and {@code limited}, true for a
-   * run limited with {@code datasets}, whose success says nothing of the other datasets (Problem
-   * keeps its state for it).
+   * {@code T/result}, with three extensions of the contract's fields: {@code dry_run}, true for a
+   * dry run's result, which Home Assistant's result entities ignore; {@code limited}, true for a
+   * run limited with {@code datasets}, whose success says nothing of the other datasets; and {@code
+   * last_full_outcome}, the outcome of the last cycle over every configured dataset that ran to its
+   * end ({@code success}, {@code partial} or {@code failed}; this one included; null before the
+   * first), which a limited run or a stopped cycle does not change. With it Home Assistant's
+   * Problem is known from the retained result alone.
    */
   static ObjectNode result(
-      CycleReport report, Instant lastSuccessAt, boolean dryRun, boolean limited) {
+      CycleReport report,
+      Instant lastSuccessAt,
+      boolean dryRun,
+      boolean limited,
+      String lastFullOutcome) {
     ObjectNode n = JSON.createObjectNode();
     n.put("cycle_id", report.cycleId());
     n.put("run_id", report.runId());
@@ -132,6 +139,7 @@ final class Payloads {
     n.put("last_success_at", time(lastSuccessAt));
     n.put("dry_run", dryRun);
     n.put("limited", limited);
+    n.put("last_full_outcome", lastFullOutcome);
     return n;
   }
 

@@ -735,6 +735,11 @@ class AgentTest {
     for (JsonNode r : mqtt.json(T.result())) {
       assertEquals(success, r.get("last_success_at").asText());
     }
+    // last_full_outcome: set by the full cycles only; the dry run and the limited run carry the
+    // partial one on, so Home Assistant's Problem stays on from the retained result alone.
+    assertEquals(
+        List.of("success", "partial", "partial", "partial"),
+        mqtt.json(T.result()).stream().map(r -> r.get("last_full_outcome").asText()).toList());
     // The dry run's result is not what is kept: the saved one is the last real (limited) cycle.
     JsonNode limited = mqtt.json(T.result()).get(3);
     await(() -> Files.exists(dir.resolve("state.json")), "state file");
@@ -749,6 +754,29 @@ class AgentTest {
     assertEquals(
         success,
         new StateStore(dir.resolve("state.json")).load().lastSuccessAt().orElseThrow().toString());
+
+    // A stopped cycle does not change it either, and a restart restores it.
+    engine.outcome = Outcome.CANCELLED;
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 5 && "idle".equals(state()), "fifth result");
+    assertEquals("partial", mqtt.last(T.result()).get("last_full_outcome").asText());
+    StateStore store = new StateStore(dir.resolve("state.json"));
+    await(
+        () ->
+            store
+                .load()
+                .lastResult()
+                .map(r -> r.get("outcome").asText().equals("cancelled"))
+                .orElse(false),
+        "saved");
+    restartAgent(() -> {}, store.load());
+    engine.outcome = Outcome.SUCCESS;
+    send("{\"command\": \"run\", \"datasets\": [\"src:tank/b\"]}");
+    // The restored result (republished on connect), then the limited run's.
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "after the restart");
+    assertEquals(
+        List.of("partial", "partial"),
+        mqtt.json(T.result()).stream().map(r -> r.get("last_full_outcome").asText()).toList());
   }
 
   // Catches: a state file that cannot be written failing with a log line only: last_success_at is

@@ -69,14 +69,20 @@ class CycleProgressTest {
     assertEquals(75.0, c.percent(), "two steps seen: (1 + 0.5) / 2");
   }
 
+  // Catches: the incremental step's start taking the dataset out of the ended steps, which made
+  // the percent (Home Assistant's Cycle progress bar) go back, e.g. 28.6 % -> 21.4 %.
   @Test
-  void percent_twoStepsOfOneDataset_countItOnce() {
+  void percent_twoStepsOfOneDataset_countItOnce_neverGoesBack() {
     CycleProgress c = new CycleProgress("c1", 2);
     c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0)); // full send
+    assertEquals(50.0, c.percent());
     c.update(p(Phase.PULL, "a", StepStatus.STARTED, 0.0)); // then the incremental
-    assertEquals(0.0, c.percent());
+    c.update(p(Phase.PULL, "a", StepStatus.STREAMING, 50.0));
+    assertEquals(50.0, c.percent());
     c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
     assertEquals(50.0, c.percent());
+    assertEquals(1, c.payload().get("datasets_done").asInt());
+    assertEquals(2, c.payload().get("datasets_expected").asInt());
   }
 
   // Catches: a pruned event (same phase, source and dataset as the step that already ended) taken

@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.CycleEvent.StepStatus;
 
 class DiscoveryTest {
   static final Topics T = new Topics("servers/host-backups");
@@ -268,10 +270,11 @@ class DiscoveryTest {
         entity(component, objectId).get("value_template").asText(), payload, thisState, NOW);
   }
 
-  // Catches: a timestamp template that renders "None" (or "null") when nothing ever succeeded.
+  // Catches: a timestamp template that renders "" or "null" when nothing ever succeeded (Home
+  // Assistant parses those as a timestamp and logs an invalid state; "None" is unknown).
   @Test
-  void lastSuccess_neverSucceeded_rendersNothingSoTheSensorStaysUnknown() {
-    assertEquals("", render("sensor", "last_success", NEVER, "unknown"));
+  void lastSuccess_neverSucceeded_rendersNoneSoTheSensorIsUnknown() {
+    assertEquals("None", render("sensor", "last_success", NEVER, "unknown"));
     assertEquals("2026-11-27T02:00:00Z", render("sensor", "last_success", SUCCESS, "unknown"));
   }
 
@@ -316,16 +319,61 @@ class DiscoveryTest {
   }
 
   // Catches: a run limited with `datasets` turning Problem off while a dataset it did not touch
-  // still fails (the last full cycle was partial); a limited run that fails not turning it on.
+  // still fails (the last full cycle was partial), also after Home Assistant restarted (nothing
+  // to keep then: the retained result alone decides); a limited run that fails not turning it on.
   @Test
-  void problem_limitedRun_keepsItsStateUnlessItFailsOrTheSuccessIsStale() {
+  void problem_limitedRun_followsTheLastFullCycleUnlessItFailsOrTheSuccessIsStale() {
     String limited = SUCCESS.replace("\"dry_run\": false", "\"dry_run\": false, \"limited\": true");
-    assertEquals("", render("binary_sensor", "problem", limited, "on"), "no change");
+    String afterPartial =
+        limited.replace(
+            "\"limited\": true", "\"limited\": true, \"last_full_outcome\": \"partial\"");
+    String afterSuccess =
+        limited.replace(
+            "\"limited\": true", "\"limited\": true, \"last_full_outcome\": \"success\"");
+    assertEquals("ON", render("binary_sensor", "problem", afterPartial, "unknown"));
+    assertEquals("OFF", render("binary_sensor", "problem", afterSuccess, "unknown"));
     assertEquals(
         "ON",
-        render("binary_sensor", "problem", limited.replace("\"success\"", "\"failed\""), "off"));
+        render(
+            "binary_sensor",
+            "problem",
+            afterSuccess.replace("\"success\",", "\"failed\","),
+            "off"));
     String template = entity("binary_sensor", "problem").get("value_template").asText();
-    assertEquals("ON", HaTemplates.render(template, limited, "off", "2026-11-28T15:00:00Z"));
+    assertEquals("ON", HaTemplates.render(template, afterSuccess, "off", "2026-11-28T15:00:00Z"));
+  }
+
+  // Catches: a cancelled, suspended or interrupted cycle turning Problem off while datasets failed
+  // in it, or while the last full cycle was partial.
+  @Test
+  void problem_stoppedCycle_onWhenADatasetFailedOrTheLastFullCycleDid() {
+    for (String stopped : List.of("cancelled", "suspended", "interrupted")) {
+      String clean =
+          SUCCESS
+              .replace("\"success\",", "\"" + stopped + "\",")
+              .replace(
+                  "\"dry_run\": false", "\"dry_run\": false, \"last_full_outcome\": \"success\"");
+      assertEquals("OFF", render("binary_sensor", "problem", clean, "off"), stopped);
+      String failedOne = clean.replace("\"failed\": 0", "\"failed\": 1");
+      assertEquals("ON", render("binary_sensor", "problem", failedOne, "off"), stopped);
+      String afterPartial =
+          clean.replace("\"last_full_outcome\": \"success\"", "\"last_full_outcome\": \"partial\"");
+      assertEquals("ON", render("binary_sensor", "problem", afterPartial, "off"), stopped);
+    }
+  }
+
+  // Catches: Current dataset showing the last cycle's dataset when a new cycle starts (the
+  // cycle's first T/cycle_progress has no dataset yet).
+  @Test
+  void currentDataset_fromCycleProgress_unknownAtTheStart() {
+    assertEquals(
+        T.cycleProgress(), entity("sensor", "current_dataset").get("state_topic").asText());
+    CycleProgress start = new CycleProgress("c1", 2);
+    assertEquals(
+        "None", render("sensor", "current_dataset", Payloads.text(start.payload()), "src:old"));
+    start.update(CycleProgressTest.p(CycleEvent.Phase.PULL, "tank/a", StepStatus.STARTED, 0.0));
+    assertEquals(
+        "src:tank/a", render("sensor", "current_dataset", Payloads.text(start.payload()), "None"));
   }
 
   @Test

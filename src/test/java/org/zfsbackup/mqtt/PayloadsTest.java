@@ -160,15 +160,21 @@ class PayloadsTest {
             "pruned",
             "last_success_at",
             "dry_run",
-            "limited"),
+            "limited",
+            "last_full_outcome"),
         fields(n));
     assertEquals(0, n.get("pruned").asLong());
     // dry_run (an extension): false for a real cycle, true for a dry run's result.
     assertFalse(n.get("dry_run").asBoolean());
-    assertTrue(Payloads.result(report, null, true, false).get("dry_run").asBoolean());
+    assertTrue(Payloads.result(report, null, true, false, null).get("dry_run").asBoolean());
     // limited (an extension): true for a run limited with datasets.
     assertFalse(n.get("limited").asBoolean());
-    assertTrue(Payloads.result(report, null, false, true).get("limited").asBoolean());
+    assertTrue(Payloads.result(report, null, false, true, null).get("limited").asBoolean());
+    // last_full_outcome (an extension): carried as given; null before the first full cycle.
+    assertTrue(n.get("last_full_outcome").isNull());
+    assertEquals(
+        "partial",
+        Payloads.result(report, null, false, true, "partial").get("last_full_outcome").asText());
     assertEquals(
         List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
     assertEquals("partial", n.get("outcome").asText());
