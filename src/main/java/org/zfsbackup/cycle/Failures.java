@@ -9,6 +9,7 @@ import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.zfs.Endpoint;
 
 /**
  * What a failed process means: which {@link ErrorKind}, the words for a person, and the process
@@ -156,50 +157,69 @@ final class Failures {
 
   /**
    * A full stream refused by the agent's placeholder it was to replace with {@code -F}: OpenZFS
-   * does not let {@code -F} destroy an encrypted filesystem, nor overwrite one that has children
-   * with a volume. Such a dataset fails once per cycle with the manual fix, rather than being
-   * retried as if the next attempt could succeed.
+   * does not let {@code -F} destroy an encrypted filesystem, nor overwrite an unencrypted one with
+   * a raw (encrypted) stream, nor replace a dataset that has children with a volume
+   * (lib/libzfs/libzfs_sendrecv.c). Such a dataset fails once per cycle with the manual fix, rather
+   * than being retried as if the next attempt could succeed. The fix's commands are the route's:
+   * {@code -w} for a raw push (a plain send would store the data unencrypted, and every later raw
+   * incremental would be refused), ssh to the push host.
+   *
+   * @param raw the route sends raw ({@code push.raw})
+   * @param target the receiving side
    */
   static Optional<Failure> placeholderBlocked(
-      String dataset, String dst, ReplicationStep step, PipeResult pr) {
+      String dataset,
+      String dst,
+      ReplicationStep step,
+      PipeResult pr,
+      boolean raw,
+      Endpoint target) {
     String stderr = pr.receive().stderrTail();
     String reason;
     if (stderr.contains(ENCRYPTED_NO_FORCE)) {
-      reason = "OpenZFS refuses `zfs receive -F` on an encrypted filesystem";
+      reason =
+          raw
+              ? "OpenZFS refuses `zfs receive -F` of a raw (encrypted) stream over an existing"
+                  + " filesystem, and of any stream over an encrypted one"
+              : "OpenZFS refuses `zfs receive -F` on an encrypted filesystem";
     } else if (stderr.contains("destination has children")) {
       reason = "OpenZFS does not replace a dataset that has children with a volume";
     } else {
       return Optional.empty();
     }
-    String snap = dataset + "@" + step.to().name();
+    String on =
+        target.host().isEmpty()
+            ? ""
+            : "ssh "
+                + target.port().map(p -> "-p " + p + " ").orElse("")
+                + target.user().map(u -> u + "@").orElse("")
+                + target.host().get()
+                + " ";
     String message =
-        dataset
-            + " -> "
-            + dst
-            + ": "
-            + step
-            + " refused: "
-            + dst
-            + " is an empty placeholder"
-            + " the agent created for its children, and "
-            + reason
-            + ". Fix by hand (see"
-            + " docs/design.md, Placeholders): receive the full stream beside it (zfs send "
-            + snap
-            + " | zfs receive "
-            + dst
-            + "-new), move each child of "
-            + dst
-            + " into "
-            + dst
-            + "-new (zfs rename), zfs destroy "
-            + dst
-            + " (empty, no snapshots), then zfs"
-            + " rename "
-            + dst
-            + "-new "
-            + dst
-            + "; the next cycle goes on incrementally";
+        String.format(
+            "%s -> %s: %s refused: %s is an empty placeholder the agent created for its children,"
+                + " and %s. Fix by hand (see docs/design.md, Placeholders): receive the full"
+                + " stream beside it (zfs send %s%s@%s | %szfs receive -u %s-new), move each child"
+                + " of %s into %s-new (%szfs rename), %szfs destroy %s (empty, no snapshots), then"
+                + " %szfs rename %s-new %s; the next cycle goes on incrementally",
+            dataset,
+            dst,
+            step,
+            dst,
+            reason,
+            raw ? "-w " : "",
+            dataset,
+            step.to().name(),
+            on,
+            dst,
+            dst,
+            dst,
+            on,
+            on,
+            dst,
+            on,
+            dst,
+            dst);
     return Optional.of(new Failure(ErrorKind.PLACEHOLDER_BLOCKED, message, pr.receive()));
   }
 

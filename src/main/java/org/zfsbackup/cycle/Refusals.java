@@ -37,11 +37,16 @@ final class Refusals {
   private final ProcessRunner runner;
   private final TargetSide target;
   private final Duration timeout;
+  private final boolean raw;
 
-  Refusals(ProcessRunner runner, TargetSide target, Duration timeout) {
+  /**
+   * @param raw the route sends raw streams ({@code push.raw})
+   */
+  Refusals(ProcessRunner runner, TargetSide target, Duration timeout, boolean raw) {
     this.runner = runner;
     this.target = target;
     this.timeout = timeout;
+    this.raw = raw;
   }
 
   /**
@@ -58,7 +63,8 @@ final class Refusals {
       boolean mayRetry,
       Failures.Failure first) {
     if (replace) {
-      return new Verdict(Failures.placeholderBlocked(dataset, dst, step, pr).orElse(first));
+      return new Verdict(
+          Failures.placeholderBlocked(dataset, dst, step, pr, raw, target.endpoint).orElse(first));
     }
     Optional<Boolean> refusal = Failures.incrementalRefused(pr);
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {

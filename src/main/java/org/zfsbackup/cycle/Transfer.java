@@ -84,7 +84,8 @@ final class Transfer {
     this.events =
         new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
     this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
-    Refusals refusals = new Refusals(scope.runner(), route.target(), scope.shortTimeout());
+    Refusals refusals =
+        new Refusals(scope.runner(), route.target(), scope.shortTimeout(), route.raw());
     this.streams = new Streams(context, events, refusals);
     this.changes = new TargetChanges(context, events);
     this.resumes = new Resumes(context, events, streams, changes);

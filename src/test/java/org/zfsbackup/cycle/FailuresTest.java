@@ -18,6 +18,7 @@ import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.zfs.Endpoint;
 
 /** The failure classification, as a table: how a process ended -> kind, message, blamed side. */
 class FailuresTest {
@@ -339,14 +340,47 @@ class FailuresTest {
             + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
     PipeResult pr = new PipeResult(42, exit("ssh", 255, ""), exit("zfs", 1, stderr), false, false);
     ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
+    Endpoint local = Endpoint.local(List.of("zfs"));
     Failures.Failure f =
-        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr).orElseThrow();
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr, false, local).orElseThrow();
     assertEquals(ErrorKind.PLACEHOLDER_BLOCKED, f.kind());
     assertTrue(
-        f.message().contains("zfs send tank/p@a | zfs receive bak/h/tank/p-new"), f.message());
+        f.message().contains("zfs send tank/p@a | zfs receive -u bak/h/tank/p-new"), f.message());
     assertTrue(f.message().contains("zfs destroy bak/h/tank/p (empty"), f.message());
+    assertTrue(f.message().contains("on an encrypted filesystem"), f.message());
     PipeResult other = new PipeResult(42, ok("s"), exit("zfs", 1, "out of space"), false, false);
-    assertTrue(Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other).isEmpty());
+    assertTrue(
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other, false, local).isEmpty());
+  }
+
+  // Catches: a raw push told to send without -w (the copy would be stored unencrypted offsite, and
+  // every later raw incremental refused), without ssh to the push host, or blamed on an encrypted
+  // placeholder when it is the raw stream that OpenZFS refuses over an unencrypted one.
+  @Test
+  void placeholderBlocked_rawPushToAHost_fixSendsRawOverSsh() {
+    String stderr =
+        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
+            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    PipeResult pr = new PipeResult(42, ok("s"), exit("ssh", 1, stderr), false, false);
+    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
+    Endpoint offsite =
+        Endpoint.remote(
+            "offsite",
+            Optional.of("zb"),
+            Optional.of(2222),
+            List.of("ssh"),
+            List.of("zfs"),
+            Duration.ofSeconds(5));
+    String m =
+        Failures.placeholderBlocked("bak/h/tank/p", "off/h/tank/p", full, pr, true, offsite)
+            .orElseThrow()
+            .message();
+    assertTrue(
+        m.contains(
+            "zfs send -w bak/h/tank/p@a | ssh -p 2222 zb@offsite zfs receive -u off/h/tank/p-new"),
+        m);
+    assertTrue(m.contains("ssh -p 2222 zb@offsite zfs destroy off/h/tank/p (empty"), m);
+    assertTrue(m.contains("raw (encrypted) stream over an existing filesystem"), m);
   }
 
   @Test

@@ -361,7 +361,8 @@ class FakeZfsIT {
     assertEquals(Status.UP_TO_DATE, r.datasets().get(1).status(), "the child is unaffected");
     CycleEvent.Error e = errors().get(0);
     assertEquals("placeholder_blocked", e.kind().wire(), e.toString());
-    assertTrue(e.message().contains("zfs send src/p@a | zfs receive bak/h/src/p-new"), e.message());
+    assertTrue(
+        e.message().contains("zfs send src/p@a | zfs receive -u bak/h/src/p-new"), e.message());
     assertTrue(
         e.stderr().contains("zfs receive -F cannot be used to destroy an encrypted filesystem"),
         e.stderr());
