@@ -102,6 +102,7 @@ public final class Main {
     String command = null;
     Path config = Path.of("config/agent.yaml");
     boolean quiet = false;
+    int configGiven = 0;
     List<String> rest = new ArrayList<>(args);
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
@@ -117,11 +118,11 @@ public final class Main {
           if (i + 1 >= rest.size() || rest.get(i + 1).startsWith("-")) {
             throw new UsageException("--config needs a path"); // not the next option taken as one
           }
-          config = Path.of(rest.get(++i));
+          config = onlyOnce(configGiven++, Path.of(rest.get(++i)));
         }
         default -> {
           if (a.startsWith("--config=")) {
-            config = Path.of(a.substring("--config=".length()));
+            config = onlyOnce(configGiven++, Path.of(a.substring("--config=".length())));
           } else if (a.startsWith("-")) {
             throw new UsageException("unknown option '" + a + "'");
           } else if (command != null) {
@@ -137,6 +138,14 @@ public final class Main {
       }
     }
     return new Invocation(command == null ? "agent" : command, config, quiet);
+  }
+
+  /** {@code path}, unless an earlier {@code --config} was given: two would leave one unused. */
+  private static Path onlyOnce(int given, Path path) {
+    if (given > 0) {
+      throw new UsageException("--config given more than once");
+    }
+    return path;
   }
 
   static String version() {

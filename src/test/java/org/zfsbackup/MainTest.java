@@ -111,6 +111,20 @@ class MainTest {
     assertTrue(err().contains("/nonexistent/agent.yaml"), err());
   }
 
+  // Catches: a second --config silently winning over the first.
+  @Test
+  void parse_configGivenTwice_usageError() {
+    for (List<String> args :
+        List.of(
+            List.of("plan", "--config", "a.yaml", "--config", "b.yaml"),
+            List.of("plan", "--config=a.yaml", "-c", "b.yaml"))) {
+      Main.UsageException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              Main.UsageException.class, () -> Main.parse(args));
+      assertTrue(e.getMessage().contains("--config given more than once"), e.getMessage());
+    }
+  }
+
   @Test
   void parse_defaultsToAgentAndConfigPath() {
     Main.Invocation inv = Main.parse(java.util.List.of("-q"));

@@ -112,7 +112,8 @@ public final class CommandParser {
     } catch (CharacterCodingException e) {
       return reject(Reason.INVALID_UTF8, "payload is not valid UTF-8");
     }
-    String trimmed = text.strip();
+    // A byte order mark (some editors and PowerShell write one) is no part of the command.
+    String trimmed = text.replaceFirst("^\uFEFF", "").strip();
     if (trimmed.startsWith("{")) {
       return parseJson(trimmed, now);
     }

@@ -33,7 +33,9 @@ final class Fields {
             + " must be "
             + expected
             + ", not "
-            + actual.getNodeType().name().toLowerCase(Locale.ROOT));
+            + (actual.isNumber()
+                ? actual.toString() // "not 60.0": "not number" reads as if no number were given
+                : actual.getNodeType().name().toLowerCase(Locale.ROOT)));
   }
 
   static Rejection reject(Reason reason, String message) {

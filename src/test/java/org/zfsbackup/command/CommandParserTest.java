@@ -295,6 +295,26 @@ class CommandParserTest {
     assertTrue(!r.message().contains("Source"), r.message());
   }
 
+  // Catches: a command saved by an editor that writes a byte order mark refused as unknown, with
+  // the invisible mark inside the quoted word.
+  @Test
+  void parse_leadingByteOrderMark_isIgnored() {
+    byte[] plain = "\uFEFFstatus".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    assertInstanceOf(ParseResult.Accepted.class, PARSER.parse(plain, false, NOW));
+    byte[] json =
+        "\uFEFF{\"command\": \"status\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    assertInstanceOf(ParseResult.Accepted.class, PARSER.parse(json, false, NOW));
+  }
+
+  // Catches: "ttl_s must be a whole number of seconds, not number" for 60.0.
+  @Test
+  void parse_fractionalTtl_messageQuotesTheNumber() {
+    Rejection r =
+        (Rejection) PARSER.parse(bytes("{\"command\": \"status\", \"ttl_s\": 60.0}"), false, NOW);
+    assertEquals(Reason.WRONG_TYPE, r.reason());
+    assertTrue(r.message().endsWith("not 60.0"), r.message());
+  }
+
   @Test
   void reasonKind_isPrefixedSnakeCase() {
     assertEquals("command_unconfigured_dataset", Reason.UNCONFIGURED_DATASET.kind());
