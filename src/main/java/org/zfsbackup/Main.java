@@ -37,7 +37,7 @@ public final class Main {
 
       Options:
         --config PATH   configuration file (YAML or JSON), default config/agent.yaml
-        --quiet, -q     print nothing on success, only errors on failure (run, plan, check)
+        --quiet, -q     print nothing on a clean success; only warnings and errors (run, plan, check)
         --help, -h      this text
         --version       the version
 

@@ -18,9 +18,9 @@ import org.zfsbackup.event.EventSink;
 
 /**
  * The {@code run} and {@code plan} commands: one cycle without MQTT, one line per dataset (phase,
- * source, dataset, target, outcome, bytes). {@code --quiet} prints nothing on success and only the
- * failures otherwise, like the old {@code zfs-pull-backups.py --quiet} under cron. Returns whether
- * the cycle succeeded; {@code Main} turns that into the exit code.
+ * source, dataset, target, outcome, bytes). {@code --quiet} prints nothing on a clean success, and
+ * only the warnings and failures otherwise, like the old {@code zfs-pull-backups.py --quiet} under
+ * cron. Returns whether the cycle succeeded; {@code Main} turns that into the exit code.
  */
 public final class CliCycle {
   private static final Logger LOG = LoggerFactory.getLogger(CliCycle.class);
@@ -108,13 +108,13 @@ public final class CliCycle {
     for (CycleReport.Pruned p : quiet ? List.<CycleReport.Pruned>of() : report.pruned()) {
       out.println(pruneLine(p, planOnly));
     }
+    // Warnings need attention (a hold or a prune that failed every night), so --quiet prints them
+    // too, as the old scripts always printed their errors: quiet is silent on a clean success.
+    for (String w : report.warnings()) {
+      err.println((report.datasets().isEmpty() && failed ? "error: " : "warning: ") + w);
+    }
     if (quiet && !failed) {
       return true;
-    }
-    for (String w : report.warnings()) {
-      if (!quiet || report.datasets().isEmpty()) {
-        err.println((report.datasets().isEmpty() && failed ? "error: " : "warning: ") + w);
-      }
     }
     (failed ? err : out)
         .printf(

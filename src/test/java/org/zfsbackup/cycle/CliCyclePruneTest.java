@@ -22,6 +22,10 @@ class CliCyclePruneTest {
   static final Instant T0 = Instant.parse("2026-11-27T02:00:00Z");
 
   static CycleRunner pruning() {
+    return pruning(List.of());
+  }
+
+  static CycleRunner pruning(List<String> warnings) {
     return (request, sink, control) ->
         new CycleReport(
             request.cycleId(),
@@ -40,15 +44,19 @@ class CliCyclePruneTest {
                     "up to date",
                     null,
                     null)),
-            List.of(),
+            warnings,
             List.of(new Pruned(Phase.PULL, "h", "tank/d", "bak/h/tank/d", List.of("a", "b"))));
   }
 
   static String run(boolean plan, boolean quiet) {
+    return run(pruning(), plan, quiet);
+  }
+
+  static String run(CycleRunner cycle, boolean plan, boolean quiet) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     CliCycle.run(
-        pruning(),
+        cycle,
         plan,
         quiet,
         new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -73,5 +81,13 @@ class CliCyclePruneTest {
   @Test
   void quiet_printsNothingOnSuccess() {
     assertEquals("", run(false, true));
+  }
+
+  // Catches: --quiet (cron) hiding a warning that needs attention, such as a destroy that fails
+  // every night (the pool fills) or a hold that fails (the chain is not protected).
+  @Test
+  void quiet_successWithAWarning_printsTheWarningOnly() {
+    String w = "destroy_failed: could not destroy bak/h/tank/d@a: dataset is busy";
+    assertEquals("warning: " + w + "\n", run(pruning(List.of(w)), false, true));
   }
 }
