@@ -146,6 +146,9 @@ final class ConfigRules {
     c.push().ifPresent(p -> push(p, pullTarget, problems));
     c.retention().ifPresent(r -> keepsSomething("retention.backup", r.backup(), problems));
     c.retention().ifPresent(r -> keepsSomething("retention.offsite", r.offsite(), problems));
+    if (c.push().isEmpty() && c.retention().flatMap(r -> r.offsite()).isPresent()) {
+      problems.add("retention.offsite", "given without a push section: there is no offsite tier");
+    }
   }
 
   /** Like restic, a policy that keeps nothing is refused rather than read as "destroy all". */

@@ -28,24 +28,38 @@ final class Destroys {
   private final ProcessRunner runner;
   private final Endpoint side;
   private final Duration timeout;
+  private final CycleControl control;
   private boolean oneAtATime;
 
-  Destroys(ProcessRunner runner, Endpoint side, Duration timeout) {
+  /**
+   * @param control a stop ends the destroys: none starts after it, and none it killed warns
+   */
+  Destroys(ProcessRunner runner, Endpoint side, Duration timeout, CycleControl control) {
     this.runner = runner;
     this.side = side;
     this.timeout = timeout;
+    this.control = control;
   }
 
-  /** Destroys {@code snapshots} (short names) of {@code dataset}. */
+  /**
+   * Destroys {@code snapshots} (short names) of {@code dataset}, until the cycle is stopped: the
+   * call in flight then ends (a forced stop or a signal kills it), and no other starts.
+   */
   Outcome destroy(String dataset, List<String> snapshots) {
     List<String> destroyed = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     for (List<String> batch : Batches.of(snapshots)) {
+      if (control.stopRequested()) {
+        break;
+      }
       if (!oneAtATime && batch.size() > 1) {
         ProcessResult r = run(ZfsCommands.destroy(dataset, batch));
         if (r.ok()) {
           destroyed.addAll(batch);
           continue;
+        }
+        if (control.stopRequested()) {
+          break; // killed by the stop, or failed as it came: not retried one by one
         }
         if (refusesCommaList(r)) {
           oneAtATime = true;
@@ -56,10 +70,13 @@ final class Destroys {
         }
       }
       for (String snap : batch) {
+        if (control.stopRequested()) {
+          break;
+        }
         ProcessResult r = run(ZfsCommands.destroy(dataset, List.of(snap)));
         if (r.ok()) {
           destroyed.add(snap);
-        } else {
+        } else if (!control.stopRequested()) {
           warnings.add(failed(dataset, snap, r));
         }
       }

@@ -65,6 +65,7 @@ final class Pruning {
 
   private final List<Pruned> pruned = new ArrayList<>();
   private final List<String> warnings = new ArrayList<>();
+  private boolean stopLogged;
 
   Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local) {
     this.retention = config.retention();
@@ -112,8 +113,12 @@ final class Pruning {
     ZfsListing offsiteListing =
         pushedResults.isEmpty() ? null : list(Phase.PUSH, offsiteSide, push.get().target());
     if (r.offsite().isPresent() && offsiteListing != null) {
-      Destroys destroys = new Destroys(scope.runner(), offsiteSide, scope.shortTimeout());
+      Destroys destroys =
+          new Destroys(scope.runner(), offsiteSide, scope.shortTimeout(), scope.control());
       for (DatasetResult d : pushedResults) {
+        if (stopped()) {
+          break;
+        }
         List<Snapshot> source =
             pushSources.stream()
                 .filter(l -> l.contains(d.dataset()))
@@ -125,11 +130,15 @@ final class Pruning {
         prune(d, r, r.offsite().get(), offsiteListing, bases, destroys);
       }
     }
-    if (r.backup().isPresent()) {
+    if (r.backup().isPresent() && !stopped()) {
       ZfsListing backup = list(Phase.PULL, local, pullTarget);
-      Destroys destroys = new Destroys(scope.runner(), local, scope.shortTimeout());
+      Destroys destroys =
+          new Destroys(scope.runner(), local, scope.shortTimeout(), scope.control());
       for (DatasetResult d :
           backup == null ? List.<DatasetResult>of() : replicated(results, Phase.PULL, pullTarget)) {
+        if (stopped()) {
+          break;
+        }
         ZfsListing src = pullSources.get(d.source());
         Map<String, Set<Guard>> bases = new HashMap<>();
         base(
@@ -161,6 +170,18 @@ final class Pruning {
       }
     }
     return new Result(List.copyOf(pruned), List.copyOf(warnings));
+  }
+
+  /**
+   * The cycle was stopped ({@code cancel}, {@code suspend}, a signal) while pruning: no other
+   * dataset is pruned, as no other dataset is sent. Said once in the log.
+   */
+  private boolean stopped() {
+    if (scope.control().stopRequested() && !stopLogged) {
+      stopLogged = true;
+      LOG.info("cycle {}: pruning stopped, the cycle was stopped", scope.cycleId());
+    }
+    return scope.control().stopRequested();
   }
 
   /** Decides one dataset, and destroys (or in a dry run, lists) what the policy does not keep. */
@@ -198,7 +219,10 @@ final class Pruning {
     if (!scope.dryRun()) {
       Destroys.Outcome outcome = destroys.destroy(ds, destroy);
       done = outcome.destroyed();
-      outcome.warnings().forEach(w -> warnings.add(events.warning(w).message()));
+      // Named like every other event of the phase: its dataset, the pruned copy in the message.
+      outcome.warnings().stream()
+          .map(w -> new Warning(d.dataset(), w.kind(), w.message(), w.result()))
+          .forEach(w -> warnings.add(events.warning(w).message()));
     }
     if (done.isEmpty()) {
       return;

@@ -24,7 +24,7 @@ import org.zfsbackup.zfs.Endpoint;
  */
 class DestroysTest {
   /** A scripted zfs: {@code busy} snapshots cannot be destroyed; {@code commaList} as OpenZFS. */
-  static final class ScriptedZfs implements ProcessRunner {
+  static class ScriptedZfs implements ProcessRunner {
     final boolean commaList;
     final Set<String> busy = new HashSet<>();
     final Set<String> destroyed = new HashSet<>();
@@ -74,7 +74,8 @@ class DestroysTest {
   void openZfs_oneCallForTheList() {
     ScriptedZfs zfs = new ScriptedZfs(true);
     Destroys.Outcome o =
-        new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), new CycleControl())
+            .destroy("p/d", List.of("a", "b", "c"));
     assertEquals(List.of("a", "b", "c"), o.destroyed());
     assertEquals(List.of(List.of("zfs", "destroy", "p/d@a,b,c")), zfs.calls);
   }
@@ -85,7 +86,8 @@ class DestroysTest {
     ScriptedZfs zfs = new ScriptedZfs(true);
     zfs.busy.add("b");
     Destroys.Outcome o =
-        new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b", "c"));
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), new CycleControl())
+            .destroy("p/d", List.of("a", "b", "c"));
     assertEquals(List.of("a", "c"), o.destroyed());
     assertEquals(1, o.warnings().size());
     assertEquals(ErrorKind.DESTROY_FAILED, o.warnings().get(0).kind());
@@ -97,7 +99,7 @@ class DestroysTest {
   @Test
   void zfsFuse_refusesTheList_onceThenOneAtATime() {
     ScriptedZfs zfs = new ScriptedZfs(false);
-    Destroys destroys = new Destroys(zfs, LOCAL, Duration.ofSeconds(1));
+    Destroys destroys = new Destroys(zfs, LOCAL, Duration.ofSeconds(1), new CycleControl());
     assertEquals(List.of("a", "b"), destroys.destroy("p/d", List.of("a", "b")).destroyed());
     assertEquals(List.of("x", "y"), destroys.destroy("p/e", List.of("x", "y")).destroyed());
     assertEquals(
@@ -124,7 +126,8 @@ class DestroysTest {
             List.of("zfs"),
             Duration.ofSeconds(1));
     Destroys.Outcome o =
-        new Destroys(zfs, remote, Duration.ofSeconds(1)).destroy("p/d", List.of("a", "b"));
+        new Destroys(zfs, remote, Duration.ofSeconds(1), new CycleControl())
+            .destroy("p/d", List.of("a", "b"));
     assertEquals(List.of(), o.destroyed());
     assertEquals(2, o.warnings().size());
     assertEquals(1, zfs.calls.size());
@@ -138,8 +141,40 @@ class DestroysTest {
     for (int i = 0; i < 250; i++) {
       names.add("s" + i);
     }
-    Destroys.Outcome o = new Destroys(zfs, LOCAL, Duration.ofSeconds(1)).destroy("p/d", names);
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), new CycleControl()).destroy("p/d", names);
     assertEquals(names, o.destroyed());
     assertEquals(3, zfs.calls.size());
+  }
+
+  /**
+   * A stop while pruning (cancel, suspend, SIGTERM): the destroy in flight is the last, and the one
+   * the stop killed (exit 143) is no destroy_failed warning. Catches pruning that went on for every
+   * snapshot after the stop, and the killed batch retried one snapshot at a time.
+   */
+  @Test
+  void stopDuringTheDestroys_noneStartsAfterIt_theKilledOneDoesNotWarn() {
+    CycleControl control = new CycleControl();
+    ScriptedZfs zfs =
+        new ScriptedZfs(true) {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            if (calls.size() == 1) { // the second batch: stopped, and killed by the stop
+              calls.add(argv);
+              control.stop(CycleControl.StopReason.INTERRUPT, true);
+              return new ProcessResult(argv, 143, "", "", false, false);
+            }
+            return super.run(argv, timeout);
+          }
+        };
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < 250; i++) {
+      names.add("s" + i);
+    }
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), control).destroy("p/d", names);
+    assertEquals(names.subList(0, 100), o.destroyed());
+    assertEquals(List.of(), o.warnings());
+    assertEquals(2, zfs.calls.size(), "no batch, and no single destroy, after the stop");
   }
 }

@@ -58,7 +58,7 @@ class PruningTest {
     return b.toString();
   }
 
-  static final class Scripted implements ProcessRunner {
+  static class Scripted implements ProcessRunner {
     final List<String> destroys = new ArrayList<>();
     String backup;
     String offsite;
@@ -193,6 +193,48 @@ class PruningTest {
     p.prune(replicated(Status.SENT, Status.UP_TO_DATE), OFFSITE);
     assertEquals(1, runner.destroys.size(), runner.destroys.toString());
     assertTrue(runner.destroys.get(0).endsWith("off/h/tank/d@a"), runner.destroys.toString());
+  }
+
+  /**
+   * A stop (cancel, suspend, SIGTERM) while the offsite tier is pruned: the backup tier is neither
+   * listed nor pruned. Catches pruning that went on for every dataset of both tiers after the stop
+   * (minutes on a first prune, beyond systemd's stop timeout).
+   */
+  @Test
+  void stopWhilePruning_nothingMoreIsListedOrDestroyed() {
+    CycleControl control = new CycleControl();
+    List<String> calls = new ArrayList<>();
+    Scripted runner =
+        new Scripted() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            calls.add(String.join(" ", argv));
+            if (String.join(" ", argv).contains("destroy")) {
+              control.stop(CycleControl.StopReason.CANCEL, false);
+            }
+            return super.run(argv, timeout);
+          }
+        };
+    runner.backup = listing(BAK, "a", "b", "c");
+    runner.offsite = listing(OFF, "a", "b", "c");
+    TransferContext.Scope scope =
+        new TransferContext.Scope(
+            "t",
+            false,
+            e -> {},
+            control,
+            runner,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(5),
+            false,
+            true);
+    Pruning p = new Pruning(config(LAST1, LAST1), scope, Endpoint.local(List.of("zfs")));
+    p.listed(Phase.PUSH, "local", ZfsListing.parse(runner.backup));
+    Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE), OFFSITE);
+    assertEquals(1, runner.destroys.size(), "only the offsite destroy in flight: " + calls);
+    assertTrue(runner.destroys.get(0).contains("off/h/tank/d@a,b"), runner.destroys.toString());
+    assertTrue(calls.stream().noneMatch(c -> c.contains("-r bak")), "backup not listed: " + calls);
+    assertEquals(1, r.pruned().size(), "the destroy that went through is reported");
   }
 
   /** Catches: a dry run that destroys, or says nothing of what it would destroy. */
