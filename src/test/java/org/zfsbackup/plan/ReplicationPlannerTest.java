@@ -76,6 +76,10 @@ class ReplicationPlannerTest {
     assertEquals("b", d.base().name());
     assertEquals(List.of("x", "y"), d.newerOnTarget().stream().map(Snapshot::name).toList());
     assertEquals(true, o.toString().contains("@x, @y"));
+    // Says why, for a user migrating from a tool without holds (the source pruned the snapshot the
+    // old tool received last), and what to do.
+    assertEquals(true, o.toString().contains("pruned on the source"), o.toString());
+    assertEquals(true, o.toString().contains("roll the target back to @b"), o.toString());
   }
 
   @Test
