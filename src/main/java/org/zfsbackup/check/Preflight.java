@@ -240,6 +240,22 @@ public final class Preflight {
               + " there. Create it (with the encryption you want), import its pool, or correct "
               + key);
     }
+    // OpenZFS: an encrypted root whose key is not loaded takes no plain receive and no zfs create
+    // below it (zfs-load-key(8)). zfs-fuse has no keystatus: its zfs get fails, and that is fine.
+    ProcessResult keys =
+        item.ok()
+            ? runner.run(
+                endpoint.zfs(List.of("get", "-H", "-o", "value", "keystatus", root)), itemTimeout())
+            : null;
+    if (keys != null && keys.ok() && keys.stdout().strip().equals("unavailable")) {
+      return CheckItem.fail(
+          name,
+          "its encryption key is not loaded: receives and the parents the agent creates below it"
+              + " would fail. Run zfs load-key "
+              + root
+              + " (after every boot), or for a push.target that takes raw streams, use an"
+              + " unencrypted one");
+    }
     return item;
   }
 

@@ -227,7 +227,38 @@ class PreflightTest {
     assertTrue(
         runner.calls.contains(List.of("pv", "-C", "-f", "-n", "-b", "-i", "1")),
         "pv runs with the flags the streams use");
-    assertEquals(5, runner.calls.size());
+    assertTrue(
+        runner.calls.contains(
+            List.of("zfs", "get", "-H", "-o", "value", "keystatus", "backuppool/backups")),
+        runner.calls.toString());
+    assertEquals(7, runner.calls.size(), "the two roots' keystatus too");
+  }
+
+  // Catches: check passing an encrypted root whose key is not loaded after a reboot, where every
+  // receive (pull) or every placeholder zfs create (push) of the next cycle fails.
+  @Test
+  void check_encryptedRootKeyNotLoaded_fails() {
+    FakeRunner runner =
+        new FakeRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            return argv.contains("keystatus")
+                ? new ProcessResult(argv, 0, "unavailable\n", "", false, false)
+                : super.run(argv, timeout);
+          }
+        };
+    List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
+    boolean[] passed = new boolean[1];
+    String out = print(items, true, passed);
+    assertTrue(
+        out.contains(
+            "FAIL backup root backuppool/backups: its encryption key is not loaded: receives and"
+                + " the parents the agent creates below it would fail. Run zfs load-key"
+                + " backuppool/backups"),
+        out);
+    assertTrue(
+        out.contains("FAIL offsite host-albion target offsitepool/backups: its encryption"), out);
+    assertFalse(passed[0]);
   }
 
   @Test
