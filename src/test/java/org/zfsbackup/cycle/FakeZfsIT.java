@@ -397,6 +397,54 @@ class FakeZfsIT {
         argv.toString());
   }
 
+  /**
+   * A raw push onto the agent's unencrypted offsite placeholder: OpenZFS marks a `send -w` stream
+   * raw only for an encrypted dataset (zfs-send(8)), so an unencrypted backup copy replaces the
+   * placeholder; an encrypted one is refused (a raw stream cannot overwrite an unencrypted
+   * filesystem), and the manual fix keeps -w and receives over ssh on the push host. Catches a fix
+   * without -w, which would store the copy unencrypted offsite.
+   */
+  @Test
+  void rawPushOntoAPlaceholder_plainCopyReplacesIt_encryptedOneBlockedWithARawFix()
+      throws IOException {
+    list("src/p", ds("src/p", 10, "a"));
+    list(
+        "bak", concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/p", 4, "a")));
+    list(
+        "off/backups",
+        concat(
+            ds("off/backups", 1),
+            dsWith("off/backups/h", 2, true),
+            dsWith("off/backups/h/src", 3, true),
+            dsWith("off/backups/h/src/p", 4, true)));
+    PushConfig push = FakeZfs.rawPushFromBak("off/backups");
+    AgentConfig c = config(List.of("pv"), Duration.ofSeconds(30), Optional.of(push), "src/p");
+    CycleReport plain = run(c, new CycleControl());
+    assertEquals(Outcome.SUCCESS, plain.outcome(), plain.toString());
+    assertTrue(
+        argv().contains(List.of("receive", "-F", "-s", "-u", "off/backups/h/src/p")),
+        argv().toString());
+
+    Files.writeString(dir.resolve("encrypted"), "bak/h/src/p\n");
+    Files.delete(dir.resolve("argv.log"));
+    events.clear();
+    CycleReport raw = run(c, new CycleControl());
+    DatasetResult pushed =
+        raw.datasets().stream()
+            .filter(d -> d.target().equals("off/backups/h/src/p"))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(Status.FAILED, pushed.status(), raw.toString());
+    CycleEvent.Error e =
+        errors().stream()
+            .filter(x -> x.kind().wire().equals("placeholder_blocked"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(
+        e.message().contains("zfs send -w bak/h/src/p@a | zfs receive -u off/backups/h/src/p-new"),
+        e.message());
+  }
+
   /** Someone else's empty dataset is never replaced: no receive at all, target_exists. */
   @Test
   void existingDatasetNotAPlaceholder_refusedWithoutAReceive() throws IOException {
