@@ -6,6 +6,7 @@ import static org.zfsbackup.command.Fields.reject;
 import static org.zfsbackup.command.Fields.wrongType;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -58,7 +59,13 @@ final class Freshness {
       return Optional.of(
           reject(Reason.INVALID_VALUE, "ttl_s needs issued_at (the time the command was issued)"));
     }
-    Instant expires = issuedAt.plusSeconds(ttl.asLong());
+    Instant expires;
+    try {
+      expires = issuedAt.plusSeconds(ttl.asLong());
+    } catch (DateTimeException | ArithmeticException e) { // past the last representable instant
+      return Optional.of(
+          reject(Reason.INVALID_VALUE, "issued_at " + quote(issued.asText()) + " is out of range"));
+    }
     if (expires.isBefore(now)) {
       return Optional.of(
           reject(

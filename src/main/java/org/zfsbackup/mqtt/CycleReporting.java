@@ -52,7 +52,10 @@ final class CycleReporting {
   /** {@code last_full_outcome} of the result (see {@link Payloads#result}); null before one. */
   private String lastFullOutcome;
 
-  /** Steps of the last real cycle over every configured dataset; null before the first. */
+  /**
+   * Steps of the last real cycle over every configured dataset that ran to its end (not stopped);
+   * null before the first.
+   */
   private Integer fullSteps;
 
   private Future<Void> lastSave = Future.succeededFuture();
@@ -78,15 +81,18 @@ final class CycleReporting {
   void restore(StateStore.Saved saved) {
     lastSuccessAt = saved.lastSuccessAt().orElse(null);
     lastResult = saved.lastResult().orElse(null);
-    fullSteps =
-        lastResult == null || lastResult.path("limited").asBoolean() ? null : steps(lastResult);
-    // A result saved before the field existed: its own outcome, when it was a full cycle's end.
-    lastFullOutcome =
+    // The size of Cycle progress comes only from a full cycle that ran to its end, as below.
+    String ownFull =
         lastResult == null
             ? null
-            : lastResult.hasNonNull("last_full_outcome")
-                ? lastResult.path("last_full_outcome").asText()
-                : fullOutcome(lastResult.path("outcome").asText(), fullSteps != null);
+            : fullOutcome(
+                lastResult.path("outcome").asText(), !lastResult.path("limited").asBoolean());
+    fullSteps = ownFull == null ? null : steps(lastResult);
+    // A result saved before the field existed: its own outcome, when it was a full cycle's end.
+    lastFullOutcome =
+        lastResult != null && lastResult.hasNonNull("last_full_outcome")
+            ? lastResult.path("last_full_outcome").asText()
+            : ownFull;
     if (lastResult != null) {
       lastResult.put("last_full_outcome", lastFullOutcome);
     }
@@ -201,7 +207,8 @@ final class CycleReporting {
       String full = fullOutcome(report.outcome().wire(), !limited);
       lastFullOutcome = full != null ? full : lastFullOutcome;
       lastResult = Payloads.result(report, lastSuccessAt, false, limited, lastFullOutcome);
-      if (!limited) {
+      // A stopped cycle has only a part of the steps, like a limited run: it sets no size.
+      if (full != null) {
         fullSteps = report.datasets().size();
       }
       save(c, lastSuccessAt, lastResult.deepCopy());

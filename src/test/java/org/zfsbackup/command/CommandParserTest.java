@@ -306,6 +306,22 @@ class CommandParserTest {
     assertInstanceOf(ParseResult.Accepted.class, PARSER.parse(json, false, NOW));
   }
 
+  // Catches: an issued_at near the largest year, plus a ttl_s, overflowing into an internal error
+  // with a stack trace in the log.
+  @Test
+  void parse_issuedAtAtTheEndOfTime_isAnInvalidValue() {
+    Rejection r =
+        (Rejection)
+            PARSER.parse(
+                bytes(
+                    "{\"command\": \"status\", \"ttl_s\": 315360000,"
+                        + " \"issued_at\": \"+999999999-12-31T23:59:59Z\"}"),
+                false,
+                NOW);
+    assertEquals(Reason.INVALID_VALUE, r.reason());
+    assertTrue(r.message().endsWith("is out of range"), r.message());
+  }
+
   // Catches: "ttl_s must be a whole number of seconds, not number" for 60.0.
   @Test
   void parse_fractionalTtl_messageQuotesTheNumber() {

@@ -910,6 +910,29 @@ class AgentTest {
     assertTrue(start.get("datasets_expected").isNull(), start.toString());
   }
 
+  // Catches: a cycle stopped by cancel, suspend or a signal (a part of the steps) taken as the size
+  // of the next full cycle after a restart, which then showed 100 % at the end of its pull phase.
+  @Test
+  void cycleProgress_afterARestart_aSavedStoppedCycleSetsNoSize() throws Exception {
+    engine.outcome = Outcome.CANCELLED;
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "stopped cycle");
+    assertEquals("cancelled", mqtt.last(T.result()).get("outcome").asText());
+    StateStore store = new StateStore(dir.resolve("state.json"));
+    await(() -> store.load().lastResult().isPresent(), "saved");
+    restartAgent(() -> {}, store.load());
+    engine.outcome = Outcome.SUCCESS;
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "full run");
+    String full = engine.requests.get(1).cycleId();
+    JsonNode start =
+        mqtt.json(T.cycleProgress()).stream()
+            .filter(p -> p.get("cycle_id").asText().equals(full))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(start.get("datasets_expected").isNull(), start.toString());
+  }
+
   // Catches: a run limited with `datasets` taken as the size of a cycle: it would end at 50 %
   // (expecting the full cycle's steps), and the next full cycle would show 100 % half-way.
   @Test
