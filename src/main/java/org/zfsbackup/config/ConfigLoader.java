@@ -78,7 +78,7 @@ public final class ConfigLoader {
     if (!(tree.get("mqtt") instanceof ObjectNode mqtt)) {
       return;
     } else if (fromEnv != null && !fromEnv.isEmpty()) {
-      mqtt.put("password_file", fromEnv);
+      mqtt.put("password_file", oneLine(fromEnv, PASSWORD_ENV, "mqtt.password_file", problems));
     } else if (mqtt.get("password_file") instanceof TextNode name && !name.asText().isBlank()) {
       Path file = Path.of(mqtt.remove("password_file").asText());
       try {
@@ -86,7 +86,8 @@ public final class ConfigLoader {
         if (value.isEmpty()) {
           problems.add("mqtt.password_file", file + " is empty");
         } else {
-          mqtt.put("password_file", value);
+          mqtt.put(
+              "password_file", oneLine(value, file.toString(), "mqtt.password_file", problems));
         }
       } catch (IOException | RuntimeException e) {
         // The exception type only: a decoding error's message could quote the content.
@@ -97,6 +98,18 @@ public final class ConfigLoader {
         problems.add("mqtt.password_file", "cannot read " + file + " (" + why + ")");
       }
     }
+  }
+
+  /**
+   * A password is one line: a second line or another control character is reported (MQTT would
+   * refuse it at every connect, with a message that names neither), never quoted.
+   */
+  private static String oneLine(String value, String from, String key, Problems problems) {
+    if (value.chars().anyMatch(Character::isISOControl)) {
+      problems.add(
+          key, "the password in " + from + " has more than one line or a control character");
+    }
+    return value;
   }
 
   /** For the default client id; {@code /proc} first, since a DNS lookup may hang. */

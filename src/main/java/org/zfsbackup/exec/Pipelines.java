@@ -62,11 +62,11 @@ final class Pipelines {
       KillSwitch control) {
     boolean counted = !counter.isEmpty();
     List<ProcessBuilder> builders = new ArrayList<>();
-    builders.add(new ProcessBuilder(send).redirectInput(DEV_NULL));
+    builders.add(Children.builder(send).redirectInput(DEV_NULL));
     if (counted) {
-      builders.add(new ProcessBuilder(counter));
+      builders.add(Children.builder(counter));
     }
-    builders.add(new ProcessBuilder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
+    builders.add(Children.builder(receive).redirectOutput(ProcessBuilder.Redirect.DISCARD));
     List<Process> procs;
     try {
       procs = ProcessBuilder.startPipeline(builders);

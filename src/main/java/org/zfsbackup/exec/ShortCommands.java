@@ -36,7 +36,7 @@ final class ShortCommands {
     LOG.debug("run: {}", argv);
     Process p;
     try {
-      p = new ProcessBuilder(argv).redirectInput(DEV_NULL).start();
+      p = Children.builder(argv).redirectInput(DEV_NULL).start();
     } catch (IOException e) {
       return new ProcessResult(argv, -1, "", e.getMessage(), true, false);
     }

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import org.zfsbackup.exec.Children;
 import org.zfsbackup.exec.ProcessResult;
 
 /**
@@ -22,7 +23,7 @@ final class ProcessPowerSwitch implements PowerSwitch {
     Process process;
     try {
       process =
-          new ProcessBuilder(argv)
+          Children.builder(argv)
               .redirectErrorStream(true)
               .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
               .start();

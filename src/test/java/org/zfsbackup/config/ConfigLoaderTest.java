@@ -220,6 +220,32 @@ class ConfigLoaderTest {
     assertEquals(SECRET, c.mqtt().orElseThrow().password().orElseThrow().value());
   }
 
+  // Catches: a second line in the password (an old and a new one, a comment) reaching Paho, which
+  // refused it at every connect with "Connection lost: Invalid UTF-8 char: [a]", forever.
+  @Test
+  void load_passwordOfTwoLines_namesTheFileNotTheSecret() throws IOException {
+    Path pass = write("mqtt.pass", SECRET + "\nold-" + SECRET + "\n");
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
+    assertEquals(
+        List.of(
+            "mqtt.password_file: the password in "
+                + pass
+                + " has more than one line or a control character"),
+        e.problems());
+    ConfigException env =
+        assertThrows(
+            ConfigException.class,
+            () -> load(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "a\tb"), Map.of()));
+    assertTrue(env.getMessage().contains("ZFS_BACKUP_AGENT_MQTT_PASSWORD"), env.getMessage());
+    assertFalse(env.getMessage().contains("a\tb"));
+    // Children never get it (nor any ZFS_BACKUP_AGENT_ variable): see exec/ChildrenTest.
+    assertTrue(ConfigLoader.PASSWORD_ENV.startsWith(org.zfsbackup.exec.Children.AGENT_PREFIX));
+  }
+
   @Test
   void load_passwordEnv_winsOverFileAndSkipsReadingIt() throws IOException {
     String yaml =
