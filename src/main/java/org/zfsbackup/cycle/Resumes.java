@@ -10,6 +10,7 @@ import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.Resumption;
 import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.ZfsCommands;
@@ -97,10 +98,9 @@ final class Resumes {
     // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
     boolean placeholder = target.placeholder(dst);
     boolean full = targetSnaps.isEmpty() && !placeholder;
-    // OpenZFS 2.2+ resumes a full stream into an existing dataset only with -F (libzfs_sendrecv.c,
-    // ZFS_ERR_RESUME_EXISTS): the placeholder's case. Without a snapshot on the target, -F has
-    // nothing to destroy; it is never given to an incremental's resume (zfs-receive(8) -F).
-    boolean force = placeholder && targetSnaps.isEmpty();
+    boolean force =
+        ReceiveRules.resumeWithForce(
+            new ReceiveRules.Target(true, placeholder, !targetSnaps.isEmpty()));
     Before before;
     if (first == Resumption.First.RESUME) {
       before = resume(dataset, dst, token.get(), full, force);

@@ -76,6 +76,19 @@ public final class ReceiveRules {
             + "`)");
   }
 
+  /**
+   * Whether the resume of an interrupted receive into {@code target} takes {@code -F}: only into
+   * the agent's placeholder without snapshots, whose saved state is a full stream's. OpenZFS 2.2
+   * and later refuse to resume a full stream into an existing dataset without it ("Resuming recv on
+   * existing destination ... must specify -F to overwrite it", lib/libzfs/libzfs_sendrecv.c); there
+   * it has nothing to destroy. Never anywhere else: at the end of an incremental's {@code -F}
+   * receive OpenZFS destroys the target's snapshots newer than its base (module/zfs/dmu_recv.c,
+   * {@code dmu_recv_end_check}), and a new dataset's partial first receive needs none.
+   */
+  public static boolean resumeWithForce(Target target) {
+    return target.exists() && target.placeholder() && !target.hasSnapshots();
+  }
+
   /** The user property that marks the agent's placeholders; its value is the dataset's name. */
   public static final String PLACEHOLDER_PROPERTY = "org.zfsbackup:placeholder";
 

@@ -54,12 +54,18 @@ public final class Resumption {
    * What OpenZFS's receiver says when a resumed stream cannot continue its saved state
    * (lib/libzfs/libzfs_sendrecv.c): EINVAL from the kernel's resume checks (module/zfs/dmu_recv.c,
    * a stream that does not match the saved object, offset or guid), printed for a {@code -s}
-   * receive as "kernel modules must be upgraded to receive this stream"; and OpenZFS 2.2's
-   * ZFS_ERR_RESUME_EXISTS, a full stream resumed into an existing dataset without {@code -F}
-   * ("Resuming recv on existing destination '...' must specify -F to overwrite it").
+   * receive as "kernel modules must be upgraded to receive this stream"; and OpenZFS 2.2's refusal
+   * of a full stream resumed into an existing dataset without {@code -F}: libzfs's
+   * EZFS_RESUME_EXISTS ("Resuming recv on existing destination '...' must specify -F to overwrite
+   * it"; the kernel's own ZFS_ERR_RESUME_EXISTS, "Resuming recv on existing dataset without force",
+   * comes only from a userland older than its kernel). The agent gives {@code -F} there ({@link
+   * ReceiveRules#resumeWithForce}), so these are for a token that truly cannot go on.
    */
   public static final List<String> RECEIVE_REFUSALS =
-      List.of("kernel modules must be upgraded to receive this stream", "must specify -F");
+      List.of(
+          "kernel modules must be upgraded to receive this stream",
+          "must specify -F",
+          "Resuming recv on existing dataset without force");
 
   private Resumption() {}
 

@@ -156,6 +156,26 @@ class FakeZfsResumeIT {
   }
 
   /**
+   * An incremental cut mid-stream is resumed with -s and never -F: at the end of an incremental's
+   * -F receive OpenZFS destroys the target's snapshots newer than its base (dmu_recv.c). Catches -F
+   * given to every resume (the placeholder's case needs it).
+   */
+  @Test
+  void incrementalCut_resumedWithoutDashF() throws IOException {
+    assertEquals(Outcome.SUCCESS, cycle(config(true), 0).outcome()); // full @a
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport resumed = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, resumed.outcome(), resumed.toString());
+    assertTrue(resumed.datasets().get(0).plan().startsWith("resumed ("), resumed.toString());
+    assertEquals(List.of(List.of("receive", "-s", "bak/h/src/data")), receives());
+    assertTrue(snaps().contains("bak/h/src/data@b 5002 102"), snaps().toString());
+  }
+
+  /**
    * A resumed stream cut again, as a dropped ssh link cuts it: the sender exits 255, and OpenZFS's
    * receiver says "cannot receive resume stream: checksum mismatch or incomplete stream. Partially
    * received snapshot is saved." (every error of a resumed receive starts with that prefix). The
@@ -263,6 +283,7 @@ class FakeZfsResumeIT {
         argv().contains(List.of("receive", "-s", "-u", "off/backups/h/src/data")),
         argv().toString());
 
+    Files.delete(dir.resolve("argv.log"));
     CycleReport second = cycle(config(true, push), 0);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     DatasetResult pushed =
@@ -311,8 +332,8 @@ class FakeZfsResumeIT {
    * -F to overwrite it"), and the placeholder mark is removed once the resumed stream completed.
    * Catches a resume without -F (refused, aborted and started over from byte 0 every cycle), a
    * resume into a placeholder that keeps its mark (the next full stream would be taken for one to
-   * replace), and -F or -s lost on the replacement. Incremental resumes never get -F: see {@link
-   * #killedMidStream_resumesAtTheNextCycle_endsWithTheSourceGuid} and the raw push.
+   * replace), and -F or -s lost on the replacement. Other resumes never get -F: see {@link
+   * #incrementalCut_resumedWithoutDashF}.
    */
   @Test
   void placeholderReplacement_killed_resumedWithDashF_thenUnmarked() throws IOException {

@@ -86,4 +86,24 @@ class ReceiveRulesTest {
     assertEquals(Optional.empty(), ReceiveRules.blockingAncestor("tank/ab/x", failed));
     assertEquals(Optional.empty(), ReceiveRules.blockingAncestor("tank/b/x", failed));
   }
+
+  /**
+   * -F on a resume only into the agent's empty placeholder (OpenZFS 2.2+ requires it there).
+   * Catches -F on an incremental's resume, which would destroy the target's newer snapshots when
+   * the resumed receive ends.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "exists {0}, placeholder {1}, snapshots {2}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "true,  true,  false, true",
+    "true,  true,  true,  false",
+    "true,  false, true,  false",
+    "true,  false, false, false",
+    "false, false, false, false",
+  })
+  void resumeWithForce_onlyIntoAnEmptyPlaceholder(
+      boolean exists, boolean placeholder, boolean snapshots, boolean force) {
+    assertEquals(
+        force,
+        ReceiveRules.resumeWithForce(new ReceiveRules.Target(exists, placeholder, snapshots)));
+  }
 }
