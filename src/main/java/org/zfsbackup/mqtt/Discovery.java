@@ -279,16 +279,17 @@ final class Discovery {
 
   /**
    * ON when a dataset failed in this cycle (whatever its outcome: a cancelled, suspended or
-   * interrupted cycle, a limited run), when it or the last cycle over every configured dataset
-   * ({@code last_full_outcome}) failed or was partial, when nothing ever succeeded, or when the
-   * last success is older than {@code staleSeconds}; else OFF. Nothing (no change) for a dry run.
+   * interrupted cycle, a limited run; not a dataset killed by a forced stop or a signal, {@code
+   * failed_interrupted}), when it or the last cycle over every configured dataset ({@code
+   * last_full_outcome}) failed or was partial, when nothing ever succeeded, or when the last
+   * success is older than {@code staleSeconds}; else OFF. Nothing (no change) for a dry run.
    * Everything it needs is in the payload, so a Home Assistant that restarts gets the same state
    * from the retained result. Evaluated when a result arrives: the agent republishes the retained
    * result when the last success turns stale.
    */
   static String problemTemplate(long staleSeconds) {
     return "{% if value_json.dry_run %}"
-        + "{% elif value_json.datasets.failed > 0"
+        + "{% elif value_json.datasets.failed > (value_json.failed_interrupted or 0)"
         + " or value_json.outcome in ['failed', 'partial']"
         + " or value_json.last_full_outcome in ['failed', 'partial']"
         + " or not value_json.last_success_at"

@@ -11,6 +11,7 @@ import org.zfsbackup.cycle.CycleReport;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
 import org.zfsbackup.event.CycleEvent.Phase;
+import org.zfsbackup.event.ErrorKind;
 
 /**
  * The JSON the agent publishes, field for field as in contract §4. Every listed field is always
@@ -107,13 +108,15 @@ final class Payloads {
   }
 
   /**
-   * {@code T/result}, with three extensions of the contract's fields: {@code dry_run}, true for a
+   * {@code T/result}, with four extensions of the contract's fields: {@code dry_run}, true for a
    * dry run's result, which Home Assistant's result entities ignore; {@code limited}, true for a
-   * run limited with {@code datasets}, whose success says nothing of the other datasets; and {@code
+   * run limited with {@code datasets}, whose success says nothing of the other datasets; {@code
    * last_full_outcome}, the outcome of the last cycle over every configured dataset that ran to its
    * end ({@code success}, {@code partial} or {@code failed}; this one included; null before the
    * first), which a limited run or a stopped cycle does not change. With it Home Assistant's
-   * Problem is known from the retained result alone.
+   * Problem is known from the retained result alone. And {@code failed_interrupted}: of {@code
+   * datasets.failed}, those killed by a forced stop or a signal ({@code interrupted}), which the
+   * user asked for: no problem of the backup.
    */
   static ObjectNode result(
       CycleReport report,
@@ -140,6 +143,11 @@ final class Payloads {
     n.put("dry_run", dryRun);
     n.put("limited", limited);
     n.put("last_full_outcome", lastFullOutcome);
+    n.put(
+        "failed_interrupted",
+        report.datasets().stream()
+            .filter(d -> d.status() == Status.FAILED && d.kind() == ErrorKind.INTERRUPTED)
+            .count());
     return n;
   }
 

@@ -344,7 +344,8 @@ class DiscoveryTest {
   }
 
   // Catches: a cancelled, suspended or interrupted cycle turning Problem off while datasets failed
-  // in it, or while the last full cycle was partial.
+  // in it, or while the last full cycle was partial; and on for a dataset the user's forced stop
+  // killed.
   @Test
   void problem_stoppedCycle_onWhenADatasetFailedOrTheLastFullCycleDid() {
     for (String stopped : List.of("cancelled", "suspended", "interrupted")) {
@@ -356,6 +357,12 @@ class DiscoveryTest {
       assertEquals("OFF", render("binary_sensor", "problem", clean, "off"), stopped);
       String failedOne = clean.replace("\"failed\": 0", "\"failed\": 1");
       assertEquals("ON", render("binary_sensor", "problem", failedOne, "off"), stopped);
+      // A dataset killed by a forced stop or a signal is what the user asked for: no problem.
+      String killedOne =
+          failedOne.replace("\"dry_run\": false", "\"dry_run\": false, \"failed_interrupted\": 1");
+      assertEquals("OFF", render("binary_sensor", "problem", killedOne, "on"), stopped);
+      String killedAndFailed = killedOne.replace("\"failed\": 1", "\"failed\": 2");
+      assertEquals("ON", render("binary_sensor", "problem", killedAndFailed, "off"), stopped);
       String afterPartial =
           clean.replace("\"last_full_outcome\": \"success\"", "\"last_full_outcome\": \"partial\"");
       assertEquals("ON", render("binary_sensor", "problem", afterPartial, "off"), stopped);

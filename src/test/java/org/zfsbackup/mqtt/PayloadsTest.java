@@ -143,7 +143,9 @@ class PayloadsTest {
     ds.add(
         new DatasetResult(
             Phase.PULL, "s", "d", "t/d", Status.SKIPPED, 0, "", "no snapshots", null));
-    ds.add(new DatasetResult(Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged", null));
+    ds.add(
+        new DatasetResult(
+            Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged", ErrorKind.DIVERGED));
     CycleReport report =
         new CycleReport("c1", "r1", Outcome.PARTIAL, T0, T0.plusSeconds(90), ds, List.of());
     ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
@@ -161,7 +163,8 @@ class PayloadsTest {
             "last_success_at",
             "dry_run",
             "limited",
-            "last_full_outcome"),
+            "last_full_outcome",
+            "failed_interrupted"),
         fields(n));
     assertEquals(0, n.get("pruned").asLong());
     // dry_run (an extension): false for a real cycle, true for a dry run's result.
@@ -170,6 +173,16 @@ class PayloadsTest {
     // limited (an extension): true for a run limited with datasets.
     assertFalse(n.get("limited").asBoolean());
     assertTrue(Payloads.result(report, null, false, true, null).get("limited").asBoolean());
+    // failed_interrupted (an extension): of the failed, those a forced stop or a signal killed.
+    assertEquals(0, n.get("failed_interrupted").asInt());
+    List<DatasetResult> killed = new ArrayList<>(ds);
+    killed.add(
+        new DatasetResult(
+            Phase.PUSH, "s", "f", "t/f", Status.FAILED, 9, "", "killed", ErrorKind.INTERRUPTED));
+    CycleReport stopped = new CycleReport("c2", null, Outcome.CANCELLED, T0, T0, killed, List.of());
+    ObjectNode s = Payloads.result(stopped, null, false, false, "success");
+    assertEquals(2, s.get("datasets").get("failed").asInt());
+    assertEquals(1, s.get("failed_interrupted").asInt());
     // last_full_outcome (an extension): carried as given; null before the first full cycle.
     assertTrue(n.get("last_full_outcome").isNull());
     assertEquals(
