@@ -134,7 +134,8 @@ public final class Preflight {
                 "backup root " + root,
                 Endpoint.local(config.commands().zfs()),
                 root,
-                "pull.target"));
+                "pull.target",
+                true));
     List<String> pv = config.commands().pv();
     if (!pv.isEmpty()) {
       names.add("byte counter");
@@ -150,7 +151,9 @@ public final class Preflight {
               // push.target.
               String name = "offsite " + endpoint.label() + " target " + push.target();
               names.add(name);
-              tasks.add(() -> targetItem(name, endpoint, push.target(), "push.target"));
+              // Raw streams bring their own encryption: only a new parent needs the key there.
+              tasks.add(
+                  () -> targetItem(name, endpoint, push.target(), "push.target", !push.raw()));
             });
     names.add("state file");
     tasks.add(() -> stateItem(config.stateFile()));
@@ -230,8 +233,12 @@ public final class Preflight {
     return r.ok() ? CheckItem.ok(name, okDetail) : CheckItem.fail(name, reason(r, endpoint));
   }
 
-  /** A target root: it must exist, since a cycle never creates it (nor anything above it). */
-  private CheckItem targetItem(String name, Endpoint endpoint, String root, String key) {
+  /**
+   * A target root: it must exist, since a cycle never creates it (nor anything above it); its key
+   * loaded when it is encrypted, where every receive needs it ({@code keyNeeded}), else a warning.
+   */
+  private CheckItem targetItem(
+      String name, Endpoint endpoint, String root, String key, boolean keyNeeded) {
     CheckItem item = zfsListItem(name, endpoint, List.of(root), "present");
     if (!item.ok() && item.detail().contains("dataset does not exist")) {
       return CheckItem.fail(
@@ -248,13 +255,20 @@ public final class Preflight {
                 endpoint.zfs(List.of("get", "-H", "-o", "value", "keystatus", root)), itemTimeout())
             : null;
     if (keys != null && keys.ok() && keys.stdout().strip().equals("unavailable")) {
-      return CheckItem.fail(
-          name,
-          "its encryption key is not loaded: receives and the parents the agent creates below it"
-              + " would fail. Run zfs load-key "
-              + root
-              + " (after every boot), or for a push.target that takes raw streams, use an"
-              + " unencrypted one");
+      return keyNeeded
+          ? CheckItem.fail(
+              name,
+              "its encryption key is not loaded: receives and the parents the agent creates below"
+                  + " it would fail. Run zfs load-key "
+                  + root
+                  + " (after every boot)")
+          : CheckItem.warn(
+              name,
+              "its encryption key is not loaded: raw streams are received without it, but a"
+                  + " dataset that needs a new parent below it fails (create_failed) until zfs"
+                  + " load-key "
+                  + root
+                  + ", or use an unencrypted push.target");
     }
     return item;
   }
