@@ -37,7 +37,8 @@ public final class Main {
 
       Options:
         --config PATH   configuration file (YAML or JSON), default config/agent.yaml
-        --quiet, -q     print nothing on a clean success; only warnings and errors (run, plan, check)
+        --quiet, -q     print nothing on a clean success: run and plan print only warnings and
+                        errors, check only what failed
         --help, -h      this text
         --version       the version
 
@@ -102,7 +103,7 @@ public final class Main {
     String command = null;
     Path config = Path.of("config/agent.yaml");
     boolean quiet = false;
-    int configGiven = 0;
+    boolean configGiven = false;
     List<String> rest = new ArrayList<>(args);
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
@@ -118,11 +119,13 @@ public final class Main {
           if (i + 1 >= rest.size() || rest.get(i + 1).startsWith("-")) {
             throw new UsageException("--config needs a path"); // not the next option taken as one
           }
-          config = onlyOnce(configGiven++, Path.of(rest.get(++i)));
+          config = onlyOnce(configGiven, Path.of(rest.get(++i)));
+          configGiven = true;
         }
         default -> {
           if (a.startsWith("--config=")) {
-            config = onlyOnce(configGiven++, Path.of(a.substring("--config=".length())));
+            config = onlyOnce(configGiven, Path.of(a.substring("--config=".length())));
+            configGiven = true;
           } else if (a.startsWith("-")) {
             throw new UsageException("unknown option '" + a + "'");
           } else if (command != null) {
@@ -141,8 +144,8 @@ public final class Main {
   }
 
   /** {@code path}, unless an earlier {@code --config} was given: two would leave one unused. */
-  private static Path onlyOnce(int given, Path path) {
-    if (given > 0) {
+  private static Path onlyOnce(boolean given, Path path) {
+    if (given) {
       throw new UsageException("--config given more than once");
     }
     return path;
