@@ -32,7 +32,8 @@ final class Destroys {
   private boolean oneAtATime;
 
   /**
-   * @param control a stop ends the destroys: none starts after it, and none it killed warns
+   * @param control a stop ends the destroys: none starts after it; one a forced stop (or a signal)
+   *     killed does not warn, one that failed for its own reason does
    */
   Destroys(ProcessRunner runner, Endpoint side, Duration timeout, CycleControl control) {
     this.runner = runner;
@@ -58,8 +59,11 @@ final class Destroys {
           destroyed.addAll(batch);
           continue;
         }
-        if (control.stopRequested()) {
-          break; // killed by the stop, or failed as it came: not retried one by one
+        if (control.forced()) {
+          break; // killed by the stop: not retried one by one, and no warning
+        } else if (control.stopRequested()) { // a real failure, as a graceful stop came
+          batch.forEach(snap -> warnings.add(failed(dataset, snap, r)));
+          break;
         }
         if (refusesCommaList(r)) {
           oneAtATime = true;
@@ -76,7 +80,7 @@ final class Destroys {
         ProcessResult r = run(ZfsCommands.destroy(dataset, List.of(snap)));
         if (r.ok()) {
           destroyed.add(snap);
-        } else if (!control.stopRequested()) {
+        } else if (!control.forced()) {
           warnings.add(failed(dataset, snap, r));
         }
       }

@@ -177,4 +177,30 @@ class DestroysTest {
     assertEquals(List.of(), o.warnings());
     assertEquals(2, zfs.calls.size(), "no batch, and no single destroy, after the stop");
   }
+
+  /**
+   * A batch that fails for its own reason (a clone) just as a graceful cancel comes: not retried
+   * one by one (the cycle is stopping), but its failure is still a warning. Catches a real failure
+   * hidden because a stop was requested meanwhile.
+   */
+  @Test
+  void gracefulStopDuringAFailingBatch_warnsForIt_triesNothingMore() {
+    CycleControl control = new CycleControl();
+    ScriptedZfs zfs =
+        new ScriptedZfs(true) {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            control.stop(CycleControl.StopReason.CANCEL, false);
+            return super.run(argv, timeout);
+          }
+        };
+    zfs.busy.add("b");
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), control)
+            .destroy("p/d", List.of("a", "b", "c"));
+    assertEquals(List.of(), o.destroyed());
+    assertEquals(3, o.warnings().size(), o.warnings().toString());
+    assertTrue(o.warnings().get(1).message().contains("dependent clones"), o.warnings().toString());
+    assertEquals(1, zfs.calls.size());
+  }
 }
