@@ -165,6 +165,7 @@ final class Failures {
    * incremental would be refused), ssh to the push host.
    *
    * @param raw the route sends raw ({@code push.raw})
+   * @param source the sending side
    * @param target the receiving side
    */
   static Optional<Failure> placeholderBlocked(
@@ -173,6 +174,7 @@ final class Failures {
       ReplicationStep step,
       PipeResult pr,
       boolean raw,
+      Endpoint source,
       Endpoint target) {
     String stderr = pr.receive().stderrTail();
     String reason;
@@ -187,19 +189,12 @@ final class Failures {
     } else {
       return Optional.empty();
     }
-    String on =
-        target.host().isEmpty()
-            ? ""
-            : "ssh "
-                + target.port().map(p -> "-p " + p + " ").orElse("")
-                + target.user().map(u -> u + "@").orElse("")
-                + target.host().get()
-                + " ";
+    String on = target.byHand();
     String message =
         String.format(
             "%s -> %s: %s refused: %s is an empty placeholder the agent created for its children,"
                 + " and %s. Fix by hand (see docs/design.md, Placeholders): receive the full"
-                + " stream beside it (zfs send %s%s@%s | %szfs receive -u %s-new), move each child"
+                + " stream beside it (%szfs send %s%s@%s | %szfs receive -u %s-new), move each child"
                 + " of %s into %s-new (%szfs rename), %szfs destroy %s (empty, no snapshots), then"
                 + " %szfs rename %s-new %s; the next cycle goes on incrementally",
             dataset,
@@ -207,6 +202,7 @@ final class Failures {
             step,
             dst,
             reason,
+            source.byHand(),
             raw ? "-w " : "",
             dataset,
             step.to().name(),

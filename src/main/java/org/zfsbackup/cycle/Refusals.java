@@ -12,6 +12,7 @@ import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
 
 /**
@@ -38,15 +39,19 @@ final class Refusals {
   private final TargetSide target;
   private final Duration timeout;
   private final boolean raw;
+  private final Endpoint source;
 
   /**
    * @param raw the route sends raw streams ({@code push.raw})
+   * @param source the sending side, for the manual fix of a blocked placeholder
    */
-  Refusals(ProcessRunner runner, TargetSide target, Duration timeout, boolean raw) {
+  Refusals(
+      ProcessRunner runner, TargetSide target, Duration timeout, boolean raw, Endpoint source) {
     this.runner = runner;
     this.target = target;
     this.timeout = timeout;
     this.raw = raw;
+    this.source = source;
   }
 
   /**
@@ -64,7 +69,8 @@ final class Refusals {
       Failures.Failure first) {
     if (replace) {
       return new Verdict(
-          Failures.placeholderBlocked(dataset, dst, step, pr, raw, target.endpoint).orElse(first));
+          Failures.placeholderBlocked(dataset, dst, step, pr, raw, source, target.endpoint)
+              .orElse(first));
     }
     Optional<Boolean> refusal = Failures.incrementalRefused(pr);
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {

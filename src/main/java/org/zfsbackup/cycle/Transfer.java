@@ -85,7 +85,8 @@ final class Transfer {
         new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
     this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
     Refusals refusals =
-        new Refusals(scope.runner(), route.target(), scope.shortTimeout(), route.raw());
+        new Refusals(
+            scope.runner(), route.target(), scope.shortTimeout(), route.raw(), route.source());
     this.streams = new Streams(context, events, refusals);
     this.changes = new TargetChanges(context, events);
     this.resumes = new Resumes(context, events, streams, changes);

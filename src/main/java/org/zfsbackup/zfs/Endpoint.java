@@ -79,6 +79,21 @@ public record Endpoint(
     return host.isEmpty();
   }
 
+  /**
+   * How a user runs a command on this side by hand, for messages: empty here, else {@code ssh [-p
+   * PORT] [USER@]HOST } (without the agent's own ssh options).
+   */
+  public String byHand() {
+    return host.map(
+            h ->
+                "ssh "
+                    + port.map(p -> "-p " + p + " ").orElse("")
+                    + user.map(u -> u + "@").orElse("")
+                    + h
+                    + " ")
+        .orElse("");
+  }
+
   /** argv that runs {@code zfs <args>} on this side. */
   public List<String> zfs(List<String> args) {
     List<String> cmd = new ArrayList<>(zfs);

@@ -342,7 +342,8 @@ class FailuresTest {
     ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
     Endpoint local = Endpoint.local(List.of("zfs"));
     Failures.Failure f =
-        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr, false, local).orElseThrow();
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr, false, local, local)
+            .orElseThrow();
     assertEquals(ErrorKind.PLACEHOLDER_BLOCKED, f.kind());
     assertTrue(
         f.message().contains("zfs send tank/p@a | zfs receive -u bak/h/tank/p-new"), f.message());
@@ -350,7 +351,8 @@ class FailuresTest {
     assertTrue(f.message().contains("on an encrypted filesystem"), f.message());
     PipeResult other = new PipeResult(42, ok("s"), exit("zfs", 1, "out of space"), false, false);
     assertTrue(
-        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other, false, local).isEmpty());
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other, false, local, local)
+            .isEmpty());
   }
 
   // Catches: a raw push told to send without -w (the copy would be stored unencrypted offsite, and
@@ -372,7 +374,14 @@ class FailuresTest {
             List.of("zfs"),
             Duration.ofSeconds(5));
     String m =
-        Failures.placeholderBlocked("bak/h/tank/p", "off/h/tank/p", full, pr, true, offsite)
+        Failures.placeholderBlocked(
+                "bak/h/tank/p",
+                "off/h/tank/p",
+                full,
+                pr,
+                true,
+                Endpoint.local(List.of("zfs")),
+                offsite)
             .orElseThrow()
             .message();
     assertTrue(
@@ -381,6 +390,31 @@ class FailuresTest {
         m);
     assertTrue(m.contains("ssh -p 2222 zb@offsite zfs destroy off/h/tank/p (empty"), m);
     assertTrue(m.contains("raw (encrypted) stream over an existing filesystem"), m);
+  }
+
+  // Catches: a pull's fix that sends from the backup server, where the source dataset is not.
+  @Test
+  void placeholderBlocked_pullFromAHost_fixSendsOverSshFromTheSource() {
+    String stderr =
+        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
+            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    PipeResult pr = new PipeResult(42, ok("s"), exit("zfs", 1, stderr), false, false);
+    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
+    Endpoint storage =
+        Endpoint.remote(
+            "storage",
+            Optional.empty(),
+            Optional.empty(),
+            List.of("ssh"),
+            List.of("zfs"),
+            Duration.ofSeconds(5));
+    String m =
+        Failures.placeholderBlocked(
+                "tank/p", "bak/h/tank/p", full, pr, false, storage, Endpoint.local(List.of("zfs")))
+            .orElseThrow()
+            .message();
+    assertTrue(m.contains("(ssh storage zfs send tank/p@a | zfs receive -u bak/h/tank/p-new)"), m);
+    assertTrue(m.contains("(zfs rename), zfs destroy bak/h/tank/p (empty"), m);
   }
 
   @Test
