@@ -223,7 +223,9 @@ final class CycleReporting {
   /**
    * When the last success will turn stale (Problem on in Home Assistant), republishes the retained
    * result then, so the Problem template sees the new age. Nothing to watch before a first success
-   * (Problem is on already) or without Home Assistant.
+   * (Problem is on already) or without Home Assistant. The wall clock is looked at once a minute
+   * (or sooner, when the time is nearer): a timer counts only the time the machine is awake, so one
+   * long timer would fire late by every suspend in between.
    */
   private void watchStaleness() {
     stop();
@@ -238,19 +240,24 @@ final class CycleReporting {
     staleTimer =
         context
             .owner()
-            .setTimer(
-                delay,
-                id ->
-                    context.runOnContext(
-                        v -> {
-                          staleTimer = -1;
-                          if (lastResult != null) {
-                            log.info(
-                                "no successful backup since {}: republishing the result",
-                                Payloads.time(lastSuccessAt));
-                            out.result(lastResult);
-                          }
-                        }));
+            .setPeriodic(
+                Math.min(delay, stalenessLookMs),
+                id -> context.runOnContext(v -> staleCheck(id, staleAt)));
+  }
+
+  /** How often the wall clock is looked at; shorter only in tests. */
+  static long stalenessLookMs = 60_000;
+
+  private void staleCheck(long timer, Instant staleAt) {
+    if (timer != staleTimer || clock.instant().isBefore(staleAt)) {
+      return;
+    }
+    stop();
+    if (lastResult != null) {
+      log.info(
+          "no successful backup since {}: republishing the result", Payloads.time(lastSuccessAt));
+      out.result(lastResult);
+    }
   }
 
   /** Stops the staleness timer (at shutdown, and before it is set again). */

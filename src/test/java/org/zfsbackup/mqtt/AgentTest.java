@@ -109,6 +109,10 @@ class AgentTest {
   }
 
   Agent newAgent(StateStore.Saved saved, Discovery discovery) {
+    return newAgent(saved, discovery, Clock.systemUTC());
+  }
+
+  Agent newAgent(StateStore.Saved saved, Discovery discovery, Clock clock) {
     Agent a =
         new Agent(
             context,
@@ -120,7 +124,7 @@ class AgentTest {
             power.clocks,
             new CommandParser(Set.of("src:tank/a", "src:tank/b")),
             new StateStore(dir.resolve("state.json")),
-            Clock.systemUTC(),
+            clock,
             new Agent.Settings(
                 T,
                 new PowerDown.Settings(POWER, settle, lockWait, Duration.ofMillis(50), lockFile()),
@@ -1004,6 +1008,64 @@ class AgentTest {
     Promise<Void> done = Promise.promise();
     context.runOnContext(v -> stale.shutdown().onComplete(done));
     done.future().await(10, TimeUnit.SECONDS);
+  }
+
+  // Catches: the staleness republish waiting on a timer, which counts only the time the machine is
+  // awake: after a suspend it fired late by the whole sleep. Here the wall clock jumps as it does
+  // over a sleep, and the republish follows within a look of the clock.
+  @Test
+  void staleness_wallClockJumpsAsOverASleep_republishesWithoutWaitingOutTheTimer()
+      throws Exception {
+    long before = CycleReporting.stalenessLookMs;
+    CycleReporting.stalenessLookMs = 200;
+    try {
+      java.util.concurrent.atomic.AtomicReference<Duration> slept =
+          new java.util.concurrent.atomic.AtomicReference<>(Duration.ZERO);
+      Clock jumping =
+          new Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+              return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+              return this;
+            }
+
+            @Override
+            public Instant instant() {
+              return Instant.now().plus(slept.get());
+            }
+          };
+      Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(600);
+      JsonNode saved =
+          Payloads.JSON
+              .createObjectNode()
+              .put("cycle_id", "old")
+              .put("outcome", "success")
+              .put("last_success_at", Payloads.time(lastSuccess))
+              .put("dry_run", false);
+      FakeMqtt second = new FakeMqtt(context, T, timeline);
+      mqtt = second;
+      Agent stale =
+          newAgent(
+              new StateStore.Saved(
+                  Optional.of(lastSuccess),
+                  Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+              new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)),
+              jumping);
+      await(() -> second.on(T.result()).size() == 1, "result published on connect");
+      Thread.sleep(500);
+      assertEquals(1, second.on(T.result()).size(), "not stale for ten more minutes");
+      slept.set(Duration.ofMinutes(11)); // the machine slept; its timers did not move
+      await(() -> second.on(T.result()).size() == 2, "republished once the clock says stale");
+      Promise<Void> done = Promise.promise();
+      context.runOnContext(v -> stale.shutdown().onComplete(done));
+      done.future().await(10, TimeUnit.SECONDS);
+    } finally {
+      CycleReporting.stalenessLookMs = before;
+    }
   }
 
   @Test
