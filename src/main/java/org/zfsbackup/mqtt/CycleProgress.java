@@ -25,6 +25,7 @@ final class CycleProgress {
   private String current;
   private double currentFraction;
   private CycleEvent.Progress last;
+  private double highest;
 
   /**
    * @param expected steps the cycle is expected to have; null when unknown
@@ -59,16 +60,22 @@ final class CycleProgress {
       current = key;
       currentFraction = p.percent() == null ? 0 : Math.min(1.0, p.percent() / 100.0);
     }
+    percent(); // what the percent reached counts, published or not (the throttle drops some)
   }
 
-  /** Percent over the cycle, one decimal; null when the number of steps is unknown. */
+  /**
+   * Percent over the cycle, one decimal; null when the number of steps is unknown. Never below what
+   * it was: when the cycle has more steps than expected (a new dataset), the total grows, and the
+   * percent waits for the steps to catch up rather than going back.
+   */
   Double percent() {
     Integer total = total();
     if (total == null) {
       return null;
     }
     double done = ended.size() + currentFraction;
-    return Math.min(100.0, Math.round(done * 1000.0 / total) / 10.0);
+    highest = Math.max(highest, Math.min(100.0, Math.round(done * 1000.0 / total) / 10.0));
+    return highest;
   }
 
   /** The steps expected, raised to those this cycle has seen when it has more; null if unknown. */

@@ -66,7 +66,26 @@ class CycleProgressTest {
     // The published count is raised too (docs/mqtt.md), not only the percent's denominator.
     assertEquals(2, c.payload().get("datasets_expected").asInt());
     c.update(p(Phase.PULL, "b", StepStatus.STREAMING, 50.0));
-    assertEquals(75.0, c.percent(), "two steps seen: (1 + 0.5) / 2");
+    assertEquals(100.0, c.percent(), "never back: (1 + 0.5) / 2 would be 75");
+    c.update(p(Phase.PULL, "b", StepStatus.DONE, 100.0));
+    assertEquals(100.0, c.percent());
+  }
+
+  // Catches: Cycle progress going back (100 % -> 66.7 %) when a new dataset makes the cycle longer
+  // than the last full one.
+  @Test
+  void percent_moreStepsThanExpected_neverGoesBack() {
+    CycleProgress c = new CycleProgress("c1", 3);
+    c.update(p(Phase.PULL, "a", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "b", StepStatus.DONE, 100.0));
+    assertEquals(66.7, c.percent());
+    c.update(p(Phase.PULL, "c", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "d", StepStatus.STARTED, 0.0));
+    assertEquals(100.0, c.percent(), "not 75: the fourth step is one more than expected");
+    c.update(p(Phase.PULL, "d", StepStatus.DONE, 100.0));
+    c.update(p(Phase.PULL, "e", StepStatus.STARTED, 0.0));
+    assertEquals(100.0, c.percent());
+    assertEquals(5, c.payload().get("datasets_expected").asInt());
   }
 
   // Catches: the incremental step's start taking the dataset out of the ended steps, which made
