@@ -52,8 +52,8 @@ public sealed interface PlanOutcome {
           + newerOnTarget.stream().map(Object::toString).collect(Collectors.joining(", "))
           + " newer than the common snapshot "
           + base
-          + ", which the source does not have (taken on the target, or pruned on the source"
-          + " since it was received); nothing was changed (roll the target back to "
+          + " and not on the source (taken on the target, or pruned on the source after it was"
+          + " received); nothing was changed (roll the target back to "
           + base
           + " or rename it to resume)";
     }
