@@ -259,16 +259,17 @@ public final class Preflight {
           ? CheckItem.fail(
               name,
               "its encryption key is not loaded: receives and the parents the agent creates below"
-                  + " it would fail. Run zfs load-key "
+                  + " it would fail. Load it after every boot: zfs load-key on its encryption"
+                  + " root (zfs get encryptionroot "
                   + root
-                  + " (after every boot)")
+                  + ")")
           : CheckItem.warn(
               name,
               "its encryption key is not loaded: raw streams are received without it, but a"
-                  + " dataset that needs a new parent below it fails (create_failed) until zfs"
-                  + " load-key "
+                  + " dataset that needs a new parent below it fails (create_failed) until the"
+                  + " key of its encryption root (zfs get encryptionroot "
                   + root
-                  + ", or use an unencrypted push.target");
+                  + ") is loaded; or use an unencrypted push.target");
     }
     return item;
   }

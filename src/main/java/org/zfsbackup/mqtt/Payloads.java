@@ -99,15 +99,6 @@ final class Payloads {
   }
 
   /**
-   * {@code T/result}.
-   *
-   * @param lastSuccessAt the end of the last cycle that succeeded, this one included; null if never
-   */
-  static ObjectNode result(CycleReport report, Instant lastSuccessAt) {
-    return result(report, lastSuccessAt, false, false, null);
-  }
-
-  /**
    * {@code T/result}, with four extensions of the contract's fields: {@code dry_run}, true for a
    * dry run's result, which Home Assistant's result entities ignore; {@code limited}, true for a
    * run limited with {@code datasets}, whose success says nothing of the other datasets; {@code

@@ -253,8 +253,9 @@ class PreflightTest {
     assertTrue(
         out.contains(
             "FAIL backup root backuppool/backups: its encryption key is not loaded: receives and"
-                + " the parents the agent creates below it would fail. Run zfs load-key"
-                + " backuppool/backups"),
+                + " the parents the agent creates below it would fail. Load it after every boot:"
+                + " zfs load-key on its encryption root (zfs get encryptionroot"
+                + " backuppool/backups)"),
         out);
     assertFalse(passed[0]);
     // typical() pushes raw: the offsite root takes raw streams without its key, so only a warning.

@@ -148,7 +148,8 @@ class PayloadsTest {
             Phase.PUSH, "s", "e", "t/e", Status.FAILED, 0, "", "diverged", ErrorKind.DIVERGED));
     CycleReport report =
         new CycleReport("c1", "r1", Outcome.PARTIAL, T0, T0.plusSeconds(90), ds, List.of());
-    ObjectNode n = Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"));
+    ObjectNode n =
+        Payloads.result(report, Instant.parse("2026-11-26T02:00:00Z"), false, false, "partial");
     assertEquals(
         List.of(
             "cycle_id",
@@ -183,11 +184,10 @@ class PayloadsTest {
     ObjectNode s = Payloads.result(stopped, null, false, false, "success");
     assertEquals(2, s.get("datasets").get("failed").asInt());
     assertEquals(1, s.get("failed_interrupted").asInt());
-    // last_full_outcome (an extension): carried as given; null before the first full cycle.
-    assertTrue(n.get("last_full_outcome").isNull());
-    assertEquals(
-        "partial",
-        Payloads.result(report, null, false, true, "partial").get("last_full_outcome").asText());
+    // last_full_outcome (an extension): carried as given (CycleReporting decides it); null before
+    // the first full cycle.
+    assertEquals("partial", n.get("last_full_outcome").asText());
+    assertTrue(Payloads.result(report, null, false, true, null).get("last_full_outcome").isNull());
     assertEquals(
         List.of("total", "sent", "up_to_date", "skipped", "failed"), fields(n.get("datasets")));
     assertEquals("partial", n.get("outcome").asText());
@@ -237,13 +237,13 @@ class PayloadsTest {
                     Phase.PULL, "s", "tank/a", "bak/s/tank/a", List.of("x", "y")),
                 new CycleReport.Pruned(
                     Phase.PUSH, "local", "bak/s/tank/a", "off/s/tank/a", List.of("x"))));
-    assertEquals(3, Payloads.result(report, null).get("pruned").asLong());
+    assertEquals(3, Payloads.result(report, null, false, false, null).get("pruned").asLong());
   }
 
   @Test
   void result_neverSucceeded_hasNullLastSuccess() {
     CycleReport report = new CycleReport("c1", null, Outcome.FAILED, T0, T0, List.of(), List.of());
-    ObjectNode n = Payloads.result(report, null);
+    ObjectNode n = Payloads.result(report, null, false, false, null);
     assertTrue(n.get("last_success_at").isNull());
     assertTrue(n.get("run_id").isNull());
   }
