@@ -914,6 +914,34 @@ class AgentTest {
     assertTheFullCycleAfterARestartExpectsNoSize();
   }
 
+  // Catches: a stopped cycle's part of the steps taken as the size of the next full cycle, which
+  // then showed 100 % with steps still to do.
+  @Test
+  void cycleProgress_aStoppedCycleDoesNotSetTheNextCyclesSize() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "full cycle");
+    assertEquals(2, mqtt.last(T.result()).get("datasets").get("total").asInt());
+    engine.blockStreams();
+    engine.stopOmitsTheRest = true;
+    send("run");
+    assertTrue(engine.awaitStreaming(10));
+    send("cancel");
+    await(() -> "cancelling".equals(state()), "cancelling");
+    engine.release();
+    await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "stopped cycle");
+    assertEquals(1, mqtt.last(T.result()).get("datasets").get("total").asInt());
+    engine.stopOmitsTheRest = false;
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "next full cycle");
+    String next = engine.requests.get(2).cycleId();
+    JsonNode start =
+        mqtt.json(T.cycleProgress()).stream()
+            .filter(p -> p.get("cycle_id").asText().equals(next))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(2, start.get("datasets_expected").asInt(), start.toString());
+  }
+
   /** Restarts the agent from the saved state; its first full cycle starts with no step count. */
   void assertTheFullCycleAfterARestartExpectsNoSize() throws Exception {
     StateStore store = new StateStore(dir.resolve("state.json"));
