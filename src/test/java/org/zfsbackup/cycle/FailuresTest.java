@@ -333,16 +333,22 @@ class FailuresTest {
     }
   }
 
+  /**
+   * OpenZFS's refusal of receive -F onto an encrypted dataset or of a raw stream onto a plain one.
+   */
+  static final String ENCRYPTED_NO_FORCE =
+      "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
+          + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+
+  static final ReplicationStep FULL_A = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
+
   @Test
   void placeholderBlocked_openZfsEncryptionRefusal_namesTheManualFix() {
-    String stderr =
-        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
-            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    String stderr = ENCRYPTED_NO_FORCE;
     PipeResult pr = new PipeResult(42, exit("ssh", 255, ""), exit("zfs", 1, stderr), false, false);
-    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
     Endpoint local = Endpoint.local(List.of("zfs"));
     Failures.Failure f =
-        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, pr, false, local, local)
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", FULL_A, pr, false, local, local)
             .orElseThrow();
     assertEquals(ErrorKind.PLACEHOLDER_BLOCKED, f.kind());
     assertTrue(
@@ -351,7 +357,7 @@ class FailuresTest {
     assertTrue(f.message().contains("on an encrypted filesystem"), f.message());
     PipeResult other = new PipeResult(42, ok("s"), exit("zfs", 1, "out of space"), false, false);
     assertTrue(
-        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", full, other, false, local, local)
+        Failures.placeholderBlocked("tank/p", "bak/h/tank/p", FULL_A, other, false, local, local)
             .isEmpty());
   }
 
@@ -360,11 +366,8 @@ class FailuresTest {
   // placeholder when it is the raw stream that OpenZFS refuses over an unencrypted one.
   @Test
   void placeholderBlocked_rawPushToAHost_fixSendsRawOverSsh() {
-    String stderr =
-        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
-            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    String stderr = ENCRYPTED_NO_FORCE;
     PipeResult pr = new PipeResult(42, ok("s"), exit("ssh", 1, stderr), false, false);
-    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
     Endpoint offsite =
         Endpoint.remote(
             "offsite",
@@ -377,7 +380,7 @@ class FailuresTest {
         Failures.placeholderBlocked(
                 "bak/h/tank/p",
                 "off/h/tank/p",
-                full,
+                FULL_A,
                 pr,
                 true,
                 Endpoint.local(List.of("zfs")),
@@ -395,11 +398,8 @@ class FailuresTest {
   // Catches: a pull's fix that sends from the backup server, where the source dataset is not.
   @Test
   void placeholderBlocked_pullFromAHost_fixSendsOverSshFromTheSource() {
-    String stderr =
-        "cannot receive new filesystem stream: zfs receive -F cannot be used to destroy"
-            + " an encrypted filesystem or overwrite an unencrypted one with an encrypted one";
+    String stderr = ENCRYPTED_NO_FORCE;
     PipeResult pr = new PipeResult(42, ok("s"), exit("zfs", 1, stderr), false, false);
-    ReplicationStep full = new ReplicationStep.Full(new Snapshot("a", "g1", 1));
     Endpoint storage =
         Endpoint.remote(
             "storage",
@@ -410,7 +410,13 @@ class FailuresTest {
             Duration.ofSeconds(5));
     String m =
         Failures.placeholderBlocked(
-                "tank/p", "bak/h/tank/p", full, pr, false, storage, Endpoint.local(List.of("zfs")))
+                "tank/p",
+                "bak/h/tank/p",
+                FULL_A,
+                pr,
+                false,
+                storage,
+                Endpoint.local(List.of("zfs")))
             .orElseThrow()
             .message();
     assertTrue(m.contains("(ssh storage zfs send tank/p@a | zfs receive -u bak/h/tank/p-new)"), m);

@@ -933,13 +933,17 @@ class AgentTest {
     engine.stopOmitsTheRest = false;
     send("run");
     await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "next full cycle");
-    String next = engine.requests.get(2).cycleId();
-    JsonNode start =
-        mqtt.json(T.cycleProgress()).stream()
-            .filter(p -> p.get("cycle_id").asText().equals(next))
-            .findFirst()
-            .orElseThrow();
+    JsonNode start = firstCycleProgress(2);
     assertEquals(2, start.get("datasets_expected").asInt(), start.toString());
+  }
+
+  /** The first {@code T/cycle_progress} of the agent's {@code n}th cycle (from 0). */
+  JsonNode firstCycleProgress(int n) {
+    String id = engine.requests.get(n).cycleId();
+    return mqtt.json(T.cycleProgress()).stream()
+        .filter(p -> p.get("cycle_id").asText().equals(id))
+        .findFirst()
+        .orElseThrow();
   }
 
   /** Restarts the agent from the saved state; its first full cycle starts with no step count. */
@@ -950,12 +954,7 @@ class AgentTest {
     send("run");
     await(() -> mqtt.on(T.result()).size() == 2 && "idle".equals(state()), "full run");
     assertFalse(mqtt.last(T.result()).get("limited").asBoolean());
-    String full = engine.requests.get(1).cycleId();
-    JsonNode start =
-        mqtt.json(T.cycleProgress()).stream()
-            .filter(p -> p.get("cycle_id").asText().equals(full))
-            .findFirst()
-            .orElseThrow();
+    JsonNode start = firstCycleProgress(1);
     assertTrue(start.get("datasets_expected").isNull(), start.toString());
   }
 
@@ -976,12 +975,7 @@ class AgentTest {
     assertTrue(its.get(0).get("datasets_expected").isNull(), its.get(0).toString());
     send("run");
     await(() -> mqtt.on(T.result()).size() == 3 && "idle".equals(state()), "next full cycle");
-    String next = engine.requests.get(2).cycleId();
-    JsonNode start =
-        mqtt.json(T.cycleProgress()).stream()
-            .filter(p -> p.get("cycle_id").asText().equals(next))
-            .findFirst()
-            .orElseThrow();
+    JsonNode start = firstCycleProgress(2);
     assertEquals(full, start.get("datasets_expected").asInt(), "the last full cycle's steps");
   }
 
@@ -1004,26 +998,35 @@ class AgentTest {
     assertTrue(second.on(T.result()).get(0).retained());
   }
 
+  /** A saved result of a successful cycle that ended at {@code at}. */
+  static com.fasterxml.jackson.databind.node.ObjectNode savedSuccess(Instant at) {
+    return Payloads.JSON
+        .createObjectNode()
+        .put("cycle_id", "old")
+        .put("outcome", "success")
+        .put("last_success_at", Payloads.time(at))
+        .put("dry_run", false);
+  }
+
+  /** An agent restored from {@code saved}, whose Home Assistant calls a success stale after 1 h. */
+  Agent staleAfterAnHour(Instant lastSuccess, JsonNode saved, Clock clock) {
+    return newAgent(
+        new StateStore.Saved(
+            Optional.of(lastSuccess),
+            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+        new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)),
+        clock);
+  }
+
   // Catches: Problem never turning on by age while the agent is up and idle (Home Assistant
   // evaluates the template only when a result arrives), or a republish of something else.
   @Test
   void staleness_lastSuccessTurnsStaleWhileOnline_republishesTheRetainedResult() throws Exception {
     Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(2);
-    JsonNode saved =
-        Payloads.JSON
-            .createObjectNode()
-            .put("cycle_id", "old")
-            .put("outcome", "success")
-            .put("last_success_at", Payloads.time(lastSuccess))
-            .put("dry_run", false);
+    JsonNode saved = savedSuccess(lastSuccess);
     FakeMqtt second = new FakeMqtt(context, T, timeline);
     mqtt = second;
-    Agent stale =
-        newAgent(
-            new StateStore.Saved(
-                Optional.of(lastSuccess),
-                Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
-            new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)));
+    Agent stale = staleAfterAnHour(lastSuccess, saved, Clock.systemUTC());
     await(() -> second.on(T.result()).size() == 1, "result published on connect");
     long start = System.nanoTime();
     await(
@@ -1067,22 +1070,9 @@ class AgentTest {
             }
           };
       Instant lastSuccess = Instant.now().minus(Duration.ofHours(1)).plusSeconds(600);
-      JsonNode saved =
-          Payloads.JSON
-              .createObjectNode()
-              .put("cycle_id", "old")
-              .put("outcome", "success")
-              .put("last_success_at", Payloads.time(lastSuccess))
-              .put("dry_run", false);
       FakeMqtt second = new FakeMqtt(context, T, timeline);
       mqtt = second;
-      Agent stale =
-          newAgent(
-              new StateStore.Saved(
-                  Optional.of(lastSuccess),
-                  Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
-              new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)),
-              jumping);
+      Agent stale = staleAfterAnHour(lastSuccess, savedSuccess(lastSuccess), jumping);
       await(() -> second.on(T.result()).size() == 1, "result published on connect");
       Thread.sleep(500);
       assertEquals(1, second.on(T.result()).size(), "not stale for ten more minutes");
