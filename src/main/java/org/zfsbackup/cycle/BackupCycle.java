@@ -161,6 +161,7 @@ public final class BackupCycle implements CycleRunner {
                     config.pull().receiveOptions(),
                     false,
                     HOLD_PREFIX + pullTarget,
+                    Map.of(),
                     Map.of());
             return run(route, scope, sharingWarnings);
           });
@@ -193,6 +194,8 @@ public final class BackupCycle implements CycleRunner {
         String holdTag = HOLD_PREFIX + p.host().map(h -> h + ":").orElse("") + p.target();
         TargetSide pushSide = new TargetSide(remote, p.target());
         Map<String, String> heldBack = CycleRules.heldBack(results);
+        Map<String, String> notThereYet =
+            CycleRules.notThereYet(results, request.dryRun(), pullTarget);
         // Independent trees of push.datasets side by side, like the sources of the pull phase.
         List<Supplier<Ran>> pushes = new ArrayList<>();
         for (List<String> tree : Datasets.trees(p.datasets())) {
@@ -208,7 +211,8 @@ public final class BackupCycle implements CycleRunner {
                   p.receiveOptions(),
                   p.raw(),
                   holdTag,
-                  heldBack);
+                  heldBack,
+                  notThereYet);
           pushes.add(() -> run(route, scope, List.of()));
         }
         for (Ran ran : SideBySide.run(pushes, parallel, "zba-push")) {

@@ -15,6 +15,7 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.zfs.DatasetName;
 
 /**
  * The pure rules of one cycle that {@link BackupCycle} applies: which datasets a limited run
@@ -49,6 +50,31 @@ final class CycleRules {
       }
     }
     return heldBack;
+  }
+
+  /**
+   * In a dry run, the backup datasets its pull would create (a full stream into a dataset that is
+   * not there) and their parents below {@code pullTarget}, with the reason a plan gives for a push
+   * root among them that does not exist yet: the run's pull creates it, then its push sends it.
+   * Empty for a real cycle, where they exist by the time the push lists them.
+   */
+  static Map<String, String> notThereYet(
+      List<DatasetResult> pulled, boolean dryRun, String pullTarget) {
+    Map<String, String> notYet = new HashMap<>();
+    for (DatasetResult d : dryRun ? pulled : List.<DatasetResult>of()) {
+      boolean creates =
+          d.phase() == Phase.PULL
+              && d.status() == Status.SENT
+              && d.plan() != null
+              && d.plan().matches("(would send )?full @.*");
+      for (String t = d.target();
+          creates && DatasetName.isWithin(t, pullTarget) && !t.equals(pullTarget);
+          t = t.substring(0, t.lastIndexOf('/'))) {
+        notYet.putIfAbsent(
+            t, "not there yet: the pull of this cycle would create it, and a run pushes it then");
+      }
+    }
+    return notYet;
   }
 
   /**

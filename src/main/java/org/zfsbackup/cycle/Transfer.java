@@ -118,7 +118,11 @@ final class Transfer {
     List<DatasetResult> results = new ArrayList<>();
     for (String missing : Listings.missingRoots(r)) {
       String msg = missing + " does not exist on " + route.source().label();
-      results.add(failed(missing, ErrorKind.DATASET_MISSING, msg, r));
+      String notYet = route.notThereYet().get(missing); // a plan's root its pull would create
+      results.add(
+          notYet != null
+              ? skipped(missing, notYet)
+              : failed(missing, ErrorKind.DATASET_MISSING, msg, r));
     }
     List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
     if (!datasets.isEmpty()) {

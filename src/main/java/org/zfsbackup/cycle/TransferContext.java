@@ -61,6 +61,8 @@ record TransferContext(Scope scope, Route route) {
    * @param holdTag the tag of the holds on the source's incremental bases
    * @param heldBack source datasets not to send this cycle, each with the reason (the push holds
    *     back a backup copy its pull refused: see {@code CycleRules.heldBack})
+   * @param notThereYet in a dry run, roots that do not exist yet because the pull would create
+   *     them, each with the reason: skipped, not missing (see {@code CycleRules.notThereYet})
    */
   record Route(
       Phase phase,
@@ -73,5 +75,6 @@ record TransferContext(Scope scope, Route route) {
       List<String> receiveOptions,
       boolean raw,
       String holdTag,
-      Map<String, String> heldBack) {}
+      Map<String, String> heldBack,
+      Map<String, String> notThereYet) {}
 }

@@ -91,6 +91,41 @@ class CycleRulesTest {
     assertTrue(heldBack.get("bak/h/diverged").contains("refused this cycle (diverged)"));
   }
 
+  // Catches: a plan of a push.datasets root below pull.target that the pull would create reported
+  // as dataset_missing (exit 1, partial) though the run succeeds; and a dataset that exists (an
+  // incremental) or a real cycle taken for one.
+  @Test
+  void notThereYet_aDryRunsNewDatasetsAndTheirParentsBelowThePullTarget() {
+    List<DatasetResult> results =
+        List.of(
+            new DatasetResult(
+                Phase.PULL,
+                "h",
+                "p/new",
+                "bak/h/p/new",
+                Status.SENT,
+                0,
+                "would send full @a",
+                null,
+                null),
+            new DatasetResult(
+                Phase.PULL,
+                "h",
+                "q",
+                "bak/h/q",
+                Status.SENT,
+                0,
+                "would send incremental @a..@b",
+                null,
+                null),
+            new DatasetResult(
+                Phase.PULL, "h", "r", "bak/h/r", Status.UP_TO_DATE, 0, "", null, null));
+    Map<String, String> notYet = CycleRules.notThereYet(results, true, "bak");
+    assertEquals(Set.of("bak/h/p/new", "bak/h/p", "bak/h"), notYet.keySet());
+    assertTrue(notYet.get("bak/h").startsWith("not there yet"), notYet.toString());
+    assertEquals(Map.of(), CycleRules.notThereYet(results, false, "bak"), "a real cycle");
+  }
+
   private static DatasetResult failed(Phase phase, String target, ErrorKind kind) {
     return new DatasetResult(phase, "h", "d", target, Status.FAILED, 0, "", "why", kind);
   }
