@@ -81,7 +81,7 @@ public record AgentConfig(
   /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
   public record PullConfig(
       @Check(Rule.DATASET) @JsonProperty(required = true) String target,
-      @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
+      @Check(Rule.RECEIVE_OPTION) @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
       @Check(Rule.NON_EMPTY) @JsonProperty(required = true) List<SourceConfig> sources) {}
 
   /**
@@ -108,7 +108,7 @@ public record AgentConfig(
       @Check(Rule.DATASET) @JsonProperty(required = true) String target,
       @Check(Rule.DATASET) String stripPrefix,
       @JsonProperty(defaultValue = "true") boolean raw,
-      @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
+      @Check(Rule.RECEIVE_OPTION) @JsonProperty(defaultValue = "[-u]") List<String> receiveOptions,
       @Check({Rule.NON_EMPTY, Rule.DATASET}) List<String> datasets) {}
 
   /**

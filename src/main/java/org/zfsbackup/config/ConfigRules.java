@@ -57,7 +57,9 @@ final class ConfigRules {
     /** A retention count: a whole number, 0 or more. */
     COUNT,
     TIME_FROM("creation|name", "creation or name"),
-    TIME_ZONE;
+    TIME_ZONE,
+    /** A {@code zfs receive} option the agent leaves to the user: not -F, -d, -e (see below). */
+    RECEIVE_OPTION;
 
     private final Pattern pattern;
     private final String what;
@@ -98,6 +100,7 @@ final class ConfigRules {
       case COUNT ->
           !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
       case TIME_ZONE -> zoneProblem(s);
+      case RECEIVE_OPTION -> receiveOptionProblem(s);
       case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
   }
@@ -174,6 +177,29 @@ final class ConfigRules {
     } catch (DateTimeException e) {
       return "'%s' is not a time zone (e.g. Europe/Berlin, UTC)".formatted(zone);
     }
+  }
+
+  /**
+   * The contract's rules hold whatever the file says: a receive never destroys ({@code -F} would
+   * roll the target back and destroy its newer snapshots, zfs-receive(8); the agent gives it only
+   * to replace its own empty placeholder), and a dataset lands at the path the contract maps it to
+   * ({@code -d} and {@code -e} would move it).
+   */
+  private static String receiveOptionProblem(String option) {
+    if (!option.matches("-[A-Za-z]+")) {
+      return null;
+    } else if (option.contains("F")) {
+      return "'"
+          + option
+          + "': -F would let a receive destroy the target's newer snapshots (the"
+          + " agent adds it only to replace its own empty placeholder); remove it";
+    } else if (option.contains("d") || option.contains("e")) {
+      return "'"
+          + option
+          + "': -d and -e change where a dataset lands, which the agent decides"
+          + " (<target>/<source>/<dataset>); remove it";
+    }
+    return null;
   }
 
   /** {@code pullTarget} is null unless it is a valid dataset name. */
