@@ -287,10 +287,11 @@ public final class BackupCycle implements CycleRunner {
             warnings,
             pruned);
     LOG.info(
-        "cycle {} {}: {} sent, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
+        "cycle {} {}: {} {}, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
         report.cycleId(),
         report.outcome().wire(),
         report.count(Status.SENT),
+        request.dryRun() ? "to send" : "sent",
         report.count(Status.UP_TO_DATE),
         report.count(Status.SKIPPED),
         report.count(Status.FAILED),
