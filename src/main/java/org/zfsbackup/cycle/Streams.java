@@ -8,6 +8,7 @@ import org.zfsbackup.event.CycleEvent.StepStatus;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
 
 /**
@@ -122,12 +123,17 @@ final class Streams {
     Long estimate = estimateArgs == null ? null : estimate(dataset, estimateArgs);
     events.progress(dataset, dst, from, to, StepStatus.STARTED, 0, estimate, 0, label);
     long start = System.nanoTime();
+    // Counted from the processes' own I/O (commands.pv: []): an ssh in the stream carries the data
+    // itself, on a connection of its own; through a shared one its counters stay at zero.
+    boolean own = !scope.runner().countsInTheStream();
+    Endpoint sender = own ? route.source().unshared() : route.source();
+    Endpoint receiver = own ? route.target().endpoint.unshared() : route.target().endpoint;
     PipeResult pr =
         scope
             .runner()
             .pipe(
-                route.source().zfs(send),
-                route.target().endpoint.zfs(receive),
+                sender.zfs(send),
+                receiver.zfs(receive),
                 bytes ->
                     events.progress(
                         dataset,

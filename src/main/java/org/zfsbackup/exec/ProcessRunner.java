@@ -38,6 +38,15 @@ public interface ProcessRunner {
    */
   default void stopRunning() {}
 
+  /**
+   * Whether a stream's bytes are counted by a process in the stream itself ({@code pv}). When they
+   * are sampled from the send and receive processes' own I/O counters instead, an ssh in the stream
+   * must carry the data itself, not hand it to a shared connection's master.
+   */
+  default boolean countsInTheStream() {
+    return true;
+  }
+
   /** Receives the running byte count of a stream. */
   @FunctionalInterface
   interface ByteProgress {

@@ -32,6 +32,7 @@ public final class RealProcessRunner implements ProcessRunner {
 
   private final ShortCommands commands;
   private final Pipelines pipelines;
+  private final boolean countsInTheStream;
 
   /**
    * @param pv argv of the byte counter, e.g. {@code [pv]}; empty = a direct pipe, counted from
@@ -58,10 +59,16 @@ public final class RealProcessRunner implements ProcessRunner {
   private RealProcessRunner(List<String> pv, int maxStdout, KillPolicy killPolicy) {
     this.commands = new ShortCommands(maxStdout);
     this.pipelines = new Pipelines(pv, new Watchdog(killPolicy));
+    this.countsInTheStream = !pv.isEmpty();
   }
 
   public RealProcessRunner() {
     this(List.of("pv"));
+  }
+
+  @Override
+  public boolean countsInTheStream() {
+    return countsInTheStream;
   }
 
   /**

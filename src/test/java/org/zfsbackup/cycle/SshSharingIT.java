@@ -187,6 +187,73 @@ class SshSharingIT {
     }
   }
 
+  /**
+   * {@code commands.pv: []}: the stream's bytes are sampled from its processes' own I/O counters.
+   * Catches the pulled stream's ssh handing its data to the shared connection's master, so that its
+   * counters (and zfs-fuse's receive, whose daemon does the I/O) stayed near zero: a 400 MB stream
+   * was reported as 21 KB, and killed as stalled after stall_timeout_s.
+   */
+  @Test
+  void directPipe_overASharedHost_countsTheStream() throws IOException {
+    String ds = hosts.src + "/direct";
+    dataset(ds);
+    Path mnt = Files.createTempDirectory("zba-direct");
+    ZfsPools.zfs("set", "mountpoint=" + mnt, ds);
+    byte[] data = new byte[3_000_000];
+    new java.util.Random(7).nextBytes(data); // incompressible
+    Files.write(mnt.resolve("data"), data);
+    org.zfsbackup.testing.Cmd.ok("sync");
+    snapshot(ds, "s0");
+    ZfsPools.zfs("set", "mountpoint=none", ds);
+    ProcessRunner real = new RealProcessRunner(List.of());
+    List<List<String>> streamed = Collections.synchronizedList(new ArrayList<>());
+    List<List<String>> commands = Collections.synchronizedList(new ArrayList<>());
+    ProcessRunner runner =
+        new ProcessRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            commands.add(argv);
+            return real.run(argv, timeout);
+          }
+
+          @Override
+          public PipeResult pipe(
+              List<String> send, List<String> receive, ByteProgress p, Duration d, KillSwitch k) {
+            streamed.add(send);
+            streamed.add(receive);
+            return real.pipe(send, receive, p, d, k);
+          }
+
+          @Override
+          public boolean countsInTheStream() {
+            return real.countsInTheStream();
+          }
+        };
+    CycleReport r =
+        cycle(config(hosts.ssh.sshCommand(), List.of(), "direct", ds), runner, sharing(runner));
+    assertEquals(Outcome.SUCCESS, r.outcome(), r.toString());
+    List<List<String>> overSsh = streamed.stream().filter(a -> a.get(0).equals("ssh")).toList();
+    assertEquals(2, overSsh.size(), "the pull's send and the push's receive: " + streamed);
+    overSsh.forEach(
+        a ->
+            assertTrue(
+                a.stream().noneMatch(x -> x.startsWith("ControlPath=")),
+                "a stream on a connection of its own: " + a));
+    assertTrue(
+        commands.stream()
+            .anyMatch(
+                a ->
+                    a.get(0).equals("ssh")
+                        && a.stream().anyMatch(x -> x.startsWith("ControlPath="))),
+        "short commands still share: " + commands);
+    long pulled =
+        r.datasets().stream()
+            .filter(d -> d.phase() == CycleEvent.Phase.PULL)
+            .mapToLong(d -> d.bytes())
+            .sum();
+    System.out.println("direct pipe over ssh: counted " + pulled + " bytes of a 3 MB stream");
+  }
+
   @Test
   void privateDirectory_mode0700_andRemovedAtTheEnd() throws IOException {
     tree(hosts.src + "/perm", 1);
