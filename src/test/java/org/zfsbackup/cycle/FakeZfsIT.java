@@ -25,6 +25,7 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
@@ -540,6 +541,30 @@ class FakeZfsIT {
     assertEquals(1, r.warnings().size(), r.warnings().toString());
     assertTrue(r.warnings().get(0).contains("could not hold src/data@c"), r.warnings().toString());
     assertFalse(r.warnings().get(0).contains("stays in place"), r.warnings().toString());
+  }
+
+  /**
+   * A `zfs get` (a commands.zfs wrapper) that exits 0 but leaves out a configured dataset, with no
+   * word why. Catches that dataset vanishing from the cycle: success, exit 0, and totals that
+   * shrink.
+   */
+  @Test
+  void listingLeavesOutAConfiguredDataset_badZfsOutput_notSilentlyDropped() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.writeString(dir.resolve("list/src_gone"), ""); // exits 0 and prints nothing for it
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data", "src/gone"),
+            new CycleControl());
+    assertEquals(Outcome.PARTIAL, r.outcome(), r.toString());
+    DatasetResult gone =
+        r.datasets().stream().filter(d -> d.dataset().equals("src/gone")).findFirst().orElseThrow();
+    assertEquals(Status.FAILED, gone.status());
+    assertEquals(ErrorKind.BAD_ZFS_OUTPUT, gone.kind());
+    assertTrue(gone.message().contains("without it or a word why"), gone.message());
   }
 
   /** A missing push.target fails the push with target_missing and creates nothing there. */
