@@ -53,10 +53,8 @@ final class AgentCommands {
       log.info("ignored a command received before the power-down");
       return null;
     }
-    if (status.stage() == Stage.POWERING_DOWN || status.stage() == Stage.STOPPING) {
-      log.info(
-          "ignored a command: {}",
-          status.stage() == Stage.STOPPING ? "the agent is shutting down" : "powering down");
+    if (status.stage() == Stage.STOPPING) {
+      log.info("ignored a command: the agent is shutting down");
       return null;
     }
     if (payload.length == 0) {
@@ -68,6 +66,17 @@ final class AgentCommands {
     if (parsed instanceof ParseResult.Rejection rejection) {
       log.warn("rejected a command on {}: {}", topic, rejection.message());
       out.agentError(status.cycle(), rejection.reason().kind(), rejection.message());
+    } else if (parsed instanceof ParseResult.Accepted accepted
+        && status.stage() == Stage.POWERING_DOWN) {
+      // Still `suspending` to the user: refused as the table says, so a script learns it was not
+      // run; a suspend or a status changes nothing then.
+      AgentCommand c = accepted.command();
+      if (c instanceof AgentCommand.Run || c instanceof AgentCommand.Cancel) {
+        String what = c instanceof AgentCommand.Run ? "run" : "cancel";
+        refuse(status, what, "the agent is powering down; send it again once it is back online");
+      } else {
+        log.info("ignored a command: powering down");
+      }
     } else if (parsed instanceof ParseResult.Accepted accepted) {
       return accepted.command();
     }

@@ -464,6 +464,30 @@ class AgentTest {
     await(() -> engine.requests.size() == 1, "a command after the resume runs");
   }
 
+  // Catches: a run or cancel that arrives in the last moments of a power-down (the state still
+  // says suspending) dropped with a log line only, where a few ms earlier it is refused on T/error.
+  @Test
+  void runOrCancel_whilePoweringDown_refusedNotDroppedInSilence() throws Exception {
+    power.sleepUntilWoken();
+    send("suspend");
+    assertTrue(power.awaitCalled(10));
+    send("{\"command\": \"run\", \"run_id\": \"late\"}");
+    send("cancel");
+    send("status");
+    power.wake();
+    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    await(() -> errors("command_refused") == 2, "both refused");
+    assertTrue(
+        mqtt.json(T.error()).stream()
+            .anyMatch(
+                e ->
+                    e.get("message")
+                        .asText()
+                        .startsWith("run refused: the agent is powering down")),
+        mqtt.json(T.error()).toString());
+    assertTrue(engine.requests.isEmpty(), "nothing ran");
+  }
+
   // ------------------------------------------------------------------ then: suspend, power,
   // failures
 
