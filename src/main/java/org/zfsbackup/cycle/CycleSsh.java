@@ -52,7 +52,9 @@ final class CycleSsh implements AutoCloseable {
       return plain;
     }
     SshSharing.Connection c = sharing.share(plain);
+    // A forced stop (or a signal) that came during the probe killed it: no fault of the host's.
     c.warning()
+        .filter(msg -> !control.forced())
         .ifPresent(
             msg -> {
               warnings.add(msg);
