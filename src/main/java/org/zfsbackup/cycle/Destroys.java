@@ -60,7 +60,10 @@ final class Destroys {
           continue;
         }
         if (control.forced()) {
-          break; // killed by the stop: not retried one by one, and no warning
+          // Killed by the stop: not retried one by one, and no warning. Over ssh the remote zfs may
+          // have finished anyway: what is gone counts as destroyed.
+          destroyed.addAll(goneAfterAKill(dataset, batch));
+          break;
         } else if (control.stopRequested()) { // a real failure, as a graceful stop came
           batch.forEach(snap -> warnings.add(failed(dataset, snap, r)));
           break;
@@ -80,12 +83,35 @@ final class Destroys {
         ProcessResult r = run(ZfsCommands.destroy(dataset, List.of(snap)));
         if (r.ok()) {
           destroyed.add(snap);
-        } else if (!control.forced()) {
+        } else if (control.forced()) {
+          destroyed.addAll(goneAfterAKill(dataset, List.of(snap)));
+        } else {
           warnings.add(failed(dataset, snap, r));
         }
       }
     }
     return new Outcome(destroyed, warnings);
+  }
+
+  /** How long the look after a killed destroy may take: the agent may be shutting down. */
+  static final Duration LOOK_AFTER_A_KILL = Duration.ofSeconds(10);
+
+  /**
+   * Those of {@code snapshots} that are gone after a destroy the stop killed, so that what was
+   * destroyed is reported (killing ssh does not stop the remote {@code zfs destroy}, which may take
+   * a whole batch). One {@code zfs list}; when it cannot tell, none.
+   */
+  private List<String> goneAfterAKill(String dataset, List<String> snapshots) {
+    List<String> names = snapshots.stream().map(s -> dataset + "@" + s).toList();
+    List<String> args = new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "snapshot"));
+    args.addAll(names);
+    ProcessResult r = runner.run(side.zfs(args), LOOK_AFTER_A_KILL);
+    boolean answered = r.ok() || (r.exitCode() == 1 && r.stderrTail().contains("does not exist"));
+    if (!answered || r.timedOut() || r.startFailed()) {
+      return List.of();
+    }
+    List<String> there = r.stdout().lines().map(String::strip).toList();
+    return snapshots.stream().filter(s -> !there.contains(dataset + "@" + s)).toList();
   }
 
   /** zfs-fuse (and zfs before the comma list) reads {@code ds@a,b} as one invalid name. */

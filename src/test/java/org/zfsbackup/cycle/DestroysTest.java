@@ -38,6 +38,20 @@ class DestroysTest {
     @Override
     public ProcessResult run(List<String> argv, Duration timeout) {
       calls.add(argv);
+      if (argv.contains("list")) { // zfs list -H -o name -t snapshot ds@a ds@b ...
+        List<String> asked = argv.subList(argv.indexOf("snapshot") + 1, argv.size());
+        List<String> gone =
+            asked.stream()
+                .filter(n -> destroyed.contains(n.substring(n.indexOf('@') + 1)))
+                .toList();
+        StringBuilder out = new StringBuilder();
+        asked.stream().filter(n -> !gone.contains(n)).forEach(n -> out.append(n).append('\n'));
+        StringBuilder err = new StringBuilder();
+        gone.forEach(
+            n -> err.append("cannot open '").append(n).append("': dataset does not exist\n"));
+        return new ProcessResult(
+            argv, gone.isEmpty() ? 0 : 1, out.toString(), err.toString(), false, false);
+      }
       String arg = argv.get(argv.size() - 1);
       if (exitOverride != -2) {
         return new ProcessResult(
@@ -175,7 +189,34 @@ class DestroysTest {
         new Destroys(zfs, LOCAL, Duration.ofSeconds(1), control).destroy("p/d", names);
     assertEquals(names.subList(0, 100), o.destroyed());
     assertEquals(List.of(), o.warnings());
-    assertEquals(2, zfs.calls.size(), "no batch, and no single destroy, after the stop");
+    assertEquals(3, zfs.calls.size(), "no batch, and no single destroy, after the stop");
+    assertTrue(zfs.calls.get(2).contains("list"), "one look at what the killed one left");
+  }
+
+  /**
+   * Over ssh a forced stop kills the local ssh, but the remote {@code zfs destroy} finishes.
+   * Catches the snapshots it destroyed missing from the report (on OpenZFS up to a batch of 100).
+   */
+  @Test
+  void killedDestroyThatFinishedRemotely_itsSnapshotsAreReported() {
+    CycleControl control = new CycleControl();
+    ScriptedZfs zfs =
+        new ScriptedZfs(true) {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            if (argv.contains("destroy")) { // destroyed over there, the local ssh killed here
+              ProcessResult r = super.run(argv, timeout);
+              control.stop(CycleControl.StopReason.SUSPEND, true);
+              return new ProcessResult(argv, 143, "", "", false, false);
+            }
+            return super.run(argv, timeout);
+          }
+        };
+    Destroys.Outcome o =
+        new Destroys(zfs, LOCAL, Duration.ofSeconds(1), control)
+            .destroy("p/d", List.of("a", "b", "c"));
+    assertEquals(List.of("a", "b", "c"), o.destroyed());
+    assertEquals(List.of(), o.warnings());
   }
 
   /**
