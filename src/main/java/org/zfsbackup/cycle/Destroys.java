@@ -94,7 +94,7 @@ final class Destroys {
   }
 
   /** How long the look after a killed destroy may take: the agent may be shutting down. */
-  static final Duration LOOK_AFTER_A_KILL = Duration.ofSeconds(10);
+  static final Duration LOOK_AFTER_A_KILL = Duration.ofSeconds(5);
 
   /**
    * Those of {@code snapshots} that are gone after a destroy the stop killed, so that what was

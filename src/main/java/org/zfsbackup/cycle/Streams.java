@@ -126,8 +126,8 @@ final class Streams {
     // Counted from the processes' own I/O (commands.pv: []): an ssh in the stream carries the data
     // itself, on a connection of its own; through a shared one its counters stay at zero.
     boolean own = !scope.runner().countsInTheStream();
-    Endpoint sender = own ? route.source().unshared() : route.source();
-    Endpoint receiver = own ? route.target().endpoint.unshared() : route.target().endpoint;
+    Endpoint sender = own ? route.source().ownConnection() : route.source();
+    Endpoint receiver = own ? route.target().endpoint.ownConnection() : route.target().endpoint;
     PipeResult pr =
         scope
             .runner()

@@ -198,6 +198,11 @@ public final class SshSharing implements AutoCloseable {
       return new Connection(
           plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
     }
+    if (r.exitCode() == 143 || r.exitCode() == 130) { // SIGTERM or SIGINT: a stop, not ssh
+      LOG.info("ssh sharing for {} not set up: its probe was stopped", plain.label());
+      return new Connection(
+          plain, State.HOST_FAILED, "not tried: its probe was stopped", true, Optional.of(r));
+    }
     String why = r.startFailed() ? "ssh could not start: " : "ssh refused the sharing options: ";
     return fallback(plain, why + r.describe(), r);
   }

@@ -119,7 +119,7 @@ final class AgentLog {
         + (dryRun ? " (dry run)" : "")
         + " ("
         + report.count(CycleReport.Status.SENT)
-        + " sent, "
+        + (dryRun ? " to send, " : " sent, ")
         + report.count(CycleReport.Status.UP_TO_DATE)
         + " up to date, "
         + report.count(CycleReport.Status.SKIPPED)

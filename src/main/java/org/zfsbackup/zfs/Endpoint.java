@@ -135,6 +135,20 @@ public record Endpoint(
   }
 
   /**
+   * This side with every command on a connection of its own, also where {@code ~/.ssh/config} would
+   * share one ({@code commands.ssh} comes first, and ssh keeps the first value of an option, so a
+   * user who sets these there keeps them).
+   */
+  public Endpoint ownConnection() {
+    if (isLocal()) {
+      return this;
+    }
+    List<String> own = new ArrayList<>(ssh);
+    own.addAll(List.of("-o", "ControlMaster=no", "-o", "ControlPath=none"));
+    return new Endpoint(label, host, user, port, own, zfs, connectTimeout, Optional.empty());
+  }
+
+  /**
    * Whether {@code commands.ssh} already says how to share connections ({@code ControlPath}, {@code
    * ControlMaster}, {@code -S}, {@code -M}): then the user's choice stands, and the agent adds
    * nothing ({@code -o ControlPath=none} turns sharing off).

@@ -177,6 +177,20 @@ class SshSharingTest {
     assertEquals(1, ssh.calls.size(), "no -O exit where no master was opened: " + ssh.calls);
   }
 
+  // Catches: a probe killed by a stop (SIGTERM, Ctrl-C: exit 143 or 130) reported and logged as
+  // "ssh refused the sharing options".
+  @Test
+  void share_probeStopped_plainWithoutWarning() {
+    for (int exit : new int[] {143, 130}) {
+      FakeSsh ssh = new FakeSsh();
+      ssh.probe = argv -> new ProcessResult(argv, exit, "", "", false, false);
+      SshSharing.Connection c = open(ssh).share(host("a"));
+      assertEquals(SshSharing.State.HOST_FAILED, c.state());
+      assertTrue(c.warning().isEmpty(), c.detail());
+      assertTrue(c.detail().contains("probe was stopped"), c.detail());
+    }
+  }
+
   @Test
   void share_probeRanButNoSocket_plainAndWarning() {
     FakeSsh ssh = new FakeSsh();

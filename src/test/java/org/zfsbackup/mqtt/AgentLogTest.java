@@ -130,7 +130,7 @@ class AgentLogTest {
             + " s",
         AgentLog.finished("c1", false, report));
     assertEquals(
-        "cycle c1 finished: partial (dry run) (1 sent, 1 up to date, 0 skipped, 1 failed; 8192"
+        "cycle c1 finished: partial (dry run) (1 to send, 1 up to date, 0 skipped, 1 failed; 8192"
             + " bytes) in 75 s",
         AgentLog.finished("c1", true, report));
   }
