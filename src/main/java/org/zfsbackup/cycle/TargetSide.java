@@ -74,7 +74,14 @@ final class TargetSide {
       }
       if (r.ok()) {
         try {
-          listing = ZfsListing.parse(r.stdout());
+          ZfsListing parsed = ZfsListing.parse(r.stdout());
+          if (!parsed.contains(root)) {
+            // Real zfs lists the root or says it does not exist; a wrapper might list nothing, and
+            // every dataset already there would be planned as new.
+            throw new ZfsListing.ListingException(
+                "the listing of " + root + " exited 0 without it (a commands.zfs wrapper?)");
+          }
+          listing = parsed;
           listing.datasets().forEach(d -> existing.add(d.name()));
           listing.datasets().stream()
               .filter(ZfsListing.Dataset::placeholder)

@@ -567,6 +567,25 @@ class FakeZfsIT {
     assertTrue(gone.message().contains("without it or a word why"), gone.message());
   }
 
+  /**
+   * The same silence on the target side: its listing exits 0 without the root. Catches every
+   * dataset already on the backup planned as new ("would send full"), and the run then failing with
+   * a receive error that points at -F.
+   */
+  @Test
+  void targetListingWithoutItsRoot_badZfsOutput_nothingReceived() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    Files.writeString(dir.resolve("list/bak"), "");
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
+    DatasetResult d = r.datasets().get(0);
+    assertEquals(Status.FAILED, d.status(), r.toString());
+    assertEquals(ErrorKind.BAD_ZFS_OUTPUT, d.kind(), d.toString());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("receive")), argv().toString());
+  }
+
   /** A missing push.target fails the push with target_missing and creates nothing there. */
   @Test
   void missingPushTarget_targetMissingNothingCreated() throws IOException {
