@@ -25,6 +25,7 @@ import org.zfsbackup.exec.ProcessRunner;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.exec.SshSharing;
 import org.zfsbackup.zfs.Endpoint;
+import org.zfsbackup.zfs.ZfsCommands;
 
 /**
  * The {@code check} command: is everything a cycle needs there? One item per line, in a fixed
@@ -250,10 +251,7 @@ public final class Preflight {
     // OpenZFS: an encrypted root whose key is not loaded takes no plain receive and no zfs create
     // below it (zfs-load-key(8)). zfs-fuse has no keystatus: its zfs get fails, and that is fine.
     ProcessResult keys =
-        item.ok()
-            ? runner.run(
-                endpoint.zfs(List.of("get", "-H", "-o", "value", "keystatus", root)), itemTimeout())
-            : null;
+        item.ok() ? runner.run(endpoint.zfs(ZfsCommands.keyStatus(root)), itemTimeout()) : null;
     if (keys != null && keys.ok() && keys.stdout().strip().equals("unavailable")) {
       return keyNeeded
           ? CheckItem.fail(

@@ -103,15 +103,12 @@ final class Destroys {
    */
   private List<String> goneAfterAKill(String dataset, List<String> snapshots) {
     List<String> names = snapshots.stream().map(s -> dataset + "@" + s).toList();
-    List<String> args = new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "snapshot"));
-    args.addAll(names);
-    ProcessResult r = runner.run(side.zfs(args), LOOK_AFTER_A_KILL);
-    boolean answered = r.ok() || (r.exitCode() == 1 && r.stderrTail().contains("does not exist"));
-    if (!answered || r.timedOut() || r.startFailed()) {
+    ProcessResult r = runner.run(side.zfs(ZfsCommands.listSnapshots(names)), LOOK_AFTER_A_KILL);
+    if (!r.ok() && !Listings.onlyMissing(r, names)) {
       return List.of();
     }
-    List<String> there = r.stdout().lines().map(String::strip).toList();
-    return snapshots.stream().filter(s -> !there.contains(dataset + "@" + s)).toList();
+    List<String> gone = Listings.missingRoots(r);
+    return snapshots.stream().filter(s -> gone.contains(dataset + "@" + s)).toList();
   }
 
   /** zfs-fuse (and zfs before the comma list) reads {@code ds@a,b} as one invalid name. */

@@ -5,13 +5,26 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.zfsbackup.exec.ProcessResult;
+import org.zfsbackup.zfs.ZfsListing;
 
-/** Reading what a failed listing says: which roots are simply missing. */
+/**
+ * Reading what a listing says: which roots are simply missing, and which it left out in silence.
+ */
 final class Listings {
   private static final Pattern MISSING =
       Pattern.compile("cannot open '([^']+)': dataset does not exist");
 
   private Listings() {}
+
+  /**
+   * The roots a listing that ran left out without saying they do not exist: real zfs names each
+   * root or says so, a {@code commands.zfs} wrapper might drop one (every dataset below it would
+   * then vanish from the cycle, or be planned as new on a target).
+   */
+  static List<String> leftOutInSilence(List<String> roots, ZfsListing listing, ProcessResult r) {
+    List<String> missing = missingRoots(r);
+    return roots.stream().filter(x -> !listing.contains(x) && !missing.contains(x)).toList();
+  }
 
   /** The roots that zfs said do not exist. */
   static List<String> missingRoots(ProcessResult r) {

@@ -75,9 +75,7 @@ final class TargetSide {
       if (r.ok()) {
         try {
           ZfsListing parsed = ZfsListing.parse(r.stdout());
-          if (!parsed.contains(root)) {
-            // Real zfs lists the root or says it does not exist; a wrapper might list nothing, and
-            // every dataset already there would be planned as new.
+          if (!Listings.leftOutInSilence(List.of(root), parsed, r).isEmpty()) {
             throw new ZfsListing.ListingException(
                 "the listing of " + root + " exited 0 without it (a commands.zfs wrapper?)");
           }

@@ -116,21 +116,17 @@ final class Transfer {
     sourceListing = listing;
 
     List<DatasetResult> results = new ArrayList<>();
-    List<String> missingRoots = Listings.missingRoots(r);
-    for (String root : listRoots) {
-      // Real zfs names every root or says it does not exist; a wrapper might drop one in silence.
-      if (!listing.contains(root) && !missingRoots.contains(root)) {
-        String msg =
-            route.source().label()
-                + ": the listing of "
-                + root
-                + " exited "
-                + r.exitCode()
-                + " without it or a word why (a commands.zfs wrapper?)";
-        results.add(failed(root, ErrorKind.BAD_ZFS_OUTPUT, msg, r));
-      }
+    for (String root : Listings.leftOutInSilence(listRoots, listing, r)) {
+      String msg =
+          route.source().label()
+              + ": the listing of "
+              + root
+              + " exited "
+              + r.exitCode()
+              + " without it or a word why (a commands.zfs wrapper?)";
+      results.add(failed(root, ErrorKind.BAD_ZFS_OUTPUT, msg, r));
     }
-    for (String missing : missingRoots) {
+    for (String missing : Listings.missingRoots(r)) {
       String msg = missing + " does not exist on " + route.source().label();
       String notYet = route.notThereYet().get(missing); // a plan's root its pull would create
       results.add(

@@ -216,6 +216,21 @@ public final class ZfsCommands {
    * {@code destroy dataset@a,b,c}: OpenZFS destroys the snapshots of one dataset given as a comma
    * list in one call, and none of them when one cannot be destroyed (zfs-destroy(8)).
    */
+  /**
+   * {@code list -H -o name -t snapshot <snapshots>}: those that exist, by name; each one gone is a
+   * "dataset does not exist" line on stderr.
+   */
+  public static List<String> listSnapshots(List<String> snapshots) {
+    List<String> args = new ArrayList<>(List.of("list", "-H", "-o", "name", "-t", "snapshot"));
+    args.addAll(snapshots);
+    return args;
+  }
+
+  /** {@code get -H -o value keystatus <dataset>}: {@code available}, {@code unavailable} or -. */
+  public static List<String> keyStatus(String dataset) {
+    return List.of("get", "-H", "-o", "value", "keystatus", dataset);
+  }
+
   public static List<String> destroy(String dataset, List<String> snapshots) {
     if (snapshots.isEmpty()) {
       throw new IllegalArgumentException("no snapshot to destroy");
