@@ -268,15 +268,25 @@ abstract class AgentBrokerScenarios {
         1, engine.requests.size(), "the suspend command was not executed again after the resume");
   }
 
-  @Test
-  void suspend_forceMidCycle_killsStreamAndRunsPowerCommand() throws Exception {
-    PowerRuns power = power(true);
+  /**
+   * Starts the agent with {@code power}'s command, waits for it online, and runs a cycle whose
+   * first dataset streams until the engine is released; the probe has seen everything since the
+   * start.
+   */
+  MqttProbe streamingCycle(PowerRuns power) throws Exception {
     engine.blockStreams();
     startAgent(power.command());
     MqttProbe probe = probe();
     probe.await(topics.availability(), "online", WAIT);
     command("run");
     assertTrue(engine.awaitStreaming(10));
+    return probe;
+  }
+
+  @Test
+  void suspend_forceMidCycle_killsStreamAndRunsPowerCommand() throws Exception {
+    PowerRuns power = power(true);
+    MqttProbe probe = streamingCycle(power);
     command("{\"command\": \"suspend\", \"force\": true}");
     Message result = probe.await(topics.result(), m -> true, WAIT);
     assertEquals("suspended", json(result).get("outcome").asText());
@@ -290,12 +300,7 @@ abstract class AgentBrokerScenarios {
   @Test
   void cancel_midCycle_endsCancelledAndStaysOnline() throws Exception {
     PowerRuns power = power(true);
-    engine.blockStreams();
-    startAgent(power.command());
-    MqttProbe probe = probe();
-    probe.await(topics.availability(), "online", WAIT);
-    command("run");
-    assertTrue(engine.awaitStreaming(10));
+    MqttProbe probe = streamingCycle(power);
     command("cancel");
     awaitState(probe, 0, "cancelling");
     engine.release();

@@ -160,12 +160,7 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
 
   /** The agent streams a run's first dataset when a plain suspend comes: it is suspending. */
   void suspendMidStream(PowerRuns power) throws Exception {
-    engine.blockStreams();
-    startAgent(power.command());
-    MqttProbe probe = probe();
-    probe.await(topics.availability(), "online", WAIT);
-    command("run");
-    assertTrue(engine.awaitStreaming(10));
+    MqttProbe probe = streamingCycle(power);
     int mark = probe.mark();
     command("suspend");
     awaitState(probe, mark, "suspending");
