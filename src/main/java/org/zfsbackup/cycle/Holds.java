@@ -23,12 +23,14 @@ import org.zfsbackup.zfs.ZfsListing;
  * source cannot break the next incremental. A hold that cannot be placed or released is a {@link
  * Warning}, never a failure: the data is on the target either way.
  *
- * <p>Batched: a transfer collects what each dataset needs ({@link Move}s, and up-to-date bases that
- * have no hold) and {@link #apply}s it once at its end, in one {@code zfs hold} and one {@code zfs
- * release} per {@link Batches#SIZE} snapshots, instead of two calls (two ssh commands) per dataset.
- * zfs handles each snapshot of such a call on its own and names the ones it could not handle
- * (zfs-hold(8); {@code zfs_do_hold_rele_impl} in OpenZFS's zfs_main.c), so one bad snapshot costs
- * only its own hold. An old base is released only once its replacement is held.
+ * <p>Batched: a transfer {@link #holdEarly holds} each dataset's newest snapshot before its first
+ * stream (the base it will most likely end on: held from then on, not only once the whole pass of a
+ * host, which can take hours, is over), collects what each dataset needs ({@link Move}s, and
+ * up-to-date bases that have no hold) and {@link #apply}s it once at its end, in one {@code zfs
+ * hold} and one {@code zfs release} per {@link Batches#SIZE} snapshots, instead of two calls (two
+ * ssh commands) per dataset. zfs handles each snapshot of such a call on its own and names the ones
+ * it could not handle (zfs-hold(8); {@code zfs_do_hold_rele_impl} in OpenZFS's zfs_main.c), so one
+ * bad snapshot costs only its own hold. An old base is released only once its replacement is held.
  */
 final class Holds {
   private static final Logger LOG = LoggerFactory.getLogger(Holds.class);
@@ -63,6 +65,14 @@ final class Holds {
    */
   record Applied(List<Warning> warnings, Set<String> notHeld) {}
 
+  /**
+   * What {@link #holdEarly} did: the snapshots that carry this tag now, and those of them it held
+   * itself (the others had it already), which are let go again unless they end as a base.
+   */
+  record Early(Set<String> held, Set<String> created) {
+    static final Early NONE = new Early(Set.of(), Set.of());
+  }
+
   private final ProcessRunner runner;
   private final Endpoint source;
   private final String tag;
@@ -76,15 +86,47 @@ final class Holds {
   }
 
   /**
-   * Holds the new bases of {@code moves} and the {@code unheld} up-to-date bases, then releases the
-   * old bases whose replacement is held: in that order, so that a dataset always has a held base.
-   * When a new hold fails, the old one stays (and its warning says so). {@code heldUnheld} hears
-   * how many of {@code unheld} were held.
+   * Holds {@code snapshots} before any stream: a source's pruner (zfs-auto-snapshot keeps its
+   * newest snapshot about an hour) cannot destroy a new base between its receive and the end of the
+   * pass, which would leave the target with a snapshot the source no longer has (diverged, on both
+   * tiers once pushed). No warning here: a snapshot it could not hold is held again, and warned
+   * about, by {@link #apply}, once it is known to be a base.
    */
-  Applied apply(List<Move> moves, List<String> unheld, IntConsumer heldUnheld) {
+  Early holdEarly(List<String> snapshots) {
+    Set<String> held = new HashSet<>();
+    Set<String> created = new HashSet<>();
+    for (List<String> batch : Batches.of(snapshots)) {
+      ProcessResult h = run(ZfsCommands.hold(tag, batch));
+      List<String> failed = h.ok() ? List.of() : notHeld(batch, h.stderrTail());
+      for (String snap : batch) {
+        if (!failed.contains(snap)) {
+          held.add(snap);
+          if (h.ok() || !h.stderrTail().contains("'" + snap + "': tag already exists")) {
+            created.add(snap);
+          }
+        }
+      }
+    }
+    return new Early(held, created);
+  }
+
+  /**
+   * Holds the new bases of {@code moves} and the {@code unheld} up-to-date bases that {@code early}
+   * did not hold already, then releases the old bases whose replacement is held, and the early
+   * holds in {@code unused} (not a base after all): in that order, so that a dataset always has a
+   * held base. When a new hold fails, the old one stays (and its warning says so). {@code
+   * heldUnheld} hears how many of {@code unheld} were held.
+   */
+  Applied apply(
+      List<Move> moves,
+      List<String> unheld,
+      Early early,
+      List<String> unused,
+      IntConsumer heldUnheld) {
     List<String> toHold = new ArrayList<>();
     moves.forEach(m -> toHold.add(m.held()));
     toHold.addAll(unheld);
+    toHold.removeAll(early.held());
     // The moves whose old base is to be let go once the new one is held.
     List<Move> replacing =
         moves.stream().filter(m -> m.released() != null && !m.released().equals(m.held())).toList();
@@ -113,14 +155,19 @@ final class Holds {
     }
     // Never the old base before its replacement is held: pruning could then break the chain.
     List<String> toRelease =
-        replacing.stream().filter(m -> !notHeld.contains(m.held())).map(Move::released).toList();
+        new ArrayList<>(
+            replacing.stream()
+                .filter(m -> !notHeld.contains(m.held()))
+                .map(Move::released)
+                .toList());
+    toRelease.addAll(unused);
     for (List<String> batch : Batches.of(toRelease)) {
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {
         continue;
       }
       for (String old : notReleased(batch, rel.stderrTail())) {
-        String msg = "could not release the old hold on " + old + ": " + rel.describe();
+        String msg = "could not release the hold on " + old + ": " + rel.describe();
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }

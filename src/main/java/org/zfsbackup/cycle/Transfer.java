@@ -158,8 +158,15 @@ final class Transfer {
     return sourceListing;
   }
 
-  /** Each dataset in turn, until a stop; then the holds, in batches ({@link Holds}). */
+  /**
+   * The newest snapshot of each dataset first held ({@link Holds#holdEarly}), then each dataset in
+   * turn, until a stop; then the holds that moved, in batches ({@link Holds#apply}).
+   */
   private Result replicateAll(List<String> datasets, ZfsListing listing) {
+    Holds.Early early =
+        scope.holds() && !scope.dryRun() && !scope.control().stopRequested()
+            ? holds.holdEarly(toHoldEarly(datasets, listing))
+            : Holds.Early.NONE;
     List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
@@ -193,7 +200,14 @@ final class Transfer {
     // (two calls for the whole transfer, not two per dataset). A crash before this point leaves
     // the old bases held, never the new ones released: the next cycle holds the new ones as
     // unheld up-to-date bases, and releases the old ones as stale.
-    Holds.Applied applied = holds.apply(moves, unheldBases, events::held);
+    // An early hold that did not become a base (the dataset failed, or ended on an older step) is
+    // let go, unless the snapshot had the hold already.
+    List<String> unused =
+        early.created().stream()
+            .filter(snap -> !keep.getOrDefault(datasetOf(snap), Set.of()).contains(nameOf(snap)))
+            .sorted()
+            .toList();
+    Holds.Applied applied = holds.apply(moves, unheldBases, early, unused, events::held);
     applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
@@ -205,6 +219,39 @@ final class Transfer {
       holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
     }
     return new Result(results, warnings.stream().map(Warning::message).toList());
+  }
+
+  /**
+   * Each dataset's newest snapshot that the target does not have (it will be sent, and become the
+   * base), or that it has without any hold (an up-to-date base to hold). A dataset the push holds
+   * back is not sent.
+   */
+  private List<String> toHoldEarly(List<String> datasets, ZfsListing listing) {
+    List<String> snapshots = new ArrayList<>();
+    for (String d : datasets) {
+      List<Snapshot> snaps = listing.snapshots(d);
+      if (snaps.isEmpty() || route.heldBack().containsKey(d)) {
+        continue;
+      }
+      Snapshot latest = snaps.get(snaps.size() - 1);
+      String dst = route.mapping().apply(d);
+      boolean onTarget =
+          route.target().exists(dst)
+              && route.target().listing().snapshots(dst).stream()
+                  .anyMatch(t -> t.guid().equals(latest.guid()));
+      if (!onTarget || listing.unheld(d, latest.name())) {
+        snapshots.add(d + "@" + latest.name());
+      }
+    }
+    return snapshots;
+  }
+
+  private static String datasetOf(String snapshot) {
+    return snapshot.substring(0, snapshot.indexOf('@'));
+  }
+
+  private static String nameOf(String snapshot) {
+    return snapshot.substring(snapshot.indexOf('@') + 1);
   }
 
   /** A bug in one dataset's replication fails that dataset, not the cycle. */

@@ -60,8 +60,12 @@ class ReplicationIT {
   RecordingRunner runner;
 
   CycleReport cycle(AgentConfig config) {
+    return cycle(config, new RecordingRunner(new RealProcessRunner(List.of("pv"))));
+  }
+
+  CycleReport cycle(AgentConfig config, RecordingRunner recording) {
     events.clear();
-    runner = new RecordingRunner(new RealProcessRunner(List.of("pv")));
+    runner = recording;
     return new BackupCycle(config, runner, Clock.systemUTC())
         .run(new CycleRequest("test", null, Set.of(), false), events::add, new CycleControl());
   }
@@ -139,6 +143,61 @@ class ReplicationIT {
     cycle(cfg);
     assertEquals("0", get("userrefs", ds + "@b"));
     assertEquals("1", get("userrefs", ds + "@c"));
+  }
+
+  /**
+   * A source's pruner (zfs-auto-snapshot keeps its newest "frequent" snapshot about an hour)
+   * destroys a dataset's new base while the host's pass is still streaming another dataset, which
+   * can take hours. The base is held from before the first stream, so zfs refuses and the next
+   * cycle goes on incrementally. Held only at the end of the pass, it was destroyed, and the next
+   * cycle found the backup diverged (and, once pushed, the offsite copy too).
+   */
+  @Test
+  void newBaseHeldBeforeTheStreams_aPrunerDuringThePassCannotDestroyIt() {
+    String a = hosts.src + "/pruned/a";
+    String b = hosts.src + "/pruned/b";
+    for (String ds : List.of(a, b)) {
+      dataset(ds);
+      snapshot(ds, "f1");
+    }
+    AgentConfig cfg = pull(hosts.bak + "/pruned", TestConfigs.sshSource("h", hosts.ssh, a, b));
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
+    snapshot(a, "f2");
+    snapshot(b, "f2");
+    List<Integer> pruner = Collections.synchronizedList(new ArrayList<>());
+    RecordingRunner pruning =
+        new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
+          @Override
+          public org.zfsbackup.exec.PipeResult pipe(
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              Duration stall,
+              KillSwitch k) {
+            if (String.join(" ", send).contains(b + "@")) { // a is done, b's stream starts
+              pruner.add(org.zfsbackup.testing.Cmd.run("zfs", "destroy", a + "@f2").code());
+            }
+            return super.pipe(send, receive, p, stall, k);
+          }
+        };
+    CycleReport second = cycle(cfg, pruning);
+    assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
+    assertEquals(1, pruner.size(), runner.commands().toString());
+    assertTrue(pruner.get(0) != 0, "the new base is held: zfs refuses to destroy it");
+    assertEquals("1", get("userrefs", a + "@f2"));
+    assertEquals("0", get("userrefs", a + "@f1"), "the old base is released");
+    List<List<String>> commands = runner.commands();
+    List<List<String>> holdCalls =
+        commands.stream().filter(c -> c.contains("hold") || c.contains("release")).toList();
+    assertEquals(2, holdCalls.size(), "one hold, one release for the pass: " + commands);
+    assertTrue(
+        commands.indexOf(holdCalls.get(0)) < commands.indexOf(runner.pipes().get(0).send()),
+        "held before the first stream: " + commands);
+
+    snapshot(a, "f3");
+    CycleReport third = cycle(cfg);
+    assertEquals("incremental @f2..@f3", result(third, a).plan(), third.toString());
+    assertEquals(Status.SENT, result(third, a).status());
   }
 
   @Test
