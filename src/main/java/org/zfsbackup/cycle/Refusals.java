@@ -3,8 +3,6 @@ package org.zfsbackup.cycle;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -23,7 +21,6 @@ import org.zfsbackup.zfs.ZfsCommands;
  * written since its base is rolled back to it (never {@code -r}) and the step tried once more.
  */
 final class Refusals {
-  private static final Logger LOG = LoggerFactory.getLogger(Refusals.class);
 
   /** The failure to report, or (failure null) a retry: the head was rolled back. */
   record Verdict(Failures.Failure failure) {
@@ -91,11 +88,7 @@ final class Refusals {
     if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
       ProcessResult rb =
           runner.run(target.endpoint.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
-      if (rb.ok()) {
-        LOG.info(
-            "{}: the head was written since {}: rolled back to it (no snapshot destroyed)",
-            dst,
-            back.base());
+      if (rb.ok()) { // the caller warns
         return Verdict.RETRY;
       }
       String msg =

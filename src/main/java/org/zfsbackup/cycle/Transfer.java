@@ -376,6 +376,7 @@ final class Transfer {
       Streams.Streamed streamed = streams.step(dataset, dst, step, replace, true);
       total += streamed.bytes();
       if (streamed.retry()) { // the head was rolled back to the base: once more
+        warnings.add(events.warning(rolledBack(dataset, dst, step)));
         streamed = streams.step(dataset, dst, step, replace, false);
         total += streamed.bytes();
       }
@@ -398,6 +399,20 @@ final class Transfer {
       kept.add(send.base().name()); // its hold is moved (or, failing that, kept) by Holds.apply
     }
     return new Replicated(sent, warnings, null, kept, moved(dataset, done));
+  }
+
+  /** What the user must hear of a head rolled back to its base: what was written there is gone. */
+  private static Warning rolledBack(String dataset, String dst, ReplicationStep step) {
+    String base = step instanceof ReplicationStep.Incremental inc ? inc.from().toString() : "";
+    String msg =
+        dst
+            + " was written since "
+            + base
+            + " (mounted read-write?) and refused the incremental: rolled back to "
+            + base
+            + ", which discards what was written there (no snapshot destroyed); browse a"
+            + " backup through a read-only clone instead (README, Restoring)";
+    return new Warning(dataset, ErrorKind.TARGET_ROLLED_BACK, msg, null);
   }
 
   /**

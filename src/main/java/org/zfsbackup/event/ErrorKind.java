@@ -9,9 +9,9 @@ import java.util.Locale;
  *
  * <p>A kind that fails a dataset fails that dataset only: the others go on. {@link #WARNING} fails
  * nothing. {@link #HOLD_FAILED}, {@link #RELEASE_FAILED}, {@link #CANMOUNT_FAILED}, {@link
- * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED}, {@link #PRUNE_FAILED} and {@link #RESUME_ABORTED}
- * are never a {@code kind} of their own: they are published as a {@code warning} whose message
- * starts with their wire name ({@code hold_failed: could not hold ...}).
+ * #SSH_SHARING_FAILED}, {@link #DESTROY_FAILED}, {@link #PRUNE_FAILED}, {@link #RESUME_ABORTED} and
+ * {@link #TARGET_ROLLED_BACK} are never a {@code kind} of their own: they are published as a {@code
+ * warning} whose message starts with their wire name ({@code hold_failed: could not hold ...}).
  */
 public enum ErrorKind {
   /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
@@ -93,7 +93,13 @@ public enum ErrorKind {
    * token no longer works (the snapshot was destroyed on the source) or resumable receives are off;
    * the dataset was planned afresh. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
    */
-  RESUME_ABORTED;
+  RESUME_ABORTED,
+  /**
+   * A target's head had been written since its newest snapshot (a backup mounted read-write) and
+   * refused the incremental: it was rolled back to that snapshot, which discards what was written
+   * there, and the step received. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
+   */
+  TARGET_ROLLED_BACK;
 
   /** The {@code kind} on {@code T/error}, e.g. {@code no_common_snapshot}. */
   public String wire() {

@@ -32,6 +32,7 @@ import org.zfsbackup.config.AgentConfig.SourceConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.testing.ZfsPools;
@@ -213,6 +214,18 @@ class SafetyIT {
     assertEquals(
         2, argv.stream().filter(a -> a.get(0).equals("receive")).count(), "one retry: " + argv);
     assertFalse(anyForcedReceive(argv), argv.toString());
+    // What was written there is gone: said as a warning, not only in the log.
+    assertEquals(1, r.warnings().size(), r.warnings().toString());
+    assertTrue(
+        r.warnings().get(0).startsWith(dst + " was written since @a (mounted read-write?)"),
+        r.warnings().get(0));
+    assertTrue(
+        errors(events).stream()
+            .anyMatch(
+                e ->
+                    e.kind() == ErrorKind.WARNING
+                        && e.message().startsWith("target_rolled_back: " + dst)),
+        errors(events).toString());
   }
 
   /** A missing pull.target fails every dataset with target_missing and creates nothing. */
