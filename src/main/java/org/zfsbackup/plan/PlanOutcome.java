@@ -52,10 +52,10 @@ public sealed interface PlanOutcome {
           + newerOnTarget.stream().map(Object::toString).collect(Collectors.joining(", "))
           + " newer than the common snapshot "
           + base
-          + " and not on the source (taken on the target, or pruned on the source after it was"
-          + " received); nothing was changed (roll the target back to "
+          + " and not on the source (taken on the target, or pruned on the source, or the source"
+          + " rolled back, after it was received); nothing was changed (roll the target back to "
           + base
-          + " or rename it to resume)";
+          + " or move it aside to resume; README, Troubleshooting)";
     }
   }
 
