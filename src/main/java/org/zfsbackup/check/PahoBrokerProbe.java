@@ -56,7 +56,7 @@ public final class PahoBrokerProbe implements BrokerProbe {
       client.disconnect(1000);
       return Optional.empty();
     } catch (MqttException e) {
-      return Optional.of(describe(e));
+      return Optional.of(describe(e) + noPassword(e, mqtt));
     } catch (IllegalArgumentException e) {
       return Optional.of("Paho refused the URL or client id: " + e.getMessage());
     } finally {
@@ -72,6 +72,20 @@ public final class PahoBrokerProbe implements BrokerProbe {
       }
       scheduler.shutdownNow();
     }
+  }
+
+  /**
+   * Credentials refused with no password given: say so, since {@code check} run by hand does not
+   * read the systemd unit's environment file, where the password often is.
+   */
+  static String noPassword(MqttException e, MqttConfig mqtt) {
+    boolean refused =
+        e.getReasonCode() == MqttException.REASON_CODE_FAILED_AUTHENTICATION
+            || e.getReasonCode() == MqttException.REASON_CODE_NOT_AUTHORIZED;
+    return refused && mqtt.password().isEmpty()
+        ? "; no password was given (mqtt.password_file and ZFS_BACKUP_AGENT_MQTT_PASSWORD are"
+            + " unset; a password in the unit's environment file needs it loaded: README, Install)"
+        : "";
   }
 
   /** Paho's reason ("Not authorized to connect", "Unable to connect to server") plus the cause. */

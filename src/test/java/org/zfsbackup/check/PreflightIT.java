@@ -309,6 +309,16 @@ class PreflightIT {
     assertEquals(1, quiet.exit());
     assertEquals(4, quiet.out().lines().count(), quiet.out());
     assertTrue(quiet.out().lines().allMatch(l -> l.startsWith("FAIL ")), quiet.out());
+    assertFalse(run.out().contains("no password was given"), run.out());
+
+    // No password at all (it is in the unit's environment file, which check does not read).
+    Run none = check(yaml, Map.of(), "--quiet");
+    assertTrue(
+        none.out()
+            .lines()
+            .anyMatch(
+                l -> l.contains("credentials refused") && l.contains("no password was given")),
+        none.out());
   }
 
   @Test
