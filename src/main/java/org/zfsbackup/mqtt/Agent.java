@@ -136,6 +136,13 @@ final class Agent implements MqttPort.Listener {
 
   @Override
   public void connected(long connection) {
+    if (status.stage() == Stage.POWERING_DOWN && powerDown.waitingForBroker()) {
+      // Back while the power-down waited for it: the state, the result and what was kept go out
+      // (not online: the machine is going down), then the power-down goes on.
+      out.republish(status, reporting.lastResult());
+      powerDown.brokerBack();
+      return;
+    }
     if (status.stage() == Stage.STOPPING || status.stage() == Stage.POWERING_DOWN) {
       return;
     }
@@ -239,7 +246,10 @@ final class Agent implements MqttPort.Listener {
     }
     if (ar.succeeded() && ar.result()) {
       become(Event.LOCK_TAKEN);
-      powerDown.run().onSuccess(o -> context.runOnContext(v -> powerReturned(o)));
+      powerDown
+          .awaitBroker()
+          .compose(v -> powerDown.run())
+          .onSuccess(o -> context.runOnContext(v -> powerReturned(o)));
     } else {
       become(Event.LOCK_STILL_HELD);
       powerDown.reportBlocked();
@@ -291,6 +301,7 @@ final class Agent implements MqttPort.Listener {
     shutdown =
         cycleDone
             .compose(v -> reporting.lastSave())
+            .compose(v -> out.keptBeforeStopping())
             .compose(v -> offline ? Future.<Void>succeededFuture() : out.availability("offline"))
             .otherwiseEmpty()
             .compose(v -> mqtt.close())

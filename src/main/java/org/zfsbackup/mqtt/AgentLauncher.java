@@ -49,7 +49,8 @@ public final class AgentLauncher {
       int keepAliveSeconds,
       Duration progressInterval,
       Duration shutdownGrace,
-      Duration powerPoll) {
+      Duration powerPoll,
+      Duration powerBrokerWait) {
     static final Timings DEFAULT =
         new Timings(
             Duration.ofSeconds(1),
@@ -58,7 +59,8 @@ public final class AgentLauncher {
             30,
             Duration.ofSeconds(2),
             Duration.ofSeconds(20),
-            Duration.ofMillis(500));
+            Duration.ofMillis(500),
+            Duration.ofSeconds(30));
   }
 
   private AgentLauncher() {}
@@ -190,7 +192,8 @@ public final class AgentLauncher {
                       config.power().settle(),
                       config.power().lockWait(),
                       timings.powerPoll(),
-                      CycleLock.fileFor(config.stateFile())),
+                      CycleLock.fileFor(config.stateFile()),
+                      timings.powerBrokerWait()),
                   discovery,
                   timings.progressInterval(),
                   timings.shutdownGrace()));

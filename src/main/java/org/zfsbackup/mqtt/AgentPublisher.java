@@ -3,6 +3,8 @@ package org.zfsbackup.mqtt;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Future;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -45,6 +47,43 @@ final class AgentPublisher {
     for (Outbox.Message m : outbox.drain()) {
       publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
     }
+  }
+
+  /**
+   * Back while a power-down waited for the broker: the state, the last result and what the outbox
+   * kept, without {@code online} (the machine is going down) or discovery.
+   */
+  void republish(AgentStatus status, ObjectNode lastResult) {
+    state(status);
+    if (lastResult != null) {
+      result(lastResult);
+    }
+    for (Outbox.Message m : outbox.drain()) {
+      publish(m.topic(), m.payload(), false);
+    }
+  }
+
+  /**
+   * Stopping for good: what the outbox kept is published if the broker is there, and said lost
+   * otherwise (never in silence). Completes when the broker acknowledged it, or at once.
+   */
+  Future<Void> keptBeforeStopping() {
+    if (outbox.size() == 0) {
+      return Future.succeededFuture();
+    }
+    if (!mqtt.connected()) {
+      log.warn(
+          "stopping with {} error/event message(s) kept while the MQTT broker was unreachable:"
+              + " they are lost (the last result is in the state file, and is published at the"
+              + " next start)",
+          outbox.size());
+      return Future.succeededFuture();
+    }
+    List<Future<Void>> sent = new ArrayList<>();
+    for (Outbox.Message m : outbox.drain()) {
+      sent.add(publish(m.topic(), m.payload(), false));
+    }
+    return Future.join(sent).<Void>mapEmpty().otherwiseEmpty();
   }
 
   Future<Void> availability(String online) {

@@ -31,6 +31,15 @@ interface MqttPort {
    */
   Future<Void> disconnect();
 
+  /** Connected to the broker now. */
+  boolean connected();
+
+  /**
+   * Not connected but meant to be: tries to connect now rather than after the reconnect backoff
+   * (which grows to {@code maxRetry} over an outage).
+   */
+  void reconnectNow();
+
   /** Disconnects if connected and releases the client for good. */
   Future<Void> close();
 

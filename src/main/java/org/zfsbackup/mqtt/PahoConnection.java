@@ -338,6 +338,28 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   }
 
   @Override
+  public boolean connected() {
+    return !closed && client.isConnected();
+  }
+
+  @Override
+  public void reconnectNow() {
+    if (!wanted || closed || client.isConnected()) {
+      return;
+    }
+    if (retryTimer >= 0) { // the first connect, retried by this class
+      vertx.cancelTimer(retryTimer);
+      tryConnect();
+      return;
+    }
+    try {
+      client.reconnect(); // Paho's automatic reconnect: its next attempt now
+    } catch (MqttException e) {
+      log.debug("reconnect now: {}", PahoCalls.describe(e)); // connecting already
+    }
+  }
+
+  @Override
   public long connection() {
     return connections.get();
   }

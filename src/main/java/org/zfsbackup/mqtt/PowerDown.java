@@ -32,9 +32,16 @@ final class PowerDown {
    *     another process
    * @param poll how often the lock and the clocks are looked at
    * @param lockFile the cycle lock, {@code <state_file>.lock}
+   * @param brokerWait how long a power-down that finds the broker unreachable waits for it, so that
+   *     the result and the errors and events kept meanwhile go out before the machine goes down
    */
   record Settings(
-      List<String> command, Duration settle, Duration lockWait, Duration poll, Path lockFile) {
+      List<String> command,
+      Duration settle,
+      Duration lockWait,
+      Duration poll,
+      Path lockFile,
+      Duration brokerWait) {
     Settings {
       command = List.copyOf(command);
     }
@@ -68,6 +75,11 @@ final class PowerDown {
 
   private long timer = -1;
   private boolean cancelled;
+
+  /**
+   * While {@link #awaitBroker} waits for the broker: completed when it is back, or at the bound.
+   */
+  private Promise<Void> brokerWaited;
 
   PowerDown(
       Vertx vertx,
@@ -158,6 +170,64 @@ final class PowerDown {
     }
   }
 
+  // ---------------------------------------------------------------- the broker
+
+  /**
+   * Before going offline: a broker that is unreachable now (an outage as the cycle ended, a
+   * Mosquitto restart) is waited for, at most {@code brokerWait}, reconnecting at once rather than
+   * after the backoff. Otherwise the machine would go down with the night's result unpublished and
+   * the errors and events of the outage only in memory: Home Assistant would show the previous
+   * night all day, and a poweroff would lose them. Completes when {@link #brokerBack} is called
+   * (the agent has republished), at the bound, or at a shutdown.
+   */
+  Future<Void> awaitBroker() {
+    if (mqtt.connected()) {
+      return Future.succeededFuture();
+    }
+    log.warn(
+        "the MQTT broker is unreachable: the power-down waits for it, at most {}, so that the"
+            + " result and the errors and events kept meanwhile go out first",
+        PahoCalls.seconds(settings.brokerWait().toMillis()));
+    Promise<Void> waited = Promise.promise();
+    brokerWaited = waited;
+    mqtt.reconnectNow();
+    timer =
+        vertx.setTimer(
+            settings.brokerWait().toMillis(),
+            t -> {
+              timer = -1;
+              if (brokerWaited == waited) {
+                brokerWaited = null;
+                log.warn(
+                    "the MQTT broker is still unreachable after {}: powering down without"
+                        + " publishing the result (it is published at the next connect, from the"
+                        + " state file after a poweroff)",
+                    PahoCalls.seconds(settings.brokerWait().toMillis()));
+                waited.tryComplete();
+              }
+            });
+    return waited.future();
+  }
+
+  /** True while {@link #awaitBroker} waits: a connect now is for the result, not to come online. */
+  boolean waitingForBroker() {
+    return brokerWaited != null;
+  }
+
+  /** The broker is back and the agent has republished: the power-down goes on. */
+  void brokerBack() {
+    if (brokerWaited != null) {
+      log.info("the MQTT broker is back: the result is published, powering down");
+      Promise<Void> waited = brokerWaited;
+      brokerWaited = null;
+      if (timer >= 0) {
+        vertx.cancelTimer(timer);
+        timer = -1;
+      }
+      waited.tryComplete();
+    }
+  }
+
   // ---------------------------------------------------------------- the power-down
 
   /**
@@ -236,6 +306,10 @@ final class PowerDown {
     if (timer >= 0) {
       vertx.cancelTimer(timer);
       timer = -1;
+    }
+    if (brokerWaited != null) {
+      brokerWaited.tryComplete(); // run() then sees the shutdown and runs nothing
+      brokerWaited = null;
     }
     release();
   }

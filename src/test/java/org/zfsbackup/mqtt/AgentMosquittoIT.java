@@ -243,6 +243,37 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
   }
 
   /**
+   * The broker restarts as the cycle of a suspend ends (a Mosquitto update at night): the
+   * power-down waits for it and publishes the cycle's result before going offline. Catches a
+   * machine that went down with the result unpublished: a restarted broker without persistence had
+   * none, and Home Assistant showed the previous night's all day.
+   */
+  @Test
+  void suspend_brokerRestartsAsTheCycleEnds_resultPublishedBeforeThePowerCommand()
+      throws Exception {
+    PowerRuns power = power(false);
+    suspendMidStream(power);
+
+    broker.kill(); // SIGKILL: the retained messages are gone with it
+    engine.release(); // the cycle ends while the broker is away
+    Thread.sleep(1500);
+    assertEquals(0, power.count(), "no power-down while the broker is away");
+    broker.restart();
+    MqttProbe back = probe();
+    Message result =
+        back.await(topics.result(), m -> json(m).get("outcome").asText().equals("suspended"), WAIT);
+    power.awaitCount(1, WAIT);
+    assertTrue(
+        back.messages().indexOf(result)
+            < back.messages().indexOf(back.await(topics.availability(), "offline", WAIT)),
+        "the result before offline: " + texts(back.messages()));
+    // What Home Assistant finds while the machine sleeps: tonight's result, retained.
+    Message kept = probe().await(topics.result(), m -> true, WAIT);
+    assertTrue(kept.retained());
+    assertEquals("suspended", json(kept).get("outcome").asText());
+  }
+
+  /**
    * The broker refuses the agent's subscription to T (SUBACK 0x80, here by Mosquitto's
    * dynamic-security plugin; its {@code acl_file} never refuses a subscription). Catches: a refused
    * subscription counted as success — the agent would publish {@code online} and every command

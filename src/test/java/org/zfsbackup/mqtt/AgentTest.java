@@ -103,6 +103,9 @@ class AgentTest {
 
   Duration lockWait = Duration.ofSeconds(10);
 
+  /** How long a power-down waits for an unreachable broker ({@link PowerDown.Settings}). */
+  Duration brokerWait = Duration.ofSeconds(10);
+
   Agent newAgent(StateStore.Saved saved) {
     return newAgent(
         saved, new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(36)));
@@ -127,7 +130,8 @@ class AgentTest {
             clock,
             new Agent.Settings(
                 T,
-                new PowerDown.Settings(POWER, settle, lockWait, Duration.ofMillis(50), lockFile()),
+                new PowerDown.Settings(
+                    POWER, settle, lockWait, Duration.ofMillis(50), lockFile(), brokerWait),
                 Optional.of(discovery),
                 Duration.ofMillis(300),
                 Duration.ofSeconds(5)));
@@ -1166,6 +1170,98 @@ class AgentTest {
             "availability online",
             "error diverged",
             "event failed"));
+  }
+
+  /**
+   * The broker restarts as a {@code then: suspend} cycle ends (a Mosquitto update at night): the
+   * power-down waits for it, reconnecting at once, and publishes the state, the night's result and
+   * what was kept (not {@code online}) before going offline. Catches a machine that went down with
+   * the result unpublished (Home Assistant showed the previous night all day) and the errors of the
+   * night only in memory (lost with a poweroff).
+   */
+  @Test
+  void runThenSuspend_brokerAwayAsTheCycleEnds_powerDownWaitsAndPublishesTheResultFirst()
+      throws Exception {
+    engine.outcome = Outcome.FAILED;
+    engine.blockStreams();
+    send("{\"command\": \"run\", \"then\": \"suspend\"}");
+    assertTrue(engine.awaitStreaming(10));
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    engine.release();
+    await(() -> timeline.contains("reconnect now"), "the power-down waits for the broker");
+    Thread.sleep(300); // it waits: no power command while the broker is away
+    assertEquals(0, power.calls.size());
+    assertFalse(timeline.contains("availability offline"), timeline.toString());
+
+    mqtt.reconnect();
+    await(() -> power.calls.size() == 1, "power-down");
+    assertSubsequence(
+        List.of(
+            "dropped error diverged",
+            "dropped result failed",
+            "dropped event failed",
+            "reconnect now",
+            "connect",
+            "state suspending",
+            "result failed",
+            "error diverged",
+            "event failed",
+            "availability offline",
+            "disconnect",
+            "power"));
+    List<String> all = List.copyOf(timeline);
+    List<String> back = all.subList(all.indexOf("reconnect now"), all.indexOf("power"));
+    assertFalse(back.contains("availability online"), "not online on the way down: " + back);
+  }
+
+  /** The broker stays away: the power-down waits only so long, then goes on. */
+  @Test
+  void suspend_brokerAwayForGood_powerDownGoesOnAfterTheWait() throws Exception {
+    brokerWait = Duration.ofMillis(400);
+    context.runOnContext(v -> agent.shutdown());
+    await(() -> timeline.contains("close"), "the first agent stopped");
+    mqtt = new FakeMqtt(context, T, timeline);
+    agent = newAgent(StateStore.Saved.NONE);
+    await(() -> "idle".equals(state()) && mqtt.connected(), "agent online and idle");
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    send("suspend"); // as a retained command would arrive; here handed over directly
+    await(() -> power.calls.size() == 1, "power-down after the wait");
+    assertSubsequence(List.of("lost", "reconnect now", "disconnect", "power"));
+  }
+
+  /**
+   * Stopping for good (SIGTERM, a poweroff) with an error kept from an outage and the broker still
+   * away: the loss is logged, with the count, never dropped in silence.
+   */
+  @Test
+  void shutdown_brokerAwayWithKeptErrors_saysTheyAreLost() throws Exception {
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    send("reboot");
+    await(() -> timeline.contains("dropped error command_unknown_command"), "kept");
+    ch.qos.logback.classic.Logger logger =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Agent.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
+    try {
+      Promise<Void> done = Promise.promise();
+      context.runOnContext(v -> agent.shutdown().onComplete(done));
+      done.future().await(10, TimeUnit.SECONDS);
+    } finally {
+      logger.detachAppender(logged);
+    }
+    assertTrue(
+        logged.list.stream()
+            .anyMatch(
+                e ->
+                    e.getLevel() == ch.qos.logback.classic.Level.WARN
+                        && e.getFormattedMessage()
+                            .startsWith("stopping with 1 error/event message(s) kept")),
+        logged.list.toString());
   }
 
   @Test

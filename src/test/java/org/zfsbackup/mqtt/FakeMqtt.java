@@ -105,12 +105,19 @@ final class FakeMqtt implements MqttPort {
   }
 
   @Override
-  public long connection() {
-    return connections.get();
+  public boolean connected() {
+    return connected;
   }
 
-  boolean connected() {
-    return connected;
+  /** Recorded only: a test brings the broker back with {@link #reconnect}. */
+  @Override
+  public void reconnectNow() {
+    timeline.add("reconnect now");
+  }
+
+  @Override
+  public long connection() {
+    return connections.get();
   }
 
   List<Published> on(String topic) {

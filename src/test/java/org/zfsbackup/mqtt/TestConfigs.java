@@ -25,7 +25,8 @@ final class TestConfigs {
           10,
           Duration.ofMillis(300),
           Duration.ofSeconds(5),
-          Duration.ofMillis(50));
+          Duration.ofMillis(50),
+          Duration.ofSeconds(5));
 
   private TestConfigs() {}
 
