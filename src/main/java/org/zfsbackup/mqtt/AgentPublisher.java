@@ -33,20 +33,16 @@ final class AgentPublisher {
   }
 
   /**
-   * After every (re)connect: the state and the last result, then {@code online}, discovery, and
-   * what the outbox kept. State first: whoever sees {@code online} (Home Assistant enabling the
-   * entities) finds the current state, not the {@code suspending} retained from before a sleep.
+   * After every (re)connect: the state, the last result and what the outbox kept, then {@code
+   * online} and discovery. Everything from the past comes before {@code online}: whoever acts on it
+   * (Home Assistant enabling the entities, an automation that then sends {@code run} and waits for
+   * the end event) finds the current state, not the {@code suspending} retained from before a
+   * sleep, and never takes last night's kept end event for tonight's.
    */
   void online(AgentStatus status, ObjectNode lastResult) {
-    state(status);
-    if (lastResult != null) {
-      result(lastResult);
-    }
+    republish(status, lastResult);
     availability("online");
     discovery();
-    for (Outbox.Message m : outbox.drain()) {
-      publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
-    }
   }
 
   /**
@@ -59,7 +55,7 @@ final class AgentPublisher {
       result(lastResult);
     }
     for (Outbox.Message m : outbox.drain()) {
-      publish(m.topic(), m.payload(), false);
+      publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
     }
   }
 

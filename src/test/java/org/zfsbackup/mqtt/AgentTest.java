@@ -531,7 +531,7 @@ class AgentTest {
         error.get("message").asText());
     assertEquals("idle", state());
     assertSubsequence(
-        List.of("power", "connect", "state idle", "availability online", "error power_failed"));
+        List.of("power", "connect", "state idle", "error power_failed", "availability online"));
   }
 
   @Test
@@ -544,7 +544,7 @@ class AgentTest {
     assertTrue(error.get("stderr").asText().contains("Access denied"));
     assertEquals("idle", state());
     assertSubsequence(
-        List.of("power", "connect", "state idle", "availability online", "error power_failed"));
+        List.of("power", "connect", "state idle", "error power_failed", "availability online"));
   }
 
   @Test
@@ -606,8 +606,8 @@ class AgentTest {
             "power",
             "connect",
             "state idle",
-            "availability online",
-            "error power_failed"));
+            "error power_failed",
+            "availability online"));
     assertEquals(2, count("connect"), "one reconnect");
   }
 
@@ -1167,9 +1167,9 @@ class AgentTest {
             "connect",
             "state idle",
             "result failed",
-            "availability online",
             "error diverged",
-            "event failed"));
+            "event failed",
+            "availability online"));
   }
 
   /**
