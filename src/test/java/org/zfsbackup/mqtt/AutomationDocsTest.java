@@ -1,6 +1,7 @@
 package org.zfsbackup.mqtt;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -208,6 +209,41 @@ class AutomationDocsTest {
     assertEquals(
         "No successful backup ever.",
         HaTemplates.render(message, "", "", now, Map.of(id, "unknown")).strip());
+  }
+
+  // Catches: a wait in the example that never ends (a template that does not match what the agent
+  // publishes), or one that takes the start of a cycle for its end.
+  @Test
+  @SuppressWarnings("unchecked")
+  void nightlyExample_waitsMatchTheAgentsPayloads() throws IOException {
+    Map<String, Object> nightly =
+        automation(automations(new Yaml().load(Files.readString(EXAMPLE))), "ZFS backup: nightly");
+    List<Map<String, Object>> waits =
+        ((List<Map<String, Object>>) nightly.get("actions"))
+            .stream()
+                .filter(a -> a.containsKey("wait_for_trigger"))
+                .map(a -> ((List<Map<String, Object>>) a.get("wait_for_trigger")).get(0))
+                .toList();
+    assertEquals(2, waits.size(), "the end event, then a power_failed");
+    String ended = Payloads.text(Payloads.event("partial", "c1", "nightly-1"));
+    String started = Payloads.text(Payloads.event("started", "c1", "nightly-1"));
+    String powerFailed =
+        Payloads.text(
+            Payloads.error(null, "power_failed", null, null, null, "exited with 1", 1, "no"));
+    String diverged =
+        Payloads.text(Payloads.agentError("c1", "command_refused", "a cycle is running"));
+    Map<String, Object> end = waits.get(0);
+    Map<String, Object> power = waits.get(1);
+    assertEquals("servers/host-backups/event", end.get("topic"));
+    assertEquals(end.get("payload"), render(end, ended));
+    assertNotEquals(end.get("payload"), render(end, started));
+    assertEquals("servers/host-backups/error", power.get("topic"));
+    assertEquals(power.get("payload"), render(power, powerFailed));
+    assertNotEquals(power.get("payload"), render(power, diverged));
+  }
+
+  private static String render(Map<String, Object> trigger, String payload) {
+    return HaTemplates.render(trigger.get("value_template").toString(), payload, "", null).strip();
   }
 
   // Catches: a removal loop that forgets a discovery topic (the entity would stay in HA).
