@@ -120,21 +120,10 @@ class HoldsTest {
   void apply_oneNewBaseNotHeld_itsOldBaseIsKept_theOthersReleased() {
     List<List<String>> calls = new ArrayList<>();
     ProcessRunner zfs =
-        new ProcessRunner() {
-          @Override
-          public ProcessResult run(List<String> argv, Duration timeout) {
-            calls.add(argv);
-            boolean failing = argv.get(1).equals("hold");
-            String err = failing ? "cannot hold snapshot 't/b@s1': dataset is busy" : "";
-            return new ProcessResult(argv, failing ? 1 : 0, "", err, false, false);
-          }
-
-          @Override
-          public PipeResult pipe(
-              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
-            throw new AssertionError("no streams");
-          }
-        };
+        scripted(
+            calls,
+            argv ->
+                argv.get(1).equals("hold") ? "cannot hold snapshot 't/b@s1': dataset is busy" : "");
     Holds holds = new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5));
     List<Holds.Move> moves =
         List.of(
@@ -171,26 +160,15 @@ class HoldsTest {
   void holdEarly_thenApply_holdsOnlyWhatTheEarlyHoldMissed() {
     List<List<String>> calls = new ArrayList<>();
     ProcessRunner zfs =
-        new ProcessRunner() {
-          @Override
-          public ProcessResult run(List<String> argv, Duration timeout) {
-            calls.add(argv);
-            String err =
+        scripted(
+            calls,
+            argv ->
                 !argv.get(1).equals("hold")
                     ? ""
                     : argv.contains("t/c@s1")
                         ? "cannot hold snapshot 't/b@s1': dataset does not exist\n"
                             + "cannot hold snapshot 't/c@s1': tag already exists on this dataset"
-                        : "cannot hold snapshot 't/b@s1': dataset does not exist";
-            return new ProcessResult(argv, err.isEmpty() ? 0 : 1, "", err, false, false);
-          }
-
-          @Override
-          public PipeResult pipe(
-              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
-            throw new AssertionError("no streams");
-          }
-        };
+                        : "cannot hold snapshot 't/b@s1': dataset does not exist");
     Holds holds = new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5));
     Holds.Early early = holds.holdEarly(List.of("t/a@s1", "t/b@s1", "t/c@s1", "t/d@s1"));
     assertEquals(java.util.Set.of("t/a@s1", "t/c@s1", "t/d@s1"), early.held());
@@ -212,5 +190,24 @@ class HoldsTest {
     assertTrue(
         applied.warnings().get(0).message().endsWith("; the hold on t/b@s0 stays in place"),
         applied.warnings().get(0).message());
+  }
+
+  /** A zfs that records each call and answers with {@code stderr}'s text (exit 1 unless empty). */
+  private static ProcessRunner scripted(
+      List<List<String>> calls, java.util.function.Function<List<String>, String> stderr) {
+    return new ProcessRunner() {
+      @Override
+      public ProcessResult run(List<String> argv, Duration timeout) {
+        calls.add(argv);
+        String err = stderr.apply(argv);
+        return new ProcessResult(argv, err.isEmpty() ? 0 : 1, "", err, false, false);
+      }
+
+      @Override
+      public PipeResult pipe(
+          List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
+        throw new AssertionError("no streams");
+      }
+    };
   }
 }
