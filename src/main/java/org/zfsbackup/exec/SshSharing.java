@@ -63,6 +63,13 @@ public final class SshSharing implements AutoCloseable {
   static final int MAX_SOCKET_PATH = 104 - 18;
 
   static final String DIR_PREFIX = "zba-";
+
+  /** In each private directory: locked by the run that uses it (see {@link #holdLock}). */
+  static final String LOCK = ".lock";
+
+  /** A directory without a lock file is left alone this long (see {@link #removeStale}). */
+  static final Duration LEGACY_AGE = Duration.ofMinutes(10);
+
   private static final Pattern OUR_DIR = Pattern.compile("zba-([0-9]{1,19})-[0-9a-z]{1,16}");
 
   /**
@@ -130,6 +137,10 @@ public final class SshSharing implements AutoCloseable {
   private final Map<String, FutureTask<Connection>> hosts = new ConcurrentHashMap<>();
   private final AtomicInteger sockets = new AtomicInteger();
   private Path dir;
+
+  /** The lock on {@code dir}'s {@link #LOCK} file, held while this run uses it; or null. */
+  private java.nio.channels.FileChannel dirLock;
+
   private String dirProblem;
   private boolean closed;
 
@@ -229,6 +240,7 @@ public final class SshSharing implements AutoCloseable {
       try {
         removeStale(base);
         dir = createPrivateDir(base);
+        dirLock = holdLock(dir);
       } catch (IOException | RuntimeException e) {
         dirProblem = "cannot create a private directory for control sockets in " + base + ": " + e;
       }
@@ -267,8 +279,34 @@ public final class SshSharing implements AutoCloseable {
   }
 
   /**
-   * Removes the directories of runs whose process is gone (a crash, a kill): their sockets are dead
-   * or belong to a master that ends by itself. Another live agent's directory is kept.
+   * Locks {@code dir}'s {@link #LOCK} file for as long as this run uses the directory: the lock
+   * (fcntl, released by the kernel when the process dies) is what tells another run that the
+   * directory is in use. A pid cannot: a run in another PID namespace (a container, a sandbox
+   * sharing /tmp) has pids of its own. Null when the file system cannot lock (logged).
+   */
+  static java.nio.channels.FileChannel holdLock(Path dir) {
+    try {
+      java.nio.channels.FileChannel ch =
+          java.nio.channels.FileChannel.open(
+              dir.resolve(LOCK),
+              java.nio.file.StandardOpenOption.CREATE_NEW,
+              java.nio.file.StandardOpenOption.WRITE);
+      if (ch.tryLock() == null) {
+        ch.close();
+        return null;
+      }
+      return ch;
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("cannot lock {}: {}", dir, e.toString());
+      return null;
+    }
+  }
+
+  /**
+   * Removes the directories of runs that ended without cleaning up (a crash, a kill): their sockets
+   * are dead or belong to a master that ends by itself. A directory is taken for ended when nobody
+   * holds its {@link #LOCK}; one without a lock file (an older version's, or one being made this
+   * instant) only when its process is gone and it is older than {@link #LEGACY_AGE}.
    */
   static void removeStale(Path base) {
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, DIR_PREFIX + "*")) {
@@ -278,13 +316,39 @@ public final class SshSharing implements AutoCloseable {
           continue;
         }
         long pid = Long.parseLong(m.group(1));
-        if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).isEmpty()) {
+        Path lock = d.resolve(LOCK);
+        boolean ended =
+            Files.exists(lock, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                ? unlocked(lock)
+                : pid != ProcessHandle.current().pid()
+                    && ProcessHandle.of(pid).isEmpty()
+                    && Files.getLastModifiedTime(d)
+                        .toInstant()
+                        .isBefore(java.time.Instant.now().minus(LEGACY_AGE));
+        if (ended) {
           LOG.info("removing {}, left by a run that ended without cleaning up", d);
           deleteTree(d);
         }
       }
     } catch (IOException | RuntimeException e) {
       LOG.debug("cannot look for stale control directories in {}: {}", base, e.toString());
+    }
+  }
+
+  /** Nobody holds the lock on {@code lock} (a lock of this process counts as held). */
+  private static boolean unlocked(Path lock) {
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.channels.FileLock l = ch.tryLock();
+      if (l == null) {
+        return false;
+      }
+      l.release();
+      return true;
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      return false; // held by this process
+    } catch (IOException | RuntimeException e) {
+      return false;
     }
   }
 
@@ -318,11 +382,20 @@ public final class SshSharing implements AutoCloseable {
       }
     }
     Path d;
+    java.nio.channels.FileChannel lock;
     synchronized (this) {
       d = dir;
+      lock = dirLock;
     }
     if (d != null) {
       deleteTree(d);
+    }
+    if (lock != null) {
+      try {
+        lock.close(); // after the removal: nobody takes a directory in use for stale
+      } catch (IOException e) {
+        LOG.debug("closing the lock of {}: {}", d, e.toString());
+      }
     }
   }
 

@@ -261,16 +261,69 @@ class SshSharingTest {
   void removeStale_removesDirectoriesOfGoneProcessesOnly() throws Exception {
     Process gone = new ProcessBuilder("true").start();
     gone.waitFor();
+    // Without a lock file (an older version's): by its pid, once old enough.
     Path stale = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-abc"));
     Files.createFile(stale.resolve("1"));
+    Path young = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-new"));
     long parent = ProcessHandle.current().parent().orElseThrow().pid();
     Path live = Files.createDirectory(base.resolve("zba-" + parent + "-abc"));
     Path other = Files.createDirectory(base.resolve("zba-something"));
+    java.nio.file.attribute.FileTime hourAgo =
+        java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(3600));
+    for (Path d : List.of(stale, live, other)) {
+      Files.setLastModifiedTime(d, hourAgo);
+    }
 
     SshSharing.removeStale(base);
 
     assertFalse(Files.exists(stale));
+    assertTrue(Files.exists(young), "being made this instant: its lock may come next");
     assertTrue(Files.exists(live), "a live process's directory is kept");
     assertTrue(Files.exists(other), "not ours");
+  }
+
+  /**
+   * A run in another PID namespace (a container, a sandbox sharing /tmp) has a pid that means
+   * nothing here: its directory is known by the lock it holds (fcntl, from another process: a
+   * Python stands in for it). Catches the live directory of a running cycle deleted as stale, which
+   * failed its datasets host_unreachable.
+   */
+  @Test
+  void removeStale_aLockedDirectoryIsInUse_whateverItsPidSays() throws Exception {
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    Path inUse = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-ns"));
+    Path lock = inUse.resolve(SshSharing.LOCK);
+    Files.createFile(lock);
+    Process holder =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX);"
+                    + " print('locked', flush=True); time.sleep(60)",
+                lock.toString())
+            .start();
+    try {
+      assertEquals(
+          "locked",
+          new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream()))
+              .readLine());
+      SshSharing.removeStale(base);
+      assertTrue(Files.exists(inUse), "locked: in use, although no such pid runs here");
+    } finally {
+      holder.destroyForcibly().waitFor();
+    }
+    SshSharing.removeStale(base);
+    assertFalse(Files.exists(inUse), "the lock is gone with its process: ended");
+
+    // Ours, made by share(): locked while the cycle runs, removed by close().
+    SshSharing sharing =
+        new SshSharing.Factory(Optional.of(base), new FakeSsh(), Duration.ofSeconds(60))
+            .open(Duration.ofSeconds(5));
+    sharing.share(host("a"));
+    Path ours = sharing.directory().orElseThrow();
+    assertTrue(Files.exists(ours.resolve(SshSharing.LOCK)));
+    sharing.close();
+    assertFalse(Files.exists(ours));
   }
 }
