@@ -65,7 +65,7 @@ public final class SshSharing implements AutoCloseable {
   static final String DIR_PREFIX = "zba-";
 
   /** In each private directory: locked by the run that uses it (see {@link #holdLock}). */
-  static final String LOCK = ".lock";
+  public static final String LOCK = ".lock";
 
   /** A directory without a lock file is left alone this long (see {@link #removeStale}). */
   static final Duration LEGACY_AGE = Duration.ofMinutes(10);

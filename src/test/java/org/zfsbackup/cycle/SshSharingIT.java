@@ -431,10 +431,12 @@ class SshSharingIT {
   @Test
   void socketsLeftByACrashedRun_doNotBlockTheNextCycle_andAreRemoved() throws Exception {
     tree(hosts.src + "/stale", 2);
-    // A crashed run: its process is gone, its master was killed, its socket file is still there.
+    // A crashed run: its process is gone (and with it the lock it held on its directory), its
+    // master was killed, its socket file is still there.
     Process gone = new ProcessBuilder("true").start();
     gone.waitFor();
     Path crashed = Files.createDirectory(base.resolve("zba-" + gone.pid() + "-dead"));
+    Files.createFile(crashed.resolve(org.zfsbackup.exec.SshSharing.LOCK));
     Path socket = crashed.resolve("1");
     List<String> master = new ArrayList<>(hosts.ssh.sshCommand());
     master.addAll(
