@@ -1,14 +1,10 @@
 package org.zfsbackup.exec;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -17,7 +13,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.zfs.Endpoint;
@@ -47,7 +42,7 @@ import org.zfsbackup.zfs.Endpoint;
  *       random chars>} first, and a unix socket path has 104 bytes on BSD, 108 on Linux. Not below
  *       {@code $HOME} or {@code $TMPDIR}, whose length is unknown.
  *   <li>The directory is new for every cycle, so sockets left by a crashed run never block one;
- *       those of runs whose process is gone are removed when the next directory is made.
+ *       those of runs that ended are removed when the next directory is made ({@link ControlDirs}).
  *   <li>A {@code commands.ssh} that sets ControlPath or ControlMaster itself is left alone.
  * </ul>
  *
@@ -62,15 +57,8 @@ public final class SshSharing implements AutoCloseable {
   /** 104 bytes (BSD; Linux allows 108), less ssh's {@code .<16 random chars>} and the NUL. */
   static final int MAX_SOCKET_PATH = 104 - 18;
 
-  static final String DIR_PREFIX = "zba-";
-
-  /** In each private directory: locked by the run that uses it (see {@link #holdLock}). */
-  public static final String LOCK = ".lock";
-
-  /** A directory without a lock file is left alone this long (see {@link #removeStale}). */
-  static final Duration LEGACY_AGE = Duration.ofMinutes(10);
-
-  private static final Pattern OUR_DIR = Pattern.compile("zba-([0-9]{1,19})-[0-9a-z]{1,16}");
+  /** In each private directory: locked by the run that uses it ({@link ControlDirs}). */
+  public static final String LOCK = ControlDirs.LOCK;
 
   /**
    * ssh's own words for a host it could not reach or log in to: a probe that fails this way says
@@ -136,10 +124,7 @@ public final class SshSharing implements AutoCloseable {
   private final Duration probeTimeout;
   private final Map<String, FutureTask<Connection>> hosts = new ConcurrentHashMap<>();
   private final AtomicInteger sockets = new AtomicInteger();
-  private Path dir;
-
-  /** The lock on {@code dir}'s {@link #LOCK} file, held while this run uses it; or null. */
-  private java.nio.channels.FileChannel dirLock;
+  private ControlDirs.Dir dir;
 
   private String dirProblem;
   private boolean closed;
@@ -238,9 +223,8 @@ public final class SshSharing implements AutoCloseable {
     if (dir == null && dirProblem == null) {
       Path base = factory.base().get();
       try {
-        removeStale(base);
-        dir = createPrivateDir(base);
-        dirLock = holdLock(dir);
+        ControlDirs.removeStale(base);
+        dir = ControlDirs.create(base);
       } catch (IOException | RuntimeException e) {
         dirProblem = "cannot create a private directory for control sockets in " + base + ": " + e;
       }
@@ -248,108 +232,13 @@ public final class SshSharing implements AutoCloseable {
     if (dir == null) {
       return Optional.empty();
     }
-    Path socket = dir.resolve(String.valueOf(sockets.incrementAndGet()));
+    Path socket = dir.path().resolve(String.valueOf(sockets.incrementAndGet()));
     if (socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
         > MAX_SOCKET_PATH) {
       dirProblem = "the control socket path " + socket + " is too long for a unix socket";
       return Optional.empty();
     }
     return Optional.of(socket);
-  }
-
-  /** {@code <base>/zba-<pid>-<random>}, created with mode 0700 (atomically: no window). */
-  static Path createPrivateDir(Path base) throws IOException {
-    SecureRandom random = new SecureRandom();
-    long pid = ProcessHandle.current().pid();
-    for (int i = 0; ; i++) {
-      String name = DIR_PREFIX + pid + "-" + Long.toString(random.nextInt(Integer.MAX_VALUE), 36);
-      try {
-        Path d =
-            Files.createDirectory(
-                base.resolve(name),
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwx------"));
-        return d;
-      } catch (java.nio.file.FileAlreadyExistsException e) {
-        if (i > 10) {
-          throw e;
-        }
-      }
-    }
-  }
-
-  /**
-   * Locks {@code dir}'s {@link #LOCK} file for as long as this run uses the directory: the lock
-   * (fcntl, released by the kernel when the process dies) is what tells another run that the
-   * directory is in use. A pid cannot: a run in another PID namespace (a container, a sandbox
-   * sharing /tmp) has pids of its own. Null when the file system cannot lock (logged).
-   */
-  static java.nio.channels.FileChannel holdLock(Path dir) {
-    try {
-      java.nio.channels.FileChannel ch =
-          java.nio.channels.FileChannel.open(
-              dir.resolve(LOCK),
-              java.nio.file.StandardOpenOption.CREATE_NEW,
-              java.nio.file.StandardOpenOption.WRITE);
-      if (ch.tryLock() == null) {
-        ch.close();
-        return null;
-      }
-      return ch;
-    } catch (IOException | RuntimeException e) {
-      LOG.debug("cannot lock {}: {}", dir, e.toString());
-      return null;
-    }
-  }
-
-  /**
-   * Removes the directories of runs that ended without cleaning up (a crash, a kill): their sockets
-   * are dead or belong to a master that ends by itself. A directory is taken for ended when nobody
-   * holds its {@link #LOCK}; one without a lock file (an older version's, or one being made this
-   * instant) only when its process is gone and it is older than {@link #LEGACY_AGE}.
-   */
-  static void removeStale(Path base) {
-    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, DIR_PREFIX + "*")) {
-      for (Path d : dirs) {
-        var m = OUR_DIR.matcher(d.getFileName().toString());
-        if (!m.matches() || !Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-          continue;
-        }
-        long pid = Long.parseLong(m.group(1));
-        Path lock = d.resolve(LOCK);
-        boolean ended =
-            Files.exists(lock, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                ? unlocked(lock)
-                : pid != ProcessHandle.current().pid()
-                    && ProcessHandle.of(pid).isEmpty()
-                    && Files.getLastModifiedTime(d)
-                        .toInstant()
-                        .isBefore(java.time.Instant.now().minus(LEGACY_AGE));
-        if (ended) {
-          LOG.info("removing {}, left by a run that ended without cleaning up", d);
-          deleteTree(d);
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      LOG.debug("cannot look for stale control directories in {}: {}", base, e.toString());
-    }
-  }
-
-  /** Nobody holds the lock on {@code lock} (a lock of this process counts as held). */
-  private static boolean unlocked(Path lock) {
-    try (java.nio.channels.FileChannel ch =
-        java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.WRITE)) {
-      java.nio.channels.FileLock l = ch.tryLock();
-      if (l == null) {
-        return false;
-      }
-      l.release();
-      return true;
-    } catch (java.nio.channels.OverlappingFileLockException e) {
-      return false; // held by this process
-    } catch (IOException | RuntimeException e) {
-      return false;
-    }
   }
 
   /** Ends every master with {@code ssh -O exit} and removes the directory. Idempotent. */
@@ -381,34 +270,17 @@ public final class SshSharing implements AutoCloseable {
         }
       }
     }
-    Path d;
-    java.nio.channels.FileChannel lock;
+    ControlDirs.Dir d;
     synchronized (this) {
       d = dir;
-      lock = dirLock;
     }
     if (d != null) {
-      deleteTree(d);
-    }
-    if (lock != null) {
-      try {
-        lock.close(); // after the removal: nobody takes a directory in use for stale
-      } catch (IOException e) {
-        LOG.debug("closing the lock of {}: {}", d, e.toString());
-      }
+      d.close();
     }
   }
 
   /** This cycle's directory, once made (for tests). */
   synchronized Optional<Path> directory() {
-    return Optional.ofNullable(dir);
-  }
-
-  private static void deleteTree(Path d) {
-    try (Stream<Path> files = Files.walk(d)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException | RuntimeException e) {
-      LOG.debug("cannot remove {}: {}", d, e.toString());
-    }
+    return Optional.ofNullable(dir).map(ControlDirs.Dir::path);
   }
 }

@@ -274,7 +274,7 @@ class SshSharingTest {
       Files.setLastModifiedTime(d, hourAgo);
     }
 
-    SshSharing.removeStale(base);
+    ControlDirs.removeStale(base);
 
     assertFalse(Files.exists(stale));
     assertTrue(Files.exists(young), "being made this instant: its lock may come next");
@@ -308,22 +308,65 @@ class SshSharingTest {
           "locked",
           new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream()))
               .readLine());
-      SshSharing.removeStale(base);
+      ControlDirs.removeStale(base);
       assertTrue(Files.exists(inUse), "locked: in use, although no such pid runs here");
     } finally {
       holder.destroyForcibly().waitFor();
     }
-    SshSharing.removeStale(base);
+    ControlDirs.removeStale(base);
     assertFalse(Files.exists(inUse), "the lock is gone with its process: ended");
 
-    // Ours, made by share(): locked while the cycle runs, removed by close().
+    // Ours, made by share(): locked while the cycle runs (also after this process looked for
+    // stale directories: closing a second handle on the file would drop an fcntl lock), removed by
+    // close().
     SshSharing sharing =
         new SshSharing.Factory(Optional.of(base), new FakeSsh(), Duration.ofSeconds(60))
             .open(Duration.ofSeconds(5));
     sharing.share(host("a"));
     Path ours = sharing.directory().orElseThrow();
-    assertTrue(Files.exists(ours.resolve(SshSharing.LOCK)));
+    ControlDirs.removeStale(base);
+    assertEquals("held", lockProbe(ours.resolve(SshSharing.LOCK)));
     sharing.close();
     assertFalse(Files.exists(ours));
+  }
+
+  /** What another process finds when it tries to lock {@code file}: "held" or "free". */
+  static String lockProbe(Path file) throws Exception {
+    Process p =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import fcntl,sys\nf=open(sys.argv[1],'r+')\ntry:\n fcntl.lockf(f, fcntl.LOCK_EX"
+                    + " | fcntl.LOCK_NB)\n print('free')\nexcept OSError:\n print('held')",
+                file.toString())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes()).strip();
+    p.waitFor();
+    return out;
+  }
+
+  /**
+   * A {@code .lock} planted by someone (a FIFO, a symlink to a device) is never opened: a FIFO
+   * would block the cycle for good, a symlink would open its target for writing. Nor is a directory
+   * of another user looked into.
+   */
+  @Test
+  void removeStale_plantedLockFiles_neverOpened() throws Exception {
+    Path fifo = Files.createDirectory(base.resolve("zba-999999-fifo"));
+    org.zfsbackup.testing.Cmd.ok("mkfifo", fifo.resolve(SshSharing.LOCK).toString());
+    Path link = Files.createDirectory(base.resolve("zba-999999-link"));
+    Path target = Files.writeString(base.resolve("target"), "x");
+    Files.createSymbolicLink(link.resolve(SshSharing.LOCK), target);
+    java.util.concurrent.ExecutorService one =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try {
+      one.submit(() -> ControlDirs.removeStale(base))
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    } finally {
+      one.shutdownNow();
+    }
+    assertTrue(Files.exists(fifo) && Files.exists(link), "left alone");
+    assertEquals("x", Files.readString(target));
   }
 }
