@@ -66,11 +66,25 @@ final class Holds {
   record Applied(List<Warning> warnings, Set<String> notHeld) {}
 
   /**
-   * What {@link #holdEarly} did: the snapshots that carry this tag now, and those of them it held
-   * itself (the others had it already), which are let go again unless they end as a base.
+   * What {@link #holdEarly} did: the snapshots that carry this tag now, those of them it held
+   * itself (the others had it already), and those it may have held (zfs's answer was cut, or named
+   * none of them: a timeout, ssh gone). The last two are let go again unless they end as a base
+   * ({@link #notKept}).
    */
-  record Early(Set<String> held, Set<String> created) {
-    static final Early NONE = new Early(Set.of(), Set.of());
+  record Early(Set<String> held, Set<String> created, Set<String> maybe) {
+    static final Early NONE = new Early(Set.of(), Set.of(), Set.of());
+
+    /**
+     * The early holds to let go: those placed (or maybe placed) on a snapshot that did not become
+     * its dataset's base, per {@code keep} (dataset to the snapshot names that stay held).
+     */
+    List<String> notKept(Map<String, Set<String>> keep) {
+      Set<String> placed = new java.util.TreeSet<>(created);
+      placed.addAll(maybe);
+      return placed.stream()
+          .filter(snap -> !keep.getOrDefault(datasetOf(snap), Set.of()).contains(nameOf(snap)))
+          .toList();
+    }
   }
 
   private final ProcessRunner runner;
@@ -95,8 +109,13 @@ final class Holds {
   Early holdEarly(List<String> snapshots) {
     Set<String> held = new HashSet<>();
     Set<String> created = new HashSet<>();
+    Set<String> maybe = new HashSet<>();
     for (List<String> batch : Batches.of(snapshots)) {
       ProcessResult h = run(ZfsCommands.hold(tag, batch));
+      if (!h.ok() && unclear(batch, h.stderrTail())) {
+        maybe.addAll(batch); // held again at the end where a base, else released
+        continue;
+      }
       List<String> failed = h.ok() ? List.of() : notHeld(batch, h.stderrTail());
       for (String snap : batch) {
         if (!failed.contains(snap)) {
@@ -107,7 +126,7 @@ final class Holds {
         }
       }
     }
-    return new Early(held, created);
+    return new Early(held, created, maybe);
   }
 
   /**
@@ -176,8 +195,12 @@ final class Holds {
     return new Applied(warnings, datasets);
   }
 
-  private static String datasetOf(String snapshot) {
+  static String datasetOf(String snapshot) {
     return snapshot.substring(0, snapshot.indexOf('@'));
+  }
+
+  static String nameOf(String snapshot) {
+    return snapshot.substring(snapshot.indexOf('@') + 1);
   }
 
   /**
@@ -201,8 +224,18 @@ final class Holds {
 
   private static List<String> failed(List<String> batch, String stderr, String harmless) {
     List<String> named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).toList();
-    return (named.isEmpty() ? batch : named)
+    return (unclear(batch, stderr) ? batch : named)
         .stream().filter(s -> !stderr.contains("'" + s + "': " + harmless)).toList();
+  }
+
+  /**
+   * zfs's answer to a failed batch does not tell which snapshots failed: it names none of them (ssh
+   * failed, a timeout), or it may have lost its first lines (only the last {@link
+   * ProcessResult#STDERR_LINES} are kept), so an unnamed one may have failed too.
+   */
+  static boolean unclear(List<String> batch, String stderr) {
+    return stderr.lines().count() >= ProcessResult.STDERR_LINES
+        || batch.stream().noneMatch(s -> stderr.contains("'" + s + "'"));
   }
 
   /**

@@ -192,22 +192,17 @@ final class Transfer {
         moves.add(one.move());
       }
     }
-    // Up-to-date bases without any hold (the first cycle after migrating from a tool without
-    // holds, a hold someone released, one that failed before): held now, in batches, so pruning
-    // on the source cannot break the next incremental. A base held by anyone is left alone: any
-    // hold stops zfs destroy. Costs nothing once every base is held. The bases that moved are held
-    // in the same calls, and their old bases released after, only where the new hold went through
-    // (two calls for the whole transfer, not two per dataset). A crash before this point leaves
-    // the old bases held, never the new ones released: the next cycle holds the new ones as
-    // unheld up-to-date bases, and releases the old ones as stale.
-    // An early hold that did not become a base (the dataset failed, or ended on an older step) is
-    // let go, unless the snapshot had the hold already.
-    List<String> unused =
-        early.created().stream()
-            .filter(snap -> !keep.getOrDefault(datasetOf(snap), Set.of()).contains(nameOf(snap)))
-            .sorted()
-            .toList();
-    Holds.Applied applied = holds.apply(moves, unheldBases, early, unused, events::held);
+    // The early hold (before the loop) held each dataset's newest snapshot the target lacked, and
+    // up-to-date bases without any hold (the first cycle after migrating from a tool without
+    // holds, a hold someone released, one that failed before); a base held by anyone else is left
+    // alone: any hold stops zfs destroy. Now the bases the early hold missed (a dataset that ended
+    // on an older step, a hold that failed) are held, then the old bases released where their
+    // replacement is held, with the early holds that did not become a base: at most two calls for
+    // the whole transfer, not two per dataset. A crash before this point leaves the old bases
+    // held, and early holds on the new bases (fine) or on snapshots not sent yet, which the next
+    // cycle sends (they become bases) or, on OpenZFS, releases as stale.
+    Holds.Applied applied =
+        holds.apply(moves, unheldBases, early, early.notKept(keep), events::held);
     applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
@@ -244,14 +239,6 @@ final class Transfer {
       }
     }
     return snapshots;
-  }
-
-  private static String datasetOf(String snapshot) {
-    return snapshot.substring(0, snapshot.indexOf('@'));
-  }
-
-  private static String nameOf(String snapshot) {
-    return snapshot.substring(snapshot.indexOf('@') + 1);
   }
 
   /** A bug in one dataset's replication fails that dataset, not the cycle. */
@@ -425,7 +412,7 @@ final class Transfer {
     boolean unheldBase =
         m != null
             && m.released() != null
-            && sourceListing.unheld(dataset, m.released().substring(dataset.length() + 1));
+            && sourceListing.unheld(dataset, Holds.nameOf(m.released()));
     return unheldBase ? new Holds.Move(m.held(), null) : m;
   }
 

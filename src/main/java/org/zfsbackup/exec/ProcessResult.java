@@ -23,6 +23,9 @@ public record ProcessResult(
     return exitCode == 0 && !startFailed && !timedOut;
   }
 
+  /** How many lines of stderr {@code stderrTail} keeps: one this long may have lost its start. */
+  public static final int STDERR_LINES = StderrTail.LINES;
+
   /** The exit code for an error report: null when it did not start or was killed on timeout. */
   public Integer exitCodeIfRan() {
     return startFailed || timedOut ? null : exitCode;

@@ -192,6 +192,38 @@ class HoldsTest {
         applied.warnings().get(0).message());
   }
 
+  /**
+   * A batch whose answer does not say which snapshots failed (ssh gone: no name at all; or more
+   * error lines than the stderr tail keeps): every snapshot may or may not be held. The early hold
+   * counts none as held (each base is held again at the end) and lets go of those that did not
+   * become a base, so an unseen hold is neither trusted nor leaked.
+   */
+  @Test
+  void holdEarly_unclearAnswers_nothingTrusted_nothingLeaked() {
+    List<List<String>> calls = new ArrayList<>();
+    Holds holds =
+        new Holds(
+            scripted(calls, argv -> "ssh: connect to host h port 22: Connection refused"),
+            Endpoint.local(List.of("zfs")),
+            "tag",
+            Duration.ofSeconds(5));
+    Holds.Early early = holds.holdEarly(List.of("t/a@s1", "t/b@s1"));
+    assertEquals(java.util.Set.of(), early.held());
+    assertEquals(java.util.Set.of("t/a@s1", "t/b@s1"), early.maybe());
+    assertEquals(
+        List.of("t/b@s1"),
+        early.notKept(java.util.Map.of("t/a", java.util.Set.of("s1"))),
+        "t/a ended on s1: its hold stays; t/b did not");
+
+    String cut =
+        String.join(
+            "\n",
+            java.util.Collections.nCopies(
+                ProcessResult.STDERR_LINES,
+                "cannot hold snapshot 't/x@s1': dataset does not exist"));
+    assertEquals(BATCH, Holds.notHeld(BATCH, cut), "the lines about the batch may have been cut");
+  }
+
   /** A zfs that records each call and answers with {@code stderr}'s text (exit 1 unless empty). */
   private static ProcessRunner scripted(
       List<List<String>> calls, java.util.function.Function<List<String>, String> stderr) {

@@ -181,6 +181,12 @@ class PushFailureIT {
     assertEquals(List.of("b1"), snapshots(badOff), "nothing carried offsite");
     assertEquals("0", get("userrefs", badLocal + "@backup-change"), "no hold moved onto it");
     assertEquals(Status.SENT, result(r, Phase.PUSH, goodLocal).status(), "the healthy one pushed");
+    // The hold taken on @b2 before the streams is let go: it did not become the base (a leak
+    // would stay for ever on zfs-fuse), and the base keeps its own.
+    assertEquals("0", get("userrefs", bad + "@b2"), "the early hold of a failed dataset is let go");
+    assertEquals("1", get("userrefs", bad + "@b1"), "its base stays held");
+    assertEquals("1", get("userrefs", good + "@g2"), "the healthy one's new base is held");
+    assertEquals("0", get("userrefs", good + "@g1"), "and its old one released");
 
     // README, Troubleshooting, diverged: roll the copy back to the common snapshot, run again.
     ZfsPools.zfs("rollback", "-r", badLocal + "@b1");
