@@ -97,7 +97,7 @@ public enum ErrorKind {
   /**
    * A target's head had been written since its newest snapshot (a backup mounted read-write) and
    * refused the incremental: it was rolled back to that snapshot, which discards what was written
-   * there, and the step received. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
+   * there, and the step tried once more. A {@code warning}'s prefix, like {@link #HOLD_FAILED}.
    */
   TARGET_ROLLED_BACK;
 

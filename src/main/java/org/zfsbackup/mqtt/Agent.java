@@ -59,6 +59,9 @@ final class Agent implements MqttPort.Listener {
 
   private Future<Void> shutdown;
 
+  /** The connection the agent last republished on ({@link #connected}); 0 before the first. */
+  private long announcedOn;
+
   Agent(
       Context context,
       WorkerExecutor workers,
@@ -140,6 +143,7 @@ final class Agent implements MqttPort.Listener {
       // Back while the power-down waited for it: the state, the result and what was kept go out
       // (not online: the machine is going down), then the power-down goes on.
       out.republish(status, reporting.lastResult());
+      announcedOn = connection;
       powerDown.brokerBack();
       return;
     }
@@ -147,6 +151,7 @@ final class Agent implements MqttPort.Listener {
       return;
     }
     out.online(status, reporting.lastResult());
+    announcedOn = connection;
     log.info(
         "online on {}: state {}{}",
         settings.topics().command(),
@@ -246,8 +251,9 @@ final class Agent implements MqttPort.Listener {
     }
     if (ar.succeeded() && ar.result()) {
       become(Event.LOCK_TAKEN);
+      // Connected is not enough: the republish comes once subscribed (connected() above).
       powerDown
-          .awaitBroker()
+          .awaitBroker(() -> mqtt.connected() && announcedOn == mqtt.connection())
           .compose(v -> powerDown.run())
           .onSuccess(o -> context.runOnContext(v -> powerReturned(o)));
     } else {
@@ -283,9 +289,9 @@ final class Agent implements MqttPort.Listener {
     if (shutdown != null) {
       return shutdown;
     }
-    // A power-down already went offline and disconnected. A poweroff ends here: systemd's SIGTERM
+    // A power-down that went offline has disconnected too. A poweroff ends here: systemd's SIGTERM
     // comes while the agent waits for the machine to go down.
-    boolean offline = status.stage() == Stage.POWERING_DOWN;
+    boolean offline = status.stage() == Stage.POWERING_DOWN && powerDown.wentOffline();
     powerDown.cancel();
     become(Event.SHUTDOWN);
     reporting.stop();
@@ -301,12 +307,19 @@ final class Agent implements MqttPort.Listener {
     shutdown =
         cycleDone
             .compose(v -> reporting.lastSave())
-            .compose(v -> out.keptBeforeStopping())
-            .compose(v -> offline ? Future.<Void>succeededFuture() : out.availability("offline"))
+            .compose(
+                v -> {
+                  out.keptBeforeStopping();
+                  return offline ? Future.<Void>succeededFuture() : out.availability("offline");
+                })
             .otherwiseEmpty()
             .compose(v -> mqtt.close())
             .otherwiseEmpty()
-            .onComplete(ar -> log.info("stopped"));
+            .onComplete(
+                ar -> {
+                  out.keptLost();
+                  log.info("stopped");
+                });
     return shutdown;
   }
 }

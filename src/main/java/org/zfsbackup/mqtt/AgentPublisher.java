@@ -3,8 +3,6 @@ package org.zfsbackup.mqtt;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Future;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -54,32 +52,34 @@ final class AgentPublisher {
     if (lastResult != null) {
       result(lastResult);
     }
+    publishKept();
+  }
+
+  private void publishKept() {
     for (Outbox.Message m : outbox.drain()) {
       publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
     }
   }
 
   /**
-   * Stopping for good: what the outbox kept is published if the broker is there, and said lost
-   * otherwise (never in silence). Completes when the broker acknowledged it, or at once.
+   * Stopping for good: what the outbox kept is published if the broker is there (the disconnect
+   * that follows waits, bounded, for the acknowledgements).
    */
-  Future<Void> keptBeforeStopping() {
-    if (outbox.size() == 0) {
-      return Future.succeededFuture();
+  void keptBeforeStopping() {
+    if (outbox.size() > 0 && mqtt.connected()) {
+      publishKept();
     }
-    if (!mqtt.connected()) {
+  }
+
+  /** Stopped: what is still kept is lost, said in the log (never in silence). */
+  void keptLost() {
+    if (outbox.size() > 0) {
       log.warn(
           "stopping with {} error/event message(s) kept while the MQTT broker was unreachable:"
               + " they are lost (the last result is in the state file, and is published at the"
               + " next start)",
           outbox.size());
-      return Future.succeededFuture();
     }
-    List<Future<Void>> sent = new ArrayList<>();
-    for (Outbox.Message m : outbox.drain()) {
-      sent.add(publish(m.topic(), m.payload(), false));
-    }
-    return Future.join(sent).<Void>mapEmpty().otherwiseEmpty();
   }
 
   Future<Void> availability(String online) {

@@ -13,12 +13,13 @@ import org.zfsbackup.cycle.CycleLock;
 import org.zfsbackup.exec.ProcessResult;
 
 /**
- * The power-down (docs/mqtt.md, "The power-down, step by step"): the cycle lock, then {@code
- * offline}, a clean disconnect once every publish is acknowledged, {@code power.command} on a
- * worker thread, and a watch on the {@link PowerClocks} until the machine has really been down and
- * is back (or has not gone down within {@code power.settle_s}); and what that outcome reports. The
- * agent decides when (its {@code AWAITING_LOCK} and {@code POWERING_DOWN} stages) and what follows
- * (reconnect, idle). Used on the agent's context only.
+ * The power-down (docs/mqtt.md, "The power-down, step by step"): the cycle lock, a broker that is
+ * away waited for (bounded) so that the result goes out first, then {@code offline}, a clean
+ * disconnect once every publish is acknowledged, {@code power.command} on a worker thread, and a
+ * watch on the {@link PowerClocks} until the machine has really been down and is back (or has not
+ * gone down within {@code power.settle_s}); and what that outcome reports. The agent decides when
+ * (its {@code AWAITING_LOCK} and {@code POWERING_DOWN} stages) and what follows (reconnect, idle).
+ * Used on the agent's context only.
  */
 final class PowerDown {
   /** Logs as the agent, whose steps these are. */
@@ -80,6 +81,12 @@ final class PowerDown {
    * While {@link #awaitBroker} waits for the broker: completed when it is back, or at the bound.
    */
   private Promise<Void> brokerWaited;
+
+  /** While {@link #awaitBroker} waits: the timer that asks for a connect attempt every so often. */
+  private long retrying = -1;
+
+  /** {@link #run} published {@code offline}: a shutdown then has nothing more to say. */
+  private boolean wentOffline;
 
   PowerDown(
       Vertx vertx,
@@ -180,8 +187,8 @@ final class PowerDown {
    * night all day, and a poweroff would lose them. Completes when {@link #brokerBack} is called
    * (the agent has republished), at the bound, or at a shutdown.
    */
-  Future<Void> awaitBroker() {
-    if (mqtt.connected()) {
+  Future<Void> awaitBroker(java.util.function.BooleanSupplier announced) {
+    if (announced.getAsBoolean()) {
       return Future.succeededFuture();
     }
     log.warn(
@@ -190,7 +197,9 @@ final class PowerDown {
         PahoCalls.seconds(settings.brokerWait().toMillis()));
     Promise<Void> waited = Promise.promise();
     brokerWaited = waited;
+    // Paho's own attempts back off (1, 2, 4, 8, 16 s): ask for one every 2 s instead.
     mqtt.reconnectNow();
+    retrying = vertx.setPeriodic(2000, t -> mqtt.reconnectNow());
     timer =
         vertx.setTimer(
             settings.brokerWait().toMillis(),
@@ -198,6 +207,7 @@ final class PowerDown {
               timer = -1;
               if (brokerWaited == waited) {
                 brokerWaited = null;
+                stopRetrying();
                 log.warn(
                     "the MQTT broker is still unreachable after {}: powering down without"
                         + " publishing the result (it is published at the next connect, from the"
@@ -220,12 +230,25 @@ final class PowerDown {
       log.info("the MQTT broker is back: the result is published, powering down");
       Promise<Void> waited = brokerWaited;
       brokerWaited = null;
+      stopRetrying();
       if (timer >= 0) {
         vertx.cancelTimer(timer);
         timer = -1;
       }
       waited.tryComplete();
     }
+  }
+
+  private void stopRetrying() {
+    if (retrying >= 0) {
+      vertx.cancelTimer(retrying);
+      retrying = -1;
+    }
+  }
+
+  /** {@link #run} has published {@code offline} (and disconnects, or has). */
+  boolean wentOffline() {
+    return wentOffline;
   }
 
   // ---------------------------------------------------------------- the power-down
@@ -236,6 +259,10 @@ final class PowerDown {
    * after {@link #cancel} (a poweroff: systemd's SIGTERM stops the agent while it waits).
    */
   Future<Outcome> run() {
+    if (cancelled) {
+      return Promise.<Outcome>promise().future(); // a shutdown came during the broker wait
+    }
+    wentOffline = true;
     out.availability("offline");
     return mqtt.disconnect()
         .otherwise(
@@ -307,8 +334,9 @@ final class PowerDown {
       vertx.cancelTimer(timer);
       timer = -1;
     }
+    stopRetrying();
     if (brokerWaited != null) {
-      brokerWaited.tryComplete(); // run() then sees the shutdown and runs nothing
+      brokerWaited.tryComplete(); // run() then sees the shutdown and does nothing
       brokerWaited = null;
     }
     release();

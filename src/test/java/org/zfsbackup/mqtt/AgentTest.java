@@ -1190,7 +1190,9 @@ class AgentTest {
     await(() -> timeline.contains("lost"), "connection lost");
     engine.release();
     await(() -> timeline.contains("reconnect now"), "the power-down waits for the broker");
-    Thread.sleep(300); // it waits: no power command while the broker is away
+    // It waits, asking for a connect attempt every 2 s (Paho's own attempts back off to 16 s and
+    // more over an outage, which would miss a broker back within the wait).
+    await(() -> count("reconnect now") >= 2, "a second connect attempt asked for");
     assertEquals(0, power.calls.size());
     assertFalse(timeline.contains("availability offline"), timeline.toString());
 
@@ -1229,6 +1231,26 @@ class AgentTest {
     send("suspend"); // as a retained command would arrive; here handed over directly
     await(() -> power.calls.size() == 1, "power-down after the wait");
     assertSubsequence(List.of("lost", "reconnect now", "disconnect", "power"));
+  }
+
+  /**
+   * A SIGTERM while the power-down waits for the broker: none of the power-down runs (no power
+   * command, no disconnect of its own); the shutdown goes offline and closes as any other.
+   */
+  @Test
+  void shutdown_whileThePowerDownWaitsForTheBroker_runsNoneOfIt() throws Exception {
+    mqtt.drop();
+    await(() -> timeline.contains("lost"), "connection lost");
+    send("suspend");
+    await(() -> timeline.contains("reconnect now"), "the power-down waits for the broker");
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> agent.shutdown().onComplete(done));
+    done.future().await(10, TimeUnit.SECONDS);
+    List<String> all = List.copyOf(timeline);
+    List<String> after = all.subList(all.indexOf("reconnect now"), all.size());
+    assertEquals(0, power.calls.size());
+    assertFalse(after.contains("disconnect"), after.toString());
+    assertTrue(after.contains("close"), after.toString());
   }
 
   /**
