@@ -397,8 +397,8 @@ final class Transfer {
             + base
             + " (mounted read-write?) and refused the incremental: rolled back to "
             + base
-            + ", which discards what was written there (no snapshot destroyed); browse a"
-            + " backup through a read-only clone instead (README, Restoring)";
+            + ", which discards what was written there (no snapshot destroyed); mount a"
+            + " backup read-only to browse it (README, Restoring)";
     return new Warning(dataset, ErrorKind.TARGET_ROLLED_BACK, msg, null);
   }
 

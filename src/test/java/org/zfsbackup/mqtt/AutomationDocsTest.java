@@ -120,7 +120,7 @@ class AutomationDocsTest {
       new Yaml().load(block); // throws on invalid YAML
     }
     Object example = new Yaml().load(Files.readString(EXAMPLE));
-    assertEquals(1, automations(example).size());
+    assertEquals(2, automations(example).size(), "the nightly run, and the power-down that failed");
     assertEquals(3, docAutomations().size(), "Nightly backup, Backup problem, Backup too old");
   }
 
@@ -216,30 +216,34 @@ class AutomationDocsTest {
   @Test
   @SuppressWarnings("unchecked")
   void nightlyExample_waitsMatchTheAgentsPayloads() throws IOException {
-    Map<String, Object> nightly =
-        automation(automations(new Yaml().load(Files.readString(EXAMPLE))), "ZFS backup: nightly");
+    List<Map<String, Object>> all = automations(new Yaml().load(Files.readString(EXAMPLE)));
+    Map<String, Object> nightly = automation(all, "ZFS backup: nightly");
     List<Map<String, Object>> waits =
         ((List<Map<String, Object>>) nightly.get("actions"))
             .stream()
                 .filter(a -> a.containsKey("wait_for_trigger"))
                 .map(a -> ((List<Map<String, Object>>) a.get("wait_for_trigger")).get(0))
                 .toList();
-    assertEquals(2, waits.size(), "the end event, then a power_failed");
+    assertEquals(1, waits.size(), "the end event");
+    Map<String, Object> power =
+        ((List<Map<String, Object>>)
+                automation(all, "ZFS backup: the backup server did not power down").get("triggers"))
+            .get(0);
     String ended = Payloads.text(Payloads.event("partial", "c1", "nightly-1"));
     String started = Payloads.text(Payloads.event("started", "c1", "nightly-1"));
-    String powerFailed =
-        Payloads.text(
-            Payloads.error(null, "power_failed", null, null, null, "exited with 1", 1, "no"));
-    String diverged =
-        Payloads.text(Payloads.agentError("c1", "command_refused", "a cycle is running"));
     Map<String, Object> end = waits.get(0);
-    Map<String, Object> power = waits.get(1);
     assertEquals("servers/host-backups/event", end.get("topic"));
     assertEquals(end.get("payload"), render(end, ended));
     assertNotEquals(end.get("payload"), render(end, started));
     assertEquals("servers/host-backups/error", power.get("topic"));
-    assertEquals(power.get("payload"), render(power, powerFailed));
-    assertNotEquals(power.get("payload"), render(power, diverged));
+    for (String kind : List.of("power_failed", "power_blocked")) {
+      String error =
+          Payloads.text(Payloads.error(null, kind, null, null, null, "exited with 1", 1, "no"));
+      assertEquals(power.get("payload"), render(power, error), kind);
+    }
+    String refused =
+        Payloads.text(Payloads.agentError("c1", "command_refused", "a cycle is running"));
+    assertNotEquals(power.get("payload"), render(power, refused));
   }
 
   private static String render(Map<String, Object> trigger, String payload) {
