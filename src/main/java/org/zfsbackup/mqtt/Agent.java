@@ -139,12 +139,12 @@ final class Agent implements MqttPort.Listener {
 
   @Override
   public void connected(long connection) {
-    if (status.stage() == Stage.POWERING_DOWN && powerDown.waitingForBroker()) {
+    if (status.stage() == Stage.POWERING_DOWN && powerDown.broker.waiting()) {
       // Back while the power-down waited for it: the state, the result and what was kept go out
       // (not online: the machine is going down), then the power-down goes on.
       out.republish(status, reporting.lastResult());
       announcedOn = connection;
-      powerDown.brokerBack();
+      powerDown.broker.back();
       return;
     }
     if (status.stage() == Stage.STOPPING || status.stage() == Stage.POWERING_DOWN) {
@@ -253,7 +253,8 @@ final class Agent implements MqttPort.Listener {
       become(Event.LOCK_TAKEN);
       // Connected is not enough: the republish comes once subscribed (connected() above).
       powerDown
-          .awaitBroker(() -> mqtt.connected() && announcedOn == mqtt.connection())
+          .broker
+          .await(() -> mqtt.connected() && announcedOn == mqtt.connection())
           .compose(v -> powerDown.run())
           .onSuccess(o -> context.runOnContext(v -> powerReturned(o)));
     } else {

@@ -160,7 +160,7 @@ public final class AgentLauncher {
           new PahoConnection(
               vertx,
               context,
-              new PahoConnection.Settings(
+              new PahoSettings(
                   mqtt.url(),
                   mqtt.clientId(),
                   mqtt.username(),

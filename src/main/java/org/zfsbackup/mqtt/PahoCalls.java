@@ -24,7 +24,7 @@ final class PahoCalls {
    * retained will, credentials, the broker's name checked against its certificate, and a raised
    * {@code maxInflight} (Paho's 10 is less than discovery alone).
    */
-  static MqttConnectOptions options(PahoConnection.Settings settings) {
+  static MqttConnectOptions options(PahoSettings settings) {
     MqttConnectOptions options = new MqttConnectOptions();
     options.setCleanSession(true);
     options.setAutomaticReconnect(true);
@@ -62,7 +62,7 @@ final class PahoCalls {
   }
 
   /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
-  static long backoff(PahoConnection.Settings settings, int n) {
+  static long backoff(PahoSettings settings, int n) {
     return Math.min(
         settings.maxRetry().toMillis(), settings.firstRetry().toMillis() << Math.min(n - 1, 20));
   }

@@ -5,10 +5,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
@@ -20,7 +16,6 @@ import org.eclipse.paho.client.mqttv3.MqttMessage;
 import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.zfsbackup.config.AgentConfig.Secret;
 
 /**
  * The Paho MQTT v3 adapter. What it does about Paho's known traps:
@@ -49,29 +44,9 @@ import org.zfsbackup.config.AgentConfig.Secret;
 final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private static final Logger log = LoggerFactory.getLogger(PahoConnection.class);
 
-  /**
-   * @param url {@code tcp://host:1883} or {@code ssl://host:8883}
-   * @param caFile trusted CA certificates (PEM) for {@code ssl://}; empty = the JVM's
-   * @param subscriptions topics to subscribe to at QoS 1 after every connect
-   * @param firstRetry backoff after the first failed connect; doubles up to {@code maxRetry}
-   * @param ackTimeout how long {@link #disconnect} waits for outstanding acknowledgements
-   */
-  record Settings(
-      String url,
-      String clientId,
-      Optional<String> username,
-      Optional<Secret> password,
-      Optional<Path> caFile,
-      String willTopic,
-      List<String> subscriptions,
-      Duration firstRetry,
-      Duration maxRetry,
-      Duration ackTimeout,
-      int keepAliveSeconds) {}
-
   private final Vertx vertx;
   private final Context context;
-  private final Settings settings;
+  private final PahoSettings settings;
   private final MqttAsyncClient client;
   private final MqttConnectOptions options;
   private final AtomicLong connections = new AtomicLong();
@@ -88,7 +63,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
    * @throws IllegalArgumentException for a bad URL or an unreadable CA file, with a message for a
    *     person
    */
-  PahoConnection(Vertx vertx, Context context, Settings settings) {
+  PahoConnection(Vertx vertx, Context context, PahoSettings settings) {
     this.vertx = vertx;
     this.context = context;
     this.settings = settings;

@@ -33,7 +33,7 @@ final class PahoSubscription {
 
   private final Vertx vertx;
   private final Context context;
-  private final PahoConnection.Settings settings;
+  private final PahoSettings settings;
   private final MqttAsyncClient client;
 
   /** Whether connection {@code n} is still the current one and the client not closed. */
@@ -49,7 +49,7 @@ final class PahoSubscription {
   PahoSubscription(
       Vertx vertx,
       Context context,
-      PahoConnection.Settings settings,
+      PahoSettings settings,
       MqttAsyncClient client,
       LongPredicate current,
       Supplier<MqttPort.Listener> listener) {

@@ -77,13 +77,8 @@ final class PowerDown {
   private long timer = -1;
   private boolean cancelled;
 
-  /**
-   * While {@link #awaitBroker} waits for the broker: completed when it is back, or at the bound.
-   */
-  private Promise<Void> brokerWaited;
-
-  /** While {@link #awaitBroker} waits: the timer that asks for a connect attempt every so often. */
-  private long retrying = -1;
+  /** The first step: a broker away waited for (bounded), so that the result goes out first. */
+  final BrokerWait broker;
 
   /** {@link #run} published {@code offline}: a shutdown then has nothing more to say. */
   private boolean wentOffline;
@@ -103,6 +98,7 @@ final class PowerDown {
     this.power = power;
     this.clocks = clocks;
     this.settings = settings;
+    this.broker = new BrokerWait(vertx, mqtt, settings.brokerWait());
   }
 
   // ---------------------------------------------------------------- the cycle lock
@@ -174,75 +170,6 @@ final class PowerDown {
     if (held != null) {
       held.close();
       held = null;
-    }
-  }
-
-  // ---------------------------------------------------------------- the broker
-
-  /**
-   * Before going offline: a broker that is unreachable now (an outage as the cycle ended, a
-   * Mosquitto restart) is waited for, at most {@code brokerWait}, reconnecting at once rather than
-   * after the backoff. Otherwise the machine would go down with the night's result unpublished and
-   * the errors and events of the outage only in memory: Home Assistant would show the previous
-   * night all day, and a poweroff would lose them. Completes when {@link #brokerBack} is called
-   * (the agent has republished), at the bound, or at a shutdown.
-   */
-  Future<Void> awaitBroker(java.util.function.BooleanSupplier announced) {
-    if (announced.getAsBoolean()) {
-      return Future.succeededFuture();
-    }
-    log.warn(
-        "the MQTT broker is unreachable: the power-down waits for it, at most {}, so that the"
-            + " result and the errors and events kept meanwhile go out first",
-        PahoCalls.seconds(settings.brokerWait().toMillis()));
-    Promise<Void> waited = Promise.promise();
-    brokerWaited = waited;
-    // Paho's own attempts back off (1, 2, 4, 8, 16 s): ask for one every 2 s instead.
-    mqtt.reconnectNow();
-    retrying = vertx.setPeriodic(2000, t -> mqtt.reconnectNow());
-    timer =
-        vertx.setTimer(
-            settings.brokerWait().toMillis(),
-            t -> {
-              timer = -1;
-              if (brokerWaited == waited) {
-                brokerWaited = null;
-                stopRetrying();
-                log.warn(
-                    "the MQTT broker is still unreachable after {}: powering down without"
-                        + " publishing the result (it is published at the next connect, from the"
-                        + " state file after a poweroff)",
-                    PahoCalls.seconds(settings.brokerWait().toMillis()));
-                waited.tryComplete();
-              }
-            });
-    return waited.future();
-  }
-
-  /** True while {@link #awaitBroker} waits: a connect now is for the result, not to come online. */
-  boolean waitingForBroker() {
-    return brokerWaited != null;
-  }
-
-  /** The broker is back and the agent has republished: the power-down goes on. */
-  void brokerBack() {
-    if (brokerWaited != null) {
-      log.info("the MQTT broker is back: the result is published, powering down");
-      Promise<Void> waited = brokerWaited;
-      brokerWaited = null;
-      stopRetrying();
-      if (timer >= 0) {
-        vertx.cancelTimer(timer);
-        timer = -1;
-      }
-      waited.tryComplete();
-    }
-  }
-
-  private void stopRetrying() {
-    if (retrying >= 0) {
-      vertx.cancelTimer(retrying);
-      retrying = -1;
     }
   }
 
@@ -334,11 +261,7 @@ final class PowerDown {
       vertx.cancelTimer(timer);
       timer = -1;
     }
-    stopRetrying();
-    if (brokerWaited != null) {
-      brokerWaited.tryComplete(); // run() then sees the shutdown and does nothing
-      brokerWaited = null;
-    }
+    broker.cancel(); // run() then sees the shutdown and does nothing
     release();
   }
 

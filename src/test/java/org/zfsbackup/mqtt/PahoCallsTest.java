@@ -15,8 +15,8 @@ import org.eclipse.paho.client.mqttv3.MqttException;
 import org.junit.jupiter.api.Test;
 
 class PahoCallsTest {
-  static PahoConnection.Settings settings(String url) {
-    return new PahoConnection.Settings(
+  static PahoSettings settings(String url) {
+    return new PahoSettings(
         url,
         "agent-1",
         Optional.of("backup"),
