@@ -112,6 +112,7 @@ final class PowerDown {
    * frozen mid-stream by the suspend.
    */
   Future<Boolean> takeLock() {
+    wentOffline = false; // a power-down starts
     Promise<Boolean> taken = Promise.promise();
     tryLock(taken, clocks.monotonicNanos() + settings.lockWait().toNanos(), true);
     return taken.future();
