@@ -371,7 +371,8 @@ final class Transfer {
         Failures.Failure f = streamed.failure();
         DatasetResult failed =
             events.failedResult(dataset, dst, f.kind(), total, plan, f.message());
-        return new Replicated(failed, warnings, null, null, moved(dataset, done));
+        return new Replicated(
+            failed, warnings, null, null, moved(dataset, partly(dataset, dst, step, done)));
       }
       if (replace) {
         changes.clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
@@ -386,6 +387,42 @@ final class Transfer {
       kept.add(send.base().name()); // its hold is moved (or, failing that, kept) by Holds.apply
     }
     return new Replicated(sent, warnings, null, kept, moved(dataset, done));
+  }
+
+  /**
+   * {@code done}, and the part of a failed {@code -I} step the target kept: ZFS commits each
+   * snapshot of such a stream as it arrives, so one cut in the middle leaves the target a newer
+   * base than the step's {@code from}. Its hold must move there, or a pruner on the source could
+   * destroy that snapshot and the next cycle would find the target diverged. Asked of the target
+   * only when the step spans snapshots in between.
+   */
+  private List<ReplicationStep> partly(
+      String dataset, String dst, ReplicationStep step, List<ReplicationStep> done) {
+    if (!scope.holds() || !(step instanceof ReplicationStep.Incremental inc)) {
+      return done;
+    }
+    List<Snapshot> between =
+        sourceListing.snapshots(dataset).stream()
+            .filter(
+                s -> s.createtxg() > inc.from().createtxg() && s.createtxg() < inc.to().createtxg())
+            .toList();
+    if (between.isEmpty()) {
+      return done;
+    }
+    Set<String> kept = new HashSet<>();
+    route
+        .target()
+        .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
+        .orElse(List.of())
+        .forEach(s -> kept.add(s.guid()));
+    Optional<Snapshot> newest =
+        between.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
+    if (newest.isEmpty()) {
+      return done;
+    }
+    List<ReplicationStep> withPart = new ArrayList<>(done);
+    withPart.add(new ReplicationStep.Incremental(inc.from(), newest.get()));
+    return withPart;
   }
 
   /** What the user must hear of a head rolled back to its base: what was written there is gone. */

@@ -200,6 +200,53 @@ class ReplicationIT {
     assertEquals(Status.SENT, result(third, a).status());
   }
 
+  /**
+   * An {@code -I} stream cut after its first snapshot (the link dropped): ZFS keeps the snapshots
+   * it received whole, so the target's newest common snapshot is now that one, and the hold moves
+   * onto it. A pruner on the source then cannot destroy it, and the next cycle goes on from it.
+   * With the hold left on the step's old base, the pruner destroyed it, and the next cycle found
+   * the target diverged. The cut is a test's {@code head -c} on the send side.
+   */
+  @Test
+  void incrementalCutInTheMiddle_theHoldMovesToWhatTheTargetKept() {
+    String ds = hosts.src + "/cut/data";
+    dataset(ds);
+    snapshot(ds, "s1");
+    AgentConfig cfg = pull(hosts.bak + "/cut", TestConfigs.sshSource("h", hosts.ssh, ds));
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
+    hosts.pools.snapshotWithData(ds, "s2", 300_000);
+    hosts.pools.snapshotWithData(ds, "s3", 300_000);
+    RecordingRunner cutting =
+        new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
+          @Override
+          public org.zfsbackup.exec.PipeResult pipe(
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              Duration stall,
+              KillSwitch k) {
+            List<String> cut =
+                new ArrayList<>(List.of("sh", "-c", "\"$@\" | head -c 450000", "sh"));
+            cut.addAll(send);
+            return super.pipe(cut, receive, p, stall, k);
+          }
+        };
+    CycleReport cutCycle = cycle(cfg, cutting);
+    assertEquals(Status.FAILED, result(cutCycle, ds).status(), cutCycle.toString());
+    String dst = hosts.bak + "/cut/h/" + ds;
+    assertEquals(List.of("s1", "s2"), snapshots(dst), "ZFS kept the snapshot received whole");
+    assertEquals("1", get("userrefs", ds + "@s2"), "the hold moved onto it");
+    assertEquals("0", get("userrefs", ds + "@s1"));
+    assertEquals("0", get("userrefs", ds + "@s3"), "the early hold on the newest let go");
+    assertTrue(
+        org.zfsbackup.testing.Cmd.run("zfs", "destroy", ds + "@s2").code() != 0,
+        "a pruner cannot destroy it");
+
+    CycleReport next = cycle(cfg);
+    assertEquals("incremental @s2..@s3", result(next, ds).plan(), next.toString());
+    assertEquals(Status.SENT, result(next, ds).status());
+  }
+
   @Test
   void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
     // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
