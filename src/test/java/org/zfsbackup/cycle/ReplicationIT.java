@@ -78,6 +78,19 @@ class ReplicationIT {
     return TestConfigs.config(hosts.ssh.sshCommand(), target, List.of(sources), Optional.empty());
   }
 
+  /**
+   * A real runner whose streams' send side goes through {@code onSend} (to act, or to change it).
+   */
+  RecordingRunner streamsThrough(java.util.function.UnaryOperator<List<String>> onSend) {
+    return new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
+      @Override
+      public org.zfsbackup.exec.PipeResult pipe(
+          List<String> send, List<String> receive, ByteProgress p, Duration stall, KillSwitch k) {
+        return super.pipe(onSend.apply(send), receive, p, stall, k);
+      }
+    };
+  }
+
   /** The ssh processes the last cycle started. */
   long ssh() {
     return runner.commands().stream().filter(c -> c.get(0).equals("ssh")).count();
@@ -166,20 +179,13 @@ class ReplicationIT {
     snapshot(b, "f2");
     List<Integer> pruner = Collections.synchronizedList(new ArrayList<>());
     RecordingRunner pruning =
-        new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
-          @Override
-          public org.zfsbackup.exec.PipeResult pipe(
-              List<String> send,
-              List<String> receive,
-              ByteProgress p,
-              Duration stall,
-              KillSwitch k) {
-            if (String.join(" ", send).contains(b + "@")) { // a is done, b's stream starts
-              pruner.add(org.zfsbackup.testing.Cmd.run("zfs", "destroy", a + "@f2").code());
-            }
-            return super.pipe(send, receive, p, stall, k);
-          }
-        };
+        streamsThrough(
+            send -> {
+              if (String.join(" ", send).contains(b + "@")) { // a is done, b's stream starts
+                pruner.add(org.zfsbackup.testing.Cmd.run("zfs", "destroy", a + "@f2").code());
+              }
+              return send;
+            });
     CycleReport second = cycle(cfg, pruning);
     assertEquals(Outcome.SUCCESS, second.outcome(), second.toString());
     assertEquals(1, pruner.size(), runner.commands().toString());
@@ -217,20 +223,13 @@ class ReplicationIT {
     hosts.pools.snapshotWithData(ds, "s2", 300_000);
     hosts.pools.snapshotWithData(ds, "s3", 300_000);
     RecordingRunner cutting =
-        new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
-          @Override
-          public org.zfsbackup.exec.PipeResult pipe(
-              List<String> send,
-              List<String> receive,
-              ByteProgress p,
-              Duration stall,
-              KillSwitch k) {
-            List<String> cut =
-                new ArrayList<>(List.of("sh", "-c", "\"$@\" | head -c 450000", "sh"));
-            cut.addAll(send);
-            return super.pipe(cut, receive, p, stall, k);
-          }
-        };
+        streamsThrough(
+            send -> {
+              List<String> cut =
+                  new ArrayList<>(List.of("sh", "-c", "\"$@\" | head -c 450000", "sh"));
+              cut.addAll(send);
+              return cut;
+            });
     CycleReport cutCycle = cycle(cfg, cutting);
     assertEquals(Status.FAILED, result(cutCycle, ds).status(), cutCycle.toString());
     String dst = hosts.bak + "/cut/h/" + ds;
