@@ -22,9 +22,14 @@ import org.zfsbackup.zfs.ZfsCommands;
  */
 final class Refusals {
 
-  /** The failure to report, or (failure null) a retry: the head was rolled back. */
-  record Verdict(Failures.Failure failure) {
-    static final Verdict RETRY = new Verdict(null);
+  /**
+   * The failure to report, or (failure null) a retry: the head was rolled back, and {@code
+   * rolledBack} warns that what was written there is gone.
+   */
+  record Verdict(Failures.Failure failure, Warning rolledBack) {
+    Verdict(Failures.Failure failure) {
+      this(failure, null);
+    }
 
     /** The head was rolled back to the step's base: the step may run once more. */
     boolean retry() {
@@ -88,8 +93,16 @@ final class Refusals {
     if (why instanceof ReceiveRules.Refusal.RollBackHead back && mayRetry) {
       ProcessResult rb =
           runner.run(target.endpoint.zfs(ZfsCommands.rollback(dst + back.base())), timeout);
-      if (rb.ok()) { // the caller warns
-        return Verdict.RETRY;
+      if (rb.ok()) {
+        String msg =
+            dst
+                + " was written since "
+                + back.base()
+                + " (mounted read-write?) and refused the incremental: rolled back to "
+                + back.base()
+                + ", which discards what was written there (no snapshot destroyed); mount a"
+                + " backup read-only to browse it (README, Restoring)";
+        return new Verdict(null, new Warning(dataset, ErrorKind.TARGET_ROLLED_BACK, msg, null));
       }
       String msg =
           prefix

@@ -22,13 +22,18 @@ final class Streams {
 
   /**
    * One {@code send | receive} step: how it ended ({@code pipe}) and, when it failed, why; {@code
-   * retry} when the target's head was rolled back to the step's base and the step may run once
-   * more.
+   * rolledBack} (the warning that says so) when the target's head was rolled back to the step's
+   * base and the step may run once more.
    */
-  record Streamed(Failures.Failure failure, PipeResult pipe, boolean retry) {
+  record Streamed(Failures.Failure failure, PipeResult pipe, Warning rolledBack) {
     /** The bytes the step moved. */
     long bytes() {
       return pipe.bytes();
+    }
+
+    /** The head was rolled back: the step may run once more. */
+    boolean retry() {
+      return rolledBack != null;
     }
   }
 
@@ -153,7 +158,7 @@ final class Streams {
       if (judge != null) { // a resume's is reported later: a refused token is no error once aborted
         Refusals.Verdict verdict = judge.judge(pr, f);
         if (verdict.retry()) {
-          return new Streamed(null, pr, true);
+          return new Streamed(null, pr, verdict.rolledBack());
         }
         f = verdict.failure();
         events.error(dataset, f.kind(), f.message(), f.blamed());
@@ -161,11 +166,11 @@ final class Streams {
       // The one end-of-step progress for this step: with its snapshots and the bytes moved.
       events.progress(
           dataset, dst, from, to, StepStatus.FAILED, pr.bytes(), estimate, rate, f.message());
-      return new Streamed(f, pr, false);
+      return new Streamed(f, pr, null);
     }
     route.target().created(dst);
     events.progress(dataset, dst, from, to, StepStatus.DONE, pr.bytes(), estimate, rate, label);
-    return new Streamed(null, pr, false);
+    return new Streamed(null, pr, null);
   }
 
   /** Best effort: OpenZFS's {@code send -nP} size; null where it is not supported (zfs-fuse). */

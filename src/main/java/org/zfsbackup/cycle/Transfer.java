@@ -363,7 +363,7 @@ final class Transfer {
       Streams.Streamed streamed = streams.step(dataset, dst, step, replace, true);
       total += streamed.bytes();
       if (streamed.retry()) { // the head was rolled back to the base: once more
-        warnings.add(events.warning(rolledBack(dataset, dst, step)));
+        warnings.add(events.warning(streamed.rolledBack()));
         streamed = streams.step(dataset, dst, step, replace, false);
         total += streamed.bytes();
       }
@@ -423,20 +423,6 @@ final class Transfer {
     List<ReplicationStep> withPart = new ArrayList<>(done);
     withPart.add(new ReplicationStep.Incremental(inc.from(), newest.get()));
     return withPart;
-  }
-
-  /** What the user must hear of a head rolled back to its base: what was written there is gone. */
-  private static Warning rolledBack(String dataset, String dst, ReplicationStep step) {
-    String base = step instanceof ReplicationStep.Incremental inc ? inc.from().toString() : "";
-    String msg =
-        dst
-            + " was written since "
-            + base
-            + " (mounted read-write?) and refused the incremental: rolled back to "
-            + base
-            + ", which discards what was written there (no snapshot destroyed); mount a"
-            + " backup read-only to browse it (README, Restoring)";
-    return new Warning(dataset, ErrorKind.TARGET_ROLLED_BACK, msg, null);
   }
 
   /**
