@@ -30,8 +30,9 @@ import org.zfsbackup.zfs.ZfsListing;
  *
  * <p>Each step returns what it did, warnings included; the events go out as things happen, through
  * {@link TransferEvents}. What a failed stream means is decided by {@link Failures}. The streams
- * are {@link Streams}', an interrupted receive is {@link Resumes}', and the parents, placeholder
- * marks and {@code canmount} on the target are {@link TargetChanges}'.
+ * are {@link Streams}', an interrupted receive is {@link Resumes}', the parents, placeholder marks
+ * and {@code canmount} on the target are {@link TargetChanges}', and the holds on the source are
+ * {@link TransferHolds}'.
  */
 final class Transfer {
   private static final Logger LOG = LoggerFactory.getLogger(Transfer.class);
@@ -64,7 +65,7 @@ final class Transfer {
   private final TransferContext.Scope scope;
   private final TransferContext.Route route;
   private final TransferEvents events;
-  private final Holds holds;
+  private final TransferHolds baseHolds;
   private final Streams streams;
   private final TargetChanges changes;
   private final Resumes resumes;
@@ -83,7 +84,7 @@ final class Transfer {
     this.route = context.route();
     this.events =
         new TransferEvents(scope.cycleId(), scope.sink(), route.phase(), route.sourceName());
-    this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
+    this.baseHolds = new TransferHolds(context, events);
     Refusals refusals =
         new Refusals(
             scope.runner(), route.target(), scope.shortTimeout(), route.raw(), route.source());
@@ -159,14 +160,11 @@ final class Transfer {
   }
 
   /**
-   * The newest snapshot of each dataset first held ({@link Holds#holdEarly}), then each dataset in
-   * turn, until a stop; then the holds that moved, in batches ({@link Holds#apply}).
+   * The newest snapshot of each dataset first held, then each dataset in turn, until a stop; then
+   * the holds that moved, in batches ({@link TransferHolds}).
    */
   private Result replicateAll(List<String> datasets, ZfsListing listing) {
-    Holds.Early early =
-        scope.holds() && !scope.dryRun() && !scope.control().stopRequested()
-            ? holds.holdEarly(toHoldEarly(datasets, listing))
-            : Holds.Early.NONE;
+    baseHolds.holdEarly(datasets, listing);
     List<DatasetResult> results = new ArrayList<>();
     List<Warning> warnings = new ArrayList<>();
     List<String> unheldBases = new ArrayList<>();
@@ -192,53 +190,8 @@ final class Transfer {
         moves.add(one.move());
       }
     }
-    // The early hold (before the loop) held each dataset's newest snapshot the target lacked, and
-    // up-to-date bases without any hold (the first cycle after migrating from a tool without
-    // holds, a hold someone released, one that failed before); a base held by anyone else is left
-    // alone: any hold stops zfs destroy. Now the bases the early hold missed (a dataset that ended
-    // on an older step, a hold that failed) are held, then the old bases released where their
-    // replacement is held, with the early holds that did not become a base: at most two calls for
-    // the whole transfer, not two per dataset. A crash before this point leaves the old bases
-    // held, and early holds on the new bases (fine) or on snapshots not sent yet, which the next
-    // cycle sends (they become bases) or, on OpenZFS, releases as stale.
-    Holds.Applied applied =
-        holds.apply(moves, unheldBases, early, early.notKept(keep), events::held);
-    applied.warnings().forEach(w -> warnings.add(events.warning(w)));
-    // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
-    // a base that moved while the agent was not running): released, so the source can prune.
-    // After apply: an old base whose replacement could not be held is in keep, and stays held;
-    // a dataset whose new base could not be held keeps every hold it has, which may be the only
-    // held snapshot of its chain (the hold failed in earlier cycles too).
-    applied.notHeld().forEach(keep::remove);
-    if (scope.holds() && !scope.dryRun()) {
-      holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
-    }
+    warnings.addAll(baseHolds.finish(moves, unheldBases, keep, listing));
     return new Result(results, warnings.stream().map(Warning::message).toList());
-  }
-
-  /**
-   * Each dataset's newest snapshot that the target does not have (it will be sent, and become the
-   * base), or that it has without any hold (an up-to-date base to hold). A dataset the push holds
-   * back is not sent.
-   */
-  private List<String> toHoldEarly(List<String> datasets, ZfsListing listing) {
-    List<String> snapshots = new ArrayList<>();
-    for (String d : datasets) {
-      List<Snapshot> snaps = listing.snapshots(d);
-      if (snaps.isEmpty() || route.heldBack().containsKey(d)) {
-        continue;
-      }
-      Snapshot latest = snaps.get(snaps.size() - 1);
-      String dst = route.mapping().apply(d);
-      boolean onTarget =
-          route.target().exists(dst)
-              && route.target().listing().snapshots(dst).stream()
-                  .anyMatch(t -> t.guid().equals(latest.guid()));
-      if (!onTarget || listing.unheld(d, latest.name())) {
-        snapshots.add(d + "@" + latest.name());
-      }
-    }
-    return snapshots;
   }
 
   /** A bug in one dataset's replication fails that dataset, not the cycle. */
@@ -357,7 +310,8 @@ final class Transfer {
       if (scope.control().forced()) {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped = events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
-        return new Replicated(stopped, warnings, null, null, moved(dataset, done));
+        return new Replicated(
+            stopped, warnings, null, null, baseHolds.moved(sourceListing, dataset, done));
       }
       boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
       Streams.Streamed streamed = streams.step(dataset, dst, step, replace, true);
@@ -372,7 +326,12 @@ final class Transfer {
         DatasetResult failed =
             events.failedResult(dataset, dst, f.kind(), total, plan, f.message());
         return new Replicated(
-            failed, warnings, null, null, moved(dataset, partly(dataset, dst, step, done)));
+            failed,
+            warnings,
+            null,
+            null,
+            baseHolds.moved(
+                sourceListing, dataset, baseHolds.partly(sourceListing, dataset, dst, step, done)));
       }
       if (replace) {
         changes.clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
@@ -386,57 +345,8 @@ final class Transfer {
     if (send.base() != null) {
       kept.add(send.base().name()); // its hold is moved (or, failing that, kept) by Holds.apply
     }
-    return new Replicated(sent, warnings, null, kept, moved(dataset, done));
-  }
-
-  /**
-   * {@code done}, and the part of a failed {@code -I} step the target kept: ZFS commits each
-   * snapshot of such a stream as it arrives, so one cut in the middle leaves the target a newer
-   * base than the step's {@code from}. Its hold must move there, or a pruner on the source could
-   * destroy that snapshot and the next cycle would find the target diverged. Asked of the target
-   * only when the step spans snapshots in between.
-   */
-  private List<ReplicationStep> partly(
-      String dataset, String dst, ReplicationStep step, List<ReplicationStep> done) {
-    if (!scope.holds() || !(step instanceof ReplicationStep.Incremental inc)) {
-      return done;
-    }
-    List<Snapshot> between =
-        sourceListing.snapshots(dataset).stream()
-            .filter(
-                s -> s.createtxg() > inc.from().createtxg() && s.createtxg() < inc.to().createtxg())
-            .toList();
-    if (between.isEmpty()) {
-      return done;
-    }
-    Set<String> kept = new HashSet<>();
-    route
-        .target()
-        .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
-        .orElse(List.of())
-        .forEach(s -> kept.add(s.guid()));
-    Optional<Snapshot> newest =
-        between.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
-    if (newest.isEmpty()) {
-      return done;
-    }
-    List<ReplicationStep> withPart = new ArrayList<>(done);
-    withPart.add(new ReplicationStep.Incremental(inc.from(), newest.get()));
-    return withPart;
-  }
-
-  /**
-   * The hold to move once the transfer ends, when holds are on and a step went through. An old base
-   * that no one holds (its own hold failed in an earlier cycle) has no hold to release, nor one
-   * that could be said to stay in place.
-   */
-  private Holds.Move moved(String dataset, List<ReplicationStep> done) {
-    Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
-    boolean unheldBase =
-        m != null
-            && m.released() != null
-            && sourceListing.unheld(dataset, Holds.nameOf(m.released()));
-    return unheldBase ? new Holds.Move(m.held(), null) : m;
+    return new Replicated(
+        sent, warnings, null, kept, baseHolds.moved(sourceListing, dataset, done));
   }
 
   private List<DatasetResult> failAll(

@@ -1,0 +1,153 @@
+package org.zfsbackup.cycle;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Snapshot;
+import org.zfsbackup.zfs.ZfsListing;
+
+/**
+ * One {@link Transfer}'s holds on its source side ({@link Holds} does the calls): the early hold of
+ * each dataset's newest snapshot before the streams, the base each dataset ends on (a cut {@code
+ * -I}'s included), and the end of the pass: the holds that moved, and the stale ones. Confined to
+ * the thread that runs its transfer.
+ */
+final class TransferHolds {
+  private final TransferContext.Scope scope;
+  private final TransferContext.Route route;
+  private final TransferEvents events;
+  private final Holds holds;
+  private Holds.Early early = Holds.Early.NONE;
+
+  TransferHolds(TransferContext context, TransferEvents events) {
+    this.scope = context.scope();
+    this.route = context.route();
+    this.events = events;
+    this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
+  }
+
+  /** Before the streams ({@link Holds#holdEarly}): not in a dry run, nor after a stop. */
+  void holdEarly(List<String> datasets, ZfsListing listing) {
+    if (scope.holds() && !scope.dryRun() && !scope.control().stopRequested()) {
+      early = holds.holdEarly(toHoldEarly(datasets, listing));
+    }
+  }
+
+  /**
+   * The end of the pass; returns its warnings, published.
+   *
+   * @param keep per dataset that ended sent or up to date, the snapshots whose holds stay
+   */
+  List<Warning> finish(
+      List<Holds.Move> moves,
+      List<String> unheldBases,
+      Map<String, Set<String>> keep,
+      ZfsListing listing) {
+    List<Warning> warnings = new ArrayList<>();
+    // The early hold (before the loop) held each dataset's newest snapshot the target lacked, and
+    // up-to-date bases without any hold (the first cycle after migrating from a tool without
+    // holds, a hold someone released, one that failed before); a base held by anyone else is left
+    // alone: any hold stops zfs destroy. Now the bases the early hold missed (a dataset that ended
+    // on an older step, a hold that failed) are held, then the old bases released where their
+    // replacement is held, with the early holds that did not become a base: at most two calls for
+    // the whole transfer, not two per dataset. A crash before this point leaves the old bases
+    // held, and early holds on the new bases (fine) or on snapshots not sent yet, which the next
+    // cycle sends (they become bases) or, on OpenZFS, releases as stale.
+    Holds.Applied applied =
+        holds.apply(moves, unheldBases, early, early.notKept(keep), events::held);
+    applied.warnings().forEach(w -> warnings.add(events.warning(w)));
+    // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
+    // a base that moved while the agent was not running): released, so the source can prune.
+    // After apply: an old base whose replacement could not be held is in keep, and stays held;
+    // a dataset whose new base could not be held keeps every hold it has, which may be the only
+    // held snapshot of its chain (the hold failed in earlier cycles too).
+    applied.notHeld().forEach(keep::remove);
+    if (scope.holds() && !scope.dryRun()) {
+      holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
+    }
+    return warnings;
+  }
+
+  /**
+   * Each dataset's newest snapshot that the target does not have (it will be sent, and become the
+   * base), or that it has without any hold (an up-to-date base to hold). A dataset the push holds
+   * back is not sent.
+   */
+  private List<String> toHoldEarly(List<String> datasets, ZfsListing listing) {
+    List<String> snapshots = new ArrayList<>();
+    for (String d : datasets) {
+      List<Snapshot> snaps = listing.snapshots(d);
+      if (snaps.isEmpty() || route.heldBack().containsKey(d)) {
+        continue;
+      }
+      Snapshot latest = snaps.get(snaps.size() - 1);
+      String dst = route.mapping().apply(d);
+      boolean onTarget =
+          route.target().exists(dst)
+              && route.target().listing().snapshots(dst).stream()
+                  .anyMatch(t -> t.guid().equals(latest.guid()));
+      if (!onTarget || listing.unheld(d, latest.name())) {
+        snapshots.add(d + "@" + latest.name());
+      }
+    }
+    return snapshots;
+  }
+
+  /**
+   * {@code done}, and the part of a failed {@code -I} step the target kept: ZFS commits each
+   * snapshot of such a stream as it arrives, so one cut in the middle leaves the target a newer
+   * base than the step's {@code from}. Its hold must move there, or a pruner on the source could
+   * destroy that snapshot and the next cycle would find the target diverged. Asked of the target
+   * only when the step spans snapshots in between.
+   */
+  List<ReplicationStep> partly(
+      ZfsListing sourceListing,
+      String dataset,
+      String dst,
+      ReplicationStep step,
+      List<ReplicationStep> done) {
+    if (!scope.holds() || !(step instanceof ReplicationStep.Incremental inc)) {
+      return done;
+    }
+    List<Snapshot> between =
+        sourceListing.snapshots(dataset).stream()
+            .filter(
+                s -> s.createtxg() > inc.from().createtxg() && s.createtxg() < inc.to().createtxg())
+            .toList();
+    if (between.isEmpty()) {
+      return done;
+    }
+    Set<String> kept = new HashSet<>();
+    route
+        .target()
+        .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
+        .orElse(List.of())
+        .forEach(s -> kept.add(s.guid()));
+    Optional<Snapshot> newest =
+        between.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
+    if (newest.isEmpty()) {
+      return done;
+    }
+    List<ReplicationStep> withPart = new ArrayList<>(done);
+    withPart.add(new ReplicationStep.Incremental(inc.from(), newest.get()));
+    return withPart;
+  }
+
+  /**
+   * The hold to move once the transfer ends, when holds are on and a step went through. An old base
+   * that no one holds (its own hold failed in an earlier cycle) has no hold to release, nor one
+   * that could be said to stay in place.
+   */
+  Holds.Move moved(ZfsListing sourceListing, String dataset, List<ReplicationStep> done) {
+    Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
+    boolean unheldBase =
+        m != null
+            && m.released() != null
+            && sourceListing.unheld(dataset, Holds.nameOf(m.released()));
+    return unheldBase ? new Holds.Move(m.held(), null) : m;
+  }
+}
