@@ -187,7 +187,7 @@ class AgentTest {
   @Test
   void handle_suspendWhenIdle_goesOfflineDisconnectsThenRunsPowerAndComesBackIdle() {
     send("suspend");
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "back online");
+    awaitBackOnline("back online");
     assertSubsequence(
         List.of(
             "state suspending",
@@ -250,7 +250,7 @@ class AgentTest {
     assertFalse(timeline.contains("availability offline"));
     assertFalse(timeline.contains("disconnect"));
     engine.release();
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     JsonNode result = mqtt.json(T.result()).get(0);
     assertEquals("suspended", result.get("outcome").asText());
     assertEquals(1, result.at("/datasets/sent").asInt(), "the stream in flight finished");
@@ -427,7 +427,7 @@ class AgentTest {
     send("{\"command\": \"suspend\", \"force\": true}");
     await(() -> power.calls.size() == 1, "power-down");
     assertTrue(engine.lastControl().forced());
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     assertEquals(1, power.calls.size());
   }
 
@@ -458,7 +458,7 @@ class AgentTest {
     assertTrue(power.awaitCalled(10));
     deliver("run", before); // arrived while the power command runs
     power.wake();
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     deliver("run", before); // queued before the power-down, handled after the resume
     int states = mqtt.on(T.state()).size();
     send("status");
@@ -479,7 +479,7 @@ class AgentTest {
     send("cancel");
     send("status");
     power.wake();
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     await(() -> errors("command_refused") == 2, "both refused");
     assertTrue(
         mqtt.json(T.error()).stream()
@@ -524,7 +524,10 @@ class AgentTest {
   void powerDown_commandCannotStart_reportsErrorAfterReconnectAndIsIdle() {
     power.startFails = new IllegalStateException("no such command");
     send("suspend");
-    await(() -> errors("power_failed") == 1, "power error");
+    // online comes after the kept error: wait for it too
+    await(
+        () -> errors("power_failed") == 1 && count("availability online") == 2,
+        "power error, then online");
     JsonNode error = mqtt.last(T.error());
     assertEquals(
         "the power command could not run: java.lang.IllegalStateException: no such command",
@@ -538,7 +541,10 @@ class AgentTest {
   void powerDown_commandFails_reportsErrorAfterReconnectAndIsIdle() {
     power.exitCode = 1;
     send("suspend");
-    await(() -> errors("power_failed") == 1, "power error");
+    // online comes after the kept error: wait for it too
+    await(
+        () -> errors("power_failed") == 1 && count("availability online") == 2,
+        "power error, then online");
     JsonNode error = mqtt.last(T.error());
     assertEquals(1, error.get("exit_code").asInt());
     assertTrue(error.get("stderr").asText().contains("Access denied"));
@@ -586,7 +592,9 @@ class AgentTest {
       throws Exception {
     power.clocks.goesDown = false;
     send("suspend");
-    await(() -> errors("power_failed") == 1, "power_failed");
+    await(
+        () -> errors("power_failed") == 1 && count("availability online") == 2,
+        "power_failed, then online");
     long offlineFor = mqtt.connectedAt - power.returnedAt;
     assertTrue(
         offlineFor >= settle.toNanos(),
@@ -631,7 +639,7 @@ class AgentTest {
     assertFalse(mqtt.connected());
     int mark = timeline.size();
     power.clocks.sleep(Duration.ofMinutes(10)); // suspended, then woken by wake-on-LAN
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     await(() -> discoveryCount() == 2 * ENTITIES, "republished");
     List<String> after = List.copyOf(timeline).subList(mark, timeline.size());
     assertEquals(
@@ -684,7 +692,7 @@ class AgentTest {
     }
     await(() -> power.calls.size() == 1, "power-down after the lock was let go");
     assertSubsequence(List.of("state suspending", "availability offline", "disconnect", "power"));
-    await(() -> mqtt.connection() == 2 && "idle".equals(state()), "resumed");
+    awaitBackOnline("resumed");
     // Let go after the resume: a cron run can start again.
     CycleLock.Attempt again = CycleLock.tryAcquire(lockFile());
     assertTrue(again instanceof CycleLock.Acquired, again.toString());
@@ -1158,8 +1166,9 @@ class AgentTest {
         () ->
             errors("diverged") == 1
                 && mqtt.json(T.event()).stream()
-                    .anyMatch(e -> e.get("event_type").asText().equals("failed")),
-        "the error and the end event, after the reconnect");
+                    .anyMatch(e -> e.get("event_type").asText().equals("failed"))
+                && count("availability online") == 2,
+        "the error and the end event, then online, after the reconnect");
     assertSubsequence(
         List.of(
             "dropped error diverged",
@@ -1412,6 +1421,23 @@ class AgentTest {
     startBlockedCycle();
     send("suspend");
     await(() -> "suspending".equals(state()), "suspending");
+  }
+
+  /**
+   * Reconnected once and idle, with everything of the reconnect published up to {@code online} (the
+   * state comes first, the kept messages and {@code online} after it).
+   */
+  void awaitBackOnline(String what) {
+    await(
+        () -> {
+          List<String> t = List.copyOf(timeline);
+          int c = t.lastIndexOf("connect");
+          return mqtt.connection() == 2
+              && "idle".equals(state())
+              && c >= 0
+              && t.subList(c, t.size()).contains("availability online");
+        },
+        what);
   }
 
   void send(String payload) {
