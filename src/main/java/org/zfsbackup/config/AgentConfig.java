@@ -73,10 +73,10 @@ public record AgentConfig(
 
   /** argv prefixes, never run through a shell. {@code pv} counts bytes; empty = Java relay. */
   public record CommandsConfig(
-      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
-      @Check(Rule.NON_EMPTY) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]")
+      @Check({Rule.NON_EMPTY, Rule.ARGV}) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
+      @Check({Rule.NON_EMPTY, Rule.ARGV}) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]")
           List<String> ssh,
-      @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
+      @Check(Rule.ARGV) @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
 
   /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
   public record PullConfig(
@@ -119,7 +119,7 @@ public record AgentConfig(
    *     run} from cron) before it gives up
    */
   public record PowerConfig(
-      @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command,
+      @Check(Rule.ARGV) @JsonProperty(defaultValue = "[systemctl, poweroff]") List<String> command,
       @Check(Rule.SECONDS) @JsonProperty(value = "settle_s", defaultValue = "60") Duration settle,
       @Check(Rule.SECONDS) @JsonProperty(value = "lock_wait_s", defaultValue = "3600")
           Duration lockWait) {}

@@ -122,6 +122,9 @@ final class ConfigBinder {
       for (int i = 0;
           value instanceof ArrayNode list && t.isCollectionLikeType() && i < list.size();
           i++) {
+        if (list.get(i).isNumber() && List.of(rules(check)).contains(Rule.ARGV)) {
+          list.set(i, TextNode.valueOf(list.get(i).asText()));
+        }
         check(list.get(i), at + "[" + i + "]", check, false);
         if (list.get(i) instanceof ObjectNode object && t.getContentType().isRecordType()) {
           complete(object, t.getContentType(), at + "[" + i + "]");
@@ -149,9 +152,13 @@ final class ConfigBinder {
     } else if (value != null && value.isTextual() && value.asText().isBlank()) {
       problems.add(at, "must not be empty");
     }
-    for (Rule rule : value == null || check == null ? new Rule[0] : check.value()) {
+    for (Rule rule : value == null ? new Rule[0] : rules(check)) {
       Optional.ofNullable(ConfigRules.problem(rule, value)).ifPresent(p -> problems.add(at, p));
     }
+  }
+
+  private static Rule[] rules(Check check) {
+    return check == null ? new Rule[0] : check.value();
   }
 
   /** An override's string as the key's type: int, bool, list (JSON or a,b,c), mapping (JSON). */

@@ -58,8 +58,12 @@ final class ConfigRules {
     COUNT,
     TIME_FROM("creation|name", "creation or name"),
     TIME_ZONE,
-    /** A {@code zfs receive} option the agent leaves to the user: not -F, -d, -e (see below). */
-    RECEIVE_OPTION;
+    /**
+     * A {@code zfs receive} option the agent leaves to the user: not -F, -n, -d, -e (see below).
+     */
+    RECEIVE_OPTION,
+    /** A command's argv: a number in it ({@code [rtcwake, -s, 3600]}) is taken as its text. */
+    ARGV;
 
     private final Pattern pattern;
     private final String what;
@@ -88,6 +92,7 @@ final class ConfigRules {
     int n = value.canConvertToInt() ? value.asInt() : 0;
     return switch (rule) {
       case HOST, USER, LOG_LEVEL, TIME_FROM -> null; // by pattern, above
+      case ARGV -> null; // numbers made text by the binder
       case DATASET -> DatasetName.problem(s).orElse(null);
       case PORT -> n >= 1 && n <= 65535 ? null : s + " is out of range 1..65535";
       case SECONDS ->
@@ -113,6 +118,8 @@ final class ConfigRules {
           "missing: a password is given, and MQTT sends a password only with a user name");
     }
     String pullTarget = c.pull() == null ? null : valid(c.pull().target());
+    String localPush = // a push without host receives on this machine
+        c.push().filter(p -> p.host().isEmpty()).map(p -> valid(p.target())).orElse(null);
     List<SourceConfig> sources =
         c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
     Map<String, String> seen = new HashMap<>();
@@ -134,15 +141,23 @@ final class ConfigRules {
         String message = "duplicate source name '%s' (also %s)".formatted(s.name(), first);
         problems.add(at + ".name", message + hint.formatted("a distinct name"));
       }
-      // A local source overlapping the backup root would back up its own backups, forever.
+      // A local source overlapping the backups (or a local push's copies) would copy them, forever.
       List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
-      for (int j = 0; pullTarget != null && j < local.size(); j++) {
-        if (overlap(local.get(j), pullTarget)) {
-          problems.add(
-              at + ".datasets[" + j + "]",
-              ("'%s' overlaps pull.target '%s': a local"
-                      + " source cannot contain or be inside the backup root")
-                  .formatted(local.get(j), pullTarget));
+      for (int j = 0; j < local.size(); j++) {
+        for (String[] root :
+            new String[][] {{"pull.target", pullTarget}, {"push.target", localPush}}) {
+          if (overlap(local.get(j), root[1])) {
+            problems.add(
+                at + ".datasets[" + j + "]",
+                "'%s' overlaps %s '%s': a local source cannot contain or be inside %s"
+                    .formatted(
+                        local.get(j),
+                        root[0],
+                        root[1],
+                        root[0].equals("push.target")
+                            ? "what a push without host receives"
+                            : "the backup root"));
+          }
         }
       }
     }
@@ -183,7 +198,7 @@ final class ConfigRules {
    * The contract's rules hold whatever the file says: a receive never destroys ({@code -F} would
    * roll the target back and destroy its newer snapshots, zfs-receive(8); the agent gives it only
    * to replace its own empty placeholder), and a dataset lands at the path the contract maps it to
-   * ({@code -d} and {@code -e} would move it).
+   * ({@code -d} and {@code -e} would move it), and a receive receives ({@code -n} would not).
    */
   private static String receiveOptionProblem(String option) {
     if (!option.matches("-[A-Za-z]+")) {
@@ -193,6 +208,11 @@ final class ConfigRules {
           + option
           + "': -F would let a receive destroy the target's newer snapshots (the"
           + " agent adds it only to replace its own empty placeholder); remove it";
+    } else if (option.contains("n")) {
+      return "'"
+          + option
+          + "': -n receives nothing, yet every dataset would be reported sent (to see what a"
+          + " cycle would do, use plan); remove it";
     } else if (option.contains("d") || option.contains("e")) {
       return "'"
           + option
@@ -241,14 +261,17 @@ final class ConfigRules {
   }
 
   private static boolean overlap(String a, String b) {
-    return a != null && DatasetName.overlap(a, b);
+    return a != null && b != null && DatasetName.overlap(a, b);
   }
 
   /** Only {@code tcp://host[:port]} and {@code ssl://host[:port]}, which is what Paho accepts. */
   static String urlProblem(String url) {
     URI uri;
+    if (!url.equals(url.strip())) {
+      return "has spaces around it (Paho refuses them)";
+    }
     try {
-      uri = new URI(url.trim());
+      uri = new URI(url);
     } catch (URISyntaxException e) {
       return "not a valid URL (expected tcp://host:port or ssl://host:port)";
     }
@@ -263,10 +286,10 @@ final class ConfigRules {
       return "no host in the URL (expected " + scheme + "://host:port)";
     } else if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
       return "port " + uri.getPort() + " is out of range 1..65535";
-    } else if ((path != null && !path.isEmpty() && !path.equals("/"))
+    } else if ((path != null && !path.isEmpty())
         || uri.getRawQuery() != null
         || uri.getRawFragment() != null) {
-      return "only scheme, host and port are allowed (no path or query)";
+      return "only scheme, host and port are allowed (no path, not even a trailing '/', no query)";
     }
     return null;
   }

@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * Reads the raw tree with Vert.x Config: the file ({@link StrictFormat}), then environment
@@ -57,8 +59,13 @@ final class ConfigSources {
                     .setType("file")
                     .setFormat(StrictFormat.NAME)
                     .setConfig(store.put("json", json)));
-    overrides(options, env, "ZFS_BACKUP_AGENT_", "__", "environment variable ", problems);
-    overrides(options, properties, "zfs-backup-agent.", "\\.", "system property ", problems);
+    // One tree for both, in order: a property's key lands on the environment's whole mapping.
+    JsonObject whole = new JsonObject();
+    JsonObject merged = new JsonObject();
+    overrides(whole, merged, env, "ZFS_BACKUP_AGENT_", "__", "environment variable ", problems);
+    overrides(whole, merged, properties, "zfs-backup-agent.", "\\.", "system property ", problems);
+    options.addStore(new ConfigStoreOptions().setType("json").setConfig(whole));
+    options.addStore(new ConfigStoreOptions().setType("json").setConfig(merged));
     return retrieve(file, json, options);
   }
 
@@ -86,7 +93,10 @@ final class ConfigSources {
       while (t.getCause() != null && t.getCause() != t) {
         t = t.getCause();
       }
-      String m = String.valueOf(t.getMessage()).strip().replaceAll("in '(string|reader)', ", "at ");
+      String m =
+          t instanceof MarkedYAMLException y
+              ? yamlProblem(y) // not its message: that quotes the line, which may hold a secret
+              : String.valueOf(t.getMessage()).strip();
       String cannot = "cannot parse it as " + (json ? "JSON: " : "YAML: ");
       throw new ConfigException(cannot + m.replaceAll("\\s*\\n\\s*", " "));
     } catch (TimeoutException e) {
@@ -101,20 +111,32 @@ final class ConfigSources {
   }
 
   /**
-   * Adds the overrides in {@code values} as stores over the file: {@code prefix} + the key path,
-   * levels joined by {@code separator} ({@code ZFS_BACKUP_AGENT_MQTT__URL}: {@code mqtt.url}); the
-   * string is converted by {@link ConfigBinder}. A mapping given whole (JSON) and a key below it:
-   * the mapping replaces the file's, then the key applies on top of it.
+   * What and where, e.g. "found character '@' that cannot start any token at line 4, column 13".
+   */
+  private static String yamlProblem(MarkedYAMLException e) {
+    String context = e.getContext() == null ? "" : e.getContext() + ": ";
+    Mark at = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+    String where =
+        at == null ? "" : " at line %d, column %d".formatted(at.getLine() + 1, at.getColumn() + 1);
+    return context + e.getProblem() + where;
+  }
+
+  /**
+   * Adds the overrides in {@code values} to {@code merged}, which goes over the file: {@code
+   * prefix} + the key path, levels joined by {@code separator} ({@code ZFS_BACKUP_AGENT_MQTT__URL}:
+   * {@code mqtt.url}); the string is converted by {@link ConfigBinder}. A mapping given whole
+   * (JSON) and a key below it: the mapping replaces the file's (in {@code whole}, which goes
+   * first), then the key applies on top of it. A whole value that is no JSON mapping stays a
+   * string, reported by the binder; the key below it is not applied.
    */
   private static void overrides(
-      ConfigRetrieverOptions options,
+      JsonObject whole,
+      JsonObject merged,
       Map<String, String> values,
       String prefix,
       String separator,
       String kind,
       Problems problems) {
-    JsonObject whole = new JsonObject();
-    JsonObject merged = new JsonObject();
     for (Map.Entry<String, String> e : new TreeMap<>(values).entrySet()) {
       String name = e.getKey();
       if (!name.startsWith(prefix) || name.equals(ConfigLoader.PASSWORD_ENV)) {
@@ -132,22 +154,26 @@ final class ConfigSources {
         continue;
       }
       JsonObject node = merged;
-      for (int i = 0; i < keys.length - 1; node = node.getJsonObject(keys[i++])) {
+      for (int i = 0; node != null && i < keys.length - 1; node = node.getJsonObject(keys[i++])) {
         if (node.getValue(keys[i]) instanceof String given) { // a whole mapping, given above
+          JsonNode json = ConfigBinder.json(given);
+          if (json == null || !json.isObject()) {
+            node = null; // not a mapping: the binder reports it, under its own name
+            break;
+          }
           // It replaces the file's mapping first (unless a mapping above it does so already).
           JsonPointer.create()
               .append(List.of(keys).subList(0, i + 1))
               .writeJson(whole, given, true);
-          JsonNode json = ConfigBinder.json(given);
-          node.put(keys[i], new JsonObject(json != null && json.isObject() ? json + "" : "{}"));
-        } else if (node.getValue(keys[i]) == null) {
+          node.put(keys[i], new JsonObject(json.toString()));
+        } else if (!(node.getValue(keys[i]) instanceof JsonObject)) {
           node.put(keys[i], new JsonObject());
         }
       }
-      node.put(keys[keys.length - 1], e.getValue());
-      problems.origin(String.join(".", keys), kind + name);
+      if (node != null) {
+        node.put(keys[keys.length - 1], e.getValue());
+        problems.origin(String.join(".", keys), kind + name);
+      }
     }
-    options.addStore(new ConfigStoreOptions().setType("json").setConfig(whole));
-    options.addStore(new ConfigStoreOptions().setType("json").setConfig(merged));
   }
 }

@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Every configuration problem, each prefixed with its key path, so that one run reports all of
@@ -24,7 +25,17 @@ final class Problems {
   /** Adds {@code path: message}; {@code message} must never contain a secret value. */
   void add(String path, String message) {
     if (problems.stream().noneMatch(p -> below(p[0], path) || below(path, p[0]))) {
-      String origin = originOf(path);
+      // Else an override below it: a misspelt level above the key it set, a list made a mapping.
+      String origin =
+          Optional.ofNullable(originOf(path))
+              .orElseGet(
+                  () ->
+                      origins.keySet().stream()
+                          .filter(o -> below(o, path))
+                          .sorted()
+                          .findFirst()
+                          .map(origins::get)
+                          .orElse(null));
       problems.add(new String[] {path, message + (origin == null ? "" : " (from " + origin + ")")});
     }
   }

@@ -367,6 +367,105 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void load_wholeMappingFromEnvAndKeyBelowFromProperty_bothApply() throws IOException {
+    String yaml = BASE + "replication:\n  connect_timeout_s: 9\n";
+
+    AgentConfig c =
+        load(
+            yaml,
+            Map.of("ZFS_BACKUP_AGENT_REPLICATION", "{\"connect_timeout_s\": 7}"),
+            Map.of("zfs-backup-agent.replication.command_timeout_s", "50"));
+
+    assertEquals(Duration.ofSeconds(7), c.replication().connectTimeout(), "the environment's");
+    assertEquals(Duration.ofSeconds(50), c.replication().commandTimeout(), "the property's");
+  }
+
+  @Test
+  void load_wholeMappingThatIsNoJsonMapping_withKeyBelow_isReportedNotEmptied() throws IOException {
+    for (String given : List.of("{\"connect_timeout_s\": 7", "[1]", "fast")) {
+      ConfigException e =
+          assertThrows(
+              ConfigException.class,
+              () ->
+                  load(
+                      BASE,
+                      Map.of(
+                          "ZFS_BACKUP_AGENT_REPLICATION",
+                          given,
+                          "ZFS_BACKUP_AGENT_REPLICATION__HOLDS",
+                          "false"),
+                      Map.of()));
+
+      assertEquals(
+          List.of(
+              "replication: expected a mapping, got a string"
+                  + " (from environment variable ZFS_BACKUP_AGENT_REPLICATION)"),
+          e.problems(),
+          given);
+    }
+  }
+
+  @Test
+  void load_problemAboveAnOverride_namesTheOverride() throws IOException {
+    String yaml = BASE + "retention:\n  backup:\n    daily: 7\n";
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () ->
+                load(
+                    yaml,
+                    Map.of(
+                        "ZFS_BACKUP_AGENT_MQTT__HOME_ASISTANT__ENABLED", "false",
+                        "ZFS_BACKUP_AGENT_PULL__SOURCES__PORT", "22",
+                        "ZFS_BACKUP_AGENT_RETENTION__BACKUP__DAILY", "0"),
+                    Map.of("zfs-backup-agent.replicaton.holds", "false")));
+
+    String m = e.getMessage();
+    assertTrue(
+        m.contains("mqtt.home_asistant: unknown key")
+            && m.contains(
+                "(from environment variable ZFS_BACKUP_AGENT_MQTT__HOME_ASISTANT__ENABLED)"),
+        m);
+    assertTrue(
+        m.contains(
+            "pull.sources: expected a list, got a mapping (from environment variable"
+                + " ZFS_BACKUP_AGENT_PULL__SOURCES__PORT)"),
+        m);
+    assertTrue(
+        m.contains("(from environment variable ZFS_BACKUP_AGENT_RETENTION__BACKUP__DAILY)"), m);
+    assertTrue(m.contains("(from system property zfs-backup-agent.replicaton.holds)"), m);
+  }
+
+  @Test
+  void load_yamlThatDoesNotParse_isReportedWithoutQuotingTheLine() throws IOException {
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  password: @" + SECRET + "\n");
+
+    ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
+
+    assertTrue(e.getMessage().contains("cannot parse it as YAML"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("found character '@' that cannot start any token")
+            && e.getMessage().endsWith("at line 3, column 13"),
+        e.getMessage());
+    assertFalse(e.getMessage().contains(SECRET), e.getMessage());
+    assertFalse(e.getMessage().contains("password"), e.getMessage());
+  }
+
+  @Test
+  void load_numbersInArgv_areTakenAsText() {
+    AgentConfig c =
+        ConfigLoader.load(
+            Path.of("src/test/resources/config/valid/argv-numbers.yaml"), Map.of(), Map.of());
+
+    assertEquals(List.of("ionice", "-c", "3", "nice", "-n", "19", "zfs"), c.commands().zfs());
+    assertEquals(List.of("ssh", "-4", "-o", "BatchMode=yes"), c.commands().ssh());
+    assertEquals(List.of("rtcwake", "-m", "mem", "-s", "3600"), c.power().command());
+  }
+
+  @Test
   void load_everyKindOfProblem_isReportedInOneRun() throws IOException {
     String yaml =
         BASE.replace(
