@@ -1,13 +1,20 @@
 package org.zfsbackup.cycle;
 
+import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
+
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
  * One backup cycle at a time per configuration, across processes: a {@code run} from cron and the
@@ -42,6 +49,12 @@ public final class CycleLock implements AutoCloseable {
     return stateFile.resolveSibling(stateFile.getFileName() + ".lock");
   }
 
+  /**
+   * Locks {@code file}, creating it if needed. The state directory may belong to the agent's own
+   * user while root runs {@code run} from cron: a symlink there is never followed, a file that is
+   * not a regular one (a FIFO) never locked, and only a file this call created has its mode changed
+   * (see {@link #shareWithOtherUsers}).
+   */
   public static Attempt tryAcquire(Path file) {
     FileChannel channel = null;
     try {
@@ -49,8 +62,24 @@ public final class CycleLock implements AutoCloseable {
       if (dir != null) {
         Files.createDirectories(dir);
       }
-      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-      shareWithOtherUsers(file);
+      boolean created = false;
+      try {
+        channel = FileChannel.open(file, Set.of(CREATE_NEW, READ, WRITE, NOFOLLOW_LINKS));
+        created = true;
+      } catch (FileAlreadyExistsException e) {
+        if (!Files.isRegularFile(file, NOFOLLOW_LINKS)) {
+          return new Unavailable(file, "it is not a regular file (a symlink?): remove it");
+        }
+        // Read and write: opening a FIFO swapped in meanwhile does not block, and is refused below.
+        channel = FileChannel.open(file, Set.of(READ, WRITE, NOFOLLOW_LINKS));
+        if (!Files.isRegularFile(file, NOFOLLOW_LINKS)) {
+          channel.close();
+          return new Unavailable(file, "it is not a regular file: remove it");
+        }
+      }
+      if (created) {
+        shareWithOtherUsers(file);
+      }
       FileLock lock = channel.tryLock();
       if (lock == null) {
         channel.close();
@@ -68,14 +97,18 @@ public final class CycleLock implements AutoCloseable {
 
   /**
    * A root {@code run} from cron and an agent running as its own user lock the same file: let both
-   * open it for writing (it stays empty; the directory's own mode still decides who gets in). Only
-   * the owner can change it; anyone else leaves it as it is.
+   * open it for writing (it stays empty; the directory's own mode still decides who gets in). Done
+   * by the process that created it, never through a symlink.
    */
   private static void shareWithOtherUsers(Path file) {
+    PosixFileAttributeView view =
+        Files.getFileAttributeView(file, PosixFileAttributeView.class, NOFOLLOW_LINKS);
     try {
-      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
-    } catch (IOException | UnsupportedOperationException | SecurityException e) {
-      // not the owner, or not a POSIX file system: as it is
+      if (view != null) { // else not a POSIX file system: as it is
+        view.setPermissions(PosixFilePermissions.fromString("rw-rw-rw-"));
+      }
+    } catch (IOException | SecurityException e) {
+      // replaced meanwhile by a symlink, which is not followed: as it is
     }
   }
 

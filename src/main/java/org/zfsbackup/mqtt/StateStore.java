@@ -3,11 +3,13 @@ package org.zfsbackup.mqtt;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -44,12 +46,18 @@ final class StateStore {
 
   /** Reads the file; a missing or unreadable one is logged and treated as a first start. */
   Saved load() {
-    if (!Files.exists(file)) {
+    if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
       log.info("no state file at {} yet: no backup recorded so far", file);
       return Saved.NONE;
     }
     try {
-      JsonNode root = Payloads.JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+      if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) { // never read through a symlink
+        throw new IOException("not a regular file; the agent writes one there at the next save");
+      }
+      JsonNode root;
+      try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+        root = Payloads.JSON.readTree(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      }
       if (!root.isObject()) { // an empty file too: said, not taken for a first start in silence
         throw new IOException(root.isMissingNode() ? "empty" : "not a JSON object");
       }

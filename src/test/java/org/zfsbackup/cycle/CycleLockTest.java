@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -202,6 +204,39 @@ class CycleLockTest {
         assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
       assertEquals(file, CycleLock.fileFor(dir.resolve("a/state.json")));
     }
+  }
+
+  @Test
+  void tryAcquire_createsTheFileForEveryUser() throws Exception {
+    Path file = dir.resolve("state.json.lock");
+    try (CycleLock lock =
+        assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
+      assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+    }
+  }
+
+  /**
+   * The state directory may be the agent user's while root runs {@code run}: a symlink planted
+   * there must not make root create or chmod its target, and a FIFO must not hang it.
+   */
+  @Test
+  void tryAcquire_symlinkOrFifo_isRefusedAndItsTargetLeftAlone() throws Exception {
+    Path victim = Files.writeString(dir.resolve("victim"), "root only");
+    Files.setPosixFilePermissions(victim, PosixFilePermissions.fromString("rw-------"));
+    Path planted = Files.createSymbolicLink(dir.resolve("state.json.lock"), victim);
+    Path dangling =
+        Files.createSymbolicLink(dir.resolve("state.json.agent.lock"), dir.resolve("created"));
+    Path fifo = dir.resolve("other.lock");
+    assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+
+    for (Path file : List.of(planted, dangling, fifo)) {
+      CycleLock.Unavailable u =
+          assertInstanceOf(
+              CycleLock.Unavailable.class, CycleLock.tryAcquire(file), file.toString());
+      assertTrue(u.why().contains("not a regular file"), u.why());
+    }
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(victim)));
+    assertFalse(Files.exists(dir.resolve("created")), "nothing created through the symlink");
   }
 
   @Test

@@ -52,6 +52,18 @@ class StateStoreTest {
     assertEquals("success", store.load().lastResult().orElseThrow().get("outcome").asText());
   }
 
+  /** A symlink planted in a state directory another user owns is not read through. */
+  @Test
+  void load_symlink_isNotFollowed() throws Exception {
+    StateStore elsewhere = new StateStore(dir.resolve("elsewhere.json"));
+    elsewhere.save(
+        Instant.parse("2026-11-27T02:10:00Z"),
+        Payloads.JSON.createObjectNode().put("outcome", "success"));
+    Path file = Files.createSymbolicLink(dir.resolve("state.json"), dir.resolve("elsewhere.json"));
+
+    assertEquals(StateStore.Saved.NONE, new StateStore(file).load());
+  }
+
   @Test
   void load_corruptFile_returnsNothing() throws Exception {
     Path file = dir.resolve("state.json");
