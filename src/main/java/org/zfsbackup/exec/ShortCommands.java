@@ -54,9 +54,13 @@ final class ShortCommands {
     }
     String stdout = out.await();
     String stderr = err.await();
-    if (out.overflowed) {
+    if (out.overflowed || out.noMemory) {
       // Cut output is wrong output (a listing missing its last datasets): a failure, never data.
-      String why = "its output exceeded " + maxStdout + " bytes and was discarded";
+      String why =
+          out.noMemory
+              ? "the agent ran out of memory holding its output (a larger heap, -Xmx, or a"
+                  + " smaller replication.parallel_sources helps); the output was discarded"
+              : "its output exceeded " + maxStdout + " bytes and was discarded";
       return new ProcessResult(argv, -1, "", (stderr + "\n" + why).strip(), false, !finished);
     }
     return new ProcessResult(argv, finished ? p.exitValue() : -1, stdout, stderr, false, !finished);
@@ -69,9 +73,10 @@ final class ShortCommands {
 
   /** Collects stdout on its own thread so a chatty process never blocks on a full pipe. */
   private static final class StdoutCollector {
-    private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    private volatile ByteArrayOutputStream buf = new ByteArrayOutputStream();
     private final Thread thread;
     volatile boolean overflowed;
+    volatile boolean noMemory; // then the stream is closed: the command dies of SIGPIPE
 
     StdoutCollector(InputStream in, int max) {
       thread =
@@ -89,6 +94,9 @@ final class ShortCommands {
                   }
                 } catch (IOException e) {
                   // process gone
+                } catch (OutOfMemoryError e) { // only this command fails, not the whole cycle
+                  buf = new ByteArrayOutputStream(0);
+                  noMemory = true;
                 }
               },
               "stdout");
@@ -102,7 +110,14 @@ final class ShortCommands {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      return buf.toString(StandardCharsets.UTF_8);
+      try {
+        return buf.toString(StandardCharsets.UTF_8);
+      } catch (OutOfMemoryError e) {
+        noMemory = true;
+        return "";
+      } finally {
+        buf = new ByteArrayOutputStream(0); // held no longer than the string
+      }
     }
   }
 }

@@ -115,12 +115,11 @@ public final class ZfsListing {
 
   public static ZfsListing parse(String output) {
     Map<String, Builder> builders = new LinkedHashMap<>();
-    String[] lines = output.split("\n", -1);
-    for (int i = 0; i < lines.length; i++) {
-      String line = lines[i];
-      if (line.isEmpty() && i == lines.length - 1) {
-        break; // trailing newline
-      }
+    // Line by line, with no array of every line: a listing may be tens of MB.
+    for (int start = 0, i = 0; start < output.length(); i++) {
+      int end = output.indexOf('\n', start);
+      String line = output.substring(start, end < 0 ? output.length() : end);
+      start = end < 0 ? output.length() : end + 1;
       int lineNo = i + 1;
       String[] f = line.split("\t", -1);
       if (f.length != 3) {

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.zfsbackup.testing.Prerequisites;
 
@@ -29,6 +32,40 @@ class RealProcessRunnerTest {
     assertFalse(r.ok(), r.toString());
     assertEquals("", r.stdout());
     assertTrue(r.describe().contains("output exceeded 1000 bytes and was discarded"), r.describe());
+  }
+
+  /**
+   * Output under the cap that the heap cannot hold (two listings of 100,000 snapshots side by side
+   * under the units' -Xmx256m): that command fails, saying why, and its output is not taken for the
+   * whole. Catches a collector thread that died of it and left a cut listing behind. In a JVM of
+   * its own with a 32 MB heap, so this one does not run short.
+   */
+  @Test
+  void run_outputTheHeapCannotHold_failsSayingSo() throws Exception {
+    Process jvm =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx32m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                HugeOutput.class.getName())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(jvm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(jvm.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(0, jvm.exitValue(), out);
+    assertTrue(out.contains("ok=false stdout=0"), out);
+    assertTrue(out.contains("ran out of memory holding its output"), out);
+  }
+
+  /** Runs a command whose 48 MB of output (under the 64 MiB cap) a 32 MB heap cannot hold. */
+  public static final class HugeOutput {
+    public static void main(String[] args) {
+      ProcessResult r =
+          new RealProcessRunner(List.of())
+              .run(List.of("head", "-c", "48000000", "/dev/zero"), Duration.ofSeconds(30));
+      System.out.println("ok=" + r.ok() + " stdout=" + r.stdout().length() + " " + r.describe());
+    }
   }
 
   @Test
