@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.Snapshot;
 
@@ -246,6 +247,17 @@ public final class ZfsListing {
 
   private static ListingException malformed(int lineNo, String line, String why) {
     String shown = line.length() > 200 ? line.substring(0, 200) + "..." : line;
+    // Control characters other than a tab (an escape sequence, a carriage return) as Java escapes:
+    // the line goes to the journal and to a terminal as it is shown here.
+    shown =
+        shown
+            .chars()
+            .mapToObj(
+                c ->
+                    c != '\t' && Character.isISOControl(c)
+                        ? "\\u%04x".formatted(c)
+                        : String.valueOf((char) c))
+            .collect(Collectors.joining());
     return new ListingException(
         "malformed zfs output at line " + lineNo + " ('" + shown + "'): " + why);
   }

@@ -58,6 +58,19 @@ class ZfsListingTest {
   /**
    * Catches a child that inherits the mark being taken for a placeholder (and replaced with -F).
    */
+  /** A malformed line is quoted in the log and on MQTT: its escape sequences are not replayed. */
+  @Test
+  void parse_malformedLineWithControlCharacters_quotesThemEscaped() {
+    String m =
+        assertThrows(
+                ZfsListing.ListingException.class,
+                () -> ZfsListing.parse("t\tguid\t1\n\u001b[31mred\r\tx\n"))
+            .getMessage();
+
+    assertTrue(m.contains("('\\u001b[31mred\\u000d\tx')"), m);
+    assertFalse(m.contains("\u001b") || m.contains("\r"), m);
+  }
+
   @Test
   void placeholder_onlyItsOwnMark_notTheInheritedOne() {
     ZfsListing l =
