@@ -1,7 +1,7 @@
 package org.zfsbackup.cycle;
 
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
 import org.zfsbackup.exec.ProcessRunner;
 
 /**
@@ -20,7 +20,14 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
 
   private volatile StopReason stopReason;
   private volatile boolean forced;
-  private final Set<Runnable> killers = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Run in the order they came: the cycle's own (the short commands in flight) before the streams'.
+   * A transfer goes on once its stream is dead, with short commands of its own (the target listed
+   * again after a cut {@code -I}, to move the source hold onto what arrived): started after the
+   * short commands were ended, they are not ended too.
+   */
+  private final Set<Runnable> killers = new CopyOnWriteArraySet<>();
 
   public void stop(StopReason reason, boolean force) {
     if (stopReason == null) {

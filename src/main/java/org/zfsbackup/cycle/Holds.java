@@ -185,8 +185,11 @@ final class Holds {
       if (rel.ok()) {
         continue;
       }
+      // No snapshot named (ssh or a stop ended it): the release may have gone through.
+      String could =
+          unclear(batch, rel.stderrTail()) ? "may not have released" : "could not release";
       for (String old : notReleased(batch, rel.stderrTail())) {
-        String msg = "could not release the hold on " + old + ": " + rel.describe();
+        String msg = could + " the hold on " + old + ": " + rel.describe();
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }

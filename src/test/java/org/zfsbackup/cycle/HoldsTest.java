@@ -224,6 +224,33 @@ class HoldsTest {
     assertEquals(BATCH, Holds.notHeld(BATCH, cut), "the lines about the batch may have been cut");
   }
 
+  /**
+   * A release ended by a stop (ssh killed after the command went out over the shared connection)
+   * may well have gone through: the warning says it may not have, not that it did not.
+   */
+  @Test
+  void apply_releaseEndedWithoutAnAnswer_saysItMayNotHaveReleased() {
+    List<List<String>> calls = new ArrayList<>();
+    ProcessRunner zfs =
+        scripted(calls, argv -> argv.get(1).equals("release") ? "Killed by signal 15." : "");
+    Holds holds = new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5));
+
+    List<Warning> warnings =
+        holds
+            .apply(
+                List.of(new Holds.Move("t/a@s1", "t/a@s0")),
+                List.of(),
+                Holds.Early.NONE,
+                List.of(),
+                n -> {})
+            .warnings();
+
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(
+        warnings.get(0).message().startsWith("may not have released the hold on t/a@s0: "),
+        warnings.get(0).message());
+  }
+
   /** A zfs that records each call and answers with {@code stderr}'s text (exit 1 unless empty). */
   private static ProcessRunner scripted(
       List<List<String>> calls, java.util.function.Function<List<String>, String> stderr) {
