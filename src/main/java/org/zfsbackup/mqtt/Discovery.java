@@ -170,8 +170,14 @@ final class Discovery {
 
     ObjectNode lastError = entity("Last error", "last_error");
     lastError.put("state_topic", topics.error());
-    // A state is at most 255 characters; the whole error is in the attributes.
-    lastError.put("value_template", "{{ (value_json.kind ~ ': ' ~ value_json.message)[:255] }}");
+    // A state is at most 255 characters; the whole error is in the attributes. A process's own
+    // words come first ("out of space"): a stream's message starts with names and its argv.
+    lastError.put(
+        "value_template",
+        "{% set why = (value_json.stderr or '').split() | join(' ') %}"
+            + "{{ ((value_json.kind ~ ': ' ~ (value_json.dataset ~ ': ' if value_json.dataset"
+            + " else '') ~ why) if why else (value_json.kind ~ ': ' ~ value_json.message))[:255]"
+            + " }}");
     lastError.put("json_attributes_topic", topics.error());
     lastError.put("icon", "mdi:alert-circle-outline");
     out.put(topic("sensor", "last_error"), lastError);

@@ -391,6 +391,30 @@ class DiscoveryTest {
     String lastError = render("sensor", "last_error", error, "unknown");
     assertTrue(lastError.startsWith("command_refused: run refused: "), lastError);
     assertEquals(255, lastError.length(), "a state is at most 255 characters");
+    // A stream's message starts with names and the argv: the process's own words come first.
+    String dataset = "backuppool/encryptedbackups/host-storage/tank/data";
+    String argv = "'ssh -o BatchMode=yes -o ControlMaster=auto -o ControlPath=/tmp/zba-1/1 -- zfs";
+    String full =
+        Payloads.text(
+            Payloads.error(
+                "c1",
+                "receive_failed",
+                CycleEvent.Phase.PUSH,
+                "local",
+                dataset,
+                dataset
+                    + " -> offsite/x: incremental @autosnap_2026-11-26_00:00:00_daily.."
+                    + "@autosnap_2026-11-27_00:00:00_daily receive failed: "
+                    + argv.repeat(3),
+                1,
+                "cannot receive incremental stream: destination offsite/x has been modified\n"
+                    + "since most recent snapshot\n"));
+    assertEquals(
+        "receive_failed: "
+            + dataset
+            + ": cannot receive incremental stream: destination"
+            + " offsite/x has been modified since most recent snapshot",
+        render("sensor", "last_error", full, "unknown"));
     assertEquals(
         "ON",
         render(
