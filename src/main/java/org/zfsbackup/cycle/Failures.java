@@ -141,12 +141,15 @@ final class Failures {
   /**
    * The send (zfs, not ssh) failed writing into a pipe the receive had closed, and the receive said
    * why: the receive went first, whatever order the exits were seen in (they come microseconds
-   * apart, and the JVM's reaper threads may see them either way round).
+   * apart, and the JVM's reaper threads may see them either way round). A send that failed saying
+   * nothing counts too: a remote {@code zfs send} whose pipe broke exits 1 with an empty stderr
+   * through ssh on zfs-fuse, and a send that fails for a reason of its own says which.
    */
   private static boolean brokenPipe(ProcessResult send, ProcessResult receive) {
     return !send.ok()
         && send.exitCode() != SSH_FAILURE // ssh's own "Broken pipe" is the network dropping
         && (send.exitCode() == 141
+            || send.stderrTail().isBlank()
             || send.stderrTail().toLowerCase(Locale.ROOT).contains("broken pipe"))
         && !receive.stderrTail().isBlank();
   }

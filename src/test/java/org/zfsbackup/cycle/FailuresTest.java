@@ -268,6 +268,16 @@ class FailuresTest {
                 + " 'tank/data@c': Broken pipe after 42 bytes",
             "receive"),
         Arguments.of(
+            "pull over ssh: the receive runs out of space; the remote send, which says nothing"
+                + " (zfs-fuse), is seen to exit first",
+            exit("ssh", 1, ""),
+            exit("zfs", 1, "cannot receive new filesystem stream: out of space"),
+            PipeResult.Stage.SEND,
+            ErrorKind.RECEIVE_FAILED,
+            "receive failed: 'zfs' exited with 1: cannot receive new filesystem stream: out of"
+                + " space; then the send: 'ssh' exited with 1 after 42 bytes",
+            "receive"),
+        Arguments.of(
             "push: ssh to the target drops first",
             exit("zfs", 1, "broken pipe"),
             exit("ssh", 255, "Connection reset"),
