@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
@@ -268,6 +269,25 @@ public final class Preflight {
                   + " key of its encryption root (zfs get encryptionroot "
                   + root
                   + ") is loaded; or use an unencrypted push.target");
+    }
+    // A full pool (or quota) fails every receive, and every parent the agent would create.
+    ProcessResult space =
+        item.ok() ? runner.run(endpoint.zfs(ZfsCommands.available(root)), itemTimeout()) : null;
+    String bytes = space != null && space.ok() ? space.stdout().strip() : "";
+    if (bytes.equals("0")) {
+      return CheckItem.fail(
+          name,
+          "present, but no space is left below it (available 0): every receive would fail."
+              + " Free some (retention, zfs destroy), raise its quota, or grow its pool");
+    } else if (bytes.matches("[0-9]{1,18}")) {
+      double mib = Long.parseLong(bytes) / 1048576.0;
+      return CheckItem.ok(
+          name,
+          String.format(
+              Locale.ROOT,
+              "present, %.1f %s available",
+              mib < 1024 ? mib : mib / 1024,
+              mib < 1024 ? "MiB" : "GiB"));
     }
     return item;
   }

@@ -231,6 +231,11 @@ public final class ZfsCommands {
     return List.of("get", "-H", "-o", "value", "keystatus", dataset);
   }
 
+  /** {@code get -H -p -o value available <dataset>}: bytes, its quota and its pool's space. */
+  public static List<String> available(String dataset) {
+    return List.of("get", "-H", "-p", "-o", "value", "available", dataset);
+  }
+
   public static List<String> destroy(String dataset, List<String> snapshots) {
     if (snapshots.isEmpty()) {
       throw new IllegalArgumentException("no snapshot to destroy");

@@ -171,8 +171,15 @@ class PreflightIT {
       assertEquals(
           "ok   source storage (root@127.0.0.1:" + ssh.port + "): 1 dataset present", lines.get(2));
       assertEquals("ok   byte counter: pv works", lines.get(5));
-      assertEquals(
-          "ok   offsite root@127.0.0.1:" + ssh.port + " target " + bak + "/offsite: present",
+      assertTrue(
+          lines
+              .get(6)
+              .matches(
+                  "ok   offsite root@127\\.0\\.0\\.1:"
+                      + ssh.port
+                      + " target "
+                      + bak
+                      + "/offsite: present, [0-9.]+ MiB available"),
           lines.get(6));
       assertTrue(lines.get(7).startsWith("ok   state file: "), run.out());
       // The source and the offsite side are one host: one connection, one line.

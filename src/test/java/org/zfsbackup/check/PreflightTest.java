@@ -154,6 +154,36 @@ class PreflightTest {
     assertTrue(passed[0], "every item passed: Main exits 0");
   }
 
+  /** A full pool (or quota) fails every receive: check says so instead of "present". */
+  @Test
+  void check_targetRootWithNoSpaceLeft_fails_elseSaysHowMuch() {
+    FakeRunner runner =
+        new FakeRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            if (!argv.contains("available")) {
+              return super.run(argv, timeout);
+            }
+            String bytes = argv.contains("backuppool/backups") ? "0\n" : "1610612736\n";
+            return new ProcessResult(argv, 0, bytes, "", false, false);
+          }
+        };
+    List<CheckItem> items = new Preflight(typical(), runner, BROKER_OK, SMALL_MARGIN).check();
+    boolean[] passed = new boolean[1];
+    String out = print(items, false, passed);
+
+    assertTrue(
+        out.contains(
+            "FAIL backup root backuppool/backups: present, but no space is left below it"
+                + " (available 0): every receive would fail."),
+        out);
+    assertTrue(
+        out.contains(
+            "ok   offsite host-albion target offsitepool/backups: present, 1.5 GiB available"),
+        out);
+    assertFalse(passed[0]);
+  }
+
   @Test
   void check_pvMissing_byteCounterFails() {
     FakeRunner runner =
@@ -231,7 +261,11 @@ class PreflightTest {
         runner.calls.contains(
             List.of("zfs", "get", "-H", "-o", "value", "keystatus", "backuppool/backups")),
         runner.calls.toString());
-    assertEquals(7, runner.calls.size(), "the two roots' keystatus too");
+    assertTrue(
+        runner.calls.contains(
+            List.of("zfs", "get", "-H", "-p", "-o", "value", "available", "backuppool/backups")),
+        runner.calls.toString());
+    assertEquals(9, runner.calls.size(), "the two roots' keystatus and space too");
   }
 
   // Catches: check passing an encrypted root whose key is not loaded after a reboot, where every
