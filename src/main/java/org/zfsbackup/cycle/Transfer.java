@@ -128,7 +128,11 @@ final class Transfer {
       results.add(failed(root, ErrorKind.BAD_ZFS_OUTPUT, msg, r));
     }
     for (String missing : Listings.missingRoots(r)) {
-      String msg = missing + " does not exist on " + route.source().label();
+      String msg =
+          missing
+              + " does not exist on "
+              + route.source().label()
+              + " (destroyed or renamed there, or its pool not imported)";
       String notYet = route.notThereYet().get(missing); // a plan's root its pull would create
       results.add(
           notYet != null

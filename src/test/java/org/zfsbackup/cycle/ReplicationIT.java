@@ -457,6 +457,12 @@ class ReplicationIT {
     assertEquals(Status.FAILED, result(r, hosts.src + "/missing/nope").status());
     assertEquals(Status.SENT, result(r, ds).status());
     assertEquals("dataset_missing", errors(events).get(0).kind().wire());
+    assertTrue(
+        errors(events)
+            .get(0)
+            .message()
+            .endsWith("(destroyed or renamed there, or its pool not imported)"),
+        errors(events).get(0).message());
   }
 
   @Test
