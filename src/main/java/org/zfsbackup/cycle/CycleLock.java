@@ -12,7 +12,6 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
@@ -70,12 +69,8 @@ public final class CycleLock implements AutoCloseable {
         if (!Files.isRegularFile(file, NOFOLLOW_LINKS)) {
           return new Unavailable(file, "it is not a regular file (a symlink?): remove it");
         }
-        // Read and write: opening a FIFO swapped in meanwhile does not block, and is refused below.
+        // Read and write: a FIFO swapped in meanwhile does not block it (nor could it be locked).
         channel = FileChannel.open(file, Set.of(READ, WRITE, NOFOLLOW_LINKS));
-        if (!Files.isRegularFile(file, NOFOLLOW_LINKS)) {
-          channel.close();
-          return new Unavailable(file, "it is not a regular file: remove it");
-        }
       }
       if (created) {
         shareWithOtherUsers(file);
@@ -98,17 +93,22 @@ public final class CycleLock implements AutoCloseable {
   /**
    * A root {@code run} from cron and an agent running as its own user lock the same file: let both
    * open it for writing (it stays empty; the directory's own mode still decides who gets in). Done
-   * by the process that created it, never through a symlink.
+   * by the process that created it, and only in a directory that no one else can change: there,
+   * nothing can be swapped in (a symlink, a hard link, a FIFO) between the create and the chmod.
+   * Elsewhere (root's {@code run} first in the agent user's directory) the file keeps the umask's
+   * mode; the agent's user then cannot lock it and its cycles warn so (remove the file).
    */
   private static void shareWithOtherUsers(Path file) {
-    PosixFileAttributeView view =
-        Files.getFileAttributeView(file, PosixFileAttributeView.class, NOFOLLOW_LINKS);
     try {
-      if (view != null) { // else not a POSIX file system: as it is
-        view.setPermissions(PosixFilePermissions.fromString("rw-rw-rw-"));
+      Path dir = file.toAbsolutePath().getParent();
+      int owner = (Integer) Files.getAttribute(dir, "unix:uid");
+      int mode = (Integer) Files.getAttribute(dir, "unix:mode");
+      int us = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid"); // this process
+      if (owner == us && (mode & 022) == 0) {
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
       }
-    } catch (IOException | SecurityException e) {
-      // replaced meanwhile by a symlink, which is not followed: as it is
+    } catch (IOException | RuntimeException e) {
+      // not a POSIX file system: as it is
     }
   }
 

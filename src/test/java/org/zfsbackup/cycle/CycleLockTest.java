@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
@@ -212,6 +213,29 @@ class CycleLockTest {
     try (CycleLock lock =
         assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
       assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+    }
+  }
+
+  /**
+   * In a directory someone else may change (the agent user's, with root's {@code run} first; one
+   * writable by all), a file could be swapped in between the create and the chmod: the lock file
+   * keeps the umask's mode there.
+   */
+  @Test
+  void tryAcquire_inADirectoryOthersCanChange_leavesTheModeAlone() throws Exception {
+    Path theirs = Files.createDirectory(dir.resolve("theirs"));
+    Files.setAttribute(theirs, "unix:uid", 65534);
+    Path open = Files.createDirectory(dir.resolve("open"));
+    Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+
+    for (Path d : List.of(theirs, open)) {
+      Path file = d.resolve("state.json.lock");
+      try (CycleLock lock =
+          assertInstanceOf(CycleLock.Acquired.class, CycleLock.tryAcquire(file)).lock()) {
+        assertFalse(
+            Files.getPosixFilePermissions(file).contains(PosixFilePermission.OTHERS_WRITE),
+            file.toString());
+      }
     }
   }
 
