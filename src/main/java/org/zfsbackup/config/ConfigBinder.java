@@ -122,9 +122,6 @@ final class ConfigBinder {
       for (int i = 0;
           value instanceof ArrayNode list && t.isCollectionLikeType() && i < list.size();
           i++) {
-        if (list.get(i).isNumber() && List.of(rules(check)).contains(Rule.ARGV)) {
-          list.set(i, TextNode.valueOf(list.get(i).asText()));
-        }
         check(list.get(i), at + "[" + i + "]", check, false);
         if (list.get(i) instanceof ObjectNode object && t.getContentType().isRecordType()) {
           complete(object, t.getContentType(), at + "[" + i + "]");

@@ -62,7 +62,10 @@ final class ConfigRules {
      * A {@code zfs receive} option the agent leaves to the user: not -F, -n, -d, -e (see below).
      */
     RECEIVE_OPTION,
-    /** A command's argv: a number in it ({@code [rtcwake, -s, 3600]}) is taken as its text. */
+    /**
+     * A command's argv: a number in it ({@code [rtcwake, -s, 3600]}) must be quoted. It cannot be
+     * taken as its text: YAML has read it already, and some otherwise ({@code 0755} as 493).
+     */
     ARGV;
 
     private final Pattern pattern;
@@ -81,6 +84,11 @@ final class ConfigRules {
   /** What is wrong with {@code value}, or null; a value of another type is Jackson's to report. */
   static String problem(Rule rule, JsonNode value) {
     String s = value.asText();
+    if (rule == Rule.ARGV) {
+      return value.isNumber()
+          ? "a number, where an argument must be a string: quote it ('" + s + "')"
+          : null;
+    }
     boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS || rule == Rule.COUNT;
     if (rule != Rule.NON_EMPTY && (numeric ? !value.isIntegralNumber() : !value.isTextual())) {
       return null;
@@ -92,7 +100,7 @@ final class ConfigRules {
     int n = value.canConvertToInt() ? value.asInt() : 0;
     return switch (rule) {
       case HOST, USER, LOG_LEVEL, TIME_FROM -> null; // by pattern, above
-      case ARGV -> null; // numbers made text by the binder
+      case ARGV -> null; // above
       case DATASET -> DatasetName.problem(s).orElse(null);
       case PORT -> n >= 1 && n <= 65535 ? null : s + " is out of range 1..65535";
       case SECONDS ->

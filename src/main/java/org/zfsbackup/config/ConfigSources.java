@@ -158,7 +158,16 @@ final class ConfigSources {
         if (node.getValue(keys[i]) instanceof String given) { // a whole mapping, given above
           JsonNode json = ConfigBinder.json(given);
           if (json == null || !json.isObject()) {
-            node = null; // not a mapping: the binder reports it, under its own name
+            String above = String.join(".", List.of(keys).subList(0, i + 1));
+            problems.addGeneral(
+                kind
+                    + name
+                    + ": "
+                    + above
+                    + " is set by "
+                    + problems.originOf(above)
+                    + " to a value that is not a JSON mapping, so a key below it cannot apply");
+            node = null;
             break;
           }
           // It replaces the file's mapping first (unless a mapping above it does so already).

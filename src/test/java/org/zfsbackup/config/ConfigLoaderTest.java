@@ -398,11 +398,48 @@ class ConfigLoaderTest {
 
       assertEquals(
           List.of(
+              "environment variable ZFS_BACKUP_AGENT_REPLICATION__HOLDS: replication is set by"
+                  + " environment variable ZFS_BACKUP_AGENT_REPLICATION to a value that is not a"
+                  + " JSON mapping, so a key below it cannot apply",
               "replication: expected a mapping, got a string"
                   + " (from environment variable ZFS_BACKUP_AGENT_REPLICATION)"),
           e.problems(),
           given);
     }
+  }
+
+  /** A list or a string given whole is a valid value: the key below it must not vanish. */
+  @Test
+  void load_keyBelowAWholeListOrString_isAProblem() throws IOException {
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () ->
+                load(
+                    BASE,
+                    Map.of(
+                        "ZFS_BACKUP_AGENT_PULL__SOURCES",
+                        "[{\"host\": \"nas\", \"datasets\": [\"tank\"]}]",
+                        "ZFS_BACKUP_AGENT_PULL__SOURCES__PORT",
+                        "22",
+                        "ZFS_BACKUP_AGENT_MQTT__URL",
+                        "tcp://b:1883"),
+                    Map.of("zfs-backup-agent.mqtt.url.port", "1884")));
+
+    assertEquals(2, e.problems().size(), e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .contains(
+                "environment variable ZFS_BACKUP_AGENT_PULL__SOURCES__PORT:"
+                    + " pull.sources is set by environment variable ZFS_BACKUP_AGENT_PULL__SOURCES to"
+                    + " a value that is not a JSON mapping"),
+        e.getMessage());
+    assertTrue(
+        e.getMessage()
+            .contains(
+                "system property zfs-backup-agent.mqtt.url.port: mqtt.url is set by environment"
+                    + " variable ZFS_BACKUP_AGENT_MQTT__URL to a value that is not a JSON mapping"),
+        e.getMessage());
   }
 
   @Test
@@ -452,17 +489,6 @@ class ConfigLoaderTest {
         e.getMessage());
     assertFalse(e.getMessage().contains(SECRET), e.getMessage());
     assertFalse(e.getMessage().contains("password"), e.getMessage());
-  }
-
-  @Test
-  void load_numbersInArgv_areTakenAsText() {
-    AgentConfig c =
-        ConfigLoader.load(
-            Path.of("src/test/resources/config/valid/argv-numbers.yaml"), Map.of(), Map.of());
-
-    assertEquals(List.of("ionice", "-c", "3", "nice", "-n", "19", "zfs"), c.commands().zfs());
-    assertEquals(List.of("ssh", "-4", "-o", "BatchMode=yes"), c.commands().ssh());
-    assertEquals(List.of("rtcwake", "-m", "mem", "-s", "3600"), c.power().command());
   }
 
   @Test
