@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.zfsbackup.exec.ProcessRunner;
 
 /**
@@ -20,6 +21,7 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
 
   private volatile StopReason stopReason;
   private volatile boolean forced;
+  private final AtomicBoolean killed = new AtomicBoolean();
 
   /**
    * Run in the order they came: the cycle's own (the short commands in flight) before the streams'.
@@ -29,13 +31,20 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
    */
   private final Set<Runnable> killers = new CopyOnWriteArraySet<>();
 
+  /**
+   * Stops the cycle; a forced stop runs the killers, once: pressed again (or SIGTERM after a forced
+   * cancel), it would end the short commands a transfer started after the first (see {@link
+   * #killers}). A stream registered later is killed as it registers.
+   */
   public void stop(StopReason reason, boolean force) {
     if (stopReason == null) {
       stopReason = reason;
     }
     if (force) {
       forced = true;
-      killers.forEach(Runnable::run);
+      if (killed.compareAndSet(false, true)) {
+        killers.forEach(Runnable::run);
+      }
     }
   }
 

@@ -32,5 +32,10 @@ class CycleControlTest {
       expected.add(i);
     }
     assertEquals(expected, ran);
+
+    control.stop(CycleControl.StopReason.INTERRUPT, true);
+    assertEquals(expected, ran, "a second forced stop (SIGTERM after a forced cancel) runs none");
+    control.register(() -> ran.add(99));
+    assertEquals(99, ran.get(ran.size() - 1), "a stream that starts after it is killed at once");
   }
 }
