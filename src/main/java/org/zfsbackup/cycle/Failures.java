@@ -141,17 +141,20 @@ final class Failures {
   /**
    * The send (zfs, not ssh) failed writing into a pipe the receive had closed, and the receive said
    * why: the receive went first, whatever order the exits were seen in (they come microseconds
-   * apart, and the JVM's reaper threads may see them either way round). A send that failed saying
-   * nothing counts too: a remote {@code zfs send} whose pipe broke exits 1 with an empty stderr
-   * through ssh on zfs-fuse, and a send that fails for a reason of its own says which.
+   * apart, and the JVM's reaper threads may see them either way round). A send that exited 1 saying
+   * nothing counts too: a remote {@code zfs send} whose pipe broke does so through ssh on zfs-fuse,
+   * and a send that fails for a reason of its own says which; not when the receive only saw the
+   * stream cut short, nor a send killed by a signal (137, the OOM killer) or a crash.
    */
   private static boolean brokenPipe(ProcessResult send, ProcessResult receive) {
+    String received = receive.stderrTail().toLowerCase(Locale.ROOT);
+    boolean cut = received.contains("incomplete stream") || received.contains("failed to read");
     return !send.ok()
         && send.exitCode() != SSH_FAILURE // ssh's own "Broken pipe" is the network dropping
         && (send.exitCode() == 141
-            || send.stderrTail().isBlank()
+            || send.exitCode() == 1 && send.stderrTail().isBlank() && !cut // not a killed send
             || send.stderrTail().toLowerCase(Locale.ROOT).contains("broken pipe"))
-        && !receive.stderrTail().isBlank();
+        && !received.isBlank();
   }
 
   /** OpenZFS's refusal to replace an encrypted filesystem (libzfs_sendrecv.c, zfs_receive_one). */

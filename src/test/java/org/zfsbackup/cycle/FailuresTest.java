@@ -278,6 +278,24 @@ class FailuresTest {
                 + " space; then the send: 'ssh' exited with 1 after 42 bytes",
             "receive"),
         Arguments.of(
+            "the send is killed (the OOM killer) first; the receive sees the stream cut short",
+            exit("zfs", 137, ""),
+            exit("zfs", 1, "cannot receive incremental stream: incomplete stream"),
+            PipeResult.Stage.SEND,
+            ErrorKind.SEND_FAILED,
+            "send failed: 'zfs' exited with 137; then the receive: 'zfs' exited with 1: cannot"
+                + " receive incremental stream: incomplete stream after 42 bytes",
+            "send"),
+        Arguments.of(
+            "the remote send fails saying nothing first; the receive sees the stream cut short",
+            exit("ssh", 1, ""),
+            exit("zfs", 1, "cannot receive new filesystem stream: failed to read from stream"),
+            PipeResult.Stage.SEND,
+            ErrorKind.SEND_FAILED,
+            "send failed: 'ssh' exited with 1; then the receive: 'zfs' exited with 1: cannot"
+                + " receive new filesystem stream: failed to read from stream after 42 bytes",
+            "send"),
+        Arguments.of(
             "push: ssh to the target drops first",
             exit("zfs", 1, "broken pipe"),
             exit("ssh", 255, "Connection reset"),
