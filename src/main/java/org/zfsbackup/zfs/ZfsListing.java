@@ -45,9 +45,22 @@ public final class ZfsListing {
       Map<String, Long> creation) {}
 
   /** Output that does not have the expected shape. */
+  /**
+   * Quotes what zfs printed: its control characters other than a tab (an escape sequence, a
+   * carriage return) are shown as Java escapes, since the message goes to the journal and to
+   * terminals as it is.
+   */
   public static final class ListingException extends RuntimeException {
     public ListingException(String message) {
-      super(message);
+      super(
+          message
+              .chars()
+              .mapToObj(
+                  c ->
+                      c != '\t' && Character.isISOControl(c)
+                          ? "\\u%04x".formatted(c)
+                          : String.valueOf((char) c))
+              .collect(Collectors.joining()));
     }
   }
 
@@ -247,17 +260,6 @@ public final class ZfsListing {
 
   private static ListingException malformed(int lineNo, String line, String why) {
     String shown = line.length() > 200 ? line.substring(0, 200) + "..." : line;
-    // Control characters other than a tab (an escape sequence, a carriage return) as Java escapes:
-    // the line goes to the journal and to a terminal as it is shown here.
-    shown =
-        shown
-            .chars()
-            .mapToObj(
-                c ->
-                    c != '\t' && Character.isISOControl(c)
-                        ? "\\u%04x".formatted(c)
-                        : String.valueOf((char) c))
-            .collect(Collectors.joining());
     return new ListingException(
         "malformed zfs output at line " + lineNo + " ('" + shown + "'): " + why);
   }
