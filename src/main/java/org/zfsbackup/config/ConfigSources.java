@@ -22,6 +22,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
+import org.yaml.snakeyaml.composer.ComposerException;
+import org.yaml.snakeyaml.constructor.ConstructorException;
+import org.yaml.snakeyaml.constructor.DuplicateKeyException;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
@@ -118,7 +121,11 @@ final class ConfigSources {
     Mark at = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
     String where =
         at == null ? "" : " at line %d, column %d".formatted(at.getLine() + 1, at.getColumn() + 1);
-    return context + e.getProblem() + where;
+    // An alias or a tag it cannot resolve is quoted from the document; a duplicate key is a key.
+    boolean quotes =
+        (e instanceof ComposerException || e instanceof ConstructorException)
+            && !(e instanceof DuplicateKeyException);
+    return context + (quotes ? "an alias or a tag it cannot resolve" : e.getProblem()) + where;
   }
 
   /**

@@ -185,10 +185,12 @@ final class Holds {
       if (rel.ok()) {
         continue;
       }
-      // No snapshot named (ssh or a stop ended it): the release may have gone through.
-      String could =
-          unclear(batch, rel.stderrTail()) ? "may not have released" : "could not release";
       for (String old : notReleased(batch, rel.stderrTail())) {
+        // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
+        String could =
+            rel.stderrTail().contains("'" + old + "'")
+                ? "could not release"
+                : "may not have released";
         String msg = could + " the hold on " + old + ": " + rel.describe();
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }

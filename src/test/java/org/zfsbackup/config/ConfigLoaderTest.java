@@ -489,6 +489,14 @@ class ConfigLoaderTest {
         e.getMessage());
     assertFalse(e.getMessage().contains(SECRET), e.getMessage());
     assertFalse(e.getMessage().contains("password"), e.getMessage());
+
+    for (String quoted : List.of("*" + SECRET, "!" + SECRET + " x")) {
+      String alias = BASE.replace("  url: tcp://localhost:1883\n", "  url: " + quoted + "\n");
+      ConfigException a =
+          assertThrows(ConfigException.class, () -> load(alias, Map.of(), Map.of()));
+      assertTrue(a.getMessage().contains("an alias or a tag it cannot resolve"), a.getMessage());
+      assertFalse(a.getMessage().contains(SECRET), a.getMessage());
+    }
   }
 
   @Test
