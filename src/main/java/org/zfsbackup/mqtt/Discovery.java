@@ -171,13 +171,16 @@ final class Discovery {
     ObjectNode lastError = entity("Last error", "last_error");
     lastError.put("state_topic", topics.error());
     // A state is at most 255 characters; the whole error is in the attributes. A process's own
-    // words come first ("out of space"): a stream's message starts with names and its argv.
+    // words come first ("out of space"): a stream's message starts with names and its argv. A
+    // warning's message starts with what it is about (release_failed: …): that stays.
     lastError.put(
         "value_template",
         "{% set why = (value_json.stderr or '').split() | join(' ') %}"
-            + "{{ ((value_json.kind ~ ': ' ~ (value_json.dataset ~ ': ' if value_json.dataset"
-            + " else '') ~ why) if why else (value_json.kind ~ ': ' ~ value_json.message))[:255]"
-            + " }}");
+            + "{% set what = value_json.message.split(':')[0] ~ ': '"
+            + " if value_json.kind == 'warning' else '' %}"
+            + "{{ ((value_json.kind ~ ': ' ~ what ~ (value_json.dataset ~ ': ' if"
+            + " value_json.dataset else '') ~ why) if why else (value_json.kind ~ ': ' ~"
+            + " value_json.message))[:255] }}");
     lastError.put("json_attributes_topic", topics.error());
     lastError.put("icon", "mdi:alert-circle-outline");
     out.put(topic("sensor", "last_error"), lastError);

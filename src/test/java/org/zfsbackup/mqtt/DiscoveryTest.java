@@ -415,6 +415,21 @@ class DiscoveryTest {
             + ": cannot receive incremental stream: destination"
             + " offsite/x has been modified since most recent snapshot",
         render("sensor", "last_error", full, "unknown"));
+    // A warning's message starts with what it is about: that is kept before the process's words.
+    String warning =
+        Payloads.text(
+            Payloads.error(
+                "c1",
+                "warning",
+                CycleEvent.Phase.PULL,
+                "h",
+                "tank/m",
+                "release_failed: could not release the hold on tank/m@s1: 'ssh … zfs release'",
+                255,
+                "Connection to 127.0.0.1 closed by remote host.\n"));
+    assertEquals(
+        "warning: release_failed: tank/m: Connection to 127.0.0.1 closed by remote host.",
+        render("sensor", "last_error", warning, "unknown"));
     assertEquals(
         "ON",
         render(
