@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,6 +85,13 @@ public final class CycleLock implements AutoCloseable {
     } catch (OverlappingFileLockException e) {
       closeQuietly(channel);
       return new Busy(file); // held by another cycle of this same process
+    } catch (AccessDeniedException e) {
+      closeQuietly(channel);
+      return new Unavailable(
+          file,
+          "this user may not write it: another user created it first (a root run in the agent"
+              + " user's directory?); remove it once, while no cycle runs, and the next one makes"
+              + " it shareable");
     } catch (IOException | SecurityException e) {
       closeQuietly(channel);
       return new Unavailable(file, e.toString());

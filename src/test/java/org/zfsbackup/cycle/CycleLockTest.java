@@ -240,6 +240,47 @@ class CycleLockTest {
   }
 
   /**
+   * The agent's own user meets the lock file a root {@code run} created first (it keeps the umask's
+   * mode where root does not chmod): the warning says why and what to do. Run as nobody, in a JVM
+   * of its own (setpriv), since root may write any file.
+   */
+  @Test
+  void tryAcquire_asAnotherUserOnRootsFile_saysWhyAndWhatToDo() throws Exception {
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path file = Files.createFile(dir.resolve("state.json.lock"));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+
+    Process p =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                LockProbe.class.getName(),
+                file.toString())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+
+    assertTrue(
+        out.contains("Unavailable")
+            && out.contains("this user may not write it: another user created it first")
+            && out.contains("remove it once, while no cycle runs"),
+        out);
+  }
+
+  /** Prints what {@link CycleLock#tryAcquire} finds for the file in {@code args[0]}. */
+  public static final class LockProbe {
+    public static void main(String[] args) {
+      System.out.println(CycleLock.tryAcquire(Path.of(args[0])));
+    }
+  }
+
+  /**
    * The state directory may be the agent user's while root runs {@code run}: a symlink planted
    * there must not make root create or chmod its target, and a FIFO must not hang it.
    */
