@@ -2,6 +2,8 @@ package org.zfsbackup.config;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.config.ConfigRetriever;
@@ -10,6 +12,7 @@ import io.vertx.config.ConfigStoreOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
+import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.json.pointer.JsonPointer;
 import java.io.IOException;
@@ -93,13 +96,26 @@ final class ConfigSources {
     } catch (ExecutionException | IOException e) {
       // The innermost message has the line and column; no path: the caller names the file.
       Throwable t = e;
-      while (t.getCause() != null && t.getCause() != t) {
-        t = t.getCause();
+      MarkedYAMLException marked = null;
+      JsonProcessingException jackson = null;
+      for (; ; t = t.getCause()) {
+        marked = marked == null && t instanceof MarkedYAMLException y ? y : marked;
+        jackson = jackson == null && t instanceof JsonProcessingException j ? j : jackson;
+        if (t instanceof DecodeException || t.getCause() == null || t.getCause() == t) {
+          break;
+        }
       }
+      // Not the parsers' own messages: they quote the line, or a value (a password, maybe).
       String m =
-          t instanceof MarkedYAMLException y
-              ? yamlProblem(y) // not its message: that quotes the line, which may hold a secret
-              : String.valueOf(t.getMessage()).strip();
+          marked != null
+              ? yamlProblem(marked)
+              : jackson != null
+                  ? jsonProblem(jackson)
+                  : t instanceof DecodeException
+                      ? t.getMessage() // StrictFormat's own
+                      : "a value it cannot read ("
+                          + t.getClass().getSimpleName()
+                          + (json ? ")" : "; an explicit tag such as !!float?)");
       String cannot = "cannot parse it as " + (json ? "JSON: " : "YAML: ");
       throw new ConfigException(cannot + m.replaceAll("\\s*\\n\\s*", " "));
     } catch (TimeoutException e) {
@@ -111,6 +127,15 @@ final class ConfigSources {
       retriever.close();
       vertx.close();
     }
+  }
+
+  /** Jackson's message only where it quotes no value (a duplicate key, one character). */
+  private static String jsonProblem(JsonProcessingException e) {
+    String said = String.valueOf(e.getOriginalMessage());
+    boolean safe = said.matches("(Duplicate field|Unexpected character|Unexpected end-of-input).*");
+    JsonLocation at = e.getLocation();
+    return (safe ? said : "not valid JSON")
+        + (at == null ? "" : " at line %d, column %d".formatted(at.getLineNr(), at.getColumnNr()));
   }
 
   /**

@@ -490,13 +490,23 @@ class ConfigLoaderTest {
     assertFalse(e.getMessage().contains(SECRET), e.getMessage());
     assertFalse(e.getMessage().contains("password"), e.getMessage());
 
-    for (String quoted : List.of("*" + SECRET, "!" + SECRET + " x")) {
+    for (String quoted :
+        List.of("*" + SECRET, "!" + SECRET + " x", "!!float " + SECRET, "!!timestamp " + SECRET)) {
       String alias = BASE.replace("  url: tcp://localhost:1883\n", "  url: " + quoted + "\n");
       ConfigException a =
           assertThrows(ConfigException.class, () -> load(alias, Map.of(), Map.of()));
-      assertTrue(a.getMessage().contains("an alias or a tag it cannot resolve"), a.getMessage());
+      assertTrue(a.getMessage().startsWith("cannot parse it as YAML: "), a.getMessage());
       assertFalse(a.getMessage().contains(SECRET), a.getMessage());
     }
+    Path json =
+        write(
+            "agent.json", "{\"mqtt\": {\"url\": \"tcp://b:1883\", \"password\": " + SECRET + "}}");
+    ConfigException j =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+    assertTrue(
+        j.getMessage().startsWith("cannot parse it as JSON: not valid JSON at line 1"),
+        j.getMessage());
+    assertFalse(j.getMessage().contains(SECRET), j.getMessage());
   }
 
   @Test
