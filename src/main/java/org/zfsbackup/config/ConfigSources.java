@@ -94,7 +94,7 @@ final class ConfigSources {
           retriever.getConfig().toCompletionStage().toCompletableFuture().get(TIMEOUT_S, SECONDS);
       return (ObjectNode) ConfigBinder.JSON.readTree(merged.encode());
     } catch (ExecutionException | IOException e) {
-      // The innermost message has the line and column; no path: the caller names the file.
+      // What went wrong and where, without a path: the caller names the file.
       Throwable t = e;
       MarkedYAMLException marked = null;
       JsonProcessingException jackson = null;
@@ -158,8 +158,8 @@ final class ConfigSources {
    * prefix} + the key path, levels joined by {@code separator} ({@code ZFS_BACKUP_AGENT_MQTT__URL}:
    * {@code mqtt.url}); the string is converted by {@link ConfigBinder}. A mapping given whole
    * (JSON) and a key below it: the mapping replaces the file's (in {@code whole}, which goes
-   * first), then the key applies on top of it. A whole value that is no JSON mapping stays a
-   * string, reported by the binder; the key below it is not applied.
+   * first), then the key applies on top of it. A key below a whole value that is no JSON mapping is
+   * a problem (the value itself is the binder's to judge).
    */
   private static void overrides(
       JsonObject whole,
