@@ -86,7 +86,10 @@ final class ConfigRules {
     String s = value.asText();
     if (rule == Rule.ARGV) {
       return value.isNumber()
-          ? "a number, where an argument must be a string: quote it ('" + s + "')"
+          ? "a number (YAML read it as "
+              + s
+              + "), where an argument must be a string: quote it"
+              + " as you wrote it"
           : null;
     }
     boolean numeric = rule == Rule.PORT || rule == Rule.SECONDS || rule == Rule.COUNT;
