@@ -32,9 +32,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.nodes.NodeId;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.representer.Representer;
+import org.yaml.snakeyaml.resolver.Resolver;
 import org.zfsbackup.config.ConfigRules.Check;
 import org.zfsbackup.config.ConfigRules.Rule;
 
@@ -249,11 +254,27 @@ final class ConfigBinder {
         .getOrDefault(type, "a " + type);
   }
 
-  /** YAML as a tree; a key given twice in one mapping is an error. */
+  /**
+   * YAML as a tree; a key given twice in one mapping is an error, and a date stays the text written
+   * ({@code client_id: 2026-01-01} would otherwise become {@code 2026-01-01T00:00:00.000+00:00}).
+   */
   static JsonNode yaml(String text) {
     LoaderOptions options = new LoaderOptions();
     options.setAllowDuplicateKeys(false);
-    return JSON.valueToTree(new Yaml(new SafeConstructor(options)).load(text));
+    Resolver datesAsText =
+        new Resolver() {
+          @Override
+          public Tag resolve(NodeId kind, String value, boolean implicit) {
+            Tag tag = super.resolve(kind, value, implicit);
+            return tag.equals(Tag.TIMESTAMP) ? Tag.STR : tag;
+          }
+        };
+    DumperOptions unused =
+        new DumperOptions(); // the Yaml constructor wants them; nothing is dumped
+    Yaml yaml =
+        new Yaml(
+            new SafeConstructor(options), new Representer(unused), unused, options, datesAsText);
+    return JSON.valueToTree(yaml.load(text));
   }
 
   /** JSON as a tree, or null when {@code text} is not JSON. */

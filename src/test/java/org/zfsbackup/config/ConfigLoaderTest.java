@@ -509,6 +509,20 @@ class ConfigLoaderTest {
     assertFalse(j.getMessage().contains(SECRET), j.getMessage());
   }
 
+  /** YAML 1.1 reads an unquoted date as a timestamp: a string key keeps what was written. */
+  @Test
+  void load_unquotedDate_staysTheTextWritten() throws IOException {
+    AgentConfig c =
+        load(
+            BASE.replace(
+                "  url: tcp://localhost:1883\n",
+                "  url: tcp://localhost:1883\n  client_id: 2026-01-01\n"),
+            Map.of(),
+            Map.of());
+
+    assertEquals("2026-01-01", c.mqtt().orElseThrow().clientId());
+  }
+
   @Test
   void load_everyKindOfProblem_isReportedInOneRun() throws IOException {
     String yaml =
