@@ -154,13 +154,9 @@ final class ConfigBinder {
     } else if (value != null && value.isTextual() && value.asText().isBlank()) {
       problems.add(at, "must not be empty");
     }
-    for (Rule rule : value == null ? new Rule[0] : rules(check)) {
+    for (Rule rule : value == null || check == null ? new Rule[0] : check.value()) {
       Optional.ofNullable(ConfigRules.problem(rule, value)).ifPresent(p -> problems.add(at, p));
     }
-  }
-
-  private static Rule[] rules(Check check) {
-    return check == null ? new Rule[0] : check.value();
   }
 
   /** An override's string as the key's type: int, bool, list (JSON or a,b,c), mapping (JSON). */

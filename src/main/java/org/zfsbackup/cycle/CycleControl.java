@@ -20,8 +20,7 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
   }
 
   private volatile StopReason stopReason;
-  private volatile boolean forced;
-  private final AtomicBoolean killed = new AtomicBoolean();
+  private final AtomicBoolean forced = new AtomicBoolean();
 
   /**
    * Run in the order they came: the cycle's own (the short commands in flight) before the streams'.
@@ -40,11 +39,8 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
     if (stopReason == null) {
       stopReason = reason;
     }
-    if (force) {
-      forced = true;
-      if (killed.compareAndSet(false, true)) {
-        killers.forEach(Runnable::run);
-      }
+    if (force && !forced.getAndSet(true)) {
+      killers.forEach(Runnable::run);
     }
   }
 
@@ -57,14 +53,14 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
   }
 
   public boolean forced() {
-    return forced;
+    return forced.get();
   }
 
   /** Registers what kills the stream in flight; runs it at once if a forced stop already came. */
   @Override
   public void register(Runnable killer) {
     killers.add(killer);
-    if (forced) {
+    if (forced.get()) {
       killer.run();
     }
   }

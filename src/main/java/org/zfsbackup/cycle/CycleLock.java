@@ -14,6 +14,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -109,8 +110,9 @@ public final class CycleLock implements AutoCloseable {
   private static void shareWithOtherUsers(Path file) {
     try {
       Path dir = file.toAbsolutePath().getParent();
-      int owner = (Integer) Files.getAttribute(dir, "unix:uid");
-      int mode = (Integer) Files.getAttribute(dir, "unix:mode");
+      Map<String, Object> attrs = Files.readAttributes(dir, "unix:uid,mode");
+      int owner = (Integer) attrs.get("uid");
+      int mode = (Integer) attrs.get("mode");
       int us = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid"); // this process
       if (owner == us && (mode & 022) == 0) {
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-rw-rw-"));
