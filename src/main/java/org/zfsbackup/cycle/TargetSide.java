@@ -177,6 +177,23 @@ final class TargetSide {
   }
 
   /**
+   * Whether {@code dst} holds an interrupted receive's saved state now (its resume token): false
+   * when it does not exist; empty when that cannot be told (the listing failed).
+   */
+  Optional<Boolean> savedStateNow(ProcessRunner runner, Duration timeout, String dst) {
+    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOneWithToken(dst)), timeout);
+    if (!r.ok()) {
+      return Listings.onlyMissing(r, List.of(dst)) ? Optional.of(false) : Optional.empty();
+    }
+    try {
+      return Optional.of(ZfsListing.parse(r.stdout()).resumeToken(dst).isPresent());
+    } catch (ZfsListing.ListingException e) {
+      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /**
    * The snapshots of {@code dst} as they are now, listed again on their own (after a refused
    * receive, a resume or an abort); empty, with a log line, when that listing fails.
    */

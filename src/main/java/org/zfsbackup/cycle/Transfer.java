@@ -47,7 +47,8 @@ final class Transfer {
    *
    * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
    * @param keep the snapshots whose holds stay (the base after this cycle, the one the hold moved
-   *     from); null when the base is not known (the dataset did not end sent or up to date)
+   *     from; for a failed step, the part the target kept: {@link TransferHolds#partly}); null when
+   *     the base is not known (the dataset failed with nothing kept, or did not end at all)
    * @param move the base that moved (to be held, the old one released); or null
    */
   private record Replicated(
@@ -329,13 +330,11 @@ final class Transfer {
         Failures.Failure f = streamed.failure();
         DatasetResult failed =
             events.failedResult(dataset, dst, f.kind(), total, plan, f.message());
-        return new Replicated(
-            failed,
-            warnings,
-            null,
-            null,
+        // The part the target kept is its base (held, and kept held) until the next cycle.
+        Holds.Move move =
             baseHolds.moved(
-                sourceListing, dataset, baseHolds.partly(sourceListing, dataset, dst, step, done)));
+                sourceListing, dataset, baseHolds.partly(sourceListing, dataset, dst, step, done));
+        return new Replicated(failed, warnings, null, kept(move), move);
       }
       if (replace) {
         changes.clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
@@ -351,6 +350,19 @@ final class Transfer {
     }
     return new Replicated(
         sent, warnings, null, kept, baseHolds.moved(sourceListing, dataset, done));
+  }
+
+  /** The snapshots whose holds stay after {@code move}: null when nothing moved. */
+  private static Set<String> kept(Holds.Move move) {
+    if (move == null) {
+      return null;
+    }
+    Set<String> kept = new HashSet<>();
+    kept.add(Holds.nameOf(move.held()));
+    if (move.released() != null) {
+      kept.add(Holds.nameOf(move.released())); // moved (or, failing that, kept) by Holds.apply
+    }
+    return kept;
   }
 
   private List<DatasetResult> failAll(

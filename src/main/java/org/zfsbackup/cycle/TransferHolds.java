@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
@@ -21,11 +20,13 @@ final class TransferHolds {
   private final TransferContext.Route route;
   private final TransferEvents events;
   private final Holds holds;
+  private final TransferContext context;
   private Holds.Early early = Holds.Early.NONE;
 
   TransferHolds(TransferContext context, TransferEvents events) {
     this.scope = context.scope();
     this.route = context.route();
+    this.context = context;
     this.events = events;
     this.holds = new Holds(scope.runner(), route.source(), route.holdTag(), scope.shortTimeout());
   }
@@ -98,11 +99,16 @@ final class TransferHolds {
   }
 
   /**
-   * {@code done}, and the part of a failed {@code -I} step the target kept: ZFS commits each
-   * snapshot of such a stream as it arrives, so one cut in the middle leaves the target a newer
-   * base than the step's {@code from}. Its hold must move there, or a pruner on the source could
-   * destroy that snapshot and the next cycle would find the target diverged. Asked of the target
-   * only when the step spans snapshots in between.
+   * {@code done}, and the part of a failed step the source must keep for the target: ZFS commits
+   * each snapshot of an {@code -I} stream as it arrives, so one cut in the middle (or a send that
+   * failed after its receive had it all) leaves the target a newer base than the step's {@code
+   * from}; and a full stream cut short leaves a saved state ({@code receive -s}) whose resume needs
+   * the step's snapshot on the source (zfs-send(8) {@code -t}: "cannot resume send: ... no longer
+   * exists", and the next cycle starts that stream again from its first byte). The hold must go
+   * there, or a pruner on the source could destroy that snapshot: the next cycle would find the
+   * target diverged, or restart the full stream. The target is listed again for a failed {@code -I}
+   * step, and for a full one where receives are resumable (a saved state that cannot be seen is
+   * taken as there).
    */
   List<ReplicationStep> partly(
       ZfsListing sourceListing,
@@ -110,30 +116,34 @@ final class TransferHolds {
       String dst,
       ReplicationStep step,
       List<ReplicationStep> done) {
-    if (!scope.holds() || !(step instanceof ReplicationStep.Incremental inc)) {
+    if (!scope.holds()) {
       return done;
     }
-    List<Snapshot> between =
+    List<ReplicationStep> withPart = new ArrayList<>(done);
+    if (step instanceof ReplicationStep.Full) {
+      if (context.resumable() // known once the target is listed
+          && route.target().savedStateNow(scope.runner(), scope.shortTimeout(), dst).orElse(true)) {
+        withPart.add(step);
+      }
+      return withPart;
+    }
+    ReplicationStep.Incremental inc = (ReplicationStep.Incremental) step;
+    List<Snapshot> received = // those the stream may have committed
         sourceListing.snapshots(dataset).stream()
             .filter(
-                s -> s.createtxg() > inc.from().createtxg() && s.createtxg() < inc.to().createtxg())
+                s ->
+                    s.createtxg() > inc.from().createtxg() && s.createtxg() <= inc.to().createtxg())
             .toList();
-    if (between.isEmpty()) {
-      return done;
-    }
     Set<String> kept = new HashSet<>();
     route
         .target()
         .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
         .orElse(List.of())
         .forEach(s -> kept.add(s.guid()));
-    Optional<Snapshot> newest =
-        between.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
-    if (newest.isEmpty()) {
-      return done;
-    }
-    List<ReplicationStep> withPart = new ArrayList<>(done);
-    withPart.add(new ReplicationStep.Incremental(inc.from(), newest.get()));
+    received.stream()
+        .filter(s -> kept.contains(s.guid()))
+        .reduce((a, b) -> b)
+        .ifPresent(newest -> withPart.add(new ReplicationStep.Incremental(inc.from(), newest)));
     return withPart;
   }
 

@@ -132,6 +132,11 @@ public final class ZfsCommands {
     return get(LIST_PROPERTIES, OptionalInt.of(1), List.of(dataset));
   }
 
+  /** {@link #listOne}, with the dataset's {@link #RESUME_TOKEN} too. */
+  public static List<String> listOneWithToken(String dataset) {
+    return get(LIST_PROPERTIES + "," + RESUME_TOKEN, OptionalInt.of(1), List.of(dataset));
+  }
+
   /**
    * {@code receive [-F] <options> target}. {@code -F} only to replace the agent's empty placeholder
    * with a full stream (see {@code plan.ReceiveRules}): on an incremental it would destroy the

@@ -155,6 +155,42 @@ class FakeZfsResumeIT {
     assertEquals(Status.UP_TO_DATE, third.datasets().get(0).status(), third.toString());
   }
 
+  /** The snapshots of each {@code zfs hold} / {@code zfs release} so far, in order. */
+  List<String> holdCalls() throws IOException {
+    return argv().stream()
+        .filter(a -> a.get(0).equals("hold") || a.get(0).equals("release"))
+        .map(a -> a.get(0) + " " + String.join(" ", a.subList(2, a.size())))
+        .toList();
+  }
+
+  /**
+   * A first full stream cut short keeps the snapshot its saved state needs held on the source: its
+   * resume ({@code send -t}) needs that snapshot, and a pruner takes the oldest first. Catches the
+   * state in which the only hold (the early one, on the newest snapshot) was let go at the end of
+   * the pass and the stream's own snapshot never held: pruned, the resume was aborted and the whole
+   * stream sent again from byte 0, on every cycle it did not fit in. Once the resume completes, the
+   * hold moves to the new base.
+   */
+  @Test
+  void fullStreamCut_itsSnapshotStaysHeldForTheResume_thenTheHoldMoves() throws IOException {
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    assertEquals(List.of("hold src/data@b", "hold src/data@a", "release src/data@b"), holdCalls());
+
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport resumed = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, resumed.outcome(), resumed.toString());
+    assertEquals(List.of("hold src/data@b", "release src/data@a"), holdCalls());
+  }
+
+  /** The same with one snapshot: the early hold on it is the one the resume needs, and stays. */
+  @Test
+  void fullStreamCut_onlySnapshot_itsEarlyHoldStays() throws IOException {
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertEquals(List.of("hold src/data@a"), holdCalls());
+  }
+
   /**
    * An incremental cut mid-stream is resumed with -s and never -F: at the end of an incremental's
    * -F receive OpenZFS destroys the target's snapshots newer than its base (dmu_recv.c). Catches -F

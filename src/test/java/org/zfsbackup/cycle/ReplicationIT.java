@@ -246,6 +246,41 @@ class ReplicationIT {
     assertEquals(Status.SENT, result(next, ds).status());
   }
 
+  /**
+   * A send that fails after its receive had the whole {@code -I} stream (as ssh exits 255 when the
+   * link drops after the last byte): the target has the step's last snapshot, so that is the one
+   * the source keeps held. Catches the hold moved onto the snapshot before it and the target's
+   * newest let go: a pruner could then destroy it, and the next cycle found the target diverged.
+   */
+  @Test
+  void sendFailsAfterItsReceiveHadItAll_theHoldStaysOnTheTargetsNewest() {
+    String ds = hosts.src + "/late/data";
+    dataset(ds);
+    snapshot(ds, "s1");
+    AgentConfig cfg = pull(hosts.bak + "/late", TestConfigs.sshSource("h", hosts.ssh, ds));
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
+    snapshot(ds, "s2");
+    snapshot(ds, "s3");
+    RecordingRunner failingLate =
+        streamsThrough(
+            send -> {
+              List<String> late = new ArrayList<>(List.of("sh", "-c", "\"$@\"; exit 255", "sh"));
+              late.addAll(send);
+              return late;
+            });
+    CycleReport failed = cycle(cfg, failingLate);
+    assertEquals(Status.FAILED, result(failed, ds).status(), failed.toString());
+    String dst = hosts.bak + "/late/h/" + ds;
+    assertEquals(List.of("s1", "s2", "s3"), snapshots(dst), "the receive had it all");
+    assertEquals("1", get("userrefs", ds + "@s3"), "the target's newest stays held");
+    assertEquals("0", get("userrefs", ds + "@s2"));
+    assertEquals("0", get("userrefs", ds + "@s1"), "the old base let go");
+
+    CycleReport next = cycle(cfg);
+    assertEquals(Status.UP_TO_DATE, result(next, ds).status(), next.toString());
+    assertEquals("1", get("userrefs", ds + "@s3"));
+  }
+
   @Test
   void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
     // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
