@@ -27,15 +27,19 @@ final class CycleRules {
 
   /** The pull failures that mean a backup copy is not what its source sent. */
   private static final Set<ErrorKind> NOT_FROM_SOURCE =
-      EnumSet.of(ErrorKind.DIVERGED, ErrorKind.NO_COMMON_SNAPSHOT, ErrorKind.TARGET_EXISTS);
+      EnumSet.of(
+          ErrorKind.DIVERGED,
+          ErrorKind.NO_COMMON_SNAPSHOT,
+          ErrorKind.TARGET_EXISTS,
+          ErrorKind.TARGET_MODIFIED);
 
   /**
    * The backup copies the push leaves alone this cycle, with the reason: those whose pull was
-   * refused because the copy holds snapshots its source did not send (diverged), shares none with
-   * it, or is not the agent's. Pushing them would carry the same problem offsite, and move the
-   * push's hold onto a snapshot the documented fix ({@code zfs rollback -r}) has to destroy.
-   * Another pull failure (an unreachable host) leaves the copy as the last cycle made it, and it is
-   * pushed as usual.
+   * refused because the copy holds snapshots its source did not send (diverged, or got them while
+   * the cycle ran: target_modified), shares none with it, or is not the agent's. Pushing them would
+   * carry the same problem offsite, and move the push's hold onto a snapshot the documented fix
+   * ({@code zfs rollback -r}) has to destroy. Another pull failure (an unreachable host) leaves the
+   * copy as the last cycle made it, and it is pushed as usual.
    */
   static Map<String, String> heldBack(List<DatasetResult> pulled) {
     Map<String, String> heldBack = new HashMap<>();

@@ -72,8 +72,11 @@ class CycleRulesTest {
   }
 
   /**
-   * Catches: a push that carries a refused backup copy offsite; a push held back for a pull that
-   * failed for another reason (an unreachable host leaves the copy as it was, and it is pushed).
+   * Catches: a push that carries a refused backup copy offsite (a snapshot tool on the backup tree
+   * that fired during the receive, target_modified, too: its snapshot went offsite and the push's
+   * hold onto it, so the message's zfs rollback -r failed "dataset is busy"); a push held back for
+   * a pull that failed for another reason (an unreachable host leaves the copy as it was, and it is
+   * pushed).
    */
   @Test
   void heldBack_onlyTheCopiesThePullRefusedForWhatIsOnThem() {
@@ -82,12 +85,15 @@ class CycleRulesTest {
             failed(Phase.PULL, "bak/h/diverged", ErrorKind.DIVERGED),
             failed(Phase.PULL, "bak/h/nocommon", ErrorKind.NO_COMMON_SNAPSHOT),
             failed(Phase.PULL, "bak/h/notours", ErrorKind.TARGET_EXISTS),
+            failed(Phase.PULL, "bak/h/snapshotted", ErrorKind.TARGET_MODIFIED),
             failed(Phase.PULL, "bak/h/unreachable", ErrorKind.HOST_UNREACHABLE),
             failed(Phase.PULL, "bak/h/sendfailed", ErrorKind.SEND_FAILED),
             failed(Phase.PUSH, "off/h/diverged", ErrorKind.DIVERGED),
             new DatasetResult(Phase.PULL, "h", "d", "bak/h/ok", Status.SENT, 1, "", null, null));
     Map<String, String> heldBack = CycleRules.heldBack(results);
-    assertEquals(Set.of("bak/h/diverged", "bak/h/nocommon", "bak/h/notours"), heldBack.keySet());
+    assertEquals(
+        Set.of("bak/h/diverged", "bak/h/nocommon", "bak/h/notours", "bak/h/snapshotted"),
+        heldBack.keySet());
     assertTrue(heldBack.get("bak/h/diverged").contains("refused this cycle (diverged)"));
   }
 
