@@ -98,6 +98,12 @@ final class CycleRules {
     };
   }
 
+  /**
+   * The cycle's outcome: as the stop made it, else {@code success} when nothing failed, {@code
+   * partial} when something failed and something was backed up (a pull sent or up to date, a push
+   * that sent), {@code failed} when nothing was. A push that found the offsite copies up to date is
+   * not counted: with every pull failed, it only confirms the copies of an earlier night.
+   */
   static Outcome outcome(List<DatasetResult> results, CycleControl control) {
     if (control.stopRequested()) {
       return switch (control.stopReason()) {
@@ -109,7 +115,10 @@ final class CycleRules {
     long failed = results.stream().filter(r -> r.status() == Status.FAILED).count();
     long good =
         results.stream()
-            .filter(r -> r.status() == Status.SENT || r.status() == Status.UP_TO_DATE)
+            .filter(
+                r ->
+                    r.status() == Status.SENT
+                        || r.status() == Status.UP_TO_DATE && r.phase() == Phase.PULL)
             .count();
     if (failed == 0) {
       return Outcome.SUCCESS;

@@ -148,6 +148,24 @@ class CycleRulesTest {
     assertEquals(
         Outcome.FAILED,
         CycleRules.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
+    // Every host unreachable: the push finds the offsite copies up to date with last night's.
+    // Catches that night reported partial, as if something had been backed up.
+    DatasetResult pushUpToDate =
+        new DatasetResult(Phase.PUSH, "local", "d", "t", Status.UP_TO_DATE, 0, null, null, null);
+    DatasetResult pushSent =
+        new DatasetResult(Phase.PUSH, "local", "d", "t", Status.SENT, 1, null, null, null);
+    assertEquals(
+        Outcome.FAILED, CycleRules.outcome(List.of(result(Status.FAILED), pushUpToDate), none));
+    assertEquals(
+        Outcome.PARTIAL, CycleRules.outcome(List.of(result(Status.FAILED), pushSent), none));
+    assertEquals(
+        Outcome.PARTIAL,
+        CycleRules.outcome(
+            List.of(
+                result(Status.UP_TO_DATE),
+                new DatasetResult(
+                    Phase.PUSH, "local", "d", "t", Status.FAILED, 0, null, null, null)),
+            none));
     CycleControl suspended = new CycleControl();
     suspended.stop(CycleControl.StopReason.SUSPEND, false);
     assertEquals(Outcome.SUSPENDED, CycleRules.outcome(List.of(result(Status.SENT)), suspended));
