@@ -99,6 +99,13 @@ final class StateStore {
       } catch (AtomicMoveNotSupportedException e) {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
       }
+      // The rename is durable only once the directory is written: a power-down right after (the
+      // save before then: suspend) could otherwise bring back the previous file after the boot.
+      try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+        d.force(true);
+      } catch (IOException e) {
+        log.debug("cannot sync {} after saving the state: {}", dir, e.toString());
+      }
     } finally {
       Files.deleteIfExists(tmp);
     }
