@@ -99,8 +99,43 @@ final class CycleReporting {
     if (lastSuccessAt != null) {
       log.info("last successful backup finished at {}", Payloads.time(lastSuccessAt));
     }
+    saved.running().ifPresent(this::lost);
     watchStaleness();
   }
+
+  /**
+   * A cycle the last run of the agent started and did not live to end (SIGKILL, the OOM killer, a
+   * power loss): said once, now, as its error, a {@code failed} result and its end event, which are
+   * published at the connect (the error and event kept in the outbox until then). Its datasets are
+   * not known: the next cycle goes on from what arrived. {@code last_success_at} and {@code
+   * last_full_outcome} stay: it did not run to its end.
+   */
+  private void lost(StateStore.Running r) {
+    String msg =
+        "cycle "
+            + r.cycleId()
+            + " (started "
+            + Payloads.time(r.startedAt())
+            + ") did not end: the agent was killed (SIGKILL, out of memory) or the machine lost"
+            + " power; what it sent is kept, and the next cycle goes on from there";
+    log.warn("{}", msg);
+    CycleReport report =
+        new CycleReport(
+            r.cycleId(),
+            r.runId(),
+            Outcome.FAILED,
+            r.startedAt(),
+            clock.instant(),
+            List.of(),
+            List.of(msg));
+    lastResult = Payloads.result(report, lastSuccessAt, false, r.limited(), lastFullOutcome);
+    out.error(Payloads.agentError(r.cycleId(), CYCLE_LOST, msg));
+    out.event(Outcome.FAILED.wire(), r.cycleId(), r.runId());
+    save(null, lastSuccessAt, lastResult.deepCopy(), null);
+  }
+
+  /** The kind of the error that reports a cycle the agent did not live to end. */
+  static final String CYCLE_LOST = "cycle_lost";
 
   /** The last {@code T/result}, republished after every connect; null before the first. */
   ObjectNode lastResult() {
@@ -119,6 +154,11 @@ final class CycleReporting {
     Integer expected = c.request.limited() ? null : fullSteps;
     cycleProgress = new CycleProgress(c.id, expected);
     out.cycleProgress(cycleProgress.payload());
+    if (!c.request.dryRun()) { // until it ends: a cycle the agent does not live to end is told
+      StateStore.Running running =
+          new StateStore.Running(c.id, c.runId, c.startedAt, c.request.limited());
+      save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), running);
+    }
   }
 
   /**
@@ -177,6 +217,7 @@ final class CycleReporting {
       log.warn(
           "cycle {} did nothing: another backup cycle holds the cycle lock; the last result stays",
           c.id);
+      save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), null);
       out.event(report.outcome().wire(), c.id, c.runId);
       return;
     }
@@ -211,7 +252,7 @@ final class CycleReporting {
       if (full != null) {
         fullSteps = report.datasets().size();
       }
-      save(c, lastSuccessAt, lastResult.deepCopy());
+      save(c, lastSuccessAt, lastResult.deepCopy(), null);
       out.result(lastResult);
       watchStaleness();
     }
@@ -271,19 +312,28 @@ final class CycleReporting {
   /**
    * Saves in the background; a failure is a warning on {@code T/error} as well as in the log: what
    * is not saved is lost at the next start (a wake-up), and Home Assistant would then show no last
-   * success at all.
+   * success at all. With {@code running} (a cycle starts), a failure is logged only: the cycle's
+   * end saves again, and says so.
    */
-  private void save(AgentCycle c, Instant at, ObjectNode result) {
+  private void save(AgentCycle c, Instant at, ObjectNode result, StateStore.Running running) {
     lastSave =
         workers
             .<Void>executeBlocking(
                 () -> {
-                  store.save(at, result);
+                  store.save(at, result, running);
                   return null;
                 },
                 true)
             .onFailure(
                 e -> {
+                  if (running != null) { // the end's save says so, on T/error too
+                    log.warn(
+                        "could not save the state file {} ({}): a cycle the agent does not live"
+                            + " to end would not be reported",
+                        store.file(),
+                        e.getMessage());
+                    return;
+                  }
                   String msg =
                       "could not save the state file "
                           + store.file()

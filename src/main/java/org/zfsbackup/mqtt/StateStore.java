@@ -20,19 +20,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What the agent keeps across restarts, in {@code state_file}: {@code last_success_at} and the last
+ * What the agent keeps across restarts, in {@code state_file}: {@code last_success_at}, the last
  * {@code T/result} (republished after every connect, so a broker that lost its retained messages
- * gets it back). A small JSON file, replaced atomically (write a temporary file beside it, fsync,
- * rename), so a crash leaves the old or the new file, never half of one. Blocking: call it from a
- * worker thread.
+ * gets it back), and the cycle in progress while one runs (a cycle the agent did not live to end,
+ * killed or cut off by a power loss, is then reported at the next start). A small JSON file,
+ * replaced atomically (write a temporary file beside it, fsync, rename), so a crash leaves the old
+ * or the new file, never half of one. Blocking: call it from a worker thread.
  */
 final class StateStore {
   private static final Logger log = LoggerFactory.getLogger(StateStore.class);
 
-  /** What was saved; both empty on a first start. */
-  record Saved(Optional<Instant> lastSuccessAt, Optional<ObjectNode> lastResult) {
-    static final Saved NONE = new Saved(Optional.empty(), Optional.empty());
+  /** What was saved; all empty on a first start. */
+  record Saved(
+      Optional<Instant> lastSuccessAt, Optional<ObjectNode> lastResult, Optional<Running> running) {
+    static final Saved NONE = new Saved(Optional.empty(), Optional.empty(), Optional.empty());
   }
+
+  /** A cycle that started and has not ended (saved as {@code running}). */
+  record Running(String cycleId, String runId, Instant startedAt, boolean limited) {}
 
   private final Path file;
 
@@ -69,7 +74,17 @@ final class StateStore {
       JsonNode result = root.get("last_result");
       Optional<ObjectNode> lastResult =
           result instanceof ObjectNode o ? Optional.of(o) : Optional.empty();
-      return new Saved(lastSuccess, lastResult);
+      JsonNode r = root.path("running");
+      Optional<Running> running =
+          r.path("cycle_id").isTextual() && r.path("started_at").isTextual()
+              ? Optional.of(
+                  new Running(
+                      r.path("cycle_id").asText(),
+                      r.path("run_id").isTextual() ? r.path("run_id").asText() : null,
+                      Instant.parse(r.path("started_at").asText()),
+                      r.path("limited").asBoolean()))
+              : Optional.empty();
+      return new Saved(lastSuccess, lastResult, running);
     } catch (IOException | DateTimeParseException | UncheckedIOException e) {
       String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
       log.warn(
@@ -78,12 +93,19 @@ final class StateStore {
     }
   }
 
-  /** Replaces the file atomically. */
-  void save(Instant lastSuccessAt, ObjectNode lastResult) throws IOException {
+  /** Replaces the file atomically; {@code running}: the cycle in progress, or null. */
+  void save(Instant lastSuccessAt, ObjectNode lastResult, Running running) throws IOException {
     ObjectNode root = Payloads.JSON.createObjectNode();
     root.put("version", 1);
     root.put("last_success_at", Payloads.time(lastSuccessAt));
     root.set("last_result", lastResult);
+    if (running != null) {
+      ObjectNode r = root.putObject("running");
+      r.put("cycle_id", running.cycleId());
+      r.put("run_id", running.runId());
+      r.put("started_at", running.startedAt().toString());
+      r.put("limited", running.limited());
+    }
     byte[] bytes = Payloads.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);

@@ -819,6 +819,57 @@ class AgentTest {
         mqtt.json(T.result()).stream().map(r -> r.get("last_full_outcome").asText()).toList());
   }
 
+  // Catches: a cycle cut off by SIGKILL, the OOM killer or a power loss leaving no trace: the
+  // started event was never ended, and the restarted agent republished the night before's result
+  // as if nothing had happened (Problem off, Last result a success).
+  @Test
+  void cycleTheAgentDidNotLiveToEnd_reportedOnceAtTheNextStart() throws Exception {
+    send("run");
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "a first result");
+    StateStore store = new StateStore(dir.resolve("state.json"));
+    await(() -> store.load().lastResult().isPresent(), "saved");
+    assertTrue(store.load().running().isEmpty(), "no cycle in progress once it ended");
+    String lastSuccess = mqtt.last(T.result()).get("last_success_at").asText();
+
+    engine.blockStreams();
+    send("{\"command\": \"run\", \"run_id\": \"oom-night\"}");
+    await(() -> store.load().running().isPresent(), "the cycle in progress saved");
+    StateStore.Saved cutOff = store.load(); // what a kill -9 now would leave
+    String cycleId = cutOff.running().get().cycleId();
+    assertEquals("oom-night", cutOff.running().get().runId());
+
+    restartAgent(() -> {}, cutOff);
+    await(() -> errors("cycle_lost") == 1 && !mqtt.on(T.event()).isEmpty(), "reported");
+    JsonNode result = mqtt.last(T.result());
+    assertEquals(cycleId, result.get("cycle_id").asText());
+    assertEquals("oom-night", result.get("run_id").asText());
+    assertEquals("failed", result.get("outcome").asText());
+    assertEquals(lastSuccess, result.get("last_success_at").asText(), "kept");
+    assertEquals("success", result.get("last_full_outcome").asText(), "kept");
+    JsonNode event = mqtt.json(T.event()).get(0);
+    assertEquals("failed", event.get("event_type").asText());
+    assertEquals(cycleId, event.get("cycle_id").asText());
+    JsonNode error =
+        mqtt.json(T.error()).stream()
+            .filter(e -> e.get("kind").asText().equals("cycle_lost"))
+            .findFirst()
+            .orElseThrow();
+    assertEquals(cycleId, error.get("cycle_id").asText());
+    assertTrue(error.get("message").asText().contains("did not end"), error.toString());
+    // Said once: the file no longer has it, and holds the failed result.
+    await(
+        () ->
+            store.load().running().isEmpty()
+                && store
+                    .load()
+                    .lastResult()
+                    .map(r -> r.get("cycle_id").asText().equals(cycleId))
+                    .orElse(false),
+        "saved without the cycle in progress");
+    restartAgent(() -> {}, store.load());
+    assertEquals(0, errors("cycle_lost"), "not reported again");
+  }
+
   // Catches: a state file that cannot be written failing with a log line only: last_success_at is
   // then lost at the next start (a wake-up), and nobody was told.
   @Test
@@ -1028,7 +1079,8 @@ class AgentTest {
     newAgent(
         new StateStore.Saved(
             Optional.of(java.time.Instant.parse("2026-11-01T02:00:00Z")),
-            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)));
+            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved),
+            Optional.empty()));
     await(() -> !second.on(T.result()).isEmpty(), "result republished");
     assertEquals(saved, second.last(T.result()));
     assertTrue(second.on(T.result()).get(0).retained());
@@ -1049,7 +1101,8 @@ class AgentTest {
     return newAgent(
         new StateStore.Saved(
             Optional.of(lastSuccess),
-            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved)),
+            Optional.of((com.fasterxml.jackson.databind.node.ObjectNode) saved),
+            Optional.empty()),
         new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(1)),
         clock);
   }

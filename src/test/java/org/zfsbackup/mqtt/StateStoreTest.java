@@ -32,20 +32,34 @@ class StateStoreTest {
     StateStore store = new StateStore(dir.resolve("sub/dir/state.json"));
     ObjectNode result =
         Payloads.JSON.createObjectNode().put("outcome", "success").put("cycle_id", "c1");
-    store.save(Instant.parse("2026-11-27T02:10:00Z"), result);
+    store.save(Instant.parse("2026-11-27T02:10:00Z"), result, null);
     StateStore.Saved saved = new StateStore(dir.resolve("sub/dir/state.json")).load();
     assertEquals(Instant.parse("2026-11-27T02:10:00Z"), saved.lastSuccessAt().orElseThrow());
     assertEquals(result, saved.lastResult().orElseThrow());
   }
 
   @Test
+  void save_withACycleInProgress_loadsIt_andASaveWithoutClearsIt() throws Exception {
+    StateStore store = new StateStore(dir.resolve("state.json"));
+    ObjectNode result = Payloads.JSON.createObjectNode().put("outcome", "success");
+    StateStore.Running running =
+        new StateStore.Running("c2", "nightly-2", Instant.parse("2026-11-28T02:00:00Z"), true);
+    store.save(null, result, running);
+    assertEquals(running, store.load().running().orElseThrow());
+    assertEquals(result, store.load().lastResult().orElseThrow());
+    store.save(null, result, null);
+    assertTrue(store.load().running().isEmpty());
+  }
+
+  @Test
   void save_twice_replacesAndLeavesNoTemporaryFiles() throws Exception {
     Path file = dir.resolve("state.json");
     StateStore store = new StateStore(file);
-    store.save(null, Payloads.JSON.createObjectNode().put("outcome", "failed"));
+    store.save(null, Payloads.JSON.createObjectNode().put("outcome", "failed"), null);
     store.save(
         Instant.parse("2026-11-28T02:00:00Z"),
-        Payloads.JSON.createObjectNode().put("outcome", "success"));
+        Payloads.JSON.createObjectNode().put("outcome", "success"),
+        null);
     try (var files = Files.list(dir)) {
       assertEquals(List.of(file), files.toList());
     }
@@ -58,7 +72,8 @@ class StateStoreTest {
     StateStore elsewhere = new StateStore(dir.resolve("elsewhere.json"));
     elsewhere.save(
         Instant.parse("2026-11-27T02:10:00Z"),
-        Payloads.JSON.createObjectNode().put("outcome", "success"));
+        Payloads.JSON.createObjectNode().put("outcome", "success"),
+        null);
     Path file = Files.createSymbolicLink(dir.resolve("state.json"), dir.resolve("elsewhere.json"));
 
     assertEquals(StateStore.Saved.NONE, new StateStore(file).load());
