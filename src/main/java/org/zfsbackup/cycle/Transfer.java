@@ -141,6 +141,10 @@ final class Transfer {
               : failed(missing, ErrorKind.DATASET_MISSING, msg, r));
     }
     List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
+    if (scope.control().stopRequested()) { // a stop during the listing: the target is not listed
+      datasets.forEach(d -> results.add(skipped(d, notStarted())));
+      return new Result(results, List.of());
+    }
     if (!datasets.isEmpty()) {
       Optional<TargetSide.Problem> targetError =
           route.target().ensureListed(scope.runner(), scope.shortTimeout());

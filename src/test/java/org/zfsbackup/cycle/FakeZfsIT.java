@@ -75,6 +75,40 @@ class FakeZfsIT {
         .run(new CycleRequest("fake", "r1", Set.of(), false), events::add, control);
   }
 
+  /**
+   * A cancel while the source is listed: nothing more runs, not even the target's listing (which,
+   * on a hung host, could take command_timeout_s before the stop went on), and every dataset is
+   * reported not started.
+   */
+  @Test
+  void cancelDuringTheSourceListing_theTargetIsNotListed() throws IOException {
+    list("src/data", ds("src/data", 10, "a"));
+    CycleControl control = new CycleControl();
+    AgentConfig config =
+        config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data");
+    CycleReport r =
+        new BackupCycle(
+                config,
+                new RecordingRunner(new RealProcessRunner(config.commands().pv())) {
+                  @Override
+                  public org.zfsbackup.exec.ProcessResult run(List<String> argv, Duration timeout) {
+                    org.zfsbackup.exec.ProcessResult result = super.run(argv, timeout);
+                    if (argv.contains("src/data")) {
+                      control.stop(CycleControl.StopReason.CANCEL, false);
+                    }
+                    return result;
+                  }
+                },
+                Clock.systemUTC())
+            .run(new CycleRequest("fake", "r1", Set.of(), false), events::add, control);
+    assertEquals(Outcome.CANCELLED, r.outcome(), r.toString());
+    assertEquals(Status.SKIPPED, r.datasets().get(0).status(), r.toString());
+    assertEquals("not started: the cycle was cancelled", r.datasets().get(0).message());
+    assertTrue(
+        argv().stream().noneMatch(a -> a.get(0).equals("get") && a.contains("bak")),
+        "the target was listed: " + argv());
+  }
+
   @Test
   void pushIsRawAndReceivesUnmounted() throws IOException {
     list("src/data", ds("src/data", 10, "a", "b"));
