@@ -225,7 +225,12 @@ public final class BackupCycle implements CycleRunner {
     Pruning.Result pruned = pruning.prune(results, offsite);
     warnings.addAll(pruned.warnings());
     return finish(
-        request, started, results, warnings, pruned.pruned(), CycleRules.outcome(results, control));
+        request,
+        started,
+        results,
+        warnings,
+        pruned.pruned(),
+        CycleRules.outcome(results, control, config.pull().target()));
   }
 
   /** What every transfer of this cycle shares. */

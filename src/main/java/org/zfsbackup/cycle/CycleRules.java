@@ -101,10 +101,11 @@ final class CycleRules {
   /**
    * The cycle's outcome: as the stop made it, else {@code success} when nothing failed, {@code
    * partial} when something failed and something was backed up (a pull sent or up to date, a push
-   * that sent), {@code failed} when nothing was. A push that found the offsite copies up to date is
-   * not counted: with every pull failed, it only confirms the copies of an earlier night.
+   * that sent), {@code failed} when nothing was. A push that found a backup copy (below {@code
+   * pullTarget}) up to date offsite is not counted: with every pull failed, it only confirms the
+   * copies of an earlier night; a dataset of this machine's own that is pushed counts as a pull.
    */
-  static Outcome outcome(List<DatasetResult> results, CycleControl control) {
+  static Outcome outcome(List<DatasetResult> results, CycleControl control, String pullTarget) {
     if (control.stopRequested()) {
       return switch (control.stopReason()) {
         case SUSPEND -> Outcome.SUSPENDED;
@@ -118,7 +119,9 @@ final class CycleRules {
             .filter(
                 r ->
                     r.status() == Status.SENT
-                        || r.status() == Status.UP_TO_DATE && r.phase() == Phase.PULL)
+                        || r.status() == Status.UP_TO_DATE
+                            && (r.phase() == Phase.PULL
+                                || !DatasetName.isWithin(r.dataset(), pullTarget)))
             .count();
     if (failed == 0) {
       return Outcome.SUCCESS;

@@ -250,9 +250,9 @@ final class Holds {
    * touched. Where {@code zfs holds} does not exist (zfs-fuse), nothing is released and one line is
    * logged per host.
    *
-   * @param keep per dataset that ended this phase sent or up to date, the snapshots whose holds
-   *     stay (its base, and the one {@link #apply} moved its hold from, or kept when the new hold
-   *     failed)
+   * @param keep per dataset that ended this phase sent or up to date (or failed with a part kept on
+   *     the target), the snapshots whose holds stay (its base, and the one {@link #apply} moved its
+   *     hold from, or kept when the new hold failed)
    */
   List<Warning> releaseStale(Map<String, Set<String>> keep, ZfsListing listing) {
     List<String> candidates = new ArrayList<>();

@@ -41,7 +41,8 @@ final class TransferHolds {
   /**
    * The end of the pass; returns its warnings, published.
    *
-   * @param keep per dataset that ended sent or up to date, the snapshots whose holds stay
+   * @param keep per dataset that ended sent or up to date, or failed with a part kept on the target
+   *     ({@link #partly}), the snapshots whose holds stay
    */
   List<Warning> finish(
       List<Holds.Move> moves,
@@ -150,10 +151,19 @@ final class TransferHolds {
   /**
    * The hold to move once the transfer ends, when holds are on and a step went through. An old base
    * that no one holds (its own hold failed in an earlier cycle) has no hold to release, nor one
-   * that could be said to stay in place.
+   * that could be said to stay in place. A full stream's snapshot that is held (by {@link #partly},
+   * when an earlier cycle's full stream was cut, and the resume was then aborted) is released like
+   * an old base: where {@code zfs holds} does not exist (zfs-fuse), nothing else would release it
+   * (a release of a tag it does not carry is harmless).
    */
   Holds.Move moved(ZfsListing sourceListing, String dataset, List<ReplicationStep> done) {
     Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
+    if (m != null && m.released() == null && done.get(0) instanceof ReplicationStep.Full full) {
+      String snapshot = full.to().name();
+      return sourceListing.unheld(dataset, snapshot)
+          ? m
+          : new Holds.Move(m.held(), dataset + "@" + snapshot);
+    }
     boolean unheldBase =
         m != null
             && m.released() != null

@@ -116,8 +116,9 @@ final class CycleReporting {
             + r.cycleId()
             + " (started "
             + Payloads.time(r.startedAt())
-            + ") did not end: the agent was killed (SIGKILL, out of memory) or the machine lost"
-            + " power; what it sent is kept, and the next cycle goes on from there";
+            + ") did not report its end: the agent was killed (SIGKILL, out of memory), stopped"
+            + " before the cycle could end, or the machine lost power; what it sent is kept, and"
+            + " the next cycle goes on from there";
     log.warn("{}", msg);
     CycleReport report =
         new CycleReport(
@@ -339,7 +340,8 @@ final class CycleReporting {
                           + store.file()
                           + " ("
                           + e.getMessage()
-                          + "): last_success_at and this result are lost when the agent restarts";
+                          + "): last_success_at and this result are lost when the agent restarts"
+                          + " (which then reports this cycle as cycle_lost)";
                   log.warn("{}", msg);
                   context.runOnContext(v -> out.agentError(c, ErrorKind.WARNING.wire(), msg));
                 })

@@ -140,42 +140,46 @@ class CycleRulesTest {
   void outcome_fromResultsAndStops() {
     CycleControl none = new CycleControl();
     assertEquals(
-        Outcome.SUCCESS,
-        CycleRules.outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
+        Outcome.SUCCESS, outcome(List.of(result(Status.SENT), result(Status.SKIPPED)), none));
     assertEquals(
-        Outcome.PARTIAL,
-        CycleRules.outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
+        Outcome.PARTIAL, outcome(List.of(result(Status.UP_TO_DATE), result(Status.FAILED)), none));
     assertEquals(
-        Outcome.FAILED,
-        CycleRules.outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
+        Outcome.FAILED, outcome(List.of(result(Status.SKIPPED), result(Status.FAILED)), none));
     // Every host unreachable: the push finds the offsite copies up to date with last night's.
     // Catches that night reported partial, as if something had been backed up.
-    DatasetResult pushUpToDate =
-        new DatasetResult(Phase.PUSH, "local", "d", "t", Status.UP_TO_DATE, 0, null, null, null);
-    DatasetResult pushSent =
-        new DatasetResult(Phase.PUSH, "local", "d", "t", Status.SENT, 1, null, null, null);
     assertEquals(
-        Outcome.FAILED, CycleRules.outcome(List.of(result(Status.FAILED), pushUpToDate), none));
-    assertEquals(
-        Outcome.PARTIAL, CycleRules.outcome(List.of(result(Status.FAILED), pushSent), none));
+        Outcome.FAILED,
+        outcome(List.of(result(Status.FAILED), pushed("bak/h/d", Status.UP_TO_DATE)), none));
     assertEquals(
         Outcome.PARTIAL,
-        CycleRules.outcome(
-            List.of(
-                result(Status.UP_TO_DATE),
-                new DatasetResult(
-                    Phase.PUSH, "local", "d", "t", Status.FAILED, 0, null, null, null)),
-            none));
+        outcome(List.of(result(Status.FAILED), pushed("bak/h/d", Status.SENT)), none));
+    assertEquals(
+        Outcome.PARTIAL,
+        outcome(List.of(result(Status.UP_TO_DATE), pushed("bak/h/d", Status.FAILED)), none));
+    // A dataset of the backup server's own, pushed (not a backup copy): its offsite copy up to
+    // date is its backup, as a pull's.
+    assertEquals(
+        Outcome.PARTIAL,
+        outcome(List.of(result(Status.FAILED), pushed("tank/home", Status.UP_TO_DATE)), none));
     CycleControl suspended = new CycleControl();
     suspended.stop(CycleControl.StopReason.SUSPEND, false);
-    assertEquals(Outcome.SUSPENDED, CycleRules.outcome(List.of(result(Status.SENT)), suspended));
+    assertEquals(Outcome.SUSPENDED, outcome(List.of(result(Status.SENT)), suspended));
     CycleControl cancelled = new CycleControl();
     cancelled.stop(CycleControl.StopReason.CANCEL, false);
-    assertEquals(Outcome.CANCELLED, CycleRules.outcome(List.of(), cancelled));
+    assertEquals(Outcome.CANCELLED, outcome(List.of(), cancelled));
     CycleControl interrupted = new CycleControl();
     interrupted.stop(CycleControl.StopReason.INTERRUPT, true);
-    assertEquals(
-        Outcome.INTERRUPTED, CycleRules.outcome(List.of(result(Status.SENT)), interrupted));
+    assertEquals(Outcome.INTERRUPTED, outcome(List.of(result(Status.SENT)), interrupted));
+  }
+
+  /** The outcome with pull.target {@code bak}. */
+  static Outcome outcome(List<DatasetResult> results, CycleControl control) {
+    return CycleRules.outcome(results, control, "bak");
+  }
+
+  /** A push result of the local {@code dataset}. */
+  static DatasetResult pushed(String dataset, Status s) {
+    return new DatasetResult(Phase.PUSH, "local", dataset, "off/x", s, 0, null, null, null);
   }
 
   @Test

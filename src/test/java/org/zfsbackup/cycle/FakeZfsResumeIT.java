@@ -184,6 +184,42 @@ class FakeZfsResumeIT {
     assertEquals(List.of("hold src/data@b", "release src/data@a"), holdCalls());
   }
 
+  /**
+   * The resume of a cut full stream refused (here its token names an @a that is no longer the same
+   * snapshot; a zfs-fuse sender, which has no {@code send -t}, the same), its saved state aborted,
+   * and the full stream sent afresh in the same cycle: the hold the cut left on its snapshot is
+   * released with the move to the new base. Catches that hold left for ever where nothing else
+   * releases it ({@code zfs holds} missing, as on zfs-fuse).
+   */
+  @Test
+  void fullStreamCut_resumeAbortedAndSentAfresh_theHoldOnItsSnapshotIsReleased()
+      throws IOException {
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertEquals(List.of("hold src/data@b", "hold src/data@a", "release src/data@b"), holdCalls());
+    Path partial = dir.resolve("pool/partial/bak_h_src_data"); // its token names another @a
+    Files.writeString(partial, Files.readString(partial).replace(" 5001 ", " 9999 "));
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport again = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, again.outcome(), again.toString());
+    assertTrue(argv().contains(List.of("receive", "-A", "bak/h/src/data")), argv().toString());
+    assertEquals("full @a, incremental @a..@b", again.datasets().get(0).plan());
+    assertEquals(List.of("hold src/data@b", "release src/data@a"), holdCalls());
+  }
+
+  /**
+   * Without resumable receives nothing is saved, and nothing is held for a resume: the early hold
+   * is let go as before.
+   */
+  @Test
+  void fullStreamCut_resumableOff_noHoldForAResume() throws IOException {
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(false), 100_000).outcome());
+    assertFalse(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    assertEquals(List.of("hold src/data@b", "release src/data@b"), holdCalls());
+  }
+
   /** The same with one snapshot: the early hold on it is the one the resume needs, and stays. */
   @Test
   void fullStreamCut_onlySnapshot_itsEarlyHoldStays() throws IOException {

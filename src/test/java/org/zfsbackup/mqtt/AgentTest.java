@@ -838,7 +838,20 @@ class AgentTest {
     String cycleId = cutOff.running().get().cycleId();
     assertEquals("oom-night", cutOff.running().get().runId());
 
-    restartAgent(() -> {}, cutOff);
+    // What a kill -9 leaves: the file as it was while the cycle ran (the graceful shutdown of the
+    // test's agent ended the cycle and saved over it).
+    restartAgent(
+        () -> {
+          try {
+            store.save(
+                cutOff.lastSuccessAt().orElseThrow(),
+                cutOff.lastResult().orElseThrow(),
+                cutOff.running().orElseThrow());
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        },
+        cutOff);
     await(() -> errors("cycle_lost") == 1 && !mqtt.on(T.event()).isEmpty(), "reported");
     JsonNode result = mqtt.last(T.result());
     assertEquals(cycleId, result.get("cycle_id").asText());
@@ -855,7 +868,7 @@ class AgentTest {
             .findFirst()
             .orElseThrow();
     assertEquals(cycleId, error.get("cycle_id").asText());
-    assertTrue(error.get("message").asText().contains("did not end"), error.toString());
+    assertTrue(error.get("message").asText().contains("did not report its end"), error.toString());
     // Said once: the file no longer has it, and holds the failed result.
     await(
         () ->
@@ -863,7 +876,10 @@ class AgentTest {
                 && store
                     .load()
                     .lastResult()
-                    .map(r -> r.get("cycle_id").asText().equals(cycleId))
+                    .map(
+                        r ->
+                            r.get("cycle_id").asText().equals(cycleId)
+                                && r.get("outcome").asText().equals("failed"))
                     .orElse(false),
         "saved without the cycle in progress");
     restartAgent(() -> {}, store.load());
