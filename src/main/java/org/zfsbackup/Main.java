@@ -46,7 +46,8 @@ public final class Main {
         0  success (run: every dataset sent or already up to date; check: every item passed)
         1  failure (run: at least one dataset failed; check: at least one item failed)
         2  bad usage or bad configuration; nothing was run
-        130, 143  run or plan stopped by SIGINT or SIGTERM (the cycle is reported interrupted)
+        129, 130, 143  run or plan stopped by SIGHUP (a closed terminal), SIGINT or SIGTERM
+                       (the cycle is reported interrupted)
       """;
 
   /** A parsed command line. */

@@ -2,6 +2,7 @@ package org.zfsbackup.config;
 
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -81,6 +82,7 @@ final class ConfigBinder {
                   Arrays.stream(CoercionInputShape.values())
                       .forEach(shape -> c.setCoercion(shape, CoercionAction.Fail)))
           .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS) // `{...} }`: not the rest ignored
           .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS) // YAML dates: strings
           .build();
 

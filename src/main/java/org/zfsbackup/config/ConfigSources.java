@@ -44,8 +44,13 @@ final class ConfigSources {
   /** The merged tree; a bad override name goes to {@code problems}, each override's origin too. */
   static ObjectNode read(
       Path file, Map<String, String> env, Map<String, String> properties, Problems problems) {
-    if (Files.isDirectory(file)) {
+    if (file.toString().isEmpty()) {
+      throw new ConfigException("no config file given: the path after --config is empty");
+    } else if (Files.isDirectory(file)) {
       throw new ConfigException("config file " + file + " is a directory; give the file in it");
+    } else if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ConfigException(
+          "config file " + file + " is not a regular file (a pipe or a device?); give the file");
     } else if (!Files.isRegularFile(file)) {
       throw new ConfigException(
           String.format(

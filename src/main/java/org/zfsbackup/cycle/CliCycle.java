@@ -53,7 +53,8 @@ public final class CliCycle {
               if (reported.getCount() == 0) {
                 return;
               }
-              LOG.warn("stopping (SIGTERM or SIGINT): interrupting the cycle, killing its streams");
+              LOG.warn(
+                  "stopping (SIGTERM, SIGINT or SIGHUP): interrupting the cycle, killing its streams");
               control.stop(CycleControl.StopReason.INTERRUPT, true);
               try {
                 if (!reported.await(INTERRUPT_BOUND.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -88,6 +88,13 @@ public final class CycleLock implements AutoCloseable {
       return new Busy(file); // held by another cycle of this same process
     } catch (AccessDeniedException e) {
       closeQuietly(channel);
+      if (!Files.exists(file, NOFOLLOW_LINKS)) {
+        return new Unavailable(
+            file,
+            "this user may not create it: it cannot write in "
+                + file.toAbsolutePath().getParent()
+                + " (the state_file's directory: make it this user's)");
+      }
       return new Unavailable(
           file,
           "this user may not write it: another user created it first (a root run in the agent"

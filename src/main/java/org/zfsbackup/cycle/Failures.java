@@ -86,7 +86,8 @@ final class Failures {
       // (A send killed after a receive that went well is the watchdog's: it outlived the receive.)
       kind = ErrorKind.INTERRUPTED;
       why =
-          "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C, timeout)";
+          "stopped by a signal to its processes (SIGTERM, SIGINT or SIGHUP: systemctl stop, Ctrl-C,"
+              + " timeout, a closed terminal)";
       blamed = null;
     } else if (!receive.ok()
         && (pr.firstFailure() == PipeResult.Stage.RECEIVE || brokenPipe(send, receive))) {
@@ -122,11 +123,12 @@ final class Failures {
   }
 
   /**
-   * The process died of SIGTERM or SIGINT (status 128 + the signal; ssh says "Killed by signal"): a
-   * signal to the whole process group — systemctl stop with a unit's default KillMode, Ctrl-C, or
-   * timeout — reaches the agent's children at the same moment as the agent, before it records the
-   * stop. Not a failure of the host or of zfs. (The agent's own kills are {@link PipeResult#killed}
-   * and {@link PipeResult#stalled}, checked first.)
+   * The process died of SIGTERM, SIGINT or SIGHUP (status 128 + the signal; ssh says "Killed by
+   * signal"): a signal to the whole process group — systemctl stop with a unit's default KillMode,
+   * Ctrl-C, timeout, or the terminal of an interactive {@code run} closing — reaches the agent's
+   * children at the same moment as the agent, before it records the stop. Not a failure of the host
+   * or of zfs. (The agent's own kills are {@link PipeResult#killed} and {@link PipeResult#stalled},
+   * checked first.)
    */
   static boolean signalled(ProcessResult r) {
     return !r.ok()
@@ -134,8 +136,10 @@ final class Failures {
         && !r.timedOut() // the agent's own kill of a short command that ran too long
         && (r.exitCode() == 128 + 15
             || r.exitCode() == 128 + 2
+            || r.exitCode() == 128 + 1
             || r.stderrTail().contains("Killed by signal 15")
-            || r.stderrTail().contains("Killed by signal 2"));
+            || r.stderrTail().contains("Killed by signal 2")
+            || r.stderrTail().contains("Killed by signal 1."));
   }
 
   /**

@@ -306,6 +306,20 @@ class ConfigLoaderTest {
     assertTrue(e.getMessage().contains(dir + " is a directory"), e.getMessage());
   }
 
+  /** Catches an empty --config said to be a directory, and a FIFO said not to exist. */
+  @Test
+  void load_emptyPathOrAFifo_saysWhat() throws Exception {
+    ConfigException empty =
+        assertThrows(
+            ConfigException.class, () -> ConfigLoader.load(Path.of(""), Map.of(), Map.of()));
+    assertEquals("no config file given: the path after --config is empty", empty.getMessage());
+    Path fifo = dir.resolve("agent.yaml");
+    assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(fifo, Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("is not a regular file"), e.getMessage());
+  }
+
   @Test
   void load_jsonFileWithWrongType_namesKeyPath() throws IOException {
     Path json =
@@ -317,6 +331,32 @@ class ConfigLoaderTest {
         assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
 
     assertEquals("pull.sources[0].datasets: expected a list, got a string", e.getMessage());
+  }
+
+  /**
+   * Catches a JSON file (or a JSON override) read up to its first complete value and the rest
+   * ignored: one stray '}' dropped push, retention and state_file, and run exited 0.
+   */
+  @Test
+  void load_jsonWithSomethingAfterItsValue_refused() throws IOException {
+    Path json =
+        write(
+            "agent.json",
+            "{\"pull\": {\"target\": \"b\", \"sources\": [{\"host\": \"h\", \"datasets\":"
+                + " [\"tank\"]}]}},\n \"push\": {\"host\": \"o\", \"target\": \"off\"}}");
+    ConfigException e =
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(json, Map.of(), Map.of()));
+    assertTrue(e.getMessage().startsWith("cannot parse it as JSON: "), e.getMessage());
+
+    String cut = "[{\"host\": \"a\", \"datasets\": [\"t\"]}], {\"host\": \"b\"}]";
+    ConfigException env =
+        assertThrows(
+            ConfigException.class,
+            () -> load(BASE, Map.of("ZFS_BACKUP_AGENT_PULL__SOURCES", cut), Map.of()));
+    assertTrue(
+        env.getMessage().contains("pull.sources")
+            && env.getMessage().contains("ZFS_BACKUP_AGENT_PULL__SOURCES"),
+        env.getMessage());
   }
 
   @Test

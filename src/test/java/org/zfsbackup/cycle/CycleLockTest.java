@@ -273,6 +273,38 @@ class CycleLockTest {
         out);
   }
 
+  /**
+   * A directory this user cannot write, with no lock file in it: the warning says so. Catches the
+   * "another user created it first; remove it" warning for a file that does not exist.
+   */
+  @Test
+  void tryAcquire_asAUserWhoCannotWriteTheDirectory_saysSo() throws Exception {
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path file = dir.resolve("state.json.lock");
+
+    Process p =
+        new ProcessBuilder(
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                LockProbe.class.getName(),
+                file.toString())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+
+    assertTrue(
+        out.contains("Unavailable")
+            && out.contains("this user may not create it: it cannot write in " + dir)
+            && !out.contains("another user created it first"),
+        out);
+  }
+
   /** Prints what {@link CycleLock#tryAcquire} finds for the file in {@code args[0]}. */
   public static final class LockProbe {
     public static void main(String[] args) {

@@ -41,8 +41,8 @@ class FailuresTest {
 
   /** What a stream stopped by a signal from outside (Ctrl-C, systemctl stop) reports. */
   static final String SIGNALLED =
-      "stopped by a signal to its processes (SIGTERM or SIGINT: systemctl stop, Ctrl-C,"
-          + " timeout) after 42 bytes";
+      "stopped by a signal to its processes (SIGTERM, SIGINT or SIGHUP: systemctl stop, Ctrl-C,"
+          + " timeout, a closed terminal) after 42 bytes";
 
   static ProcessResult timedOut(String program) {
     return new ProcessResult(List.of(program), -1, "", "", false, true);
@@ -492,6 +492,9 @@ class FailuresTest {
         // A signal to the whole process group stopped it (systemctl stop, timeout, Ctrl-C).
         Arguments.of(exit("zfs", 143, ""), ErrorKind.INTERRUPTED),
         Arguments.of(exit("ssh", 255, "Killed by signal 15."), ErrorKind.INTERRUPTED),
+        // SIGHUP: the terminal of an interactive run closed.
+        Arguments.of(exit("zfs", 129, ""), ErrorKind.INTERRUPTED),
+        Arguments.of(exit("ssh", 255, "Killed by signal 1."), ErrorKind.INTERRUPTED),
         // The agent's own kill of a listing that ran too long: the host's.
         Arguments.of(
             new ProcessResult(List.of("ssh"), -1, "", "Killed by signal 15.", false, true),
