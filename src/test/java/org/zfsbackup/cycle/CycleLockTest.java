@@ -250,21 +250,7 @@ class CycleLockTest {
     Path file = Files.createFile(dir.resolve("state.json.lock"));
     Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
 
-    Process p =
-        new ProcessBuilder(
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                LockProbe.class.getName(),
-                file.toString())
-            .redirectErrorStream(true)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    String out = probeAsNobody(file);
 
     assertTrue(
         out.contains("Unavailable")
@@ -282,6 +268,17 @@ class CycleLockTest {
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path file = dir.resolve("state.json.lock");
 
+    String out = probeAsNobody(file);
+
+    assertTrue(
+        out.contains("Unavailable")
+            && out.contains("this user may not create it: it cannot write in " + dir)
+            && !out.contains("another user created it first"),
+        out);
+  }
+
+  /** What {@link LockProbe} prints for {@code file}, run as nobody in a JVM of its own. */
+  static String probeAsNobody(Path file) throws Exception {
     Process p =
         new ProcessBuilder(
                 "setpriv",
@@ -297,12 +294,7 @@ class CycleLockTest {
             .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-
-    assertTrue(
-        out.contains("Unavailable")
-            && out.contains("this user may not create it: it cannot write in " + dir)
-            && !out.contains("another user created it first"),
-        out);
+    return out;
   }
 
   /** Prints what {@link CycleLock#tryAcquire} finds for the file in {@code args[0]}. */

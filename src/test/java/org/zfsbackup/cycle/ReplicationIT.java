@@ -91,6 +91,16 @@ class ReplicationIT {
     };
   }
 
+  /** A runner whose streams' send side runs in {@code sh -c script} (the send's argv is "$@"). */
+  RecordingRunner sendsThroughShell(String script) {
+    return streamsThrough(
+        send -> {
+          List<String> wrapped = new ArrayList<>(List.of("sh", "-c", script, "sh"));
+          wrapped.addAll(send);
+          return wrapped;
+        });
+  }
+
   /** The ssh processes the last cycle started. */
   long ssh() {
     return runner.commands().stream().filter(c -> c.get(0).equals("ssh")).count();
@@ -222,14 +232,7 @@ class ReplicationIT {
     assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
     hosts.pools.snapshotWithData(ds, "s2", 300_000);
     hosts.pools.snapshotWithData(ds, "s3", 300_000);
-    RecordingRunner cutting =
-        streamsThrough(
-            send -> {
-              List<String> cut =
-                  new ArrayList<>(List.of("sh", "-c", "\"$@\" | head -c 450000", "sh"));
-              cut.addAll(send);
-              return cut;
-            });
+    RecordingRunner cutting = sendsThroughShell("\"$@\" | head -c 450000");
     CycleReport cutCycle = cycle(cfg, cutting);
     assertEquals(Status.FAILED, result(cutCycle, ds).status(), cutCycle.toString());
     String dst = hosts.bak + "/cut/h/" + ds;
@@ -261,13 +264,7 @@ class ReplicationIT {
     assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
     snapshot(ds, "s2");
     snapshot(ds, "s3");
-    RecordingRunner failingLate =
-        streamsThrough(
-            send -> {
-              List<String> late = new ArrayList<>(List.of("sh", "-c", "\"$@\"; exit 255", "sh"));
-              late.addAll(send);
-              return late;
-            });
+    RecordingRunner failingLate = sendsThroughShell("\"$@\"; exit 255");
     CycleReport failed = cycle(cfg, failingLate);
     assertEquals(Status.FAILED, result(failed, ds).status(), failed.toString());
     String dst = hosts.bak + "/late/h/" + ds;
