@@ -228,10 +228,15 @@ final class Agent implements MqttPort.Listener {
     // the runner returns (cycleEnded), so a cycle that crashes still gets one.
   }
 
+  /** The state moves on once the result and end event are out (after the state file's save). */
   private void cycleEnded(AgentCycle c, AsyncResult<CycleReport> ar) {
-    reporting.ended(c, ar);
-    become(status.cycleEnds());
-    c.ended.tryComplete();
+    reporting
+        .ended(c, ar)
+        .onComplete(
+            v -> {
+              become(status.cycleEnds());
+              c.ended.tryComplete();
+            });
   }
 
   // ---------------------------------------------------------------- power

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.WorkerExecutor;
 import java.time.Clock;
 import java.time.Duration;
@@ -208,19 +209,20 @@ final class CycleReporting {
 
   /**
    * The cycle ended: its report (or, when the engine failed without one, an {@code internal} error
-   * and a failed report) becomes the result, which is saved and published with the event. A cycle
-   * refused with {@code cycle_locked} did nothing: only its end event is published; the retained
-   * result (and the Problem that Home Assistant derives from it) stays as it was.
+   * and a failed report) becomes the result, which is saved, then published with the event (the
+   * returned future completes once they are). A cycle refused with {@code cycle_locked} did
+   * nothing: only its end event is published; the retained result (and the Problem that Home
+   * Assistant derives from it) stays as it was.
    */
-  void ended(AgentCycle c, AsyncResult<CycleReport> ar) {
+  Future<Void> ended(AgentCycle c, AsyncResult<CycleReport> ar) {
     CycleReport report = ar.succeeded() ? ar.result() : null;
     if (report != null && c.lockedOut && report.datasets().isEmpty()) {
       log.warn(
           "cycle {} did nothing: another backup cycle holds the cycle lock; the last result stays",
           c.id);
       save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), null);
-      out.event(report.outcome().wire(), c.id, c.runId);
-      return;
+      CycleReport locked = report;
+      return afterSave(() -> out.event(locked.outcome().wire(), c.id, c.runId));
     }
     if (report == null) {
       Throwable t =
@@ -238,28 +240,56 @@ final class CycleReporting {
               List.of(t.toString()));
     }
     boolean limited = c.request.limited();
+    CycleReport r = report;
     if (c.request.dryRun()) {
       out.dryRunResult(Payloads.result(report, lastSuccessAt, true, limited, lastFullOutcome));
-    } else {
-      // Only a cycle over every configured dataset: a run limited with `datasets` says nothing of
-      // the others, one of which may still be failing (Problem and "Backup too old" rely on it).
-      if (report.outcome() == Outcome.SUCCESS && !limited) {
-        lastSuccessAt = report.finishedAt();
-      }
-      String full = fullOutcome(report.outcome().wire(), !limited);
-      lastFullOutcome = full != null ? full : lastFullOutcome;
-      lastResult = Payloads.result(report, lastSuccessAt, false, limited, lastFullOutcome);
-      // A stopped cycle has only a part of the steps, like a limited run: it sets no size.
-      if (full != null) {
-        fullSteps = report.datasets().size();
-      }
-      save(c, lastSuccessAt, lastResult.deepCopy(), null);
-      out.result(lastResult);
-      watchStaleness();
+      finished(c, r);
+      return Future.succeededFuture();
     }
+    // Only a cycle over every configured dataset: a run limited with `datasets` says nothing of
+    // the others, one of which may still be failing (Problem and "Backup too old" rely on it).
+    if (report.outcome() == Outcome.SUCCESS && !limited) {
+      lastSuccessAt = report.finishedAt();
+    }
+    String full = fullOutcome(report.outcome().wire(), !limited);
+    lastFullOutcome = full != null ? full : lastFullOutcome;
+    lastResult = Payloads.result(report, lastSuccessAt, false, limited, lastFullOutcome);
+    // A stopped cycle has only a part of the steps, like a limited run: it sets no size.
+    if (full != null) {
+      fullSteps = report.datasets().size();
+    }
+    save(c, lastSuccessAt, lastResult.deepCopy(), null);
+    ObjectNode result = lastResult;
+    return afterSave(
+        () -> {
+          out.result(result);
+          watchStaleness();
+          finished(c, r);
+        });
+  }
+
+  /** The end event and the log line of a cycle that ended. */
+  private void finished(AgentCycle c, CycleReport report) {
     out.event(report.outcome().wire(), c.id, c.runId);
     log.info("{}", AgentLog.finished(c.id, c.request.dryRun(), report));
     cycleProgress = null;
+  }
+
+  /**
+   * Runs {@code publish} on the agent's context once the state file is saved (or its save failed,
+   * which is said): a {@code kill -9} between the two would otherwise leave a cycle whose end was
+   * published in a file that still says it runs, and the next start would report it lost too.
+   */
+  private Future<Void> afterSave(Runnable publish) {
+    Promise<Void> published = Promise.promise();
+    lastSave.onComplete(
+        v ->
+            context.runOnContext(
+                x -> {
+                  publish.run();
+                  published.complete();
+                }));
+    return published.future();
   }
 
   /**

@@ -21,6 +21,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
@@ -106,6 +107,9 @@ class AgentTest {
   /** How long a power-down waits for an unreachable broker ({@link PowerDown.Settings}). */
   Duration brokerWait = Duration.ofSeconds(10);
 
+  /** The state store of the agents {@link #newAgent} makes. */
+  java.util.function.Function<Path, StateStore> stores = StateStore::new;
+
   Agent newAgent(StateStore.Saved saved) {
     return newAgent(
         saved, new Discovery("homeassistant", "agent-1", T, "test", Duration.ofHours(36)));
@@ -126,7 +130,7 @@ class AgentTest {
             power,
             power.clocks,
             new CommandParser(Set.of("src:tank/a", "src:tank/b")),
-            new StateStore(dir.resolve("state.json")),
+            stores.apply(dir.resolve("state.json")),
             clock,
             new Agent.Settings(
                 T,
@@ -884,6 +888,47 @@ class AgentTest {
         "saved without the cycle in progress");
     restartAgent(() -> {}, store.load());
     assertEquals(0, errors("cycle_lost"), "not reported again");
+  }
+
+  // Catches: the result and end event published before the state file says the cycle ended: a
+  // kill -9 in between (the crash soak hit it 8 times in 10) got the cycle reported twice, once
+  // ended and once as cycle_lost at the next start, with last_success_at set back.
+  @Test
+  void cycleEnd_publishedOnlyOnceTheStateFileIsSaved() throws Exception {
+    CountDownLatch saving = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    stores =
+        file ->
+            new StateStore(file) {
+              @Override
+              void save(
+                  Instant at,
+                  com.fasterxml.jackson.databind.node.ObjectNode result,
+                  Running running)
+                  throws java.io.IOException {
+                if (running == null) { // the end's save
+                  saving.countDown();
+                  try {
+                    release.await(10, TimeUnit.SECONDS);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                }
+                super.save(at, result, running);
+              }
+            };
+    restartAgent(() -> {});
+    send("run");
+    assertTrue(saving.await(10, TimeUnit.SECONDS), "the end's save started");
+    Promise<Void> roundTrip = Promise.promise();
+    context.runOnContext(v -> roundTrip.complete()); // whatever the end published, it has now
+    roundTrip.future().await(10, TimeUnit.SECONDS);
+    assertEquals(List.of(), mqtt.on(T.result()), "no result before the save");
+    assertEquals(List.of(), mqtt.on(T.event()).stream().skip(1).toList(), "only the start event");
+    assertEquals("running", state());
+    release.countDown();
+    await(() -> mqtt.on(T.result()).size() == 1 && "idle".equals(state()), "result, then idle");
+    assertTrue(new StateStore(dir.resolve("state.json")).load().running().isEmpty());
   }
 
   // Catches: a state file that cannot be written failing with a log line only: last_success_at is
