@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.WorkerExecutor;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,8 +36,7 @@ final class CycleReporting {
   /** Logs as the agent, whose cycles these are. */
   private static final Logger log = LoggerFactory.getLogger(Agent.class);
 
-  private final WorkerExecutor workers;
-  private final StateStore store;
+  private final StateSaves saves;
   private final Clock clock;
   private final AgentPublisher out;
   private final ProgressThrottle throttle;
@@ -59,8 +57,6 @@ final class CycleReporting {
    */
   private Integer fullSteps;
 
-  private Future<Void> lastSave = Future.succeededFuture();
-
   CycleReporting(
       WorkerExecutor workers,
       StateStore store,
@@ -69,8 +65,7 @@ final class CycleReporting {
       ProgressThrottle throttle,
       Context context,
       Optional<Duration> staleAfter) {
-    this.workers = workers;
-    this.store = store;
+    this.saves = new StateSaves(workers, store, context, out);
     this.clock = clock;
     this.out = out;
     this.throttle = throttle;
@@ -133,7 +128,7 @@ final class CycleReporting {
     lastResult = Payloads.result(report, lastSuccessAt, false, r.limited(), lastFullOutcome);
     out.error(Payloads.agentError(r.cycleId(), CYCLE_LOST, msg));
     out.event(Outcome.FAILED.wire(), r.cycleId(), r.runId());
-    save(null, lastSuccessAt, lastResult.deepCopy(), null);
+    saves.save(null, lastSuccessAt, lastResult.deepCopy(), null);
   }
 
   /** The kind of the error that reports a cycle the agent did not live to end. */
@@ -146,7 +141,7 @@ final class CycleReporting {
 
   /** Completes when the last result is saved (or saving it failed, which is logged). */
   Future<Void> lastSave() {
-    return lastSave;
+    return saves.last();
   }
 
   /** A cycle starts: progress starts afresh, and Cycle progress shows 0 (or unknown). */
@@ -159,7 +154,7 @@ final class CycleReporting {
     if (!c.request.dryRun()) { // until it ends: a cycle the agent does not live to end is told
       StateStore.Running running =
           new StateStore.Running(c.id, c.runId, c.startedAt, c.request.limited());
-      save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), running);
+      saves.save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), running);
     }
   }
 
@@ -220,9 +215,9 @@ final class CycleReporting {
       log.warn(
           "cycle {} did nothing: another backup cycle holds the cycle lock; the last result stays",
           c.id);
-      save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), null);
+      saves.save(c, lastSuccessAt, lastResult == null ? null : lastResult.deepCopy(), null);
       CycleReport locked = report;
-      return afterSave(() -> out.event(locked.outcome().wire(), c.id, c.runId));
+      return saves.afterLast(() -> out.event(locked.outcome().wire(), c.id, c.runId));
     }
     if (report == null) {
       Throwable t =
@@ -258,9 +253,9 @@ final class CycleReporting {
     if (full != null) {
       fullSteps = report.datasets().size();
     }
-    save(c, lastSuccessAt, lastResult.deepCopy(), null);
+    saves.save(c, lastSuccessAt, lastResult.deepCopy(), null);
     ObjectNode result = lastResult;
-    return afterSave(
+    return saves.afterLast(
         () -> {
           out.result(result);
           watchStaleness();
@@ -273,23 +268,6 @@ final class CycleReporting {
     out.event(report.outcome().wire(), c.id, c.runId);
     log.info("{}", AgentLog.finished(c.id, c.request.dryRun(), report));
     cycleProgress = null;
-  }
-
-  /**
-   * Runs {@code publish} on the agent's context once the state file is saved (or its save failed,
-   * which is said): a {@code kill -9} between the two would otherwise leave a cycle whose end was
-   * published in a file that still says it runs, and the next start would report it lost too.
-   */
-  private Future<Void> afterSave(Runnable publish) {
-    Promise<Void> published = Promise.promise();
-    lastSave.onComplete(
-        v ->
-            context.runOnContext(
-                x -> {
-                  publish.run();
-                  published.complete();
-                }));
-    return published.future();
   }
 
   /**
@@ -338,43 +316,5 @@ final class CycleReporting {
       context.owner().cancelTimer(staleTimer);
       staleTimer = -1;
     }
-  }
-
-  /**
-   * Saves in the background; a failure is a warning on {@code T/error} as well as in the log: what
-   * is not saved is lost at the next start (a wake-up), and Home Assistant would then show no last
-   * success at all. With {@code running} (a cycle starts), a failure is logged only: the cycle's
-   * end saves again, and says so.
-   */
-  private void save(AgentCycle c, Instant at, ObjectNode result, StateStore.Running running) {
-    lastSave =
-        workers
-            .<Void>executeBlocking(
-                () -> {
-                  store.save(at, result, running);
-                  return null;
-                },
-                true)
-            .onFailure(
-                e -> {
-                  if (running != null) { // the end's save says so, on T/error too
-                    log.warn(
-                        "could not save the state file {} ({}): a cycle the agent does not live"
-                            + " to end would not be reported",
-                        store.file(),
-                        e.getMessage());
-                    return;
-                  }
-                  String msg =
-                      "could not save the state file "
-                          + store.file()
-                          + " ("
-                          + e.getMessage()
-                          + "): last_success_at and this result are lost when the agent restarts"
-                          + " (which then reports this cycle as cycle_lost)";
-                  log.warn("{}", msg);
-                  context.runOnContext(v -> out.agentError(c, ErrorKind.WARNING.wire(), msg));
-                })
-            .otherwiseEmpty();
   }
 }

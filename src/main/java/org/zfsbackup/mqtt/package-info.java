@@ -7,10 +7,10 @@
  * one {@code AgentStatus} value (its diagram is tested against its transition table) and which
  * publishes {@code AgentState} on {@code T/state}; {@code AgentPublisher} publishes (keeping errors
  * and events in the {@code Outbox} while the broker is away); {@code CycleReporting} turns a
- * cycle's events and report into progress, errors and the result; {@code PowerDown} goes offline,
- * disconnects and runs {@code power.command}; {@code AgentLog} words the log lines. {@code
- * PahoConnection} (with {@code PahoCalls} and {@code InFlight}) is the broker connection behind
- * {@code MqttPort}.
+ * cycle's events and report into progress, errors and the result, kept in {@code StateStore}
+ * through {@code StateSaves}; {@code PowerDown} goes offline, disconnects and runs {@code
+ * power.command}; {@code AgentLog} words the log lines. {@code PahoConnection} (with {@code
+ * PahoCalls} and {@code InFlight}) is the broker connection behind {@code MqttPort}.
  *
  * <p>Depends on {@code config}, {@code command}, {@code cycle} and {@code event}; this package
  * (with {@code exec}'s implementation, the config loader and {@code Main}) is where Paho, Vert.x
