@@ -117,14 +117,18 @@ public final class Main {
         }
         case "--quiet", "-q" -> quiet = true;
         case "--config", "-c" -> {
-          if (i + 1 >= rest.size() || rest.get(i + 1).startsWith("-")) {
+          if (i + 1 >= rest.size()
+              || rest.get(i + 1).startsWith("-")
+              || rest.get(i + 1).isEmpty()) {
             throw new UsageException("--config needs a path"); // not the next option taken as one
           }
           config = onlyOnce(configGiven, Path.of(rest.get(++i)));
           configGiven = true;
         }
         default -> {
-          if (a.startsWith("--config=")) {
+          if (a.equals("--config=")) {
+            throw new UsageException("--config needs a path");
+          } else if (a.startsWith("--config=")) {
             config = onlyOnce(configGiven, Path.of(a.substring("--config=".length())));
             configGiven = true;
           } else if (a.startsWith("-")) {

@@ -105,6 +105,15 @@ class MainTest {
     assertTrue(err().contains("--config needs a path"), err());
   }
 
+  /** Catches an empty path read as the working directory ("bad configuration : ..."). */
+  @Test
+  void configWithAnEmptyPath_exit2() {
+    assertEquals(2, main("run", "--config", ""));
+    assertTrue(err().contains("--config needs a path"), err());
+    assertEquals(2, main("run", "--config="));
+    assertTrue(err().contains("--config needs a path"), err());
+  }
+
   @Test
   void missingConfigFile_exit2NamingThePath() {
     assertEquals(2, main("run", "--config", "/nonexistent/agent.yaml"));
