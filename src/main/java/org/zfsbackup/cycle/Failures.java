@@ -134,9 +134,7 @@ final class Failures {
     return !r.ok()
         && !r.startFailed()
         && !r.timedOut() // the agent's own kill of a short command that ran too long
-        && (r.exitCode() == 128 + 15
-            || r.exitCode() == 128 + 2
-            || r.exitCode() == 128 + 1
+        && (r.diedOfStopSignal()
             || r.stderrTail().contains("Killed by signal 15")
             || r.stderrTail().contains("Killed by signal 2")
             || r.stderrTail().contains("Killed by signal 1."));

@@ -181,16 +181,11 @@ final class TargetSide {
    * when it does not exist; empty when that cannot be told (the listing failed).
    */
   Optional<Boolean> savedStateNow(ProcessRunner runner, Duration timeout, String dst) {
-    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOneWithToken(dst)), timeout);
-    if (!r.ok()) {
-      return Listings.onlyMissing(r, List.of(dst)) ? Optional.of(false) : Optional.empty();
+    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst, true)), timeout);
+    if (!r.ok() && Listings.onlyMissing(r, List.of(dst))) {
+      return Optional.of(false);
     }
-    try {
-      return Optional.of(ZfsListing.parse(r.stdout()).resumeToken(dst).isPresent());
-    } catch (ZfsListing.ListingException e) {
-      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
-      return Optional.empty();
-    }
+    return parsedAgain(r, dst).map(l -> l.resumeToken(dst).isPresent());
   }
 
   /**
@@ -199,12 +194,17 @@ final class TargetSide {
    */
   Optional<List<Snapshot>> snapshotsNow(ProcessRunner runner, Duration timeout, String dst) {
     ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout);
+    return parsedAgain(r, dst).map(l -> l.snapshots(dst));
+  }
+
+  /** {@code dst} listed again: empty, with a log line, when that listing failed. */
+  private static Optional<ZfsListing> parsedAgain(ProcessResult r, String dst) {
     if (!r.ok()) {
       LOG.warn("cannot list {} again: {}", dst, r.describe());
       return Optional.empty();
     }
     try {
-      return Optional.of(ZfsListing.parse(r.stdout()).snapshots(dst));
+      return Optional.of(ZfsListing.parse(r.stdout()));
     } catch (ZfsListing.ListingException e) {
       LOG.warn("cannot list {} again: {}", dst, e.getMessage());
       return Optional.empty();

@@ -19,6 +19,14 @@ public record ProcessResult(
     boolean startFailed,
     boolean timedOut) {
 
+  /**
+   * The process died of a signal that stops a run from outside (status 128 + the signal): SIGHUP (a
+   * closed terminal), SIGINT (Ctrl-C) or SIGTERM (systemctl stop, timeout).
+   */
+  public boolean diedOfStopSignal() {
+    return exitCode == 128 + 1 || exitCode == 128 + 2 || exitCode == 128 + 15;
+  }
+
   public boolean ok() {
     return exitCode == 0 && !startFailed && !timedOut;
   }

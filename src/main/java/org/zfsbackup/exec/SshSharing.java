@@ -194,7 +194,7 @@ public final class SshSharing implements AutoCloseable {
       return new Connection(
           plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
     }
-    if (r.exitCode() == 143 || r.exitCode() == 130 || r.exitCode() == 129) { // a stop, not ssh
+    if (r.diedOfStopSignal()) { // a stop, not ssh
       LOG.info("ssh sharing for {} not set up: its probe was stopped", plain.label());
       return new Connection(
           plain, State.HOST_FAILED, "not tried: its probe was stopped", true, Optional.of(r));

@@ -43,10 +43,11 @@ public final class ZfsCommands {
 
   /** {@link #list}, and with {@code resumeTokens} each dataset's {@link #RESUME_TOKEN} too. */
   public static List<String> list(List<String> roots, boolean resumeTokens) {
-    return get(
-        resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES,
-        OptionalInt.empty(),
-        roots);
+    return get(listProperties(resumeTokens), OptionalInt.empty(), roots);
+  }
+
+  private static String listProperties(boolean resumeTokens) {
+    return resumeTokens ? LIST_PROPERTIES + "," + RESUME_TOKEN : LIST_PROPERTIES;
   }
 
   /**
@@ -129,12 +130,12 @@ public final class ZfsCommands {
 
   /** {@link #list} of one dataset and its snapshots (and its direct children). */
   public static List<String> listOne(String dataset) {
-    return get(LIST_PROPERTIES, OptionalInt.of(1), List.of(dataset));
+    return listOne(dataset, false);
   }
 
-  /** {@link #listOne}, with the dataset's {@link #RESUME_TOKEN} too. */
-  public static List<String> listOneWithToken(String dataset) {
-    return get(LIST_PROPERTIES + "," + RESUME_TOKEN, OptionalInt.of(1), List.of(dataset));
+  /** {@link #listOne}, and with {@code resumeTokens} the dataset's {@link #RESUME_TOKEN} too. */
+  public static List<String> listOne(String dataset, boolean resumeTokens) {
+    return get(listProperties(resumeTokens), OptionalInt.of(1), List.of(dataset));
   }
 
   /**
