@@ -15,6 +15,13 @@ final class Watchdog {
   private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
   private static final long TICK_MS = 1000;
 
+  /**
+   * How long after its children a stop signal sent to the whole process group (Ctrl-C, {@code
+   * timeout}, a unit without {@code KillMode=mixed}) can take to reach the JVM's stop: the children
+   * die of it first, and the stream would otherwise read as a failure of its own.
+   */
+  static final Duration STOP_LATENCY = Duration.ofMillis(500);
+
   private final KillPolicy killPolicy;
 
   Watchdog(KillPolicy killPolicy) {
@@ -92,6 +99,9 @@ final class Watchdog {
             procs.stream().filter(Process::isAlive).findFirst().orElse(last),
             Duration.ofMillis(100));
       }
+      if (!watch.stuck && !ender.terminated() && diedAfterTheReceive(procs)) {
+        awaitAStop(watch); // a stream that went well, or one this watchdog ended, does not wait
+      }
       if (watch.stuck) {
         LOG.error(
             "abandoned, still running {} s after SIGTERM (SIGKILL after {} s; stuck in the kernel?): {}",
@@ -107,5 +117,29 @@ final class Watchdog {
       control.unregister(killer);
     }
     return watch;
+  }
+
+  /**
+   * The receive had it all (exit 0) and something before it then failed: the shape of a stream
+   * whose sender was killed in the tail wait by a signal to the whole process group.
+   */
+  private static boolean diedAfterTheReceive(List<Process> procs) {
+    Process last = procs.get(procs.size() - 1);
+    return !last.isAlive()
+        && last.exitValue() == 0
+        && procs.stream().anyMatch(p -> !p.isAlive() && p.exitValue() != 0);
+  }
+
+  /** Keeps the killer registered up to {@link #STOP_LATENCY}, for a stop on its way. */
+  private static void awaitAStop(Watch watch) {
+    long until = System.nanoTime() + STOP_LATENCY.toNanos();
+    while (!watch.killed && System.nanoTime() < until) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 }

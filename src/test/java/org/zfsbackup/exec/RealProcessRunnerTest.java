@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.testing.Prerequisites;
 
 /** Real short processes (sh, head): the stdout cap, and which stage of a stream failed first. */
@@ -142,5 +143,85 @@ class RealProcessRunnerTest {
     assertFalse(r.ok());
     assertTrue(
         r.send().describe().startsWith("could not start '/nonexistent/pv"), r.send().describe());
+  }
+
+  /** Runs the registered killers, as a forced stop does ({@code CycleControl.stop}). */
+  static final class Stopper implements ProcessRunner.KillSwitch {
+    private final java.util.Set<Runnable> killers =
+        java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void register(Runnable kill) {
+      killers.add(kill);
+    }
+
+    @Override
+    public void unregister(Runnable kill) {
+      killers.remove(kill);
+    }
+
+    void stop() {
+      killers.forEach(Runnable::run);
+    }
+  }
+
+  /**
+   * A stop signal to the whole process group (Ctrl-C, {@code timeout}) while the stream waits for a
+   * sender that outlives its complete stream: the sender dies of it a moment before the JVM's stop
+   * runs. Catches that stream read as the sender's own failure ({@code host_unreachable}) rather
+   * than killed by the stop: before the fix the killer was gone by the time the stop came.
+   */
+  @Test
+  void pipe_senderKilledInTheTailJustBeforeAStop_killedByTheStop(@TempDir Path dir)
+      throws Exception {
+    PipeResult r = senderKilledInTheTail(dir, true);
+    assertTrue(r.killed(), r.toString());
+  }
+
+  /** The same without a stop: a real failure of the sender, not taken for a stop. */
+  @Test
+  void pipe_senderKilledInTheTailWithoutAStop_notKilled(@TempDir Path dir) throws Exception {
+    PipeResult r = senderKilledInTheTail(dir, false);
+    assertFalse(r.killed(), r.toString());
+    assertFalse(r.ok(), r.toString());
+    assertEquals(143, r.send().exitCode(), r.toString());
+  }
+
+  /**
+   * The receive takes its 1000 bytes and ends; the sender sleeps on; SIGTERM to it, then a stop.
+   */
+  private static PipeResult senderKilledInTheTail(Path dir, boolean stop) throws Exception {
+    Path pid = dir.resolve("send.pid");
+    Path received = dir.resolve("received");
+    Stopper control = new Stopper();
+    Thread signal =
+        new Thread(
+            () -> {
+              try {
+                while (!java.nio.file.Files.exists(received) || !java.nio.file.Files.exists(pid)) {
+                  Thread.sleep(10);
+                }
+                Thread.sleep(200); // the stream is in its tail wait
+                long sender = Long.parseLong(java.nio.file.Files.readString(pid).trim());
+                ProcessHandle.of(sender).ifPresent(ProcessHandle::destroy); // SIGTERM
+                Thread.sleep(30); // the JVM's stop comes after the children died
+                if (stop) {
+                  control.stop();
+                }
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    signal.start();
+    PipeResult r =
+        new RealProcessRunner(List.of())
+            .pipe(
+                List.of("sh", "-c", "echo $$ > " + pid + "; head -c 1000 /dev/zero; exec sleep 30"),
+                List.of("sh", "-c", "head -c 1000 >/dev/null; touch " + received),
+                b -> {},
+                Duration.ofSeconds(30),
+                control);
+    signal.join(10_000);
+    return r;
   }
 }
