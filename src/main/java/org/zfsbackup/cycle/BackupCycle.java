@@ -1,5 +1,6 @@
 package org.zfsbackup.cycle;
 
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -67,10 +68,20 @@ public final class BackupCycle implements CycleRunner {
     LOG.info("cycle {} started{}", request.cycleId(), request.dryRun() ? " (dry run)" : "");
     sink.accept(new CycleEvent.CycleStarted(request.cycleId(), request.runId(), started));
     List<String> warnings = new ArrayList<>();
+    Path lockFile = CycleLock.fileFor(config.stateFile());
     if (request.dryRun()) {
+      CycleLock.holder(lockFile)
+          .map(
+              pid ->
+                  "a backup cycle is running now with this configuration (process %d holds %s):"
+                          .formatted(pid, lockFile)
+                      + " this plan shows the datasets as they are mid-cycle; a dataset it is"
+                      + " receiving may show as to send again, or refused; plan again once it"
+                      + " ended")
+          .ifPresent(warnings::add);
       return cycle(request, sink, control, started, warnings);
     }
-    CycleLock.Attempt attempt = CycleLock.tryAcquire(CycleLock.fileFor(config.stateFile()));
+    CycleLock.Attempt attempt = CycleLock.tryAcquire(lockFile);
     if (attempt instanceof CycleLock.Busy busy) {
       String msg =
           "another backup cycle is running with this configuration ("

@@ -393,6 +393,19 @@ class CycleLockTest {
       assertTrue(runner.calls.size() > 0, "the dry run listed");
       assertTrue(dry.datasets().size() > 0);
       assertEquals(List.of(), changingZfs(runner.calls), "the dry run changed nothing");
+      // ... and says that a cycle runs, which may show what it is receiving as refused.
+      assertEquals(Optional.of(holder.pid()), CycleLock.holder(lockFile));
+      assertTrue(
+          dry.warnings().stream()
+              .anyMatch(
+                  w ->
+                      w.startsWith(
+                          "a backup cycle is running now with this configuration (process "
+                              + holder.pid()
+                              + " holds "
+                              + lockFile
+                              + ")")),
+          dry.warnings().toString());
 
       // The same where a real cycle would change ZFS in every way it can (the control below): the
       // dry run plans it all and changes nothing. Catches a dry run that creates parents, streams,
@@ -422,6 +435,14 @@ class CycleLockTest {
         new BackupCycle(config, new NothingRuns(), Clock.systemUTC())
             .run(new CycleRequest("c3", null, Set.of(), false), e -> {}, new CycleControl());
     assertTrue(after.datasets().size() > 0, "ran past the lock: " + after);
+    // The control for the dry run's warning: no holder, no warning.
+    assertEquals(Optional.empty(), CycleLock.holder(lockFile));
+    CycleReport alone =
+        new BackupCycle(config, new NothingRuns(), Clock.systemUTC())
+            .run(new CycleRequest("c3b", null, Set.of(), true), e -> {}, new CycleControl());
+    assertTrue(
+        alone.warnings().stream().noneMatch(w -> w.contains("cycle is running")),
+        alone.warnings().toString());
 
     // The control for the dry run above: on the same listings a real cycle does try each change,
     // so the dry run's empty list of changes is the dry run's doing, not the fixture's.
