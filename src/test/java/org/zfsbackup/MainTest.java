@@ -189,7 +189,7 @@ class MainTest {
     assertTrue(lines.get(0).contains("no-such-zfs"), "says why: " + lines.get(0));
     assertTrue(
         Pattern.matches(
-            "cycle failed: 1 datasets, 0 sent, 0 up to date, 0 skipped, 1 failed, 0 B in [0-9.]+ s",
+            "cycle failed: 1 dataset, 0 sent, 0 up to date, 0 skipped, 1 failed, 0 B in [0-9.]+ s",
             lines.get(1)),
         lines.get(1));
   }
@@ -200,6 +200,6 @@ class MainTest {
     assertEquals(1, main("plan", "--config", configWithoutZfs()));
     assertEquals("", out());
     assertTrue(err().startsWith("pull h tank/data -> bak/t/h/tank/data: refused: "), err());
-    assertTrue(err().contains("plan failed: 1 datasets, 0 to send, "), err());
+    assertTrue(err().contains("plan failed: 1 dataset, 0 to send, "), err());
   }
 }

@@ -120,10 +120,11 @@ public final class CliCycle {
     (failed ? err : out)
         .printf(
             Locale.ROOT,
-            "%s %s: %d datasets, %d %s, %d up to date, %d skipped, %d failed, %s%s in %.2f s%n",
+            "%s %s: %d dataset%s, %d %s, %d up to date, %d skipped, %d failed, %s%s in %.2f s%n",
             planOnly ? "plan" : "cycle",
             report.outcome().wire(),
             report.datasets().size(),
+            report.datasets().size() == 1 ? "" : "s",
             report.count(Status.SENT),
             planOnly ? "to send" : "sent",
             report.count(Status.UP_TO_DATE),
