@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.exec.ProcessRunner.ByteProgress;
 import org.zfsbackup.exec.ProcessRunner.KillSwitch;
 
@@ -16,6 +18,8 @@ import org.zfsbackup.exec.ProcessRunner.KillSwitch;
  * Watchdog} to its end, each stage's stderr tail and exit code, and which stage failed first.
  */
 final class Pipelines {
+  // Logs as the runner it works for: the log lines stay those of RealProcessRunner.
+  private static final Logger LOG = LoggerFactory.getLogger(RealProcessRunner.class);
   private static final File DEV_NULL = new File("/dev/null");
 
   /** The byte counter with its flags ({@link RealProcessRunner#counter}); empty = none. */
@@ -61,6 +65,8 @@ final class Pipelines {
       Duration stallTimeout,
       KillSwitch control) {
     boolean counted = !counter.isEmpty();
+    // log_level: debug shows each stream's commands, as the scripts' --debug did (-u, -w, -F ...).
+    LOG.debug("stream: {} | {}{}", send, counted ? counter + " | " : "", receive);
     List<ProcessBuilder> builders = new ArrayList<>();
     builders.add(Children.builder(send).redirectInput(DEV_NULL));
     if (counted) {

@@ -128,6 +128,38 @@ class RealProcessRunnerTest {
   }
 
   /**
+   * At log level debug each stream's commands are logged, as the scripts' {@code --debug} printed
+   * them (the operator checks that {@code -u}, {@code -w} or {@code -F} are passed).
+   */
+  @Test
+  void pipe_atDebug_logsTheStreamsCommands() {
+    ch.qos.logback.classic.Logger log =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RealProcessRunner.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logs.start();
+    log.addAppender(logs);
+    ch.qos.logback.classic.Level level = log.getLevel();
+    log.setLevel(ch.qos.logback.classic.Level.DEBUG);
+    try {
+      new RealProcessRunner(List.of())
+          .pipe(
+              List.of("sh", "-c", "echo hi"),
+              List.of("cat"),
+              b -> {},
+              Duration.ofSeconds(30),
+              NO_KILL);
+    } finally {
+      log.setLevel(level);
+      log.detachAppender(logs);
+    }
+    assertTrue(
+        logs.list.stream()
+            .anyMatch(e -> e.getFormattedMessage().equals("stream: [sh, -c, echo hi] | [cat]")),
+        logs.list.toString());
+  }
+
+  /**
    * Catches a missing counter reported as "could not start 'zfs send …'" (pv is what is missing).
    */
   @Test
