@@ -179,7 +179,7 @@ final class Holds {
                 .filter(m -> !notHeld.contains(m.held()))
                 .map(Move::released)
                 .toList());
-    toRelease.addAll(unused);
+    unused.stream().filter(u -> !toRelease.contains(u)).forEach(toRelease::add); // once each
     for (List<String> batch : Batches.of(toRelease)) {
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {

@@ -319,8 +319,8 @@ final class Transfer {
       if (scope.control().forced()) {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped = events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
-        return new Replicated(
-            stopped, warnings, null, null, baseHolds.moved(sourceListing, dataset, done));
+        Holds.Move move = baseHolds.moved(sourceListing, dataset, done);
+        return new Replicated(stopped, warnings, null, kept(move), move);
       }
       boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
       Streams.Streamed streamed = streams.step(dataset, dst, step, replace, true);

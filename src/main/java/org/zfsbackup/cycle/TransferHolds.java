@@ -1,6 +1,7 @@
 package org.zfsbackup.cycle;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,14 @@ final class TransferHolds {
   private final Holds holds;
   private final TransferContext context;
   private Holds.Early early = Holds.Early.NONE;
+
+  /**
+   * Per dataset, what its chain needs whatever the cycle does to it: its base (the newest snapshot
+   * the target has) and, where the target has an interrupted receive, the snapshot its resume
+   * sends. Held early when no one held them; a dataset that then fails with nothing moved keeps
+   * them held ({@link #finish}).
+   */
+  private final Map<String, Set<String>> needed = new HashMap<>();
 
   TransferHolds(TransferContext context, TransferEvents events) {
     this.scope = context.scope();
@@ -59,8 +68,12 @@ final class TransferHolds {
     // the whole transfer, not two per dataset. A crash before this point leaves the old bases
     // held, and early holds on the new bases (fine) or on snapshots not sent yet, which the next
     // cycle sends (they become bases) or, on OpenZFS, releases as stale.
+    // A dataset that failed with nothing moved keeps what its chain needs held: the next cycle
+    // goes on from there, and a pruner must not take it meanwhile.
+    Map<String, Set<String>> stay = new HashMap<>(keep);
+    needed.forEach(stay::putIfAbsent);
     Holds.Applied applied =
-        holds.apply(moves, unheldBases, early, early.notKept(keep), events::held);
+        holds.apply(moves, unheldBases, early, early.notKept(stay), events::held);
     applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
@@ -76,8 +89,10 @@ final class TransferHolds {
 
   /**
    * Each dataset's newest snapshot that the target does not have (it will be sent, and become the
-   * base), or that it has without any hold (an up-to-date base to hold). A dataset the push holds
-   * back is not sent.
+   * base), or that it has without any hold (an up-to-date base to hold); and what its chain needs
+   * ({@link #needed}) where no one holds it: a base without a hold (after migrating from a tool
+   * without holds, a hold that failed or was released) would otherwise be unheld until the
+   * dataset's own stream, hours into a pass. A dataset the push holds back is not sent.
    */
   private List<String> toHoldEarly(List<String> datasets, ZfsListing listing) {
     List<String> snapshots = new ArrayList<>();
@@ -88,15 +103,49 @@ final class TransferHolds {
       }
       Snapshot latest = snaps.get(snaps.size() - 1);
       String dst = route.mapping().apply(d);
-      boolean onTarget =
-          route.target().exists(dst)
-              && route.target().listing().snapshots(dst).stream()
-                  .anyMatch(t -> t.guid().equals(latest.guid()));
-      if (!onTarget || listing.unheld(d, latest.name())) {
-        snapshots.add(d + "@" + latest.name());
+      boolean exists = route.target().exists(dst);
+      Set<String> onTarget = new HashSet<>();
+      if (exists) {
+        route.target().listing().snapshots(dst).forEach(t -> onTarget.add(t.guid()));
       }
+      Set<String> toHold = new java.util.LinkedHashSet<>();
+      if (!onTarget.contains(latest.guid()) || listing.unheld(d, latest.name())) {
+        toHold.add(latest.name());
+      }
+      Set<String> chain = chainNeeds(snaps, onTarget, exists && hasSavedState(dst));
+      needed.put(d, chain);
+      chain.stream().filter(n -> listing.unheld(d, n)).forEach(toHold::add);
+      toHold.forEach(n -> snapshots.add(d + "@" + n));
     }
     return snapshots;
+  }
+
+  private boolean hasSavedState(String dst) {
+    return context.resumable() && route.target().resumeToken(dst).isPresent();
+  }
+
+  /**
+   * The base (the newest of {@code snaps} the target has, by guid) and, with {@code savedState},
+   * the snapshot the interrupted receive was receiving: the one after the base (an {@code -I}
+   * stream commits its snapshots in order), or the earliest when the target has none (a full stream
+   * sends the earliest, {@code ReplicationPlanner}). zfs-send(8) {@code -t}: the resume needs it on
+   * the source.
+   */
+  static Set<String> chainNeeds(List<Snapshot> snaps, Set<String> onTarget, boolean savedState) {
+    Set<String> chain = new java.util.LinkedHashSet<>();
+    int base = -1;
+    for (int i = 0; i < snaps.size(); i++) {
+      if (onTarget.contains(snaps.get(i).guid())) {
+        base = i;
+      }
+    }
+    if (base >= 0) {
+      chain.add(snaps.get(base).name());
+    }
+    if (savedState && base + 1 < snaps.size()) {
+      chain.add(snaps.get(base + 1).name());
+    }
+    return chain;
   }
 
   /**
@@ -121,9 +170,20 @@ final class TransferHolds {
       return done;
     }
     List<ReplicationStep> withPart = new ArrayList<>(done);
-    if (step instanceof ReplicationStep.Full) {
-      if (context.resumable() // known once the target is listed
-          && route.target().savedStateNow(scope.runner(), scope.shortTimeout(), dst).orElse(true)) {
+    if (step instanceof ReplicationStep.Full full) {
+      boolean arrived = // the send failed after its receive had it all (ssh's 255 at the end)
+          route
+              .target()
+              .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
+              .orElse(List.of())
+              .stream()
+              .anyMatch(t -> t.guid().equals(full.to().guid()));
+      if (arrived
+          || context.resumable() // known once the target is listed
+              && route
+                  .target()
+                  .savedStateNow(scope.runner(), scope.shortTimeout(), dst)
+                  .orElse(true)) {
         withPart.add(step);
       }
       return withPart;
@@ -159,15 +219,17 @@ final class TransferHolds {
   Holds.Move moved(ZfsListing sourceListing, String dataset, List<ReplicationStep> done) {
     Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
     if (m != null && m.released() == null && done.get(0) instanceof ReplicationStep.Full full) {
-      String snapshot = full.to().name();
-      return sourceListing.unheld(dataset, snapshot)
-          ? m
-          : new Holds.Move(m.held(), dataset + "@" + snapshot);
+      String snapshot = dataset + "@" + full.to().name();
+      return heldNow(sourceListing, snapshot) ? new Holds.Move(m.held(), snapshot) : m;
     }
-    boolean unheldBase =
-        m != null
-            && m.released() != null
-            && sourceListing.unheld(dataset, Holds.nameOf(m.released()));
+    boolean unheldBase = m != null && m.released() != null && !heldNow(sourceListing, m.released());
     return unheldBase ? new Holds.Move(m.held(), null) : m;
+  }
+
+  /** Held as listed, or (maybe) by this transfer's early hold. */
+  private boolean heldNow(ZfsListing sourceListing, String snapshot) {
+    return !sourceListing.unheld(Holds.datasetOf(snapshot), Holds.nameOf(snapshot))
+        || early.created().contains(snapshot)
+        || early.maybe().contains(snapshot);
   }
 }

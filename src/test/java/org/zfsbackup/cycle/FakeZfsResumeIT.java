@@ -220,6 +220,38 @@ class FakeZfsResumeIT {
     assertEquals(List.of("hold src/data@b", "release src/data@b"), holdCalls());
   }
 
+  /**
+   * A full stream's first cut left no hold (the agent was killed before the end of its pass: a
+   * reboot, the OOM killer), and its resume is cut again: the snapshot the resume needs is held
+   * from the start of the pass and stays held. Catches it never held (only the newest, held early,
+   * then let go): a pruner took it, the resume was aborted and the stream sent again from byte 0.
+   * Once the resume completes, the hold moves to the new base.
+   */
+  @Test
+  void fullStreamCutWithoutAHold_resumeCutAgain_itsSnapshotHeld() throws Exception {
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    Path holds = dir.resolve("pool/holds"); // no hold on @a, as after a kill -9
+    assertTrue(Files.readAllLines(holds).contains("src/data@a zfs-backup-agent:bak"));
+    Files.write(
+        holds,
+        Files.readAllLines(holds).stream().filter(l -> !l.startsWith("src/data@a ")).toList());
+    Files.writeString(dir.resolve("cut_resume"), "150000");
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport cut = cycle(config(true), 0);
+    assertEquals(Outcome.FAILED, cut.outcome(), cut.toString());
+    assertTrue(
+        cut.datasets().get(0).message().contains("the partial state is kept"), cut.toString());
+    assertEquals(List.of("hold src/data@b src/data@a", "release src/data@b"), holdCalls());
+
+    Files.delete(dir.resolve("cut_resume"));
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport resumed = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, resumed.outcome(), resumed.toString());
+    assertEquals(List.of("hold src/data@b", "release src/data@a"), holdCalls());
+  }
+
   /** The same with one snapshot: the early hold on it is the one the resume needs, and stays. */
   @Test
   void fullStreamCut_onlySnapshot_itsEarlyHoldStays() throws IOException {

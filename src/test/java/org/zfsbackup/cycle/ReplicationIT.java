@@ -278,6 +278,78 @@ class ReplicationIT {
     assertEquals("1", get("userrefs", ds + "@s3"));
   }
 
+  /**
+   * The same for a first full stream (a long first seed over a WAN, the stream most expensive to
+   * lose): the target has the full's snapshot, so it is held as the new base. Catches it left
+   * unheld (the early hold on the newest let go): a pruner took it, the oldest, and the next cycle
+   * found no common snapshot, a full reseed on both tiers.
+   */
+  @Test
+  void fullStreamSendFailsAfterItsReceiveHadItAll_itsSnapshotIsHeldAsTheBase() {
+    String ds = hosts.src + "/latefull/data";
+    dataset(ds);
+    snapshot(ds, "s1");
+    snapshot(ds, "s2");
+    AgentConfig cfg = pull(hosts.bak + "/latefull", TestConfigs.sshSource("h", hosts.ssh, ds));
+    CycleReport failed = cycle(cfg, sendsThroughShell("\"$@\"; exit 255"));
+    assertEquals(Status.FAILED, result(failed, ds).status(), failed.toString());
+    String dst = hosts.bak + "/latefull/h/" + ds;
+    assertEquals(List.of("s1"), snapshots(dst), "the receive had the full stream");
+    assertEquals("1", get("userrefs", ds + "@s1"), "held: the target's base");
+    assertEquals("0", get("userrefs", ds + "@s2"), "the early hold on the newest let go");
+    assertTrue(
+        org.zfsbackup.testing.Cmd.run("zfs", "destroy", ds + "@s1").code() != 0,
+        "a pruner cannot destroy it");
+
+    CycleReport next = cycle(cfg);
+    assertEquals("incremental @s1..@s2", result(next, ds).plan(), next.toString());
+    assertEquals(Status.SENT, result(next, ds).status());
+    assertEquals("0", get("userrefs", ds + "@s1"));
+    assertEquals("1", get("userrefs", ds + "@s2"));
+  }
+
+  /**
+   * A base without a hold (after migrating from the scripts, or a hold someone released) whose
+   * dataset has new snapshots is held before the streams, as an up-to-date one is: a pruner at the
+   * start of the pass cannot take it, and the incremental goes through. Once it is no longer the
+   * base its hold goes; when the stream fails, it stays. Catches it held only when up to date: the
+   * pruner destroyed it before the dataset's own stream (hours into a pass), and the next cycle
+   * found no common snapshot.
+   */
+  @Test
+  void baseWithoutAHoldAndNewSnapshots_heldBeforeTheStreams() {
+    String ds = hosts.src + "/unheldbase/data";
+    dataset(ds);
+    snapshot(ds, "m1");
+    AgentConfig cfg = pull(hosts.bak + "/unheldbase", TestConfigs.sshSource("h", hosts.ssh, ds));
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
+    String tag = BackupCycle.HOLD_PREFIX + hosts.bak + "/unheldbase";
+    org.zfsbackup.testing.Cmd.run("zfs", "release", tag, ds + "@m1");
+    snapshot(ds, "m2");
+
+    // The stream fails at once: the base stays held for the next cycle, the newest is let go.
+    CycleReport failed = cycle(cfg, sendsThroughShell("exit 1"));
+    assertEquals(Status.FAILED, result(failed, ds).status(), failed.toString());
+    assertEquals("1", get("userrefs", ds + "@m1"), "the base held: " + runner.commands());
+    assertEquals("0", get("userrefs", ds + "@m2"));
+
+    org.zfsbackup.testing.Cmd.run("zfs", "release", tag, ds + "@m1"); // unheld again
+    List<Integer> pruner = Collections.synchronizedList(new ArrayList<>());
+    RecordingRunner pruning =
+        streamsThrough(
+            send -> {
+              pruner.add(org.zfsbackup.testing.Cmd.run("zfs", "destroy", ds + "@m1").code());
+              return send;
+            });
+    CycleReport second = cycle(cfg, pruning);
+    assertEquals(Status.SENT, result(second, ds).status(), second.toString());
+    assertEquals("incremental @m1..@m2", result(second, ds).plan());
+    assertTrue(pruner.get(0) != 0, "the base was held before the stream: " + runner.commands());
+    assertEquals("0", get("userrefs", ds + "@m1"), "no longer the base: let go");
+    assertEquals("1", get("userrefs", ds + "@m2"));
+    assertTrue(errors(events).isEmpty(), errors(events).toString());
+  }
+
   @Test
   void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
     // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
