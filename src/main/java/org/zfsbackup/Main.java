@@ -3,9 +3,13 @@ package org.zfsbackup;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import org.zfsbackup.check.Preflight;
+import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.ConfigException;
 import org.zfsbackup.config.ConfigLoader;
@@ -28,11 +32,14 @@ public final class Main {
   static final String USAGE =
       """
       Usage: java -jar zfs-backup-agent.jar [COMMAND] [--config PATH] [--quiet]
+             java -jar zfs-backup-agent.jar run|plan [SOURCE:DATASET...] [--config PATH] [--quiet]
 
       Commands:
         agent    (default) connect to MQTT and wait for commands on the configured topic
         run      one backup cycle now (pull, then push); no MQTT needed
         plan     print what a cycle would do per dataset; changes nothing anywhere
+                 (both: each SOURCE:DATASET given limits the cycle to that configured
+                 source name and dataset, with its children, as MQTT's "datasets" does)
         check    preflight: config, broker, every ssh host with zfs, backup root, offsite
 
       Options:
@@ -51,7 +58,11 @@ public final class Main {
       """;
 
   /** A parsed command line. */
-  record Invocation(String command, Path configPath, boolean quiet) {}
+  record Invocation(String command, Path configPath, boolean quiet, List<String> datasets) {
+    Invocation(String command, Path configPath, boolean quiet) {
+      this(command, configPath, quiet, List.of());
+    }
+  }
 
   private Main() {}
 
@@ -85,10 +96,19 @@ public final class Main {
           "zfs-backup-agent: bad configuration " + inv.configPath() + ": " + e.getMessage());
       return EXIT_USAGE;
     }
+    CommandParser datasets = new CommandParser(CommandParser.configuredDatasets(config));
+    for (String d : inv.datasets()) {
+      Optional<String> problem = datasets.unconfigured(d);
+      if (problem.isPresent()) {
+        err.println("zfs-backup-agent: " + problem.get());
+        return EXIT_USAGE;
+      }
+    }
     Logging.configure(config.logLevel(), env, inv.quiet());
+    Set<String> only = new LinkedHashSet<>(inv.datasets());
     return switch (inv.command()) {
-      case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), out, err));
-      case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), out, err));
+      case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), only, out, err));
+      case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), only, out, err));
       case "check" -> exitCode(Preflight.run(config, inv.quiet(), out));
       case "agent" -> AgentLauncher.run(config, err) ? EXIT_OK : EXIT_USAGE;
       default -> throw new IllegalStateException(inv.command());
@@ -105,6 +125,7 @@ public final class Main {
     Path config = Path.of("config/agent.yaml");
     boolean quiet = false;
     boolean configGiven = false;
+    List<String> datasets = new ArrayList<>();
     List<String> rest = new ArrayList<>(args);
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
@@ -133,6 +154,8 @@ public final class Main {
             configGiven = true;
           } else if (a.startsWith("-")) {
             throw new UsageException("unknown option '" + a + "'");
+          } else if (command != null && List.of("run", "plan").contains(command)) {
+            datasets.add(a); // checked against the configuration once it is loaded
           } else if (command != null) {
             throw new UsageException(
                 "unexpected argument '" + a + "' after command '" + command + "'");
@@ -145,7 +168,7 @@ public final class Main {
         }
       }
     }
-    return new Invocation(command == null ? "agent" : command, config, quiet);
+    return new Invocation(command == null ? "agent" : command, config, quiet, datasets);
   }
 
   /** {@code path}, unless an earlier {@code --config} was given: two would leave one unused. */

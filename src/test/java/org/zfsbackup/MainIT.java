@@ -93,6 +93,33 @@ class MainIT {
   }
 
   /**
+   * {@code run SOURCE:DATASET} sends that configured dataset (with its children) and leaves the
+   * others alone, as the scripts' dataset arguments did; {@code plan} the same.
+   */
+  @Test
+  void runLimitedToOneDataset_sendsItAlone() throws IOException {
+    String a = src + "/limit/a";
+    String b = src + "/limit/b";
+    dataset(a);
+    dataset(b);
+    snapshot(a, "s1");
+    snapshot(b, "s1");
+    String cfg = config("limit", a, b);
+
+    Cli plan = main("plan", "here:" + b, "--config", cfg);
+    assertEquals(0, plan.code(), plan.toString());
+    assertEquals(
+        "pull here " + b + " -> " + copy("limit", b) + ": would send full @s1",
+        plan.outLines().get(0));
+    assertEquals(2, plan.outLines().size(), plan.out());
+
+    Cli run = main("run", "--quiet", "here:" + b, "--config", cfg);
+    assertEquals(0, run.code(), run.toString());
+    assertEquals(List.of("s1"), snapshots(copy("limit", b)));
+    assertFalse(ZfsPools.exists(copy("limit", a)), "the other dataset was left alone");
+  }
+
+  /**
    * Catches: a plan that changes anything, or prints other lines, or exits non-zero on success; a
    * run that does not send, prints no per-dataset line or summary, writes to stderr on success, or
    * does not exit 0; an up-to-date run reported as anything else.

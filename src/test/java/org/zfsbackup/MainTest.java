@@ -145,6 +145,38 @@ class MainTest {
         Main.parse(java.util.List.of("plan", "--config=/x.yaml")).configPath().toString());
   }
 
+  /** {@code run}/{@code plan} take the datasets to limit the cycle to; other commands none. */
+  @Test
+  void parse_runAndPlanTakeDatasets_othersNoArgument() {
+    assertEquals(
+        List.of("h:tank/a", "h:tank/b"),
+        Main.parse(List.of("run", "h:tank/a", "-q", "h:tank/b")).datasets());
+    assertEquals(List.of("h:tank/a"), Main.parse(List.of("plan", "h:tank/a")).datasets());
+    assertEquals(List.of(), Main.parse(List.of("run")).datasets());
+    for (String command : List.of("check", "agent")) {
+      Main.UsageException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              Main.UsageException.class, () -> Main.parse(List.of(command, "h:tank/a")));
+      assertTrue(e.getMessage().contains("unexpected argument 'h:tank/a'"), e.getMessage());
+    }
+  }
+
+  /**
+   * A dataset that is not exactly a configured {@code source-name:dataset}: exit 2, saying why as
+   * MQTT's {@code datasets} does, and nothing run (the config's zfs does not even exist).
+   */
+  @Test
+  void runLimitedToAnUnconfiguredDataset_exit2NothingRun() throws IOException {
+    String cfg = configWithoutZfs();
+    assertEquals(2, main("run", "h:tank/data/child", "--config", cfg));
+    assertTrue(
+        err().contains("dataset 'h:tank/data/child' is not configured: it is inside 'h:tank/data'"),
+        err());
+    assertEquals("", out());
+    assertEquals(2, main("plan", "tank/data", "--config", cfg));
+    assertTrue(err().contains("entries are \"source-name:dataset\""), err());
+  }
+
   /** A config whose zfs cannot start: every cycle fails without touching anything. */
   String configWithoutZfs() throws IOException {
     Path file = dir.resolve("agent.yaml");

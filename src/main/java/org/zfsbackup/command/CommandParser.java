@@ -18,6 +18,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -28,6 +29,7 @@ import java.util.function.Function;
 import org.zfsbackup.command.ParseResult.Accepted;
 import org.zfsbackup.command.ParseResult.Reason;
 import org.zfsbackup.command.ParseResult.Rejection;
+import org.zfsbackup.config.AgentConfig;
 
 /**
  * Turns a payload received on {@code T} into an {@link AgentCommand} or a {@link Rejection}. Pure:
@@ -81,6 +83,25 @@ public final class CommandParser {
    */
   public CommandParser(Set<String> configuredDatasets) {
     this.run = new RunFields(Set.copyOf(configuredDatasets));
+  }
+
+  /** Every configured {@code source-name:dataset} of {@code config}: what a run may name. */
+  public static Set<String> configuredDatasets(AgentConfig config) {
+    Set<String> out = new LinkedHashSet<>();
+    for (AgentConfig.SourceConfig s : config.pull().sources()) {
+      for (String d : s.datasets()) {
+        out.add(s.name() + ":" + d);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Why {@code entry} may not limit a run (the command line's {@code run SOURCE:DATASET}, as MQTT's
+   * {@code datasets}); empty when it is a configured {@code source-name:dataset}.
+   */
+  public Optional<String> unconfigured(String entry) {
+    return run.unconfigured(entry);
   }
 
   /**

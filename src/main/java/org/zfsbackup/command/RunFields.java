@@ -79,8 +79,9 @@ final class RunFields {
           return wrongType("datasets[]", "a \"source-name:dataset\" string", entry);
         }
         String name = entry.asText();
-        if (!configuredDatasets.contains(name)) {
-          return reject(Reason.UNCONFIGURED_DATASET, unconfigured(name));
+        Optional<String> problem = unconfigured(name);
+        if (problem.isPresent()) {
+          return reject(Reason.UNCONFIGURED_DATASET, problem.get());
         }
         datasets.add(name);
       }
@@ -88,23 +89,29 @@ final class RunFields {
     return new Accepted(new AgentCommand.Run(runId, thenSuspend, dryRun.get(), datasets));
   }
 
-  private String unconfigured(String name) {
-    if (name.indexOf(':') < 0) {
-      return "dataset " + quote(name) + " is not configured: entries are \"source-name:dataset\"";
+  /** Why {@code name} is not a configured {@code source-name:dataset}; empty when it is one. */
+  Optional<String> unconfigured(String name) {
+    if (configuredDatasets.contains(name)) {
+      return Optional.empty();
+    } else if (name.indexOf(':') < 0) {
+      return Optional.of(
+          "dataset " + quote(name) + " is not configured: entries are \"source-name:dataset\"");
     }
     for (String configured : configuredDatasets) {
       if (name.startsWith(configured + "/")) {
-        return "dataset "
-            + quote(name)
-            + " is not configured: it is inside "
-            + quote(configured)
-            + "; name the configured dataset (it includes its children)";
+        return Optional.of(
+            "dataset "
+                + quote(name)
+                + " is not configured: it is inside "
+                + quote(configured)
+                + "; name the configured dataset (it includes its children)");
       }
     }
-    return "dataset "
-        + quote(name)
-        + " is not configured (configured: "
-        + String.join(", ", new TreeSet<>(configuredDatasets))
-        + ")";
+    return Optional.of(
+        "dataset "
+            + quote(name)
+            + " is not configured (configured: "
+            + String.join(", ", new TreeSet<>(configuredDatasets))
+            + ")");
   }
 }

@@ -45,6 +45,20 @@ public final class CliCycle {
    */
   public static boolean run(
       AgentConfig config, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
+    return run(config, planOnly, quiet, Set.of(), out, err);
+  }
+
+  /**
+   * The same, limited to {@code only} (configured {@code source-name:dataset} entries, each with
+   * its children; empty = every configured dataset), as MQTT's {@code datasets} limits a run.
+   */
+  public static boolean run(
+      AgentConfig config,
+      boolean planOnly,
+      boolean quiet,
+      Set<String> only,
+      PrintStream out,
+      PrintStream err) {
     CycleControl control = new CycleControl();
     CountDownLatch reported = new CountDownLatch(1);
     Thread hook =
@@ -68,7 +82,7 @@ public final class CliCycle {
             "run-interrupt");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
-      return run(BackupCycle.create(config), planOnly, quiet, out, err, control);
+      return run(BackupCycle.create(config), planOnly, quiet, only, out, err, control);
     } finally {
       out.flush();
       err.flush();
@@ -83,19 +97,20 @@ public final class CliCycle {
 
   static boolean run(
       CycleRunner cycle, boolean planOnly, boolean quiet, PrintStream out, PrintStream err) {
-    return run(cycle, planOnly, quiet, out, err, new CycleControl());
+    return run(cycle, planOnly, quiet, Set.of(), out, err, new CycleControl());
   }
 
   private static boolean run(
       CycleRunner cycle,
       boolean planOnly,
       boolean quiet,
+      Set<String> only,
       PrintStream out,
       PrintStream err,
       CycleControl control) {
     String id = (planOnly ? "plan-" : "cli-") + CycleRequest.CYCLE_ID_TIME.format(Instant.now());
     EventSink sink = quiet || planOnly ? EventSink.NONE : live(out);
-    CycleReport report = cycle.run(new CycleRequest(id, null, Set.of(), planOnly), sink, control);
+    CycleReport report = cycle.run(new CycleRequest(id, null, only, planOnly), sink, control);
     // A cycle that could not start (another one holds the lock) failed without a dataset.
     boolean failed =
         report.count(Status.FAILED) > 0

@@ -8,10 +8,8 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -182,7 +180,7 @@ public final class AgentLauncher {
               runner,
               power,
               clocks,
-              new CommandParser(configuredDatasets(config)),
+              new CommandParser(CommandParser.configuredDatasets(config)),
               store,
               Clock.systemUTC(),
               new Agent.Settings(
@@ -210,17 +208,6 @@ public final class AgentLauncher {
       vertx.close();
       throw e;
     }
-  }
-
-  /** Every configured {@code source-name:dataset}: what a {@code run} may name. */
-  static Set<String> configuredDatasets(AgentConfig config) {
-    Set<String> out = new LinkedHashSet<>();
-    for (AgentConfig.SourceConfig s : config.pull().sources()) {
-      for (String d : s.datasets()) {
-        out.add(s.name() + ":" + d);
-      }
-    }
-    return out;
   }
 
   static String version() {

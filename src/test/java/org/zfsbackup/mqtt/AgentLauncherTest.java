@@ -134,6 +134,8 @@ class AgentLauncherTest {
 
   @Test
   void configuredDatasets_everySourceAndDataset() {
-    assertEquals(Set.of("src:tank/a", "src:tank/b"), AgentLauncher.configuredDatasets(config()));
+    assertEquals(
+        Set.of("src:tank/a", "src:tank/b"),
+        org.zfsbackup.command.CommandParser.configuredDatasets(config()));
   }
 }
