@@ -226,10 +226,12 @@ final class TransferHolds {
     return unheldBase ? new Holds.Move(m.held(), null) : m;
   }
 
-  /** Held as listed, or (maybe) by this transfer's early hold. */
+  /**
+   * Held as listed, or by this transfer's early hold. Not one it may have placed (zfs's answer did
+   * not say): a warning would then claim a hold that is probably not there.
+   */
   private boolean heldNow(ZfsListing sourceListing, String snapshot) {
     return !sourceListing.unheld(Holds.datasetOf(snapshot), Holds.nameOf(snapshot))
-        || early.created().contains(snapshot)
-        || early.maybe().contains(snapshot);
+        || early.created().contains(snapshot);
   }
 }
