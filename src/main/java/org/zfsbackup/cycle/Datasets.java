@@ -26,6 +26,28 @@ final class Datasets {
         .toList();
   }
 
+  /**
+   * What a result names for {@code roots} when nothing was listed (a stop before the listing, a
+   * listing that failed): each root, or in a limited run the entries of {@code only} within it (a
+   * limited push's root is the whole backup tree, of which it would push only those).
+   */
+  static List<String> named(List<String> roots, Set<String> only) {
+    if (only == null) {
+      return roots;
+    }
+    List<String> named = new ArrayList<>();
+    for (String root : roots) {
+      List<String> inside =
+          only.stream().filter(o -> DatasetName.isWithin(o, root)).sorted().toList();
+      for (String d : inside.isEmpty() ? List.of(root) : inside) {
+        if (!named.contains(d)) {
+          named.add(d);
+        }
+      }
+    }
+    return named;
+  }
+
   /** The datasets to replicate, parents first ({@link #order}), within a limited run's roots. */
   static List<String> selected(List<String> roots, Set<String> only, ZfsListing listing) {
     List<String> all = order(roots, listing);

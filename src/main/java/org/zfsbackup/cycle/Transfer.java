@@ -100,13 +100,18 @@ final class Transfer {
       return Result.NOTHING;
     }
     if (scope.control().stopRequested()) {
-      return new Result(listRoots.stream().map(r -> skipped(r, notStarted())).toList(), List.of());
+      List<DatasetResult> notStarted =
+          Datasets.named(listRoots, route.only()).stream()
+              .map(r -> skipped(r, notStarted()))
+              .toList();
+      return new Result(notStarted, List.of());
     }
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
       Failures.Failure f = Failures.listing(route.source().label(), r, scope.control().forced());
-      return new Result(failAll(listRoots, f.kind(), f.message(), f.blamed()), List.of());
+      List<String> named = Datasets.named(listRoots, route.only());
+      return new Result(failAll(named, f.kind(), f.message(), f.blamed()), List.of());
     }
     ZfsListing listing;
     try {

@@ -146,4 +146,38 @@ class LimitedRunIT {
             offTarget + "/retired"),
         datasets(offTarget));
   }
+
+  /**
+   * A limited run stopped before it listed anything: its results name what it would have pulled and
+   * pushed, skipped. Catches the push reported as the whole backup root (`skipped: not started`),
+   * which the limited run would never push, on the dashboards' current dataset too.
+   */
+  @Test
+  void limitedRunStoppedBeforeListing_namesOnlyItsDatasets() {
+    String a = hosts.src + "/stop/a";
+    String b = hosts.src + "/stop/b";
+    dataset(a);
+    dataset(b);
+    String target = hosts.bak + "/stop";
+    String offTarget = hosts.off + "/stop";
+    dataset(target);
+    dataset(offTarget);
+    AgentConfig cfg =
+        TestConfigs.config(
+            List.of("ssh"),
+            target,
+            List.of(TestConfigs.localSource("src", a, b)),
+            Optional.of(hosts.push(offTarget, target)));
+    CycleControl control = new CycleControl();
+    control.stop(CycleControl.StopReason.CANCEL, false);
+    CycleReport r =
+        BackupCycle.create(cfg)
+            .run(
+                new CycleRequest("stopped", null, Set.of("src:" + a), false),
+                EventSink.NONE,
+                control);
+    assertEquals(
+        List.of("pull src " + a + " skipped", "push local " + target + "/src/" + a + " skipped"),
+        rows(r));
+  }
 }
