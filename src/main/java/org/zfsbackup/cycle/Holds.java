@@ -38,9 +38,15 @@ final class Holds {
   /**
    * A dataset's base moved: {@code held} (its newest received snapshot) is to be held, then {@code
    * released} (the base the cycle started from, which the agent held before) let go; null when the
-   * dataset had no base yet.
+   * dataset had no base yet. {@code releasedHeld} false: it may carry no hold (an early hold whose
+   * answer named none), so it is released but never said to stay in place.
    */
-  record Move(String held, String released) {
+  record Move(String held, String released, boolean releasedHeld) {
+    /** {@code released} is known to carry the hold ({@code releasedHeld}). */
+    Move(String held, String released) {
+      this(held, released, true);
+    }
+
     /**
      * The move after {@code done}, the steps of a plan that went through (in order): the last one's
      * snapshot becomes the base; the first one's {@code from}, when incremental, was the old one.
@@ -160,7 +166,7 @@ final class Holds {
         notHeld.add(snap);
         Warning w = holdFailed(datasetOf(snap), snap, h);
         for (Move m : replacing) {
-          if (m.held().equals(snap)) {
+          if (m.held().equals(snap) && m.releasedHeld()) {
             String msg = w.message() + "; the hold on " + m.released() + " stays in place";
             w = new Warning(w.dataset(), w.kind(), msg, h);
           }
@@ -179,7 +185,16 @@ final class Holds {
                 .filter(m -> !notHeld.contains(m.held()))
                 .map(Move::released)
                 .toList());
-    unused.stream().filter(u -> !toRelease.contains(u)).forEach(toRelease::add); // once each
+    // Once each; and not an old base whose replacement could not be held, though the early hold
+    // placed it (a full stream's snapshot), which then stays as its warning says.
+    Set<String> staying =
+        replacing.stream()
+            .filter(m -> notHeld.contains(m.held()))
+            .map(Move::released)
+            .collect(java.util.stream.Collectors.toSet());
+    unused.stream()
+        .filter(u -> !toRelease.contains(u) && !staying.contains(u))
+        .forEach(toRelease::add);
     for (List<String> batch : Batches.of(toRelease)) {
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
       if (rel.ok()) {

@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
@@ -31,6 +32,12 @@ final class TransferHolds {
    * them held ({@link #finish}).
    */
   private final Map<String, Set<String>> needed = new HashMap<>();
+
+  /**
+   * Per dataset, the snapshot the saved state of an {@code -I} stream cut in this pass resumes
+   * ({@link #partly}): held at the end, and kept held.
+   */
+  private final Map<String, String> resumes = new HashMap<>();
 
   TransferHolds(TransferContext context, TransferEvents events) {
     this.scope = context.scope();
@@ -70,10 +77,20 @@ final class TransferHolds {
     // cycle sends (they become bases) or, on OpenZFS, releases as stale.
     // A dataset that failed with nothing moved keeps what its chain needs held: the next cycle
     // goes on from there, and a pruner must not take it meanwhile.
-    Map<String, Set<String>> stay = new HashMap<>(keep);
-    needed.forEach(stay::putIfAbsent);
+    Map<String, Set<String>> stay = new HashMap<>();
+    keep.forEach((d, k) -> stay.put(d, new HashSet<>(k)));
+    needed.forEach((d, n) -> stay.putIfAbsent(d, new HashSet<>(n)));
+    // A cut -I stream's saved state: its resume needs the snapshot it was receiving, held like a
+    // new base (and so kept from the stale release where the dataset has a keep).
+    List<Holds.Move> withResumes = new ArrayList<>(moves);
+    resumes.forEach(
+        (d, snap) -> {
+          stay.computeIfAbsent(d, x -> new HashSet<>()).add(snap);
+          keep.computeIfPresent(d, (x, k) -> with(k, snap));
+          withResumes.add(new Holds.Move(d + "@" + snap, null));
+        });
     Holds.Applied applied =
-        holds.apply(moves, unheldBases, early, early.notKept(stay), events::held);
+        holds.apply(withResumes, unheldBases, early, early.notKept(stay), events::held);
     applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.
@@ -118,6 +135,12 @@ final class TransferHolds {
       toHold.forEach(n -> snapshots.add(d + "@" + n));
     }
     return snapshots;
+  }
+
+  private static Set<String> with(Set<String> set, String one) {
+    Set<String> more = new HashSet<>(set);
+    more.add(one);
+    return more;
   }
 
   private boolean hasSavedState(String dst) {
@@ -201,10 +224,19 @@ final class TransferHolds {
         .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
         .orElse(List.of())
         .forEach(s -> kept.add(s.guid()));
-    received.stream()
-        .filter(s -> kept.contains(s.guid()))
-        .reduce((a, b) -> b)
-        .ifPresent(newest -> withPart.add(new ReplicationStep.Incremental(inc.from(), newest)));
+    Optional<Snapshot> newest =
+        received.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
+    newest.ifPresent(n -> withPart.add(new ReplicationStep.Incremental(inc.from(), n)));
+    // Cut where receives are resumable: the saved state resumes the snapshot after the newest the
+    // target committed, and its resume (send -t) needs it on the source, as a full stream's does.
+    long committed = newest.orElse(inc.from()).createtxg();
+    Optional<Snapshot> receiving =
+        received.stream().filter(s -> s.createtxg() > committed).findFirst();
+    if (receiving.isPresent()
+        && context.resumable()
+        && route.target().savedStateNow(scope.runner(), scope.shortTimeout(), dst).orElse(true)) {
+      resumes.put(dataset, receiving.get().name());
+    }
     return withPart;
   }
 
@@ -218,12 +250,19 @@ final class TransferHolds {
    */
   Holds.Move moved(ZfsListing sourceListing, String dataset, List<ReplicationStep> done) {
     Holds.Move m = scope.holds() ? Holds.Move.after(dataset, done) : null;
-    if (m != null && m.released() == null && done.get(0) instanceof ReplicationStep.Full full) {
-      String snapshot = dataset + "@" + full.to().name();
-      return heldNow(sourceListing, snapshot) ? new Holds.Move(m.held(), snapshot) : m;
+    String old = m == null ? null : m.released();
+    if (m != null && old == null && done.get(0) instanceof ReplicationStep.Full full) {
+      old = dataset + "@" + full.to().name(); // released like an old base, when held
     }
-    boolean unheldBase = m != null && m.released() != null && !heldNow(sourceListing, m.released());
-    return unheldBase ? new Holds.Move(m.held(), null) : m;
+    if (old == null || heldNow(sourceListing, old)) {
+      return old == null ? m : new Holds.Move(m.held(), old);
+    }
+    // Not held as listed: nothing to release, unless the early hold may have placed one (zfs's
+    // answer named none): then released all the same (a tag that is not there is harmless), but
+    // never said to stay in place.
+    return early.maybe().contains(old)
+        ? new Holds.Move(m.held(), old, false)
+        : new Holds.Move(m.held(), null);
   }
 
   /**

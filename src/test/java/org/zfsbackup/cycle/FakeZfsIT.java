@@ -578,6 +578,31 @@ class FakeZfsIT {
   }
 
   /**
+   * The early hold of a base without a hold (after migrating) and of the newest went through on the
+   * host, but its answer was lost (ssh dropped after the command: exit 255, no word). Once the
+   * incremental is sent and the new base held, the old base is released all the same. Catches it
+   * taken as never held: nothing released it, and where `zfs holds` is missing (zfs-fuse) it kept
+   * the agent's hold for ever, blocking the source's pruning of it.
+   */
+  @Test
+  void earlyHoldAnswerLost_oldBaseReleasedOnceTheNewOneIsHeld() throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:0", "b:0"));
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    Files.writeString(dir.resolve("holds"), "");
+    Files.writeString(dir.resolve("hold-answer-lost"), "");
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    assertEquals(
+        List.of("src/data@b\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
+    assertEquals(List.of(), r.warnings());
+  }
+
+  /**
    * A `zfs get` (a commands.zfs wrapper) that exits 0 but leaves out a configured dataset, with no
    * word why. Catches that dataset vanishing from the cycle: success, exit 0, and totals that
    * shrink.

@@ -280,6 +280,32 @@ class FakeZfsResumeIT {
   }
 
   /**
+   * An {@code -I} stream cut with nothing committed, where receives are resumable: the saved
+   * state's resume needs the snapshot it was receiving, which stays held (the early hold on it is
+   * kept) until the resume completes; then the old base is released as no longer a base. Catches
+   * the early hold let go at the end of the pass: a pruner could take it before the next cycle,
+   * whose resume was then aborted and the whole delta sent again.
+   */
+  @Test
+  void incrementalCut_theSnapshotItsResumeNeedsStaysHeld() throws IOException {
+    assertEquals(Outcome.SUCCESS, cycle(config(true), 0).outcome()); // full @a, held
+    Files.writeString(dir.resolve("pool/snaps"), "src/data@b 5002 12\n", StandardOpenOption.APPEND);
+    Files.delete(dir.resolve("argv.log"));
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    assertEquals(List.of("hold src/data@b"), holdCalls());
+    assertEquals(
+        List.of("src/data@a zfs-backup-agent:bak", "src/data@b zfs-backup-agent:bak"),
+        Files.readAllLines(dir.resolve("pool/holds")));
+
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport resumed = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, resumed.outcome(), resumed.toString());
+    assertEquals(
+        List.of("src/data@b zfs-backup-agent:bak"), Files.readAllLines(dir.resolve("pool/holds")));
+  }
+
+  /**
    * A resumed stream cut again, as a dropped ssh link cuts it: the sender exits 255, and OpenZFS's
    * receiver says "cannot receive resume stream: checksum mismatch or incomplete stream. Partially
    * received snapshot is saved." (every error of a resumed receive starts with that prefix). The

@@ -193,6 +193,87 @@ class HoldsTest {
   }
 
   /**
+   * A full stream's snapshot the early hold placed (a resume's need) is the old base of a plan that
+   * starts with that full stream, and an unused early hold too; the new base's hold fails. Catches
+   * it released as unused while the warning said it stays in place (no hold left at all).
+   */
+  @Test
+  void apply_newBaseNotHeld_anEarlyHeldOldBaseStaysAsItsWarningSays() {
+    List<List<String>> calls = new ArrayList<>();
+    ProcessRunner zfs =
+        scripted(
+            calls,
+            argv ->
+                argv.get(1).equals("hold") && argv.contains("t/a@s2")
+                    ? "cannot hold snapshot 't/a@s2': out of space"
+                    : "");
+    Holds holds = new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5));
+    Holds.Early early = holds.holdEarly(List.of("t/a@s1"));
+    Holds.Applied applied =
+        holds.apply(
+            List.of(new Holds.Move("t/a@s2", "t/a@s1")),
+            List.of(),
+            early,
+            List.of("t/a@s1"),
+            n -> {});
+    assertEquals(
+        List.of(List.of("zfs", "hold", "tag", "t/a@s1"), List.of("zfs", "hold", "tag", "t/a@s2")),
+        calls,
+        "nothing released");
+    assertTrue(
+        applied.warnings().get(0).message().endsWith("; the hold on t/a@s1 stays in place"),
+        applied.warnings().toString());
+  }
+
+  /**
+   * An old base that may carry no hold (the early hold's answer named none): released once the new
+   * base is held, but never said to stay in place when that hold fails.
+   */
+  @Test
+  void apply_oldBaseMaybeHeld_releasedAfterTheNewOne_neverClaimed() {
+    List<List<String>> calls = new ArrayList<>();
+    Holds holds =
+        new Holds(
+            scripted(calls, argv -> ""),
+            Endpoint.local(List.of("zfs")),
+            "tag",
+            Duration.ofSeconds(5));
+    holds.apply(
+        List.of(new Holds.Move("t/a@s2", "t/a@s1", false)),
+        List.of(),
+        Holds.Early.NONE,
+        List.of(),
+        n -> {});
+    assertEquals(
+        List.of(
+            List.of("zfs", "hold", "tag", "t/a@s2"), List.of("zfs", "release", "tag", "t/a@s1")),
+        calls);
+
+    List<List<String>> failing = new ArrayList<>();
+    Holds.Applied applied =
+        new Holds(
+                scripted(
+                    failing,
+                    argv ->
+                        argv.get(1).equals("hold")
+                            ? "cannot hold snapshot 't/a@s2': out of space"
+                            : ""),
+                Endpoint.local(List.of("zfs")),
+                "tag",
+                Duration.ofSeconds(5))
+            .apply(
+                List.of(new Holds.Move("t/a@s2", "t/a@s1", false)),
+                List.of(),
+                Holds.Early.NONE,
+                List.of(),
+                n -> {});
+    assertEquals(List.of(List.of("zfs", "hold", "tag", "t/a@s2")), failing, "nothing released");
+    assertTrue(
+        applied.warnings().get(0).message().endsWith("out of space"),
+        applied.warnings().toString());
+  }
+
+  /**
    * A batch whose answer does not say which snapshots failed (ssh gone: no name at all; or more
    * error lines than the stderr tail keeps): every snapshot may or may not be held. The early hold
    * counts none as held (each base is held again at the end) and lets go of those that did not
