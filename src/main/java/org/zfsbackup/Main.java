@@ -14,6 +14,7 @@ import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.ConfigException;
 import org.zfsbackup.config.ConfigLoader;
 import org.zfsbackup.cycle.CliCycle;
+import org.zfsbackup.cycle.CycleRequest;
 import org.zfsbackup.mqtt.AgentLauncher;
 
 /**
@@ -96,7 +97,7 @@ public final class Main {
           "zfs-backup-agent: bad configuration " + inv.configPath() + ": " + e.getMessage());
       return EXIT_USAGE;
     }
-    CommandParser datasets = new CommandParser(CommandParser.configuredDatasets(config));
+    CommandParser datasets = new CommandParser(CycleRequest.configuredDatasets(config));
     for (String d : inv.datasets()) {
       Optional<String> problem = datasets.unconfigured(d);
       if (problem.isPresent()) {

@@ -18,7 +18,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -29,7 +28,6 @@ import java.util.function.Function;
 import org.zfsbackup.command.ParseResult.Accepted;
 import org.zfsbackup.command.ParseResult.Reason;
 import org.zfsbackup.command.ParseResult.Rejection;
-import org.zfsbackup.config.AgentConfig;
 
 /**
  * Turns a payload received on {@code T} into an {@link AgentCommand} or a {@link Rejection}. Pure:
@@ -83,17 +81,6 @@ public final class CommandParser {
    */
   public CommandParser(Set<String> configuredDatasets) {
     this.run = new RunFields(Set.copyOf(configuredDatasets));
-  }
-
-  /** Every configured {@code source-name:dataset} of {@code config}: what a run may name. */
-  public static Set<String> configuredDatasets(AgentConfig config) {
-    Set<String> out = new LinkedHashSet<>();
-    for (AgentConfig.SourceConfig s : config.pull().sources()) {
-      for (String d : s.datasets()) {
-        out.add(s.name() + ":" + d);
-      }
-    }
-    return out;
   }
 
   /**

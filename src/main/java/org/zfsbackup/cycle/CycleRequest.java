@@ -2,7 +2,9 @@ package org.zfsbackup.cycle;
 
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashSet;
 import java.util.Set;
+import org.zfsbackup.config.AgentConfig;
 
 /**
  * What to run.
@@ -21,6 +23,17 @@ public record CycleRequest(String cycleId, String runId, Set<String> only, boole
 
   public CycleRequest {
     only = Set.copyOf(only);
+  }
+
+  /** Every configured {@code source-name:dataset} of {@code config}: what {@code only} may name. */
+  public static Set<String> configuredDatasets(AgentConfig config) {
+    Set<String> out = new LinkedHashSet<>();
+    for (AgentConfig.SourceConfig s : config.pull().sources()) {
+      for (String d : s.datasets()) {
+        out.add(s.name() + ":" + d);
+      }
+    }
+    return out;
   }
 
   /**

@@ -20,6 +20,7 @@ import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
 import org.zfsbackup.cycle.CycleLock;
+import org.zfsbackup.cycle.CycleRequest;
 import org.zfsbackup.cycle.CycleRunner;
 
 /**
@@ -180,7 +181,7 @@ public final class AgentLauncher {
               runner,
               power,
               clocks,
-              new CommandParser(CommandParser.configuredDatasets(config)),
+              new CommandParser(CycleRequest.configuredDatasets(config)),
               store,
               Clock.systemUTC(),
               new Agent.Settings(

@@ -136,6 +136,6 @@ class AgentLauncherTest {
   void configuredDatasets_everySourceAndDataset() {
     assertEquals(
         Set.of("src:tank/a", "src:tank/b"),
-        org.zfsbackup.command.CommandParser.configuredDatasets(config()));
+        org.zfsbackup.cycle.CycleRequest.configuredDatasets(config()));
   }
 }
