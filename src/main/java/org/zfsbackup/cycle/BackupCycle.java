@@ -73,11 +73,11 @@ public final class BackupCycle implements CycleRunner {
       CycleLock.holder(lockFile)
           .map(
               pid ->
-                  "a backup cycle is running now with this configuration (process %d holds %s):"
-                          .formatted(pid, lockFile)
-                      + " this plan shows the datasets as they are mid-cycle; a dataset it is"
-                      + " receiving may show as to send again, or refused; plan again once it"
-                      + " ended")
+                  ("a backup cycle is running now with this configuration, or the agent's"
+                          + " power-down (process %d holds %s): this plan shows the datasets as"
+                          + " they are now; a dataset a cycle is receiving may show as to send"
+                          + " again, or refused; plan again once it ended")
+                      .formatted(pid, lockFile))
           .ifPresent(warnings::add);
       return cycle(request, sink, control, started, warnings);
     }

@@ -400,7 +400,7 @@ class CycleLockTest {
               .anyMatch(
                   w ->
                       w.startsWith(
-                          "a backup cycle is running now with this configuration (process "
+                          "a backup cycle is running now with this configuration, or the agent's power-down (process "
                               + holder.pid()
                               + " holds "
                               + lockFile
