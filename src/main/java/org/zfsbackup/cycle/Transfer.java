@@ -118,7 +118,8 @@ final class Transfer {
       listing = ZfsListing.parse(r.stdout());
     } catch (ZfsListing.ListingException e) {
       String msg = route.source().label() + ": " + e.getMessage();
-      return new Result(failAll(listRoots, ErrorKind.BAD_ZFS_OUTPUT, msg, null), List.of());
+      List<String> named = Datasets.named(listRoots, route.only());
+      return new Result(failAll(named, ErrorKind.BAD_ZFS_OUTPUT, msg, null), List.of());
     }
     sourceListing = listing;
 

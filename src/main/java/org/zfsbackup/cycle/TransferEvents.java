@@ -88,7 +88,7 @@ final class TransferEvents {
   }
 
   void held(int count) {
-    LOG.info("{}: held {} up-to-date base snapshot(s) that had no hold", who, count);
+    LOG.info("{}: held {} base snapshot(s) that had no hold", who, count);
   }
 
   /** A dataset that did not fail; {@code message} says why when it was skipped. */

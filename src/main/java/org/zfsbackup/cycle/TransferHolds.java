@@ -89,8 +89,21 @@ final class TransferHolds {
           keep.computeIfPresent(d, (x, k) -> with(k, snap));
           withResumes.add(new Holds.Move(d + "@" + snap, null));
         });
+    // What the chain of a dataset that ended with nothing moved needs, and no one holds: the early
+    // hold of it failed or its answer was lost. Held now (or warned about, by name).
+    List<String> unheld = new ArrayList<>(unheldBases);
+    needed.forEach(
+        (d, n) -> {
+          if (!keep.containsKey(d)) {
+            n.stream()
+                .map(snap -> d + "@" + snap)
+                .filter(s -> listing.unheld(d, Holds.nameOf(s)) && !early.held().contains(s))
+                .filter(s -> !unheld.contains(s))
+                .forEach(unheld::add);
+          }
+        });
     Holds.Applied applied =
-        holds.apply(withResumes, unheldBases, early, early.notKept(stay), events::held);
+        holds.apply(withResumes, unheld, early, early.notKept(stay), events::held);
     applied.warnings().forEach(w -> warnings.add(events.warning(w)));
     // Holds of this target's tag on snapshots that are no longer a base (a release that failed,
     // a base that moved while the agent was not running): released, so the source can prune.

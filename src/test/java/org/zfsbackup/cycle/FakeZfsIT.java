@@ -603,6 +603,30 @@ class FakeZfsIT {
   }
 
   /**
+   * A base without a hold (after migrating) whose early hold never ran (ssh dropped before it: exit
+   * 255, no word), and the dataset then fails with nothing received. Catches the base left unheld
+   * without a word: the dataset that fails, maybe for days, is the one whose base a pruner must not
+   * take. It is held at the end of the pass; the newest is not.
+   */
+  @Test
+  void earlyHoldNeverRan_datasetFails_itsBaseHeldAtTheEnd() throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:0", "b:0"));
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    Files.writeString(dir.resolve("holds"), "");
+    Files.writeString(dir.resolve("hold-not-run"), "");
+    Files.writeString(dir.resolve("receive-exit"), "1");
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+            new CycleControl());
+    assertEquals(Status.FAILED, r.datasets().get(0).status(), r.toString());
+    assertEquals(
+        List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
+  }
+
+  /**
    * A `zfs get` (a commands.zfs wrapper) that exits 0 but leaves out a configured dataset, with no
    * word why. Catches that dataset vanishing from the cycle: success, exit 0, and totals that
    * shrink.
