@@ -578,6 +578,24 @@ class FakeZfsIT {
   }
 
   /**
+   * A cycle of src/data, whose @a is the target's base without any hold (after migrating from the
+   * scripts) and @b new, with the fake's {@code switches} set (each file holding "1").
+   */
+  CycleReport migratedBaseThenANewSnapshot(String... switches) throws IOException {
+    list("src/data", dsWith("src/data", 10, false, "a:0", "b:0"));
+    list(
+        "bak",
+        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
+    Files.writeString(dir.resolve("holds"), "");
+    for (String name : switches) {
+      Files.writeString(dir.resolve(name), "1");
+    }
+    return run(
+        config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
+        new CycleControl());
+  }
+
+  /**
    * The early hold of a base without a hold (after migrating) and of the newest went through on the
    * host, but its answer was lost (ssh dropped after the command: exit 255, no word). Once the
    * incremental is sent and the new base held, the old base is released all the same. Catches it
@@ -586,16 +604,7 @@ class FakeZfsIT {
    */
   @Test
   void earlyHoldAnswerLost_oldBaseReleasedOnceTheNewOneIsHeld() throws IOException {
-    list("src/data", dsWith("src/data", 10, false, "a:0", "b:0"));
-    list(
-        "bak",
-        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
-    Files.writeString(dir.resolve("holds"), "");
-    Files.writeString(dir.resolve("hold-answer-lost"), "");
-    CycleReport r =
-        run(
-            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
-            new CycleControl());
+    CycleReport r = migratedBaseThenANewSnapshot("hold-answer-lost");
     assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
     assertEquals(
         List.of("src/data@b\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
@@ -610,17 +619,7 @@ class FakeZfsIT {
    */
   @Test
   void earlyHoldNeverRan_datasetFails_itsBaseHeldAtTheEnd() throws IOException {
-    list("src/data", dsWith("src/data", 10, false, "a:0", "b:0"));
-    list(
-        "bak",
-        concat(ds("bak", 1), ds("bak/h", 2), ds("bak/h/src", 3), ds("bak/h/src/data", 4, "a")));
-    Files.writeString(dir.resolve("holds"), "");
-    Files.writeString(dir.resolve("hold-not-run"), "");
-    Files.writeString(dir.resolve("receive-exit"), "1");
-    CycleReport r =
-        run(
-            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/data"),
-            new CycleControl());
+    CycleReport r = migratedBaseThenANewSnapshot("hold-not-run", "receive-exit");
     assertEquals(Status.FAILED, r.datasets().get(0).status(), r.toString());
     assertEquals(
         List.of("src/data@a\tzfs-backup-agent:bak"), Files.readAllLines(dir.resolve("holds")));
