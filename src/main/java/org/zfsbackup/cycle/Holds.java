@@ -239,13 +239,19 @@ final class Holds {
    * what we wanted.
    */
   static List<String> notReleased(List<String> batch, String stderr) {
-    return failed(batch, stderr, "no such tag");
+    // A snapshot destroyed meanwhile (a pruner took an unheld one) took its holds with it.
+    return failed(batch, stderr, "no such tag", "dataset does not exist");
   }
 
-  private static List<String> failed(List<String> batch, String stderr, String harmless) {
+  private static List<String> failed(List<String> batch, String stderr, String... harmless) {
     List<String> named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).toList();
     return (unclear(batch, stderr) ? batch : named)
-        .stream().filter(s -> !stderr.contains("'" + s + "': " + harmless)).toList();
+        .stream()
+            .filter(
+                s ->
+                    java.util.Arrays.stream(harmless)
+                        .noneMatch(h -> stderr.contains("'" + s + "': " + h)))
+            .toList();
   }
 
   /**
@@ -353,11 +359,11 @@ final class Holds {
   }
 
   private Warning holdFailed(String dataset, String snap, ProcessResult h) {
+    // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
+    String could =
+        h.stderrTail().contains("'" + snap + "'") ? "could not hold " : "may not have held ";
     String msg =
-        "could not hold "
-            + snap
-            + " (the next incremental is not protected from pruning): "
-            + h.describe();
+        could + snap + " (the next incremental is not protected from pruning): " + h.describe();
     return new Warning(dataset, ErrorKind.HOLD_FAILED, msg, h);
   }
 

@@ -88,6 +88,55 @@ class HoldsTest {
     assertEquals(BATCH, Holds.notReleased(BATCH, "Connection closed by 127.0.0.1"));
   }
 
+  /**
+   * A snapshot destroyed meanwhile (a pruner took it while it was unheld) took its holds with it.
+   * Catches a warning, mailed by cron, about a hold that is not there.
+   */
+  @Test
+  void notReleased_snapshotDestroyedMeanwhile_isWhatWeWanted() {
+    String stderr =
+        "cannot release hold from snapshot 't/a@s1': dataset does not exist\n"
+            + "cannot release hold from snapshot 't/b@s1': dataset is busy\n";
+    assertEquals(List.of("t/b@s1"), Holds.notReleased(BATCH, stderr));
+  }
+
+  /**
+   * A hold call whose answer names no snapshot (ssh dropped after zfs ran): the warning says the
+   * hold may not have been placed, not that it failed. Catches "could not hold" for a snapshot that
+   * is in fact held.
+   */
+  @Test
+  void apply_holdAnswerLost_saysItMayNotHaveHeld() {
+    List<List<String>> calls = new ArrayList<>();
+    ProcessRunner zfs =
+        new ProcessRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            calls.add(argv);
+            return new ProcessResult(
+                argv, argv.get(1).equals("hold") ? 255 : 0, "", "", false, false);
+          }
+
+          @Override
+          public PipeResult pipe(
+              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
+            throw new AssertionError("no streams");
+          }
+        };
+    Holds.Applied applied =
+        new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5))
+            .apply(
+                List.of(new Holds.Move("t/a@s2", "t/a@s1")),
+                List.of(),
+                Holds.Early.NONE,
+                List.of(),
+                n -> {});
+    assertEquals(1, applied.warnings().size(), applied.warnings().toString());
+    assertTrue(
+        applied.warnings().get(0).message().startsWith("may not have held t/a@s2 "),
+        applied.warnings().get(0).message());
+  }
+
   static final Snapshot A = new Snapshot("a", "1", 1);
   static final Snapshot B = new Snapshot("b", "2", 2);
   static final Snapshot C = new Snapshot("c", "3", 3);
