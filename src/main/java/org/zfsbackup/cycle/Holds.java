@@ -157,12 +157,12 @@ final class Holds {
         moves.stream().filter(m -> m.released() != null && !m.released().equals(m.held())).toList();
     List<Warning> warnings = new ArrayList<>();
     Set<String> notHeld = new HashSet<>();
-    for (List<String> batch : Batches.of(toHold)) {
-      ProcessResult h = run(ZfsCommands.hold(tag, batch));
+    for (Answer a : answered(batch -> ZfsCommands.hold(tag, batch), toHold)) {
+      ProcessResult h = a.result();
       if (h.ok()) {
         continue;
       }
-      for (String snap : notHeld(batch, h.stderrTail())) {
+      for (String snap : notHeld(a.batch(), h.stderrTail())) {
         notHeld.add(snap);
         Warning w = holdFailed(datasetOf(snap), snap, h);
         for (Move m : replacing) {
@@ -195,12 +195,12 @@ final class Holds {
     unused.stream()
         .filter(u -> !toRelease.contains(u) && !staying.contains(u))
         .forEach(toRelease::add);
-    for (List<String> batch : Batches.of(toRelease)) {
-      ProcessResult rel = run(ZfsCommands.release(tag, batch));
+    for (Answer a : answered(batch -> ZfsCommands.release(tag, batch), toRelease)) {
+      ProcessResult rel = a.result();
       if (rel.ok()) {
         continue;
       }
-      for (String old : notReleased(batch, rel.stderrTail())) {
+      for (String old : notReleased(a.batch(), rel.stderrTail())) {
         // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
         String could =
             rel.stderrTail().contains("'" + old + "'")
@@ -213,6 +213,38 @@ final class Holds {
     Set<String> datasets = new HashSet<>();
     notHeld.forEach(snap -> datasets.add(datasetOf(snap)));
     return new Applied(warnings, datasets);
+  }
+
+  /** What zfs answered for {@code batch}: each of its snapshots named, or none (see below). */
+  record Answer(List<String> batch, ProcessResult result) {}
+
+  /**
+   * Runs {@code command} over {@code snapshots} in batches, with each answer whole: where zfs named
+   * more snapshots than the stderr tail keeps ({@link ProcessResult#STDERR_LINES}), those it did
+   * not name are asked again, until each is named or the answer is whole. Repeating a hold or a
+   * release answers "tag already exists" or "no such tag" for one that went through, which is
+   * harmless. Not for the early hold, which tells the holds it placed from those that were there.
+   */
+  private List<Answer> answered(
+      java.util.function.Function<List<String>, List<String>> command, List<String> snapshots) {
+    List<Answer> answers = new ArrayList<>();
+    for (List<String> batch : Batches.of(snapshots)) {
+      List<String> rest = batch;
+      while (!rest.isEmpty()) {
+        ProcessResult r = run(command.apply(rest));
+        String err = r.stderrTail();
+        List<String> named = rest.stream().filter(s -> err.contains("'" + s + "'")).toList();
+        boolean cut =
+            !r.ok()
+                && err.lines().count() >= ProcessResult.STDERR_LINES
+                && !named.isEmpty()
+                && named.size() < rest.size();
+        answers.add(new Answer(cut ? named : rest, r));
+        List<String> asked = rest;
+        rest = cut ? asked.stream().filter(s -> !named.contains(s)).toList() : List.of();
+      }
+    }
+    return answers;
   }
 
   static String datasetOf(String snapshot) {
@@ -257,11 +289,13 @@ final class Holds {
   /**
    * zfs's answer to a failed batch does not tell which snapshots failed: it names none of them (ssh
    * failed, a timeout), or it may have lost its first lines (only the last {@link
-   * ProcessResult#STDERR_LINES} are kept), so an unnamed one may have failed too.
+   * ProcessResult#STDERR_LINES} are kept) and does not name every one, so an unnamed one may have
+   * failed too.
    */
   static boolean unclear(List<String> batch, String stderr) {
-    return stderr.lines().count() >= ProcessResult.STDERR_LINES
-        || batch.stream().noneMatch(s -> stderr.contains("'" + s + "'"));
+    long named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).count();
+    return named == 0
+        || named < batch.size() && stderr.lines().count() >= ProcessResult.STDERR_LINES;
   }
 
   /**

@@ -101,6 +101,62 @@ class HoldsTest {
   }
 
   /**
+   * 25 old bases whose early hold answer was lost are held again at the end, and zfs answers "tag
+   * already exists" for each: more lines than the stderr tail keeps (20). The snapshots whose lines
+   * were cut are asked again, and nothing is reported. Catches five false "could not hold"
+   * warnings, and their old bases kept held (for ever where zfs has no `zfs holds`); the same for a
+   * release answered "no such tag" 25 times.
+   */
+  @Test
+  void apply_moreHarmlessAnswersThanTheTailKeeps_askedAgain_nothingReported() {
+    List<String> bases = new ArrayList<>();
+    List<Holds.Move> moves = new ArrayList<>();
+    for (int i = 10; i < 35; i++) {
+      bases.add("t/d" + i + "@s1");
+      moves.add(new Holds.Move("t/d" + i + "@s2", "t/d" + i + "@s1"));
+    }
+    List<List<String>> calls = new ArrayList<>();
+    ProcessRunner zfs =
+        new ProcessRunner() {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            calls.add(argv);
+            String answer =
+                argv.get(1).equals("hold")
+                    ? "': tag already exists on this dataset"
+                    : "': no such tag on this dataset";
+            List<String> lines =
+                argv.subList(3, argv.size()).stream()
+                    .map(snap -> "cannot " + argv.get(1) + " snapshot '" + snap + answer)
+                    .toList();
+            String tail = // as StderrTail keeps it: the last 20 lines
+                String.join(
+                    "\n",
+                    lines.subList(
+                        Math.max(0, lines.size() - ProcessResult.STDERR_LINES), lines.size()));
+            return new ProcessResult(argv, 1, "", tail, false, false);
+          }
+
+          @Override
+          public PipeResult pipe(
+              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
+            throw new AssertionError("no streams");
+          }
+        };
+    Holds.Applied applied =
+        new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5))
+            .apply(moves, List.of(), Holds.Early.NONE, List.of(), n -> {});
+    assertEquals(List.of(), applied.warnings());
+    assertEquals(java.util.Set.of(), applied.notHeld());
+    assertEquals(
+        List.of("hold", "hold", "release", "release"),
+        calls.stream().map(c -> c.get(1)).toList(),
+        "each asked again for the 5 whose lines were cut");
+    assertEquals(
+        bases.subList(0, 5), calls.get(3).subList(3, calls.get(3).size()), "the first five again");
+  }
+
+  /**
    * A hold call whose answer names no snapshot (ssh dropped after zfs ran): the warning says the
    * hold may not have been placed, not that it failed. Catches "could not hold" for a snapshot that
    * is in fact held.
