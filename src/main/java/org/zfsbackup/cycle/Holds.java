@@ -318,8 +318,10 @@ final class Holds {
                 .sorted()
                 .forEach(s -> candidates.add(dataset + "@" + s)));
     List<Warning> warnings = new ArrayList<>();
-    if (candidates.isEmpty() || NO_HOLDS_COMMAND.contains(source.label())) {
+    if (candidates.isEmpty()) {
       return warnings;
+    } else if (NO_HOLDS_COMMAND.contains(source.label())) {
+      return releaseUnasked(candidates);
     }
     List<String> stale = new ArrayList<>();
     for (List<String> batch : Batches.of(candidates)) {
@@ -328,11 +330,11 @@ final class Holds {
         if (noHoldsCommand(r)) {
           if (NO_HOLDS_COMMAND.add(source.label())) {
             LOG.info(
-                "{}: this zfs has no `zfs holds` (zfs-fuse): holds that are no longer a base"
-                    + " are not looked for",
+                "{}: this zfs has no `zfs holds` (zfs-fuse): this tag is released from the held"
+                    + " snapshots that are no longer a base without asking which carry it",
                 source.label());
           }
-          return warnings;
+          return releaseUnasked(candidates);
         }
         String dataset = datasetOf(batch.get(0));
         String msg =
@@ -361,6 +363,33 @@ final class Holds {
         warnings.add(new Warning(dataset, ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
+    return warnings;
+  }
+
+  /**
+   * Where zfs has no {@code zfs holds} (zfs-fuse), this tag is released from every candidate
+   * without asking which carry it: one that does not answers "no such tag" (one destroyed meanwhile
+   * "dataset does not exist"), which is harmless, and other tags are never touched. Without it, a
+   * hold left by a crash, a failed release or a failed new hold would pin its snapshot for ever.
+   */
+  private List<Warning> releaseUnasked(List<String> candidates) {
+    List<Warning> warnings = new ArrayList<>();
+    for (Answer a : answered(batch -> ZfsCommands.release(tag, batch), candidates)) {
+      ProcessResult rel = a.result();
+      for (String old : rel.ok() ? List.<String>of() : notReleased(a.batch(), rel.stderrTail())) {
+        String could =
+            rel.stderrTail().contains("'" + old + "'")
+                ? "could not release"
+                : "may not have released";
+        String msg = could + " the hold on " + old + " (no longer a base): " + rel.describe();
+        warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
+      }
+    }
+    LOG.debug(
+        "{}: released {} from {} held snapshot(s) no longer a base, where it was there",
+        source.label(),
+        tag,
+        candidates.size());
     return warnings;
   }
 
