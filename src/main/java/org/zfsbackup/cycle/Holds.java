@@ -195,24 +195,28 @@ final class Holds {
     unused.stream()
         .filter(u -> !toRelease.contains(u) && !staying.contains(u))
         .forEach(toRelease::add);
-    for (Answer a : answered(batch -> ZfsCommands.release(tag, batch), toRelease)) {
+    warnings.addAll(release(toRelease, ""));
+    Set<String> datasets = new HashSet<>();
+    notHeld.forEach(snap -> datasets.add(datasetOf(snap)));
+    return new Applied(warnings, datasets);
+  }
+
+  /** Releases this tag from {@code snapshots}; a warning for each whose hold may remain. */
+  private List<Warning> release(List<String> snapshots, String why) {
+    List<Warning> warnings = new ArrayList<>();
+    for (Answer a : answered(batch -> ZfsCommands.release(tag, batch), snapshots)) {
       ProcessResult rel = a.result();
-      if (rel.ok()) {
-        continue;
-      }
-      for (String old : notReleased(a.batch(), rel.stderrTail())) {
+      for (String old : rel.ok() ? List.<String>of() : notReleased(a.batch(), rel.stderrTail())) {
         // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
         String could =
             rel.stderrTail().contains("'" + old + "'")
                 ? "could not release"
                 : "may not have released";
-        String msg = could + " the hold on " + old + ": " + rel.describe();
+        String msg = could + " the hold on " + old + why + ": " + rel.describe();
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
     }
-    Set<String> datasets = new HashSet<>();
-    notHeld.forEach(snap -> datasets.add(datasetOf(snap)));
-    return new Applied(warnings, datasets);
+    return warnings;
   }
 
   /** What zfs answered for {@code batch}: each of its snapshots named, or none (see below). */
@@ -373,18 +377,7 @@ final class Holds {
    * hold left by a crash, a failed release or a failed new hold would pin its snapshot for ever.
    */
   private List<Warning> releaseUnasked(List<String> candidates) {
-    List<Warning> warnings = new ArrayList<>();
-    for (Answer a : answered(batch -> ZfsCommands.release(tag, batch), candidates)) {
-      ProcessResult rel = a.result();
-      for (String old : rel.ok() ? List.<String>of() : notReleased(a.batch(), rel.stderrTail())) {
-        String could =
-            rel.stderrTail().contains("'" + old + "'")
-                ? "could not release"
-                : "may not have released";
-        String msg = could + " the hold on " + old + " (no longer a base): " + rel.describe();
-        warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
-      }
-    }
+    List<Warning> warnings = release(candidates, " (no longer a base)");
     LOG.debug(
         "{}: released {} from {} held snapshot(s) no longer a base, where it was there",
         source.label(),

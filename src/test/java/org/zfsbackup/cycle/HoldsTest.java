@@ -117,32 +117,24 @@ class HoldsTest {
     }
     List<List<String>> calls = new ArrayList<>();
     ProcessRunner zfs =
-        new ProcessRunner() {
-          @Override
-          public ProcessResult run(List<String> argv, Duration timeout) {
-            calls.add(argv);
-            String answer =
-                argv.get(1).equals("hold")
-                    ? "': tag already exists on this dataset"
-                    : "': no such tag on this dataset";
-            List<String> lines =
-                argv.subList(3, argv.size()).stream()
-                    .map(snap -> "cannot " + argv.get(1) + " snapshot '" + snap + answer)
-                    .toList();
-            String tail = // as StderrTail keeps it: the last 20 lines
-                String.join(
-                    "\n",
-                    lines.subList(
-                        Math.max(0, lines.size() - ProcessResult.STDERR_LINES), lines.size()));
-            return new ProcessResult(argv, 1, "", tail, false, false);
-          }
-
-          @Override
-          public PipeResult pipe(
-              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
-            throw new AssertionError("no streams");
-          }
-        };
+        answering(
+            argv -> {
+              calls.add(argv);
+              String answer =
+                  argv.get(1).equals("hold")
+                      ? "': tag already exists on this dataset"
+                      : "': no such tag on this dataset";
+              List<String> lines =
+                  argv.subList(3, argv.size()).stream()
+                      .map(snap -> "cannot " + argv.get(1) + " snapshot '" + snap + answer)
+                      .toList();
+              String tail = // as StderrTail keeps it: the last 20 lines
+                  String.join(
+                      "\n",
+                      lines.subList(
+                          Math.max(0, lines.size() - ProcessResult.STDERR_LINES), lines.size()));
+              return new ProcessResult(argv, 1, "", tail, false, false);
+            });
     Holds.Applied applied =
         new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5))
             .apply(moves, List.of(), Holds.Early.NONE, List.of(), n -> {});
@@ -165,20 +157,12 @@ class HoldsTest {
   void apply_holdAnswerLost_saysItMayNotHaveHeld() {
     List<List<String>> calls = new ArrayList<>();
     ProcessRunner zfs =
-        new ProcessRunner() {
-          @Override
-          public ProcessResult run(List<String> argv, Duration timeout) {
-            calls.add(argv);
-            return new ProcessResult(
-                argv, argv.get(1).equals("hold") ? 255 : 0, "", "", false, false);
-          }
-
-          @Override
-          public PipeResult pipe(
-              List<String> s, List<String> r, ByteProgress p, Duration d, KillSwitch k) {
-            throw new AssertionError("no streams");
-          }
-        };
+        answering(
+            argv -> {
+              calls.add(argv);
+              int code = argv.get(1).equals("hold") ? 255 : 0;
+              return new ProcessResult(argv, code, "", "", false, false);
+            });
     Holds.Applied applied =
         new Holds(zfs, Endpoint.local(List.of("zfs")), "tag", Duration.ofSeconds(5))
             .apply(
@@ -440,12 +424,21 @@ class HoldsTest {
   /** A zfs that records each call and answers with {@code stderr}'s text (exit 1 unless empty). */
   private static ProcessRunner scripted(
       List<List<String>> calls, java.util.function.Function<List<String>, String> stderr) {
+    return answering(
+        argv -> {
+          calls.add(argv);
+          String err = stderr.apply(argv);
+          return new ProcessResult(argv, err.isEmpty() ? 0 : 1, "", err, false, false);
+        });
+  }
+
+  /** A zfs whose every short command gets {@code answer}'s result; no streams. */
+  private static ProcessRunner answering(
+      java.util.function.Function<List<String>, ProcessResult> answer) {
     return new ProcessRunner() {
       @Override
       public ProcessResult run(List<String> argv, Duration timeout) {
-        calls.add(argv);
-        String err = stderr.apply(argv);
-        return new ProcessResult(argv, err.isEmpty() ? 0 : 1, "", err, false, false);
+        return answer.apply(argv);
       }
 
       @Override
