@@ -1,5 +1,14 @@
 package org.zfsbackup.cycle;
 
+import static org.zfsbackup.cycle.HoldAnswers.datasetOf;
+import static org.zfsbackup.cycle.HoldAnswers.nameOf;
+import static org.zfsbackup.cycle.HoldAnswers.named;
+import static org.zfsbackup.cycle.HoldAnswers.noHoldsCommand;
+import static org.zfsbackup.cycle.HoldAnswers.notHeld;
+import static org.zfsbackup.cycle.HoldAnswers.notReleased;
+import static org.zfsbackup.cycle.HoldAnswers.tagged;
+import static org.zfsbackup.cycle.HoldAnswers.unclear;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -208,10 +217,7 @@ final class Holds {
       ProcessResult rel = a.result();
       for (String old : rel.ok() ? List.<String>of() : notReleased(a.batch(), rel.stderrTail())) {
         // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
-        String could =
-            rel.stderrTail().contains("'" + old + "'")
-                ? "could not release"
-                : "may not have released";
+        String could = named(rel.stderrTail(), old) ? "could not release" : "may not have released";
         String msg = could + " the hold on " + old + why + ": " + rel.describe();
         warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
       }
@@ -237,7 +243,7 @@ final class Holds {
       while (!rest.isEmpty()) {
         ProcessResult r = run(command.apply(rest));
         String err = r.stderrTail();
-        List<String> named = rest.stream().filter(s -> err.contains("'" + s + "'")).toList();
+        List<String> named = rest.stream().filter(s -> named(err, s)).toList();
         boolean cut =
             !r.ok()
                 && err.lines().count() >= ProcessResult.STDERR_LINES
@@ -249,57 +255,6 @@ final class Holds {
       }
     }
     return answers;
-  }
-
-  static String datasetOf(String snapshot) {
-    return snapshot.substring(0, snapshot.indexOf('@'));
-  }
-
-  static String nameOf(String snapshot) {
-    return snapshot.substring(snapshot.indexOf('@') + 1);
-  }
-
-  /**
-   * The snapshots of a failed {@code zfs hold} batch that are not held. zfs holds each snapshot on
-   * its own and names those it could not hold; when it names none (ssh failed, the tail was cut),
-   * every one of the batch is reported. One held meanwhile ({@code tag already exists}) is what we
-   * wanted.
-   */
-  static List<String> notHeld(List<String> batch, String stderr) {
-    return failed(batch, stderr, "tag already exists");
-  }
-
-  /**
-   * The snapshots of a failed {@code zfs release} batch whose hold is still there: as {@link
-   * #notHeld}; one without our hold ({@code no such tag on this dataset}, released meanwhile) is
-   * what we wanted.
-   */
-  static List<String> notReleased(List<String> batch, String stderr) {
-    // A snapshot destroyed meanwhile (a pruner took an unheld one) took its holds with it.
-    return failed(batch, stderr, "no such tag", "dataset does not exist");
-  }
-
-  private static List<String> failed(List<String> batch, String stderr, String... harmless) {
-    List<String> named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).toList();
-    return (unclear(batch, stderr) ? batch : named)
-        .stream()
-            .filter(
-                s ->
-                    java.util.Arrays.stream(harmless)
-                        .noneMatch(h -> stderr.contains("'" + s + "': " + h)))
-            .toList();
-  }
-
-  /**
-   * zfs's answer to a failed batch does not tell which snapshots failed: it names none of them (ssh
-   * failed, a timeout), or it may have lost its first lines (only the last {@link
-   * ProcessResult#STDERR_LINES} are kept) and does not name every one, so an unnamed one may have
-   * failed too.
-   */
-  static boolean unclear(List<String> batch, String stderr) {
-    long named = batch.stream().filter(s -> stderr.contains("'" + s + "'")).count();
-    return named == 0
-        || named < batch.size() && stderr.lines().count() >= ProcessResult.STDERR_LINES;
   }
 
   /**
@@ -389,35 +344,9 @@ final class Holds {
   /** Hosts whose zfs has no {@code holds} subcommand, logged once. */
   private static final Set<String> NO_HOLDS_COMMAND = ConcurrentHashMap.newKeySet();
 
-  /**
-   * zfs-fuse: {@code zfs holds} is a Python script it does not ship; it says so on stdout
-   * ("internal error: /usr/lib/zfs/pyzfs.py not found", exit 255). A zfs without the subcommand at
-   * all says "unrecognized command 'holds'".
-   */
-  static boolean noHoldsCommand(ProcessResult r) {
-    String said = r.stderrTail() + "\n" + r.stdout();
-    return said.contains("pyzfs.py not found") || said.contains("unrecognized command 'holds'");
-  }
-
-  /**
-   * The snapshots of {@code zfs holds -H} output ({@code snapshot TAB tag TAB time} per line) that
-   * carry {@code tag}.
-   */
-  static List<String> tagged(String holdsOutput, String tag) {
-    List<String> snaps = new ArrayList<>();
-    for (String line : holdsOutput.split("\n")) {
-      String[] f = line.split("\t");
-      if (f.length >= 2 && f[1].equals(tag) && !snaps.contains(f[0])) {
-        snaps.add(f[0]);
-      }
-    }
-    return snaps;
-  }
-
   private Warning holdFailed(String dataset, String snap, ProcessResult h) {
     // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
-    String could =
-        h.stderrTail().contains("'" + snap + "'") ? "could not hold " : "may not have held ";
+    String could = named(h.stderrTail(), snap) ? "could not hold " : "may not have held ";
     String msg =
         could + snap + " (the next incremental is not protected from pruning): " + h.describe();
     return new Warning(dataset, ErrorKind.HOLD_FAILED, msg, h);

@@ -368,9 +368,10 @@ final class Transfer {
       return null;
     }
     Set<String> kept = new HashSet<>();
-    kept.add(Holds.nameOf(move.held()));
+    kept.add(HoldAnswers.nameOf(move.held()));
     if (move.released() != null) {
-      kept.add(Holds.nameOf(move.released())); // moved (or, failing that, kept) by Holds.apply
+      kept.add(
+          HoldAnswers.nameOf(move.released())); // moved (or, failing that, kept) by Holds.apply
     }
     return kept;
   }

@@ -97,7 +97,7 @@ final class TransferHolds {
           if (!keep.containsKey(d)) {
             n.stream()
                 .map(snap -> d + "@" + snap)
-                .filter(s -> listing.unheld(d, Holds.nameOf(s)) && !early.held().contains(s))
+                .filter(s -> listing.unheld(d, HoldAnswers.nameOf(s)) && !early.held().contains(s))
                 .filter(s -> !unheld.contains(s))
                 .forEach(unheld::add);
           }
@@ -283,7 +283,7 @@ final class TransferHolds {
    * not say): a warning would then claim a hold that is probably not there.
    */
   private boolean heldNow(ZfsListing sourceListing, String snapshot) {
-    return !sourceListing.unheld(Holds.datasetOf(snapshot), Holds.nameOf(snapshot))
+    return !sourceListing.unheld(HoldAnswers.datasetOf(snapshot), HoldAnswers.nameOf(snapshot))
         || early.created().contains(snapshot);
   }
 }

@@ -21,12 +21,12 @@ class HoldsTest {
   @Test
   void notHeld_zfsNamesTheFailures_onlyThoseAreReported() {
     String stderr = "cannot hold snapshot 't/b@s1': dataset is busy\n";
-    assertEquals(List.of("t/b@s1"), Holds.notHeld(BATCH, stderr));
+    assertEquals(List.of("t/b@s1"), HoldAnswers.notHeld(BATCH, stderr));
   }
 
   @Test
   void notHeld_zfsNamesNone_theWholeBatchIsReported() {
-    assertEquals(BATCH, Holds.notHeld(BATCH, "ssh: connect to host h: Connection refused"));
+    assertEquals(BATCH, HoldAnswers.notHeld(BATCH, "ssh: connect to host h: Connection refused"));
   }
 
   @Test
@@ -34,7 +34,7 @@ class HoldsTest {
     String stderr =
         "cannot hold snapshot 't/a@s1': tag already exists on this dataset\n"
             + "cannot hold snapshot 't/c@s1': out of space\n";
-    assertEquals(List.of("t/c@s1"), Holds.notHeld(BATCH, stderr));
+    assertEquals(List.of("t/c@s1"), HoldAnswers.notHeld(BATCH, stderr));
   }
 
   /** OpenZFS {@code zfs holds -H}: only this tag's holds are released, never another tool's. */
@@ -44,7 +44,7 @@ class HoldsTest {
         "t/a@s1\tzfs-backup-agent:bak\tThu Nov 26 02:00 2026\n"
             + "t/a@s1\tzrepl_last\tThu Nov 26 02:00 2026\n"
             + "t/b@s1\tzfs-backup-agent:bak2\tThu Nov 26 02:00 2026\n";
-    assertEquals(List.of("t/a@s1"), Holds.tagged(out, "zfs-backup-agent:bak"));
+    assertEquals(List.of("t/a@s1"), HoldAnswers.tagged(out, "zfs-backup-agent:bak"));
   }
 
   /** zfs-fuse prints its missing `zfs holds` on stdout, with ssh-like exit 255. */
@@ -74,9 +74,9 @@ class HoldsTest {
             "ssh: connect to host h port 22: Connection refused",
             false,
             false);
-    org.junit.jupiter.api.Assertions.assertTrue(Holds.noHoldsCommand(fuse));
-    org.junit.jupiter.api.Assertions.assertTrue(Holds.noHoldsCommand(other));
-    org.junit.jupiter.api.Assertions.assertFalse(Holds.noHoldsCommand(ssh));
+    org.junit.jupiter.api.Assertions.assertTrue(HoldAnswers.noHoldsCommand(fuse));
+    org.junit.jupiter.api.Assertions.assertTrue(HoldAnswers.noHoldsCommand(other));
+    org.junit.jupiter.api.Assertions.assertFalse(HoldAnswers.noHoldsCommand(ssh));
   }
 
   @Test
@@ -84,8 +84,8 @@ class HoldsTest {
     String stderr =
         "cannot release hold from snapshot 't/a@s1': no such tag on this dataset\n"
             + "cannot release hold from snapshot 't/b@s1': dataset is busy\n";
-    assertEquals(List.of("t/b@s1"), Holds.notReleased(BATCH, stderr));
-    assertEquals(BATCH, Holds.notReleased(BATCH, "Connection closed by 127.0.0.1"));
+    assertEquals(List.of("t/b@s1"), HoldAnswers.notReleased(BATCH, stderr));
+    assertEquals(BATCH, HoldAnswers.notReleased(BATCH, "Connection closed by 127.0.0.1"));
   }
 
   /**
@@ -97,7 +97,7 @@ class HoldsTest {
     String stderr =
         "cannot release hold from snapshot 't/a@s1': dataset does not exist\n"
             + "cannot release hold from snapshot 't/b@s1': dataset is busy\n";
-    assertEquals(List.of("t/b@s1"), Holds.notReleased(BATCH, stderr));
+    assertEquals(List.of("t/b@s1"), HoldAnswers.notReleased(BATCH, stderr));
   }
 
   /**
@@ -391,7 +391,8 @@ class HoldsTest {
             java.util.Collections.nCopies(
                 ProcessResult.STDERR_LINES,
                 "cannot hold snapshot 't/x@s1': dataset does not exist"));
-    assertEquals(BATCH, Holds.notHeld(BATCH, cut), "the lines about the batch may have been cut");
+    assertEquals(
+        BATCH, HoldAnswers.notHeld(BATCH, cut), "the lines about the batch may have been cut");
   }
 
   /**
