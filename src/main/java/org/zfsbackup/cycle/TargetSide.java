@@ -177,15 +177,17 @@ final class TargetSide {
   }
 
   /**
-   * Whether {@code dst} holds an interrupted receive's saved state now (its resume token): false
-   * when it does not exist; empty when that cannot be told (the listing failed).
+   * {@code dst} listed again on its own, with its resume token where {@code tokens} (an interrupted
+   * receive's saved state): one that does not exist lists as nothing; empty, with a log line, when
+   * that listing failed.
    */
-  Optional<Boolean> savedStateNow(ProcessRunner runner, Duration timeout, String dst) {
-    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst, true)), timeout);
+  Optional<ZfsListing> listedNow(
+      ProcessRunner runner, Duration timeout, String dst, boolean tokens) {
+    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst, tokens)), timeout);
     if (!r.ok() && Listings.onlyMissing(r, List.of(dst))) {
-      return Optional.of(false);
+      return Optional.of(ZfsListing.parse(""));
     }
-    return parsedAgain(r, dst).map(l -> l.resumeToken(dst).isPresent());
+    return parsedAgain(r, dst);
   }
 
   /**

@@ -99,18 +99,15 @@ final class Transfer {
     if (listRoots.isEmpty()) {
       return Result.NOTHING;
     }
+    // What a result names when nothing could be listed (a limited run's own datasets).
+    List<String> named = Datasets.named(listRoots, route.only());
     if (scope.control().stopRequested()) {
-      List<DatasetResult> notStarted =
-          Datasets.named(listRoots, route.only()).stream()
-              .map(r -> skipped(r, notStarted()))
-              .toList();
-      return new Result(notStarted, List.of());
+      return new Result(named.stream().map(d -> skipped(d, notStarted())).toList(), List.of());
     }
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
       Failures.Failure f = Failures.listing(route.source().label(), r, scope.control().forced());
-      List<String> named = Datasets.named(listRoots, route.only());
       return new Result(failAll(named, f.kind(), f.message(), f.blamed()), List.of());
     }
     ZfsListing listing;
@@ -118,7 +115,6 @@ final class Transfer {
       listing = ZfsListing.parse(r.stdout());
     } catch (ZfsListing.ListingException e) {
       String msg = route.source().label() + ": " + e.getMessage();
-      List<String> named = Datasets.named(listRoots, route.only());
       return new Result(failAll(named, ErrorKind.BAD_ZFS_OUTPUT, msg, null), List.of());
     }
     sourceListing = listing;

@@ -192,9 +192,8 @@ final class TransferHolds {
    * the step's snapshot on the source (zfs-send(8) {@code -t}: "cannot resume send: ... no longer
    * exists", and the next cycle starts that stream again from its first byte). The hold must go
    * there, or a pruner on the source could destroy that snapshot: the next cycle would find the
-   * target diverged, or restart the full stream. The target is listed again for a failed {@code -I}
-   * step, and for a full one where receives are resumable (a saved state that cannot be seen is
-   * taken as there).
+   * target diverged, or restart the full stream. The target is listed again, once (a saved state
+   * that cannot be seen is taken as there).
    */
   List<ReplicationStep> partly(
       ZfsListing sourceListing,
@@ -206,20 +205,17 @@ final class TransferHolds {
       return done;
     }
     List<ReplicationStep> withPart = new ArrayList<>(done);
+    // One listing of the target tells both what it kept and whether a saved state waits (a listing
+    // that failed: nothing kept, and a saved state taken as there).
+    boolean resumable = context.resumable(); // known once the target is listed
+    Optional<ZfsListing> now =
+        route.target().listedNow(scope.runner(), scope.shortTimeout(), dst, resumable);
+    boolean savedState = resumable && now.map(l -> l.resumeToken(dst).isPresent()).orElse(true);
+    Set<String> kept = new HashSet<>();
+    now.ifPresent(l -> l.snapshots(dst).forEach(s -> kept.add(s.guid())));
     if (step instanceof ReplicationStep.Full full) {
-      boolean arrived = // the send failed after its receive had it all (ssh's 255 at the end)
-          route
-              .target()
-              .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
-              .orElse(List.of())
-              .stream()
-              .anyMatch(t -> t.guid().equals(full.to().guid()));
-      if (arrived
-          || context.resumable() // known once the target is listed
-              && route
-                  .target()
-                  .savedStateNow(scope.runner(), scope.shortTimeout(), dst)
-                  .orElse(true)) {
+      // arrived: the send failed after its receive had it all (ssh's 255 at the end)
+      if (kept.contains(full.to().guid()) || savedState) {
         withPart.add(step);
       }
       return withPart;
@@ -231,25 +227,17 @@ final class TransferHolds {
                 s ->
                     s.createtxg() > inc.from().createtxg() && s.createtxg() <= inc.to().createtxg())
             .toList();
-    Set<String> kept = new HashSet<>();
-    route
-        .target()
-        .snapshotsNow(scope.runner(), scope.shortTimeout(), dst)
-        .orElse(List.of())
-        .forEach(s -> kept.add(s.guid()));
     Optional<Snapshot> newest =
         received.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
     newest.ifPresent(n -> withPart.add(new ReplicationStep.Incremental(inc.from(), n)));
     // Cut where receives are resumable: the saved state resumes the snapshot after the newest the
     // target committed, and its resume (send -t) needs it on the source, as a full stream's does.
     long committed = newest.orElse(inc.from()).createtxg();
-    Optional<Snapshot> receiving =
-        received.stream().filter(s -> s.createtxg() > committed).findFirst();
-    if (receiving.isPresent()
-        && context.resumable()
-        && route.target().savedStateNow(scope.runner(), scope.shortTimeout(), dst).orElse(true)) {
-      resumes.put(dataset, receiving.get().name());
-    }
+    received.stream()
+        .filter(s -> s.createtxg() > committed)
+        .findFirst()
+        .filter(s -> savedState)
+        .ifPresent(s -> resumes.put(dataset, s.name()));
     return withPart;
   }
 
