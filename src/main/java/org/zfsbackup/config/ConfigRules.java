@@ -134,6 +134,7 @@ final class ConfigRules {
     List<SourceConfig> sources =
         c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
     Map<String, String> seen = new HashMap<>();
+    Map<String, String> entries = new HashMap<>(); // source-name:dataset, as runs name it
     for (int i = 0; i < sources.size(); i++) {
       SourceConfig s = sources.get(i);
       String at = "pull.sources[" + i + "]";
@@ -151,6 +152,23 @@ final class ConfigRules {
       if (first != null) {
         String message = "duplicate source name '%s' (also %s)".formatted(s.name(), first);
         problems.add(at + ".name", message + hint.formatted("a distinct name"));
+      }
+      List<String> datasets = s.datasets() == null ? List.of() : s.datasets();
+      for (int j = 0; j < datasets.size(); j++) {
+        String entry = s.name() + ":" + datasets.get(j);
+        String other =
+            datasets.get(j) == null
+                ? null
+                : entries.putIfAbsent(entry, at + ".datasets[" + j + "]");
+        if (other != null) {
+          problems.add(
+              at + ".datasets[" + j + "]",
+              other.startsWith(at + ".")
+                  ? "'%s' is listed twice (also %s)".formatted(datasets.get(j), other)
+                  : ("'%s' names the same dataset as %s (a run's datasets could not tell them"
+                          + " apart): give one of the sources a name without ':'")
+                      .formatted(entry, other));
+        }
       }
       // A local source overlapping the backups (or a local push's copies) would copy them, forever.
       List<String> local = s.host().isPresent() || s.datasets() == null ? List.of() : s.datasets();
