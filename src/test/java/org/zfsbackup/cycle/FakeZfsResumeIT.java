@@ -306,6 +306,43 @@ class FakeZfsResumeIT {
   }
 
   /**
+   * An {@code -I} stream of two snapshots cut in its second, where receives are resumable (the fake
+   * receives each snapshot of the package in order, as zfs-receive(8) does): @b is committed and
+   * becomes the base, held in place of @a, and the saved state's resume needs @c, which stays held
+   * beside it until the resume completes. Catches the hold on @c let go at the end of the pass (a
+   * pruner could take it, and the resume would be aborted and @c sent again from byte 0) and @a
+   * kept held once @b is the base.
+   */
+  @Test
+  void incrementalCutAfterItsFirstSnapshot_baseAndResumeSnapshotHeld() throws IOException {
+    assertEquals(Outcome.SUCCESS, cycle(config(true), 0).outcome()); // full @a, held
+    Files.writeString(
+        dir.resolve("pool/snaps"),
+        "src/data@b 5002 12\nsrc/data@c 5003 13\n",
+        StandardOpenOption.APPEND);
+    assertEquals(Outcome.CANCELLED, cycle(config(true), BYTES + 100_000).outcome());
+    assertTrue(
+        snaps().stream().anyMatch(l -> l.startsWith("bak/h/src/data@b 5002 ")), snaps().toString());
+    assertTrue(
+        snaps().stream().noneMatch(l -> l.startsWith("bak/h/src/data@c ")), snaps().toString());
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")));
+    assertEquals(
+        List.of("src/data@b zfs-backup-agent:bak", "src/data@c zfs-backup-agent:bak"),
+        Files.readAllLines(dir.resolve("pool/holds")).stream().sorted().toList());
+
+    Files.delete(dir.resolve("argv.log"));
+    CycleReport resumed = cycle(config(true), 0);
+    assertEquals(Outcome.SUCCESS, resumed.outcome(), resumed.toString());
+    assertTrue(
+        argv().stream().anyMatch(a -> a.get(0).equals("send") && a.contains("-t")),
+        "resumed: " + argv());
+    assertTrue(
+        snaps().stream().anyMatch(l -> l.startsWith("bak/h/src/data@c 5003 ")), snaps().toString());
+    assertEquals(
+        List.of("src/data@c zfs-backup-agent:bak"), Files.readAllLines(dir.resolve("pool/holds")));
+  }
+
+  /**
    * A resumed stream cut again, as a dropped ssh link cuts it: the sender exits 255, and OpenZFS's
    * receiver says "cannot receive resume stream: checksum mismatch or incomplete stream. Partially
    * received snapshot is saved." (every error of a resumed receive starts with that prefix). The
