@@ -348,7 +348,11 @@ final class Holds {
     // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.
     String could = named(h.stderrTail(), snap) ? "could not hold " : "may not have held ";
     String msg =
-        could + snap + " (the next incremental is not protected from pruning): " + h.describe();
+        could
+            + snap
+            + " (a pruner on the source could take it, and the next incremental, or the resume of"
+            + " an interrupted receive, needs it): "
+            + h.describe();
     return new Warning(dataset, ErrorKind.HOLD_FAILED, msg, h);
   }
 
