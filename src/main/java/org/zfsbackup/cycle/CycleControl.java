@@ -52,6 +52,16 @@ public final class CycleControl implements ProcessRunner.KillSwitch {
     return stopReason;
   }
 
+  /** What a dataset this stop kept from starting says: "not started: the cycle was cancelled". */
+  String notStarted() {
+    return "not started: the cycle was "
+        + switch (stopReason) {
+          case SUSPEND -> "suspended";
+          case CANCEL -> "cancelled";
+          case INTERRUPT -> "interrupted";
+        };
+  }
+
   public boolean forced() {
     return forced.get();
   }

@@ -42,26 +42,6 @@ final class Transfer {
     static final Result NOTHING = new Result(List.of(), List.of());
   }
 
-  /**
-   * What became of one dataset.
-   *
-   * @param unheldBase an up-to-date base snapshot without any hold, to be held; or null
-   * @param keep the snapshots whose holds stay (the base after this cycle, the one the hold moved
-   *     from; for a failed step, the part the target kept: {@link TransferHolds#partly}); null when
-   *     the base is not known (the dataset failed with nothing kept, or did not end at all)
-   * @param move the base that moved (to be held, the old one released); or null
-   */
-  private record Replicated(
-      DatasetResult result,
-      List<Warning> warnings,
-      String unheldBase,
-      Set<String> keep,
-      Holds.Move move) {
-    static Replicated of(DatasetResult result) {
-      return new Replicated(result, List.of(), null, null, null);
-    }
-  }
-
   private final TransferContext context;
   private final TransferContext.Scope scope;
   private final TransferContext.Route route;
@@ -102,7 +82,8 @@ final class Transfer {
     // What a result names when nothing could be listed (a limited run's own datasets).
     List<String> named = Datasets.named(listRoots, route.only());
     if (scope.control().stopRequested()) {
-      return new Result(named.stream().map(d -> skipped(d, notStarted())).toList(), List.of());
+      return new Result(
+          named.stream().map(d -> skipped(d, scope.control().notStarted())).toList(), List.of());
     }
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
@@ -144,7 +125,7 @@ final class Transfer {
     }
     List<String> datasets = Datasets.selected(listRoots, route.only(), listing);
     if (scope.control().stopRequested()) { // a stop during the listing: the target is not listed
-      datasets.forEach(d -> results.add(skipped(d, notStarted())));
+      datasets.forEach(d -> results.add(skipped(d, scope.control().notStarted())));
       return new Result(results, List.of());
     }
     if (!datasets.isEmpty()) {
@@ -184,7 +165,7 @@ final class Transfer {
     for (String d : datasets) {
       Replicated one =
           scope.control().stopRequested()
-              ? Replicated.of(skipped(d, notStarted()))
+              ? Replicated.of(skipped(d, scope.control().notStarted()))
               : replicateGuarded(d, listing);
       results.add(one.result());
       warnings.addAll(one.warnings());
@@ -234,15 +215,7 @@ final class Transfer {
       return new Replicated(before.ended(), before.warnings(), null, null, null);
     }
     Replicated rest = replicatePlanned(dataset, dst, listing, before.targetSnaps());
-    return before.note() == null && before.warnings().isEmpty() ? rest : after(before, rest);
-  }
-
-  /** {@code rest}, with what came before it: the resumed bytes and note, and its warnings. */
-  private static Replicated after(Resumes.Before before, Replicated rest) {
-    DatasetResult merged = before.then(rest.result());
-    List<Warning> warnings = new ArrayList<>(before.warnings());
-    warnings.addAll(rest.warnings());
-    return new Replicated(merged, warnings, rest.unheldBase(), rest.keep(), rest.move());
+    return before.note() == null && before.warnings().isEmpty() ? rest : rest.after(before);
   }
 
   /** Plans one dataset against {@code targetSnaps} and does what the plan says. */
@@ -322,7 +295,7 @@ final class Transfer {
         String msg = "stopped before " + step + " by a forced stop";
         DatasetResult stopped = events.failed(dataset, dst, ErrorKind.INTERRUPTED, msg, null, plan);
         Holds.Move move = baseHolds.moved(sourceListing, dataset, done);
-        return new Replicated(stopped, warnings, null, kept(move), move);
+        return new Replicated(stopped, warnings, null, Replicated.kept(move), move);
       }
       boolean replace = step == first && mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
       Streams.Streamed streamed = streams.step(dataset, dst, step, replace, true);
@@ -340,7 +313,7 @@ final class Transfer {
         Holds.Move move =
             baseHolds.moved(
                 sourceListing, dataset, baseHolds.partly(sourceListing, dataset, dst, step, done));
-        return new Replicated(failed, warnings, null, kept(move), move);
+        return new Replicated(failed, warnings, null, Replicated.kept(move), move);
       }
       if (replace) {
         changes.clearPlaceholder(dst).ifPresent(w -> warnings.add(events.warning(w)));
@@ -358,20 +331,6 @@ final class Transfer {
         sent, warnings, null, kept, baseHolds.moved(sourceListing, dataset, done));
   }
 
-  /** The snapshots whose holds stay after {@code move}: null when nothing moved. */
-  private static Set<String> kept(Holds.Move move) {
-    if (move == null) {
-      return null;
-    }
-    Set<String> kept = new HashSet<>();
-    kept.add(HoldAnswers.nameOf(move.held()));
-    if (move.released() != null) {
-      kept.add(
-          HoldAnswers.nameOf(move.released())); // moved (or, failing that, kept) by Holds.apply
-    }
-    return kept;
-  }
-
   private List<DatasetResult> failAll(
       List<String> datasets, ErrorKind kind, String message, ProcessResult r) {
     return datasets.stream().map(d -> failed(d, kind, message, r)).toList();
@@ -383,14 +342,5 @@ final class Transfer {
 
   private DatasetResult skipped(String dataset, String why) {
     return events.skipped(dataset, route.mapping().apply(dataset), why);
-  }
-
-  private String notStarted() {
-    return "not started: the cycle was "
-        + switch (scope.control().stopReason()) {
-          case SUSPEND -> "suspended";
-          case CANCEL -> "cancelled";
-          case INTERRUPT -> "interrupted";
-        };
   }
 }
