@@ -182,12 +182,16 @@ final class TargetSide {
    * that listing failed.
    */
   Optional<ZfsListing> listedNow(
-      ProcessRunner runner, Duration timeout, String dst, boolean tokens) {
+      ProcessRunner runner,
+      Duration timeout,
+      String dst,
+      boolean tokens,
+      java.util.function.Consumer<String> why) {
     ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst, tokens)), timeout);
     if (!r.ok() && Listings.onlyMissing(r, List.of(dst))) {
       return Optional.of(ZfsListing.parse(""));
     }
-    return parsedAgain(r, dst);
+    return parsedAgain(r, dst, why);
   }
 
   /**
@@ -196,20 +200,26 @@ final class TargetSide {
    */
   Optional<List<Snapshot>> snapshotsNow(ProcessRunner runner, Duration timeout, String dst) {
     ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout);
-    return parsedAgain(r, dst).map(l -> l.snapshots(dst));
+    return parsedAgain(r, dst, why -> {}).map(l -> l.snapshots(dst));
   }
 
-  /** {@code dst} listed again: empty, with a log line, when that listing failed. */
-  private static Optional<ZfsListing> parsedAgain(ProcessResult r, String dst) {
-    if (!r.ok()) {
-      LOG.warn("cannot list {} again: {}", dst, r.describe());
-      return Optional.empty();
-    }
+  /**
+   * {@code dst} listed again: empty, with a log line, when that listing failed; {@code why} then
+   * hears what went wrong.
+   */
+  private static Optional<ZfsListing> parsedAgain(
+      ProcessResult r, String dst, java.util.function.Consumer<String> why) {
+    String problem;
     try {
-      return Optional.of(ZfsListing.parse(r.stdout()));
+      if (r.ok()) {
+        return Optional.of(ZfsListing.parse(r.stdout()));
+      }
+      problem = r.describe();
     } catch (ZfsListing.ListingException e) {
-      LOG.warn("cannot list {} again: {}", dst, e.getMessage());
-      return Optional.empty();
+      problem = e.getMessage();
     }
+    LOG.warn("cannot list {} again: {}", dst, problem);
+    why.accept(problem);
+    return Optional.empty();
   }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.plan.ReplicationStep;
 import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.ZfsListing;
@@ -34,10 +35,14 @@ final class TransferHolds {
   private final Map<String, Set<String>> needed = new HashMap<>();
 
   /**
-   * Per dataset, the snapshot the saved state of an {@code -I} stream cut in this pass resumes
+   * Per dataset, the snapshot the saved state of an {@code -I} stream cut in this pass resumes, or,
+   * when the target could not be listed after the cut, every snapshot the stream may have committed
    * ({@link #partly}): held at the end, and kept held.
    */
-  private final Map<String, String> resumes = new HashMap<>();
+  private final Map<String, Set<String>> resumes = new HashMap<>();
+
+  /** Warnings of {@link #partly}, published at the end of the pass. */
+  private final List<Warning> unknownParts = new ArrayList<>();
 
   TransferHolds(TransferContext context, TransferEvents events) {
     this.scope = context.scope();
@@ -84,11 +89,14 @@ final class TransferHolds {
     // new base (and so kept from the stale release where the dataset has a keep).
     List<Holds.Move> withResumes = new ArrayList<>(moves);
     resumes.forEach(
-        (d, snap) -> {
-          stay.computeIfAbsent(d, x -> new HashSet<>()).add(snap);
-          keep.computeIfPresent(d, (x, k) -> with(k, snap));
-          withResumes.add(new Holds.Move(d + "@" + snap, null));
-        });
+        (d, snaps) ->
+            snaps.forEach(
+                snap -> {
+                  stay.computeIfAbsent(d, x -> new HashSet<>()).add(snap);
+                  keep.computeIfPresent(d, (x, k) -> with(k, snap));
+                  withResumes.add(new Holds.Move(d + "@" + snap, null));
+                }));
+    unknownParts.forEach(w -> warnings.add(events.warning(w)));
     // What the chain of a dataset that ended with nothing moved needs, and no one holds: the early
     // hold of it failed or its answer was lost. Held now (or warned about, by name).
     List<String> unheld = new ArrayList<>(unheldBases);
@@ -208,8 +216,11 @@ final class TransferHolds {
     // One listing of the target tells both what it kept and whether a saved state waits (a listing
     // that failed: nothing kept, and a saved state taken as there).
     boolean resumable = context.resumable(); // known once the target is listed
+    String[] why = {null};
     Optional<ZfsListing> now =
-        route.target().listedNow(scope.runner(), scope.shortTimeout(), dst, resumable);
+        route
+            .target()
+            .listedNow(scope.runner(), scope.shortTimeout(), dst, resumable, w -> why[0] = w);
     boolean savedState = resumable && now.map(l -> l.resumeToken(dst).isPresent()).orElse(true);
     Set<String> kept = new HashSet<>();
     now.ifPresent(l -> l.snapshots(dst).forEach(s -> kept.add(s.guid())));
@@ -227,6 +238,21 @@ final class TransferHolds {
                 s ->
                     s.createtxg() > inc.from().createtxg() && s.createtxg() <= inc.to().createtxg())
             .toList();
+    if (now.isEmpty() && !received.isEmpty()) {
+      // What the stream committed is not known: each snapshot it may have committed (the target's
+      // base now, or the one its saved state resumes) stays held, with the old base, until the
+      // dataset is sent or up to date again (then the ones no longer needed are stale).
+      Set<String> maybe = new java.util.LinkedHashSet<>();
+      received.forEach(s -> maybe.add(s.name()));
+      resumes.put(dataset, maybe);
+      String msg =
+          ("could not list %s again after its failed step (%s), so what the stream committed there"
+                  + " is not known: the holds on %s@%s and on every snapshot it may have committed"
+                  + " (%s) stay on the source until the dataset is sent again")
+              .formatted(dst, why[0], dataset, inc.from().name(), "@" + String.join(", @", maybe));
+      unknownParts.add(new Warning(dataset, ErrorKind.LIST_FAILED, msg, null));
+      return withPart;
+    }
     Optional<Snapshot> newest =
         received.stream().filter(s -> kept.contains(s.guid())).reduce((a, b) -> b);
     newest.ifPresent(n -> withPart.add(new ReplicationStep.Incremental(inc.from(), n)));
@@ -237,7 +263,7 @@ final class TransferHolds {
         .filter(s -> s.createtxg() > committed)
         .findFirst()
         .filter(s -> savedState)
-        .ifPresent(s -> resumes.put(dataset, s.name()));
+        .ifPresent(s -> resumes.put(dataset, Set.of(s.name())));
     return withPart;
   }
 
