@@ -16,7 +16,10 @@ import java.util.Locale;
 public enum ErrorKind {
   /** ssh could not reach the host (its exit code 255), or the host's listing timed out. */
   HOST_UNREACHABLE,
-  /** The source side's listing failed for another reason (zfs missing, permissions, ...). */
+  /**
+   * The source side's listing failed for another reason (zfs missing, permissions, ...). Also a
+   * {@code warning}'s prefix: a target not listed again after a failed {@code -I} step.
+   */
   LIST_FAILED,
   /** A listing did not have the expected shape; the message names the line. */
   BAD_ZFS_OUTPUT,

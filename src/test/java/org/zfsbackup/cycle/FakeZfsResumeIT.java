@@ -348,9 +348,9 @@ class FakeZfsResumeIT {
    * The same cut, but the target cannot be listed again after it (its pool stops answering for a
    * moment), so what the stream committed is not known: the old base and every snapshot the stream
    * may have committed stay held, and a warning says so. The next cycle, which can list it, resumes
-   * (or sends the rest) and releases the holds no longer needed. Catches the early hold on @c released and @b left
-   * unheld, though @b is the target's base now: a pruner then took it, and the next cycle found the
-   * target diverged (audit8 #1), with nothing said.
+   * (or sends the rest) and releases the holds no longer needed. Catches the early hold on @c
+   * released and @b left unheld, though @b is the target's base now: a pruner then took it, and the
+   * next cycle found the target diverged (audit8 #1), with nothing said.
    */
   @ParameterizedTest(name = "resumable receives: {0}")
   @ValueSource(booleans = {true, false}) // false: zfs-fuse's case, where audit8 found it
