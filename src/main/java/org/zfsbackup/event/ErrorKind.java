@@ -58,6 +58,11 @@ public enum ErrorKind {
   SEND_FAILED,
   /** {@code zfs receive} failed, or both sides failed and the receive said why. */
   RECEIVE_FAILED,
+  /**
+   * The byte counter between send and receive ({@code commands.pv}) failed first (killed, crashed),
+   * cutting the stream; its exit code and stderr are the error's.
+   */
+  COUNTER_FAILED,
   /** No byte moved for {@code replication.stall_timeout_s}: the stream was killed. */
   STALLED,
   /** A forced stop killed the stream in flight, or came before the dataset's next step. */

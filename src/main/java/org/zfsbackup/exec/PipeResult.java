@@ -13,6 +13,8 @@ package org.zfsbackup.exec;
  * @param firstFailure of the processes that failed, the one that exited first; null when none
  *     failed or the order is not known. The others usually fail because of it: a receive that
  *     refuses the stream breaks the pipe of the send (over ssh, ssh then exits 255).
+ * @param counter the byte counter between them (its stderr without the counts); null when there is
+ *     none
  */
 public record PipeResult(
     long bytes,
@@ -21,7 +23,8 @@ public record PipeResult(
     boolean stalled,
     boolean killed,
     boolean stuck,
-    Stage firstFailure) {
+    Stage firstFailure,
+    ProcessResult counter) {
 
   /** The processes of a stream, in stream order. */
   public enum Stage {
@@ -29,6 +32,18 @@ public record PipeResult(
     /** The byte counter between them ({@code pv}). */
     COUNTER,
     RECEIVE
+  }
+
+  /** A result without a counter. */
+  public PipeResult(
+      long bytes,
+      ProcessResult send,
+      ProcessResult receive,
+      boolean stalled,
+      boolean killed,
+      boolean stuck,
+      Stage firstFailure) {
+    this(bytes, send, receive, stalled, killed, stuck, firstFailure, null);
   }
 
   /** A result whose exit order is not known, no process abandoned. */

@@ -93,10 +93,10 @@ final class Pipelines {
     }
     // An abandoned process keeps its stderr open: do not wait for its end long.
     long tail = watch.stuck ? 1_000 : 5_000;
-    if (pvErr != null) {
-      pvErr.await(tail);
-    }
+    String pvTail = pvErr == null ? "" : pvErr.await(tail);
     ProcessResult sent = new ProcessResult(send, exit(s), "", sendErr.await(tail), false, false);
+    ProcessResult pv =
+        counted ? new ProcessResult(counter, exit(procs.get(1)), "", pvTail, false, false) : null;
     ProcessResult received =
         new ProcessResult(receive, exit(r), "", recvErr.await(tail), false, false);
     PipeResult.Stage first =
@@ -105,10 +105,13 @@ final class Pipelines {
                 PipeResult.Stage.SEND, PipeResult.Stage.COUNTER, PipeResult.Stage.RECEIVE)
             : order.firstFailed(PipeResult.Stage.SEND, PipeResult.Stage.RECEIVE);
     return new PipeResult(
-        bytes.get(), sent, received, watch.stalled, watch.killed, watch.stuck, first);
+        bytes.get(), sent, received, watch.stalled, watch.killed, watch.stuck, first, pv);
   }
 
-  /** Reads pv's stderr: each line a byte count, the last one kept in {@code bytes}. */
+  /**
+   * Reads pv's stderr: each line a byte count, the last one kept in {@code bytes}; the others (what
+   * pv says when it fails) are its tail.
+   */
   private static StderrTail countFromPv(Process pv, AtomicLong bytes) {
     return new StderrTail(
         pv.getErrorStream(),
@@ -117,7 +120,9 @@ final class Pipelines {
           String t = line.trim();
           if (t.matches("[0-9]{1,19}")) {
             bytes.set(Long.parseLong(t));
+            return true;
           }
+          return false;
         });
   }
 

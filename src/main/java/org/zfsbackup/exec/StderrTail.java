@@ -7,11 +7,11 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
-import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * Drains a stream on its own thread, keeping only the last lines (bounded memory, whatever the
- * process prints), optionally handing each line to a consumer.
+ * process prints), optionally handing each line to a consumer first, which may take it.
  */
 final class StderrTail {
   static final int LINES = 20;
@@ -20,7 +20,8 @@ final class StderrTail {
   private final Deque<String> lines = new ArrayDeque<>();
   private final Thread thread;
 
-  StderrTail(InputStream in, String name, Consumer<String> onLine) {
+  /** {@code taken}: true for a line that is not to be kept (pv's byte counts). */
+  StderrTail(InputStream in, String name, Predicate<String> taken) {
     thread =
         new Thread(
             () -> {
@@ -28,9 +29,7 @@ final class StderrTail {
                   new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
-                  if (onLine != null) {
-                    onLine.accept(line);
-                  } else {
+                  if (taken == null || !taken.test(line)) {
                     add(line);
                   }
                 }

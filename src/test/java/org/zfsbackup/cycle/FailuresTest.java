@@ -12,7 +12,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.NullSource;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -322,6 +324,40 @@ class FailuresTest {
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     assertSame(blamed.equals("send") ? send : receive, f.blamed());
+  }
+
+  /**
+   * The byte counter died first (the OOM killer, a crash): the send's broken pipe over ssh (255)
+   * and the receive's cut stream follow from it. Catches it reported as {@code host_unreachable}
+   * for a healthy host, with pv's exit code and words dropped (audit8 #2).
+   */
+  @ParameterizedTest(name = "exit order: {0}")
+  @EnumSource(
+      value = PipeResult.Stage.class,
+      names = {"COUNTER", "SEND"})
+  @NullSource // the send's SIGPIPE comes microseconds after: the order may say either, or none
+  void stream_counterFailed_blamesTheCounter(PipeResult.Stage first) {
+    ProcessResult counter = exit("pv", 137, "pv: write failed");
+    PipeResult pr =
+        new PipeResult(
+            42,
+            exit("ssh", 255, "client_loop: send disconnect: Broken pipe"),
+            exit("zfs", 1, "cannot receive incremental stream: incomplete stream"),
+            false,
+            false,
+            false,
+            first,
+            counter);
+    Failures.Failure f =
+        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
+    assertEquals(ErrorKind.COUNTER_FAILED, f.kind());
+    assertEquals(
+        HEAD
+            + "the byte counter between send and receive failed first, cutting the stream: 'pv'"
+            + " exited with 137: pv: write failed; then the receive: 'zfs' exited with 1: cannot"
+            + " receive incremental stream: incomplete stream after 42 bytes",
+        f.message());
+    assertSame(counter, f.blamed());
   }
 
   /**

@@ -100,6 +100,31 @@ class RealProcessRunnerTest {
     }
   }
 
+  /**
+   * A counter that dies mid-stream: its exit code and its own words (not its byte counts) are kept.
+   * Catches pv's result dropped, so that the send's broken pipe was blamed (audit8 #2). (Which
+   * failed first is not asserted: the send's SIGPIPE comes microseconds after.)
+   */
+  @Test
+  void pipe_counterDiesMidStream_itsResultIsKept() {
+    PipeResult r =
+        new RealProcessRunner(
+                List.of(
+                    "sh",
+                    "-c",
+                    "head -c 1000 >/dev/null; echo 1000 >&2; echo 'counter: broken' >&2; exit 9",
+                    "pv"))
+            .pipe(
+                List.of("sh", "-c", "sleep 0.5; head -c 10000000 /dev/zero"),
+                List.of("sh", "-c", "cat >/dev/null; sleep 1; exit 1"),
+                b -> {},
+                Duration.ofSeconds(30),
+                NO_KILL);
+    assertEquals(9, r.counter().exitCode(), r.toString());
+    assertEquals("counter: broken", r.counter().stderrTail());
+    assertEquals(1000, r.bytes());
+  }
+
   @Test
   void pipe_sendFailsFirst_firstFailureIsTheSend() {
     PipeResult r =
