@@ -2,8 +2,12 @@ package org.zfsbackup.check;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -332,15 +336,30 @@ public final class Preflight {
     } else if (existing == null || !Files.isDirectory(existing)) {
       problem = "no directory to create " + dir + " in";
     } else if (existing.equals(dir)) {
+      // A state file's worth of bytes, not only an empty file: a full file system has inodes.
+      Path probe = null;
       try {
-        Files.delete(Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp"));
+        probe = Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp");
+        try (FileChannel out = FileChannel.open(probe, StandardOpenOption.WRITE)) {
+          out.write(ByteBuffer.allocate(4096));
+          out.force(true);
+        }
       } catch (IOException e) {
-        problem =
-            "cannot write in "
-                + dir
-                + " ("
-                + e.getClass().getSimpleName()
-                + "; cycles there run without their lock)";
+        String why =
+            e instanceof FileSystemException f && f.getReason() != null
+                ? f.getReason()
+                : e.getMessage() != null && !e.getMessage().contains("/")
+                    ? e.getMessage() // "No space left on device"
+                    : e.getClass().getSimpleName();
+        problem = "cannot write in " + dir + " (" + why + ")";
+      } finally {
+        try {
+          if (probe != null) {
+            Files.deleteIfExists(probe);
+          }
+        } catch (IOException e) {
+          // left behind: a hidden file of 4 KiB at most
+        }
       }
     } else if (!writable.test(existing)) {
       // The dedicated-user unit's StateDirectory= makes it at the first start, as root.

@@ -1,0 +1,54 @@
+package org.zfsbackup.check;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.Cmd;
+import org.zfsbackup.testing.Prerequisites;
+
+/**
+ * {@code check}'s state file item on a real file system that is full (a tmpfs of 16 KiB, filled):
+ * it has inodes left, so an empty file can still be created there, but no state file can be saved.
+ */
+class StateFileFullIT {
+  /**
+   * Catches "ok state file: ... writable" on a full file system, where every save of the state then
+   * fails with "No space left on device" (audit8 #3).
+   */
+  @Test
+  void stateItem_fullFileSystem_failsSayingWhy(@TempDir Path dir) throws IOException {
+    Prerequisites.require(
+        "root".equals(System.getProperty("user.name")), "root (to mount a tmpfs)");
+    Path mnt = Files.createDirectory(dir.resolve("full"));
+    Cmd.ok("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt.toString());
+    try {
+      Path filler = mnt.resolve("filler");
+      try (OutputStream out = Files.newOutputStream(filler)) {
+        for (int i = 0; i < 64; i++) {
+          out.write(new byte[4096]);
+        }
+      } catch (IOException full) {
+        // as meant
+      }
+      CheckItem item = Preflight.stateItem(mnt.resolve("state.json"));
+      assertFalse(item.ok(), item.line());
+      assertTrue(
+          item.line()
+              .startsWith("FAIL state file: cannot write in " + mnt + " (No space left on device)"),
+          item.line());
+      Files.delete(filler);
+      assertTrue(Preflight.stateItem(mnt.resolve("state.json")).ok(), "with room again");
+      try (var left = Files.list(mnt)) {
+        assertTrue(left.findAny().isEmpty(), "the probe left nothing behind");
+      }
+    } finally {
+      Cmd.ok("umount", mnt.toString());
+    }
+  }
+}
