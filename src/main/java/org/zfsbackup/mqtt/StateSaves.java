@@ -5,6 +5,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.WorkerExecutor;
+import java.io.IOException;
 import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +43,13 @@ final class StateSaves {
         workers
             .<Void>executeBlocking(
                 () -> {
-                  store.save(at, result, running);
+                  try {
+                    store.save(at, result, running);
+                  } catch (IOException | RuntimeException e) {
+                    // What a restart will find: a cycle marked running (then reported lost), or not
+                    // (its start's save failed too: then what was saved before it).
+                    throw new SaveFailed(e, running == null && store.markedRunning());
+                  }
                   return null;
                 },
                 true)
@@ -62,11 +69,24 @@ final class StateSaves {
                           + " ("
                           + e.getMessage()
                           + "): last_success_at and this result are lost when the agent restarts"
-                          + " (which then reports this cycle as cycle_lost)";
+                          + (e instanceof SaveFailed f && !f.markedRunning
+                              ? " (the file does not say this cycle ran: the restart shows what was"
+                                  + " saved before it)"
+                              : " (which then reports this cycle as cycle_lost)");
                   log.warn("{}", msg);
                   context.runOnContext(v -> out.agentError(c, ErrorKind.WARNING.wire(), msg));
                 })
             .otherwiseEmpty();
+  }
+
+  /** The save's failure, and whether the file as it stays marks a cycle as running. */
+  private static final class SaveFailed extends IOException {
+    final boolean markedRunning;
+
+    SaveFailed(Exception cause, boolean markedRunning) {
+      super(cause.getMessage(), cause);
+      this.markedRunning = markedRunning;
+    }
   }
 
   /** Completes when the last save is done (or failed, which is said). */

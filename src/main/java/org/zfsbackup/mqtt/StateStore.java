@@ -93,6 +93,18 @@ class StateStore { // not final: a test holds a save back
     }
   }
 
+  /**
+   * Whether the file as it is marks a cycle as running (a restart would report it lost); false when
+   * it cannot be read. Quiet: for the message of a save that failed.
+   */
+  boolean markedRunning() {
+    try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+      return Payloads.JSON.readTree(in).path("running").path("cycle_id").isTextual();
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
   /** Replaces the file atomically; {@code running}: the cycle in progress, or null. */
   void save(Instant lastSuccessAt, ObjectNode lastResult, Running running) throws IOException {
     ObjectNode root = Payloads.JSON.createObjectNode();

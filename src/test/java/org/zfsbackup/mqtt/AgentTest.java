@@ -947,7 +947,41 @@ class AgentTest {
             .asText();
     assertTrue(message.startsWith("could not save the state file " + dir.resolve("state.json")));
     assertTrue(message.contains("lost when the agent restarts"), message);
+    assertTrue(message.contains("the file does not say this cycle ran"), message); // no cycle_lost
     assertEquals("success", mqtt.last(T.result()).get("outcome").asText(), "the backup itself");
+  }
+
+  // Catches: the end's save failing after the start's went through, said without the cycle_lost
+  // that the restart will then report (the file says the cycle is running).
+  @Test
+  void result_onlyTheEndsSaveFails_warningSaysTheRestartReportsItLost() throws Exception {
+    stores =
+        file ->
+            new StateStore(file) {
+              @Override
+              void save(
+                  Instant at,
+                  com.fasterxml.jackson.databind.node.ObjectNode result,
+                  Running running)
+                  throws java.io.IOException {
+                if (running == null) {
+                  throw new java.io.IOException("No space left on device");
+                }
+                super.save(at, result, running);
+              }
+            };
+    restartAgent(() -> {});
+    send("run");
+    await(() -> errors("warning") == 1, "a warning");
+    String message =
+        mqtt.json(T.error()).stream()
+            .filter(e -> e.get("kind").asText().equals("warning"))
+            .findFirst()
+            .orElseThrow()
+            .get("message")
+            .asText();
+    assertTrue(message.contains("(No space left on device)"), message);
+    assertTrue(message.endsWith("(which then reports this cycle as cycle_lost)"), message);
   }
 
   // Catches: a dry run replacing the retained result (Home Assistant's Last result, Last success
