@@ -78,7 +78,7 @@ final class Refusals {
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
       return new Verdict(first);
     }
-    Optional<List<Snapshot>> targetNow = target.snapshotsNow(runner, timeout, dst);
+    Optional<List<Snapshot>> targetNow = target.snapshotsNow(runner, timeout, dst, why -> {});
     if (targetNow.isEmpty()) {
       return new Verdict(first);
     }

@@ -120,9 +120,10 @@ final class Resumes {
         warnings.add(w.get());
       }
     }
-    Optional<List<Snapshot>> relisted = relist(dst);
+    String[] why = {null};
+    Optional<List<Snapshot>> relisted = relist(dst, w -> why[0] = w);
     if (relisted.isEmpty()) {
-      String msg = "cannot list " + dst + " again after the interrupted receive";
+      String msg = "cannot list " + dst + " again after the interrupted receive: " + why[0];
       DatasetResult f =
           events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
       return new Before(before.bytes(), before.note(), warnings, f, null);
@@ -188,10 +189,10 @@ final class Resumes {
   }
 
   /** The snapshots of {@code dst} now (after a resume or an abort); empty on a failed listing. */
-  private Optional<List<Snapshot>> relist(String dst) {
+  private Optional<List<Snapshot>> relist(String dst, java.util.function.Consumer<String> why) {
     if (!target.exists(dst)) {
       return Optional.of(List.of());
     }
-    return target.snapshotsNow(scope.runner(), scope.shortTimeout(), dst);
+    return target.snapshotsNow(scope.runner(), scope.shortTimeout(), dst, why);
   }
 }

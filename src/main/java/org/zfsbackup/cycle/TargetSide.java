@@ -198,9 +198,10 @@ final class TargetSide {
    * The snapshots of {@code dst} as they are now, listed again on their own (after a refused
    * receive, a resume or an abort); empty, with a log line, when that listing fails.
    */
-  Optional<List<Snapshot>> snapshotsNow(ProcessRunner runner, Duration timeout, String dst) {
+  Optional<List<Snapshot>> snapshotsNow(
+      ProcessRunner runner, Duration timeout, String dst, java.util.function.Consumer<String> why) {
     ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout);
-    return parsedAgain(r, dst, why -> {}).map(l -> l.snapshots(dst));
+    return parsedAgain(r, dst, why).map(l -> l.snapshots(dst));
   }
 
   /**

@@ -25,6 +25,7 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.FakeZfs;
 import org.zfsbackup.testing.Prerequisites;
@@ -388,6 +389,25 @@ class FakeZfsResumeIT {
         snaps().stream().anyMatch(l -> l.startsWith("bak/h/src/data@c 5003 ")), snaps().toString());
     assertEquals(
         List.of("src/data@c zfs-backup-agent:bak"), Files.readAllLines(dir.resolve("pool/holds")));
+  }
+
+  /**
+   * A resume that went through, then a target that cannot be listed again: the dataset fails {@code
+   * list_failed}, and its message says why. Catches the reason kept in the log only (audit8, read
+   * but not run).
+   */
+  @Test
+  void resumed_thenTargetNotListedAgain_failsSayingWhy() throws IOException {
+    assertEquals(Outcome.CANCELLED, cycle(config(true), 100_000).outcome());
+    Files.writeString(dir.resolve("fail_next_depth_get"), "");
+    CycleReport second = cycle(config(true), 0);
+    DatasetResult d = second.datasets().get(0);
+    assertEquals(Status.FAILED, d.status(), second.toString());
+    assertEquals(ErrorKind.LIST_FAILED, d.kind(), second.toString());
+    assertTrue(
+        d.message().contains("again after the interrupted receive: ")
+            && d.message().contains("pool I/O is currently suspended"),
+        d.message());
   }
 
   /**
