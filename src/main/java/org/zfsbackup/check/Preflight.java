@@ -341,7 +341,10 @@ public final class Preflight {
       try {
         probe = Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp");
         try (FileChannel out = FileChannel.open(probe, StandardOpenOption.WRITE)) {
-          out.write(ByteBuffer.allocate(4096));
+          ByteBuffer bytes = ByteBuffer.allocate(4096);
+          while (bytes.hasRemaining()) {
+            out.write(bytes);
+          }
           out.force(true);
         }
       } catch (IOException e) {

@@ -125,7 +125,10 @@ class StateStore { // not final: a test holds a save back
     try {
       try (FileChannel ch =
           FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        ch.write(java.nio.ByteBuffer.wrap(bytes));
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
+        while (buf.hasRemaining()) { // a write may take part of it
+          ch.write(buf);
+        }
         ch.force(true);
       }
       try {
