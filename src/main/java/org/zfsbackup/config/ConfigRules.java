@@ -62,6 +62,8 @@ final class ConfigRules {
      * A {@code zfs receive} option the agent leaves to the user: not -F, -n, -d, -e (see below).
      */
     RECEIVE_OPTION,
+    /** A {@code pv} option that would stop the count or change the stream (see below). */
+    PV_OPTION,
     /**
      * A command's argv: a number in it ({@code [rtcwake, -s, 3600]}) must be quoted. It cannot be
      * taken as its text: YAML has read it already, and some otherwise ({@code 0755} as 493).
@@ -117,6 +119,7 @@ final class ConfigRules {
           !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
       case TIME_ZONE -> zoneProblem(s);
       case RECEIVE_OPTION -> receiveOptionProblem(s);
+      case PV_OPTION -> pvOptionProblem(s);
       case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
   }
@@ -249,6 +252,26 @@ final class ConfigRules {
           + " (<target>/<source>/<dataset>); remove it";
     }
     return null;
+  }
+
+  /**
+   * The agent reads pv's byte counts ({@code -n}, pv(1)): {@code -q} silences them and {@code -l}
+   * counts lines (every stream then looks stalled, and is killed), {@code -S} stops the stream at
+   * {@code -s}'s size (cut), {@code -d} and {@code -R} watch or steer another pv instead.
+   */
+  private static String pvOptionProblem(String option) {
+    String why =
+        switch (option) {
+          case "-q", "--quiet" -> "silences the byte counts the agent reads";
+          case "-l", "--line-mode" -> "counts lines, not the bytes the agent reads";
+          case "-S", "--stop-at-size" -> "would cut every stream at -s's size";
+          case "-d", "--watchfd", "-R", "--remote" -> "makes pv watch or steer another process";
+          default -> null;
+        };
+    return why == null
+        ? null
+        : "'%s' %s (each stream would be reported stalled or cut); remove it"
+            .formatted(option, why);
   }
 
   /** {@code pullTarget} is null unless it is a valid dataset name. */
