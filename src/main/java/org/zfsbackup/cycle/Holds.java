@@ -332,7 +332,20 @@ final class Holds {
    * hold left by a crash, a failed release or a failed new hold would pin its snapshot for ever.
    */
   private List<Warning> releaseUnasked(List<String> candidates) {
-    List<Warning> warnings = release(candidates, " (no longer a base)");
+    List<Warning> warnings = new ArrayList<>();
+    for (List<String> batch : Batches.of(candidates)) {
+      // One call per batch, never asked again: most candidates answer "no such tag" (another
+      // tool's hold, there at every pass), which fills the stderr tail; what this leaves held is
+      // tried again at the next pass. Warned about: a snapshot zfs names with another error.
+      ProcessResult rel = run(ZfsCommands.release(tag, batch));
+      for (String old : rel.ok() ? List.<String>of() : notReleased(batch, rel.stderrTail())) {
+        if (named(rel.stderrTail(), old)) {
+          String msg =
+              "could not release the hold on " + old + " (no longer a base): " + rel.describe();
+          warnings.add(new Warning(datasetOf(old), ErrorKind.RELEASE_FAILED, msg, rel));
+        }
+      }
+    }
     LOG.debug(
         "{}: released {} from {} held snapshot(s) no longer a base, where it was there",
         source.label(),

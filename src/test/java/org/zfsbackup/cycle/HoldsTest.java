@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
@@ -419,6 +420,62 @@ class HoldsTest {
     assertEquals(1, warnings.size(), warnings.toString());
     assertTrue(
         warnings.get(0).message().startsWith("may not have released the hold on t/a@s0: "),
+        warnings.get(0).message());
+  }
+
+  /**
+   * Where zfs has no {@code zfs holds} (zfs-fuse), 30 snapshots that another tool holds are
+   * candidates at every pass, and each answers "no such tag": one release call for them, not asked
+   * again because the answer filled the stderr tail, and no warning. Catches 2 calls per 30 (5 per
+   * 100) at every pass, for ever (perf8: an up-to-date cycle over 501 datasets went from 4 to 9 s).
+   * A snapshot zfs names with another error is warned about.
+   */
+  @Test
+  void releaseStale_noHoldsCommand_othersHoldsAnsweredNoSuchTag_oneCallPerBatch() {
+    StringBuilder out = new StringBuilder("t/d\tguid\t1\nt/d\tcreatetxg\t1\n");
+    Set<String> kept = new java.util.HashSet<>();
+    for (int i = 10; i < 41; i++) {
+      out.append("t/d@s%d\tguid\t%d\nt/d@s%d\tcreatetxg\t%d\n".formatted(i, i, i, i));
+      out.append("t/d@s%d\tuserrefs\t1\n".formatted(i));
+    }
+    kept.add("s40"); // the base
+    List<List<String>> calls = new ArrayList<>();
+    ProcessRunner zfs =
+        answering(
+            argv -> {
+              calls.add(argv);
+              if (argv.get(1).equals("holds")) {
+                return new ProcessResult(argv, 2, "", "unrecognized command 'holds'", false, false);
+              }
+              List<String> lines = new ArrayList<>();
+              for (String snap : argv.subList(3, argv.size())) {
+                lines.add(
+                    "cannot release hold from snapshot '"
+                        + snap
+                        + (snap.equals("t/d@s39")
+                            ? "': permission denied"
+                            : "': no such tag on this dataset"));
+              }
+              String tail =
+                  String.join(
+                      "\n",
+                      lines.subList(
+                          Math.max(0, lines.size() - ProcessResult.STDERR_LINES), lines.size()));
+              return new ProcessResult(argv, 1, "", tail, false, false);
+            });
+    Endpoint host = Endpoint.local(List.of("zfs-without-holds-" + System.nanoTime()));
+    List<Warning> warnings =
+        new Holds(zfs, host, "tag", Duration.ofSeconds(5))
+            .releaseStale(
+                java.util.Map.of("t/d", kept), org.zfsbackup.zfs.ZfsListing.parse(out.toString()));
+    assertEquals(
+        List.of("holds", "release"),
+        calls.stream().map(c -> c.get(1)).toList(),
+        "one release for the 30, not asked again");
+    assertEquals(33, calls.get(1).size(), "zfs, release, the tag and the 30 snapshots");
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(
+        warnings.get(0).message().startsWith("could not release the hold on t/d@s39 "),
         warnings.get(0).message());
   }
 
