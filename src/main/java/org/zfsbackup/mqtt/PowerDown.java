@@ -142,10 +142,12 @@ final class PowerDown {
                 }
                 taken.tryComplete(true);
               } else if (a instanceof CycleLock.Unavailable u) {
-                log.warn(
-                    "cannot take the cycle lock {} ({}): powering down without it",
-                    u.file(),
-                    u.why());
+                // Said on T/error too: a `run` from cron starting meanwhile is not kept out.
+                String msg =
+                    "cannot take the cycle lock %s (%s): powering down without it"
+                        .formatted(u.file(), u.why());
+                log.warn("{}", msg);
+                out.agentError(null, "warning", msg);
                 taken.tryComplete(true);
               } else if (cancelled) {
                 taken.tryFail("shutting down");

@@ -704,6 +704,24 @@ class AgentTest {
   }
 
   /**
+   * The cycle lock cannot be taken at all (its file cannot be opened): the power-down goes on, and
+   * says so on the error topic, not only in the log. Catches a power-down that a cron `run`
+   * starting meanwhile could overlap, with nothing said where the operator looks (audit8, read).
+   */
+  @Test
+  void suspend_lockUnavailable_powersDownSayingSo() throws Exception {
+    Files.createDirectories(lockFile()); // a directory where the lock file should be
+    send("suspend");
+    await(() -> power.calls.size() == 1, "power-down");
+    await(() -> errors("warning") == 1, "a warning");
+    String message = mqtt.last(T.error()).get("message").asText();
+    assertTrue(
+        message.startsWith("cannot take the cycle lock " + lockFile())
+            && message.endsWith("powering down without it"),
+        message);
+  }
+
+  /**
    * The lock is still held when power.lock_wait_s ends: power_blocked, idle, still online, the
    * other run untouched. Catches: waiting forever, and powering down anyway.
    */
