@@ -279,7 +279,7 @@ final class Holds {
     List<Warning> warnings = new ArrayList<>();
     if (candidates.isEmpty()) {
       return warnings;
-    } else if (NO_HOLDS_COMMAND.contains(source.label())) {
+    } else if (NO_HOLDS_COMMAND.contains(zfsOfThisSide())) {
       return releaseUnasked(candidates);
     }
     List<String> stale = new ArrayList<>();
@@ -287,7 +287,7 @@ final class Holds {
       ProcessResult r = run(ZfsCommands.holds(batch));
       if (!r.ok()) {
         if (noHoldsCommand(r)) {
-          if (NO_HOLDS_COMMAND.add(source.label())) {
+          if (NO_HOLDS_COMMAND.add(zfsOfThisSide())) {
             LOG.info(
                 "{}: this zfs has no `zfs holds` (zfs-fuse): this tag is released from the held"
                     + " snapshots that are no longer a base without asking which carry it",
@@ -354,8 +354,18 @@ final class Holds {
     return warnings;
   }
 
-  /** Hosts whose zfs has no {@code holds} subcommand, logged once. */
+  /**
+   * The zfs commands ({@link #zfsOfThisSide}) that have no {@code holds} subcommand, logged once.
+   */
   private static final Set<String> NO_HOLDS_COMMAND = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The side and the zfs it runs: two sides on this machine ({@code local}) with different {@code
+   * commands.zfs} are not the same zfs.
+   */
+  private String zfsOfThisSide() {
+    return source.label() + " " + source.zfs();
+  }
 
   private Warning holdFailed(String dataset, String snap, ProcessResult h) {
     // Not named by zfs (ssh or a stop ended it, or its line was cut): it may have gone through.

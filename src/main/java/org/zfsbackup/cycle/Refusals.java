@@ -78,7 +78,8 @@ final class Refusals {
     if (!(step instanceof ReplicationStep.Incremental inc) || refusal.isEmpty()) {
       return new Verdict(first);
     }
-    Optional<List<Snapshot>> targetNow = target.snapshotsNow(runner, timeout, dst, why -> {});
+    Optional<List<Snapshot>> targetNow =
+        target.snapshotsNow(runner, timeout, dst).found().map(l -> l.snapshots(dst));
     if (targetNow.isEmpty()) {
       return new Verdict(first);
     }

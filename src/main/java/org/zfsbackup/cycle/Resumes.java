@@ -14,6 +14,7 @@ import org.zfsbackup.plan.ReceiveRules;
 import org.zfsbackup.plan.Resumption;
 import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.ZfsCommands;
+import org.zfsbackup.zfs.ZfsListing;
 
 /**
  * The target's interrupted receive, before a dataset is planned: resumed ({@code send -t}), or
@@ -120,15 +121,16 @@ final class Resumes {
         warnings.add(w.get());
       }
     }
-    String[] why = {null};
-    Optional<List<Snapshot>> relisted = relist(dst, w -> why[0] = w);
-    if (relisted.isEmpty()) {
-      String msg = "cannot list " + dst + " again after the interrupted receive: " + why[0];
+    TargetSide.Again relisted = relist(dst);
+    if (relisted.listing() == null) {
+      String msg =
+          "cannot list " + dst + " again after the interrupted receive: " + relisted.problem();
       DatasetResult f =
           events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, null, before.note());
       return new Before(before.bytes(), before.note(), warnings, f, null);
     }
-    return new Before(before.bytes(), before.note(), warnings, null, relisted.get());
+    return new Before(
+        before.bytes(), before.note(), warnings, null, relisted.listing().snapshots(dst));
   }
 
   /**
@@ -188,11 +190,11 @@ final class Resumes {
     return new Before(0, null, List.of(w), null, null);
   }
 
-  /** The snapshots of {@code dst} now (after a resume or an abort); empty on a failed listing. */
-  private Optional<List<Snapshot>> relist(String dst, java.util.function.Consumer<String> why) {
+  /** {@code dst} now (after a resume or an abort), or why it could not be listed. */
+  private TargetSide.Again relist(String dst) {
     if (!target.exists(dst)) {
-      return Optional.of(List.of());
+      return new TargetSide.Again(ZfsListing.parse(""), null);
     }
-    return target.snapshotsNow(scope.runner(), scope.shortTimeout(), dst, why);
+    return target.snapshotsNow(scope.runner(), scope.shortTimeout(), dst);
   }
 }

@@ -10,7 +10,6 @@ import org.slf4j.LoggerFactory;
 import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
-import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.DatasetName;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsCommands;
@@ -181,46 +180,41 @@ final class TargetSide {
    * receive's saved state): one that does not exist lists as nothing; empty, with a log line, when
    * that listing failed.
    */
-  Optional<ZfsListing> listedNow(
-      ProcessRunner runner,
-      Duration timeout,
-      String dst,
-      boolean tokens,
-      java.util.function.Consumer<String> why) {
+  Again listedNow(ProcessRunner runner, Duration timeout, String dst, boolean tokens) {
     ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst, tokens)), timeout);
     if (!r.ok() && Listings.onlyMissing(r, List.of(dst))) {
-      return Optional.of(ZfsListing.parse(""));
+      return new Again(ZfsListing.parse(""), null);
     }
-    return parsedAgain(r, dst, why);
+    return parsedAgain(r, dst);
+  }
+
+  /** A dataset listed again: its listing, or (null) the problem that kept it from being listed. */
+  record Again(ZfsListing listing, String problem) {
+    Optional<ZfsListing> found() {
+      return Optional.ofNullable(listing);
+    }
   }
 
   /**
    * The snapshots of {@code dst} as they are now, listed again on their own (after a refused
    * receive, a resume or an abort); empty, with a log line, when that listing fails.
    */
-  Optional<List<Snapshot>> snapshotsNow(
-      ProcessRunner runner, Duration timeout, String dst, java.util.function.Consumer<String> why) {
-    ProcessResult r = runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout);
-    return parsedAgain(r, dst, why).map(l -> l.snapshots(dst));
+  Again snapshotsNow(ProcessRunner runner, Duration timeout, String dst) {
+    return parsedAgain(runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout), dst);
   }
 
-  /**
-   * {@code dst} listed again: empty, with a log line, when that listing failed; {@code why} then
-   * hears what went wrong.
-   */
-  private static Optional<ZfsListing> parsedAgain(
-      ProcessResult r, String dst, java.util.function.Consumer<String> why) {
+  /** {@code dst} listed again, or (with a log line) why that listing failed. */
+  private static Again parsedAgain(ProcessResult r, String dst) {
     String problem;
     try {
       if (r.ok()) {
-        return Optional.of(ZfsListing.parse(r.stdout()));
+        return new Again(ZfsListing.parse(r.stdout()), null);
       }
       problem = r.describe();
     } catch (ZfsListing.ListingException e) {
       problem = e.getMessage();
     }
     LOG.warn("cannot list {} again: {}", dst, problem);
-    why.accept(problem);
-    return Optional.empty();
+    return new Again(null, problem);
   }
 }

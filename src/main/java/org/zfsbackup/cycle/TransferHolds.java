@@ -216,11 +216,9 @@ final class TransferHolds {
     // One listing of the target tells both what it kept and whether a saved state waits (a listing
     // that failed: nothing kept, and a saved state taken as there).
     boolean resumable = context.resumable(); // known once the target is listed
-    String[] why = {null};
-    Optional<ZfsListing> now =
-        route
-            .target()
-            .listedNow(scope.runner(), scope.shortTimeout(), dst, resumable, w -> why[0] = w);
+    TargetSide.Again again =
+        route.target().listedNow(scope.runner(), scope.shortTimeout(), dst, resumable);
+    Optional<ZfsListing> now = again.found();
     boolean savedState = resumable && now.map(l -> l.resumeToken(dst).isPresent()).orElse(true);
     Set<String> kept = new HashSet<>();
     now.ifPresent(l -> l.snapshots(dst).forEach(s -> kept.add(s.guid())));
@@ -249,7 +247,12 @@ final class TransferHolds {
           ("could not list %s again after its failed step (%s), so what the stream committed there"
                   + " is not known: the holds on %s@%s and on every snapshot it may have committed"
                   + " (%s) stay on the source until the dataset is sent again")
-              .formatted(dst, why[0], dataset, inc.from().name(), "@" + String.join(", @", maybe));
+              .formatted(
+                  dst,
+                  again.problem(),
+                  dataset,
+                  inc.from().name(),
+                  "@" + String.join(", @", maybe));
       unknownParts.add(new Warning(dataset, ErrorKind.LIST_FAILED, msg, null));
       return withPart;
     }
