@@ -203,14 +203,22 @@ final class TargetSide {
     return parsedAgain(runner.run(endpoint.zfs(ZfsCommands.listOne(dst)), timeout), dst);
   }
 
-  /** {@code dst} listed again, or (with a log line) why that listing failed. */
+  /**
+   * {@code dst} listed again, or (with a log line) why that listing failed; an answer without it
+   * and without a word why (a {@code commands.zfs} wrapper) is not taken for a dataset without
+   * snapshots.
+   */
   private static Again parsedAgain(ProcessResult r, String dst) {
     String problem;
     try {
-      if (r.ok()) {
-        return new Again(ZfsListing.parse(r.stdout()), null);
+      ZfsListing listing = r.ok() ? ZfsListing.parse(r.stdout()) : null;
+      if (listing != null && listing.contains(dst)) {
+        return new Again(listing, null);
       }
-      problem = r.describe();
+      problem =
+          listing == null
+              ? r.describe()
+              : "'" + String.join(" ", r.argv()) + "' exited 0 without it or a word why";
     } catch (ZfsListing.ListingException e) {
       problem = e.getMessage();
     }

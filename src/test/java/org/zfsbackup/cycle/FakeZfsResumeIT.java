@@ -19,7 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
@@ -353,21 +353,26 @@ class FakeZfsResumeIT {
    * released and @b left unheld, though @b is the target's base now: a pruner then took it, and the
    * next cycle found the target diverged (audit8 #1), with nothing said.
    */
-  @ParameterizedTest(name = "resumable receives: {0}")
-  @ValueSource(booleans = {true, false}) // false: zfs-fuse's case, where audit8 found it
+  @ParameterizedTest(name = "resumable receives: {0}, {1}")
+  @CsvSource({ // false: zfs-fuse's case, where audit8 found it; an empty answer: faults8
+    "true, fail_next_depth_get, pool I/O is currently suspended",
+    "false, fail_next_depth_get, pool I/O is currently suspended",
+    "true, empty_next_depth_get, exited 0 without it or a word why",
+    "false, empty_next_depth_get, exited 0 without it or a word why"
+  })
   void incrementalCutAfterItsFirstSnapshot_targetNotListedAgain_everyMaybeCommittedStaysHeld(
-      boolean resumable) throws IOException {
+      boolean resumable, String fault, String why) throws IOException {
     assertEquals(Outcome.SUCCESS, cycle(config(resumable), 0).outcome()); // full @a, held
     Files.writeString(
         dir.resolve("pool/snaps"),
         "src/data@b 5002 12\nsrc/data@c 5003 13\n",
         StandardOpenOption.APPEND);
-    Files.writeString(dir.resolve("fail_next_depth_get"), "");
+    Files.writeString(dir.resolve(fault), "");
     CycleReport cut = cycle(config(resumable), BYTES + 100_000);
     assertEquals(Outcome.CANCELLED, cut.outcome());
     assertTrue(
         snaps().stream().anyMatch(l -> l.startsWith("bak/h/src/data@b ")), snaps().toString());
-    assertFalse(Files.exists(dir.resolve("fail_next_depth_get")), "the listing after the cut ran");
+    assertFalse(Files.exists(dir.resolve(fault)), "the listing after the cut ran");
     assertEquals(
         List.of(
             "src/data@a zfs-backup-agent:bak",
@@ -379,7 +384,7 @@ class FakeZfsResumeIT {
             .anyMatch(
                 w ->
                     w.startsWith("could not list bak/h/src/data again")
-                        && w.contains("pool I/O is currently suspended")
+                        && w.contains(why)
                         && w.contains("(@b, @c)")),
         cut.warnings().toString());
 
