@@ -59,9 +59,10 @@ final class Failures {
    *
    * @param step the step as it is named in messages (a {@code ReplicationStep}'s, or a resume's)
    * @param stallTimeout the bound a stalled stream exceeded, for the message
+   * @param sides which side runs over ssh: only there is an exit code of 255 ssh's
    */
   static Failure stream(
-      String dataset, String dst, String step, PipeResult pr, Duration stallTimeout) {
+      String dataset, String dst, String step, PipeResult pr, Duration stallTimeout, Sides sides) {
     ErrorKind kind;
     String why;
     ProcessResult blamed;
@@ -102,7 +103,7 @@ final class Failures {
       blamed = pr.counter();
     } else if (!receive.ok()
         && (pr.firstFailure() == PipeResult.Stage.RECEIVE || brokenPipe(send, receive))) {
-      boolean ssh = receive.exitCode() == SSH_FAILURE;
+      boolean ssh = sides.receive() && receive.exitCode() == SSH_FAILURE;
       kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.RECEIVE_FAILED;
       why =
           (ssh ? "transfer failed (ssh to the target): " : "receive failed: ")
@@ -110,7 +111,7 @@ final class Failures {
               + (send.ok() ? "" : "; then the send: " + send.describe());
       blamed = receive;
     } else if (pr.firstFailure() == PipeResult.Stage.SEND && !send.ok()) {
-      boolean ssh = send.exitCode() == SSH_FAILURE;
+      boolean ssh = sides.send() && send.exitCode() == SSH_FAILURE;
       kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.SEND_FAILED;
       why =
           (ssh ? "transfer failed (ssh from the source): " : "send failed: ")
@@ -118,8 +119,11 @@ final class Failures {
               + (receive.ok() ? "" : "; then the receive: " + receive.describe());
       blamed = send;
     } else if (!send.ok()
-        && (receive.ok() || receive.stderrTail().isBlank() || send.exitCode() == SSH_FAILURE)) {
-      kind = send.exitCode() == SSH_FAILURE ? ErrorKind.HOST_UNREACHABLE : ErrorKind.SEND_FAILED;
+        && (receive.ok()
+            || receive.stderrTail().isBlank()
+            || sides.send() && send.exitCode() == SSH_FAILURE)) {
+      boolean ssh = sides.send() && send.exitCode() == SSH_FAILURE;
+      kind = ssh ? ErrorKind.HOST_UNREACHABLE : ErrorKind.SEND_FAILED;
       why = "send failed: " + send.describe();
       blamed = send;
     } else {
@@ -131,6 +135,11 @@ final class Failures {
     String message =
         dataset + " -> " + dst + ": " + step + " " + why + " after " + pr.bytes() + " bytes";
     return new Failure(kind, message, blamed);
+  }
+
+  /** Which side of a stream runs over ssh (a side without {@code host} runs zfs here). */
+  record Sides(boolean send, boolean receive) {
+    static final Sides BOTH = new Sides(true, true);
   }
 
   /**

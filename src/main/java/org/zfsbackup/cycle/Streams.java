@@ -154,7 +154,8 @@ final class Streams {
                 scope.control());
     long rate = rate(pr.bytes(), start);
     if (!pr.ok()) {
-      Failures.Failure f = Failures.stream(dataset, dst, label, pr, scope.stallTimeout());
+      Failures.Sides ssh = new Failures.Sides(!sender.isLocal(), !receiver.isLocal());
+      Failures.Failure f = Failures.stream(dataset, dst, label, pr, scope.stallTimeout(), ssh);
       if (judge != null) { // a resume's is reported later: a refused token is no error once aborted
         Refusals.Verdict verdict = judge.judge(pr, f);
         if (verdict.retry()) {

@@ -208,7 +208,8 @@ class FailuresTest {
       String blamed) {
     PipeResult pr = new PipeResult(42, send, receive, stalled, killed);
     Failures.Failure f =
-        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
+        Failures.stream(
+            "tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL, Failures.Sides.BOTH);
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     ProcessResult expected = blamed == null ? null : blamed.equals("send") ? send : receive;
@@ -320,7 +321,8 @@ class FailuresTest {
       String blamed) {
     PipeResult pr = new PipeResult(42, send, receive, false, false, false, first);
     Failures.Failure f =
-        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
+        Failures.stream(
+            "tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL, Failures.Sides.BOTH);
     assertEquals(kind, f.kind());
     assertEquals(HEAD + why, f.message());
     assertSame(blamed.equals("send") ? send : receive, f.blamed());
@@ -331,6 +333,48 @@ class FailuresTest {
    * and the receive's cut stream follow from it. Catches it reported as {@code host_unreachable}
    * for a healthy host, with pv's exit code and words dropped (audit8 #2).
    */
+  /**
+   * A side without ssh (a local source, a local backup pool, a push without host) whose zfs exits
+   * 255 (a wrapper's code): not ssh's, so neither the host nor the network is blamed. Catches
+   * "transfer failed (ssh to the target)" for a pull into a local pool (faults8; verify11 #3 for
+   * the send).
+   */
+  @Test
+  void stream_localSidesExit255_notBlamedOnSsh() {
+    Failures.Sides local = new Failures.Sides(false, false);
+    PipeResult refused =
+        new PipeResult(
+            42,
+            exit("zfs", 141, ""),
+            exit("zfs", 255, "wrapper: refused"),
+            false,
+            false,
+            false,
+            PipeResult.Stage.RECEIVE);
+    Failures.Failure r =
+        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), refused, STALL, local);
+    assertEquals(ErrorKind.RECEIVE_FAILED, r.kind());
+    assertTrue(r.message().startsWith(HEAD + "receive failed: 'zfs' exited with 255"), r.message());
+    PipeResult sendFailed =
+        new PipeResult(
+            42, exit("zfs", 255, ""), ok("zfs"), false, false, false, PipeResult.Stage.SEND);
+    Failures.Failure s =
+        Failures.stream(
+            "tank/data", "bak/src/tank/data", STEP.toString(), sendFailed, STALL, local);
+    assertEquals(ErrorKind.SEND_FAILED, s.kind());
+    assertEquals(
+        ErrorKind.HOST_UNREACHABLE,
+        Failures.stream(
+                "tank/data",
+                "bak/src/tank/data",
+                STEP.toString(),
+                sendFailed,
+                STALL,
+                new Failures.Sides(true, false))
+            .kind(),
+        "the same over ssh");
+  }
+
   @ParameterizedTest(name = "exit order: {0}")
   @EnumSource(
       value = PipeResult.Stage.class,
@@ -349,7 +393,8 @@ class FailuresTest {
             first,
             counter);
     Failures.Failure f =
-        Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
+        Failures.stream(
+            "tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL, Failures.Sides.BOTH);
     assertEquals(ErrorKind.COUNTER_FAILED, f.kind());
     assertEquals(
         HEAD
@@ -389,7 +434,8 @@ class FailuresTest {
         new PipeResult(42, ok("send"), exit("recv", -1, ""), false, false, true, null);
     for (PipeResult pr : List.of(stalled, stopped, tail)) {
       Failures.Failure f =
-          Failures.stream("tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL);
+          Failures.stream(
+              "tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL, Failures.Sides.BOTH);
       assertEquals(ErrorKind.STUCK, f.kind());
       assertEquals(HEAD + why, f.message());
       assertNull(f.blamed());
