@@ -137,7 +137,8 @@ final class ConfigRules {
     List<SourceConfig> sources =
         c.pull() == null || c.pull().sources() == null ? List.of() : c.pull().sources();
     Map<String, String> seen = new HashMap<>();
-    Map<String, String> entries = new HashMap<>(); // source-name:dataset, as runs name it
+    // source-name:dataset, as runs name it, to the source (index) that configures it first
+    Map<String, Integer> entries = new HashMap<>();
     for (int i = 0; i < sources.size(); i++) {
       SourceConfig s = sources.get(i);
       String at = "pull.sources[" + i + "]";
@@ -156,21 +157,20 @@ final class ConfigRules {
         String message = "duplicate source name '%s' (also %s)".formatted(s.name(), first);
         problems.add(at + ".name", message + hint.formatted("a distinct name"));
       }
+      // Two names with ':' can read the same (a:p with x/t, a with p:x/t): a run's datasets could
+      // not tell them apart. (Twice in one source is one dataset; a name twice is reported above.)
       List<String> datasets = s.datasets() == null ? List.of() : s.datasets();
       for (int j = 0; j < datasets.size(); j++) {
-        String entry = s.name() + ":" + datasets.get(j);
-        String other =
+        Integer other =
             datasets.get(j) == null
                 ? null
-                : entries.putIfAbsent(entry, at + ".datasets[" + j + "]");
-        if (other != null) {
+                : entries.putIfAbsent(s.name() + ":" + datasets.get(j), i);
+        if (other != null && other != i && !s.name().equals(sources.get(other).name())) {
           problems.add(
               at + ".datasets[" + j + "]",
-              other.startsWith(at + ".")
-                  ? "'%s' is listed twice (also %s)".formatted(datasets.get(j), other)
-                  : ("'%s' names the same dataset as %s (a run's datasets could not tell them"
-                          + " apart): give one of the sources a name without ':'")
-                      .formatted(entry, other));
+              ("'%s:%s' also names a dataset of pull.sources[%d] ('%s'): a run's datasets could"
+                      + " not tell them apart; give one of the sources a name without ':'")
+                  .formatted(s.name(), datasets.get(j), other, sources.get(other).name()));
         }
       }
       // A local source overlapping the backups (or a local push's copies) would copy them, forever.

@@ -18,11 +18,9 @@ final class Datasets {
    * @param only the roots a limited run is limited to; null when it is not limited
    */
   static List<String> listed(List<String> roots, Set<String> only) {
-    if (only == null) {
-      return roots;
-    }
-    return roots.stream()
-        .filter(r -> only.stream().anyMatch(o -> DatasetName.overlap(o, r)))
+    return roots.stream() // a dataset configured twice is one (CONTRACT: duplicates are removed)
+        .distinct()
+        .filter(r -> only == null || only.stream().anyMatch(o -> DatasetName.overlap(o, r)))
         .toList();
   }
 
