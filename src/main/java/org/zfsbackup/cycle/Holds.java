@@ -338,6 +338,16 @@ final class Holds {
       // tool's hold, there at every pass), which fills the stderr tail; what this leaves held is
       // tried again at the next pass. Warned about: a snapshot zfs names with another error.
       ProcessResult rel = run(ZfsCommands.release(tag, batch));
+      if (!rel.ok() && batch.stream().noneMatch(s -> named(rel.stderrTail(), s))) {
+        // No answer at all (ssh gone, a timeout): said once for the batch, every pass it lasts.
+        String msg =
+            "may not have released this tag from "
+                + batch.size()
+                + " held snapshot(s) that are no longer a base: "
+                + rel.describe();
+        warnings.add(new Warning(datasetOf(batch.get(0)), ErrorKind.RELEASE_FAILED, msg, rel));
+        continue;
+      }
       for (String old : rel.ok() ? List.<String>of() : notReleased(batch, rel.stderrTail())) {
         if (named(rel.stderrTail(), old)) {
           String msg =

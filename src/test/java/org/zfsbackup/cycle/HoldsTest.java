@@ -479,6 +479,40 @@ class HoldsTest {
         warnings.get(0).message());
   }
 
+  /**
+   * Where zfs has no {@code zfs holds}, a stale release that gets no answer at all (ssh dropped, a
+   * timeout) is said, once per batch. Catches it passing in silence at every pass while held
+   * snapshots pile up (review-diff12).
+   */
+  @Test
+  void releaseStale_noHoldsCommand_releaseWithoutAnAnswer_saidOnce() {
+    String out =
+        "t/d\tguid\t1\nt/d\tcreatetxg\t1\n"
+            + "t/d@a\tguid\t2\nt/d@a\tcreatetxg\t2\nt/d@a\tuserrefs\t1\n"
+            + "t/d@b\tguid\t3\nt/d@b\tcreatetxg\t3\nt/d@b\tuserrefs\t1\n"
+            + "t/d@c\tguid\t4\nt/d@c\tcreatetxg\t4\nt/d@c\tuserrefs\t1\n";
+    ProcessRunner zfs =
+        answering(
+            argv ->
+                argv.get(1).equals("holds")
+                    ? new ProcessResult(argv, 2, "", "unrecognized command 'holds'", false, false)
+                    : new ProcessResult(
+                        argv, 255, "", "client_loop: send disconnect: Broken pipe", false, false));
+    Endpoint host = Endpoint.local(List.of("zfs-without-holds-" + System.nanoTime()));
+    List<Warning> warnings =
+        new Holds(zfs, host, "tag", Duration.ofSeconds(5))
+            .releaseStale(
+                java.util.Map.of("t/d", Set.of("c")), org.zfsbackup.zfs.ZfsListing.parse(out));
+    assertEquals(1, warnings.size(), warnings.toString());
+    assertTrue(
+        warnings
+            .get(0)
+            .message()
+            .startsWith(
+                "may not have released this tag from 2 held snapshot(s) that are no longer"),
+        warnings.get(0).message());
+  }
+
   /** A zfs that records each call and answers with {@code stderr}'s text (exit 1 unless empty). */
   private static ProcessRunner scripted(
       List<List<String>> calls, java.util.function.Function<List<String>, String> stderr) {
