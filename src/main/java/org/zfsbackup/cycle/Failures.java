@@ -90,16 +90,18 @@ final class Failures {
           "stopped by a signal to its processes (SIGTERM, SIGINT or SIGHUP: systemctl stop, Ctrl-C,"
               + " timeout, a closed terminal)";
       blamed = null;
-    } else if (pr.counter() != null && !pr.counter().ok()) {
+    } else if (pr.counter() != null && !pr.counter().ok() && !receive.ok()) {
       // Killed (the OOM killer) or crashed in the middle: the send's broken pipe (ssh's 255) and
       // the receive's cut stream follow from it; neither the host nor zfs is to blame. Whatever
       // the exit order said: the send's SIGPIPE comes microseconds after. pv never fails because of
       // the others: a receive that closed the pipe ends it with 0, a send that failed with an EOF.
+      // (A counter killed with a send that outlived a receive that went well cut nothing.)
       kind = ErrorKind.COUNTER_FAILED;
       why =
           "the byte counter between send and receive failed first, cutting the stream: "
               + pr.counter().describe()
-              + (receive.ok() ? "" : "; then the receive: " + receive.describe());
+              + "; then the receive: "
+              + receive.describe();
       blamed = pr.counter();
     } else if (!receive.ok()
         && (pr.firstFailure() == PipeResult.Stage.RECEIVE || brokenPipe(send, receive))) {

@@ -334,6 +334,29 @@ class FailuresTest {
    * for a healthy host, with pv's exit code and words dropped (audit8 #2).
    */
   /**
+   * The receive went well, and the counter was killed with a send that outlived it (the watchdog's
+   * tail kill; pv exits 32 on SIGTERM): nothing was cut, so the counter is not blamed. Catches
+   * "counter_failed ... cutting the stream" for a stream whose receive had it all (review-diff12).
+   */
+  @Test
+  void stream_receiveWentWell_counterKilledAfter_notBlamed() {
+    PipeResult pr =
+        new PipeResult(
+            42,
+            exit("zfs", 143, ""),
+            ok("zfs"),
+            false,
+            false,
+            false,
+            PipeResult.Stage.SEND,
+            exit("pv", 32, ""));
+    Failures.Failure f =
+        Failures.stream(
+            "tank/data", "bak/src/tank/data", STEP.toString(), pr, STALL, Failures.Sides.BOTH);
+    assertEquals(ErrorKind.SEND_FAILED, f.kind(), f.message());
+  }
+
+  /**
    * A side without ssh (a local source, a local backup pool, a push without host) whose zfs exits
    * 255 (a wrapper's code): not ssh's, so neither the host nor the network is blamed. Catches
    * "transfer failed (ssh to the target)" for a pull into a local pool (faults8; verify11 #3 for
