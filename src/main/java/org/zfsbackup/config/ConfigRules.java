@@ -255,14 +255,28 @@ final class ConfigRules {
   }
 
   /**
-   * The agent reads pv's byte counts ({@code -n}, pv(1)): {@code -q} silences them and {@code -l}
-   * counts lines (every stream then looks stalled, and is killed), {@code -S} stops the stream at
-   * {@code -s}'s size (cut), {@code -d} and {@code -R} watch or steer another pv instead.
+   * The agent reads pv's byte counts ({@code -n}, pv(1)): {@code -q} silences them, {@code -t} puts
+   * a time before each, and {@code -l} counts lines (every stream then looks stalled, and is
+   * killed), {@code -S} stops the stream at {@code -s}'s size (cut), {@code -d} and {@code -R}
+   * watch or steer another pv instead.
    */
   private static String pvOptionProblem(String option) {
+    // Short flags given together (-qC) count one by one, unless the first takes a value (-Nname).
+    String flag =
+        option.matches("-[A-Za-z]{2,}") && !option.matches("-[NLBsiwHAFDPx].*")
+            ? option
+                .chars()
+                .skip(1)
+                .mapToObj(c -> "-" + (char) c)
+                .filter(f -> pvOptionProblem(f) != null)
+                .findFirst()
+                .orElse(option)
+            : option;
     String why =
-        switch (option) {
+        switch (flag) {
           case "-q", "--quiet" -> "silences the byte counts the agent reads";
+          case "-t", "--timer" ->
+              "puts a time before each byte count, which the agent then cannot read";
           case "-l", "--line-mode" -> "counts lines, not the bytes the agent reads";
           case "-S", "--stop-at-size" -> "would cut every stream at -s's size";
           case "-d", "--watchfd", "-R", "--remote" -> "makes pv watch or steer another process";
