@@ -31,9 +31,10 @@ final class Failures {
   /**
    * A listing of {@code side} (a source) that failed for more than missing roots. A forced stop, or
    * a signal to the process group, kills the listing in flight (ssh then exits 255, zfs 143): that
-   * is the stop's doing, not the host's.
+   * is the stop's doing, not the host's. Only over ssh ({@code overSsh}) is 255 or a timeout the
+   * host's: a local zfs that exits 255 or hangs is its own failure.
    */
-  static Failure listing(String side, ProcessResult r, boolean forcedStop) {
+  static Failure listing(String side, ProcessResult r, boolean forcedStop, boolean overSsh) {
     if (forcedStop) {
       return new Failure(
           ErrorKind.INTERRUPTED, "listing " + side + " killed by a forced stop", null);
@@ -42,7 +43,7 @@ final class Failures {
       return new Failure(ErrorKind.INTERRUPTED, "listing " + side + why, null);
     }
     ErrorKind kind =
-        r.exitCode() == SSH_FAILURE || r.timedOut()
+        overSsh && (r.exitCode() == SSH_FAILURE || r.timedOut())
             ? ErrorKind.HOST_UNREACHABLE
             : ErrorKind.LIST_FAILED;
     return new Failure(kind, "cannot list " + side + ": " + r.describe(), r);

@@ -88,7 +88,9 @@ final class Transfer {
     // One process lists every configured dataset of this side, children and snapshots included.
     ProcessResult r = scope.run(route.source(), ZfsCommands.list(listRoots));
     if (!r.ok() && !Listings.onlyMissing(r, listRoots)) {
-      Failures.Failure f = Failures.listing(route.source().label(), r, scope.control().forced());
+      Failures.Failure f =
+          Failures.listing(
+              route.source().label(), r, scope.control().forced(), !route.source().isLocal());
       return new Result(failAll(named, f.kind(), f.message(), f.blamed()), List.of());
     }
     ZfsListing listing;

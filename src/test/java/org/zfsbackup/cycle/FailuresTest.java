@@ -609,8 +609,21 @@ class FailuresTest {
   @ParameterizedTest
   @MethodSource("listings")
   void listing_unreachableHostOrFailedListing(ProcessResult r, ErrorKind kind) {
-    assertEquals(kind, Failures.listing("h", r, false).kind());
+    assertEquals(kind, Failures.listing("h", r, false, true).kind());
     // Catches a listing killed by the user's forced stop blamed on the host (ssh exits 255 then).
-    assertEquals(ErrorKind.INTERRUPTED, Failures.listing("h", r, true).kind());
+    assertEquals(ErrorKind.INTERRUPTED, Failures.listing("h", r, true, true).kind());
+  }
+
+  /**
+   * A local source's zfs (a wrapper) that exits 255, or hangs: its own failure, not an unreachable
+   * host (review-diff12 L3).
+   */
+  @Test
+  void listing_localSide_255OrTimeout_listFailed() {
+    assertEquals(
+        ErrorKind.LIST_FAILED,
+        Failures.listing("local", exit("zfs", 255, "wrapper: refused"), false, false).kind());
+    ProcessResult hung = new ProcessResult(List.of("zfs"), -1, "", "", false, true);
+    assertEquals(ErrorKind.LIST_FAILED, Failures.listing("local", hung, false, false).kind());
   }
 }
