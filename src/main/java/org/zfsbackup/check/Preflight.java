@@ -336,12 +336,15 @@ public final class Preflight {
     } else if (existing == null || !Files.isDirectory(existing)) {
       problem = "no directory to create " + dir + " in";
     } else if (existing.equals(dir)) {
-      // A state file's worth of bytes, not only an empty file: a full file system has inodes.
+      // A state file's worth of bytes, not only an empty file: a full file system has inodes. Its
+      // result grows with the datasets (a few hundred bytes each): as big as the file is now, and
+      // at least 64 KiB.
       Path probe = null;
       try {
+        long size = Math.max(64 * 1024, Files.isRegularFile(file) ? Files.size(file) : 0);
         probe = Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp");
         try (FileChannel out = FileChannel.open(probe, StandardOpenOption.WRITE)) {
-          ByteBuffer bytes = ByteBuffer.allocate(4096);
+          ByteBuffer bytes = ByteBuffer.allocate((int) Math.min(size, 64L << 20));
           while (bytes.hasRemaining()) {
             out.write(bytes);
           }
@@ -361,7 +364,7 @@ public final class Preflight {
             Files.deleteIfExists(probe);
           }
         } catch (IOException e) {
-          // left behind: a hidden file of 4 KiB at most
+          // left behind: a hidden file, as big as the state file at most
         }
       }
     } else if (!writable.test(existing)) {

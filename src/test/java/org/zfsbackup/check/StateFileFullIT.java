@@ -13,7 +13,7 @@ import org.zfsbackup.testing.Cmd;
 import org.zfsbackup.testing.Prerequisites;
 
 /**
- * {@code check}'s state file item on a real file system that is full (a tmpfs of 16 KiB, filled):
+ * {@code check}'s state file item on a real file system that is full (a tmpfs of 256 KiB, filled):
  * it has inodes left, so an empty file can still be created there, but no state file can be saved.
  */
 class StateFileFullIT {
@@ -26,11 +26,11 @@ class StateFileFullIT {
     Prerequisites.require(
         "root".equals(System.getProperty("user.name")), "root (to mount a tmpfs)");
     Path mnt = Files.createDirectory(dir.resolve("full"));
-    Cmd.ok("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt.toString());
+    Cmd.ok("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt.toString());
     try {
       Path filler = mnt.resolve("filler");
       try (OutputStream out = Files.newOutputStream(filler)) {
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; i < 128; i++) {
           out.write(new byte[4096]);
         }
       } catch (IOException full) {
