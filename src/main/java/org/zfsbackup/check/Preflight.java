@@ -336,12 +336,12 @@ public final class Preflight {
     } else if (existing == null || !Files.isDirectory(existing)) {
       problem = "no directory to create " + dir + " in";
     } else if (existing.equals(dir)) {
-      // A state file's worth of bytes, not only an empty file: a full file system has inodes. Its
-      // result grows with the datasets (a few hundred bytes each): as big as the file is now, and
-      // at least 64 KiB.
+      // A state file's worth of bytes, not only an empty file: a full file system has inodes. A
+      // save writes the new file beside the old one, as big as it is now (its result grows with
+      // the datasets), or a first one of a few KiB.
       Path probe = null;
       try {
-        long size = Math.max(64 * 1024, Files.isRegularFile(file) ? Files.size(file) : 0);
+        long size = Math.max(4096, Files.isRegularFile(file) ? Files.size(file) : 0);
         probe = Files.createTempFile(dir, ".zfs-backup-agent-check", ".tmp");
         try (FileChannel out = FileChannel.open(probe, StandardOpenOption.WRITE)) {
           ByteBuffer bytes = ByteBuffer.allocate((int) Math.min(size, 64L << 20));

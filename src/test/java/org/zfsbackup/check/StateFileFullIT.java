@@ -47,8 +47,26 @@ class StateFileFullIT {
       try (var left = Files.list(mnt)) {
         assertTrue(left.findAny().isEmpty(), "the probe left nothing behind");
       }
+
+      // 40 KiB free: room for a small state file's next save (verify13 N1: a 64 KiB probe failed
+      // here), but not for a big one's (the result of many datasets), written beside it.
+      Path state = mnt.resolve("state.json");
+      Files.write(state, new byte[614]);
+      leaveFree(mnt, filler, 40 * 1024);
+      assertTrue(Preflight.stateItem(state).ok(), Preflight.stateItem(state).line());
+      Files.delete(filler);
+      Files.write(state, new byte[100 * 1024]);
+      leaveFree(mnt, filler, 40 * 1024);
+      CheckItem big = Preflight.stateItem(state);
+      assertFalse(big.ok(), big.line());
     } finally {
       Cmd.ok("umount", mnt.toString());
     }
+  }
+
+  /** Writes {@code filler} so that about {@code free} bytes stay free on {@code mnt}. */
+  private static void leaveFree(Path mnt, Path filler, long free) throws IOException {
+    long usable = Files.getFileStore(mnt).getUsableSpace();
+    Files.write(filler, new byte[(int) Math.max(0, usable - free)]);
   }
 }
