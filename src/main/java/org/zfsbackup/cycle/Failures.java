@@ -99,7 +99,7 @@ final class Failures {
       // (A counter killed with a send that outlived a receive that went well cut nothing.)
       kind = ErrorKind.COUNTER_FAILED;
       why =
-          "the byte counter between send and receive failed first, cutting the stream: "
+          "counter failed, cutting the stream (the byte counter between send and receive): "
               + pr.counter().describe()
               + "; then the receive: "
               + receive.describe();

@@ -421,9 +421,9 @@ class FailuresTest {
     assertEquals(ErrorKind.COUNTER_FAILED, f.kind());
     assertEquals(
         HEAD
-            + "the byte counter between send and receive failed first, cutting the stream: 'pv'"
-            + " exited with 137: pv: write failed; then the receive: 'zfs' exited with 1: cannot"
-            + " receive incremental stream: incomplete stream after 42 bytes",
+            + "counter failed, cutting the stream (the byte counter between send and receive):"
+            + " 'pv' exited with 137: pv: write failed; then the receive: 'zfs' exited with 1:"
+            + " cannot receive incremental stream: incomplete stream after 42 bytes",
         f.message());
     assertSame(counter, f.blamed());
   }
