@@ -916,25 +916,17 @@ class AgentTest {
     CountDownLatch saving = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     stores =
-        file ->
-            new StateStore(file) {
-              @Override
-              void save(
-                  Instant at,
-                  com.fasterxml.jackson.databind.node.ObjectNode result,
-                  Running running)
-                  throws java.io.IOException {
-                if (running == null) { // the end's save
-                  saving.countDown();
-                  try {
-                    release.await(10, TimeUnit.SECONDS);
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
+        beforeEachSave(
+            running -> {
+              if (running == null) { // the end's save
+                saving.countDown();
+                try {
+                  release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
                 }
-                super.save(at, result, running);
               }
-            };
+            });
     restartAgent(() -> {});
     send("run");
     assertTrue(saving.await(10, TimeUnit.SECONDS), "the end's save started");
@@ -974,20 +966,12 @@ class AgentTest {
   @Test
   void result_onlyTheEndsSaveFails_warningSaysTheRestartReportsItLost() throws Exception {
     stores =
-        file ->
-            new StateStore(file) {
-              @Override
-              void save(
-                  Instant at,
-                  com.fasterxml.jackson.databind.node.ObjectNode result,
-                  Running running)
-                  throws java.io.IOException {
-                if (running == null) {
-                  throw new java.io.IOException("No space left on device");
-                }
-                super.save(at, result, running);
+        beforeEachSave(
+            running -> {
+              if (running == null) { // the end's save
+                throw new java.io.IOException("No space left on device");
               }
-            };
+            });
     restartAgent(() -> {});
     send("run");
     await(() -> errors("warning") == 1, "a warning");
@@ -1570,6 +1554,25 @@ class AgentTest {
           }
         };
     return new org.zfsbackup.cycle.BackupCycle(config, nothing, Clock.systemUTC());
+  }
+
+  /** What runs before each save of the state stores {@link #beforeEachSave} makes. */
+  interface SaveHook {
+    void run(StateStore.Running running) throws java.io.IOException;
+  }
+
+  /** State stores that run {@code hook} before each save ({@code running} null: a cycle's end). */
+  static java.util.function.Function<Path, StateStore> beforeEachSave(SaveHook hook) {
+    return file ->
+        new StateStore(file) {
+          @Override
+          void save(
+              Instant at, com.fasterxml.jackson.databind.node.ObjectNode result, Running running)
+              throws java.io.IOException {
+            hook.run(running);
+            super.save(at, result, running);
+          }
+        };
   }
 
   Path lockFile() {
