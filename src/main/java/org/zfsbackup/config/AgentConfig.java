@@ -76,7 +76,7 @@ public record AgentConfig(
       @Check({Rule.NON_EMPTY, Rule.ARGV}) @JsonProperty(defaultValue = "[zfs]") List<String> zfs,
       @Check({Rule.NON_EMPTY, Rule.ARGV}) @JsonProperty(defaultValue = "[ssh, -o, BatchMode=yes]")
           List<String> ssh,
-      @Check({Rule.ARGV, Rule.PV_OPTION}) @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
+      @Check(Rule.ARGV) @JsonProperty(defaultValue = "[pv]") List<String> pv) {}
 
   /** Dataset D of source N lands at {@code <target>/<N>/<D>}. */
   public record PullConfig(

@@ -62,8 +62,6 @@ final class ConfigRules {
      * A {@code zfs receive} option the agent leaves to the user: not -F, -n, -d, -e (see below).
      */
     RECEIVE_OPTION,
-    /** A {@code pv} option that would stop the count or change the stream (see below). */
-    PV_OPTION,
     /**
      * A command's argv: a number in it ({@code [rtcwake, -s, 3600]}) must be quoted. It cannot be
      * taken as its text: YAML has read it already, and some otherwise ({@code 0755} as 493).
@@ -119,7 +117,6 @@ final class ConfigRules {
           !value.canConvertToInt() ? s + " is too large" : n < 0 ? s + " is negative" : null;
       case TIME_ZONE -> zoneProblem(s);
       case RECEIVE_OPTION -> receiveOptionProblem(s);
-      case PV_OPTION -> pvOptionProblem(s);
       case NON_EMPTY -> value.isArray() && value.isEmpty() ? "must not be an empty list" : null;
     };
   }
@@ -193,6 +190,7 @@ final class ConfigRules {
         }
       }
     }
+    pvOptions(c.commands() == null ? null : c.commands().pv(), problems);
     c.push().ifPresent(p -> push(p, pullTarget, problems));
     c.retention().ifPresent(r -> keepsSomething("retention.backup", r.backup(), problems));
     c.retention().ifPresent(r -> keepsSomething("retention.offsite", r.offsite(), problems));
@@ -254,38 +252,114 @@ final class ConfigRules {
     return null;
   }
 
+  /** pv(1)'s options (1.6; and 1.8's -o, -X): letter, long name, and "=" when it takes a value. */
+  private static final List<String[]> PV_OPTIONS =
+      Stream.of(
+              "p progress",
+              "t timer",
+              "e eta",
+              "I fineta",
+              "r rate",
+              "a average-rate",
+              "b bytes",
+              "T buffer-percent",
+              "A last-written =",
+              "F format =",
+              "n numeric",
+              "q quiet",
+              "W wait",
+              "D delay-start =",
+              "s size =",
+              "l line-mode",
+              "0 null",
+              "i interval =",
+              "w width =",
+              "H height =",
+              "N name =",
+              "f force",
+              "c cursor",
+              "L rate-limit =",
+              "B buffer-size =",
+              "C no-splice",
+              "E skip-errors",
+              "S stop-at-size",
+              "R remote =",
+              "P pidfile =",
+              "d watchfd =",
+              "h help",
+              "V version",
+              "o output =",
+              "X discard")
+          .map(o -> o.split(" "))
+          .toList();
+
   /**
-   * The agent reads pv's byte counts ({@code -n}, pv(1)): {@code -q} silences them, {@code -t} puts
-   * a time before each, and {@code -l} counts lines (every stream then looks stalled, and is
-   * killed), {@code -S} stops the stream at {@code -s}'s size (cut), {@code -d} and {@code -R}
-   * watch or steer another pv instead.
+   * The agent reads pv's byte counts ({@code -n}) from the stream it passes on: why option {@code
+   * letter} breaks that, or null.
    */
-  private static String pvOptionProblem(String option) {
-    // Short flags given together (-qC) count one by one, unless the first takes a value (-Nname).
-    String flag =
-        option.matches("-[A-Za-z]{2,}") && !option.matches("-[NLBsiwHAFDPx].*")
-            ? option
-                .chars()
-                .skip(1)
-                .mapToObj(c -> "-" + (char) c)
-                .filter(f -> pvOptionProblem(f) != null)
-                .findFirst()
-                .orElse(option)
-            : option;
-    String why =
-        switch (flag) {
-          case "-q", "--quiet" -> "silences the byte counts the agent reads";
-          case "-t", "--timer" ->
-              "puts a time before each byte count, which the agent then cannot read";
-          case "-l", "--line-mode" -> "counts lines, not the bytes the agent reads";
-          case "-S", "--stop-at-size" -> "would cut every stream at -s's size";
-          case "-d", "--watchfd", "-R", "--remote" -> "makes pv watch or steer another process";
-          default -> null;
-        };
-    return why == null
-        ? null
-        : "'%s' %s (each stream would be reported stalled or cut); remove it"
-            .formatted(option, why);
+  private static String pvBreaks(String letter) {
+    return switch (letter) {
+      case "q" -> "silences the byte counts the agent reads";
+      case "t" -> "puts a time before each byte count, which the agent then cannot read";
+      case "l" -> "counts lines, not the bytes the agent reads";
+      case "S" -> "would cut every stream at -s's size";
+      case "d", "R" -> "makes pv watch or steer another process";
+      case "E" -> "would skip read errors instead of failing the stream";
+      case "h", "V" -> "prints pv's help or version instead of the stream";
+      case "o", "X" -> "sends the stream elsewhere than to the receive";
+      default -> null;
+    };
+  }
+
+  /**
+   * {@code commands.pv}'s arguments read as pv reads them (getopt: short flags given together, a
+   * value attached or the next argument, long names shortened or with "="): an option that breaks
+   * the stream or its count, {@code --} (the agent's own flags after it would be files), and a file
+   * to copy are refused. An option pv does not know is left to pv (and to check).
+   */
+  private static void pvOptions(List<String> pv, Problems problems) {
+    for (int i = 1; pv != null && i < pv.size(); i++) {
+      String arg = pv.get(i);
+      String problem = null;
+      boolean valueNext = false;
+      if (arg == null || arg.equals("-")) { // "-": standard input, which is the stream
+        continue;
+      } else if (arg.equals("--")) {
+        problem = "ends pv's options, so the agent's own flags after it would be read as files";
+      } else if (arg.startsWith("--")) {
+        String name = arg.substring(2).split("=", 2)[0];
+        List<String[]> named =
+            PV_OPTIONS.stream()
+                .filter(o -> o[1].equals(name) || !name.isEmpty() && o[1].startsWith(name))
+                .toList();
+        if (named.size() == 1 || named.stream().anyMatch(o -> o[1].equals(name))) {
+          String[] o =
+              named.stream().filter(x -> x[1].equals(name)).findFirst().orElse(named.get(0));
+          problem = pvBreaks(o[0]);
+          valueNext = o.length > 2 && !arg.contains("=");
+        }
+      } else if (arg.startsWith("-") && arg.length() > 1) {
+        for (int k = 1; k < arg.length() && problem == null; k++) {
+          String letter = arg.substring(k, k + 1);
+          String[] o =
+              PV_OPTIONS.stream().filter(x -> x[0].equals(letter)).findFirst().orElse(null);
+          problem = pvBreaks(letter);
+          if (o == null || o.length > 2) { // not known, or the rest is its value
+            valueNext = o != null && k == arg.length() - 1;
+            break;
+          }
+        }
+      } else {
+        problem = "would be read by pv as a file to copy instead of the stream";
+      }
+      if (problem == null && valueNext && i == pv.size() - 1) {
+        problem = "takes a value, and none follows (pv would take the agent's own -C as it)";
+      }
+      if (problem != null) {
+        problems.add("commands.pv[" + i + "]", "'" + arg + "' " + problem + "; remove it");
+      }
+      i += valueNext ? 1 : 0;
+    }
   }
 
   /** {@code pullTarget} is null unless it is a valid dataset name. */
