@@ -129,8 +129,8 @@ public final class Preflight {
               zfsListItem(
                   name,
                   endpoint,
-                  source.datasets(),
-                  plural(source.datasets().size(), "dataset") + " present"));
+                  source.datasets().stream().distinct().toList(),
+                  plural(source.datasets().stream().distinct().count(), "dataset") + " present"));
     }
     String root = config.pull().target();
     names.add("backup root " + root);
@@ -402,7 +402,10 @@ public final class Preflight {
   }
 
   private String describeConfig() {
-    int datasets = config.pull().sources().stream().mapToInt(s -> s.datasets().size()).sum();
+    long datasets = // a dataset listed twice in one source is one
+        config.pull().sources().stream()
+            .mapToLong(s -> s.datasets().stream().distinct().count())
+            .sum();
     int sources = config.pull().sources().size();
     String push =
         config
@@ -412,7 +415,7 @@ public final class Preflight {
     return plural(sources, "source") + ", " + plural(datasets, "dataset") + ", " + push;
   }
 
-  private static String plural(int n, String noun) {
+  private static String plural(long n, String noun) {
     return n + " " + noun + (n == 1 ? "" : "s");
   }
 

@@ -131,6 +131,23 @@ class PreflightTest {
     return buf.toString(StandardCharsets.UTF_8);
   }
 
+  /** A dataset listed twice in one source is one (CONTRACT), in check's counts too (review). */
+  @Test
+  void check_datasetListedTwice_countedOnce() {
+    AgentConfig twice =
+        config(
+            Optional.of(MQTT),
+            List.of(remote("host-storage", "host-storage", "tank/data", "tank/data")),
+            PUSH);
+    List<String> lines =
+        new Preflight(twice, new FakeRunner(), BROKER_OK, SMALL_MARGIN)
+            .check().stream().map(CheckItem::line).toList();
+    assertTrue(lines.get(0).startsWith("ok   config: 1 source, 1 dataset,"), lines.toString());
+    assertTrue(
+        lines.stream().anyMatch(l -> l.endsWith("(zbackup@host-storage:2222): 1 dataset present")),
+        lines.toString());
+  }
+
   @Test
   void check_everythingAnswers_oneOkLinePerItemAndExit0() {
     FakeRunner runner = new FakeRunner();
