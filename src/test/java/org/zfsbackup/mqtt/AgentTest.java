@@ -948,13 +948,7 @@ class AgentTest {
     Files.createDirectories(dir.resolve("state.json")); // a directory where the file should be
     send("run");
     await(() -> errors("warning") == 1, "a warning");
-    String message =
-        mqtt.json(T.error()).stream()
-            .filter(e -> e.get("kind").asText().equals("warning"))
-            .findFirst()
-            .orElseThrow()
-            .get("message")
-            .asText();
+    String message = firstMessage("warning");
     assertTrue(message.startsWith("could not save the state file " + dir.resolve("state.json")));
     assertTrue(message.contains("lost when the agent restarts"), message);
     assertTrue(message.contains("the file does not say this cycle ran"), message); // no cycle_lost
@@ -975,13 +969,7 @@ class AgentTest {
     restartAgent(() -> {});
     send("run");
     await(() -> errors("warning") == 1, "a warning");
-    String message =
-        mqtt.json(T.error()).stream()
-            .filter(e -> e.get("kind").asText().equals("warning"))
-            .findFirst()
-            .orElseThrow()
-            .get("message")
-            .asText();
+    String message = firstMessage("warning");
     assertTrue(message.contains("(No space left on device)"), message);
     assertTrue(message.endsWith("(which then reports this cycle as cycle_lost)"), message);
   }
@@ -1646,6 +1634,16 @@ class AgentTest {
   String state() {
     JsonNode s = mqtt.last(T.state());
     return s == null ? null : s.get("state").asText();
+  }
+
+  /** The message of the first error of {@code kind} published. */
+  String firstMessage(String kind) {
+    return mqtt.json(T.error()).stream()
+        .filter(e -> e.get("kind").asText().equals(kind))
+        .findFirst()
+        .orElseThrow()
+        .get("message")
+        .asText();
   }
 
   long errors(String kind) {
