@@ -14,7 +14,7 @@ import org.zfsbackup.zfs.DatasetName;
 /**
  * Loads the configuration once: {@link ConfigSources} reads the file and merges environment
  * variables, then system properties, over it; {@link ConfigBinder} gives absent keys their defaults
- * and binds; {@link ConfigRules} checks across keys. Every problem is reported in one run. The
+ * and binds; {@link CrossKeyRules} checks across keys. Every problem is reported in one run. The
  * broker password comes from {@code ZFS_BACKUP_AGENT_MQTT_PASSWORD} or the file named by {@code
  * mqtt.password_file}; it is held as a {@link AgentConfig.Secret} and appears in no message.
  */
@@ -44,7 +44,7 @@ public final class ConfigLoader {
     derivedDefaults(tree);
     password(tree, env.get(PASSWORD_ENV), problems);
     AgentConfig config = binder.bind(tree);
-    ConfigRules.check(config, problems);
+    CrossKeyRules.check(config, problems);
     if (!problems.isEmpty()) {
       throw new ConfigException(problems.list());
     }
