@@ -440,22 +440,22 @@ class PreflightTest {
   void stateItem_directoryOrNoWhereToCreateIt_fails(@TempDir Path dir) throws IOException {
     assertEquals(
         "ok   state file: " + dir.resolve("a/b.json") + " writable",
-        Preflight.stateItem(dir.resolve("a/b.json")).line());
+        StateFileCheck.item(dir.resolve("a/b.json")).line());
     Files.createDirectories(dir.resolve("state.json"));
     assertTrue(
-        Preflight.stateItem(dir.resolve("state.json"))
+        StateFileCheck.item(dir.resolve("state.json"))
             .line()
             .startsWith("FAIL state file: " + dir.resolve("state.json") + " is a directory: "));
     Files.writeString(dir.resolve("file"), "");
     assertTrue(
-        Preflight.stateItem(dir.resolve("file/state.json"))
+        StateFileCheck.item(dir.resolve("file/state.json"))
             .line()
             .startsWith("FAIL state file: no directory to create " + dir.resolve("file")));
     assertEquals(List.of("file", "state.json"), names(dir), "the check left nothing behind");
     // A directory this user may not create (the dedicated user before the unit's first start,
     // whose StateDirectory= makes it as root): a warning, not a failure.
     assertTrue(
-        Preflight.stateItem(dir.resolve("sub/state.json"), d -> false)
+        StateFileCheck.item(dir.resolve("sub/state.json"), d -> false)
             .line()
             .startsWith("warn state file: " + dir.resolve("sub") + " does not exist yet"));
   }

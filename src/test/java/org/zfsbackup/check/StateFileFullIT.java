@@ -36,14 +36,14 @@ class StateFileFullIT {
       } catch (IOException full) {
         // as meant
       }
-      CheckItem item = Preflight.stateItem(mnt.resolve("state.json"));
+      CheckItem item = StateFileCheck.item(mnt.resolve("state.json"));
       assertFalse(item.ok(), item.line());
       assertTrue(
           item.line()
               .startsWith("FAIL state file: cannot write in " + mnt + " (No space left on device)"),
           item.line());
       Files.delete(filler);
-      assertTrue(Preflight.stateItem(mnt.resolve("state.json")).ok(), "with room again");
+      assertTrue(StateFileCheck.item(mnt.resolve("state.json")).ok(), "with room again");
       try (var left = Files.list(mnt)) {
         assertTrue(left.findAny().isEmpty(), "the probe left nothing behind");
       }
@@ -53,11 +53,11 @@ class StateFileFullIT {
       Path state = mnt.resolve("state.json");
       Files.write(state, new byte[614]);
       leaveFree(mnt, filler, 40 * 1024);
-      assertTrue(Preflight.stateItem(state).ok(), Preflight.stateItem(state).line());
+      assertTrue(StateFileCheck.item(state).ok(), StateFileCheck.item(state).line());
       Files.delete(filler);
       Files.write(state, new byte[100 * 1024]);
       leaveFree(mnt, filler, 40 * 1024);
-      CheckItem big = Preflight.stateItem(state);
+      CheckItem big = StateFileCheck.item(state);
       assertFalse(big.ok(), big.line());
     } finally {
       Cmd.ok("umount", mnt.toString());
