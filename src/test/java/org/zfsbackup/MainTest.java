@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.turbo.TurboFilter;
-import ch.qos.logback.core.read.ListAppender;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
+import org.zfsbackup.testing.LogCapture;
 
 /** The CLI in-process: usage errors map to exit code 2 in one place. */
 class MainTest {
@@ -204,16 +203,11 @@ class MainTest {
    */
   @Test
   void runQuiet_datasetFails_exit1_onlyTheFailureAndTheSummaryOnStderr() throws IOException {
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    root().addAppender(logged);
-    try {
+    try (LogCapture logged = LogCapture.root()) {
       assertEquals(1, main("run", "--quiet", "--config", configWithoutZfs()));
-    } finally {
-      root().detachAppender(logged);
+      // Each failure once, for cron: the report's line, not the log's line that repeats it.
+      assertEquals(List.of(), logged.messages());
     }
-    // Each failure once, for cron: the report's line, not the log's line that repeats it.
-    assertEquals(List.of(), logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList());
     assertEquals("", out());
     List<String> lines = err().lines().toList();
     assertEquals(2, lines.size(), err());

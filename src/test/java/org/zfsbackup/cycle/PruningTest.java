@@ -3,16 +3,12 @@ package org.zfsbackup.cycle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.KeepPolicy;
 import org.zfsbackup.config.AgentConfig.PushConfig;
@@ -24,6 +20,7 @@ import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.exec.PipeResult;
 import org.zfsbackup.exec.ProcessResult;
 import org.zfsbackup.exec.ProcessRunner;
+import org.zfsbackup.testing.LogCapture;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.zfs.Endpoint;
 import org.zfsbackup.zfs.ZfsListing;
@@ -290,17 +287,12 @@ class PruningTest {
     Scripted runner = new Scripted();
     runner.backup = null;
     runner.offsite = listing(OFF, "a", "b");
-    Logger log = (Logger) LoggerFactory.getLogger(Transfer.class);
-    ListAppender<ILoggingEvent> logs = new ListAppender<>();
-    logs.start();
-    log.addAppender(logs);
-    try {
+    List<String> lines;
+    try (LogCapture logs = LogCapture.of(Transfer.class)) {
       pruning(config(LAST1, null), runner, new ArrayList<>(), false)
           .prune(replicated(Status.SENT, Status.SENT), OFFSITE);
-    } finally {
-      log.detachAppender(logs);
+      lines = logs.messages();
     }
-    List<String> lines = logs.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
     assertTrue(
         lines.stream().anyMatch(l -> l.startsWith("pull: bak: cannot list bak on ")),
         lines.toString());

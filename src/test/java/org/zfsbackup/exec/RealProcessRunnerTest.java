@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.zfsbackup.testing.LogCapture;
 import org.zfsbackup.testing.Prerequisites;
 
 /** Real short processes (sh, head): the stdout cap, and which stage of a stream failed first. */
@@ -158,15 +159,9 @@ class RealProcessRunnerTest {
    */
   @Test
   void pipe_atDebug_logsTheStreamsCommands() {
-    ch.qos.logback.classic.Logger log =
-        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RealProcessRunner.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
-        new ch.qos.logback.core.read.ListAppender<>();
-    logs.start();
-    log.addAppender(logs);
-    ch.qos.logback.classic.Level level = log.getLevel();
-    log.setLevel(ch.qos.logback.classic.Level.DEBUG);
-    try {
+    List<String> logged;
+    try (LogCapture logs =
+        LogCapture.of(RealProcessRunner.class, ch.qos.logback.classic.Level.DEBUG)) {
       new RealProcessRunner(List.of())
           .pipe(
               List.of("sh", "-c", "echo hi"),
@@ -174,14 +169,9 @@ class RealProcessRunnerTest {
               b -> {},
               Duration.ofSeconds(30),
               NO_KILL);
-    } finally {
-      log.setLevel(level);
-      log.detachAppender(logs);
+      logged = logs.messages();
     }
-    assertTrue(
-        logs.list.stream()
-            .anyMatch(e -> e.getFormattedMessage().equals("stream: [sh, -c, echo hi] | [cat]")),
-        logs.list.toString());
+    assertTrue(logged.contains("stream: [sh, -c, echo hi] | [cat]"), logged.toString());
   }
 
   /**

@@ -35,6 +35,7 @@ import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.cycle.CycleControl.StopReason;
 import org.zfsbackup.cycle.CycleLock;
 import org.zfsbackup.cycle.CycleReport.Outcome;
+import org.zfsbackup.testing.LogCapture;
 
 /**
  * The state machine with a fake engine, a fake broker connection and a fake power switch: every
@@ -1410,27 +1411,17 @@ class AgentTest {
     await(() -> timeline.contains("lost"), "connection lost");
     send("reboot");
     await(() -> timeline.contains("dropped error command_unknown_command"), "kept");
-    ch.qos.logback.classic.Logger logger =
-        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Agent.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
-        new ch.qos.logback.core.read.ListAppender<>();
-    logged.start();
-    logger.addAppender(logged);
-    try {
+    List<String> warnings;
+    try (LogCapture logged = LogCapture.of(Agent.class)) {
       Promise<Void> done = Promise.promise();
       context.runOnContext(v -> agent.shutdown().onComplete(done));
       done.future().await(10, TimeUnit.SECONDS);
-    } finally {
-      logger.detachAppender(logged);
+      warnings = logged.messages(ch.qos.logback.classic.Level.WARN);
     }
     assertTrue(
-        logged.list.stream()
-            .anyMatch(
-                e ->
-                    e.getLevel() == ch.qos.logback.classic.Level.WARN
-                        && e.getFormattedMessage()
-                            .startsWith("stopping with 1 error/event message(s) kept")),
-        logged.list.toString());
+        warnings.stream()
+            .anyMatch(m -> m.startsWith("stopping with 1 error/event message(s) kept")),
+        warnings.toString());
   }
 
   @Test

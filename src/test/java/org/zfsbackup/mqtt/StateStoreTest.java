@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +12,7 @@ import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
+import org.zfsbackup.testing.LogCapture;
 
 class StateStoreTest {
   @TempDir Path dir;
@@ -91,23 +88,14 @@ class StateStoreTest {
   @Test
   void load_emptyOrNotAnObject_saysSo() throws Exception {
     Path file = dir.resolve("state.json");
-    Logger logger = (Logger) LoggerFactory.getLogger(StateStore.class);
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    logger.addAppender(logged);
-    try {
+    List<String> warnings;
+    try (LogCapture logged = LogCapture.of(StateStore.class)) {
       for (String content : List.of("", "[]")) {
         Files.writeString(file, content);
         assertEquals(StateStore.Saved.NONE, new StateStore(file).load());
       }
-    } finally {
-      logger.detachAppender(logged);
+      warnings = logged.messages(Level.WARN);
     }
-    List<String> warnings =
-        logged.list.stream()
-            .filter(e -> e.getLevel() == Level.WARN)
-            .map(ILoggingEvent::getFormattedMessage)
-            .toList();
     assertEquals(2, warnings.size(), warnings.toString());
     assertTrue(warnings.get(0).contains("is unreadable (empty)"), warnings.get(0));
     assertTrue(warnings.get(1).contains("is unreadable (not a JSON object)"), warnings.get(1));
