@@ -7,8 +7,13 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.zfsbackup.zfs.DatasetName;
 
 /**
@@ -20,6 +25,7 @@ import org.zfsbackup.zfs.DatasetName;
  */
 public final class ConfigLoader {
   static final String PASSWORD_ENV = "ZFS_BACKUP_AGENT_MQTT_PASSWORD";
+  private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
   private ConfigLoader() {}
 
@@ -88,6 +94,7 @@ public final class ConfigLoader {
         } else {
           mqtt.put(
               "password_file", oneLine(value, file.toString(), "mqtt.password_file", problems));
+          warnIfEveryoneCanRead(file);
         }
       } catch (IOException | RuntimeException e) {
         // The exception type only: a decoding error's message could quote the content.
@@ -97,6 +104,17 @@ public final class ConfigLoader {
                 : "missing, not a file, or not readable";
         problems.add("mqtt.password_file", "cannot read " + file + " (" + why + ")");
       }
+    }
+  }
+
+  /** Said, not refused, as mosquitto does for its own password files. */
+  private static void warnIfEveryoneCanRead(Path file) throws IOException {
+    Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file);
+    if (mode.contains(PosixFilePermission.OTHERS_READ)) {
+      LOG.warn(
+          "mqtt.password_file {} can be read by every user of this machine ({}): chmod 600 it",
+          file,
+          PosixFilePermissions.toString(mode));
     }
   }
 

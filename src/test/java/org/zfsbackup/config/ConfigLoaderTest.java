@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.zfsbackup.config.AgentConfig.MqttConfig;
 import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.testing.LogCapture;
 
 /** Defaults, overrides from the environment and system properties, and secrets. */
 class ConfigLoaderTest {
@@ -218,6 +221,34 @@ class ConfigLoaderTest {
     AgentConfig c = load(yaml, Map.of(), Map.of());
 
     assertEquals(SECRET, c.mqtt().orElseThrow().password().orElseThrow().value());
+  }
+
+  // Catches: a password file every user of the machine can read (mode 0644, what an editor or
+  // `echo > file` leaves) loaded without a word; the docs ask for 0600.
+  @Test
+  void load_passwordFileReadableByEveryone_warnsNamingTheFileNotTheSecret() throws IOException {
+    Path pass = write("mqtt.pass", SECRET + "\n");
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    Files.setPosixFilePermissions(pass, PosixFilePermissions.fromString("rw-r--r--"));
+    try (LogCapture logs = LogCapture.of(ConfigLoader.class)) {
+      assertEquals(
+          SECRET,
+          load(yaml, Map.of(), Map.of()).mqtt().orElseThrow().password().orElseThrow().value());
+      assertEquals(
+          List.of(
+              "mqtt.password_file "
+                  + pass
+                  + " can be read by every user of this machine (rw-r--r--): chmod 600 it"),
+          logs.messages(Level.WARN));
+    }
+    Files.setPosixFilePermissions(pass, PosixFilePermissions.fromString("rw-r-----"));
+    try (LogCapture logs = LogCapture.of(ConfigLoader.class)) {
+      load(yaml, Map.of(), Map.of());
+      assertEquals(List.of(), logs.messages());
+    }
   }
 
   // Catches: a second line in the password (an old and a new one, a comment) reaching Paho, which
