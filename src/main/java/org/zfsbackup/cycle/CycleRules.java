@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
@@ -15,12 +16,14 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.plan.PlanOutcome;
+import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.zfs.DatasetName;
 
 /**
  * The pure rules of one cycle that {@link BackupCycle} applies: which datasets a limited run
- * selects, where a pushed dataset lands, which backup copies the push holds back, and the cycle's
- * outcome. Table-tested in {@code CycleRulesTest}.
+ * selects, where a pushed dataset lands, which backup copies the push holds back, which names are
+ * too long to receive, and the cycle's outcome. Table-tested in {@code CycleRulesTest}.
  */
 final class CycleRules {
   private CycleRules() {}
@@ -32,6 +35,19 @@ final class CycleRules {
           ErrorKind.NO_COMMON_SNAPSHOT,
           ErrorKind.TARGET_EXISTS,
           ErrorKind.TARGET_MODIFIED);
+
+  /**
+   * Why {@code send} cannot be received at {@code dst}: a name it would make there (the dataset, or
+   * one of the snapshots it carries from {@code source}) is longer than ZFS allows, since the
+   * target root and the source's name lengthen it. zfs receive would say only "invalid name".
+   */
+  static Optional<String> nameTooLong(
+      Phase phase, String dst, PlanOutcome.Send send, List<Snapshot> source) {
+    List<String> carried = send.carried(source).stream().map(Snapshot::name).toList();
+    String shorter = phase == Phase.PULL ? "pull.target or source name" : "push.target";
+    return DatasetName.tooLong(dst, carried)
+        .map(p -> p + ": nothing was sent; a shorter " + shorter + " would fit it");
+  }
 
   /**
    * The backup copies the push leaves alone this cycle, with the reason: those whose pull was

@@ -239,6 +239,13 @@ final class Transfer {
       return upToDate(dataset, dst, up, listing);
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
+    Optional<String> tooLong =
+        CycleRules.nameTooLong(route.phase(), dst, send, listing.snapshots(dataset));
+    if (tooLong.isPresent()) {
+      String steps = send.toString();
+      return Replicated.of(
+          events.failed(dataset, dst, ErrorKind.NAME_TOO_LONG, tooLong.get(), null, steps));
+    }
     ReceiveRules.Target state =
         new ReceiveRules.Target(
             target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());

@@ -48,6 +48,12 @@ public enum ErrorKind {
    */
   TARGET_MODIFIED,
   /**
+   * The dataset's name on the target, or the name of a snapshot it would receive there, would be
+   * longer than ZFS's 255 characters (the target root and the source's name make it longer than on
+   * the source): nothing was sent. The message names it.
+   */
+  NAME_TOO_LONG,
+  /**
    * The agent's placeholder cannot be replaced by the dataset's full stream (OpenZFS refuses {@code
    * receive -F} on an encrypted filesystem); the message names the manual fix.
    */

@@ -18,6 +18,12 @@ public sealed interface PlanOutcome {
       steps = List.copyOf(steps);
     }
 
+    /** The snapshots it puts on the target, of {@code source}'s: all after the base. */
+    public List<Snapshot> carried(List<Snapshot> source) {
+      long after = base == null ? Long.MIN_VALUE : base.createtxg();
+      return source.stream().filter(s -> s.createtxg() > after).toList();
+    }
+
     @Override
     public String toString() {
       return steps.stream().map(Object::toString).collect(Collectors.joining(", "));

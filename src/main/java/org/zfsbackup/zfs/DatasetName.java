@@ -1,5 +1,6 @@
 package org.zfsbackup.zfs;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -56,6 +57,25 @@ public final class DatasetName {
       return Optional.of("'" + name + "': a pool name starts with a letter");
     }
     return Optional.empty();
+  }
+
+  /**
+   * Empty when {@code dataset} and each {@code dataset@snapshot} fit in a ZFS name (at most 255
+   * characters: {@code ZFS_MAX_DATASET_NAME_LEN} is 256 with the terminating NUL); else the first
+   * that does not, and its length. A receive into a longer name fails with only "invalid name".
+   */
+  public static Optional<String> tooLong(String dataset, List<String> snapshots) {
+    String longest =
+        snapshots.stream()
+            .map(s -> dataset + "@" + s)
+            .filter(n -> n.length() > MAX_LENGTH && dataset.length() <= MAX_LENGTH)
+            .findFirst()
+            .orElse(dataset);
+    return longest.length() <= MAX_LENGTH
+        ? Optional.empty()
+        : Optional.of(
+            "'%s' would be %d characters, and ZFS allows %d"
+                .formatted(longest, longest.length(), MAX_LENGTH));
   }
 
   /** A single component (used for source names, which become one level of the target path). */

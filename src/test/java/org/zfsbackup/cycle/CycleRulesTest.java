@@ -16,6 +16,9 @@ import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent.Phase;
 import org.zfsbackup.event.ErrorKind;
+import org.zfsbackup.plan.PlanOutcome;
+import org.zfsbackup.plan.ReplicationStep;
+import org.zfsbackup.plan.Snapshot;
 import org.zfsbackup.testing.TestConfigs;
 import org.zfsbackup.zfs.ZfsListing;
 
@@ -43,6 +46,54 @@ class CycleRulesTest {
     assertEquals(
         List.of("tank/data", "tank/data/child"),
         Datasets.order(List.of("tank/data", "tank/data"), l));
+  }
+
+  /**
+   * Catches: a dataset whose name on the target (or a snapshot's, {@code dst@snap}) is over ZFS's
+   * 255 characters planned "would send", then failing every night with "invalid name".
+   */
+  @Test
+  void nameTooLong_theDatasetOrAnySnapshotItCarries_overZfs255() {
+    Snapshot a = new Snapshot("a", "1", 1);
+    Snapshot b = new Snapshot("b".repeat(20), "2", 2);
+    Snapshot c = new Snapshot("c", "3", 3);
+    List<Snapshot> source = List.of(a, b, c);
+    PlanOutcome.Send full =
+        new PlanOutcome.Send(
+            List.of(new ReplicationStep.Full(a), new ReplicationStep.Incremental(a, c)), null);
+    PlanOutcome.Send afterB =
+        new PlanOutcome.Send(List.of(new ReplicationStep.Incremental(b, c)), b);
+    String fits = "p/" + "d".repeat(251); // 253 characters: with "@c", 255
+    String over = fits + "d"; // 254: "@c" makes 256
+
+    assertEquals(Optional.empty(), CycleRules.nameTooLong(Phase.PULL, fits, afterB, source));
+    assertEquals(
+        Optional.of(
+            "'"
+                + over
+                + "@c' would be 256 characters, and ZFS allows 255: nothing was sent;"
+                + " a shorter pull.target or source name would fit it"),
+        CycleRules.nameTooLong(Phase.PULL, over, afterB, source));
+    // -I carries the snapshots between: @bbb… is one of them, and the first over 255.
+    String shortDst = "p/" + "d".repeat(232); // 234: with "@" and 20 b, 255; one more is not
+    assertEquals(Optional.empty(), CycleRules.nameTooLong(Phase.PUSH, shortDst, full, source));
+    assertEquals(
+        Optional.of(
+            "'"
+                + shortDst
+                + "d@"
+                + "b".repeat(20)
+                + "' would be 256 characters, and ZFS allows 255: nothing was sent;"
+                + " a shorter push.target would fit it"),
+        CycleRules.nameTooLong(Phase.PUSH, shortDst + "d", full, source));
+    // The base is on the target already: its long name is not received again.
+    assertEquals(
+        Optional.empty(), CycleRules.nameTooLong(Phase.PULL, shortDst + "d", afterB, source));
+    String tooLongItself = "p/" + "d".repeat(254);
+    assertTrue(
+        CycleRules.nameTooLong(Phase.PULL, tooLongItself, afterB, List.of())
+            .orElseThrow()
+            .startsWith("'" + tooLongItself + "' would be 256 characters"));
   }
 
   @Test

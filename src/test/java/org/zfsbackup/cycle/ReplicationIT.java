@@ -454,6 +454,74 @@ class ReplicationIT {
         result(cycle(pull(target, TestConfigs.sshSource("h", hosts.ssh, ds))), child).status());
   }
 
+  /**
+   * Catches: names that fit on the source but not below the target (over ZFS's 255 characters, for
+   * the dataset or for dataset@snapshot) planned "would send", then failing every night with zfs's
+   * "invalid name", which does not say why.
+   */
+  @Test
+  void namesTooLongOnTheTarget_failNamingThem_nothingSent_theirParentGoesOn() {
+    String ds = hosts.src + "/long";
+    String target = hosts.bak + "/long";
+    int longer = (target + "/h/").length();
+    String deep = nameOfLength(ds + "/a", 256 - longer); // 256 on the target
+    String lateSnap = nameOfLength(ds + "/b", 250 - longer); // 250 fits; @ssssssss does not
+    dataset(deep);
+    dataset(lateSnap);
+    snapshot(ds, "s");
+    snapshot(deep, "s");
+    snapshot(lateSnap, "s");
+    snapshot(lateSnap, "ssssssss");
+    AgentConfig cfg = pull(target, TestConfigs.sshSource("h", hosts.ssh, ds));
+
+    CycleReport plan =
+        new BackupCycle(cfg, new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+            .run(new CycleRequest("plan", null, Set.of(), true), e -> {}, new CycleControl());
+    assertEquals(Status.FAILED, result(plan, deep).status(), "plan says so before a run");
+    CycleReport r = cycle(cfg);
+
+    assertEquals(Outcome.PARTIAL, r.outcome(), r.datasets().toString());
+    assertEquals(Status.SENT, result(r, ds).status());
+    assertEquals(
+        "'"
+            + target
+            + "/h/"
+            + deep
+            + "' would be 256 characters, and ZFS allows 255: nothing was"
+            + " sent; a shorter pull.target or source name would fit it",
+        result(r, deep).message());
+    assertEquals(
+        "'"
+            + target
+            + "/h/"
+            + lateSnap
+            + "@ssssssss' would be 259 characters, and ZFS allows 255:"
+            + " nothing was sent; a shorter pull.target or source name would fit it",
+        result(r, lateSnap).message());
+    assertEquals(
+        List.of("name_too_long", "name_too_long"),
+        errors(events).stream()
+            .map(e -> e.kind().wire())
+            .filter(k -> !k.equals("warning"))
+            .toList());
+    assertEquals(1, runner.pipes().size(), "only the parent's stream");
+    String parentDst = target + "/h/" + ds;
+    assertTrue(
+        ZfsPools.datasets(target).stream().allMatch(d -> parentDst.startsWith(d)),
+        "no placeholder below the target for either: " + ZfsPools.datasets(target));
+    assertTrue(ZfsPools.exists(parentDst));
+  }
+
+  /** {@code parent} and components of 'c' below it, {@code length} characters in all. */
+  static String nameOfLength(String parent, int length) {
+    StringBuilder name = new StringBuilder(parent);
+    while (length - name.length() > 70) {
+      name.append('/').append("c".repeat(60));
+    }
+    String last = "c".repeat(length - name.length() - 1);
+    return name.append('/').append(last).toString();
+  }
+
   @Test
   void snapshotNamesOutOfAlphabeticalOrder_orderedByCreation() {
     String ds = hosts.src + "/names/data";
