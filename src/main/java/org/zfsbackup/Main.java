@@ -33,7 +33,7 @@ public final class Main {
   static final String USAGE =
       """
       Usage: java -jar zfs-backup-agent.jar [COMMAND] [--config PATH] [--quiet]
-             java -jar zfs-backup-agent.jar run|plan [SOURCE:DATASET...] [--config PATH] [--quiet]
+             java -jar zfs-backup-agent.jar run|plan [--config PATH] [-q] [--] [SOURCE:DATASET...]
 
       Commands:
         agent    (default) connect to MQTT and wait for commands on the configured topic
@@ -128,8 +128,14 @@ public final class Main {
     boolean configGiven = false;
     List<String> datasets = new ArrayList<>();
     List<String> rest = new ArrayList<>(args);
+    boolean options = true; // until "--": a source named -n can then be named (-n:tank/a)
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
+      if (!options || a.equals("--")) {
+        command = options ? command : positional(a, command, datasets);
+        options = false;
+        continue;
+      }
       switch (a) {
         case "--help", "-h", "help" -> {
           return new Invocation("help", config, quiet);
@@ -155,21 +161,25 @@ public final class Main {
             configGiven = true;
           } else if (a.startsWith("-")) {
             throw new UsageException("unknown option '" + a + "'");
-          } else if (command != null && List.of("run", "plan").contains(command)) {
-            datasets.add(a); // checked against the configuration once it is loaded
-          } else if (command != null) {
-            throw new UsageException(
-                "unexpected argument '" + a + "' after command '" + command + "'");
-          } else if (List.of("agent", "run", "plan", "check").contains(a)) {
-            command = a;
           } else {
-            throw new UsageException(
-                "unknown command '" + a + "' (expected agent, run, plan or check)");
+            command = positional(a, command, datasets);
           }
         }
       }
     }
     return new Invocation(command == null ? "agent" : command, config, quiet, datasets);
+  }
+
+  /** The command, or after run or plan a dataset; returns the command. */
+  private static String positional(String a, String command, List<String> datasets) {
+    if (command != null && List.of("run", "plan").contains(command)) {
+      datasets.add(a); // checked against the configuration once it is loaded
+    } else if (command != null) {
+      throw new UsageException("unexpected argument '" + a + "' after command '" + command + "'");
+    } else if (!List.of("agent", "run", "plan", "check").contains(a)) {
+      throw new UsageException("unknown command '" + a + "' (expected agent, run, plan or check)");
+    }
+    return command == null ? a : command;
   }
 
   /** {@code path}, unless an earlier {@code --config} was given: two would leave one unused. */

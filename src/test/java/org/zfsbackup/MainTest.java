@@ -1,6 +1,7 @@
 package org.zfsbackup;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
@@ -152,6 +153,12 @@ class MainTest {
         Main.parse(List.of("run", "h:tank/a", "-q", "h:tank/b")).datasets());
     assertEquals(List.of("h:tank/a"), Main.parse(List.of("plan", "h:tank/a")).datasets());
     assertEquals(List.of(), Main.parse(List.of("run")).datasets());
+    // A source may be named -n (a valid dataset name component): after "--" it is no option.
+    Main.Invocation dashed = Main.parse(List.of("plan", "-q", "--", "-n:tank/a", "--config"));
+    assertEquals(List.of("-n:tank/a", "--config"), dashed.datasets());
+    assertTrue(dashed.quiet());
+    assertEquals("run", Main.parse(List.of("--", "run", "-q")).command());
+    assertThrows(Main.UsageException.class, () -> Main.parse(List.of("plan", "-n:tank/a")));
     for (String command : List.of("check", "agent")) {
       Main.UsageException e =
           org.junit.jupiter.api.Assertions.assertThrows(
