@@ -91,6 +91,8 @@ public final class Main {
     }
     AgentConfig config;
     try {
+      // What the load says (a password file others can read) follows --quiet and journald's format.
+      Logging.configure("info", env, inv.quiet());
       config = ConfigLoader.load(inv.configPath(), env);
     } catch (ConfigException e) {
       err.println(

@@ -62,6 +62,30 @@ class MainTest {
     return err.toString(StandardCharsets.UTF_8);
   }
 
+  /**
+   * Catches: the load's warning (a password file others can read) printed by {@code run --quiet} on
+   * a good night, before --quiet took effect: cron mailed it every time.
+   */
+  @Test
+  void quiet_coversWhatTheLoadSays() throws IOException {
+    Path pass = Files.writeString(dir.resolve("mqtt.pass"), "s3cret\n");
+    Files.setPosixFilePermissions(
+        pass, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    Path config =
+        Files.writeString(
+            dir.resolve("agent.yaml"),
+            "mqtt:\n  url: tcp://localhost:1883\n  username: u\n  password_file: "
+                + pass
+                + "\npull:\n  target: p/b\n  sources:\n    - {name: s, datasets: [p/x]}\n");
+    try (LogCapture logs = LogCapture.of(org.zfsbackup.config.ConfigLoader.class)) {
+      // An unconfigured dataset: exit 2 after the load, before anything runs.
+      assertEquals(2, main("plan", "--config", config.toString(), "-q", "s:p/other"));
+      assertEquals(List.of(), logs.messages());
+      assertEquals(2, main("plan", "--config", config.toString(), "s:p/other"));
+      assertEquals(1, logs.messages().size(), logs.messages().toString());
+    }
+  }
+
   @Test
   void help_listsCommandsOptionsAndExitCodes() {
     assertEquals(0, main("--help"));

@@ -54,8 +54,8 @@ public record AgentConfig(
    */
   public record MqttConfig(
       @Check(Rule.URL) @JsonProperty(required = true) String url,
-      String clientId,
-      Optional<String> username,
+      @Check(Rule.MQTT_TEXT) String clientId,
+      @Check(Rule.MQTT_TEXT) Optional<String> username,
       @JsonProperty("password_file") Optional<Secret> password,
       @Check(Rule.CA_FILE) Optional<Path> caFile,
       @Check(Rule.TOPIC) @JsonProperty(defaultValue = "servers/host-backups") String topic,

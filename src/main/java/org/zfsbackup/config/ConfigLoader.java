@@ -88,7 +88,9 @@ public final class ConfigLoader {
     } else if (mqtt.get("password_file") instanceof TextNode name && !name.asText().isBlank()) {
       Path file = Path.of(mqtt.remove("password_file").asText());
       try {
-        String value = Files.readString(file).replaceFirst("[\r\n]+$", "");
+        // Without the byte-order mark an editor on Windows puts first, and the trailing newline.
+        String value =
+            Files.readString(file).replaceFirst("^\uFEFF", "").replaceFirst("[\r\n]+$", "");
         if (value.isEmpty()) {
           problems.add("mqtt.password_file", file + " is empty");
         } else {
@@ -126,6 +128,21 @@ public final class ConfigLoader {
     if (value.chars().anyMatch(Character::isISOControl)) {
       problems.add(
           key, "the password in " + from + " has more than one line or a control character");
+    } else if (ConfigRules.unsendable(value) >= 0) {
+      // Paho throws at every connect, quoting the character's code: not that either.
+      String locale =
+          from.equals(PASSWORD_ENV) && value.contains("\uFFFD")
+              ? "; a non-ASCII password in the environment reads as U+FFFD unless the agent runs"
+                  + " in a UTF-8 locale (LANG=C.UTF-8), or use password_file"
+              : "";
+      problems.add(
+          key,
+          "the password in "
+              + from
+              + " has a character MQTT (Paho) cannot send (one from U+FDD0 up: fullwidth forms,"
+              + " U+FFFD"
+              + locale
+              + ")");
     }
     return value;
   }

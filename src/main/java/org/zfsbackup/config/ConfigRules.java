@@ -43,6 +43,8 @@ final class ConfigRules {
     PORT,
     SECONDS,
     TOPIC,
+    /** A client id or user name: what Paho can send ({@link #unsendable}). */
+    MQTT_TEXT,
     URL,
     CA_FILE,
     /** Matched trimmed and in lower case, as {@link AgentConfig} keeps it. */
@@ -104,6 +106,7 @@ final class ConfigRules {
               ? null
               : s + " is too " + (value.canConvertToInt() ? "small: must be at least 1" : "large");
       case TOPIC -> topicProblem(s);
+      case MQTT_TEXT -> mqttTextProblem(s);
       case URL -> urlProblem(s);
       case CA_FILE -> caProblem(Path.of(s));
       case COUNT ->
@@ -194,7 +197,11 @@ final class ConfigRules {
     }
   }
 
-  /** A topic we publish below: no wildcards, no empty levels at either end. */
+  /**
+   * A topic we publish below: no wildcards, no empty levels at either end, none of the broker's own
+   * ({@code $SYS/...}: MQTT 3.1.1 section 4.7.2; Mosquitto drops what a client publishes there),
+   * and only what Paho can send.
+   */
   static String topicProblem(String topic) {
     if (topic.contains("+") || topic.contains("#")) {
       return "'" + topic + "' contains an MQTT wildcard (+ or #)";
@@ -202,7 +209,45 @@ final class ConfigRules {
       return "'" + topic + "' must not start or end with '/'";
     } else if (topic.chars().anyMatch(c -> c == 0 || Character.isWhitespace(c))) {
       return "'" + topic + "' contains whitespace or NUL";
+    } else if (topic.startsWith("$")) {
+      return "'"
+          + topic
+          + "' starts with '$': MQTT keeps those topics for the broker, which drops what clients"
+          + " publish there";
     }
-    return null;
+    return mqttTextProblem(topic);
+  }
+
+  private static String mqttTextProblem(String text) {
+    int at = unsendable(text);
+    return at < 0
+        ? null
+        : ("has a character MQTT (Paho) cannot send, U+%04X at position %d (a control character,"
+                + " or one from U+FDD0 up)")
+            .formatted((int) text.charAt(at), at + 1);
+  }
+
+  /**
+   * The index of the first character Paho 1.2.5 refuses to send ({@code
+   * MqttWireMessage.validateUTF8String}, which throws at every connect), or -1: a control
+   * character, a lone surrogate, a pair whose low bits read FFFE or FFFF, and any other character
+   * from U+FDD0 up. Paho means the non-characters U+FDD0..U+FDDF but tests {@code c >= 0xFDD0}, so
+   * a byte-order mark, the fullwidth forms and U+FFFD are refused too (Mosquitto takes them).
+   */
+  static int unsendable(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c)) {
+        char low = i + 1 < s.length() ? s.charAt(i + 1) : 0;
+        if (!Character.isLowSurrogate(low)
+            || (((c & 0x3ff) << 10 | low & 0x3ff) & 0xffff) >= 0xfffe) {
+          return i;
+        }
+        i++;
+      } else if (Character.isISOControl(c) || Character.isLowSurrogate(c) || c >= 0xfdd0) {
+        return i;
+      }
+    }
+    return -1;
   }
 }

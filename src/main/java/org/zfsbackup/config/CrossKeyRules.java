@@ -23,6 +23,14 @@ final class CrossKeyRules {
           "mqtt.username",
           "missing: a password is given, and MQTT sends a password only with a user name");
     }
+    if (c.mqtt()
+        .filter(m -> m.caFile().isPresent() && m.url() != null && m.url().matches("(?i)tcp:.*"))
+        .isPresent()) {
+      problems.add(
+          "mqtt.ca_file",
+          "is used only with an ssl:// url, and mqtt.url is tcp://: the connection, and the"
+              + " password, would not be encrypted. Use ssl://host:8883, or drop ca_file");
+    }
     String pullTarget = c.pull() == null ? null : valid(c.pull().target());
     String localPush = // a push without host receives on this machine
         c.push().filter(p -> p.host().isEmpty()).map(p -> valid(p.target())).orElse(null);

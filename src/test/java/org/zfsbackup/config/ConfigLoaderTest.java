@@ -223,6 +223,40 @@ class ConfigLoaderTest {
     assertEquals(SECRET, c.mqtt().orElseThrow().password().orElseThrow().value());
   }
 
+  // Catches: a password Paho cannot send (it refuses every character from U+FDD0 up: fullwidth
+  // forms, U+FFFD) accepted, then refused at every connect with the character's code in the log;
+  // and the byte-order mark a Windows editor writes first sent as part of the password.
+  @Test
+  void load_passwordPahoCannotSend_refusedWithoutQuotingIt_byteOrderMarkDropped()
+      throws IOException {
+    Path pass = write("mqtt.pass", "\uFEFF" + SECRET + "\n");
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    assertEquals(
+        SECRET,
+        load(yaml, Map.of(), Map.of()).mqtt().orElseThrow().password().orElseThrow().value());
+
+    write("mqtt.pass", "Hunter2\uFF2BSecret\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
+    assertEquals(
+        List.of(
+            "mqtt.password_file: the password in "
+                + pass
+                + " has a character MQTT (Paho) cannot send (one from U+FDD0 up: fullwidth forms,"
+                + " U+FFFD)"),
+        e.problems());
+    assertFalse(e.getMessage().contains("FF2B") || e.getMessage().contains("\uFF2B"));
+
+    // Under systemd (no LANG) Java reads a non-ASCII environment variable as U+FFFD.
+    ConfigException env =
+        assertThrows(
+            ConfigException.class,
+            () -> load(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "H\uFFFDnter2"), Map.of()));
+    assertTrue(env.getMessage().contains("UTF-8 locale (LANG=C.UTF-8)"), env.getMessage());
+  }
+
   // Catches: a password file every user of the machine can read (mode 0644, what an editor or
   // `echo > file` leaves) loaded without a word; the docs ask for 0600.
   @Test
