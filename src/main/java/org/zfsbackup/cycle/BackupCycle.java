@@ -2,6 +2,7 @@ package org.zfsbackup.cycle;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,6 +65,24 @@ public final class BackupCycle implements CycleRunner {
 
   @Override
   public CycleReport run(CycleRequest request, EventSink sink, CycleControl control) {
+    long startNanos = System.nanoTime(); // a wall clock stepped back by NTP meanwhile is not
+    CycleReport report = runLocked(request, sink, control);
+    report = report.took(Duration.ofNanos(System.nanoTime() - startNanos));
+    LOG.info(
+        "cycle {} {}: {} {}, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
+        report.cycleId(),
+        report.outcome().wire(),
+        report.count(Status.SENT),
+        request.dryRun() ? "to send" : "sent",
+        report.count(Status.UP_TO_DATE),
+        report.count(Status.SKIPPED),
+        report.count(Status.FAILED),
+        report.bytes(),
+        report.duration().toMillis());
+    return report;
+  }
+
+  private CycleReport runLocked(CycleRequest request, EventSink sink, CycleControl control) {
     Instant started = clock.instant();
     LOG.info("cycle {} started{}", request.cycleId(), request.dryRun() ? " (dry run)" : "");
     sink.accept(new CycleEvent.CycleStarted(request.cycleId(), request.runId(), started));
@@ -292,27 +311,7 @@ public final class BackupCycle implements CycleRunner {
       List<Pruned> pruned,
       Outcome outcome) {
     Instant finished = clock.instant();
-    CycleReport report =
-        new CycleReport(
-            request.cycleId(),
-            request.runId(),
-            outcome,
-            started,
-            finished,
-            results,
-            warnings,
-            pruned);
-    LOG.info(
-        "cycle {} {}: {} {}, {} up to date, {} skipped, {} failed, {} bytes in {} ms",
-        report.cycleId(),
-        report.outcome().wire(),
-        report.count(Status.SENT),
-        request.dryRun() ? "to send" : "sent",
-        report.count(Status.UP_TO_DATE),
-        report.count(Status.SKIPPED),
-        report.count(Status.FAILED),
-        report.bytes(),
-        report.duration().toMillis());
-    return report;
+    return new CycleReport(
+        request.cycleId(), request.runId(), outcome, started, finished, results, warnings, pruned);
   }
 }

@@ -13,6 +13,9 @@ import org.zfsbackup.event.ErrorKind;
  * The outcome of one cycle: every dataset's result, in the order they were handled.
  *
  * @param pruned what retention destroyed (in a dry run: would destroy), per dataset
+ * @param duration how long it took, on the monotonic clock: a wall clock stepped by NTP meanwhile
+ *     moves {@code finishedAt} but not this (a report made from timestamps alone, as for a cycle
+ *     the agent did not live to end, takes their difference, 0 when it is negative)
  */
 public record CycleReport(
     String cycleId,
@@ -22,7 +25,8 @@ public record CycleReport(
     Instant finishedAt,
     List<DatasetResult> datasets,
     List<String> warnings,
-    List<Pruned> pruned) {
+    List<Pruned> pruned,
+    Duration duration) {
   /**
    * Marks a log line whose content the report repeats (a dataset's failure, a cycle that could not
    * start): {@code run --quiet} drops it, so a cron mail has each failure once.
@@ -41,6 +45,30 @@ public record CycleReport(
     this(cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, List.of());
   }
 
+  /** A cycle whose duration is told by its timestamps. */
+  public CycleReport(
+      String cycleId,
+      String runId,
+      Outcome outcome,
+      Instant startedAt,
+      Instant finishedAt,
+      List<DatasetResult> datasets,
+      List<String> warnings,
+      List<Pruned> pruned) {
+    this(
+        cycleId,
+        runId,
+        outcome,
+        startedAt,
+        finishedAt,
+        datasets,
+        warnings,
+        pruned,
+        Duration.between(startedAt, finishedAt).isNegative()
+            ? Duration.ZERO
+            : Duration.between(startedAt, finishedAt));
+  }
+
   /**
    * The snapshots retention destroyed in one dataset.
    *
@@ -52,6 +80,12 @@ public record CycleReport(
    */
   public record Pruned(
       Phase phase, String source, String dataset, String target, List<String> snapshots) {}
+
+  /** This report with the duration measured on the monotonic clock. */
+  public CycleReport took(Duration measured) {
+    return new CycleReport(
+        cycleId, runId, outcome, startedAt, finishedAt, datasets, warnings, pruned, measured);
+  }
 
   /** How many snapshots retention destroyed (in a dry run: would destroy). */
   public long prunedCount() {
@@ -109,9 +143,5 @@ public record CycleReport(
 
   public long count(Status status) {
     return datasets.stream().filter(d -> d.status() == status).count();
-  }
-
-  public Duration duration() {
-    return Duration.between(startedAt, finishedAt);
   }
 }
