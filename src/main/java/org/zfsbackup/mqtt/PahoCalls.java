@@ -5,6 +5,8 @@ import io.vertx.core.Handler;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
@@ -15,6 +17,23 @@ import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
  */
 final class PahoCalls {
   private PahoCalls() {}
+
+  /**
+   * A thread for Paho's keep-alive pings, through its {@code ScheduledExecutorPingSender}: Paho's
+   * default sender is a {@code java.util.Timer}, which reads the wall clock, so a clock stepped
+   * back by NTP held the pings back until the broker dropped the agent (and published the will). A
+   * scheduled executor waits on the monotonic clock. Shut down by its connection's close.
+   */
+  static ScheduledExecutorService pingThread() {
+    return Executors.newSingleThreadScheduledExecutor(
+        r -> {
+          Thread t = new Thread(r, PING_THREAD);
+          t.setDaemon(true);
+          return t;
+        });
+  }
+
+  static final String PING_THREAD = "zba-mqtt-ping";
 
   /** The will's payload, retained on {@code T/availability}. */
   static final String WILL = "offline";

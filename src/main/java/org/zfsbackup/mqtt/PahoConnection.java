@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
@@ -13,6 +14,7 @@ import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 import org.eclipse.paho.client.mqttv3.MqttException;
 import org.eclipse.paho.client.mqttv3.MqttMessage;
+import org.eclipse.paho.client.mqttv3.ScheduledExecutorPingSender;
 import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +54,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private final AtomicLong connections = new AtomicLong();
   private final InFlight inFlight = new InFlight();
   private final PahoSubscription subscription;
+  private final ScheduledExecutorService pings = PahoCalls.pingThread();
 
   private volatile Listener listener;
   private boolean wanted;
@@ -69,8 +72,13 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     this.settings = settings;
     try {
       this.client =
-          new MqttAsyncClient(settings.url(), settings.clientId(), new MemoryPersistence());
+          new MqttAsyncClient(
+              settings.url(),
+              settings.clientId(),
+              new MemoryPersistence(),
+              new ScheduledExecutorPingSender(pings));
     } catch (MqttException | IllegalArgumentException e) {
+      pings.shutdownNow();
       throw new IllegalArgumentException("mqtt.url '" + settings.url() + "': " + e.getMessage(), e);
     }
     client.setCallback(this);
@@ -308,6 +316,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
             vertx.executeBlocking(
                 () -> {
                   client.close(true);
+                  pings.shutdownNow();
                   return null;
                 }));
   }
