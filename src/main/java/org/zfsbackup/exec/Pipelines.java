@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,7 +88,12 @@ final class Pipelines {
     StderrTail pvErr = counted ? countFromPv(procs.get(1), bytes) : null;
     StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
     Thread sampler = counted ? null : sampleIo(s, r, bytes);
-    Watchdog.Watch watch = watchdog.supervise(procs, bytes, progress, stallTimeout, control);
+    // pv paces its counts on the wall clock: after an NTP step back it is silent that long while
+    // the data flows. What it has read ({@code /proc}) tells a moving stream from a stalled one.
+    LongSupplier moving =
+        counted ? new IoCounters(procs.get(1).toHandle(), "rchar")::read : bytes::get;
+    Watchdog.Watch watch =
+        watchdog.supervise(procs, bytes, moving, progress, stallTimeout, control);
     if (sampler != null) {
       sampler.interrupt();
     }

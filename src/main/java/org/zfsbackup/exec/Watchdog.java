@@ -3,6 +3,7 @@ package org.zfsbackup.exec;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zfsbackup.exec.ProcessRunner.ByteProgress;
@@ -42,6 +43,7 @@ final class Watchdog {
   Watch supervise(
       List<Process> procs,
       AtomicLong bytes,
+      LongSupplier moving,
       ByteProgress progress,
       Duration stallTimeout,
       KillSwitch control) {
@@ -55,14 +57,17 @@ final class Watchdog {
     control.register(killer);
     try {
       long lastBytes = -1;
+      long lastMoving = -1;
       long lastMove = System.nanoTime();
       Process last = procs.get(procs.size() - 1);
       while (true) {
         boolean done = ProcessKiller.waitFor(last, Duration.ofMillis(TICK_MS));
         long now = System.nanoTime();
         long b = bytes.get();
-        if (b != lastBytes) {
+        long m = moving.getAsLong();
+        if (b != lastBytes || m != lastMoving) {
           lastBytes = b;
+          lastMoving = m;
           lastMove = now;
         }
         // Every tick, moved or not: a paused stream still reports (the contract's "at least every

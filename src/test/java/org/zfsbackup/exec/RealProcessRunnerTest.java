@@ -126,6 +126,40 @@ class RealProcessRunnerTest {
     assertEquals(1000, r.bytes());
   }
 
+  /**
+   * A counter that prints no count while the data flows through it: pv after an NTP step back of
+   * the wall clock, which paces its output (Debian's pv 1.6), is silent that long. Catches a moving
+   * stream killed as stalled once the step was longer than stall_timeout_s; a stream that really
+   * stops is still killed. (The step itself cannot be made here: the clock is the machine's.)
+   */
+  @Test
+  void pipe_counterSilentWhileTheDataFlows_notStalled_aStoppedOneIs() {
+    List<String> silentCounter = List.of("sh", "-c", "exec cat", "pv");
+    PipeResult moving =
+        new RealProcessRunner(silentCounter)
+            .pipe(
+                List.of(
+                    "sh",
+                    "-c",
+                    "for i in $(seq 20); do head -c 1000 /dev/zero; sleep 0.2; done"),
+                List.of("sh", "-c", "cat >/dev/null"),
+                b -> {},
+                Duration.ofSeconds(2),
+                NO_KILL);
+    assertFalse(moving.stalled(), moving.toString());
+    assertTrue(moving.receive().ok(), moving.toString());
+
+    PipeResult stopped =
+        new RealProcessRunner(silentCounter)
+            .pipe(
+                List.of("sh", "-c", "head -c 1000 /dev/zero; sleep 8"),
+                List.of("sh", "-c", "cat >/dev/null"),
+                b -> {},
+                Duration.ofSeconds(2),
+                NO_KILL);
+    assertTrue(stopped.stalled(), stopped.toString());
+  }
+
   @Test
   void pipe_sendFailsFirst_firstFailureIsTheSend() {
     PipeResult r =
