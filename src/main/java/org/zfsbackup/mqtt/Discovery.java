@@ -103,12 +103,14 @@ final class Discovery {
     out.put(topic("sensor", "progress"), progress);
 
     // From T/cycle_progress, which a cycle's start resets (dataset null: unknown), so the last
-    // cycle's dataset is not shown again until the new cycle's first step.
+    // cycle's dataset is not shown again until the new cycle's first step. A state is at most 255
+    // characters (a longer one is unknown): a long name keeps its end, the dataset's own.
     ObjectNode dataset = entity("Current dataset", "current_dataset");
     dataset.put("state_topic", topics.cycleProgress());
     dataset.put(
         "value_template",
-        "{{ value_json.source ~ ':' ~ value_json.dataset if value_json.dataset else 'None' }}");
+        "{% set d = value_json.source ~ ':' ~ value_json.dataset %}"
+            + "{{ ('…' ~ d[-254:] if d | length > 255 else d) if value_json.dataset else 'None' }}");
     dataset.put("icon", "mdi:database-sync");
     cycleAvailability(dataset);
     out.put(topic("sensor", "current_dataset"), dataset);
@@ -172,15 +174,17 @@ final class Discovery {
     lastError.put("state_topic", topics.error());
     // A state is at most 255 characters; the whole error is in the attributes. A process's own
     // words come first ("out of space"): a stream's message starts with names and its argv. A
-    // warning's message starts with what it is about (release_failed: …): that stays.
+    // warning's message starts with what it is about (release_failed: …): that stays. A dataset's
+    // name keeps its last 100 characters, leaving room for why.
     lastError.put(
         "value_template",
         "{% set why = (value_json.stderr or '').split() | join(' ') %}"
             + "{% set what = value_json.message.split(':')[0] ~ ': '"
             + " if value_json.kind == 'warning' else '' %}"
-            + "{{ ((value_json.kind ~ ': ' ~ what ~ (value_json.dataset ~ ': ' if"
-            + " value_json.dataset else '') ~ why) if why else (value_json.kind ~ ': ' ~"
-            + " value_json.message))[:255] }}");
+            + "{% set d = value_json.dataset or '' %}"
+            + "{% set d = '…' ~ d[-99:] if d | length > 100 else d %}"
+            + "{{ ((value_json.kind ~ ': ' ~ what ~ (d ~ ': ' if d else '') ~ why) if why"
+            + " else (value_json.kind ~ ': ' ~ value_json.message))[:255] }}");
     lastError.put("json_attributes_topic", topics.error());
     lastError.put("icon", "mdi:alert-circle-outline");
     out.put(topic("sensor", "last_error"), lastError);

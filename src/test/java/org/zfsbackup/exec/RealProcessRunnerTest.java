@@ -139,9 +139,7 @@ class RealProcessRunnerTest {
         new RealProcessRunner(silentCounter)
             .pipe(
                 List.of(
-                    "sh",
-                    "-c",
-                    "for i in $(seq 20); do head -c 1000 /dev/zero; sleep 0.2; done"),
+                    "sh", "-c", "for i in $(seq 20); do head -c 1000 /dev/zero; sleep 0.2; done"),
                 List.of("sh", "-c", "cat >/dev/null"),
                 b -> {},
                 Duration.ofSeconds(2),

@@ -381,6 +381,13 @@ class DiscoveryTest {
     start.update(CycleProgressTest.p(CycleEvent.Phase.PULL, "tank/a", StepStatus.STARTED, 0.0));
     assertEquals(
         "src:tank/a", render("sensor", "current_dataset", Payloads.text(start.payload()), "None"));
+    // Catches: a name of 256 characters or more (a push's local: and a long dataset) shown as
+    // unknown, since Home Assistant refuses a longer state.
+    String longName = "tank/" + "d".repeat(200) + "/end-" + "e".repeat(60);
+    start.update(CycleProgressTest.p(CycleEvent.Phase.PULL, longName, StepStatus.STARTED, 0.0));
+    String shown = render("sensor", "current_dataset", Payloads.text(start.payload()), "None");
+    assertEquals(255, shown.length(), shown);
+    assertTrue(shown.startsWith("…") && shown.endsWith("/end-" + "e".repeat(60)), shown);
   }
 
   @Test
@@ -415,6 +422,22 @@ class DiscoveryTest {
             + ": cannot receive incremental stream: destination"
             + " offsite/x has been modified since most recent snapshot",
         render("sensor", "last_error", full, "unknown"));
+    // Catches: a long dataset name using up the 255 characters, so that why was cut off.
+    String longDataset = "tank/" + "c".repeat(230);
+    String longOne =
+        Payloads.text(
+            Payloads.error(
+                "c1",
+                "receive_failed",
+                CycleEvent.Phase.PULL,
+                "h",
+                longDataset,
+                longDataset + " -> x: full @s1 receive failed",
+                1,
+                "cannot receive: invalid name\n"));
+    assertEquals(
+        "receive_failed: …" + "c".repeat(99) + ": cannot receive: invalid name",
+        render("sensor", "last_error", longOne, "unknown"));
     // A warning's message starts with what it is about: that is kept before the process's words.
     String warning =
         Payloads.text(
