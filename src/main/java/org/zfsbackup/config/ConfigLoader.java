@@ -87,6 +87,10 @@ public final class ConfigLoader {
       mqtt.put("password_file", oneLine(fromEnv, PASSWORD_ENV, "mqtt.password_file", problems));
     } else if (mqtt.get("password_file") instanceof TextNode name && !name.asText().isBlank()) {
       Path file = Path.of(mqtt.remove("password_file").asText());
+      if (!Files.isRegularFile(file)) { // a pipe would block the load for ever
+        problems.add("mqtt.password_file", "cannot read " + file + " (missing, or not a file)");
+        return;
+      }
       try {
         // Without the byte-order mark an editor on Windows puts first, and the trailing newline.
         String value =

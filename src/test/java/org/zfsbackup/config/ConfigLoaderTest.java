@@ -257,6 +257,25 @@ class ConfigLoaderTest {
     assertTrue(env.getMessage().contains("UTF-8 locale (LANG=C.UTF-8)"), env.getMessage());
   }
 
+  // Catches: a password_file naming a pipe (mkfifo) blocking the load, and so check or the agent,
+  // for ever without a word.
+  @Test
+  void load_passwordFileIsAPipe_refusedAtOnce() throws Exception {
+    Path fifo = dir.resolve("mqtt.fifo");
+    assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+    String yaml =
+        BASE.replace(
+            "  url: tcp://localhost:1883\n",
+            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + fifo + "\n");
+    ConfigException e =
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            Duration.ofSeconds(10),
+            () -> assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of())));
+    assertEquals(
+        List.of("mqtt.password_file: cannot read " + fifo + " (missing, or not a file)"),
+        e.problems());
+  }
+
   // Catches: a password file every user of the machine can read (mode 0644, what an editor or
   // `echo > file` leaves) loaded without a word; the docs ask for 0600.
   @Test
