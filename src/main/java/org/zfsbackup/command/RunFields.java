@@ -1,5 +1,6 @@
 package org.zfsbackup.command;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.zfsbackup.command.Fields.absent;
 import static org.zfsbackup.command.Fields.bool;
 import static org.zfsbackup.command.Fields.quote;
@@ -40,10 +41,13 @@ final class RunFields {
       runId = runIdNode.asText();
       if (runId.isEmpty()
           || runId.length() > MAX_RUN_ID_LENGTH
-          || runId.chars().anyMatch(Character::isISOControl)) {
+          || runId.chars().anyMatch(Character::isISOControl)
+          || !runId.equals(new String(runId.getBytes(UTF_8), UTF_8))) { // a lone surrogate
         return reject(
             Reason.INVALID_VALUE,
-            "run_id must be 1 to " + MAX_RUN_ID_LENGTH + " characters without control characters");
+            "run_id must be 1 to "
+                + MAX_RUN_ID_LENGTH
+                + " characters without control characters or lone surrogates");
       }
     }
     boolean thenSuspend = false;

@@ -172,6 +172,10 @@ class CommandParserTest {
             bytes("{\"command\": \"run\", \"run_id\": \"a\\nINFO fake log line\"}"),
             Reason.INVALID_VALUE),
         Arguments.of(
+            "run_id with a lone surrogate (echoed as '?')",
+            bytes("{\"command\": \"run\", \"run_id\": \"a\\ud800b\"}"),
+            Reason.INVALID_VALUE),
+        Arguments.of(
             "run_id too long",
             bytes("{\"command\": \"run\", \"run_id\": \"" + "x".repeat(129) + "\"}"),
             Reason.INVALID_VALUE),
