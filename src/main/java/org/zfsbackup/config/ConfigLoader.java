@@ -87,8 +87,8 @@ public final class ConfigLoader {
       mqtt.put("password_file", oneLine(fromEnv, PASSWORD_ENV, "mqtt.password_file", problems));
     } else if (mqtt.get("password_file") instanceof TextNode name && !name.asText().isBlank()) {
       Path file = Path.of(mqtt.remove("password_file").asText());
-      if (!Files.isRegularFile(file)) { // a pipe would block the load for ever
-        problems.add("mqtt.password_file", "cannot read " + file + " (missing, or not a file)");
+      if (Files.exists(file) && !Files.isRegularFile(file)) { // a pipe would block the load
+        problems.add("mqtt.password_file", "cannot read " + file + " (not a regular file)");
         return;
       }
       try {
@@ -144,7 +144,7 @@ public final class ConfigLoader {
           "the password in "
               + from
               + " has a character MQTT (Paho) cannot send (one from U+FDD0 up: fullwidth forms,"
-              + " U+FFFD"
+              + " U+FFFD; or beyond U+FFFF, such as an emoji"
               + locale
               + ")");
     }

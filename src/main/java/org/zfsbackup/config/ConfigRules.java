@@ -209,11 +209,11 @@ final class ConfigRules {
       return "'" + topic + "' must not start or end with '/'";
     } else if (topic.chars().anyMatch(c -> c == 0 || Character.isWhitespace(c))) {
       return "'" + topic + "' contains whitespace or NUL";
-    } else if (topic.startsWith("$")) {
+    } else if (topic.matches("\\$(SYS|share|queue)(/.*)?")) {
       return "'"
           + topic
-          + "' starts with '$': MQTT keeps those topics for the broker, which drops what clients"
-          + " publish there";
+          + "' is the broker's: it drops what clients publish below $SYS, and reads $share and"
+          + " $queue as shared subscriptions";
     }
     return mqttTextProblem(topic);
   }
@@ -223,28 +223,22 @@ final class ConfigRules {
     return at < 0
         ? null
         : ("has a character MQTT (Paho) cannot send, U+%04X at position %d (a control character,"
-                + " or one from U+FDD0 up)")
-            .formatted((int) text.charAt(at), at + 1);
+                + " one from U+FDD0 up, or one beyond U+FFFF such as an emoji)")
+            .formatted(text.codePointAt(at), text.codePointCount(0, at) + 1);
   }
 
   /**
-   * The index of the first character Paho 1.2.5 refuses to send ({@code
-   * MqttWireMessage.validateUTF8String}, which throws at every connect), or -1: a control
-   * character, a lone surrogate, a pair whose low bits read FFFE or FFFF, and any other character
-   * from U+FDD0 up. Paho means the non-characters U+FDD0..U+FDDF but tests {@code c >= 0xFDD0}, so
-   * a byte-order mark, the fullwidth forms and U+FFFD are refused too (Mosquitto takes them).
+   * The index of the first UTF-16 unit Paho 1.2.5 refuses to send ({@code
+   * MqttWireMessage.validateUTF8String}, which throws at every connect, quoting the unit), or -1: a
+   * control character, any surrogate, and any other character from U+FDD0 up. Paho means the
+   * non-characters but tests {@code c >= 0xFDD0}, so a byte-order mark, the fullwidth forms and
+   * U+FFFD are refused; and its test of a surrogate pair is inverted (its issue #818), so every
+   * character beyond U+FFFF (an emoji) is refused too. Mosquitto takes them all.
    */
   static int unsendable(String s) {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (Character.isHighSurrogate(c)) {
-        char low = i + 1 < s.length() ? s.charAt(i + 1) : 0;
-        if (!Character.isLowSurrogate(low)
-            || (((c & 0x3ff) << 10 | low & 0x3ff) & 0xffff) >= 0xfffe) {
-          return i;
-        }
-        i++;
-      } else if (Character.isISOControl(c) || Character.isLowSurrogate(c) || c >= 0xfdd0) {
+      if (Character.isISOControl(c) || Character.isSurrogate(c) || c >= 0xfdd0) {
         return i;
       }
     }

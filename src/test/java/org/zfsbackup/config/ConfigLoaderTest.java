@@ -245,8 +245,10 @@ class ConfigLoaderTest {
             "mqtt.password_file: the password in "
                 + pass
                 + " has a character MQTT (Paho) cannot send (one from U+FDD0 up: fullwidth forms,"
-                + " U+FFFD)"),
+                + " U+FFFD; or beyond U+FFFF, such as an emoji)"),
         e.problems());
+    write("mqtt.pass", "Hunter2\uD83D\uDE80Secret\n"); // an emoji: Paho refuses it too (#818)
+    assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
     assertFalse(e.getMessage().contains("FF2B") || e.getMessage().contains("\uFF2B"));
 
     // Under systemd (no LANG) Java reads a non-ASCII environment variable as U+FFFD.
@@ -272,8 +274,7 @@ class ConfigLoaderTest {
             Duration.ofSeconds(10),
             () -> assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of())));
     assertEquals(
-        List.of("mqtt.password_file: cannot read " + fifo + " (missing, or not a file)"),
-        e.problems());
+        List.of("mqtt.password_file: cannot read " + fifo + " (not a regular file)"), e.problems());
   }
 
   // Catches: a password file every user of the machine can read (mode 0644, what an editor or
