@@ -36,7 +36,7 @@ final class CycleSsh implements AutoCloseable {
       EventSink sink,
       CycleControl control) {
     SshSharing.Factory f = request.dryRun() ? SshSharing.Factory.OFF : factory;
-    SshSharing sharing = f.open(config.replication().shortCommandTimeout());
+    SshSharing sharing = f.open(config.replication().shortCommandTimeout(), control::forced);
     return new CycleSsh(sharing, request, sink, control);
   }
 

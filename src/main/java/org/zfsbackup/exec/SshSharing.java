@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -12,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,7 +84,12 @@ public final class SshSharing implements AutoCloseable {
      * @param probeTimeout bound for opening one host's master
      */
     public SshSharing open(Duration probeTimeout) {
-      return new SshSharing(this, probeTimeout);
+      return open(probeTimeout, () -> false);
+    }
+
+    /** As {@link #open(Duration)}; {@code stopped}: a stop kills probes (not the host's fault). */
+    public SshSharing open(Duration probeTimeout, BooleanSupplier stopped) {
+      return new SshSharing(this, probeTimeout, stopped);
     }
   }
 
@@ -122,16 +127,22 @@ public final class SshSharing implements AutoCloseable {
 
   private final Factory factory;
   private final Duration probeTimeout;
+  private final BooleanSupplier stopped;
   private final Map<String, FutureTask<Connection>> hosts = new ConcurrentHashMap<>();
+
+  /** Every side a master was started for, shared or not: a killed probe can leave one behind. */
+  private final List<Endpoint> masters = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private final AtomicInteger sockets = new AtomicInteger();
   private ControlDirs.Dir dir;
 
   private String dirProblem;
   private boolean closed;
 
-  private SshSharing(Factory factory, Duration probeTimeout) {
+  private SshSharing(Factory factory, Duration probeTimeout, BooleanSupplier stopped) {
     this.factory = factory;
     this.probeTimeout = probeTimeout;
+    this.stopped = stopped;
   }
 
   /**
@@ -180,6 +191,7 @@ public final class SshSharing implements AutoCloseable {
       return fallback(plain, dirProblem, null);
     }
     Endpoint shared = plain.shared(new Endpoint.Sharing(socket.get(), factory.persist()));
+    masters.add(shared);
     ProcessResult r = factory.runner().run(shared.command(List.of("true")), probeTimeout);
     if (r.ok() && Files.exists(socket.get())) {
       LOG.info("ssh to {} shares one connection (control socket {})", plain.label(), socket.get());
@@ -194,7 +206,7 @@ public final class SshSharing implements AutoCloseable {
       return new Connection(
           plain, State.HOST_FAILED, "not tried: " + r.describe(), true, Optional.of(r));
     }
-    if (r.diedOfStopSignal()) { // a stop, not ssh
+    if (r.diedOfStopSignal() || stopped.getAsBoolean()) { // a stop, not ssh (which exits 255)
       LOG.info("ssh sharing for {} not set up: its probe was stopped", plain.label());
       return new Connection(
           plain, State.HOST_FAILED, "not tried: its probe was stopped", true, Optional.of(r));
@@ -250,23 +262,14 @@ public final class SshSharing implements AutoCloseable {
       }
       closed = true;
     }
-    List<Connection> shared = new ArrayList<>();
-    for (FutureTask<Connection> t : hosts.values()) {
-      try {
-        if (t.isDone() && t.get().state() == State.SHARED) {
-          shared.add(t.get());
-        }
-      } catch (ExecutionException | InterruptedException e) {
-        // that host never opened a master
-      }
-    }
-    for (Connection c : shared) {
-      Path socket = c.endpoint().sharing().get().controlPath();
+    // Shared or not: a probe killed by a stop may have left its master running (ControlPersist
+    // forks it off before the probe's command runs).
+    for (Endpoint master : masters) {
+      Path socket = master.sharing().get().controlPath();
       if (Files.exists(socket)) {
-        ProcessResult r =
-            factory.runner().run(c.endpoint().control("exit"), Duration.ofSeconds(10));
+        ProcessResult r = factory.runner().run(master.control("exit"), Duration.ofSeconds(10));
         if (!r.ok()) {
-          LOG.debug("ssh -O exit for {}: {}", c.endpoint().label(), r.describe());
+          LOG.debug("ssh -O exit for {}: {}", master.label(), r.describe());
         }
       }
     }

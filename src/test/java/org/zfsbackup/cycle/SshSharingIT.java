@@ -478,6 +478,49 @@ class SshSharingIT {
     assertFalse(Files.exists(crashed), "the crashed run's directory is removed");
   }
 
+  /**
+   * Catches: a probe killed by a forced stop (or SIGTERM) after ssh had forked its master off
+   * (ControlPersist) leaving that master running for its 5 minutes, its directory removed, a
+   * session held on the host (leak soak: after 11 of 14 forced cancels); and that killed probe (ssh
+   * exits 255 on SIGTERM) logged as "ssh refused the sharing options". The kill is modelled: the
+   * probe runs for real, then reads as killed.
+   */
+  @Test
+  void probeKilledAfterItsMasterStarted_thatMasterEndsAtClose_notBlamedOnSsh() throws Exception {
+    ProcessRunner real = new RealProcessRunner(List.of("pv"));
+    ProcessRunner killedProbe =
+        new RecordingRunner(real) {
+          @Override
+          public ProcessResult run(List<String> argv, Duration timeout) {
+            ProcessResult r = super.run(argv, timeout);
+            return argv.get(argv.size() - 1).equals("true")
+                ? new ProcessResult(argv, 255, "", "Killed by signal 15.", false, false)
+                : r;
+          }
+        };
+    AgentConfig cfg = config(hosts.ssh.sshCommand(), List.of("pv"), "killed", hosts.src);
+    var source = cfg.pull().sources().get(0);
+    SshSharing sharing = sharing(killedProbe).open(Duration.ofSeconds(30), () -> true);
+    try (org.zfsbackup.testing.LogCapture logs =
+        org.zfsbackup.testing.LogCapture.of(SshSharing.class)) {
+      SshSharing.Connection c =
+          sharing.share(cfg.endpoint(source.host(), source.user(), source.port()));
+      assertEquals(SshSharing.State.HOST_FAILED, c.state(), c.toString());
+      assertTrue(
+          logs.messages(ch.qos.logback.classic.Level.WARN).isEmpty(), logs.messages().toString());
+    }
+    Path socket;
+    try (Stream<Path> dirs = Files.list(base)) {
+      socket = dirs.findFirst().orElseThrow().resolve("1");
+    }
+    ProcessHandle master = ProcessHandle.of(masterPid(socket)).orElseThrow();
+
+    sharing.close();
+
+    master.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertFalse(master.isAlive(), "the master of the killed probe is ended");
+  }
+
   /** Kills this test's master (the only one below {@link #base}); returns its pid. */
   long killMaster() {
     try (Stream<Path> dirs = Files.list(base)) {
