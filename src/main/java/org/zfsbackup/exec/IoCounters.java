@@ -17,13 +17,20 @@ final class IoCounters {
 
   private final ProcessHandle root;
   private final String field;
+  private final long rescanNanos;
   private List<Long> pids = List.of();
   private long lastScan;
   private long best;
 
   IoCounters(ProcessHandle root, String field) {
+    this(root, field, RESCAN_NANOS);
+  }
+
+  /** {@code rescan}: how often to look for descendants (each look scans every process). */
+  IoCounters(ProcessHandle root, String field, long rescanNanos) {
     this.root = root;
     this.field = field;
+    this.rescanNanos = rescanNanos;
   }
 
   /**
@@ -31,7 +38,7 @@ final class IoCounters {
    */
   long read() {
     long now = System.nanoTime();
-    if (pids.isEmpty() || now - lastScan > RESCAN_NANOS) {
+    if (pids.isEmpty() || now - lastScan > rescanNanos) {
       List<Long> found = new ArrayList<>();
       found.add(root.pid());
       root.descendants().forEach(d -> found.add(d.pid()));

@@ -91,7 +91,9 @@ final class Pipelines {
     // pv paces its counts on the wall clock: after an NTP step back it is silent that long while
     // the data flows. What it has read ({@code /proc}) tells a moving stream from a stalled one.
     LongSupplier moving =
-        counted ? new IoCounters(procs.get(1).toHandle(), "rchar")::read : bytes::get;
+        counted
+            ? new IoCounters(procs.get(1).toHandle(), "rchar", 10_000_000_000L)::read
+            : bytes::get;
     Watchdog.Watch watch =
         watchdog.supervise(procs, bytes, moving, progress, stallTimeout, control);
     if (sampler != null) {
