@@ -9,7 +9,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
+import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
+import org.eclipse.paho.client.mqttv3.MqttException;
+import org.eclipse.paho.client.mqttv3.ScheduledExecutorPingSender;
+import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 
 /**
  * Small pieces of {@link PahoConnection}: the connect options, the retry backoff, Paho's action
@@ -34,6 +38,18 @@ final class PahoCalls {
   }
 
   static final String PING_THREAD = "zba-mqtt-ping";
+
+  /**
+   * The client: memory persistence, its keep-alive pings on {@code pings} ({@link #pingThread}).
+   */
+  static MqttAsyncClient client(PahoSettings settings, ScheduledExecutorService pings)
+      throws MqttException {
+    return new MqttAsyncClient(
+        settings.url(),
+        settings.clientId(),
+        new MemoryPersistence(),
+        new ScheduledExecutorPingSender(pings));
+  }
 
   /** The will's payload, retained on {@code T/availability}. */
   static final String WILL = "offline";

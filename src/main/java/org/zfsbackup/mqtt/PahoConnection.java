@@ -14,8 +14,6 @@ import org.eclipse.paho.client.mqttv3.MqttCallbackExtended;
 import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 import org.eclipse.paho.client.mqttv3.MqttException;
 import org.eclipse.paho.client.mqttv3.MqttMessage;
-import org.eclipse.paho.client.mqttv3.ScheduledExecutorPingSender;
-import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,12 +69,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     this.context = context;
     this.settings = settings;
     try {
-      this.client =
-          new MqttAsyncClient(
-              settings.url(),
-              settings.clientId(),
-              new MemoryPersistence(),
-              new ScheduledExecutorPingSender(pings));
+      this.client = PahoCalls.client(settings, pings);
     } catch (MqttException | IllegalArgumentException e) {
       pings.shutdownNow();
       throw new IllegalArgumentException("mqtt.url '" + settings.url() + "': " + e.getMessage(), e);
@@ -315,8 +308,11 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         () ->
             vertx.executeBlocking(
                 () -> {
-                  client.close(true);
-                  pings.shutdownNow();
+                  try {
+                    client.close(true);
+                  } finally {
+                    pings.shutdownNow();
+                  }
                   return null;
                 }));
   }
