@@ -41,6 +41,13 @@ class ConfigLoaderTest {
 
   @TempDir Path dir;
 
+  /** BASE with a user name and the broker password in {@code file}. */
+  private static String withPasswordFile(Object file) {
+    return BASE.replace(
+        "  url: tcp://localhost:1883\n",
+        "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + file + "\n");
+  }
+
   private Path write(String name, String content) throws IOException {
     return Files.writeString(dir.resolve(name), content);
   }
@@ -213,10 +220,7 @@ class ConfigLoaderTest {
   @Test
   void load_passwordFile_readsItWithoutTrailingNewline() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\r\n");
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String yaml = withPasswordFile(pass);
 
     AgentConfig c = load(yaml, Map.of(), Map.of());
 
@@ -230,10 +234,7 @@ class ConfigLoaderTest {
   void load_passwordPahoCannotSend_refusedWithoutQuotingIt_byteOrderMarkDropped()
       throws IOException {
     Path pass = write("mqtt.pass", "\uFEFF" + SECRET + "\n");
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String yaml = withPasswordFile(pass);
     assertEquals(
         SECRET,
         load(yaml, Map.of(), Map.of()).mqtt().orElseThrow().password().orElseThrow().value());
@@ -265,10 +266,7 @@ class ConfigLoaderTest {
   void load_passwordFileIsAPipe_refusedAtOnce() throws Exception {
     Path fifo = dir.resolve("mqtt.fifo");
     assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + fifo + "\n");
+    String yaml = withPasswordFile(fifo);
     ConfigException e =
         org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
             Duration.ofSeconds(10),
@@ -282,10 +280,7 @@ class ConfigLoaderTest {
   @Test
   void load_passwordFileReadableByEveryone_warnsNamingTheFileNotTheSecret() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\n");
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String yaml = withPasswordFile(pass);
     Files.setPosixFilePermissions(pass, PosixFilePermissions.fromString("rw-r--r--"));
     try (LogCapture logs = LogCapture.of(ConfigLoader.class)) {
       assertEquals(
@@ -310,10 +305,7 @@ class ConfigLoaderTest {
   @Test
   void load_passwordOfTwoLines_namesTheFileNotTheSecret() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\nold-" + SECRET + "\n");
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String yaml = withPasswordFile(pass);
     ConfigException e = assertThrows(ConfigException.class, () -> load(yaml, Map.of(), Map.of()));
     assertEquals(
         List.of(
@@ -333,10 +325,7 @@ class ConfigLoaderTest {
 
   @Test
   void load_passwordEnv_winsOverFileAndSkipsReadingIt() throws IOException {
-    String yaml =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: /nonexistent/pass\n");
+    String yaml = withPasswordFile("/nonexistent/pass");
 
     AgentConfig c = load(yaml, Map.of("ZFS_BACKUP_AGENT_MQTT_PASSWORD", "from-env"), Map.of());
 
@@ -346,10 +335,7 @@ class ConfigLoaderTest {
   @Test
   void load_password_neverInToStringNorInProblems() throws IOException {
     Path pass = write("mqtt.pass", SECRET + "\n");
-    String good =
-        BASE.replace(
-            "  url: tcp://localhost:1883\n",
-            "  url: tcp://localhost:1883\n  username: backup\n  password_file: " + pass + "\n");
+    String good = withPasswordFile(pass);
 
     AgentConfig c = load(good, Map.of(), Map.of());
     assertFalse(c.toString().contains(SECRET), c.toString());
