@@ -33,7 +33,7 @@ public final class Main {
   static final String USAGE =
       """
       Usage: java -jar zfs-backup-agent.jar [COMMAND] [--config PATH] [--quiet]
-             java -jar zfs-backup-agent.jar run|plan [--config PATH] [-q] [--] [SOURCE:DATASET...]
+             java -jar zfs-backup-agent.jar run|plan [--config PATH] [--quiet] [--] [SOURCE:DATASET...]
 
       Commands:
         agent    (default) connect to MQTT and wait for commands on the configured topic
