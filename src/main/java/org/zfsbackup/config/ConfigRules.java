@@ -199,8 +199,9 @@ final class ConfigRules {
 
   /**
    * A topic we publish below: no wildcards, no empty levels at either end, none of the broker's own
-   * ({@code $SYS/...}: MQTT 3.1.1 section 4.7.2; Mosquitto drops what a client publishes there),
-   * and only what Paho can send.
+   * (Mosquitto drops what a client publishes to a topic that starts with {@code $SYS} or {@code
+   * $CONTROL}, as a string: {@code $SYSTEM/x} too; {@code $share} and {@code $queue} name shared
+   * subscriptions), and only what Paho can send.
    */
   static String topicProblem(String topic) {
     if (topic.contains("+") || topic.contains("#")) {
@@ -209,11 +210,11 @@ final class ConfigRules {
       return "'" + topic + "' must not start or end with '/'";
     } else if (topic.chars().anyMatch(c -> c == 0 || Character.isWhitespace(c))) {
       return "'" + topic + "' contains whitespace or NUL";
-    } else if (topic.matches("\\$(SYS|share|queue)(/.*)?")) {
+    } else if (topic.matches("\\$(SYS|share|queue|CONTROL).*")) {
       return "'"
           + topic
-          + "' is the broker's: it drops what clients publish below $SYS, and reads $share and"
-          + " $queue as shared subscriptions";
+          + "' is the broker's: Mosquitto drops what clients publish to topics that start with"
+          + " $SYS or $CONTROL, and reads $share and $queue as shared subscriptions";
     }
     return mqttTextProblem(topic);
   }

@@ -45,8 +45,13 @@ final class CycleRules {
       Phase phase, String dst, PlanOutcome.Send send, List<Snapshot> source) {
     List<String> carried = send.carried(source).stream().map(Snapshot::name).toList();
     String shorter = phase == Phase.PULL ? "pull.target or source name" : "push.target";
+    // Why first, the name last: Home Assistant's Last error shows the first 255 characters.
     return DatasetName.tooLong(dst, carried)
-        .map(p -> p + ": nothing was sent; a shorter " + shorter + " would fit it");
+        .map(
+            name ->
+                ("a name on the target would be %d characters, and ZFS allows %d: nothing was"
+                        + " sent; a shorter %s would fit it. The name: '%s'")
+                    .formatted(name.length(), DatasetName.MAX_NAME, shorter, name));
   }
 
   /**

@@ -15,7 +15,6 @@ import java.util.regex.Pattern;
 public final class DatasetName {
   private static final Pattern COMPONENT = Pattern.compile("[A-Za-z0-9_.:\\-]+");
   private static final Pattern LISTED_COMPONENT = Pattern.compile("[A-Za-z0-9_.: \\-]+");
-  private static final int MAX_LENGTH = 255;
 
   private DatasetName() {}
 
@@ -33,8 +32,8 @@ public final class DatasetName {
     if (name == null || name.isEmpty()) {
       return Optional.of("empty dataset name");
     }
-    if (name.length() > MAX_LENGTH) {
-      return Optional.of("dataset name longer than " + MAX_LENGTH + " characters");
+    if (name.length() > MAX_NAME) {
+      return Optional.of("dataset name longer than " + MAX_NAME + " characters");
     }
     if (name.contains("@") || name.contains("#")) {
       return Optional.of("'" + name + "' is a snapshot or bookmark, not a dataset");
@@ -59,23 +58,22 @@ public final class DatasetName {
     return Optional.empty();
   }
 
+  /** The longest name ZFS takes: {@code ZFS_MAX_DATASET_NAME_LEN} is 256 with the NUL. */
+  public static final int MAX_NAME = 255;
+
   /**
-   * Empty when {@code dataset} and each {@code dataset@snapshot} fit in a ZFS name (at most 255
-   * characters: {@code ZFS_MAX_DATASET_NAME_LEN} is 256 with the terminating NUL); else the first
-   * that does not, and its length. A receive into a longer name fails with only "invalid name".
+   * Empty when {@code dataset} and each {@code dataset@snapshot} fit in a ZFS name ({@link
+   * #MAX_NAME}); else the first that does not. A receive into a longer name fails with only
+   * "invalid name".
    */
   public static Optional<String> tooLong(String dataset, List<String> snapshots) {
     String longest =
         snapshots.stream()
             .map(s -> dataset + "@" + s)
-            .filter(n -> n.length() > MAX_LENGTH && dataset.length() <= MAX_LENGTH)
+            .filter(n -> n.length() > MAX_NAME && dataset.length() <= MAX_NAME)
             .findFirst()
             .orElse(dataset);
-    return longest.length() <= MAX_LENGTH
-        ? Optional.empty()
-        : Optional.of(
-            "'%s' would be %d characters, and ZFS allows %d"
-                .formatted(longest, longest.length(), MAX_LENGTH));
+    return longest.length() <= MAX_NAME ? Optional.empty() : Optional.of(longest);
   }
 
   /** A single component (used for source names, which become one level of the target path). */

@@ -69,31 +69,34 @@ class CycleRulesTest {
     assertEquals(Optional.empty(), CycleRules.nameTooLong(Phase.PULL, fits, afterB, source));
     assertEquals(
         Optional.of(
-            "'"
+            "a name on the target would be 256 characters, and ZFS allows 255: nothing was sent;"
+                + " a shorter pull.target or source name would fit it. The name: '"
                 + over
-                + "@c' would be 256 characters, and ZFS allows 255: nothing was sent;"
-                + " a shorter pull.target or source name would fit it"),
+                + "@c'"),
         CycleRules.nameTooLong(Phase.PULL, over, afterB, source));
     // -I carries the snapshots between: @bbb… is one of them, and the first over 255.
     String shortDst = "p/" + "d".repeat(232); // 234: with "@" and 20 b, 255; one more is not
     assertEquals(Optional.empty(), CycleRules.nameTooLong(Phase.PUSH, shortDst, full, source));
     assertEquals(
         Optional.of(
-            "'"
+            "a name on the target would be 256 characters, and ZFS allows 255: nothing was sent;"
+                + " a shorter push.target would fit it. The name: '"
                 + shortDst
                 + "d@"
                 + "b".repeat(20)
-                + "' would be 256 characters, and ZFS allows 255: nothing was sent;"
-                + " a shorter push.target would fit it"),
+                + "'"),
         CycleRules.nameTooLong(Phase.PUSH, shortDst + "d", full, source));
     // The base is on the target already: its long name is not received again.
     assertEquals(
         Optional.empty(), CycleRules.nameTooLong(Phase.PULL, shortDst + "d", afterB, source));
-    String tooLongItself = "p/" + "d".repeat(254);
-    assertTrue(
-        CycleRules.nameTooLong(Phase.PULL, tooLongItself, afterB, List.of())
-            .orElseThrow()
-            .startsWith("'" + tooLongItself + "' would be 256 characters"));
+    String tooLongItself = "p/" + "d".repeat(254); // the dataset itself is named, not @c
+    assertEquals(
+        Optional.of(
+            "a name on the target would be 256 characters, and ZFS allows 255: nothing was sent;"
+                + " a shorter pull.target or source name would fit it. The name: '"
+                + tooLongItself
+                + "'"),
+        CycleRules.nameTooLong(Phase.PULL, tooLongItself, afterB, source));
   }
 
   @Test

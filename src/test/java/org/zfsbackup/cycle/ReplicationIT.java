@@ -482,21 +482,24 @@ class ReplicationIT {
 
     assertEquals(Outcome.PARTIAL, r.outcome(), r.datasets().toString());
     assertEquals(Status.SENT, result(r, ds).status());
+    String why = ", and ZFS allows 255: nothing was sent; a shorter pull.target or source name";
     assertEquals(
-        "'"
+        "a name on the target would be 256 characters"
+            + why
+            + " would fit it. The name: '"
             + target
             + "/h/"
             + deep
-            + "' would be 256 characters, and ZFS allows 255: nothing was"
-            + " sent; a shorter pull.target or source name would fit it",
+            + "'",
         result(r, deep).message());
     assertEquals(
-        "'"
+        "a name on the target would be 259 characters"
+            + why
+            + " would fit it. The name: '"
             + target
             + "/h/"
             + lateSnap
-            + "@ssssssss' would be 259 characters, and ZFS allows 255:"
-            + " nothing was sent; a shorter pull.target or source name would fit it",
+            + "@ssssssss'",
         result(r, lateSnap).message());
     assertEquals(
         List.of("name_too_long", "name_too_long"),
