@@ -39,8 +39,20 @@ final class SideBySide {
     try {
       List<Future<T>> futures = new ArrayList<>();
       tasks.forEach(t -> futures.add(pool.submit(t::get)));
+      // A task that threw (a bug) fails the phase, but only once the others have ended: the
+      // cycle's ssh masters close and its lock goes right after, and nothing may outlive them.
+      Throwable failed = null;
       for (Future<T> f : futures) {
-        results.add(await(f));
+        try {
+          results.add(await(f));
+        } catch (RuntimeException | Error e) {
+          failed = failed == null ? e : failed;
+        }
+      }
+      if (failed instanceof RuntimeException r) {
+        throw r;
+      } else if (failed instanceof Error e) {
+        throw e;
       }
       return results;
     } finally {

@@ -73,6 +73,31 @@ class SideBySideTest {
     assertTrue(e.getMessage().contains("boom"));
   }
 
+  /**
+   * Catches: the first task's exception thrown at once while another source's transfer still ran;
+   * the cycle then closed its ssh masters and released its lock under that transfer's streams.
+   */
+  @Test
+  void run_aTaskThrows_theOthersEndFirst() {
+    AtomicInteger ended = new AtomicInteger();
+    Supplier<String> bad =
+        () -> {
+          throw new IllegalStateException("boom");
+        };
+    Supplier<String> slow =
+        () -> {
+          try {
+            Thread.sleep(500);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          ended.incrementAndGet();
+          return "ok";
+        };
+    assertThrows(IllegalStateException.class, () -> SideBySide.run(List.of(bad, slow), 2, "x"));
+    assertEquals(1, ended.get(), "the slow task ended before the caller got the exception");
+  }
+
   /** Catches roots split so that a dataset lands in two trees, or unrelated roots kept together. */
   @Test
   void trees_rootsWithinOneAnother_stayTogether() {
