@@ -199,9 +199,9 @@ final class ConfigRules {
 
   /**
    * A topic we publish below: no wildcards, no empty levels at either end, none of the broker's own
-   * (Mosquitto drops what a client publishes to a topic that starts with {@code $SYS} or {@code
-   * $CONTROL}, as a string: {@code $SYSTEM/x} too; {@code $share} and {@code $queue} name shared
-   * subscriptions), and only what Paho can send.
+   * (Mosquitto 2.0 drops what a client publishes to a topic that starts with {@code $SYS} or {@code
+   * $share}, as a string, so {@code $SYSTEM/x} too, or is below {@code $CONTROL/}; {@code $share/}
+   * and {@code $queue/} name shared subscriptions), and only what Paho can send.
    */
   static String topicProblem(String topic) {
     if (topic.contains("+") || topic.contains("#")) {
@@ -210,11 +210,12 @@ final class ConfigRules {
       return "'" + topic + "' must not start or end with '/'";
     } else if (topic.chars().anyMatch(c -> c == 0 || Character.isWhitespace(c))) {
       return "'" + topic + "' contains whitespace or NUL";
-    } else if (topic.matches("\\$(SYS|share|queue|CONTROL).*")) {
+    } else if (topic.matches("\\$(SYS|share).*|\\$(CONTROL|queue)(/.*)?")) {
       return "'"
           + topic
           + "' is the broker's: Mosquitto drops what clients publish to topics that start with"
-          + " $SYS or $CONTROL, and reads $share and $queue as shared subscriptions";
+          + " $SYS or $share, or below $CONTROL, and brokers read $share/ and $queue/ as shared"
+          + " subscriptions";
     }
     return mqttTextProblem(topic);
   }

@@ -140,9 +140,11 @@ public final class BackupCycle implements CycleRunner {
     control.register(stopShort);
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
     try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
-      return phases(request, sink, control, started, warnings, ssh);
-    } finally {
-      control.unregister(stopShort);
+      try {
+        return phases(request, sink, control, started, warnings, ssh);
+      } finally {
+        control.unregister(stopShort); // first: a late stop must not kill the masters' -O exit
+      }
     }
   }
 

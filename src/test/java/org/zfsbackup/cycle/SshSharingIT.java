@@ -514,11 +514,14 @@ class SshSharingIT {
       socket = dirs.findFirst().orElseThrow().resolve("1");
     }
     ProcessHandle master = ProcessHandle.of(masterPid(socket)).orElseThrow();
+    try {
+      sharing.close();
 
-    sharing.close();
-
-    master.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
-    assertFalse(master.isAlive(), "the master of the killed probe is ended");
+      master.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertFalse(master.isAlive(), "the master of the killed probe is ended");
+    } finally {
+      master.destroyForcibly(); // when the test fails: no master of it is left behind
+    }
   }
 
   /** Kills this test's master (the only one below {@link #base}); returns its pid. */
