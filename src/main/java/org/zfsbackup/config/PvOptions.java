@@ -73,10 +73,15 @@ final class PvOptions {
    * {@code commands.pv}'s arguments read as pv reads them (getopt: short flags given together, a
    * value attached or the next argument, long names shortened or with "="): an option that breaks
    * the stream or its count, {@code --} (the agent's own flags after it would be files), and a file
-   * to copy are refused. An option pv does not know is left to pv (and to check).
+   * to copy are refused. An option pv does not know is left to pv (and to check). pv may be wrapped
+   * ({@code [nice, -n, '19', pv]}): its arguments are those after the first word named pv.
    */
   static void check(List<String> pv, Problems problems) {
-    for (int i = 1; pv != null && i < pv.size(); i++) {
+    int word = pv == null ? -1 : pv.indexOf("pv");
+    for (int i = 0; word < 0 && pv != null && i < pv.size(); i++) {
+      word = pv.get(i) != null && pv.get(i).endsWith("/pv") ? i : -1;
+    }
+    for (int i = Math.max(word, 0) + 1; pv != null && i < pv.size(); i++) {
       String arg = pv.get(i);
       String problem = null;
       boolean valueNext = false;
