@@ -77,11 +77,14 @@ final class PvOptions {
    * ({@code [nice, -n, '19', pv]}): its arguments are those after the first word named pv.
    */
   static void check(List<String> pv, Problems problems) {
-    int word = pv == null ? -1 : pv.indexOf("pv");
-    for (int i = 0; word < 0 && pv != null && i < pv.size(); i++) {
-      word = pv.get(i) != null && pv.get(i).endsWith("/pv") ? i : -1;
+    int word = 0; // pv itself: the first word named pv, else the first word
+    for (int i = 0; pv != null && i < pv.size(); i++) {
+      if (pv.get(i) != null && (pv.get(i).equals("pv") || pv.get(i).endsWith("/pv"))) {
+        word = i;
+        break;
+      }
     }
-    for (int i = Math.max(word, 0) + 1; pv != null && i < pv.size(); i++) {
+    for (int i = word + 1; pv != null && i < pv.size(); i++) {
       String arg = pv.get(i);
       String problem = null;
       boolean valueNext = false;

@@ -64,9 +64,11 @@ public record CycleReport(
         datasets,
         warnings,
         pruned,
-        Duration.between(startedAt, finishedAt).isNegative()
-            ? Duration.ZERO
-            : Duration.between(startedAt, finishedAt));
+        max(Duration.ZERO, Duration.between(startedAt, finishedAt)));
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   /**

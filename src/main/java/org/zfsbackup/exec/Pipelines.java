@@ -88,12 +88,12 @@ final class Pipelines {
     StderrTail pvErr = counted ? countFromPv(procs.get(1), bytes) : null;
     StderrTail recvErr = new StderrTail(r.getErrorStream(), "stderr receive");
     Thread sampler = counted ? null : sampleIo(s, r, bytes);
-    // pv paces its counts on the wall clock: after an NTP step back it is silent that long while
-    // the data flows. What it has read ({@code /proc}) tells a moving stream from a stalled one.
-    LongSupplier moving =
-        counted
-            ? new IoCounters(procs.get(1).toHandle(), "rchar", 10_000_000_000L)::read
-            : bytes::get;
+    // Moving: the count grows. pv paces its counts on the wall clock, and after an NTP step back it
+    // is silent that long while the data flows: what it has read ({@code /proc}) counts too (both
+    // only grow, so their sum moves when either does).
+    IoCounters pvReads =
+        counted ? new IoCounters(procs.get(1).toHandle(), "rchar", 10_000_000_000L) : null;
+    LongSupplier moving = counted ? () -> bytes.get() + pvReads.read() : bytes::get;
     Watchdog.Watch watch =
         watchdog.supervise(procs, bytes, moving, progress, stallTimeout, control);
     if (sampler != null) {

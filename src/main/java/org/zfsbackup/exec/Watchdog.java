@@ -39,6 +39,9 @@ final class Watchdog {
   /**
    * Waits for every process; reports progress each second, bytes moved or not; ends them all on a
    * stall or a forced stop (see {@link KillPolicy}), and abandons what outlives that.
+   *
+   * @param bytes the stream's byte count, for the progress
+   * @param moving grows while the stream moves: no growth for {@code stallTimeout} is a stall
    */
   Watch supervise(
       List<Process> procs,
@@ -56,7 +59,6 @@ final class Watchdog {
         };
     control.register(killer);
     try {
-      long lastBytes = -1;
       long lastMoving = -1;
       long lastMove = System.nanoTime();
       Process last = procs.get(procs.size() - 1);
@@ -65,8 +67,7 @@ final class Watchdog {
         long now = System.nanoTime();
         long b = bytes.get();
         long m = moving.getAsLong();
-        if (b != lastBytes || m != lastMoving) {
-          lastBytes = b;
+        if (m != lastMoving) {
           lastMoving = m;
           lastMove = now;
         }
