@@ -1,5 +1,7 @@
 package org.zfsbackup.cycle;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
@@ -64,6 +66,34 @@ final class TargetChanges {
       target.appeared(parent);
     }
     return Optional.empty();
+  }
+
+  /**
+   * Before a full stream replaces the placeholder {@code dst} with {@code receive -F}: the failed
+   * result when it is not as the agent made it, unmountable and empty ({@link
+   * ReceiveRules#placeholderInUse}), or when zfs cannot say so. Read-only: in a dry run too.
+   */
+  Optional<DatasetResult> placeholderInUse(String dataset, String dst, String plan) {
+    ProcessResult r = scope.run(target.endpoint, ZfsCommands.placeholderUse(dst));
+    Map<String, String> props = new HashMap<>();
+    for (String line : r.ok() ? r.stdout().split("\n") : new String[0]) {
+      String[] f = line.split("\t");
+      if (f.length == 2) {
+        props.put(f[0], f[1]);
+      }
+    }
+    String referenced = props.getOrDefault("referenced", "");
+    if (!r.ok() || !referenced.matches("[0-9]{1,18}") || !props.containsKey("canmount")) {
+      String msg =
+          "could not check that the agent's placeholder "
+              + dst
+              + " is empty before replacing it (receive -F), so nothing was received: "
+              + (r.ok() ? "zfs get gave no canmount and referenced in bytes" : r.describe());
+      return Optional.of(events.failed(dataset, dst, ErrorKind.LIST_FAILED, msg, r, plan));
+    }
+    return ReceiveRules.placeholderInUse(
+            dst, props.get("canmount"), props.get("mounted"), Long.parseLong(referenced))
+        .map(why -> events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, why, null, plan));
   }
 
   /** The placeholder was replaced by the real dataset: its mark goes (the dataset stays). */

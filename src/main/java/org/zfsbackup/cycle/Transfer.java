@@ -255,13 +255,17 @@ final class Transfer {
       return Replicated.of(
           events.failed(dataset, dst, ErrorKind.TARGET_EXISTS, refused.why(), null, steps));
     }
+    boolean replace = mode instanceof ReceiveRules.Mode.ReplacePlaceholder;
+    Optional<DatasetResult> inUse =
+        replace ? changes.placeholderInUse(dataset, dst, send.toString()) : Optional.empty();
+    if (inUse.isPresent()) {
+      return Replicated.of(inUse.get());
+    }
     if (scope.dryRun()) {
       String would =
           "would send "
               + send
-              + (mode instanceof ReceiveRules.Mode.ReplacePlaceholder
-                  ? " (replacing the agent's empty placeholder, receive -F)"
-                  : "");
+              + (replace ? " (replacing the agent's empty placeholder, receive -F)" : "");
       return Replicated.of(events.dryRun(dataset, dst, would));
     }
     return send(dataset, dst, send, mode);

@@ -73,6 +73,8 @@ public final class ReceiveRules {
             + dst
             + " "
             + dst
+            + "` and `zfs set canmount=off "
+            + dst
             + "`)");
   }
 
@@ -87,6 +89,41 @@ public final class ReceiveRules {
    */
   public static boolean resumeWithForce(Target target) {
     return target.exists() && target.placeholder() && !target.hasSnapshots();
+  }
+
+  /**
+   * The most an empty filesystem references: zfs-fuse's takes 112 KiB (ashift 12), OpenZFS's tens
+   * to a few hundred KiB (more with encryption or a large ashift). A placeholder that references
+   * more holds files.
+   */
+  public static final long EMPTY_REFERENCED_MAX = 1L << 20;
+
+  /**
+   * Why the placeholder {@code dst}, about to be replaced ({@link Mode.ReplacePlaceholder}), may
+   * hold someone's files, from its {@code canmount}, {@code mounted} and {@code referenced} as zfs
+   * reads them now: the agent creates it unmountable and empty, and {@code -F} would replace the
+   * files with the stream's (zfs-receive(8), "-F"). Empty when it is as the agent made it.
+   */
+  public static Optional<String> placeholderInUse(
+      String dst, String canmount, String mounted, long referenced) {
+    String why =
+        "yes".equals(mounted)
+            ? "is mounted"
+            : !"off".equals(canmount)
+                ? "has canmount=" + canmount + " (the agent made it off)"
+                : referenced > EMPTY_REFERENCED_MAX
+                    ? "holds %d bytes of its own (referenced; an empty one holds about 100 KiB)"
+                        .formatted(referenced)
+                    : null;
+    return Optional.ofNullable(why)
+        .map(
+            w ->
+                ("%s is the agent's placeholder but %s: someone may have written files into it,"
+                        + " which the full stream (receive -F) would replace, so nothing was"
+                        + " received. Look inside it (zfs set canmount=noauto %s; zfs mount %s),"
+                        + " move out what you need and empty it, then zfs umount %s and zfs set"
+                        + " canmount=off %s: the next cycle replaces it")
+                    .formatted(dst, w, dst, dst, dst, dst));
   }
 
   /** The user property that marks the agent's placeholders; its value is the dataset's name. */

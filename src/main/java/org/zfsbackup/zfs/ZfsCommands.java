@@ -219,10 +219,6 @@ public final class ZfsCommands {
   }
 
   /**
-   * {@code destroy dataset@a,b,c}: OpenZFS destroys the snapshots of one dataset given as a comma
-   * list in one call, and none of them when one cannot be destroyed (zfs-destroy(8)).
-   */
-  /**
    * {@code list -H -o name -t snapshot <snapshots>}: those that exist, by name; each one gone is a
    * "dataset does not exist" line on stderr.
    */
@@ -242,6 +238,19 @@ public final class ZfsCommands {
     return List.of("get", "-H", "-p", "-o", "value", "available", dataset);
   }
 
+  /**
+   * {@code get -H -p -o property,value canmount,mounted,referenced <dataset>}: whether a
+   * placeholder is still as the agent made it ({@link ReceiveRules#placeholderInUse}).
+   */
+  public static List<String> placeholderUse(String dataset) {
+    return List.of(
+        "get", "-H", "-p", "-o", "property,value", "canmount,mounted,referenced", dataset);
+  }
+
+  /**
+   * {@code destroy dataset@a,b,c}: OpenZFS destroys the snapshots of one dataset given as a comma
+   * list in one call, and none of them when one cannot be destroyed (zfs-destroy(8)).
+   */
   public static List<String> destroy(String dataset, List<String> snapshots) {
     if (snapshots.isEmpty()) {
       throw new IllegalArgumentException("no snapshot to destroy");

@@ -433,6 +433,62 @@ class FakeZfsIT {
   }
 
   /**
+   * A placeholder that is no longer as the agent made it (mounted, canmount on, or holding files
+   * someone wrote) is not replaced: target_exists naming why, no receive at all, and the same in a
+   * dry run (which says "would send" only for an empty one). Catches the -F that replaced 3 MB
+   * written into a placeholder without a word (sweep 10).
+   */
+  @Test
+  void placeholderInUse_notReplaced_targetExistsNamingWhy() throws IOException {
+    list("src/p", ds("src/p", 10, "a"));
+    list(
+        "bak",
+        concat(
+            ds("bak", 1),
+            ds("bak/h", 2),
+            dsWith("bak/h/src", 3, true),
+            dsWith("bak/h/src/p", 4, true)));
+    Files.writeString(
+        dir.resolve("placeholder-use"), "canmount\toff\nmounted\tno\nreferenced\t3276800\n");
+    AgentConfig c = config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/p");
+    CycleReport r = run(c, new CycleControl());
+    assertEquals(Status.FAILED, r.datasets().get(0).status(), r.toString());
+    CycleEvent.Error e = errors().get(0);
+    assertEquals("target_exists", e.kind().wire(), e.toString());
+    assertTrue(e.message().contains("holds 3276800 bytes of its own"), e.message());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("receive")), argv().toString());
+    assertTrue(
+        argv()
+            .contains(
+                List.of(
+                    "get",
+                    "-H",
+                    "-p",
+                    "-o",
+                    "property,value",
+                    "canmount,mounted,referenced",
+                    "bak/h/src/p")),
+        argv().toString());
+
+    Files.writeString(
+        dir.resolve("placeholder-use"), "canmount\ton\nmounted\tyes\nreferenced\t98304\n");
+    r = run(c, new CycleControl());
+    assertTrue(r.datasets().get(0).message().contains("is mounted"), r.toString());
+    CycleReport dry =
+        new BackupCycle(c, new RealProcessRunner(c.commands().pv()), Clock.systemUTC())
+            .run(new CycleRequest("fake", "r1", Set.of(), true), events::add, new CycleControl());
+    assertEquals(ErrorKind.TARGET_EXISTS, dry.datasets().get(0).kind(), dry.toString());
+
+    Files.writeString(dir.resolve("placeholder-use"), "bak/h/src/p: not what was asked\n");
+    r = run(c, new CycleControl());
+    assertEquals(Status.FAILED, r.datasets().get(0).status(), r.toString());
+    assertTrue(
+        r.datasets().get(0).message().contains("could not check that the agent's placeholder"),
+        r.toString());
+    assertTrue(argv().stream().noneMatch(a -> a.get(0).equals("receive")), argv().toString());
+  }
+
+  /**
    * A raw push onto the agent's unencrypted offsite placeholder: OpenZFS marks a `send -w` stream
    * raw only for an encrypted dataset (zfs-send(8)), so an unencrypted backup copy replaces the
    * placeholder; an encrypted one is refused (a raw stream cannot overwrite an unencrypted

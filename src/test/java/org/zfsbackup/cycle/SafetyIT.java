@@ -168,6 +168,88 @@ class SafetyIT {
         argv().stream().noneMatch(a -> a.get(0).equals("rollback")), "no rollback: " + argv());
   }
 
+  /**
+   * Files written into the agent's placeholder (canmount turned on, mounted, written, as a user
+   * might): the dataset's first full stream does not replace it (target_exists naming why, no -F),
+   * and the file survives, also once it is unmounted and canmount=off again; emptied, the next
+   * cycle replaces it. Catches the -F that replaced 3 MB written into a placeholder without a word
+   * (sweep 10).
+   */
+  @Test
+  void placeholderSomeoneWroteInto_notReplaced_fileSurvives_replacedOnceEmptied() throws Exception {
+    String ds = hosts.src + "/ph/data";
+    dataset(ds + "/child");
+    snapshot(ds + "/child", "c1"); // only the child has a snapshot: its parent gets a placeholder
+    String target = hosts.bak + "/ph";
+    dataset(target);
+    AgentConfig cfg =
+        config(
+            target,
+            TestConfigs.ZFS_FUSE_RECEIVE,
+            TestConfigs.sshSource("h", hosts.ssh, ds, ds + "/child"));
+    cycle(cfg);
+    String dst = target + "/h/" + ds;
+    assertEquals(dst, get("org.zfsbackup:placeholder", dst), "a placeholder");
+    Path mnt = Files.createTempDirectory("zba-ph");
+    zfs("set", "canmount=on", dst);
+    zfs("set", "mountpoint=" + mnt, dst);
+    byte[] work = new byte[3 << 20];
+    new java.util.Random(7).nextBytes(work);
+    Files.write(mnt.resolve("work.bin"), work);
+    snapshot(ds, "s1"); // the dataset now has something to send
+
+    CycleReport r = cycle(cfg);
+    assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
+    CycleEvent.Error e = errors(events).get(0);
+    assertEquals("target_exists", e.kind().wire(), e.toString());
+    assertTrue(
+        e.message().contains(dst + " is the agent's placeholder but is mounted"), e.message());
+    assertEquals(Status.UP_TO_DATE, result(r, ds + "/child").status(), "its child goes on");
+    assertFalse(anyForcedReceive(argv()), argv().toString());
+
+    zfs("umount", dst);
+    zfs("set", "canmount=off", dst); // as the agent made it, but for the file
+    waitForReferenced(dst, n -> n > (1 << 20));
+    r = cycle(cfg);
+    assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
+    assertTrue(
+        errors(events).get(0).message().contains("bytes of its own"), errors(events).toString());
+    assertFalse(anyForcedReceive(argv()), argv().toString());
+    mounted(dst);
+    assertTrue(
+        java.util.Arrays.equals(work, Files.readAllBytes(mnt.resolve("work.bin"))), "intact");
+
+    Files.delete(mnt.resolve("work.bin")); // emptied, as the message says
+    zfs("umount", dst);
+    zfs("set", "canmount=off", dst);
+    waitForReferenced(dst, n -> n <= (1 << 20));
+    r = cycle(cfg);
+    assertEquals(Status.SENT, result(r, ds).status(), r.toString());
+    assertTrue(anyForcedReceive(argv()), "replaced with -F: " + argv());
+    assertEquals(List.of("s1"), snapshots(dst));
+  }
+
+  /** canmount=on, and mounted at its mountpoint (zfs-fuse mounts it at the set, or not). */
+  static void mounted(String dataset) {
+    zfs("set", "canmount=on", dataset);
+    if (!get("mounted", dataset).equals("yes")) {
+      zfs("mount", dataset);
+    }
+  }
+
+  /** zfs-fuse settles a dataset's space at its next transaction group, a few seconds later. */
+  static void waitForReferenced(String dataset, java.util.function.LongPredicate ok)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!ok.test(
+        Long.parseLong(zfs("get", "-H", "-p", "-o", "value", "referenced", dataset).trim()))) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("referenced of " + dataset + " never settled");
+      }
+      Thread.sleep(500);
+    }
+  }
+
   AgentConfig cfg;
 
   /** A first pull of {@code ds} (one snapshot, @a) into {@code target}; returns where it landed. */

@@ -19,6 +19,35 @@ class ReceiveRulesTest {
   static final ReplicationStep INC =
       new ReplicationStep.Incremental(snaps("a:1:g1").get(0), snaps("b:2:g2").get(0));
 
+  /**
+   * A placeholder is replaced only as the agent made it: unmounted, canmount=off and empty. Catches
+   * a -F over files someone wrote into it (sweep 10: 3 MB lost without a word).
+   */
+  @Test
+  void placeholderInUse_table() {
+    long empty = 114688; // zfs-fuse's empty filesystem
+    assertEquals(Optional.empty(), ReceiveRules.placeholderInUse("b/p", "off", "no", empty));
+    assertEquals(
+        Optional.empty(),
+        ReceiveRules.placeholderInUse("b/p", "off", "no", ReceiveRules.EMPTY_REFERENCED_MAX));
+    for (String[] row :
+        new String[][] {
+          {"off", "yes", "114688", "is mounted"},
+          {"on", "no", "114688", "has canmount=on"},
+          {"noauto", "no", "114688", "has canmount=noauto"},
+          {"off", "no", "1048577", "holds 1048577 bytes of its own"},
+          {"off", "no", "3276800", "holds 3276800 bytes"},
+        }) {
+      Optional<String> why =
+          ReceiveRules.placeholderInUse("b/p", row[0], row[1], Long.parseLong(row[2]));
+      assertTrue(
+          why.orElse("").startsWith("b/p is the agent's placeholder but " + row[3]),
+          why.toString());
+      assertTrue(why.get().contains("nothing was received"), why.get());
+      assertTrue(why.get().contains("zfs set canmount=off b/p"), why.get());
+    }
+  }
+
   @Test
   void mode_table() {
     record Row(ReplicationStep step, Target target, Class<? extends Mode> expected) {}
