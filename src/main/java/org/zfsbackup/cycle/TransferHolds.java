@@ -121,6 +121,12 @@ final class TransferHolds {
     applied.notHeld().forEach(keep::remove);
     if (scope.holds() && !scope.dryRun()) {
       holds.releaseStale(keep, listing).forEach(w -> warnings.add(events.warning(w)));
+    } else if (!scope.dryRun()) {
+      // Holds off: this tag's holds from when they were on would pin their snapshots for ever
+      // (a source's pruner refused, "dataset is busy"); released like stale ones, none kept.
+      Map<String, Set<String>> none = new HashMap<>();
+      keep.keySet().forEach(d -> none.put(d, Set.of()));
+      holds.releaseStale(none, listing).forEach(w -> warnings.add(events.warning(w)));
     }
     return warnings;
   }

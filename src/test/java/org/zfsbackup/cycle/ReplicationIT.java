@@ -385,6 +385,38 @@ class ReplicationIT {
     assertEquals("0", get("userrefs", ds + "@s0"), "and it was the other tool's");
   }
 
+  /**
+   * {@code replication.holds} turned off after it was on: the agent's holds from before are
+   * released at the next pass (sent or up to date), another tool's stays, and none is placed again.
+   * Catches them left for ever, each pinning its snapshot on the source (sweep 10: "dataset is
+   * busy" for the source's pruner, the opposite of what turning holds off is for).
+   */
+  @Test
+  void holdsTurnedOff_theAgentsEarlierHoldsReleased_anotherToolsLeftAlone() {
+    String ds = hosts.src + "/off/data";
+    String other = hosts.src + "/off/other";
+    dataset(ds);
+    dataset(other);
+    snapshot(ds, "s0");
+    snapshot(other, "o0");
+    AgentConfig on = pull(hosts.bak + "/off", TestConfigs.sshSource("h", hosts.ssh, ds, other));
+    assertEquals(Outcome.SUCCESS, cycle(on).outcome());
+    assertEquals("1", get("userrefs", ds + "@s0"), "held while holds are on");
+    assertEquals("1", get("userrefs", other + "@o0"));
+    org.zfsbackup.testing.Cmd.run("zfs", "hold", "another-tool", ds + "@s0");
+    snapshot(ds, "s1"); // one dataset sent, the other up to date
+
+    AgentConfig off = TestConfigs.withHolds(on, false);
+    CycleReport next = cycle(off);
+    assertEquals(Status.SENT, result(next, ds).status(), next.toString());
+    assertEquals(Status.UP_TO_DATE, result(next, other).status(), next.toString());
+    assertEquals("1", get("userrefs", ds + "@s0"), "only the other tool's hold is left");
+    assertEquals("0", get("userrefs", ds + "@s1"), "none placed");
+    assertEquals("0", get("userrefs", other + "@o0"));
+    assertTrue(errors(events).isEmpty(), errors(events).toString());
+    org.zfsbackup.testing.Cmd.run("zfs", "release", "another-tool", ds + "@s0");
+  }
+
   @Test
   void upToDateBasesWithoutAnyHold_heldInOneCall_andNeverAgain() {
     // As after migrating from zfs-pull-backups.py, which placed no holds: the backup is already up
