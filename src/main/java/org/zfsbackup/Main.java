@@ -13,7 +13,9 @@ import org.zfsbackup.command.CommandParser;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.ConfigException;
 import org.zfsbackup.config.ConfigLoader;
+import org.zfsbackup.cycle.BackupCycle;
 import org.zfsbackup.cycle.CliCycle;
+import org.zfsbackup.cycle.ConfigDrift;
 import org.zfsbackup.cycle.CycleRequest;
 import org.zfsbackup.mqtt.AgentLauncher;
 
@@ -113,9 +115,16 @@ public final class Main {
       case "run" -> exitCode(CliCycle.run(config, false, inv.quiet(), only, out, err));
       case "plan" -> exitCode(CliCycle.run(config, true, inv.quiet(), only, out, err));
       case "check" -> exitCode(Preflight.run(config, inv.quiet(), out));
-      case "agent" -> AgentLauncher.run(config, err) ? EXIT_OK : EXIT_USAGE;
+      case "agent" -> agent(config, inv.configPath(), env, err) ? EXIT_OK : EXIT_USAGE;
       default -> throw new IllegalStateException(inv.command());
     };
+  }
+
+  /** The agent's cycles say when the file changed since it was loaded ({@link ConfigDrift}). */
+  private static boolean agent(
+      AgentConfig config, Path file, Map<String, String> env, PrintStream err) {
+    ConfigDrift drift = new ConfigDrift(file, env, config);
+    return AgentLauncher.run(config, err, c -> BackupCycle.create(c).watching(drift));
   }
 
   /** {@code run}, {@code plan} and {@code check}: 0 when the command succeeded, else 1. */

@@ -43,6 +43,7 @@ public final class BackupCycle implements CycleRunner {
   private final ProcessRunner runner;
   private final Clock clock;
   private final SshSharing.Factory sharing;
+  private final ConfigDrift drift; // the agent's: whether its file changed since; null: the CLI's
 
   /** Without ssh connection sharing: every command opens its own connection. */
   public BackupCycle(AgentConfig config, ProcessRunner runner, Clock clock) {
@@ -51,10 +52,25 @@ public final class BackupCycle implements CycleRunner {
 
   public BackupCycle(
       AgentConfig config, ProcessRunner runner, Clock clock, SshSharing.Factory sharing) {
+    this(config, runner, clock, sharing, null);
+  }
+
+  private BackupCycle(
+      AgentConfig config,
+      ProcessRunner runner,
+      Clock clock,
+      SshSharing.Factory sharing,
+      ConfigDrift drift) {
     this.config = config;
     this.runner = runner;
     this.clock = clock;
     this.sharing = sharing;
+    this.drift = drift;
+  }
+
+  /** This engine, saying at each cycle whether the configuration file changed ({@code drift}). */
+  public BackupCycle watching(ConfigDrift drift) {
+    return new BackupCycle(config, runner, clock, sharing, drift);
   }
 
   /** The production wiring: real processes, the system clock, one ssh connection per host. */
@@ -138,10 +154,20 @@ public final class BackupCycle implements CycleRunner {
     // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
     Runnable stopShort = runner::stopRunning;
     control.register(stopShort);
+    Optional<ConfigDrift.Drift> changed = drift == null ? Optional.empty() : drift.check();
+    changed.ifPresent(
+        d -> {
+          LOG.warn("cycle {}: {}", request.cycleId(), d.message());
+          sink.accept(
+              new CycleEvent.Error(
+                  request.cycleId(), ErrorKind.WARNING, null, null, null, d.message(), null, null));
+          warnings.add(d.message());
+        });
+    boolean prune = changed.filter(ConfigDrift.Drift::holdsBackPruning).isEmpty();
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
     try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
       try {
-        return phases(request, sink, control, started, warnings, ssh);
+        return phases(request, sink, control, started, warnings, ssh, prune);
       } finally {
         control.unregister(stopShort); // first: a late stop must not kill the masters' -O exit
       }
@@ -154,7 +180,8 @@ public final class BackupCycle implements CycleRunner {
       CycleControl control,
       Instant started,
       List<String> warnings,
-      CycleSsh ssh) {
+      CycleSsh ssh,
+      boolean prune) {
     List<DatasetResult> results = new ArrayList<>();
 
     TransferContext.Scope scope = scope(request, sink, control);
@@ -163,7 +190,8 @@ public final class BackupCycle implements CycleRunner {
     String pullTarget = config.pull().target();
     TargetSide pullSide = new TargetSide(local, pullTarget);
     Optional<PushConfig> push = config.push();
-    Pruning pruning = new Pruning(config, scope, local);
+    Pruning pruning =
+        new Pruning(prune ? config.retention() : Optional.empty(), config, scope, local);
     // The sources side by side (replication.parallel_sources), each host's datasets in order; the
     // results, and the source listings retention needs, in the configuration's order.
     List<Supplier<Ran>> pulls = new ArrayList<>();

@@ -67,8 +67,13 @@ final class Pruning {
   private final List<String> warnings = new ArrayList<>();
   private boolean stopLogged;
 
-  Pruning(AgentConfig config, TransferContext.Scope scope, Endpoint local) {
-    this.retention = config.retention();
+  /** {@code retention}: the configuration's, or empty to prune nothing this cycle. */
+  Pruning(
+      Optional<RetentionConfig> retention,
+      AgentConfig config,
+      TransferContext.Scope scope,
+      Endpoint local) {
+    this.retention = retention;
     this.scope = scope;
     this.pullTarget = config.pull().target();
     this.push = config.push();

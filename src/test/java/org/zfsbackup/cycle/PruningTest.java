@@ -120,7 +120,7 @@ class PruningTest {
             Duration.ofSeconds(5),
             false,
             true);
-    return new Pruning(c, scope, Endpoint.local(List.of("zfs")));
+    return new Pruning(c.retention(), c, scope, Endpoint.local(List.of("zfs")));
   }
 
   /** The push host's side, as the push phase hands it to {@link Pruning#prune}. */
@@ -225,7 +225,8 @@ class PruningTest {
             Duration.ofSeconds(5),
             false,
             true);
-    Pruning p = new Pruning(config(LAST1, LAST1), scope, Endpoint.local(List.of("zfs")));
+    AgentConfig cfg = config(LAST1, LAST1);
+    Pruning p = new Pruning(cfg.retention(), cfg, scope, Endpoint.local(List.of("zfs")));
     p.listed(Phase.PUSH, "local", ZfsListing.parse(runner.backup));
     Pruning.Result r = p.prune(replicated(Status.UP_TO_DATE, Status.UP_TO_DATE), OFFSITE);
     assertEquals(1, runner.destroys.size(), "only the offsite destroy in flight: " + calls);

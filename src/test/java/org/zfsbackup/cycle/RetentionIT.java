@@ -219,6 +219,51 @@ class RetentionIT {
   }
 
   /**
+   * The agent's configuration file edited since it started, with another retention (the operator
+   * loosened it): the agent's cycle still replicates, says so in a warning (MQTT's error topic and
+   * the report), and prunes nothing; with the file back as loaded, it prunes again. Catches the 88
+   * snapshots destroyed under the policy the operator had just changed (sweep 10).
+   */
+  @Test
+  void agentsFileEditedToAnotherRetention_warnsAndPrunesNothing_backAsLoaded_prunes(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+    String ds = sourceWithSnapshots("drift");
+    AgentConfig running = config("drift", Optional.of(policy()), ds);
+    java.nio.file.Path file = dir.resolve("agent.yaml");
+    String asLoaded = "pull: {target: t/x, sources: [{name: h, datasets: [a/b]}]}\n";
+    java.nio.file.Files.writeString(file, asLoaded);
+    ConfigDrift drift = new ConfigDrift(file, java.util.Map.of(), running);
+    java.nio.file.Files.writeString(file, asLoaded + "retention: {backup: {keep_last: 50}}\n");
+    String backup = hosts.bak + "/drift/h/" + ds;
+
+    events.clear();
+    CycleReport r =
+        new BackupCycle(running, new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+            .watching(drift)
+            .run(new CycleRequest("t", null, Set.of(), false), events::add, new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    assertEquals(SOURCE, snapshots(backup), "nothing pruned");
+    assertEquals(0, r.prunedCount());
+    String warning =
+        events.stream()
+            .filter(e -> e instanceof CycleEvent.Error err && err.dataset() == null)
+            .map(e -> ((CycleEvent.Error) e).message())
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no warning: " + events));
+    assertTrue(warning.contains("changed since the agent started"), warning);
+    assertTrue(warning.contains("prunes nothing"), warning);
+    assertTrue(r.warnings().contains(warning), r.warnings().toString());
+
+    java.nio.file.Files.writeString(file, asLoaded); // as it was loaded: no drift
+    r =
+        new BackupCycle(running, new RealProcessRunner(List.of("pv")), Clock.systemUTC())
+            .watching(drift)
+            .run(new CycleRequest("t", null, Set.of(), false), events::add, new CycleControl());
+    assertEquals(List.of(MANUAL, FEB15, MAR11), snapshots(backup), "pruned by the policy loaded");
+    assertTrue(r.warnings().isEmpty(), r.warnings().toString());
+  }
+
+  /**
    * Catches: pruning a dataset whose replication was refused (diverged) this cycle; its sibling,
    * replicated, is still pruned.
    */
