@@ -150,10 +150,7 @@ public final class BackupCycle implements CycleRunner {
       CycleControl control,
       Instant started,
       List<String> warnings) {
-    // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
-    // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
-    Runnable stopShort = runner::stopRunning;
-    control.register(stopShort);
+    // The agent's file edited since it started: said, and no pruning while its retention differs.
     Optional<ConfigDrift.Drift> changed = drift == null ? Optional.empty() : drift.check();
     changed.ifPresent(
         d -> {
@@ -164,6 +161,10 @@ public final class BackupCycle implements CycleRunner {
           warnings.add(d.message());
         });
     boolean prune = changed.filter(ConfigDrift.Drift::holdsBackPruning).isEmpty();
+    // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
+    // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
+    Runnable stopShort = runner::stopRunning;
+    control.register(stopShort);
     // One ssh connection per host for the whole cycle, closed when it ends (docs/design.md).
     try (CycleSsh ssh = CycleSsh.open(sharing, config, request, sink, control)) {
       try {

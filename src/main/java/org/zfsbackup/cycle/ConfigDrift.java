@@ -57,8 +57,11 @@ public final class ConfigDrift {
     AgentConfig fresh;
     try {
       fresh = ConfigLoader.load(file, env);
-    } catch (ConfigException e) {
-      String first = e.getMessage().lines().findFirst().orElse("");
+    } catch (RuntimeException e) { // a ConfigException, or a bug: the file is not loaded
+      String first =
+          e instanceof ConfigException
+              ? e.getMessage().lines().findFirst().orElse("")
+              : e.getClass().getSimpleName();
       return Optional.of(
           new Drift(
               changed
