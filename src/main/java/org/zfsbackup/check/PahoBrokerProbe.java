@@ -14,7 +14,10 @@ import org.zfsbackup.mqtt.TlsSockets;
 /**
  * {@link BrokerProbe} with the Paho v3 client: connect with a clean session, disconnect. The client
  * id gets a {@code -check} suffix: a broker drops an existing session when the same id connects
- * again, and {@code check} must not kick a running agent off.
+ * again, and {@code check} must not kick a running agent off. The connect carries a retained QoS 1
+ * will, as the agent's does (its {@code offline}): a broker that refuses retained messages or QoS 1
+ * refuses that connect. The probe's will is empty, on {@code T/check}: were it ever sent, it would
+ * only clear that topic's retained message, which nothing sets.
  */
 public final class PahoBrokerProbe implements BrokerProbe {
 
@@ -42,6 +45,7 @@ public final class PahoBrokerProbe implements BrokerProbe {
       options.setAutomaticReconnect(false);
       options.setMqttVersion(MqttConnectOptions.MQTT_VERSION_3_1_1); // no second try with 3.1
       options.setConnectionTimeout((int) Math.max(1, timeout.toSeconds()));
+      options.setWill(mqtt.topic() + "/check", new byte[0], 1, true);
       mqtt.username().ifPresent(options::setUserName);
       mqtt.password().ifPresent(p -> options.setPassword(p.value().toCharArray()));
       if (TlsSockets.isTls(mqtt.url()) && mqtt.caFile().isPresent()) {
@@ -88,6 +92,12 @@ public final class PahoBrokerProbe implements BrokerProbe {
         : "";
   }
 
+  /** The broker closed the connection instead of answering the CONNECT, as the agent's log says. */
+  static final String CLOSED_AT_CONNECT =
+      "the broker closed the connection without accepting it: one that refuses retained messages"
+          + " or QoS 1 (Mosquitto's retain_available false, max_qos 0) does so to the agent's will;"
+          + " its log says why";
+
   /** Paho's reason ("Not authorized to connect", "Unable to connect to server") plus the cause. */
   static String describe(MqttException e) {
     String reason =
@@ -96,6 +106,7 @@ public final class PahoBrokerProbe implements BrokerProbe {
               "credentials refused (bad user name or password)";
           case MqttException.REASON_CODE_NOT_AUTHORIZED -> "credentials refused (not authorized)";
           case MqttException.REASON_CODE_CLIENT_TIMEOUT -> "no answer from the broker in time";
+          case MqttException.REASON_CODE_CONNECTION_LOST -> CLOSED_AT_CONNECT;
           default -> e.getMessage();
         };
     Throwable cause = e.getCause();

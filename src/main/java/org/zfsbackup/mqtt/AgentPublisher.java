@@ -57,7 +57,9 @@ final class AgentPublisher {
 
   private void publishKept() {
     for (Outbox.Message m : outbox.drain()) {
-      publish(m.topic(), m.payload(), false); // a failure keeps it again, in order
+      // A failure keeps it again, in order; dropped once it was cut too often (Outbox.CUTS).
+      mqtt.publish(m.topic(), m.payload(), false)
+          .onFailure(e -> outbox.again(m, InFlight.LOST.equals(e.getMessage())));
     }
   }
 

@@ -45,8 +45,9 @@ final class BrokerWait {
       return Future.succeededFuture();
     }
     log.warn(
-        "the MQTT broker is unreachable: the power-down waits for it, at most {}, so that the"
-            + " result and the errors and events kept meanwhile go out first",
+        "not connected to the MQTT broker (each connect attempt is logged with its reason): the"
+            + " power-down waits for it, at most {}, so that the result and the errors and events"
+            + " kept meanwhile go out first",
         PahoCalls.seconds(bound.toMillis()));
     Promise<Void> p = Promise.promise();
     waited = p;
@@ -59,7 +60,7 @@ final class BrokerWait {
               timer = -1;
               if (waited == p) {
                 log.warn(
-                    "the MQTT broker is still unreachable after {}: powering down without"
+                    "still not connected to the MQTT broker after {}: powering down without"
                         + " publishing the result (it is published at the next connect, from the"
                         + " state file after a poweroff)",
                     PahoCalls.seconds(bound.toMillis()));

@@ -3,9 +3,9 @@ package org.zfsbackup.mqtt;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,18 +18,32 @@ final class InFlight {
   /** Logs as the connection, whose publishes these are. */
   private static final Logger log = LoggerFactory.getLogger(PahoConnection.class);
 
-  private final Set<Promise<Void>> pending = new HashSet<>();
+  /** Why every publish waiting fails when the connection is gone ({@link #failAll}). */
+  static final String LOST = "connection lost";
 
-  /** A publish goes out: its promise, completed by {@link #done}. */
-  Promise<Void> add() {
+  /** One publish waiting for its acknowledgement. */
+  record Sent(String topic, int bytes) {}
+
+  private final Map<Promise<Void>, Sent> pending = new LinkedHashMap<>(); // in the order sent
+
+  /** Failed since the last {@link #failAll}: Paho fails them as it notices the connection gone. */
+  private final List<Sent> failed = new ArrayList<>();
+
+  /**
+   * A publish of {@code bytes} on {@code topic} goes out: its promise, completed by {@link #done}.
+   */
+  Promise<Void> add(String topic, int bytes) {
     Promise<Void> promise = Promise.promise();
-    pending.add(promise);
+    pending.put(promise, new Sent(topic, bytes));
     return promise;
   }
 
   /** Acknowledged ({@code failure} null) or failed. */
   void done(Promise<Void> promise, Throwable failure) {
-    pending.remove(promise);
+    Sent sent = pending.remove(promise);
+    if (failure != null && sent != null) {
+      failed.add(sent);
+    }
     if (failure == null) {
       promise.tryComplete();
     } else {
@@ -37,11 +51,18 @@ final class InFlight {
     }
   }
 
-  /** Fails every publish still waiting (the connection is gone). */
-  void failAll(String why) {
-    List<Promise<Void>> all = new ArrayList<>(pending);
+  /**
+   * Fails every publish still waiting (the connection is gone); returns them with those that failed
+   * since the last call, in the order sent.
+   */
+  List<Sent> failAll(String why) {
+    List<Promise<Void>> all = new ArrayList<>(pending.keySet());
+    List<Sent> sent = new ArrayList<>(failed);
+    sent.addAll(pending.values());
+    failed.clear();
     pending.clear();
     all.forEach(p -> p.tryFail(why));
+    return sent;
   }
 
   /**
@@ -50,7 +71,7 @@ final class InFlight {
    */
   Future<Void> settled(long timeoutMillis) {
     List<Future<Void>> outstanding = new ArrayList<>();
-    for (Promise<Void> p : pending) {
+    for (Promise<Void> p : pending.keySet()) {
       outstanding.add(p.future().otherwiseEmpty());
     }
     return Future.join(outstanding)

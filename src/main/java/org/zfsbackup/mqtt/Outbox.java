@@ -19,8 +19,15 @@ final class Outbox {
 
   static final int LIMIT = 200;
 
-  /** One message kept for the next connect. */
-  record Message(String topic, String payload) {}
+  /**
+   * How many connections a kept message may see cut while it waited for its acknowledgement before
+   * it is dropped: one the broker refuses (over its {@code max_packet_size}) would cut every
+   * connection after it, for ever.
+   */
+  static final int CUTS = 3;
+
+  /** One message kept for the next connect; {@code cuts}: connections lost while it was sent. */
+  record Message(String topic, String payload, int cuts) {}
 
   private final int limit;
   private final Deque<Message> kept = new ArrayDeque<>();
@@ -36,11 +43,30 @@ final class Outbox {
       kept.removeFirst();
       dropped++;
     }
-    kept.addLast(new Message(topic, payload));
+    kept.addLast(new Message(topic, payload, 0));
     log.info(
         "not connected to the MQTT broker: keeping a message for {} until it is back ({} kept)",
         topic,
         kept.size());
+  }
+
+  /**
+   * A kept message failed again: kept for the next connect, or, when the connection was cut while
+   * it was sent ({@code cut}) for the {@link #CUTS}th time, dropped (said at ERROR).
+   */
+  void again(Message m, boolean cut) {
+    Message next = new Message(m.topic(), m.payload(), m.cuts() + (cut ? 1 : 0));
+    if (next.cuts() < CUTS) {
+      kept.addLast(next);
+      return;
+    }
+    log.error(
+        "dropped a message for {} ({} bytes): the connection to the MQTT broker was cut each of the"
+            + " {} times it was sent; a broker closes the connection of a client that sends more"
+            + " than its max_packet_size (its log says so)",
+        m.topic(),
+        m.payload().getBytes(java.nio.charset.StandardCharsets.UTF_8).length,
+        CUTS);
   }
 
   /** Everything kept, oldest first, and forgets it (logging how many were dropped). */

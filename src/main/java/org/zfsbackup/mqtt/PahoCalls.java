@@ -1,12 +1,16 @@
 package org.zfsbackup.mqtt;
 
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.Promise;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
@@ -14,12 +18,17 @@ import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
 import org.eclipse.paho.client.mqttv3.MqttException;
 import org.eclipse.paho.client.mqttv3.ScheduledExecutorPingSender;
 import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Small pieces of {@link PahoConnection}: the connect options, the retry backoff, Paho's action
  * callbacks handed to the Vert.x context, and the text of its log lines.
  */
 final class PahoCalls {
+  /** Logs as the connection, whose calls these are. */
+  private static final Logger LOG = LoggerFactory.getLogger(PahoConnection.class);
+
   private PahoCalls() {}
 
   /**
@@ -55,15 +64,14 @@ final class PahoCalls {
   static final String WILL = "offline";
 
   /**
-   * Clean session, Paho's automatic reconnect after a lost connection, {@code offline} as the
-   * retained will, credentials, the broker's name checked against its certificate, and a raised
+   * Clean session, no automatic reconnect ({@link PahoConnection} reconnects), {@code offline} as
+   * the retained will, credentials, the broker's name checked against its certificate, and a raised
    * {@code maxInflight} (Paho's 10 is less than discovery alone).
    */
   static MqttConnectOptions options(PahoSettings settings) {
     MqttConnectOptions options = new MqttConnectOptions();
     options.setCleanSession(true);
-    options.setAutomaticReconnect(true);
-    options.setMaxReconnectDelay((int) settings.maxRetry().toMillis());
+    options.setAutomaticReconnect(false);
     options.setKeepAliveInterval(settings.keepAliveSeconds());
     options.setConnectionTimeout(10);
     options.setMaxInflight(1000);
@@ -94,6 +102,66 @@ final class PahoCalls {
         context.runOnContext(v -> handler.handle(e));
       }
     };
+  }
+
+  /** A connection that ends sooner counts as a failed attempt: the backoff goes on growing. */
+  static final Duration STABLE = Duration.ofSeconds(30);
+
+  /**
+   * Why a connection cut soon after it was made may have been cut, from the publishes it left
+   * unacknowledged: a broker closes the connection of a client that sends a packet over its {@code
+   * max_packet_size} (MQTT 3.1.1 has no way to say so; Mosquitto logs "oversize packet").
+   */
+  static String cutAtOnce(List<InFlight.Sent> unacknowledged) {
+    return unacknowledged.stream()
+        .max(java.util.Comparator.comparingInt(InFlight.Sent::bytes))
+        .map(
+            s ->
+                ("; it was cut with %d publish(es) unacknowledged, the largest %d bytes on %s: a"
+                        + " broker closes the connection of a client that sends more than its"
+                        + " max_packet_size (its log says so)")
+                    .formatted(unacknowledged.size(), s.bytes(), s.topic()))
+        .orElse("");
+  }
+
+  /**
+   * A clean disconnect (the broker sends no will), bounded: when it fails or takes more than 5 s,
+   * the connection is closed (then the broker sends the will). Never fails.
+   */
+  static Future<Void> disconnect(MqttAsyncClient client, Context context, PahoSettings settings) {
+    Promise<Void> done = Promise.promise();
+    try {
+      client.disconnect(
+          1000,
+          null,
+          onContext(
+              context,
+              e -> {
+                if (e == null) {
+                  done.tryComplete();
+                } else {
+                  done.tryFail(e);
+                }
+              }));
+    } catch (MqttException e) {
+      done.tryFail(e);
+    }
+    return done.future()
+        .timeout(5, TimeUnit.SECONDS)
+        .onSuccess(v -> LOG.info("disconnected from MQTT broker {}", settings.url()))
+        .recover(
+            e -> {
+              LOG.warn(
+                  "clean disconnect from {} failed: {}; closing the connection",
+                  settings.url(),
+                  describe(e));
+              try {
+                client.disconnectForcibly(0, 1000, false);
+              } catch (MqttException ignored) {
+                // Already gone.
+              }
+              return Future.succeededFuture();
+            });
   }
 
   /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
@@ -130,6 +198,22 @@ final class PahoCalls {
       msg = (msg == null ? "" : msg + ": ") + cause.getMessage();
     }
     return msg == null ? e.getClass().getSimpleName() : msg;
+  }
+
+  /**
+   * {@link #describe}, and for a connection the broker closed instead of answering the CONNECT, why
+   * a broker does that to the agent (MQTT 3.1.1 gives no reason; {@code check} says the same).
+   */
+  static String connectFailure(Throwable e) {
+    boolean closed =
+        e instanceof MqttException m
+            && m.getReasonCode() == MqttException.REASON_CODE_CONNECTION_LOST;
+    return describe(e)
+        + (closed
+            ? " (the broker closed it without accepting it: one that refuses retained messages or"
+                + " QoS 1, such as Mosquitto's retain_available false or max_qos 0, does so to the"
+                + " agent's retained QoS 1 will; its log says why)"
+            : "");
   }
 
   /** {@code "4 s"}, {@code "1.5 s"}. */

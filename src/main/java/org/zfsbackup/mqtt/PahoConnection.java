@@ -5,8 +5,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
@@ -23,9 +23,14 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Clean session and memory persistence: a command published while the server sleeps is not
  *       replayed on wake, and no lock files land in the working directory.
- *   <li>{@code automaticReconnect} does not retry a failed <em>first</em> connect (paho.mqtt.java
- *       #825): right after wake-on-LAN the broker is often unreachable, so {@link #connect} retries
- *       with exponential backoff, forever, logging each attempt.
+ *   <li>Not Paho's {@code automaticReconnect}: it does not retry a failed <em>first</em> connect
+ *       (paho.mqtt.java #825; right after wake-on-LAN the broker is often unreachable), logs none
+ *       of its attempts (a password changed on the broker went unseen), waits on the wall clock,
+ *       and starts again from 1 s after every connect, so a broker that closes each connection at
+ *       once (a message over its {@code max_packet_size}) was retried every second for ever. This
+ *       class connects and reconnects itself, with exponential backoff, forever, logging each
+ *       attempt and its reason; a connection that ends within {@link PahoCalls#STABLE} counts as a
+ *       failed attempt.
  *   <li>Subscribing inside {@code connectComplete} can deadlock (#999): the callback only hands the
  *       event to the Vert.x context, which subscribes.
  *   <li>The QoS 1 acknowledgement of a received message goes out only when {@code messageArrived}
@@ -56,8 +61,10 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   private volatile Listener listener;
   private boolean wanted;
+  private boolean offlineOwed; // disconnected while the broker was away: "offline" once it is back
   private boolean closed;
   private int attempt;
+  private long connectedAt; // System.nanoTime() of the last connect
   private long retryTimer = -1;
 
   /**
@@ -93,7 +100,12 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     wanted = true;
+    offlineOwed = false;
     attempt = 0;
+    if (retryTimer >= 0) {
+      vertx.cancelTimer(retryTimer);
+      retryTimer = -1;
+    }
     if (client.isConnected()) {
       // Still "connected" from before the power-down: that socket slept with the machine and is
       // dead; waiting for the keep-alive to notice would leave the agent deaf for a while.
@@ -112,7 +124,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   private void tryConnect() {
     retryTimer = -1;
-    if (!wanted || closed || client.isConnected()) {
+    if (!wanted && !offlineOwed || closed || client.isConnected()) {
       return;
     }
     attempt++;
@@ -139,7 +151,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   }
 
   private void connectFailed(Throwable e) {
-    if (!wanted || closed || client.isConnected()) {
+    if (!wanted && !offlineOwed || closed || client.isConnected()) {
       return;
     }
     long delay = PahoCalls.backoff(settings, attempt);
@@ -147,7 +159,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         "MQTT connect to {} failed (attempt {}): {}; retrying in {}",
         settings.url(),
         attempt,
-        PahoCalls.describe(e),
+        PahoCalls.connectFailure(e),
         PahoCalls.seconds(delay));
     retryTimer = vertx.setTimer(delay, t -> tryConnect());
   }
@@ -161,8 +173,9 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   private void connected(long n, boolean reconnect) {
     if (closed || !wanted) {
-      // Paho's automatic reconnect got through after disconnect() (the broker came back during a
-      // power-down): do not come back online. A clean disconnect stops the broker from sending the
+      // A reconnect got through after disconnect() (the broker came back during a power-down,
+      // disconnected while it was away: offlineOwed): do not come back online. A clean disconnect
+      // stops the broker from sending the
       // will, and a broker that crashed in the meantime never got the agent's "offline" (or lost
       // it): publish it again first, or the retained availability says "online" for a machine
       // that is going to sleep, and a command sent on the strength of it is lost.
@@ -170,6 +183,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           "connected to MQTT broker {} while shutting the connection down; publishing offline and"
               + " disconnecting",
           settings.url());
+      offlineOwed = false;
       publish(settings.willTopic(), PahoCalls.WILL, true);
       inFlight
           .settled(settings.ackTimeout().toMillis())
@@ -181,25 +195,36 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
                       : Future.<Void>succeededFuture());
       return;
     }
-    attempt = 0;
-    log.info("{} MQTT broker {}", reconnect ? "reconnected to" : "connected to", settings.url());
+    connectedAt = System.nanoTime(); // attempt stays: a connection cut at once is no success
+    log.info("{} MQTT broker {}", n > 1 ? "reconnected to" : "connected to", settings.url());
     subscription.start(n);
   }
 
   @Override
   public void connectionLost(Throwable cause) {
-    context.runOnContext(
-        v -> {
-          inFlight.failAll("connection lost");
-          log.warn(
-              "lost the connection to MQTT broker {}: {}; reconnecting automatically",
-              settings.url(),
-              PahoCalls.describe(cause));
-          Listener l = listener;
-          if (l != null) {
-            l.lost(PahoCalls.describe(cause));
-          }
-        });
+    context.runOnContext(v -> lost(cause));
+  }
+
+  /** Reconnects: at once after a connection that lasted, else on with the backoff. */
+  private void lost(Throwable cause) {
+    List<InFlight.Sent> unacknowledged = inFlight.failAll(InFlight.LOST);
+    long lasted = System.nanoTime() - connectedAt;
+    attempt = lasted >= PahoCalls.STABLE.toNanos() ? 0 : attempt;
+    long delay = attempt == 0 ? 0 : PahoCalls.backoff(settings, attempt);
+    log.warn(
+        "lost the connection to MQTT broker {} after {}: {}; reconnecting {}{}",
+        settings.url(),
+        PahoCalls.seconds(lasted / 1_000_000),
+        PahoCalls.describe(cause),
+        delay == 0 ? "now" : "in " + PahoCalls.seconds(delay),
+        attempt == 0 ? "" : PahoCalls.cutAtOnce(unacknowledged));
+    Listener l = listener;
+    if (l != null) {
+      l.lost(PahoCalls.describe(cause));
+    }
+    if ((wanted || offlineOwed) && !closed) {
+      retryTimer = vertx.setTimer(Math.max(1, delay), t -> tryConnect());
+    }
   }
 
   @Override
@@ -231,11 +256,12 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (closed || !client.isConnected()) {
       return Future.failedFuture("not connected to the MQTT broker");
     }
-    Promise<Void> promise = inFlight.add();
+    byte[] bytes = payload.getBytes(StandardCharsets.UTF_8);
+    Promise<Void> promise = inFlight.add(topic, bytes.length);
     try {
       client.publish(
           topic,
-          payload.getBytes(StandardCharsets.UTF_8),
+          bytes,
           1,
           retained,
           null,
@@ -249,51 +275,21 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   @Override
   public Future<Void> disconnect() {
     wanted = false;
+    if (!client.isConnected()) {
+      // The broker is away: the reconnects go on, to say "offline" once it is back (connected).
+      offlineOwed = true;
+      inFlight.failAll("disconnected");
+      return Future.succeededFuture();
+    }
     if (retryTimer >= 0) {
       vertx.cancelTimer(retryTimer);
       retryTimer = -1;
-    }
-    if (!client.isConnected()) {
-      inFlight.failAll("disconnected");
-      return Future.succeededFuture();
     }
     return inFlight.settled(settings.ackTimeout().toMillis()).compose(v -> disconnectNow());
   }
 
   private Future<Void> disconnectNow() {
-    Promise<Void> done = Promise.promise();
-    try {
-      client.disconnect(
-          1000,
-          null,
-          PahoCalls.onContext(
-              context,
-              e -> {
-                if (e == null) {
-                  done.tryComplete();
-                } else {
-                  done.tryFail(e);
-                }
-              }));
-    } catch (MqttException e) {
-      done.tryFail(e);
-    }
-    return done.future()
-        .timeout(5, TimeUnit.SECONDS)
-        .onSuccess(v -> log.info("disconnected from MQTT broker {}", settings.url()))
-        .recover(
-            e -> {
-              log.warn(
-                  "clean disconnect from {} failed: {}; closing the connection",
-                  settings.url(),
-                  PahoCalls.describe(e));
-              try {
-                client.disconnectForcibly(0, 1000, false);
-              } catch (MqttException ignored) {
-                // Already gone.
-              }
-              return Future.succeededFuture();
-            })
+    return PahoCalls.disconnect(client, context, settings)
         .onComplete(ar -> inFlight.failAll("disconnected"));
   }
 
@@ -327,15 +323,9 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (!wanted || closed || client.isConnected()) {
       return;
     }
-    if (retryTimer >= 0) { // the first connect, retried by this class
+    if (retryTimer >= 0) { // waiting for the next attempt: now (else one is under way)
       vertx.cancelTimer(retryTimer);
       tryConnect();
-      return;
-    }
-    try {
-      client.reconnect(); // Paho's automatic reconnect: its next attempt now
-    } catch (MqttException e) {
-      log.debug("reconnect now: {}", PahoCalls.describe(e)); // connecting already
     }
   }
 

@@ -356,6 +356,33 @@ class PreflightIT {
         "took " + run.millis() + " ms");
   }
 
+  /**
+   * A broker that refuses retained messages (Mosquitto's retain_available false) closes the agent's
+   * connection at every CONNECT, for its retained will: check fails it too, saying why. Catches a
+   * probe without a will, which said "ok" for a broker the agent can never use (sweep 10).
+   */
+  @Test
+  void check_brokerRefusingRetainedMessages_failsSayingWhy() throws IOException {
+    try (org.zfsbackup.testing.MosquittoBroker noRetain =
+        org.zfsbackup.testing.MosquittoBroker.builder().line("retain_available false").start()) {
+      String yaml =
+          """
+          mqtt:
+            url: %s
+          pull:
+            target: zchknopool/backups
+            sources:
+              - name: here
+                datasets: [tank/data]
+          """
+              .formatted(noRetain.url());
+      Run run = check(yaml, Map.of());
+      String broker = run.out().lines().filter(l -> l.contains("broker")).findFirst().orElseThrow();
+      assertTrue(broker.startsWith("FAIL broker"), run.out());
+      assertTrue(broker.contains("retain_available false"), broker);
+    }
+  }
+
   @Test
   void check_brokerPortClosed_saysCannotConnect() throws IOException {
     String yaml =

@@ -75,6 +75,73 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     assertEquals(2, engine.requests.size(), "the reconnect did not start another cycle");
   }
 
+  /**
+   * A broker whose max_packet_size is under the discovery's largest message closes each connection
+   * right after it is made. The agent backs off (0.2, 0.4, 0.8 s with the test's timings), says
+   * which publish the cut left unacknowledged and why that cuts a connection. Catches Paho's
+   * automatic reconnect, which started again from its first delay after every connect: a reconnect
+   * every second, for ever, with "online" in the log each time (sweep 10).
+   */
+  @Test
+  void brokerCutsEveryConnection_overItsMaxPacketSize_backsOffNamingTheLargestPublish()
+      throws Exception {
+    broker.close();
+    broker = MosquittoBroker.builder().line("max_packet_size 512").start();
+    try (org.zfsbackup.testing.LogCapture logged =
+        org.zfsbackup.testing.LogCapture.of(PahoConnection.class)) {
+      startAgent(List.of("true"));
+      List<String> delays = List.of("0.2 s", "0.4 s", "0.8 s");
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (logged.messages().stream().noneMatch(m -> m.contains("reconnecting in 0.8 s"))) {
+        assertTrue(System.nanoTime() < deadline, "no growing backoff: " + logged.messages());
+        Thread.sleep(20);
+      }
+      List<String> cuts =
+          logged.messages().stream()
+              .map(m -> m.replace(',', '.'))
+              .filter(m -> m.startsWith("lost the connection"))
+              .toList();
+      for (int i = 0; i < delays.size(); i++) {
+        assertTrue(cuts.get(i).contains("reconnecting in " + delays.get(i)), cuts.toString());
+        assertTrue(
+            cuts.get(i).matches(".*the largest [0-9]+ bytes on homeassistant/.*max_packet_size.*"),
+            cuts.get(i));
+      }
+    }
+  }
+
+  /**
+   * After a lost connection each failed reconnect is logged with its reason and attempt, as the
+   * first connect's are, and the agent comes back once the broker does. Catches Paho's automatic
+   * reconnect, whose failed attempts said nothing: a password changed on the broker showed as one
+   * "reconnecting automatically" line, for ever (sweep 10).
+   */
+  @Test
+  void brokerGone_eachFailedReconnectLoggedWithItsReason_thenBackOnline() throws Exception {
+    startAgent(List.of("true"));
+    MqttProbe before = probe();
+    before.await(topics.availability(), "online", WAIT);
+    try (org.zfsbackup.testing.LogCapture logged =
+        org.zfsbackup.testing.LogCapture.of(PahoConnection.class)) {
+      broker.kill();
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (logged.messages().stream().noneMatch(m -> m.contains("failed (attempt 2)"))) {
+        assertTrue(
+            System.nanoTime() < deadline, "no failed reconnect logged: " + logged.messages());
+        Thread.sleep(20);
+      }
+      String failed =
+          logged.messages().stream()
+              .filter(m -> m.contains("failed (attempt 2)"))
+              .findFirst()
+              .get();
+      assertTrue(
+          failed.matches("MQTT connect to .* failed \\(attempt 2\\): .+; retrying in .*"), failed);
+    }
+    broker.restart();
+    probe().await(topics.availability(), "online", WAIT);
+  }
+
   @Test
   void brokerDownAtStart_agentRetriesUntilItIsUp() throws Exception {
     broker.stop(); // right after wake-on-LAN, the broker is not there yet (Paho #825)

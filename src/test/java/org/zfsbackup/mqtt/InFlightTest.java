@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,8 +36,8 @@ class InFlightTest {
   @Test
   void settled_waitsForEveryPublishToBeAcknowledgedOrFailed() throws Exception {
     InFlight inFlight = new InFlight();
-    Promise<Void> acked = inFlight.add();
-    Promise<Void> failed = inFlight.add();
+    Promise<Void> acked = inFlight.add("t/x", 10);
+    Promise<Void> failed = inFlight.add("t/x", 10);
     long[] settledAfter = new long[1];
     onContext(
         () -> {
@@ -56,7 +57,7 @@ class InFlightTest {
   @Test
   void settled_anUnacknowledgedPublish_givesUpAfterTheTimeoutWithoutFailing() throws Exception {
     InFlight inFlight = new InFlight();
-    Promise<Void> stuck = inFlight.add();
+    Promise<Void> stuck = inFlight.add("t/x", 10);
     assertEquals(null, onContext(() -> inFlight.settled(50)));
     assertFalse(stuck.future().isComplete());
   }
@@ -64,10 +65,21 @@ class InFlightTest {
   @Test
   void failAll_failsWhatIsStillWaitingAndForgetsIt() throws Exception {
     InFlight inFlight = new InFlight();
-    Promise<Void> a = inFlight.add();
-    Promise<Void> b = inFlight.add();
+    Promise<Void> a = inFlight.add("t/a", 10);
+    Promise<Void> b = inFlight.add("t/b", 2000);
+    Promise<Void> c = inFlight.add("t/c", 30);
     inFlight.done(a, null);
-    inFlight.failAll("connection lost");
+    Promise<Void> d = inFlight.add("t/d", 5);
+    inFlight.done(d, new IllegalStateException("Connection lost")); // Paho failed it first
+    assertEquals(
+        List.of(
+            new InFlight.Sent("t/d", 5),
+            new InFlight.Sent("t/b", 2000),
+            new InFlight.Sent("t/c", 30)),
+        inFlight.failAll(InFlight.LOST),
+        "what failed since, then what was still waiting, in the order sent");
+    assertEquals(List.of(), inFlight.failAll(InFlight.LOST), "forgotten");
+    assertTrue(c.future().failed());
     assertTrue(a.future().succeeded());
     assertEquals("connection lost", b.future().cause().getMessage());
     assertEquals(null, onContext(() -> inFlight.settled(10_000)), "nothing left to wait for");

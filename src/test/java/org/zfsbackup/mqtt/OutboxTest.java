@@ -14,7 +14,7 @@ class OutboxTest {
     outbox.keep("t/error", "e1");
     outbox.keep("t/event", "v1");
     assertEquals(
-        List.of(new Message("t/error", "e1"), new Message("t/event", "v1")), outbox.drain());
+        List.of(new Message("t/error", "e1", 0), new Message("t/event", "v1", 0)), outbox.drain());
     assertEquals(0, outbox.size());
     assertTrue(outbox.drain().isEmpty());
   }
@@ -37,8 +37,33 @@ class OutboxTest {
     outbox.keep("t/error", "e1");
     List<Message> first = outbox.drain();
     outbox.keep("t/error", "e2");
-    assertEquals(List.of(new Message("t/error", "e1")), first, "a drained list does not change");
-    assertEquals(List.of(new Message("t/error", "e2")), outbox.drain());
+    assertEquals(List.of(new Message("t/error", "e1", 0)), first, "a drained list does not change");
+    assertEquals(List.of(new Message("t/error", "e2", 0)), outbox.drain());
+  }
+
+  /**
+   * A kept message that fails again is kept, in order, unless the connection was cut while it was
+   * sent for the third time: then it is dropped (one over the broker's max_packet_size would cut
+   * every connection after it, for ever). A failure without a cut (not connected) never drops it.
+   */
+  @Test
+  void again_keptUntilItsThirdCut_notConnectedNeverDrops() {
+    Outbox outbox = new Outbox(10);
+    outbox.keep("t/error", "big");
+    outbox.keep("t/event", "small");
+    for (int round = 1; round <= 5; round++) {
+      for (Message m : outbox.drain()) {
+        outbox.again(m, false);
+      }
+    }
+    assertEquals(List.of("big", "small"), outbox.drain().stream().map(Message::payload).toList());
+    outbox.keep("t/error", "big");
+    for (int cut = 1; cut <= Outbox.CUTS; cut++) {
+      List<Message> kept = outbox.drain();
+      assertEquals(1, kept.size(), "kept until its cut " + cut);
+      outbox.again(kept.get(0), true);
+    }
+    assertEquals(0, outbox.size(), "dropped at its third cut");
   }
 
   @Test

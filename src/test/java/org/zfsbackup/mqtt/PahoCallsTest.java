@@ -2,6 +2,7 @@ package org.zfsbackup.mqtt;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -34,8 +35,7 @@ class PahoCallsTest {
   void options_cleanSessionReconnectRetainedOfflineWillAndRoomForDiscovery() {
     MqttConnectOptions o = PahoCalls.options(settings("tcp://broker:1883"));
     assertTrue(o.isCleanSession(), "a command sent while asleep is not replayed");
-    assertTrue(o.isAutomaticReconnect());
-    assertEquals(30_000, o.getMaxReconnectDelay());
+    assertFalse(o.isAutomaticReconnect(), "PahoConnection reconnects, logging each attempt");
     assertEquals(30, o.getKeepAliveInterval());
     assertEquals("servers/host-backups/availability", o.getWillDestination());
     assertArrayEquals("offline".getBytes(StandardCharsets.UTF_8), o.getWillMessage().getPayload());
@@ -55,6 +55,23 @@ class PahoCallsTest {
     assertTrue(PahoCalls.describe(e).endsWith(": Connection refused"), PahoCalls.describe(e));
     assertEquals("IOException", PahoCalls.describe(new IOException()));
     assertEquals("unknown reason", PahoCalls.describe(null));
+  }
+
+  /** The hint names the largest publish a cut connection left unacknowledged, or nothing. */
+  @Test
+  void cutAtOnce_namesTheLargestUnacknowledgedPublish() {
+    assertEquals("", PahoCalls.cutAtOnce(java.util.List.of()));
+    String hint =
+        PahoCalls.cutAtOnce(
+            java.util.List.of(
+                new InFlight.Sent("t/state", 120),
+                new InFlight.Sent("homeassistant/sensor/x/last_error/config", 867)));
+    assertTrue(
+        hint.contains(
+                "2 publish(es) unacknowledged, the largest 867 bytes on"
+                    + " homeassistant/sensor/x/last_error/config")
+            && hint.contains("max_packet_size"),
+        hint);
   }
 
   @Test

@@ -67,6 +67,13 @@ public final class MosquittoBroker implements AutoCloseable {
     private Path certFile;
     private Path keyFile;
     private String dynamicSecurity;
+    private final List<String> extra = new ArrayList<>();
+
+    /** One more line of mosquitto.conf(5), such as {@code max_packet_size 512}. */
+    public Builder line(String line) {
+      extra.add(line);
+      return this;
+    }
 
     /**
      * Mosquitto's dynamic-security plugin with this configuration (its JSON). Unlike {@code
@@ -104,6 +111,7 @@ public final class MosquittoBroker implements AutoCloseable {
           lines.add("keyfile " + keyFile.toAbsolutePath());
         }
         lines.add("persistence false");
+        lines.addAll(extra);
         if (dynamicSecurity != null) {
           Path plugin =
               Stream.of(
