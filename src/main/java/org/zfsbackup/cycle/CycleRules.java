@@ -55,6 +55,45 @@ final class CycleRules {
   }
 
   /**
+   * Why {@code send} cannot be received at {@code dst}: a snapshot it carries from {@code source}
+   * has the name of another snapshot of the target ({@code target}, by guid): one destroyed on the
+   * source and taken again under its name ({@code @before-upgrade}, at the next upgrade). ZFS
+   * refuses to receive it ("destination already exists"), and would every night. Renaming the
+   * target's keeps it, and lets the stream through.
+   */
+  static Optional<String> nameTaken(
+      String dst, PlanOutcome.Send send, List<Snapshot> source, List<Snapshot> target) {
+    Map<String, String> guids = new HashMap<>();
+    target.forEach(t -> guids.put(t.name(), t.guid()));
+    List<String> taken =
+        send.carried(source).stream()
+            .filter(s -> guids.containsKey(s.name()) && !guids.get(s.name()).equals(s.guid()))
+            .map(Snapshot::name)
+            .toList();
+    if (taken.isEmpty()) {
+      return Optional.empty();
+    }
+    String name = taken.get(0);
+    return Optional.of(
+        ("%s@%s is another snapshot than the source's @%s (most likely that name was destroyed on the"
+                + " source and taken again), and ZFS refuses to receive a second one: nothing was"
+                + " sent."
+                + " Rename the target's, which keeps it: zfs rename %s@%s %s@%s-old%s; the next"
+                + " cycle goes on")
+            .formatted(
+                dst,
+                name,
+                name,
+                dst,
+                name,
+                dst,
+                name,
+                taken.size() > 1
+                    ? " (the same for @" + String.join(", @", taken.subList(1, taken.size())) + ")"
+                    : ""));
+  }
+
+  /**
    * The backup copies the push leaves alone this cycle, with the reason: those whose pull was
    * refused because the copy holds snapshots its source did not send (diverged, or got them while
    * the cycle ran: target_modified), shares none with it, or is not the agent's. Pushing them would

@@ -246,6 +246,13 @@ final class Transfer {
       return Replicated.of(
           events.failed(dataset, dst, ErrorKind.NAME_TOO_LONG, tooLong.get(), null, steps));
     }
+    Optional<String> taken =
+        CycleRules.nameTaken(dst, send, listing.snapshots(dataset), targetSnaps);
+    if (taken.isPresent()) {
+      return Replicated.of(
+          events.failed(
+              dataset, dst, ErrorKind.SNAPSHOT_NAME_TAKEN, taken.get(), null, send.toString()));
+    }
     ReceiveRules.Target state =
         new ReceiveRules.Target(
             target.exists(dst), target.placeholder(dst), !targetSnaps.isEmpty());

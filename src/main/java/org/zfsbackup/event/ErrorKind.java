@@ -54,6 +54,13 @@ public enum ErrorKind {
    */
   NAME_TOO_LONG,
   /**
+   * A snapshot the dataset would receive has the name of another snapshot of the target (another
+   * guid: a snapshot destroyed on the source and taken again under its name), which ZFS refuses to
+   * receive ("destination already exists"): nothing was sent. The message names it and the rename
+   * that lets the next cycle go on.
+   */
+  SNAPSHOT_NAME_TAKEN,
+  /**
    * The agent's placeholder cannot be replaced by the dataset's full stream (OpenZFS refuses {@code
    * receive -F} on an encrypted filesystem); the message names the manual fix.
    */

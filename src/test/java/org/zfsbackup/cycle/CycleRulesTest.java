@@ -52,6 +52,38 @@ class CycleRulesTest {
    * Catches: a dataset whose name on the target (or a snapshot's, {@code dst@snap}) is over ZFS's
    * 255 characters planned "would send", then failing every night with "invalid name".
    */
+  /**
+   * A snapshot the stream carries whose name the target has under another guid (destroyed on the
+   * source and taken again): refused, naming it and the rename; the same name and guid (the base)
+   * and names the target lacks are fine. Catches "would send", then "destination already exists"
+   * every night (sweep 10).
+   */
+  @Test
+  void nameTaken_aCarriedSnapshotNamedLikeAnotherOfTheTarget() {
+    Snapshot daily1 = new Snapshot("daily-1", "1", 1);
+    Snapshot oldUpgrade = new Snapshot("before-upgrade", "2", 2);
+    Snapshot daily2 = new Snapshot("daily-2", "3", 3);
+    Snapshot newUpgrade = new Snapshot("before-upgrade", "4", 4);
+    Snapshot daily3 = new Snapshot("daily-3", "5", 5);
+    List<Snapshot> target = List.of(daily1, oldUpgrade, daily2);
+    List<Snapshot> source = List.of(daily1, daily2, newUpgrade, daily3);
+    PlanOutcome.Send send =
+        new PlanOutcome.Send(List.of(new ReplicationStep.Incremental(daily2, daily3)), daily2);
+    assertEquals(
+        Optional.of(
+            "b/d@before-upgrade is another snapshot than the source's @before-upgrade (most likely"
+                + " that name was destroyed on the source and taken again), and ZFS refuses to"
+                + " receive a second one: nothing was sent. Rename the target's, which keeps it:"
+                + " zfs rename b/d@before-upgrade b/d@before-upgrade-old; the next cycle goes on"),
+        CycleRules.nameTaken("b/d", send, source, target));
+    List<Snapshot> renamed = List.of(daily1, new Snapshot("before-upgrade-old", "2", 2), daily2);
+    assertEquals(Optional.empty(), CycleRules.nameTaken("b/d", send, source, renamed));
+    assertEquals(
+        Optional.empty(),
+        CycleRules.nameTaken("b/d", send, List.of(daily1, daily2, daily3), target),
+        "the old one, destroyed on the source and not taken again, is no clash");
+  }
+
   @Test
   void nameTooLong_theDatasetOrAnySnapshotItCarries_overZfs255() {
     Snapshot a = new Snapshot("a", "1", 1);

@@ -8,6 +8,7 @@ import static org.zfsbackup.testing.ZfsPools.dataset;
 import static org.zfsbackup.testing.ZfsPools.get;
 import static org.zfsbackup.testing.ZfsPools.snapshot;
 import static org.zfsbackup.testing.ZfsPools.snapshots;
+import static org.zfsbackup.testing.ZfsPools.zfs;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -27,6 +28,7 @@ import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Status;
 import org.zfsbackup.event.CycleEvent;
+import org.zfsbackup.event.ErrorKind;
 import org.zfsbackup.exec.RealProcessRunner;
 import org.zfsbackup.testing.FreePort;
 import org.zfsbackup.testing.TestConfigs;
@@ -555,6 +557,44 @@ class ReplicationIT {
     }
     String last = "c".repeat(length - name.length() - 1);
     return name.append('/').append(last).toString();
+  }
+
+  /**
+   * A snapshot name destroyed on the source and taken again (@before-upgrade at the next upgrade)
+   * while the backup keeps the old one: the dataset fails snapshot_name_taken naming the rename,
+   * nothing is sent (plan says so too); once the backup's is renamed, the next cycle goes on and
+   * both are kept. Catches "would send", then "destination already exists" every night (sweep 10).
+   */
+  @Test
+  void snapshotNameTakenAgainOnTheSource_failsNamingTheRename_goesOnOnceRenamed() {
+    String ds = hosts.src + "/reuse/data";
+    dataset(ds);
+    snapshot(ds, "daily-1");
+    snapshot(ds, "before-upgrade");
+    snapshot(ds, "daily-2");
+    AgentConfig cfg = pull(hosts.bak + "/reuse", TestConfigs.sshSource("h", hosts.ssh, ds));
+    assertEquals(Outcome.SUCCESS, cycle(cfg).outcome());
+    String dst = hosts.bak + "/reuse/h/" + ds;
+    zfs("destroy", ds + "@before-upgrade");
+    snapshot(ds, "daily-3");
+    snapshot(ds, "before-upgrade");
+
+    CycleReport r = cycle(cfg);
+    DatasetResult d = result(r, ds);
+    assertEquals(Status.FAILED, d.status(), r.toString());
+    assertEquals(ErrorKind.SNAPSHOT_NAME_TAKEN, d.kind(), d.toString());
+    assertTrue(
+        d.message()
+            .contains("zfs rename " + dst + "@before-upgrade " + dst + "@before-upgrade-old"),
+        d.message());
+    assertEquals(List.of("daily-1", "before-upgrade", "daily-2"), snapshots(dst), "nothing sent");
+
+    zfs("rename", dst + "@before-upgrade", dst + "@before-upgrade-old");
+    r = cycle(cfg);
+    assertEquals(Status.SENT, result(r, ds).status(), r.toString());
+    assertEquals(
+        List.of("daily-1", "before-upgrade-old", "daily-2", "daily-3", "before-upgrade"),
+        snapshots(dst));
   }
 
   @Test
