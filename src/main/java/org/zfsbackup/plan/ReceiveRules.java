@@ -169,6 +169,7 @@ public final class ReceiveRules {
               + " is no longer on the target (destroyed since"
               + " the listing); nothing was received");
     }
+    Snapshot there = targetNow.get(at); // said of the target: by its name there
     List<Snapshot> newer = targetNow.subList(at + 1, targetNow.size());
     if (!newer.isEmpty()) {
       return new Refusal.TargetChanged(
@@ -176,19 +177,19 @@ public final class ReceiveRules {
               + " got "
               + newer.stream().map(Object::toString).collect(Collectors.joining(", "))
               + " after the incremental base "
-              + base
+              + there
               + " since it was listed (something else snapshots the backup datasets: sanoid,"
               + " zfs-auto-snapshot?); nothing was received and nothing was destroyed. Exclude"
               + " the backup tree from that tool; to resume, roll "
               + dst
               + " back to "
-              + base
+              + there
               + " by hand (zfs rollback -r "
               + dst
-              + base
+              + there
               + ", which destroys those snapshots)");
     }
-    return headModified ? new Refusal.RollBackHead(base) : new Refusal.Unexplained();
+    return headModified ? new Refusal.RollBackHead(there) : new Refusal.Unexplained();
   }
 
   /**

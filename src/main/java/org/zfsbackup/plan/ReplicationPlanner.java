@@ -62,7 +62,8 @@ public final class ReplicationPlanner {
     long baseTxgOnTarget = targetByGuid.get(base.guid()).createtxg();
     List<Snapshot> newer = dst.stream().filter(s -> s.createtxg() > baseTxgOnTarget).toList();
     if (!newer.isEmpty()) {
-      return new PlanOutcome.Diverged(base, newer);
+      // Said of the target, by the target's name of it (renamed on the source, it has another).
+      return new PlanOutcome.Diverged(targetByGuid.get(base.guid()), newer);
     }
     if (base.equals(latest)) {
       return new PlanOutcome.UpToDate(latest);

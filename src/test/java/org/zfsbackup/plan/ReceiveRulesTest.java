@@ -98,6 +98,24 @@ class ReceiveRulesTest {
     assertTrue(what.contains("@auto") && what.contains("@b"), what);
   }
 
+  /**
+   * The base renamed on the source since it was sent: the rollback and the advice name the target's
+   * snapshot, which kept the old name. Catches a `zfs rollback DST@<source's new name>` that fails
+   * every cycle ("dataset does not exist"; sweep 10).
+   */
+  @Test
+  void afterRefusal_baseRenamedOnTheSource_saidAndRolledBackByTheTargetsName() {
+    Snapshot renamed = snaps("b-renamed:2:g2").get(0);
+    Refusal r = ReceiveRules.afterRefusal("p/x", renamed, snaps("a:1:g1", "b:7:g2"), true);
+    assertEquals(new Refusal.RollBackHead(snaps("b:7:g2").get(0)), r);
+    String what =
+        ((Refusal.TargetChanged)
+                ReceiveRules.afterRefusal(
+                    "p/x", renamed, snaps("a:1:g1", "b:7:g2", "auto:8:g9"), true))
+            .what();
+    assertTrue(what.contains("zfs rollback -r p/x@b,") && !what.contains("b-renamed"), what);
+  }
+
   @Test
   void afterRefusal_baseGone_changed() {
     Snapshot base = snaps("b:2:g2").get(0);

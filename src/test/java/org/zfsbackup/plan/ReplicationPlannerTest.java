@@ -82,6 +82,16 @@ class ReplicationPlannerTest {
     assertEquals(true, o.toString().contains("roll the target back to @b"), o.toString());
   }
 
+  /** Diverged after the base was renamed on the source: the advice names the target's snapshot. */
+  @Test
+  void plan_diverged_baseRenamedOnTheSource_namedAsOnTheTarget() {
+    PlanOutcome o =
+        ReplicationPlanner.plan(snaps("a:1:g1", "b-renamed:2:g2"), snaps("b:6:g2", "x:7:gx"));
+    PlanOutcome.Diverged d = assertInstanceOf(PlanOutcome.Diverged.class, o);
+    assertEquals("b", d.base().name());
+    assertEquals(true, o.toString().contains("roll the target back to @b "), o.toString());
+  }
+
   @Test
   void plan_targetNewerEvenWhenSourceHasNothingNew_diverged() {
     assertInstanceOf(
