@@ -36,6 +36,21 @@ final class CycleRules {
           ErrorKind.TARGET_EXISTS,
           ErrorKind.TARGET_MODIFIED);
 
+  /** {@link #nameTooLong} or {@link #nameTaken}, with its kind: nothing is sent. */
+  static Optional<Map.Entry<ErrorKind, String>> namesRefused(
+      Phase phase,
+      String dst,
+      PlanOutcome.Send send,
+      List<Snapshot> source,
+      List<Snapshot> target) {
+    return nameTooLong(phase, dst, send, source)
+        .map(why -> Map.entry(ErrorKind.NAME_TOO_LONG, why))
+        .or(
+            () ->
+                nameTaken(dst, send, source, target)
+                    .map(why -> Map.entry(ErrorKind.SNAPSHOT_NAME_TAKEN, why)));
+  }
+
   /**
    * Why {@code send} cannot be received at {@code dst}: a name it would make there (the dataset, or
    * one of the snapshots it carries from {@code source}) is longer than ZFS allows, since the

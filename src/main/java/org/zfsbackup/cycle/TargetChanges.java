@@ -106,8 +106,16 @@ final class TargetChanges {
     return Optional.of(new Warning(dst, ErrorKind.WARNING, msg, r));
   }
 
-  /** Backups are never mounted: {@code canmount=off}, unless the listing shows it already. */
-  Optional<Warning> canmountOff(String dst) {
+  /**
+   * Backups are never mounted: {@code canmount=off}, unless the listing shows it already, or the
+   * dataset is a volume: {@code dataset} has no canmount in the {@code source} listing (OpenZFS
+   * refuses the property on one, "'canmount' does not apply to datasets of this type").
+   */
+  Optional<Warning> canmountOff(String dst, ZfsListing source, String dataset) {
+    if (source.contains(dataset)
+        && source.dataset(dataset).flatMap(ZfsListing.Dataset::canmount).isEmpty()) {
+      return Optional.empty();
+    }
     ZfsListing known = target.listing();
     Optional<String> canmount =
         known == null ? Optional.empty() : known.dataset(dst).flatMap(ZfsListing.Dataset::canmount);

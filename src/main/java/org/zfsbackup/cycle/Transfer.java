@@ -239,19 +239,12 @@ final class Transfer {
       return upToDate(dataset, dst, up, listing);
     }
     PlanOutcome.Send send = (PlanOutcome.Send) plan;
-    Optional<String> tooLong =
-        CycleRules.nameTooLong(route.phase(), dst, send, listing.snapshots(dataset));
-    if (tooLong.isPresent()) {
-      String steps = send.toString();
+    Optional<Map.Entry<ErrorKind, String>> names =
+        CycleRules.namesRefused(route.phase(), dst, send, listing.snapshots(dataset), targetSnaps);
+    if (names.isPresent()) {
+      String why = names.get().getValue();
       return Replicated.of(
-          events.failed(dataset, dst, ErrorKind.NAME_TOO_LONG, tooLong.get(), null, steps));
-    }
-    Optional<String> taken =
-        CycleRules.nameTaken(dst, send, listing.snapshots(dataset), targetSnaps);
-    if (taken.isPresent()) {
-      return Replicated.of(
-          events.failed(
-              dataset, dst, ErrorKind.SNAPSHOT_NAME_TAKEN, taken.get(), null, send.toString()));
+          events.failed(dataset, dst, names.get().getKey(), why, null, send.toString()));
     }
     ReceiveRules.Target state =
         new ReceiveRules.Target(
@@ -285,7 +278,7 @@ final class Transfer {
     List<Warning> warnings = new ArrayList<>();
     String unheldBase = null;
     if (!scope.dryRun()) {
-      changes.canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
+      changes.canmountOff(dst, listing, dataset).ifPresent(w -> warnings.add(events.warning(w)));
       if (scope.holds() && listing.unheld(dataset, latest)) {
         unheldBase = dataset + "@" + latest;
       }
@@ -340,7 +333,9 @@ final class Transfer {
       }
       done.add(step);
     }
-    changes.canmountOff(dst).ifPresent(w -> warnings.add(events.warning(w)));
+    changes
+        .canmountOff(dst, sourceListing, dataset)
+        .ifPresent(w -> warnings.add(events.warning(w)));
     DatasetResult sent = events.result(dataset, dst, Status.SENT, total, plan, null);
     Set<String> kept = new HashSet<>();
     kept.add(send.steps().get(send.steps().size() - 1).to().name());

@@ -406,6 +406,31 @@ class FakeZfsIT {
     assertEquals(List.of(List.of("receive", "-F", "-s", "-u", "bak/h/src/p")), receives);
   }
 
+  /**
+   * A volume (its listing has no canmount) is received without `zfs set canmount=off`, which
+   * OpenZFS refuses on one; a filesystem beside it still gets it. Catches a canmount_failed warning
+   * for every new zvol on each tier (sweep 10; zfs-fuse cannot create volumes).
+   */
+  @Test
+  void volume_receivedWithoutCanmountOff_aFilesystemStillGetsIt() throws IOException {
+    String[] vol =
+        java.util.Arrays.stream(ds("src/vol", 10, "a"))
+            .map(l -> l.equals("src/vol\tcanmount\toff") ? "src/vol\tcanmount\t-" : l)
+            .toArray(String[]::new);
+    list("src/vol", vol);
+    list("src/fs", ds("src/fs", 20, "a"));
+    CycleReport r =
+        run(
+            config(List.of("pv"), Duration.ofSeconds(30), Optional.empty(), "src/vol", "src/fs"),
+            new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    assertEquals(Status.SENT, r.datasets().get(1).status(), r.toString());
+    assertTrue(errors().isEmpty(), errors().toString());
+    List<List<String>> argv = argv();
+    assertTrue(!argv.contains(List.of("set", "canmount=off", "bak/h/src/vol")), argv.toString());
+    assertTrue(argv.contains(List.of("set", "canmount=off", "bak/h/src/fs")), argv.toString());
+  }
+
   /** An unencrypted placeholder is replaced (-F), then its mark removed. */
   @Test
   void placeholder_replacedWithForceThenUnmarked() throws IOException {
