@@ -57,9 +57,10 @@ final class AgentPublisher {
 
   private void publishKept() {
     for (Outbox.Message m : outbox.drain()) {
-      // A failure keeps it again, in order; dropped once it was cut too often (Outbox.CUTS).
+      // A failure keeps it again, in order; dropped once it was cut too often (Outbox.CUTS): sent,
+      // and failed with its connection (Paho's "Connection lost", or InFlight.LOST).
       mqtt.publish(m.topic(), m.payload(), false)
-          .onFailure(e -> outbox.again(m, InFlight.LOST.equals(e.getMessage())));
+          .onFailure(e -> outbox.again(m, !InFlight.NOT_CONNECTED.equals(e.getMessage())));
     }
   }
 

@@ -21,6 +21,9 @@ final class InFlight {
   /** Why every publish waiting fails when the connection is gone ({@link #failAll}). */
   static final String LOST = "connection lost";
 
+  /** Why a publish fails that was never sent: there was no connection. */
+  static final String NOT_CONNECTED = "not connected to the MQTT broker";
+
   /** One publish waiting for its acknowledgement. */
   record Sent(String topic, int bytes) {}
 
@@ -41,7 +44,7 @@ final class InFlight {
   /** Acknowledged ({@code failure} null) or failed. */
   void done(Promise<Void> promise, Throwable failure) {
     Sent sent = pending.remove(promise);
-    if (failure != null && sent != null) {
+    if (failure != null && sent != null && failed.size() < 1000) {
       failed.add(sent);
     }
     if (failure == null) {

@@ -254,7 +254,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   @Override
   public Future<Void> publish(String topic, String payload, boolean retained) {
     if (closed || !client.isConnected()) {
-      return Future.failedFuture("not connected to the MQTT broker");
+      return Future.failedFuture(InFlight.NOT_CONNECTED);
     }
     byte[] bytes = payload.getBytes(StandardCharsets.UTF_8);
     Promise<Void> promise = inFlight.add(topic, bytes.length);

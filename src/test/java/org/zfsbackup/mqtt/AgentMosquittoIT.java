@@ -142,6 +142,45 @@ class AgentMosquittoIT extends AgentBrokerScenarios {
     probe().await(topics.availability(), "online", WAIT);
   }
 
+  /**
+   * An error over the broker's max_packet_size: its publish cuts the connection, it is kept for the
+   * next connect, where it cuts the connection again; at the third cut it is dropped, said at ERROR
+   * naming its topic and size, and the agent then stays online and answers commands. Catches it
+   * kept and sent again at every connect, for ever: the agent offline nearly all the time (sweep
+   * 10).
+   */
+  @Test
+  void errorOverTheBrokersMaxPacketSize_droppedAfterThreeCuts_thenOnline() throws Exception {
+    broker.close();
+    broker = MosquittoBroker.builder().line("max_packet_size 2048").start();
+    engine.outcome = org.zfsbackup.cycle.CycleReport.Outcome.PARTIAL;
+    engine.failedStderr = "x".repeat(3000);
+    try (org.zfsbackup.testing.LogCapture logged =
+        org.zfsbackup.testing.LogCapture.of(Agent.class)) {
+      startAgent(List.of("true"));
+      MqttProbe probe = probe();
+      probe.await(topics.availability(), "online", WAIT);
+      command("run");
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (logged.messages().stream().noneMatch(m -> m.startsWith("dropped a message for"))) {
+        assertTrue(System.nanoTime() < deadline, "never dropped: " + logged.messages());
+        Thread.sleep(20);
+      }
+      String dropped =
+          logged.messages().stream()
+              .filter(m -> m.startsWith("dropped a message for"))
+              .findFirst()
+              .get();
+      assertTrue(
+          dropped.startsWith("dropped a message for " + topics.error() + " (")
+              && dropped.contains("each of the 3 times"),
+          dropped);
+      int mark = probe.mark();
+      command("status");
+      probe.awaitAfter(mark, topics.state(), m -> true, WAIT); // online, and answering
+    }
+  }
+
   @Test
   void brokerDownAtStart_agentRetriesUntilItIsUp() throws Exception {
     broker.stop(); // right after wake-on-LAN, the broker is not there yet (Paho #825)

@@ -51,6 +51,9 @@ final class FakeCycleRunner implements CycleRunner {
    */
   volatile boolean stopOmitsTheRest;
 
+  /** The stderr of the second dataset's error when the outcome fails it. */
+  volatile String failedStderr = "cannot receive";
+
   /** Thrown from {@link #run} when set: an engine bug. */
   volatile RuntimeException crash;
 
@@ -160,7 +163,7 @@ final class FakeCycleRunner implements CycleRunner {
                 "tank/b",
                 "target has snapshots after @s1",
                 1,
-                "cannot receive"));
+                failedStderr));
         sink.accept(progress(id, "tank/b", null, StepStatus.FAILED, 0));
         results.add(
             new DatasetResult(

@@ -83,7 +83,7 @@ final class FakeMqtt implements MqttPort {
   public Future<Void> publish(String topic, String payload, boolean retained) {
     if (!connected) {
       timeline.add("dropped " + summary(topic, payload));
-      return Future.failedFuture("not connected");
+      return Future.failedFuture(InFlight.NOT_CONNECTED);
     }
     published.add(new Published(topic, payload, retained));
     timeline.add(summary(topic, payload));
