@@ -80,9 +80,9 @@ public final class ConfigDrift {
     return Optional.of(
         new Drift(
             changed
-                + " ("
+                + " (it differs in "
                 + String.join(", ", differing(loaded, fresh))
-                + " differ): this cycle runs the configuration loaded at start"
+                + "): this cycle runs the configuration loaded at start"
                 + (retention
                     ? ", and prunes nothing, since the file's retention is not the one loaded"
                     : "")

@@ -56,7 +56,8 @@ class ConfigDriftTest {
     ConfigDrift.Drift d = drift.check().orElseThrow();
     assertTrue(d.holdsBackPruning());
     assertTrue(
-        d.message().contains("changed since the agent started (retention differ)"), d.message());
+        d.message().contains("changed since the agent started (it differs in retention)"),
+        d.message());
     assertTrue(d.message().contains("prunes nothing"), d.message());
     assertTrue(d.message().contains("restart the agent"), d.message());
     edit(BASE); // back as loaded
@@ -69,7 +70,7 @@ class ConfigDriftTest {
     edit(BASE.replace("tank/a", "tank/c") + "log_level: debug\n");
     ConfigDrift.Drift d = drift.check().orElseThrow();
     assertFalse(d.holdsBackPruning());
-    assertTrue(d.message().contains("(pull, log_level differ)"), d.message());
+    assertTrue(d.message().contains("(it differs in pull, log_level)"), d.message());
     assertFalse(d.message().contains("prunes nothing"), d.message());
   }
 
