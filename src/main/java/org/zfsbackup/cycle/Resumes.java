@@ -87,6 +87,21 @@ final class Resumes {
       Resumption.First first,
       Optional<String> token,
       List<Snapshot> targetSnaps) {
+    // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
+    // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
+    boolean placeholder = target.placeholder(dst);
+    boolean full = targetSnaps.isEmpty() && !placeholder;
+    boolean force =
+        ReceiveRules.resumeWithForce(
+            new ReceiveRules.Target(true, placeholder, !targetSnaps.isEmpty()));
+    if (force && first == Resumption.First.RESUME) {
+      // The resumed stream replaces the placeholder: only as the agent made it (files someone
+      // wrote into it would go). Failed here, its saved state stays for the next cycle.
+      Optional<DatasetResult> inUse = changes.placeholderInUse(dataset, dst, "resume (send -t)");
+      if (inUse.isPresent()) {
+        return new Before(0, null, List.of(), inUse.get(), null);
+      }
+    }
     if (scope.dryRun()) {
       String would =
           first == Resumption.First.RESUME
@@ -95,13 +110,6 @@ final class Resumes {
                   + " then plan again";
       return new Before(0, null, List.of(), events.dryRun(dataset, dst, would), null);
     }
-    // A full receive's saved state is the new dataset itself (receive -A destroys it); one into
-    // the agent's placeholder (-F) is a hidden clone below it, and the placeholder stays.
-    boolean placeholder = target.placeholder(dst);
-    boolean full = targetSnaps.isEmpty() && !placeholder;
-    boolean force =
-        ReceiveRules.resumeWithForce(
-            new ReceiveRules.Target(true, placeholder, !targetSnaps.isEmpty()));
     Before before;
     if (first == Resumption.First.RESUME) {
       before = resume(dataset, dst, token.get(), full, force);

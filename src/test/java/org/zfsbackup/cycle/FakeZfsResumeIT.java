@@ -601,6 +601,30 @@ class FakeZfsResumeIT {
   }
 
   /**
+   * The placeholder's full stream cut, then files written into the placeholder before the next
+   * cycle: the resume, which would replace them (-F), is not run; the dataset fails target_exists
+   * naming why, and the saved state stays for a later cycle. Catches the resume path skipping the
+   * check the first full stream has (review 16).
+   */
+  @Test
+  void placeholderWrittenIntoAfterItsStreamWasCut_notResumed_stateKept() throws IOException {
+    placeholderInTheWay();
+    CycleReport first = cycle(config(true), 100_000);
+    assertEquals(Outcome.CANCELLED, first.outcome(), first.toString());
+    Files.writeString(
+        dir.resolve("placeholder-use"), "canmount\ton\nmounted\tyes\nreferenced\t3276800\n");
+    Files.delete(dir.resolve("argv.log"));
+
+    CycleReport second = cycle(config(true), 0);
+    DatasetResult d = second.datasets().get(0);
+    assertEquals(Status.FAILED, d.status(), second.toString());
+    assertEquals(ErrorKind.TARGET_EXISTS, d.kind(), d.toString());
+    assertTrue(d.message().contains("is the agent's placeholder but is mounted"), d.message());
+    assertEquals(List.of(), receives(), "no receive at all");
+    assertTrue(Files.exists(dir.resolve("pool/partial/bak_h_src_data")), "the saved state stays");
+  }
+
+  /**
    * A placeholder's interrupted -F receive whose token went stale: receive -A removes only the
    * saved state (OpenZFS destroys the hidden %recv clone, not the placeholder), so the dataset is
    * planned afresh as the placeholder it still is and replaced with -F. Catches the placeholder
