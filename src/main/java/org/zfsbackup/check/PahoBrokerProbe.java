@@ -94,9 +94,10 @@ public final class PahoBrokerProbe implements BrokerProbe {
 
   /** The broker closed the connection instead of answering the CONNECT, as the agent's log says. */
   static final String CLOSED_AT_CONNECT =
-      "the broker closed the connection without accepting it: one that refuses retained messages"
-          + " or QoS 1 (Mosquitto's retain_available false, max_qos 0) does so to the agent's will;"
-          + " its log says why";
+      "the server closed the connection without accepting the connect (the broker's log says"
+          + " why): a broker that refuses retained messages or QoS 1 (Mosquitto's retain_available"
+          + " false, max_qos 0) does so to the agent's will; so does one at its max_connections, or"
+          + " a TLS port behind a tcp:// url";
 
   /** Paho's reason ("Not authorized to connect", "Unable to connect to server") plus the cause. */
   static String describe(MqttException e) {

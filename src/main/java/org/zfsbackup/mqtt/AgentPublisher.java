@@ -60,8 +60,13 @@ final class AgentPublisher {
       // A failure keeps it again, in order; dropped once it was cut too often (Outbox.CUTS): sent,
       // and failed with its connection (Paho's "Connection lost", or InFlight.LOST).
       mqtt.publish(m.topic(), m.payload(), false)
-          .onFailure(e -> outbox.again(m, !InFlight.NOT_CONNECTED.equals(e.getMessage())));
+          .onFailure(e -> outbox.again(m, !unsent(e.getMessage())));
     }
+  }
+
+  /** Failed without being sent, or by the agent's own disconnect: no cut of the broker's. */
+  private static boolean unsent(String why) {
+    return InFlight.NOT_CONNECTED.equals(why) || InFlight.DISCONNECTED.equals(why);
   }
 
   /**

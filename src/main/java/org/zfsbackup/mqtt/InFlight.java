@@ -21,6 +21,9 @@ final class InFlight {
   /** Why every publish waiting fails when the connection is gone ({@link #failAll}). */
   static final String LOST = "connection lost";
 
+  /** Why the publishes still waiting fail when the agent disconnects (not the broker's doing). */
+  static final String DISCONNECTED = "disconnected";
+
   /** Why a publish fails that was never sent: there was no connection. */
   static final String NOT_CONNECTED = "not connected to the MQTT broker";
 

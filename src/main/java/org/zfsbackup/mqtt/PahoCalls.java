@@ -167,7 +167,8 @@ final class PahoCalls {
   /** {@code firstRetry} doubling up to {@code maxRetry}: the wait after the n-th failure. */
   static long backoff(PahoSettings settings, int n) {
     return Math.min(
-        settings.maxRetry().toMillis(), settings.firstRetry().toMillis() << Math.min(n - 1, 20));
+        settings.maxRetry().toMillis(),
+        settings.firstRetry().toMillis() << Math.max(0, Math.min(n - 1, 20)));
   }
 
   /**
@@ -210,9 +211,10 @@ final class PahoCalls {
             && m.getReasonCode() == MqttException.REASON_CODE_CONNECTION_LOST;
     return describe(e)
         + (closed
-            ? " (the broker closed it without accepting it: one that refuses retained messages or"
-                + " QoS 1, such as Mosquitto's retain_available false or max_qos 0, does so to the"
-                + " agent's retained QoS 1 will; its log says why)"
+            ? " (the server closed it without accepting the connect; the broker's log says why:"
+                + " a broker that refuses retained messages or QoS 1, such as Mosquitto's"
+                + " retain_available false or max_qos 0, does so to the agent's retained QoS 1"
+                + " will; so does one at its max_connections, or a TLS port behind a tcp:// url)"
             : "");
   }
 

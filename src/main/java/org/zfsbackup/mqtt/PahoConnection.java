@@ -62,6 +62,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private volatile Listener listener;
   private boolean wanted;
   private boolean offlineOwed; // disconnected while the broker was away: "offline" once it is back
+  private boolean connecting; // an attempt is under way: its outcome carries on, never a second
   private boolean closed;
   private int attempt;
   private long connectedAt; // System.nanoTime() of the last connect
@@ -101,10 +102,13 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     }
     wanted = true;
     offlineOwed = false;
-    attempt = 0;
+    attempt = connecting ? 1 : 0; // the attempt under way is the first of this connect
     if (retryTimer >= 0) {
       vertx.cancelTimer(retryTimer);
       retryTimer = -1;
+    }
+    if (connecting) {
+      return; // under way (offline owed while the broker was away): its outcome carries on
     }
     if (client.isConnected()) {
       // Still "connected" from before the power-down: that socket slept with the machine and is
@@ -123,10 +127,14 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   }
 
   private void tryConnect() {
-    retryTimer = -1;
-    if (!wanted && !offlineOwed || closed || client.isConnected()) {
+    if (retryTimer >= 0) {
+      vertx.cancelTimer(retryTimer); // one chain of attempts, never two
+      retryTimer = -1;
+    }
+    if (connecting || !wanted && !offlineOwed || closed || client.isConnected()) {
       return;
     }
+    connecting = true;
     attempt++;
     log.info(
         "connecting to MQTT broker {} as '{}' (attempt {})",
@@ -141,18 +149,23 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           PahoCalls.onContext(
               context,
               e -> {
+                connecting = false;
                 if (e != null) {
                   connectFailed(e);
                 }
               }));
     } catch (MqttException e) {
+      connecting = false;
       connectFailed(e);
     }
   }
 
   private void connectFailed(Throwable e) {
-    if (!wanted && !offlineOwed || closed || client.isConnected()) {
-      return;
+    boolean another =
+        e instanceof MqttException m
+            && m.getReasonCode() == MqttException.REASON_CODE_CONNECT_IN_PROGRESS;
+    if (another || !wanted && !offlineOwed || closed || client.isConnected()) {
+      return; // (another: that attempt's outcome carries on)
     }
     long delay = PahoCalls.backoff(settings, attempt);
     log.warn(
@@ -161,7 +174,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
         attempt,
         PahoCalls.connectFailure(e),
         PahoCalls.seconds(delay));
-    retryTimer = vertx.setTimer(delay, t -> tryConnect());
+    retryTimer = vertx.setTimer(Math.max(1, delay), t -> tryConnect());
   }
 
   @Override
@@ -172,19 +185,17 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   }
 
   private void connected(long n, boolean reconnect) {
+    connecting = false;
+    connectedAt = System.nanoTime(); // attempt stays: a connection cut at once is no success
     if (closed || !wanted) {
-      // A reconnect got through after disconnect() (the broker came back during a power-down,
-      // disconnected while it was away: offlineOwed): do not come back online. A clean disconnect
-      // stops the broker from sending the
-      // will, and a broker that crashed in the meantime never got the agent's "offline" (or lost
-      // it): publish it again first, or the retained availability says "online" for a machine
-      // that is going to sleep, and a command sent on the strength of it is lost.
+      // Connected after disconnect() (offlineOwed: the broker was away): not online. A broker
+      // that crashed meanwhile never got the agent's "offline", nor sends its will after a clean
+      // disconnect: say it, or the retained availability says "online" for a sleeping machine.
       log.info(
           "connected to MQTT broker {} while shutting the connection down; publishing offline and"
               + " disconnecting",
           settings.url());
-      offlineOwed = false;
-      publish(settings.willTopic(), PahoCalls.WILL, true);
+      publish(settings.willTopic(), PahoCalls.WILL, true).onSuccess(v -> offlineOwed = false);
       inFlight
           .settled(settings.ackTimeout().toMillis())
           .compose(
@@ -195,7 +206,6 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
                       : Future.<Void>succeededFuture());
       return;
     }
-    connectedAt = System.nanoTime(); // attempt stays: a connection cut at once is no success
     log.info("{} MQTT broker {}", n > 1 ? "reconnected to" : "connected to", settings.url());
     subscription.start(n);
   }
@@ -208,21 +218,27 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   /** Reconnects: at once after a connection that lasted, else on with the backoff. */
   private void lost(Throwable cause) {
     List<InFlight.Sent> unacknowledged = inFlight.failAll(InFlight.LOST);
+    // Lost while disconnecting (the broker restarted before its "offline" was acknowledged): the
+    // reconnects go on until a connection says it (connected), as after a power-down.
+    offlineOwed |= !wanted && !closed;
+    boolean again = (wanted || offlineOwed) && !closed;
     long lasted = System.nanoTime() - connectedAt;
     attempt = lasted >= PahoCalls.STABLE.toNanos() ? 0 : attempt;
     long delay = attempt == 0 ? 0 : PahoCalls.backoff(settings, attempt);
     log.warn(
-        "lost the connection to MQTT broker {} after {}: {}; reconnecting {}{}",
+        "lost the connection to MQTT broker {} after {}: {}; {}{}",
         settings.url(),
         PahoCalls.seconds(lasted / 1_000_000),
         PahoCalls.describe(cause),
-        delay == 0 ? "now" : "in " + PahoCalls.seconds(delay),
+        !again
+            ? "not reconnecting (stopping)"
+            : "reconnecting " + (delay == 0 ? "now" : "in " + PahoCalls.seconds(delay)),
         attempt == 0 ? "" : PahoCalls.cutAtOnce(unacknowledged));
     Listener l = listener;
     if (l != null) {
       l.lost(PahoCalls.describe(cause));
     }
-    if ((wanted || offlineOwed) && !closed) {
+    if (again) {
       retryTimer = vertx.setTimer(Math.max(1, delay), t -> tryConnect());
     }
   }
@@ -278,7 +294,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     if (!client.isConnected()) {
       // The broker is away: the reconnects go on, to say "offline" once it is back (connected).
       offlineOwed = true;
-      inFlight.failAll("disconnected");
+      inFlight.failAll(InFlight.DISCONNECTED);
       return Future.succeededFuture();
     }
     if (retryTimer >= 0) {
@@ -290,7 +306,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   private Future<Void> disconnectNow() {
     return PahoCalls.disconnect(client, context, settings)
-        .onComplete(ar -> inFlight.failAll("disconnected"));
+        .onComplete(ar -> inFlight.failAll(InFlight.DISCONNECTED));
   }
 
   @Override

@@ -163,11 +163,11 @@ public final class ReceiveRules {
     }
     if (at < 0) {
       return new Refusal.TargetChanged(
-          "the incremental base "
-              + dst
+          "the incremental base (the source's "
               + base
-              + " is no longer on the target (destroyed since"
-              + " the listing); nothing was received");
+              + ") is no longer on "
+              + dst
+              + " (destroyed since the listing); nothing was received");
     }
     Snapshot there = targetNow.get(at); // said of the target: by its name there
     List<Snapshot> newer = targetNow.subList(at + 1, targetNow.size());

@@ -120,7 +120,8 @@ class ReceiveRulesTest {
   void afterRefusal_baseGone_changed() {
     Snapshot base = snaps("b:2:g2").get(0);
     Refusal r = ReceiveRules.afterRefusal("p/x", base, snaps("a:1:g1"), true);
-    assertTrue(((Refusal.TargetChanged) r).what().contains("no longer on the target"));
+    String what = ((Refusal.TargetChanged) r).what();
+    assertTrue(what.contains("(the source's @b) is no longer on p/x"), what);
   }
 
   @Test

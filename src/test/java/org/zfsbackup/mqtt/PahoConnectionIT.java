@@ -1,0 +1,184 @@
+package org.zfsbackup.mqtt;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.zfsbackup.testing.LogCapture;
+import org.zfsbackup.testing.MosquittoBroker;
+
+/**
+ * {@link PahoConnection}'s own reconnect loop against a real Mosquitto, and against a server that
+ * accepts connections and never answers: one chain of attempts whatever calls come meanwhile, and
+ * "offline" said to a broker that restarted while the agent disconnected (review 16).
+ */
+class PahoConnectionIT {
+  Vertx vertx;
+  Context context;
+
+  @BeforeEach
+  void vertx() {
+    vertx = Vertx.vertx();
+    context = vertx.getOrCreateContext();
+  }
+
+  @AfterEach
+  void close() {
+    vertx.close();
+  }
+
+  static PahoSettings settings(String url, String id) {
+    return new PahoSettings(
+        url,
+        id,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        "zba/it/availability",
+        List.of("zba/it/cmd"),
+        Duration.ofMillis(200),
+        Duration.ofSeconds(1),
+        Duration.ofSeconds(3),
+        30);
+  }
+
+  static final class Listener implements MqttPort.Listener {
+    final CountDownLatch connected = new CountDownLatch(1);
+
+    @Override
+    public void connected(long n) {
+      connected.countDown();
+    }
+
+    @Override
+    public void message(String topic, byte[] payload, boolean retained, long n) {}
+
+    @Override
+    public void lost(String reason) {}
+
+    @Override
+    public void subscriptionRefused(String detail) {}
+  }
+
+  void on(Runnable r) throws Exception {
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    context.runOnContext(
+        v -> {
+          r.run();
+          f.complete(null);
+        });
+    f.get(5, TimeUnit.SECONDS);
+  }
+
+  /**
+   * disconnect() and connect() while an attempt is under way (a power-down without a power command,
+   * a wake-up while the broker's host still boots): that attempt's outcome carries on, and the
+   * attempts stay one chain, each ending before the next starts. Catches a second chain (two
+   * "connecting" lines in a row, "failed: Connect already in progress" warnings).
+   */
+  @Test
+  void connectWhileAnAttemptIsUnderWay_oneChainOfAttempts() throws Exception {
+    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        LogCapture logged = LogCapture.of(PahoConnection.class)) {
+      Thread acceptor =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    Socket s = silent.accept(); // never answers; closed after 2 s
+                    vertx.setTimer(2000, t -> closeQuietly(s));
+                  }
+                } catch (Exception e) {
+                  // closed by the test
+                }
+              });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      PahoConnection c =
+          new PahoConnection(
+              vertx, context, settings("tcp://127.0.0.1:" + silent.getLocalPort(), "zba-it-1"));
+      Listener l = new Listener();
+      on(() -> c.connect(l));
+      Thread.sleep(300); // attempt 1 under way
+      on(
+          () -> {
+            c.disconnect();
+            c.connect(l);
+          });
+      Thread.sleep(300);
+      on(c::reconnectNow);
+      Thread.sleep(8000);
+      on(c::close);
+      List<String> lines =
+          logged.messages().stream()
+              .filter(m -> m.startsWith("connecting to") || m.startsWith("MQTT connect to"))
+              .toList();
+      assertTrue(lines.size() >= 4, lines.toString());
+      for (int i = 0; i < lines.size(); i++) {
+        boolean connecting = lines.get(i).startsWith("connecting to");
+        assertTrue(connecting == (i % 2 == 0), "not one chain: " + lines);
+        assertTrue(!lines.get(i).contains("already in progress"), lines.get(i));
+      }
+    }
+  }
+
+  /**
+   * The connection lost while disconnect() waits for the acknowledgement of "offline" (the broker
+   * restarted): the connection reconnects to say it, then disconnects. Catches "offline" never
+   * reaching the restarted broker, whose retained "online" would stay for a sleeping machine.
+   */
+  @Test
+  void lostWhileDisconnecting_reconnectsToSayOffline() throws Exception {
+    try (MosquittoBroker broker = MosquittoBroker.start()) {
+      PahoConnection c = new PahoConnection(vertx, context, settings(broker.url(), "zba-it-2"));
+      Listener l = new Listener();
+      on(() -> c.connect(l));
+      assertTrue(l.connected.await(10, TimeUnit.SECONDS));
+      ProcessHandle mosquitto =
+          ProcessHandle.current()
+              .descendants()
+              .filter(p -> p.info().command().orElse("").contains("mosquitto"))
+              .findFirst()
+              .orElseThrow();
+      new ProcessBuilder("kill", "-STOP", "" + mosquitto.pid()).start().waitFor();
+      on(
+          () -> {
+            c.publish("zba/it/availability", "offline", true);
+            c.disconnect(); // waits for the acknowledgement that never comes
+          });
+      Thread.sleep(300);
+      new ProcessBuilder("kill", "-KILL", "" + mosquitto.pid()).start().waitFor();
+      broker.restart();
+      long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      while (broker
+          .logText()
+          .lines()
+          .noneMatch(x -> x.contains("Received PUBLISH from zba-it-2"))) {
+        assertTrue(System.nanoTime() < deadline, "offline never said:\n" + broker.logText());
+        Thread.sleep(50);
+      }
+      assertTrue(broker.awaitCleanDisconnect("zba-it-2", Duration.ofSeconds(10)), "then gone");
+      on(c::close);
+    }
+  }
+
+  static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (Exception e) {
+      // gone already
+    }
+  }
+}
