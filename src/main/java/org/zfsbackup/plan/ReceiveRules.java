@@ -112,7 +112,8 @@ public final class ReceiveRules {
             : !"off".equals(canmount)
                 ? "has canmount=" + canmount + " (the agent made it off)"
                 : referenced > EMPTY_REFERENCED_MAX
-                    ? "holds %d bytes of its own (referenced; an empty one holds about 100 KiB)"
+                    ? ("holds %d bytes of its own (referenced, before compression; an empty one"
+                            + " holds about 100 KiB)")
                         .formatted(referenced)
                     : null;
     return Optional.ofNullable(why)

@@ -239,12 +239,13 @@ public final class ZfsCommands {
   }
 
   /**
-   * {@code get -H -p -o property,value canmount,mounted,referenced <dataset>}: whether a
-   * placeholder is still as the agent made it ({@link ReceiveRules#placeholderInUse}).
+   * {@code get -H -p -o property,value canmount,mounted,referenced[,logicalreferenced] <dataset>}:
+   * whether a placeholder is still as the agent made it ({@link ReceiveRules#placeholderInUse});
+   * {@code logical}: with its size before compression (OpenZFS; zfs-fuse has no such property).
    */
-  public static List<String> placeholderUse(String dataset) {
-    return List.of(
-        "get", "-H", "-p", "-o", "property,value", "canmount,mounted,referenced", dataset);
+  public static List<String> placeholderUse(String dataset, boolean logical) {
+    String props = "canmount,mounted,referenced" + (logical ? ",logicalreferenced" : "");
+    return List.of("get", "-H", "-p", "-o", "property,value", props, dataset);
   }
 
   /**

@@ -491,9 +491,15 @@ class FakeZfsIT {
                     "-p",
                     "-o",
                     "property,value",
-                    "canmount,mounted,referenced",
+                    "canmount,mounted,referenced,logicalreferenced",
                     "bak/h/src/p")),
         argv().toString());
+    // Compressed well (gzip on the backup root): its size before compression counts.
+    Files.writeString(
+        dir.resolve("placeholder-use"),
+        "canmount\toff\nmounted\tno\nreferenced\t400000\nlogicalreferenced\t8000000\n");
+    r = run(c, new CycleControl());
+    assertTrue(r.datasets().get(0).message().contains("holds 8000000 bytes"), r.toString());
 
     Files.writeString(
         dir.resolve("placeholder-use"), "canmount\ton\nmounted\tyes\nreferenced\t98304\n");
