@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import org.zfsbackup.config.AgentConfig;
 import org.zfsbackup.config.AgentConfig.PushConfig;
 import org.zfsbackup.config.AgentConfig.SourceConfig;
+import org.zfsbackup.cycle.ConfigDrift.Drift;
 import org.zfsbackup.cycle.CycleReport.DatasetResult;
 import org.zfsbackup.cycle.CycleReport.Outcome;
 import org.zfsbackup.cycle.CycleReport.Pruned;
@@ -66,6 +67,32 @@ public final class BackupCycle implements CycleRunner {
     this.clock = clock;
     this.sharing = sharing;
     this.drift = drift;
+  }
+
+  /**
+   * Whether the agent's file changed since it started ({@link ConfigDrift}): said once per cycle
+   * (logged, published as a warning, in the report), unless it was said already.
+   */
+  private Optional<Drift> drifted(CycleRequest request, EventSink sink, List<String> warnings) {
+    Optional<Drift> changed = drift == null ? Optional.empty() : drift.check();
+    changed
+        .filter(d -> !warnings.contains(d.message()))
+        .ifPresent(
+            d -> {
+              LOG.warn("cycle {}: {}", request.cycleId(), d.message());
+              sink.accept(
+                  new CycleEvent.Error(
+                      request.cycleId(),
+                      ErrorKind.WARNING,
+                      null,
+                      null,
+                      null,
+                      d.message(),
+                      null,
+                      null));
+              warnings.add(d.message());
+            });
+    return changed;
   }
 
   /** This engine, saying at each cycle whether the configuration file changed ({@code drift}). */
@@ -151,16 +178,7 @@ public final class BackupCycle implements CycleRunner {
       Instant started,
       List<String> warnings) {
     // The agent's file edited since it started: said, and no pruning while its retention differs.
-    Optional<ConfigDrift.Drift> changed = drift == null ? Optional.empty() : drift.check();
-    changed.ifPresent(
-        d -> {
-          LOG.warn("cycle {}: {}", request.cycleId(), d.message());
-          sink.accept(
-              new CycleEvent.Error(
-                  request.cycleId(), ErrorKind.WARNING, null, null, null, d.message(), null, null));
-          warnings.add(d.message());
-        });
-    boolean prune = changed.filter(ConfigDrift.Drift::holdsBackPruning).isEmpty();
+    boolean prune = drifted(request, sink, warnings).filter(Drift::holdsBackPruning).isEmpty();
     // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
     // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
     Runnable stopShort = runner::stopRunning;
@@ -283,7 +301,10 @@ public final class BackupCycle implements CycleRunner {
       }
     }
 
-    Pruning.Result pruned = pruning.prune(results, offsite);
+    // Asked again before pruning: the file may have been edited while the streams ran.
+    boolean stillPrune =
+        prune && drifted(request, sink, warnings).filter(Drift::holdsBackPruning).isEmpty();
+    Pruning.Result pruned = stillPrune ? pruning.prune(results, offsite) : Pruning.Result.NOTHING;
     warnings.addAll(pruned.warnings());
     return finish(
         request,

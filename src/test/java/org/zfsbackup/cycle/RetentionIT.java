@@ -264,6 +264,50 @@ class RetentionIT {
   }
 
   /**
+   * The agent's file edited to another retention while the cycle streams: asked again before
+   * pruning, the cycle warns and prunes nothing. Catches a cycle that checked only at its start and
+   * pruned 3 snapshots under the policy just changed (verify 15).
+   */
+  @Test
+  void agentsFileEditedWhileTheCycleStreams_warnsBeforePruning_prunesNothing(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+    String ds = sourceWithSnapshots("drift2");
+    AgentConfig running = config("drift2", Optional.of(policy()), ds);
+    java.nio.file.Path file = dir.resolve("agent.yaml");
+    String asLoaded = "pull: {target: t/x, sources: [{name: h, datasets: [a/b]}]}\n";
+    java.nio.file.Files.writeString(file, asLoaded);
+    ConfigDrift drift = new ConfigDrift(file, java.util.Map.of(), running);
+    RecordingRunner editing =
+        new RecordingRunner(new RealProcessRunner(List.of("pv"))) {
+          @Override
+          public org.zfsbackup.exec.PipeResult pipe(
+              List<String> send,
+              List<String> receive,
+              ByteProgress p,
+              java.time.Duration stall,
+              KillSwitch k) {
+            try { // the operator saves the file while the stream runs
+              java.nio.file.Files.writeString(
+                  file, asLoaded + "retention: {backup: {keep_last: 50}}\n");
+            } catch (java.io.IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+            return super.pipe(send, receive, p, stall, k);
+          }
+        };
+    events.clear();
+    CycleReport r =
+        new BackupCycle(running, editing, Clock.systemUTC())
+            .watching(drift)
+            .run(new CycleRequest("t", null, Set.of(), false), events::add, new CycleControl());
+    assertEquals(Status.SENT, r.datasets().get(0).status(), r.toString());
+    assertEquals(SOURCE, snapshots(hosts.bak + "/drift2/h/" + ds), "nothing pruned");
+    assertEquals(0, r.prunedCount());
+    assertTrue(
+        r.warnings().stream().anyMatch(w -> w.contains("prunes nothing")), r.warnings().toString());
+  }
+
+  /**
    * Catches: pruning a dataset whose replication was refused (diverged) this cycle; its sibling,
    * replicated, is still pruned.
    */
