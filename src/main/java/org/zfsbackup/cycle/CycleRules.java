@@ -89,11 +89,14 @@ final class CycleRules {
       return Optional.empty();
     }
     String name = taken.get(0);
+    String guid = guids.get(name);
+    String suffix =
+        guid.substring(Math.max(0, guid.length() - 6)); // unique: the name may come back
     return Optional.of(
         ("%s@%s is another snapshot than the source's @%s (most likely that name was destroyed on the"
                 + " source and taken again), and ZFS refuses to receive a second one: nothing was"
                 + " sent."
-                + " Rename the target's, which keeps it: zfs rename %s@%s %s@%s-old%s; the next"
+                + " Rename the target's, which keeps it: zfs rename %s@%s %s@%s-%s%s; the next"
                 + " cycle goes on")
             .formatted(
                 dst,
@@ -103,6 +106,7 @@ final class CycleRules {
                 name,
                 dst,
                 name,
+                suffix,
                 taken.size() > 1
                     ? " (the same for @" + String.join(", @", taken.subList(1, taken.size())) + ")"
                     : ""));

@@ -74,7 +74,7 @@ class CycleRulesTest {
             "b/d@before-upgrade is another snapshot than the source's @before-upgrade (most likely"
                 + " that name was destroyed on the source and taken again), and ZFS refuses to"
                 + " receive a second one: nothing was sent. Rename the target's, which keeps it:"
-                + " zfs rename b/d@before-upgrade b/d@before-upgrade-old; the next cycle goes on"),
+                + " zfs rename b/d@before-upgrade b/d@before-upgrade-2; the next cycle goes on"),
         CycleRules.nameTaken("b/d", send, source, target));
     List<Snapshot> renamed = List.of(daily1, new Snapshot("before-upgrade-old", "2", 2), daily2);
     assertEquals(Optional.empty(), CycleRules.nameTaken("b/d", send, source, renamed));

@@ -583,17 +583,18 @@ class ReplicationIT {
     DatasetResult d = result(r, ds);
     assertEquals(Status.FAILED, d.status(), r.toString());
     assertEquals(ErrorKind.SNAPSHOT_NAME_TAKEN, d.kind(), d.toString());
-    assertTrue(
-        d.message()
-            .contains("zfs rename " + dst + "@before-upgrade " + dst + "@before-upgrade-old"),
-        d.message());
+    java.util.regex.Matcher rename =
+        java.util.regex.Pattern.compile(
+                "zfs rename \\Q" + dst + "@before-upgrade\\E (\\S+@(before-upgrade-[0-9]+));")
+            .matcher(d.message());
+    assertTrue(rename.find(), d.message());
     assertEquals(List.of("daily-1", "before-upgrade", "daily-2"), snapshots(dst), "nothing sent");
 
-    zfs("rename", dst + "@before-upgrade", dst + "@before-upgrade-old");
+    zfs("rename", dst + "@before-upgrade", rename.group(1));
     r = cycle(cfg);
     assertEquals(Status.SENT, result(r, ds).status(), r.toString());
     assertEquals(
-        List.of("daily-1", "before-upgrade-old", "daily-2", "daily-3", "before-upgrade"),
+        List.of("daily-1", rename.group(2), "daily-2", "daily-3", "before-upgrade"),
         snapshots(dst));
   }
 
