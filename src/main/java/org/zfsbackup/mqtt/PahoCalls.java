@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,7 +67,12 @@ final class PahoCalls {
   /**
    * Clean session, no automatic reconnect ({@link PahoConnection} reconnects), {@code offline} as
    * the retained will, credentials, the broker's name checked against its certificate, and a raised
-   * {@code maxInflight} (Paho's 10 is less than discovery alone).
+   * {@code maxInflight} (Paho's 10 is less than discovery alone). Paho's automatic reconnect does
+   * not retry a failed <em>first</em> connect (paho.mqtt.java #825; right after wake-on-LAN the
+   * broker is often unreachable), logs none of its attempts (a password changed on the broker went
+   * unseen), waits on the wall clock, and starts again from 1 s after every connect, so a broker
+   * that closes each connection at once (a message over its {@code max_packet_size}) was retried
+   * every second for ever.
    */
   static MqttConnectOptions options(PahoSettings settings) {
     MqttConnectOptions options = new MqttConnectOptions();
@@ -216,6 +222,32 @@ final class PahoCalls {
                 + " retain_available false or max_qos 0, does so to the agent's retained QoS 1"
                 + " will; so does one at its max_connections, or a TLS port behind a tcp:// url)"
             : "");
+  }
+
+  /**
+   * Closes {@code client}'s socket (a connection, or an attempt, that will never answer) off the
+   * event loop, then runs {@code then} on {@code context}, whatever the close said.
+   */
+  static void closeForcibly(Vertx vertx, Context context, MqttAsyncClient client, Runnable then) {
+    vertx
+        .executeBlocking(
+            () -> {
+              client.disconnectForcibly(0, 1000, false);
+              return null;
+            })
+        .onComplete(ar -> context.runOnContext(v -> then.run()));
+  }
+
+  /**
+   * A publish's failure as the agent's own disconnect ({@link InFlight#DISCONNECTED}) when Paho
+   * failed it for that (the disconnect's wait for acknowledgements ran out): no broker's cut.
+   */
+  static Throwable own(Throwable e) {
+    boolean disconnecting =
+        e instanceof MqttException m
+            && (m.getReasonCode() == MqttException.REASON_CODE_CLIENT_DISCONNECTING
+                || m.getReasonCode() == MqttException.REASON_CODE_CLIENT_CLOSED);
+    return disconnecting ? new IllegalStateException(InFlight.DISCONNECTED) : e;
   }
 
   /** {@code "4 s"}, {@code "1.5 s"}. */

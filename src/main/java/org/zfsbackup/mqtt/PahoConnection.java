@@ -23,14 +23,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Clean session and memory persistence: a command published while the server sleeps is not
  *       replayed on wake, and no lock files land in the working directory.
- *   <li>Not Paho's {@code automaticReconnect}: it does not retry a failed <em>first</em> connect
- *       (paho.mqtt.java #825; right after wake-on-LAN the broker is often unreachable), logs none
- *       of its attempts (a password changed on the broker went unseen), waits on the wall clock,
- *       and starts again from 1 s after every connect, so a broker that closes each connection at
- *       once (a message over its {@code max_packet_size}) was retried every second for ever. This
- *       class connects and reconnects itself, with exponential backoff, forever, logging each
- *       attempt and its reason; a connection that ends within {@link PahoCalls#STABLE} counts as a
- *       failed attempt.
+ *   <li>Not Paho's {@code automaticReconnect} (why: {@link PahoCalls#options}): this class connects
+ *       and reconnects itself, with exponential backoff, forever, one chain of attempts, each
+ *       logged with its reason and bounded; a connection that ends within {@link PahoCalls#STABLE}
+ *       counts as a failed attempt.
  *   <li>Subscribing inside {@code connectComplete} can deadlock (#999): the callback only hands the
  *       event to the Vert.x context, which subscribes.
  *   <li>The QoS 1 acknowledgement of a received message goes out only when {@code messageArrived}
@@ -63,6 +59,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   private boolean wanted;
   private boolean offlineOwed; // disconnected while the broker was away: "offline" once it is back
   private boolean connecting; // an attempt is under way: its outcome carries on, never a second
+  private long attemptId; // the attempt under way; a later outcome of an abandoned one is ignored
   private boolean closed;
   private int attempt;
   private long connectedAt; // System.nanoTime() of the last connect
@@ -114,13 +111,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       // Still "connected" from before the power-down: that socket slept with the machine and is
       // dead; waiting for the keep-alive to notice would leave the agent deaf for a while.
       log.info("dropping the connection to {} from before the power-down", settings.url());
-      vertx
-          .executeBlocking(
-              () -> {
-                client.disconnectForcibly(0, 1000, false);
-                return null;
-              })
-          .onComplete(ar -> context.runOnContext(v -> tryConnect()));
+      PahoCalls.closeForcibly(vertx, context, client, this::tryConnect);
       return;
     }
     tryConnect();
@@ -135,12 +126,16 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     connecting = true;
+    long id = ++attemptId;
     attempt++;
     log.info(
         "connecting to MQTT broker {} as '{}' (attempt {})",
         settings.url(),
         settings.clientId(),
         attempt);
+    // Paho bounds the TCP/TLS connect, not the wait for the broker's answer (a socket that slept
+    // with the machine, a half-open connection): unanswered after twice ackTimeout, it is given up.
+    long watchdog = vertx.setTimer(2 * settings.ackTimeout().toMillis(), t -> unanswered(id));
     try {
       // On success connectComplete() carries on.
       client.connect(
@@ -149,15 +144,30 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           PahoCalls.onContext(
               context,
               e -> {
-                connecting = false;
-                if (e != null) {
-                  connectFailed(e);
+                if (id == attemptId) {
+                  vertx.cancelTimer(watchdog);
+                  connecting = false;
+                  if (e != null) {
+                    connectFailed(e);
+                  }
                 }
               }));
     } catch (MqttException e) {
+      vertx.cancelTimer(watchdog);
       connecting = false;
       connectFailed(e);
     }
+  }
+
+  /** The attempt {@code id} got no answer: its socket is closed, and the next attempt follows. */
+  private void unanswered(long id) {
+    if (!connecting || id != attemptId || closed) {
+      return;
+    }
+    connecting = false;
+    attemptId++; // its outcome, should it come late, is not this chain's
+    MqttException timeout = new MqttException(MqttException.REASON_CODE_CLIENT_TIMEOUT);
+    PahoCalls.closeForcibly(vertx, context, client, () -> connectFailed(timeout));
   }
 
   private void connectFailed(Throwable e) {
@@ -245,21 +255,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
 
   @Override
   public void messageArrived(String topic, MqttMessage message) {
-    // Paho's thread: the ack goes out when this returns. Copy, hand over, return; never throw.
-    try {
-      byte[] copy = message.getPayload().clone();
-      boolean retained = message.isRetained();
-      long n = connections.get();
-      context.runOnContext(
-          v -> {
-            Listener l = listener;
-            if (l != null) {
-              l.message(topic, copy, retained, n);
-            }
-          });
-    } catch (Throwable t) {
-      log.error("dropped a message on {}: {}", topic, t.toString());
-    }
+    subscription.arrived(topic, message, connections.get()); // Paho's thread
   }
 
   @Override
@@ -281,7 +277,7 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
           1,
           retained,
           null,
-          PahoCalls.onContext(context, e -> inFlight.done(promise, e)));
+          PahoCalls.onContext(context, e -> inFlight.done(promise, PahoCalls.own(e))));
     } catch (MqttException e) {
       inFlight.done(promise, e);
     }

@@ -10,6 +10,7 @@ import org.eclipse.paho.client.mqttv3.IMqttActionListener;
 import org.eclipse.paho.client.mqttv3.IMqttToken;
 import org.eclipse.paho.client.mqttv3.MqttAsyncClient;
 import org.eclipse.paho.client.mqttv3.MqttException;
+import org.eclipse.paho.client.mqttv3.MqttMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -134,5 +135,25 @@ final class PahoSubscription {
         settings.subscriptions(),
         PahoCalls.describe(e));
     vertx.setTimer(5000, t -> subscribe(n));
+  }
+
+  /**
+   * A message on the connection {@code n}, on Paho's thread: the QoS 1 acknowledgement goes out
+   * when this returns. Copies, hands over to the context, returns; never throws.
+   */
+  void arrived(String topic, MqttMessage message, long n) {
+    try {
+      byte[] copy = message.getPayload().clone();
+      boolean retained = message.isRetained();
+      context.runOnContext(
+          v -> {
+            MqttPort.Listener l = listener.get();
+            if (l != null) {
+              l.message(topic, copy, retained, n);
+            }
+          });
+    } catch (Throwable t) {
+      log.error("dropped a message on {}: {}", topic, t.toString());
+    }
   }
 }

@@ -174,6 +174,109 @@ class PahoConnectionIT {
     }
   }
 
+  /**
+   * An attempt whose CONNECT is never answered (its socket up, no CONNACK: one that slept with the
+   * machine, a half-open connection) is given up after twice ackTimeout, and the next attempt
+   * connects, also when connect() came meanwhile (a wake-up). Catches a chain that waited on it for
+   * ever, without a word (review 17).
+   */
+  @Test
+  void attemptNeverAnswered_givenUp_theNextOneConnects() throws Exception {
+    try (MosquittoBroker broker = MosquittoBroker.start();
+        ServerSocket proxy = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        LogCapture logged = LogCapture.of(PahoConnection.class)) {
+      java.util.concurrent.atomic.AtomicInteger accepted =
+          new java.util.concurrent.atomic.AtomicInteger();
+      Thread acceptor =
+          new Thread(
+              () -> {
+                List<Socket> held = new java.util.ArrayList<>(); // unreachable, one would close
+                try {
+                  while (true) {
+                    Socket s = proxy.accept();
+                    held.add(s);
+                    if (accepted.incrementAndGet() > 1) { // the first: held open, never answered
+                      Socket b = new Socket("127.0.0.1", broker.port());
+                      pipe(s.getInputStream(), b.getOutputStream());
+                      pipe(b.getInputStream(), s.getOutputStream());
+                    }
+                  }
+                } catch (Exception e) {
+                  // closed by the test
+                }
+              });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      PahoConnection c =
+          new PahoConnection(
+              vertx, context, settings("tcp://127.0.0.1:" + proxy.getLocalPort(), "zba-it-3"));
+      Listener l = new Listener();
+      on(() -> c.connect(l));
+      Thread.sleep(1000);
+      on(
+          () -> {
+            c.disconnect(); // the power-down, the broker away
+            c.connect(l); // the wake-up, the first attempt still under way
+          });
+      assertTrue(l.connected.await(20, TimeUnit.SECONDS), "never connected: " + logged.messages());
+      assertTrue(
+          logged.messages().stream()
+              .anyMatch(m -> m.contains("failed (attempt 1): Timed out waiting for a response")),
+          logged.messages().toString());
+      on(c::close);
+    }
+  }
+
+  /**
+   * A publish still unacknowledged when disconnect() stops waiting fails as the agent's own
+   * disconnect, never as a cut of the broker's (which drops a kept message at the third). Catches
+   * Paho's "Client is currently disconnecting" taken for a cut (review 17).
+   */
+  @Test
+  void publishUnacknowledgedAtDisconnect_failsAsTheAgentsOwnDisconnect() throws Exception {
+    try (MosquittoBroker broker = MosquittoBroker.start()) {
+      PahoConnection c = new PahoConnection(vertx, context, settings(broker.url(), "zba-it-4"));
+      Listener l = new Listener();
+      on(() -> c.connect(l));
+      assertTrue(l.connected.await(10, TimeUnit.SECONDS));
+      ProcessHandle mosquitto =
+          ProcessHandle.current()
+              .descendants()
+              .filter(p -> p.info().command().orElse("").contains("mosquitto"))
+              .findFirst()
+              .orElseThrow();
+      new ProcessBuilder("kill", "-STOP", "" + mosquitto.pid()).start().waitFor();
+      java.util.concurrent.atomic.AtomicReference<String> why =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      on(
+          () -> {
+            c.publish("zba/it/error", "kept", false)
+                .onComplete(ar -> why.set(ar.succeeded() ? "ok" : ar.cause().getMessage()));
+            c.disconnect().onComplete(ar -> done.complete(null));
+          });
+      done.get(20, TimeUnit.SECONDS);
+      new ProcessBuilder("kill", "-CONT", "" + mosquitto.pid()).start().waitFor();
+      on(c::close);
+      org.junit.jupiter.api.Assertions.assertEquals(InFlight.DISCONNECTED, why.get());
+    }
+  }
+
+  static void pipe(java.io.InputStream in, java.io.OutputStream out) {
+    Thread t =
+        new Thread(
+            () -> {
+              try (in;
+                  out) {
+                in.transferTo(out);
+              } catch (Exception e) {
+                // one side closed
+              }
+            });
+    t.setDaemon(true);
+    t.start();
+  }
+
   static void closeQuietly(Socket s) {
     try {
       s.close();
