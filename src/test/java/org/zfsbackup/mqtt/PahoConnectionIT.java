@@ -142,24 +142,15 @@ class PahoConnectionIT {
   @Test
   void lostWhileDisconnecting_reconnectsToSayOffline() throws Exception {
     try (MosquittoBroker broker = MosquittoBroker.start()) {
-      PahoConnection c = new PahoConnection(vertx, context, settings(broker.url(), "zba-it-2"));
-      Listener l = new Listener();
-      on(() -> c.connect(l));
-      assertTrue(l.connected.await(10, TimeUnit.SECONDS));
-      ProcessHandle mosquitto =
-          ProcessHandle.current()
-              .descendants()
-              .filter(p -> p.info().command().orElse("").contains("mosquitto"))
-              .findFirst()
-              .orElseThrow();
-      new ProcessBuilder("kill", "-STOP", "" + mosquitto.pid()).start().waitFor();
+      PahoConnection c = connected(broker, "zba-it-2");
+      broker.pause();
       on(
           () -> {
             c.publish("zba/it/availability", "offline", true);
             c.disconnect(); // waits for the acknowledgement that never comes
           });
       Thread.sleep(300);
-      new ProcessBuilder("kill", "-KILL", "" + mosquitto.pid()).start().waitFor();
+      broker.kill();
       broker.restart();
       long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
       while (broker
@@ -235,17 +226,8 @@ class PahoConnectionIT {
   @Test
   void publishUnacknowledgedAtDisconnect_failsAsTheAgentsOwnDisconnect() throws Exception {
     try (MosquittoBroker broker = MosquittoBroker.start()) {
-      PahoConnection c = new PahoConnection(vertx, context, settings(broker.url(), "zba-it-4"));
-      Listener l = new Listener();
-      on(() -> c.connect(l));
-      assertTrue(l.connected.await(10, TimeUnit.SECONDS));
-      ProcessHandle mosquitto =
-          ProcessHandle.current()
-              .descendants()
-              .filter(p -> p.info().command().orElse("").contains("mosquitto"))
-              .findFirst()
-              .orElseThrow();
-      new ProcessBuilder("kill", "-STOP", "" + mosquitto.pid()).start().waitFor();
+      PahoConnection c = connected(broker, "zba-it-4");
+      broker.pause();
       java.util.concurrent.atomic.AtomicReference<String> why =
           new java.util.concurrent.atomic.AtomicReference<>();
       CompletableFuture<Void> done = new CompletableFuture<>();
@@ -256,7 +238,7 @@ class PahoConnectionIT {
             c.disconnect().onComplete(ar -> done.complete(null));
           });
       done.get(20, TimeUnit.SECONDS);
-      new ProcessBuilder("kill", "-CONT", "" + mosquitto.pid()).start().waitFor();
+      broker.resume();
       on(c::close);
       org.junit.jupiter.api.Assertions.assertEquals(InFlight.DISCONNECTED, why.get());
     }
@@ -275,6 +257,15 @@ class PahoConnectionIT {
             });
     t.setDaemon(true);
     t.start();
+  }
+
+  /** A connection to {@code broker}, connected. */
+  PahoConnection connected(MosquittoBroker broker, String clientId) throws Exception {
+    PahoConnection c = new PahoConnection(vertx, context, settings(broker.url(), clientId));
+    Listener l = new Listener();
+    on(() -> c.connect(l));
+    assertTrue(l.connected.await(10, TimeUnit.SECONDS));
+    return c;
   }
 
   static void closeQuietly(Socket s) {

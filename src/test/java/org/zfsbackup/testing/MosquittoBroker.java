@@ -204,6 +204,27 @@ public final class MosquittoBroker implements AutoCloseable {
     }
   }
 
+  /** SIGSTOP: the broker hangs, its connections open (an overloaded or frozen host). */
+  public void pause() {
+    signal("-STOP");
+  }
+
+  /** SIGCONT after {@link #pause}. */
+  public void resume() {
+    signal("-CONT");
+  }
+
+  private void signal(String signal) {
+    try {
+      new ProcessBuilder("kill", signal, Long.toString(process.pid())).start().waitFor();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** SIGTERM, a clean broker shutdown. */
   public void stop() {
     if (running()) {
