@@ -191,42 +191,47 @@ class SafetyIT {
     String dst = target + "/h/" + ds;
     assertEquals(dst, get("org.zfsbackup:placeholder", dst), "a placeholder");
     Path mnt = Files.createTempDirectory("zba-ph");
-    zfs("set", "canmount=on", dst);
-    zfs("set", "mountpoint=" + mnt, dst);
-    byte[] work = new byte[3 << 20];
-    new java.util.Random(7).nextBytes(work);
-    Files.write(mnt.resolve("work.bin"), work);
-    snapshot(ds, "s1"); // the dataset now has something to send
+    try {
+      zfs("set", "canmount=on", dst);
+      zfs("set", "mountpoint=" + mnt, dst);
+      byte[] work = new byte[3 << 20];
+      new java.util.Random(7).nextBytes(work);
+      Files.write(mnt.resolve("work.bin"), work);
+      snapshot(ds, "s1"); // the dataset now has something to send
 
-    CycleReport r = cycle(cfg);
-    assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
-    CycleEvent.Error e = errors(events).get(0);
-    assertEquals("target_exists", e.kind().wire(), e.toString());
-    assertTrue(
-        e.message().contains(dst + " is the agent's placeholder but is mounted"), e.message());
-    assertEquals(Status.UP_TO_DATE, result(r, ds + "/child").status(), "its child goes on");
-    assertFalse(anyForcedReceive(argv()), argv().toString());
+      CycleReport r = cycle(cfg);
+      assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
+      CycleEvent.Error e = errors(events).get(0);
+      assertEquals("target_exists", e.kind().wire(), e.toString());
+      assertTrue(
+          e.message().contains(dst + " is the agent's placeholder but is mounted"), e.message());
+      assertEquals(Status.UP_TO_DATE, result(r, ds + "/child").status(), "its child goes on");
+      assertFalse(anyForcedReceive(argv()), argv().toString());
 
-    zfs("umount", dst);
-    zfs("set", "canmount=off", dst); // as the agent made it, but for the file
-    waitForReferenced(dst, n -> n > (1 << 20));
-    r = cycle(cfg);
-    assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
-    assertTrue(
-        errors(events).get(0).message().contains("bytes of its own"), errors(events).toString());
-    assertFalse(anyForcedReceive(argv()), argv().toString());
-    mounted(dst);
-    assertTrue(
-        java.util.Arrays.equals(work, Files.readAllBytes(mnt.resolve("work.bin"))), "intact");
+      zfs("umount", dst);
+      zfs("set", "canmount=off", dst); // as the agent made it, but for the file
+      waitForReferenced(dst, n -> n > (1 << 20));
+      r = cycle(cfg);
+      assertEquals(Status.FAILED, result(r, ds).status(), r.toString());
+      assertTrue(
+          errors(events).get(0).message().contains("bytes of its own"), errors(events).toString());
+      assertFalse(anyForcedReceive(argv()), argv().toString());
+      mounted(dst);
+      assertTrue(
+          java.util.Arrays.equals(work, Files.readAllBytes(mnt.resolve("work.bin"))), "intact");
 
-    Files.delete(mnt.resolve("work.bin")); // emptied, as the message says
-    zfs("umount", dst);
-    zfs("set", "canmount=off", dst);
-    waitForReferenced(dst, n -> n <= (1 << 20));
-    r = cycle(cfg);
-    assertEquals(Status.SENT, result(r, ds).status(), r.toString());
-    assertTrue(anyForcedReceive(argv()), "replaced with -F: " + argv());
-    assertEquals(List.of("s1"), snapshots(dst));
+      Files.delete(mnt.resolve("work.bin")); // emptied, as the message says
+      zfs("umount", dst);
+      zfs("set", "canmount=off", dst);
+      waitForReferenced(dst, n -> n <= (1 << 20));
+      r = cycle(cfg);
+      assertEquals(Status.SENT, result(r, ds).status(), r.toString());
+      assertTrue(anyForcedReceive(argv()), "replaced with -F: " + argv());
+      assertEquals(List.of("s1"), snapshots(dst));
+    } finally {
+      // A failure above leaves it mounted: unmounted, or the pool could not be destroyed.
+      org.zfsbackup.testing.Cmd.run("zfs", "set", "mountpoint=none", dst);
+    }
   }
 
   /** canmount=on, and mounted at its mountpoint (zfs-fuse mounts it at the set, or not). */
