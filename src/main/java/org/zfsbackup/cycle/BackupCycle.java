@@ -70,10 +70,11 @@ public final class BackupCycle implements CycleRunner {
   }
 
   /**
-   * Whether the agent's file changed since it started ({@link ConfigDrift}): said once per cycle
-   * (logged, published as a warning, in the report), unless it was said already.
+   * Whether the cycle may prune: not while the agent's file changed since it started in its
+   * retention, or no longer loads ({@link ConfigDrift}). A change is said once per cycle (logged,
+   * published as a warning, in the report).
    */
-  private Optional<Drift> drifted(CycleRequest request, EventSink sink, List<String> warnings) {
+  private boolean mayPrune(CycleRequest request, EventSink sink, List<String> warnings) {
     Optional<Drift> changed = drift == null ? Optional.empty() : drift.check();
     changed
         .filter(d -> !warnings.contains(d.message()))
@@ -92,7 +93,7 @@ public final class BackupCycle implements CycleRunner {
                       null));
               warnings.add(d.message());
             });
-    return changed;
+    return changed.filter(Drift::holdsBackPruning).isEmpty();
   }
 
   /** This engine, saying at each cycle whether the configuration file changed ({@code drift}). */
@@ -178,7 +179,7 @@ public final class BackupCycle implements CycleRunner {
       Instant started,
       List<String> warnings) {
     // The agent's file edited since it started: said, and no pruning while its retention differs.
-    boolean prune = drifted(request, sink, warnings).filter(Drift::holdsBackPruning).isEmpty();
+    boolean prune = mayPrune(request, sink, warnings);
     // A forced stop (and SIGTERM) ends the short command in flight too (a listing of a host that
     // hangs, over ssh), not only the stream: nothing the cycle started outlives it.
     Runnable stopShort = runner::stopRunning;
@@ -302,8 +303,7 @@ public final class BackupCycle implements CycleRunner {
     }
 
     // Asked again before pruning: the file may have been edited while the streams ran.
-    boolean stillPrune =
-        prune && drifted(request, sink, warnings).filter(Drift::holdsBackPruning).isEmpty();
+    boolean stillPrune = prune && mayPrune(request, sink, warnings);
     Pruning.Result pruned = stillPrune ? pruning.prune(results, offsite) : Pruning.Result.NOTHING;
     warnings.addAll(pruned.warnings());
     return finish(

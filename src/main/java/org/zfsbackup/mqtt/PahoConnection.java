@@ -100,10 +100,6 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
     wanted = true;
     offlineOwed = false;
     attempt = connecting ? 1 : 0; // the attempt under way is the first of this connect
-    if (retryTimer >= 0) {
-      vertx.cancelTimer(retryTimer);
-      retryTimer = -1;
-    }
     if (connecting) {
       return; // under way (offline owed while the broker was away): its outcome carries on
     }
@@ -191,10 +187,10 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
   public void connectComplete(boolean reconnect, String serverUri) {
     // Paho's thread: hand over, subscribe from the context (#999).
     long n = connections.incrementAndGet();
-    context.runOnContext(v -> connected(n, reconnect));
+    context.runOnContext(v -> connected(n));
   }
 
-  private void connected(long n, boolean reconnect) {
+  private void connected(long n) {
     connecting = false;
     connectedAt = System.nanoTime(); // attempt stays: a connection cut at once is no success
     if (closed || !wanted) {
@@ -336,7 +332,6 @@ final class PahoConnection implements MqttPort, MqttCallbackExtended {
       return;
     }
     if (retryTimer >= 0) { // waiting for the next attempt: now (else one is under way)
-      vertx.cancelTimer(retryTimer);
       tryConnect();
     }
   }
