@@ -3,6 +3,7 @@ package org.zfsbackup.mqtt;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Future;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -56,12 +57,26 @@ final class AgentPublisher {
   }
 
   private void publishKept() {
-    for (Outbox.Message m : outbox.drain()) {
-      // A failure keeps it again, in order; dropped once it was cut too often (Outbox.CUTS): sent,
-      // and failed with its connection (Paho's "Connection lost", or InFlight.LOST).
-      mqtt.publish(m.topic(), m.payload(), false)
-          .onFailure(e -> outbox.again(m, !unsent(e.getMessage())));
-    }
+    List<Outbox.Message> kept = outbox.drain();
+    List<Future<Void>> sent =
+        kept.stream().map(m -> mqtt.publish(m.topic(), m.payload(), false)).toList();
+    // What failed is kept again, in order. A cut connection is laid on the largest message it
+    // left unacknowledged (the one over a broker's max_packet_size), dropped at its Outbox.CUTS-th.
+    Future.join(sent)
+        .onComplete(
+            ar -> {
+              Outbox.Message largest = null;
+              for (int i = 0; i < kept.size(); i++) {
+                Outbox.Message m = kept.get(i);
+                boolean cut = sent.get(i).failed() && !unsent(sent.get(i).cause().getMessage());
+                largest = cut && (largest == null || m.bytes() > largest.bytes()) ? m : largest;
+              }
+              for (int i = 0; i < kept.size(); i++) {
+                if (sent.get(i).failed()) {
+                  outbox.again(kept.get(i), kept.get(i) == largest);
+                }
+              }
+            });
   }
 
   /** Failed without being sent, or by the agent's own disconnect: no cut of the broker's. */

@@ -1,5 +1,6 @@
 package org.zfsbackup.mqtt;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
@@ -27,7 +28,11 @@ final class Outbox {
   static final int CUTS = 3;
 
   /** One message kept for the next connect; {@code cuts}: connections lost while it was sent. */
-  record Message(String topic, String payload, int cuts) {}
+  record Message(String topic, String payload, int cuts) {
+    int bytes() {
+      return payload.getBytes(StandardCharsets.UTF_8).length;
+    }
+  }
 
   private final int limit;
   private final Deque<Message> kept = new ArrayDeque<>();
@@ -65,7 +70,7 @@ final class Outbox {
             + " {} times it was sent; a broker closes the connection of a client that sends more"
             + " than its max_packet_size (its log says so)",
         m.topic(),
-        m.payload().getBytes(java.nio.charset.StandardCharsets.UTF_8).length,
+        m.bytes(),
         CUTS);
   }
 
